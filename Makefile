@@ -1,0 +1,55 @@
+# bikfed — make demo runs a hub and three nodes; make test runs the whole suite.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+GO        ?= go
+FUZZTIME  ?= 5s
+PKGS      := ./...
+BIN       := bin/bikfed
+
+.PHONY: all build demo test testrace fuzz bench lint tidy deps clean
+
+all: lint test
+
+deps:
+	$(GO) mod download
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/bikfed
+
+## demo: a hub and nodes be, fi, pt with sample content, synced; Ctrl-C stops it.
+demo: build
+	$(BIN) demo
+
+## test: unit, integration and end-to-end tests, then every fuzz target briefly.
+test: deps lint
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+	$(MAKE) fuzz
+
+## fuzz: each fuzz target for FUZZTIME (go test runs one target per invocation).
+fuzz:
+	@for pkg in $$($(GO) list -f '{{.Dir}}' $(PKGS)); do \
+	  for t in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$pkg/*_test.go 2>/dev/null | cut -d' ' -f2); do \
+	    echo "fuzz $$t ($$pkg)"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) >/tmp/bikfed-fuzz.log 2>&1 || { cat /tmp/bikfed-fuzz.log; exit 1; }; \
+	  done; \
+	done
+
+testrace:
+	$(GO) test -race -count=1 -timeout 45m $(PKGS)
+
+## bench: the benchmarks of docs/benchmarks.md, rewritten with this run's figures.
+bench: build
+	$(GO) run ./cmd/bikfed-bench -out docs/benchmarks.md
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+tidy:
+	$(GO) mod tidy
+
+clean:
+	rm -rf bin

@@ -1,0 +1,219 @@
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// The driver runs _pragma values sorted (busy_timeout first, the rest
+// alphabetically), not in DSN order, so none of these may depend on another
+// having run first.
+const (
+	// _txlock=immediate makes every BEGIN on the writer take the write lock
+	// up front. A deferred transaction that reads first and then writes can
+	// fail with SQLITE_BUSY when upgrading its lock, and busy_timeout does not
+	// help there; taking the lock at BEGIN makes writers simply wait.
+	writerParams = "_pragma=busy_timeout(10000)" +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)" +
+		"&_pragma=foreign_keys(ON)" +
+		"&_pragma=secure_delete(ON)" +
+		"&_txlock=immediate"
+
+	// Readers leave journal_mode alone: WAL is a property of the file that
+	// the writer has already set, and changing it is a write, which
+	// query_only forbids. synchronous and secure_delete only matter to
+	// connections that write, and foreign keys are only enforced on writes.
+	readerParams = "_pragma=busy_timeout(10000)" +
+		"&_pragma=query_only(1)"
+)
+
+// DB is one SQLite database file opened as a single-connection writer pool
+// and a multi-connection read-only pool.
+type DB struct {
+	path   string
+	writer *sql.DB
+	reader *sql.DB
+}
+
+// Open opens (creating if needed) the database at path and applies any
+// pending migrations from the root of migrations, which may be nil.
+func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open database: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	// Private: the databases hold user data that erasure requests must be
+	// able to remove, so other local users have no business reading them.
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+
+	db := &DB{path: path}
+	if err := db.open(ctx, abs, migrations); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func (db *DB) open(ctx context.Context, abs string, migrations fs.FS) error {
+	var err error
+	if db.writer, err = sql.Open("sqlite", dsn(abs, writerParams)); err != nil {
+		return fmt.Errorf("writer: %w", err)
+	}
+	db.writer.SetMaxOpenConns(1)
+	db.writer.SetMaxIdleConns(1)
+
+	// sql.Open connects lazily, and DSN pragma errors only surface on
+	// connect, so force one now rather than on the first real query.
+	if err := db.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("writer: %w", err)
+	}
+	// journal_mode(WAL) does not fail when it cannot switch (some network
+	// and in-memory filesystems); it reports the mode it kept. Without WAL
+	// the reader pool would block the writer, so refuse early.
+	var mode string
+	if err := db.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("writer: journal mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("writer: journal mode is %q, want wal", mode)
+	}
+
+	if err := db.migrate(ctx, migrations); err != nil {
+		return err
+	}
+
+	if db.reader, err = sql.Open("sqlite", dsn(abs, readerParams)); err != nil {
+		return fmt.Errorf("reader: %w", err)
+	}
+	n := max(4, runtime.NumCPU())
+	db.reader.SetMaxOpenConns(n)
+	// The default of 2 idle connections would close and reopen connections
+	// (re-running every pragma) under steady concurrent reads.
+	db.reader.SetMaxIdleConns(n)
+	if err := db.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("reader: %w", err)
+	}
+	return nil
+}
+
+// dsn builds a file: URI because only that form lets SQLite see the path
+// verbatim; the path is escaped so that '?', '#' or '%' in a directory name
+// cannot be mistaken for the start of the query.
+func dsn(abs, params string) string {
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // Windows drive letters: file:///C:/...
+	}
+	return (&url.URL{Scheme: "file", Path: p}).String() + "?" + params
+}
+
+// Close closes both pools. It is safe to call on a partially opened DB.
+func (db *DB) Close() error {
+	var errs []error
+	if db.reader != nil {
+		if err := db.reader.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close reader: %w", err))
+		}
+	}
+	if db.writer != nil {
+		if err := db.writer.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close writer: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Writer returns the single-connection write pool. Holding a transaction or
+// an unclosed *sql.Rows from it blocks every other writer, including a
+// nested WriteTx, which would deadlock.
+func (db *DB) Writer() *sql.DB { return db.writer }
+
+// Reader returns the read-only pool.
+func (db *DB) Reader() *sql.DB { return db.reader }
+
+// Path returns the path Open was given.
+func (db *DB) Path() string { return db.path }
+
+// WriteTx runs fn in a transaction on the writer, committing if fn returns
+// nil and rolling back otherwise (including when fn panics). fn must not use
+// Writer() or call WriteTx itself: the writer has one connection and fn
+// already holds it.
+func (db *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := inTx(ctx, db.writer, nil, fn); err != nil {
+		return fmt.Errorf("write tx: %w", err)
+	}
+	return nil
+}
+
+// ReadTx runs fn in a transaction on the reader pool, so every query in fn
+// sees the same snapshot even while the writer commits.
+func (db *DB) ReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := inTx(ctx, db.reader, &sql.TxOptions{ReadOnly: true}, fn); err != nil {
+		return fmt.Errorf("read tx: %w", err)
+	}
+	return nil
+}
+
+func inTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		// ErrTxDone means database/sql already rolled back because ctx
+		// ended; that is not a second failure worth reporting.
+		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) && err != nil {
+			err = errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		// Commit cleans up after itself on failure, so skip the deferred
+		// rollback rather than report a spurious ErrTxDone.
+		committed = true
+		return fmt.Errorf("commit: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+// Checkpoint copies the whole WAL into the main database file and truncates
+// the WAL to zero bytes. secure_delete only scrubs freed pages in the main
+// file; until a checkpoint completes, the WAL can still hold the pages a
+// deletion overwrote, so erasure must be followed by a successful Checkpoint.
+//
+// It returns an error if a reader's open transaction kept the checkpoint
+// from completing after busy_timeout, since the WAL is then not truncated.
+func (db *DB) Checkpoint(ctx context.Context) error {
+	var busy, logFrames, checkpointed int
+	err := db.writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &checkpointed)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("checkpoint: blocked by readers, %d of %d wal frames checkpointed", checkpointed, logFrames)
+	}
+	return nil
+}

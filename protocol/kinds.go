@@ -1,0 +1,333 @@
+package protocol
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Resource is an educational resource published by a SIC.
+type Resource struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	// Language is the language of Title and Description.
+	Language string `json:"language"`
+	// Languages are every language the resource itself is available in.
+	Languages []string `json:"languages"`
+	AgeMin    int      `json:"age_min"`
+	AgeMax    int      `json:"age_max"`
+	Audiences []string `json:"audiences"`
+	Topics    []string `json:"topics"`
+	Type      string   `json:"type"`
+	Licence   string   `json:"licence,omitempty"`
+	URL       string   `json:"url,omitempty"`
+	Minisites []string `json:"minisites,omitempty"`
+}
+
+// Translation is one language version of a resource, made by any SIC.
+// SourceVersion records the resource version it was made from: a translation is
+// outdated when the resource has moved past it, computed, never set by hand.
+type Translation struct {
+	Resource      string `json:"resource"`
+	SourceVersion int64  `json:"source_version"`
+	Language      string `json:"language"`
+	Title         string `json:"title"`
+	Description   string `json:"description"`
+	URL           string `json:"url,omitempty"`
+	Method        string `json:"method"`
+	Review        string `json:"review"`
+}
+
+// Post is a blog post or forum thread in a space.
+type Post struct {
+	Space    string   `json:"space"`
+	Format   string   `json:"format"`
+	Title    string   `json:"title"`
+	Text     string   `json:"text"`
+	Language string   `json:"language"`
+	Author   string   `json:"author"`
+	Tags     []string `json:"tags,omitempty"`
+}
+
+// Comment is a reply to a post.
+type Comment struct {
+	Post     string `json:"post"`
+	Text     string `json:"text"`
+	Language string `json:"language"`
+	Author   string `json:"author"`
+}
+
+// Profile is a SIC's national signposting.
+type Profile struct {
+	Country    string      `json:"country"`
+	Name       string      `json:"name"`
+	Languages  []string    `json:"languages"`
+	Website    string      `json:"website,omitempty"`
+	Awareness  *Awareness  `json:"awareness,omitempty"`
+	Helpline   *Helpline   `json:"helpline,omitempty"`
+	Hotline    *Hotline    `json:"hotline,omitempty"`
+	YouthPanel *YouthPanel `json:"youth_panel,omitempty"`
+}
+
+// Awareness is a SIC's awareness centre.
+type Awareness struct {
+	Name string `json:"name"`
+	URL  string `json:"url,omitempty"`
+}
+
+// Helpline is where children, young people and parents get advice.
+type Helpline struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone,omitempty"`
+	Chat  string `json:"chat,omitempty"`
+	Email string `json:"email,omitempty"`
+	Hours string `json:"hours,omitempty"`
+	URL   string `json:"url,omitempty"`
+}
+
+// Hotline is where the public reports illegal content. Reports go to the
+// hotline directly and never through bikfed.
+type Hotline struct {
+	Name      string `json:"name"`
+	ReportURL string `json:"report_url"`
+}
+
+// YouthPanel is a SIC's youth panel.
+type YouthPanel struct {
+	Name string `json:"name"`
+	URL  string `json:"url,omitempty"`
+}
+
+// Service is an entry of the guide to online services.
+type Service struct {
+	Name           string   `json:"name"`
+	Category       string   `json:"category"`
+	Description    string   `json:"description"`
+	URL            string   `json:"url"`
+	MinimumAge     int      `json:"minimum_age"`
+	SafetyFeatures []string `json:"safety_features,omitempty"`
+	HowToReport    string   `json:"how_to_report,omitempty"`
+	Language       string   `json:"language"`
+}
+
+// Moderation is a moderator's decision about another entity.
+type Moderation struct {
+	Target   string `json:"target"`
+	Decision string `json:"decision"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+func (r *Resource) validate(v *fieldErrors, c *Change) {
+	requireText(v, "body.title", r.Title, MaxShortField)
+	optionalText(v, "body.description", r.Description, MaxTextField)
+	requireLang(v, "body.language", r.Language)
+	requireList(v, "body.languages", r.Languages)
+	for i, l := range r.Languages {
+		requireLang(v, fmt.Sprintf("body.languages[%d]", i), l)
+	}
+	if r.AgeMin < 0 || r.AgeMin > 99 {
+		v.add("body.age_min", "%d is not an age between 0 and 99", r.AgeMin)
+	}
+	if r.AgeMax < 0 || r.AgeMax > 99 {
+		v.add("body.age_max", "%d is not an age between 0 and 99", r.AgeMax)
+	}
+	if r.AgeMin > r.AgeMax {
+		v.add("body.age_max", "age range %d-%d is inverted", r.AgeMin, r.AgeMax)
+	}
+	requireList(v, "body.audiences", r.Audiences)
+	vocabList(v, "body.audiences", r.Audiences, Audiences)
+	requireList(v, "body.topics", r.Topics)
+	vocabList(v, "body.topics", r.Topics, Topics)
+	if !inVocab(ResourceTypes, r.Type) {
+		v.add("body.type", "%q is not a resource type (%s)", r.Type, strings.Join(ResourceTypes, ", "))
+	}
+	optionalText(v, "body.licence", r.Licence, MaxShortField)
+	optionalURL(v, "body.url", r.URL)
+	vocabList(v, "body.minisites", r.Minisites, Minisites)
+}
+
+func (t *Translation) validate(v *fieldErrors, c *Change) {
+	if _, err := SplitEntityID(t.Resource); err != nil {
+		v.add("body.resource", "%v", err)
+	}
+	if t.SourceVersion < 1 {
+		v.add("body.source_version", "must be the resource version translated, at least 1")
+	}
+	requireLang(v, "body.language", t.Language)
+	requireText(v, "body.title", t.Title, MaxShortField)
+	optionalText(v, "body.description", t.Description, MaxTextField)
+	optionalURL(v, "body.url", t.URL)
+	if !inVocab(TranslationMethods, t.Method) {
+		v.add("body.method", "%q is not one of %s", t.Method, strings.Join(TranslationMethods, ", "))
+	}
+	if !inVocab(ReviewStates, t.Review) {
+		v.add("body.review", "%q is not one of %s", t.Review, strings.Join(ReviewStates, ", "))
+	}
+}
+
+func (p *Post) validate(v *fieldErrors, c *Change) {
+	want, ok := spaceVisibility[p.Space]
+	if !ok {
+		v.add("body.space", "%q is not a space (%s)", p.Space, strings.Join(Spaces, ", "))
+	} else if c.Visibility != want {
+		v.add("visibility", "posts in %s must be %s, not %s", p.Space, want, c.Visibility)
+	}
+	if !inVocab(PostFormats, p.Format) {
+		v.add("body.format", "%q is not one of %s", p.Format, strings.Join(PostFormats, ", "))
+	}
+	requireText(v, "body.title", p.Title, MaxShortField)
+	requireText(v, "body.text", p.Text, MaxTextField)
+	requireLang(v, "body.language", p.Language)
+	requireText(v, "body.author", p.Author, MaxShortField)
+	if len(p.Tags) > MaxListLen {
+		v.add("body.tags", "%d tags, limit %d", len(p.Tags), MaxListLen)
+	}
+	for i, tag := range p.Tags {
+		requireText(v, fmt.Sprintf("body.tags[%d]", i), tag, 64)
+	}
+}
+
+func (m *Comment) validate(v *fieldErrors, c *Change) {
+	if _, err := SplitEntityID(m.Post); err != nil {
+		v.add("body.post", "%v", err)
+	}
+	requireText(v, "body.text", m.Text, MaxTextField)
+	requireLang(v, "body.language", m.Language)
+	requireText(v, "body.author", m.Author, MaxShortField)
+	if c.Visibility == VisibilityPublic {
+		v.add("visibility", "comments are for signed-in members, not public")
+	}
+}
+
+func (p *Profile) validate(v *fieldErrors, c *Change) {
+	if len(p.Country) != 2 || !isAlpha(p.Country) || strings.ToLower(p.Country) != p.Country {
+		v.add("body.country", "%q is not a lowercase ISO 3166 alpha-2 code", p.Country)
+	}
+	requireText(v, "body.name", p.Name, MaxShortField)
+	requireList(v, "body.languages", p.Languages)
+	for i, l := range p.Languages {
+		requireLang(v, fmt.Sprintf("body.languages[%d]", i), l)
+	}
+	optionalURL(v, "body.website", p.Website)
+	if p.Awareness != nil {
+		requireText(v, "body.awareness.name", p.Awareness.Name, MaxShortField)
+		optionalURL(v, "body.awareness.url", p.Awareness.URL)
+	}
+	if h := p.Helpline; h != nil {
+		requireText(v, "body.helpline.name", h.Name, MaxShortField)
+		optionalText(v, "body.helpline.phone", h.Phone, 64)
+		optionalURL(v, "body.helpline.chat", h.Chat)
+		optionalText(v, "body.helpline.email", h.Email, MaxShortField)
+		optionalText(v, "body.helpline.hours", h.Hours, MaxShortField)
+		optionalURL(v, "body.helpline.url", h.URL)
+		if h.Phone == "" && h.Chat == "" && h.Email == "" && h.URL == "" {
+			v.add("body.helpline", "needs at least one way to reach it: phone, chat, email or url")
+		}
+	}
+	if h := p.Hotline; h != nil {
+		requireText(v, "body.hotline.name", h.Name, MaxShortField)
+		if h.ReportURL == "" {
+			v.add("body.hotline.report_url", "required")
+		}
+		optionalURL(v, "body.hotline.report_url", h.ReportURL)
+	}
+	if y := p.YouthPanel; y != nil {
+		requireText(v, "body.youth_panel.name", y.Name, MaxShortField)
+		optionalURL(v, "body.youth_panel.url", y.URL)
+	}
+	if c.Visibility != VisibilityPublic {
+		v.add("visibility", "a national profile is signposting and must be public")
+	}
+}
+
+func (s *Service) validate(v *fieldErrors, c *Change) {
+	requireText(v, "body.name", s.Name, MaxShortField)
+	requireText(v, "body.category", s.Category, 64)
+	optionalText(v, "body.description", s.Description, MaxTextField)
+	if s.URL == "" {
+		v.add("body.url", "required")
+	}
+	optionalURL(v, "body.url", s.URL)
+	if s.MinimumAge < 0 || s.MinimumAge > 99 {
+		v.add("body.minimum_age", "%d is not an age between 0 and 99", s.MinimumAge)
+	}
+	if len(s.SafetyFeatures) > MaxListLen {
+		v.add("body.safety_features", "%d features, limit %d", len(s.SafetyFeatures), MaxListLen)
+	}
+	optionalText(v, "body.how_to_report", s.HowToReport, MaxTextField)
+	requireLang(v, "body.language", s.Language)
+}
+
+func (m *Moderation) validate(v *fieldErrors, c *Change) {
+	if _, err := SplitEntityID(m.Target); err != nil {
+		v.add("body.target", "%v", err)
+	}
+	if !inVocab(ModerationDecisions, m.Decision) {
+		v.add("body.decision", "%q is not one of %s", m.Decision, strings.Join(ModerationDecisions, ", "))
+	}
+	optionalText(v, "body.reason", m.Reason, MaxTextField)
+	if c.Visibility == VisibilityPublic {
+		v.add("visibility", "moderation decisions are not public")
+	}
+}
+
+func requireText(v *fieldErrors, field, s string, max int) {
+	if strings.TrimSpace(s) == "" {
+		v.add(field, "required")
+		return
+	}
+	optionalText(v, field, s, max)
+}
+
+func optionalText(v *fieldErrors, field, s string, max int) {
+	if len(s) > max {
+		v.add(field, "%d bytes, limit %d", len(s), max)
+	}
+}
+
+func requireLang(v *fieldErrors, field, tag string) {
+	canon, err := ParseLanguageTag(tag)
+	if err != nil {
+		v.add(field, "%v", err)
+		return
+	}
+	if canon != tag {
+		v.add(field, "%q must be written %q", tag, canon)
+	}
+}
+
+func requireList(v *fieldErrors, field string, list []string) {
+	if len(list) == 0 {
+		v.add(field, "at least one required")
+	}
+	if len(list) > MaxListLen {
+		v.add(field, "%d entries, limit %d", len(list), MaxListLen)
+	}
+}
+
+func vocabList(v *fieldErrors, field string, list, vocab []string) {
+	seen := make(map[string]bool, len(list))
+	for i, term := range list {
+		if !inVocab(vocab, term) {
+			v.add(fmt.Sprintf("%s[%d]", field, i), "%q is not in the vocabulary (%s)", term, strings.Join(vocab, ", "))
+		}
+		if seen[term] {
+			v.add(fmt.Sprintf("%s[%d]", field, i), "%q repeated", term)
+		}
+		seen[term] = true
+	}
+}
+
+func optionalURL(v *fieldErrors, field, s string) {
+	if s == "" {
+		return
+	}
+	if len(s) > 2048 {
+		v.add(field, "URL longer than 2048 bytes")
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "mailto" && u.Scheme != "tel") || (u.Host == "" && u.Opaque == "") {
+		v.add(field, "%q is not an http(s), mailto or tel URL", s)
+	}
+}
