@@ -104,7 +104,8 @@ const (
 )
 
 // ParseChange decodes and validates the JSON of a change. It is strict: unknown
-// fields are refused, so a typo never silently drops data.
+// fields are refused, so a typo never silently drops data, and so is any JSON
+// that another implementation could read differently (see checkStrictJSON).
 func ParseChange(raw []byte) (*Change, error) {
 	if len(raw) > MaxChangeBytes {
 		return nil, Errorf(CodeRecordTooLarge, "change is %d bytes, limit %d", len(raw), MaxChangeBytes)
@@ -115,13 +116,175 @@ func ParseChange(raw []byte) (*Change, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, Errorf(CodeMalformedJSON, "decode change: %v", err)
 	}
-	if dec.More() {
-		return nil, Errorf(CodeMalformedJSON, "decode change: trailing data")
+	if err := checkStrictJSON(raw); err != nil {
+		return nil, Errorf(CodeMalformedJSON, "decode change: %v", err)
 	}
 	if err := c.Validate(); err != nil {
 		return &c, err
 	}
 	return &c, nil
+}
+
+// checkStrictJSON refuses what encoding/json tolerates but other JSON parsers
+// read differently, because a signature is only worth something if every
+// implementation sees the same change in the same bytes: duplicate member names
+// (first or last wins, depending on the parser), member names that only match a
+// field case-insensitively ("Visibility", "ſeq"), invalid UTF-8 (silently
+// replaced), anything after the value, and line breaks, which would split the
+// change across lines of a push body.
+//
+// raw must start with a value encoding/json has already decoded, so syntax is
+// not checked again; this is a single pass without allocations for the usual
+// change, a fraction of the cost of a signature check.
+func checkStrictJSON(raw []byte) error {
+	if i := bytes.IndexAny(raw, "\r\n"); i >= 0 {
+		return fmt.Errorf("line break at byte %d: a change is one line", i)
+	}
+	if !utf8.Valid(raw) {
+		return fmt.Errorf("not valid UTF-8")
+	}
+	type frame struct {
+		object bool
+		names  int // where this object's member names start in names
+	}
+	const (
+		wantValue = iota
+		wantName
+		afterValue
+	)
+	var (
+		stackBuf [8]frame
+		namesBuf [32][]byte
+		stack    = stackBuf[:0]
+		names    = namesBuf[:0]
+	)
+	state, i := wantValue, 0
+	// pop closes the innermost object or array with the delimiter at i.
+	pop := func(object bool) error {
+		if len(stack) == 0 || stack[len(stack)-1].object != object {
+			return fmt.Errorf("unbalanced %q at byte %d", raw[i], i)
+		}
+		names = names[:stack[len(stack)-1].names]
+		stack = stack[:len(stack)-1]
+		return nil
+	}
+	for {
+		for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t') {
+			i++
+		}
+		if i == len(raw) {
+			if state == afterValue && len(stack) == 0 {
+				return nil
+			}
+			return fmt.Errorf("unexpected end of the change")
+		}
+		c := raw[i]
+		switch {
+		case state == afterValue && len(stack) == 0:
+			return fmt.Errorf("data after the change at byte %d", i)
+		case state == afterValue && c == ',':
+			i++
+			state = wantValue
+			if stack[len(stack)-1].object {
+				state = wantName
+			}
+		case (state == afterValue || state == wantName) && c == '}', (state == afterValue || state == wantValue) && c == ']':
+			if err := pop(c == '}'); err != nil {
+				return err
+			}
+			i++
+			state = afterValue
+		case state == wantName && c == '"':
+			end := endOfString(raw, i)
+			if end < 0 {
+				return fmt.Errorf("unterminated member name at byte %d", i)
+			}
+			name := raw[i+1 : end-1]
+			if bytes.IndexByte(name, '\\') >= 0 {
+				var s string
+				if err := json.Unmarshal(raw[i:end], &s); err != nil {
+					return fmt.Errorf("member name at byte %d: %v", i, err)
+				}
+				name = []byte(s)
+			}
+			if !plainMemberName(name) {
+				return fmt.Errorf("member name %q is not lowercase ASCII", name)
+			}
+			// No object of the protocol has more than a few members, so this
+			// linear search stays short; the cap keeps it so for any input.
+			own := names[stack[len(stack)-1].names:]
+			if len(own) >= 64 {
+				return fmt.Errorf("object with more than 64 members at byte %d", i)
+			}
+			for _, n := range own {
+				if bytes.Equal(n, name) {
+					return fmt.Errorf("member %q repeated", name)
+				}
+			}
+			names = append(names, name)
+			i = end
+			for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t') {
+				i++
+			}
+			if i == len(raw) || raw[i] != ':' {
+				return fmt.Errorf("missing ':' after member %q", name)
+			}
+			i++
+			state = wantValue
+		case state == wantValue && len(stack) == 0 && c != '{':
+			return fmt.Errorf("a change is a JSON object")
+		case state == wantValue && (c == '{' || c == '['):
+			stack = append(stack, frame{object: c == '{', names: len(names)})
+			i++
+			state = wantValue
+			if c == '{' {
+				state = wantName
+			}
+		case state == wantValue && c == '"':
+			end := endOfString(raw, i)
+			if end < 0 {
+				return fmt.Errorf("unterminated string at byte %d", i)
+			}
+			i, state = end, afterValue
+		case state == wantValue:
+			start := i
+			for i < len(raw) && raw[i] != ',' && raw[i] != ']' && raw[i] != '}' && raw[i] != ' ' && raw[i] != '\t' {
+				i++
+			}
+			if i == start {
+				return fmt.Errorf("unexpected %q at byte %d", c, i)
+			}
+			state = afterValue
+		default:
+			return fmt.Errorf("unexpected %q at byte %d", c, i)
+		}
+	}
+}
+
+// endOfString returns the index just past the string that starts at raw[i],
+// or -1 if it does not end.
+func endOfString(raw []byte, i int) int {
+	for k := i + 1; k < len(raw); k++ {
+		switch raw[k] {
+		case '\\':
+			k++
+		case '"':
+			return k + 1
+		}
+	}
+	return -1
+}
+
+// plainMemberName reports whether name could be a member of protocol v1: every
+// one is lowercase ASCII letters, digits and '_'.
+func plainMemberName(name []byte) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return len(name) > 0
 }
 
 // FieldError names one invalid field.
@@ -154,6 +317,17 @@ func (e *ValidationError) Error() string {
 func (e *ValidationError) Is(target error) bool {
 	var t *Error
 	return errors.As(target, &t) && t.Code == e.Code
+}
+
+// As lets errors.As(err, &e) with e a *Error see a validation error as the
+// protocol error it travels as, so ErrorCode and error responses keep its code
+// instead of reporting it as internal.
+func (e *ValidationError) As(target any) bool {
+	if t, ok := target.(**Error); ok {
+		*t = e.AsError()
+		return true
+	}
+	return false
 }
 
 // AsError turns the validation error into a protocol error for the wire.
@@ -251,7 +425,7 @@ func validateBlob(v *fieldErrors, field string, b BlobRef) {
 	if b.Size < 0 || b.Size > MaxBlobSize {
 		v.add(field+".size", "must be between 0 and %d", int64(MaxBlobSize))
 	}
-	if _, _, err := mime.ParseMediaType(b.MediaType); err != nil {
+	if mt, _, err := mime.ParseMediaType(b.MediaType); err != nil || !strings.Contains(mt, "/") {
 		v.add(field+".media_type", "%q is not a media type", b.MediaType)
 	}
 	if err := ValidBlobName(b.Name); err != nil {

@@ -51,13 +51,22 @@ func DefaultClientConfig(baseURL string) ClientConfig {
 type Client struct {
 	cfg ClientConfig
 	r   *resty.Client
+	// feed reads the changes feed. It has no client-wide timeout: an
+	// http.Client timeout shorter than the wait would cut every long-poll
+	// short, so each feed request gets its own deadline of Timeout+wait.
+	feed *resty.Client
 }
 
 // NewClient returns a client for the hub at cfg.BaseURL.
 func NewClient(cfg ClientConfig) *Client {
-	r := resty.New().
-		SetBaseURL(cfg.BaseURL).
-		SetTimeout(cfg.Timeout).
+	r := configure(resty.New(), cfg).SetTimeout(cfg.Timeout)
+	feed := configure(resty.NewWithClient(&http.Client{Transport: r.GetClient().Transport}), cfg).
+		AddRetryHook(releaseBody)
+	return &Client{cfg: cfg, r: r, feed: feed}
+}
+
+func configure(r *resty.Client, cfg ClientConfig) *resty.Client {
+	r.SetBaseURL(cfg.BaseURL).
 		SetRetryCount(cfg.Retries).
 		SetRetryWaitTime(cfg.RetryWait).
 		SetRetryMaxWaitTime(cfg.RetryMaxWait).
@@ -70,7 +79,19 @@ func NewClient(cfg ClientConfig) *Client {
 	if cfg.Credential != "" {
 		r.SetAuthToken(cfg.Credential)
 	}
-	return &Client{cfg: cfg, r: r}
+	return r
+}
+
+// releaseBody frees the connection of a feed response that is about to be
+// retried: feed bodies are streamed, so resty leaves them open. The start of
+// the body is kept for the error message, in case this was the last attempt.
+func releaseBody(resp *resty.Response, _ error) {
+	if resp == nil || resp.RawResponse == nil || resp.RawResponse.Body == nil {
+		return
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.RawResponse.Body, 64<<10))
+	resp.RawResponse.Body.Close()
+	resp.RawResponse.Body = io.NopCloser(bytes.NewReader(b))
 }
 
 // retryable retries network failures, 5xx and 429, never other 4xx: a refusal
@@ -112,9 +133,8 @@ func (c *Client) Push(ctx context.Context, h PushHeader, changes []Signed) (*Pus
 		SetHeader("Content-Type", ContentTypeNDJSON).
 		SetHeader("Content-Encoding", "gzip").
 		SetBody(buf.Bytes()).
-		SetResult(&out).
 		Post(PathPush)
-	if err := responseError(resp, err); err != nil {
+	if err := decodeResponse(resp, err, &out); err != nil {
 		return nil, fmt.Errorf("push %s seq %d-%d: %w", h.Node, h.FromSeq, h.ToSeq, err)
 	}
 	return &out, nil
@@ -130,15 +150,14 @@ func (c *Client) Changes(ctx context.Context, since int64, limit int, wait time.
 	if wait > 0 {
 		q.Set("wait", wait.String())
 	}
-	req := c.r.R().SetContext(ctx).SetQueryParamsFromValues(q).SetDoNotParseResponse(true)
-	if wait > 0 {
-		// A per-request deadline longer than the hub's wait keeps a long-poll
-		// from being cut short by the client's own timeout.
+	if c.cfg.Timeout > 0 {
+		// A deadline longer than the hub's wait keeps a long-poll from being
+		// cut short by the client's own timeout.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout+wait)
 		defer cancel()
-		req.SetContext(ctx)
 	}
+	req := c.feed.R().SetContext(ctx).SetQueryParamsFromValues(q).SetDoNotParseResponse(true)
 	resp, err := req.Get(PathChanges)
 	if err != nil {
 		return nil, fmt.Errorf("changes since %d: %w", since, err)
@@ -191,7 +210,7 @@ func (c *Client) Status(ctx context.Context) (*NetworkStatus, error) {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
-	req := c.r.R().SetContext(ctx).SetResult(out)
+	req := c.r.R().SetContext(ctx)
 	if q != nil {
 		req.SetQueryParamsFromValues(q)
 	}
@@ -199,17 +218,23 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		req.SetHeader("Content-Type", "application/json").SetBody(in)
 	}
 	resp, err := req.Execute(method, path)
-	return responseError(resp, err)
+	return decodeResponse(resp, err, out)
 }
 
-func responseError(resp *resty.Response, err error) error {
+// decodeResponse decodes a success body into out, whatever Content-Type the
+// response claims: resty would silently leave out empty for a body it does not
+// recognise as JSON, and an empty PushResult reads as "nothing applied".
+func decodeResponse(resp *resty.Response, err error, out any) error {
 	if err != nil {
 		return err
 	}
-	if resp.IsSuccess() {
-		return nil
+	if !resp.IsSuccess() {
+		return decodeError(resp.StatusCode(), resp.Body())
 	}
-	return decodeError(resp.StatusCode(), resp.Body())
+	if err := json.Unmarshal(resp.Body(), out); err != nil {
+		return fmt.Errorf("decode response: %w", err)
+	}
+	return nil
 }
 
 // decodeError turns an error response into a *Error, keeping the hub's code so

@@ -8,7 +8,9 @@ import (
 // ParseLanguageTag checks that s is a well-formed BCP 47 language tag (RFC 5646:
 // language, optional script, region, variants, extensions and private use) and
 // returns it in canonical case: "nl-BE", "sr-Latn-RS", "de". Grandfathered tags
-// are not accepted; no network needs them.
+// are not accepted; no network needs them. Nor are the 4 to 8 letter language
+// subtags RFC 5646 reserves: none is registered, and allowing them would let
+// "english-uk" pass for a tag.
 func ParseLanguageTag(s string) (string, error) {
 	if s == "" {
 		return "", fmt.Errorf("empty language tag")
@@ -23,13 +25,13 @@ func ParseLanguageTag(s string) (string, error) {
 		return "", fmt.Errorf("%q is not a BCP 47 language tag: %s", s, why)
 	}
 	lang := parts[0]
-	if !isAlpha(lang) || !(len(lang) >= 2 && len(lang) <= 3 || len(lang) >= 5 && len(lang) <= 8) {
-		return bad("language subtag must be 2-3 or 5-8 letters")
+	if !isAlpha(lang) || len(lang) < 2 || len(lang) > 3 {
+		return bad("language subtag must be 2 or 3 letters")
 	}
 	out = append(out, strings.ToLower(lang))
 	i++
-	// Extended language subtags (up to three of three letters) follow a 2-3 letter language.
-	for n := 0; n < 3 && i < len(parts) && len(parts[i]) == 3 && isAlpha(parts[i]) && len(lang) <= 3; n++ {
+	// Extended language subtags (up to three of three letters) follow the language.
+	for n := 0; n < 3 && i < len(parts) && len(parts[i]) == 3 && isAlpha(parts[i]); n++ {
 		out = append(out, strings.ToLower(parts[i]))
 		i++
 	}

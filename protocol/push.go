@@ -98,6 +98,9 @@ func NewPushReader(r io.Reader) (*PushReader, error) {
 	if err := dec.Decode(&p.header); err != nil {
 		return nil, Errorf(CodeMalformedJSON, "push header: %v", err)
 	}
+	if dec.More() {
+		return nil, Errorf(CodeMalformedJSON, "push header: data after the object")
+	}
 	h := p.header
 	if err := ValidNodeID(h.Node); err != nil {
 		return nil, Errorf(CodeBadRequest, "push header: %v", err)
@@ -127,15 +130,22 @@ func (p *PushReader) Header() PushHeader { return p.header }
 // read so far stand, the rest were not read and must be pushed again.
 var ErrTruncated = &Error{Code: CodeBatchTooLarge, Message: "batch passes the size limit; push the rest again"}
 
-// Next returns the next record, io.EOF at the end, or ErrTruncated at a limit.
+// Next returns the next record, io.EOF at the end, ErrTruncated at a limit, or
+// the error that stopped reading the body (a cut connection, a gzip error,
+// http.MaxBytesReader's limit). A line cut short by such an error is never
+// returned as a record: the records before it stand, it and the rest must be
+// pushed again.
 func (p *PushReader) Next() (PushRecord, error) {
 	for {
 		line, tooLong, err := p.readLine()
-		if len(line) == 0 && err != nil {
-			if errors.Is(err, io.EOF) {
-				return PushRecord{}, io.EOF
-			}
+		if err != nil && !errors.Is(err, io.EOF) && !tooLong {
+			// The line may have been cut by the failure: refusing it as
+			// malformed would advance the checkpoint past a record the node
+			// must send again.
 			return PushRecord{}, fmt.Errorf("read push: %w", err)
+		}
+		if len(line) == 0 && err != nil {
+			return PushRecord{}, io.EOF
 		}
 		if len(bytes.TrimSpace(line)) == 0 && !tooLong {
 			continue

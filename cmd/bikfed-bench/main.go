@@ -1,0 +1,79 @@
+// Command bikfed-bench measures bikfed's sync path against baselines taken in
+// the same run on the same machine, and writes docs/benchmarks.md. Figures are
+// ratios to those baselines because the machines it runs on are shared and noisy.
+//
+// It starts the real bikfed binary as hub and node processes on loopback.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+func main() {
+	var cfg benchConfig
+	flag.StringVar(&cfg.bin, "bin", "bin/bikfed", "the bikfed binary to measure")
+	flag.StringVar(&cfg.out, "out", "docs/benchmarks.md", "where to write the report ('-' for standard output)")
+	flag.IntVar(&cfg.entities, "entities", 100_000, "size of the aggregate")
+	flag.IntVar(&cfg.batch, "batch", 1000, "changes per push")
+	flag.IntVar(&cfg.rounds, "rounds", 300, "idle sync rounds to time")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bikfed-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type benchConfig struct {
+	bin      string
+	out      string
+	entities int
+	batch    int
+	rounds   int
+}
+
+func run(ctx context.Context, cfg benchConfig) error {
+	bin, err := filepath.Abs(cfg.bin)
+	if err != nil {
+		return err
+	}
+	cfg.bin = bin
+	dir, err := os.MkdirTemp("", "bikfed-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	rep := &report{started: time.Now(), cfg: cfg}
+	if err := benchSync(ctx, cfg, dir, rep); err != nil {
+		return err
+	}
+	text := rep.markdown()
+	if cfg.out == "-" {
+		fmt.Print(text)
+		return nil
+	}
+	fmt.Print(text)
+	return os.WriteFile(cfg.out, []byte(text), 0o644)
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores, %s %s/%s", model, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

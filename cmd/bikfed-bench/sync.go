@@ -1,0 +1,391 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing/fstest"
+	"time"
+
+	"github.com/bikfed/bikfed/internal/sampledata"
+	"github.com/bikfed/bikfed/internal/sqlitedb"
+	"github.com/bikfed/bikfed/node"
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// report collects the figures of one run.
+type report struct {
+	started time.Time
+	cfg     benchConfig
+
+	sqlRate, verifyRate, applyRate float64
+	pullSeconds                    float64
+	pullVerified                   bool
+	idleSmall, idleLarge, nodeIdle roundStats
+	smallSize                      int
+	hubPeakKB, nodePeakKB          int64
+}
+
+type roundStats struct {
+	p50, p99 time.Duration
+	bytes    float64
+}
+
+func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	hubURL := "http://" + addr
+	hubDir := filepath.Join(dir, "hub")
+	hubProc := exec.Command(cfg.bin, "hub", "serve", "--data", hubDir, "--listen", addr, "--log-level", "warn")
+	hubProc.Stderr = os.Stderr
+	if err := hubProc.Start(); err != nil {
+		return fmt.Errorf("start hub: %w", err)
+	}
+	defer func() { hubProc.Process.Signal(syscall.SIGTERM); hubProc.Wait() }()
+	if err := waitHTTP(ctx, hubURL+"/healthz"); err != nil {
+		return err
+	}
+
+	token, err := cli(cfg.bin, "hub", "register-node", "be", "--name", "Benchmark SIC", "--data", hubDir)
+	if err != nil {
+		return err
+	}
+	key, err := protocol.GenerateKey("be")
+	if err != nil {
+		return err
+	}
+	counter := &countingDialer{}
+	ccfg := protocol.DefaultClientConfig(hubURL)
+	ccfg.Transport = &http.Transport{DialContext: counter.DialContext, MaxIdleConnsPerHost: 4}
+	plain := protocol.NewClient(ccfg)
+	enrol, err := plain.Enrol(ctx, protocol.EnrolRequest{Node: "be", Token: token, KeyID: key.ID, PublicKey: key.Public(), Epoch: "bench"})
+	if err != nil {
+		return err
+	}
+	ccfg.Credential = enrol.Credential
+	client := protocol.NewClient(ccfg)
+
+	fmt.Fprintf(os.Stderr, "signing %d changes…\n", cfg.entities)
+	changes, err := signChanges(key, cfg.entities)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintln(os.Stderr, "baseline: raw batched SQLite inserts…")
+	if rep.sqlRate, err = rawInsertRate(ctx, filepath.Join(dir, "raw.db"), changes, cfg.batch); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "baseline: Ed25519 verification on all cores…")
+	rep.verifyRate = verifyRate(key, changes)
+
+	fmt.Fprintln(os.Stderr, "hub apply: pushing over HTTP…")
+	var pushTime time.Duration
+	for from := 0; from < len(changes); from += cfg.batch {
+		to := min(from+cfg.batch, len(changes))
+		h := protocol.PushHeader{Node: "be", Epoch: "bench", FromSeq: int64(from + 1), ToSeq: int64(to), HeadSeq: int64(len(changes))}
+		t0 := time.Now()
+		res, err := client.Push(ctx, h, changes[from:to])
+		pushTime += time.Since(t0)
+		if err != nil {
+			return err
+		}
+		if res.Applied != to-from || len(res.Refused) > 0 {
+			return fmt.Errorf("push %d-%d: applied %d, refused %v", from+1, to, res.Applied, res.Refused)
+		}
+		if from == 0 {
+			rep.smallSize = to
+			if rep.idleSmall, err = idleRounds(ctx, client, counter, res.HubSeq, cfg.rounds); err != nil {
+				return err
+			}
+		}
+	}
+	rep.applyRate = float64(len(changes)) / pushTime.Seconds()
+	st, err := client.Changes(ctx, 0, 1, 0)
+	if err != nil {
+		return err
+	}
+	if rep.idleLarge, err = idleRounds(ctx, client, counter, st.HubSeq, cfg.rounds); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(os.Stderr, "pull: a new node takes the whole aggregate…")
+	fiDir := filepath.Join(dir, "fi")
+	fiToken, err := cli(cfg.bin, "hub", "register-node", "fi", "--name", "Benchmark puller", "--data", hubDir)
+	if err != nil {
+		return err
+	}
+	if _, err := cli(cfg.bin, "node", "init", "--data", fiDir, "--hub", hubURL, "--token", fiToken); err != nil {
+		return err
+	}
+	sync := exec.Command(cfg.bin, "node", "sync", "--data", fiDir, "--log-level", "warn")
+	sync.Stderr = os.Stderr
+	t0 := time.Now()
+	if err := sync.Run(); err != nil {
+		return fmt.Errorf("node sync: %w", err)
+	}
+	rep.pullSeconds = time.Since(t0).Seconds()
+	rep.nodePeakKB = sync.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	_, verr := cli(cfg.bin, "verify", "--data", fiDir)
+	rep.pullVerified = verr == nil
+
+	fmt.Fprintln(os.Stderr, "idle rounds of a synced node…")
+	if rep.nodeIdle, err = nodeIdleRounds(ctx, fiDir, cfg.rounds); err != nil {
+		return err
+	}
+	rep.hubPeakKB = peakKB(hubProc.Process.Pid)
+	return nil
+}
+
+// signChanges makes n ~1 KB resources, signed as be would sign them.
+func signChanges(key protocol.Key, n int) ([]protocol.Signed, error) {
+	drafts := sampledata.Synthetic("be", n, 2026)
+	out := make([]protocol.Signed, n)
+	now := time.Now().UTC()
+	for i, d := range drafts {
+		id, err := protocol.NewEntityID("be", now)
+		if err != nil {
+			return nil, err
+		}
+		c := &protocol.Change{Protocol: protocol.Version, ID: id, Kind: d.Kind, Owner: "be", Version: 1, Seq: int64(i + 1),
+			UpdatedAt: now, Visibility: d.Visibility, Body: d.Body}
+		if out[i], err = key.Sign(c); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// rawSchema is the hub's entity table without anything the protocol adds:
+// the floor under what applying a push can cost in SQLite.
+const rawSchema = `CREATE TABLE entities (
+	id TEXT PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL, version INTEGER NOT NULL,
+	visibility TEXT NOT NULL, updated_at TEXT NOT NULL, hub_seq INTEGER NOT NULL UNIQUE,
+	change BLOB NOT NULL, sig BLOB NOT NULL, hash BLOB NOT NULL
+);`
+
+func rawInsertRate(ctx context.Context, path string, changes []protocol.Signed, batch int) (float64, error) {
+	db, err := sqlitedb.Open(ctx, path, fstest.MapFS{"0001_raw.sql": {Data: []byte(rawSchema)}})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	type row struct {
+		id, vis string
+		hash    [32]byte
+	}
+	// Parsing is not part of the baseline: only the inserts are timed.
+	rows := make([]row, len(changes))
+	for i, s := range changes {
+		c, err := protocol.ParseChange(s.Change)
+		if err != nil {
+			return 0, err
+		}
+		rows[i] = row{id: c.ID, vis: string(c.Visibility), hash: s.Hash()}
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	t0 := time.Now()
+	for from := 0; from < len(changes); from += batch {
+		to := min(from+batch, len(changes))
+		err := db.WriteTx(ctx, func(tx *sql.Tx) error {
+			stmt, err := tx.PrepareContext(ctx, `INSERT INTO entities (id, owner, kind, version, visibility, updated_at, hub_seq, change, sig, hash) VALUES (?, 'be', 'resource', 1, ?, ?, ?, ?, ?, ?)`)
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			for i := from; i < to; i++ {
+				if _, err := stmt.ExecContext(ctx, rows[i].id, rows[i].vis, now, i+1, []byte(changes[i].Change), changes[i].Sig, rows[i].hash[:]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return float64(len(changes)) / time.Since(t0).Seconds(), nil
+}
+
+func verifyRate(key protocol.Key, changes []protocol.Signed) float64 {
+	pub := key.Public()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	t0 := time.Now()
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(changes) {
+					return
+				}
+				if !protocol.VerifySignature(pub, changes[i].Change, changes[i].Sig) {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if bad.Load() > 0 {
+		panic("baseline verification failed")
+	}
+	return float64(len(changes)) / time.Since(t0).Seconds()
+}
+
+// idleRounds times changes requests when nothing is new, and counts their bytes on the wire.
+func idleRounds(ctx context.Context, c *protocol.Client, counter *countingDialer, head int64, n int) (roundStats, error) {
+	// One warm-up round opens the connection, so handshakes are not counted.
+	if _, err := c.Changes(ctx, head, 0, 0); err != nil {
+		return roundStats{}, err
+	}
+	b0 := counter.total()
+	times := make([]time.Duration, n)
+	for i := range n {
+		t0 := time.Now()
+		f, err := c.Changes(ctx, head, 0, 0)
+		times[i] = time.Since(t0)
+		if err != nil {
+			return roundStats{}, err
+		}
+		if len(f.Changes) != 0 {
+			return roundStats{}, fmt.Errorf("idle round returned %d changes", len(f.Changes))
+		}
+	}
+	st := percentiles(times)
+	st.bytes = float64(counter.total()-b0) / float64(n)
+	return st, nil
+}
+
+// nodeIdleRounds times the node's whole sync round (outbox check, push, pull,
+// cursor) when nothing changed anywhere.
+func nodeIdleRounds(ctx context.Context, dir string, n int) (roundStats, error) {
+	cfg := node.DefaultConfig()
+	cfg.DataDir = dir
+	nd, err := node.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return roundStats{}, err
+	}
+	defer nd.Close()
+	if err := nd.SyncOnce(ctx, nil); err != nil {
+		return roundStats{}, err
+	}
+	times := make([]time.Duration, n)
+	for i := range n {
+		t0 := time.Now()
+		if err := nd.SyncOnce(ctx, nil); err != nil {
+			return roundStats{}, err
+		}
+		times[i] = time.Since(t0)
+	}
+	return percentiles(times), nil
+}
+
+func percentiles(d []time.Duration) roundStats {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return roundStats{p50: s[len(s)/2], p99: s[min(len(s)-1, len(s)*99/100)]}
+}
+
+// peakKB reads a running process's peak resident set (VmHWM).
+func peakKB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			f := strings.Fields(l)
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+type countingDialer struct{ n atomic.Int64 }
+
+func (c *countingDialer) total() int64 { return c.n.Load() }
+
+func (c *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: conn, n: &c.n}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitHTTP(ctx context.Context, url string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not answer: %v", url, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func cli(bin string, args ...string) (string, error) {
+	var out, errb bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("bikfed %s: %v: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return strings.TrimSpace(out.String()), nil
+}

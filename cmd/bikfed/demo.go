@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/bikfed/bikfed/hub"
+	"github.com/bikfed/bikfed/internal/sampledata"
+	"github.com/bikfed/bikfed/node"
+)
+
+// demoNames are the display names the demo registers its nodes under.
+var demoNames = map[string]string{
+	"be": "Safer Internet Centre Belgium",
+	"fi": "Finnish Safer Internet Centre",
+	"pt": "Centro Internet Segura (Portugal)",
+}
+
+func (e *cmdEnv) demo(ctx context.Context, args []string) error {
+	var dir, hubListen string
+	var keep, once bool
+	s := newSettings("bikfed demo", e.stderr)
+	s.fs.StringVar(&dir, "dir", "", "directory for the demo's data (default: a new temporary directory)")
+	s.fs.StringVar(&hubListen, "hub-listen", "127.0.0.1:8080", "the hub's address (a free port is used if this one is taken)")
+	s.fs.BoolVar(&keep, "keep", false, "keep the data directory when the demo stops")
+	s.fs.BoolVar(&once, "once", false, "stop after the first sync instead of running until interrupted")
+	if err := s.parse(args); err != nil {
+		return err
+	}
+	log, err := s.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "bikfed-demo-"); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if !keep {
+			defer os.RemoveAll(dir)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var runErr error
+	var mu sync.Mutex
+	serve := func(name string, run func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(); err != nil && !errors.Is(err, context.Canceled) {
+				mu.Lock()
+				runErr = errors.Join(runErr, fmt.Errorf("%s: %w", name, err))
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	// Stop every server before returning, whatever happens below.
+	defer wg.Wait()
+	defer cancel()
+
+	hcfg := hub.DefaultConfig()
+	hcfg.DataDir = filepath.Join(dir, "hub")
+	h, err := hub.Open(ctx, hcfg, log.With("component", "hub"))
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	hln, err := listenOrAny(hubListen)
+	if err != nil {
+		return err
+	}
+	hubURL := "http://" + hln.Addr().String()
+	serve("hub", func() error { return h.Run(ctx, hln) })
+
+	hubDrafts, err := sampledata.Drafts("hub")
+	if err != nil {
+		return err
+	}
+	if err := publishHubDrafts(ctx, h, hubDrafts); err != nil {
+		return err
+	}
+
+	type demoNode struct {
+		id    string
+		n     *node.Node
+		admin string
+		token string
+	}
+	var nodes []demoNode
+	for _, id := range sampledata.Nodes() {
+		token, err := h.RegisterNode(ctx, id, demoNames[id])
+		if err != nil {
+			return err
+		}
+		ncfg := node.DefaultConfig()
+		ncfg.DataDir = filepath.Join(dir, id)
+		nlog := log.With("component", "node", "node", id)
+		if _, err := node.Init(ctx, ncfg.DataDir, hubURL, token, nlog); err != nil {
+			return err
+		}
+		n, err := node.Open(ctx, ncfg, nlog)
+		if err != nil {
+			return err
+		}
+		defer n.Close()
+		drafts, err := sampledata.Drafts(id)
+		if err != nil {
+			return err
+		}
+		if err := createDrafts(ctx, n, drafts); err != nil {
+			return fmt.Errorf("demo content for %s: %w", id, err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		serve(id, func() error { return n.Run(ctx, ln) })
+		nodes = append(nodes, demoNode{id: id, n: n, admin: "http://" + ln.Addr().String(), token: n.AdminToken()})
+	}
+	// Two rounds: the first pushes every node's content, the second brings
+	// everyone's content to everyone.
+	for round := 0; round < 2; round++ {
+		for _, dn := range nodes {
+			if err := dn.n.SyncOnce(ctx, nil); err != nil {
+				return fmt.Errorf("sync %s: %w", dn.id, err)
+			}
+		}
+	}
+	st, err := h.NetworkStatus(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nbikfed demo: a hub and %d nodes, synced (%d entities in the aggregate)\n\n", len(nodes), st.Entities)
+	fmt.Fprintf(e.stdout, "  hub                 %s\n", hubURL)
+	fmt.Fprintf(e.stdout, "  public resources    %s/api/v1/entities?kind=resource\n", hubURL)
+	fmt.Fprintf(e.stdout, "  guide to services   %s/api/v1/entities?kind=service\n", hubURL)
+	fmt.Fprintf(e.stdout, "  key directory       %s/v1/keys\n", hubURL)
+	fmt.Fprintf(e.stdout, "  network status      curl -H 'Authorization: Bearer %s' %s/v1/status\n", h.AdminToken(), hubURL)
+	for _, dn := range nodes {
+		rep, err := dn.n.Verify(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "  node %-4s admin API  curl -H 'Authorization: Bearer %s' %s/admin/v1/status   (verify: equal=%v)\n", dn.id, dn.token, dn.admin, rep.Equal)
+	}
+	fmt.Fprintf(e.stdout, "\n  data in %s\n", dir)
+	if once {
+		return nil
+	}
+	fmt.Fprintln(e.stdout, "\nPress Ctrl-C to stop.")
+	<-ctx.Done()
+	cancel()
+	wg.Wait()
+	return runErr
+}
+
+// listenOrAny listens on addr, or on any free loopback port when addr is taken,
+// so the demo starts even where 8080 is in use.
+func listenOrAny(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	ln, err2 := net.Listen("tcp", "127.0.0.1:0")
+	if err2 != nil {
+		return nil, fmt.Errorf("listen: %w", errors.Join(err, err2))
+	}
+	return ln, nil
+}
+
+func publishHubDrafts(ctx context.Context, h *hub.Hub, drafts []sampledata.Draft) error {
+	ids := map[string]string{}
+	for _, d := range drafts {
+		body, err := sampledata.Resolve(d.Body, ids)
+		if err != nil {
+			return err
+		}
+		id, err := h.Publish(ctx, d.Kind, d.Visibility, body)
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", d.Ref, err)
+		}
+		ids[d.Ref] = id
+	}
+	return nil
+}
+
+func createDrafts(ctx context.Context, n *node.Node, drafts []sampledata.Draft) error {
+	ids := map[string]string{}
+	for _, d := range drafts {
+		body, err := sampledata.Resolve(d.Body, ids)
+		if err != nil {
+			return err
+		}
+		ent, err := n.Create(ctx, node.Draft{Kind: d.Kind, Visibility: d.Visibility, PublishAt: d.PublishAt, Body: body})
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.Ref, err)
+		}
+		ids[d.Ref] = ent.ID
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bikfed/bikfed/hub"
+	"github.com/bikfed/bikfed/protocol"
+)
+
+func (e *cmdEnv) hub(ctx context.Context, args []string) error {
+	sub := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	switch sub {
+	case "serve":
+		return e.hubServe(ctx, args)
+	case "register-node":
+		return e.hubRegister(ctx, args)
+	case "status":
+		return e.hubStatus(ctx, args)
+	case "publish":
+		return e.hubPublish(ctx, args)
+	}
+	return errUsage
+}
+
+// hubFlags registers the hub's settings on s, defaulting to cfg.
+func hubFlags(s *settings, cfg *hub.Config) {
+	s.fs.StringVar(&cfg.DataDir, "data", "bikfed-hub", "data directory: hub.db, hub.key, admin.token")
+	s.fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address")
+	s.fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "the hub's public base URL")
+	s.fs.StringVar(&cfg.AdminToken, "admin-token", cfg.AdminToken, "operator bearer token (default: <data>/admin.token, created if missing)")
+	s.fs.DurationVar(&cfg.EnrolTokenTTL, "enrol-token-ttl", cfg.EnrolTokenTTL, "how long an enrolment token stays valid")
+	s.fs.DurationVar(&cfg.LongPollMax, "long-poll-max", cfg.LongPollMax, "longest a changes request may wait")
+	s.fs.Int64Var(&cfg.MaxBatchBytes, "max-batch-bytes", cfg.MaxBatchBytes, "largest decompressed push accepted")
+	s.fs.IntVar(&cfg.MaxBatchChanges, "max-batch-changes", cfg.MaxBatchChanges, "most changes in one push")
+}
+
+// openHub parses the hub settings and opens the hub.
+func (e *cmdEnv) openHub(ctx context.Context, name string, args []string, extra func(*settings)) (*hub.Hub, hub.Config, *settings, error) {
+	cfg := hub.DefaultConfig()
+	s := newSettings("bikfed hub "+name, e.stderr)
+	hubFlags(s, &cfg)
+	if extra != nil {
+		extra(s)
+	}
+	if err := s.parse(args); err != nil {
+		return nil, cfg, s, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, cfg, s, fmt.Errorf("hub configuration: %w", err)
+	}
+	log, err := s.logger(e.stderr)
+	if err != nil {
+		return nil, cfg, s, err
+	}
+	h, err := hub.Open(ctx, cfg, log.With("component", "hub"))
+	if err != nil {
+		return nil, cfg, s, err
+	}
+	return h, cfg, s, nil
+}
+
+func (e *cmdEnv) hubServe(ctx context.Context, args []string) error {
+	h, cfg, _, err := e.openHub(ctx, "serve", args, nil)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if err := writeAddr(cfg.DataDir, "hub.addr", ln.Addr()); err != nil {
+		ln.Close()
+		return err
+	}
+	return h.Run(ctx, ln)
+}
+
+func (e *cmdEnv) hubRegister(ctx context.Context, args []string) error {
+	id, args := leadingArg(args)
+	var name string
+	h, _, _, err := e.openHub(ctx, "register-node", args, func(s *settings) {
+		s.fs.StringVar(&name, "name", "", "the node's display name, e.g. \"Safer Internet Centre Belgium\"")
+	})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if id == "" {
+		return fmt.Errorf("register-node: give the node id, e.g. bikfed hub register-node be --name \"Safer Internet Centre Belgium\"")
+	}
+	token, err := h.RegisterNode(ctx, id, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, token)
+	return nil
+}
+
+func (e *cmdEnv) hubStatus(ctx context.Context, args []string) error {
+	var asJSON bool
+	h, _, _, err := e.openHub(ctx, "status", args, func(s *settings) {
+		s.fs.BoolVar(&asJSON, "json", false, "print JSON")
+	})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	st, err := h.NetworkStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(e.stdout, st)
+	}
+	fmt.Fprintf(e.stdout, "hub_seq %d, %d entities\n\n", st.HubSeq, st.Entities)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tEPOCH\tAPPLIED\tPUSH LAG\tPULL LAG\tLAST SUCCESS\tREFUSED")
+	for _, n := range st.Nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d (%.0fs)\t%s\t%d\n", n.Node, short(n.Epoch), n.AppliedSeq, n.PushLag, n.PullLag, n.PullLagSeconds, ago(n.LastSuccessAt), n.RefusalCount)
+	}
+	tw.Flush()
+	for _, n := range st.Nodes {
+		for _, r := range n.Refusals {
+			fmt.Fprintf(e.stdout, "refused from %s: %s: %s: %s\n", n.Node, r.Name(), r.Code, r.Reason)
+		}
+	}
+	for _, er := range st.Erasures {
+		state := "complete"
+		if !er.Complete {
+			state = "waiting for " + strings.Join(er.Pending, ", ")
+		}
+		fmt.Fprintf(e.stdout, "erasure %s: %s\n", er.ID, state)
+	}
+	return nil
+}
+
+func (e *cmdEnv) hubPublish(ctx context.Context, args []string) error {
+	var kind, vis, file string
+	h, _, _, err := e.openHub(ctx, "publish", args, func(s *settings) {
+		s.fs.StringVar(&kind, "kind", "", "service, moderation or post")
+		s.fs.StringVar(&vis, "visibility", "public", "public, community or youth")
+		s.fs.StringVar(&file, "file", "-", "JSON body of the entity (- for standard input)")
+	})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	body, err := readInput(e.stdin, file)
+	if err != nil {
+		return err
+	}
+	id, err := h.Publish(ctx, protocol.Kind(kind), protocol.Visibility(vis), json.RawMessage(body))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, id)
+	return nil
+}
+
+// writeAddr records the address a server bound, so scripts and tests that asked
+// for port 0 can find it.
+func writeAddr(dir, name string, addr net.Addr) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("write address: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(addr.String()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write address: %w", err)
+	}
+	return nil
+}
+
+// leadingArg splits off a positional first argument; "-" (standard input) counts as one.
+func leadingArg(args []string) (string, []string) {
+	if len(args) > 0 && (args[0] == "-" || !strings.HasPrefix(args[0], "-")) {
+		return args[0], args[1:]
+	}
+	return "", args
+}
+
+func readInput(stdin interface{ Read([]byte) (int, error) }, file string) ([]byte, error) {
+	if file == "-" {
+		b, err := readAllLimited(stdin, 64<<20)
+		if err != nil {
+			return nil, fmt.Errorf("read standard input: %w", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	return b, nil
+}
+
+func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func short(s string) string {
+	if len(s) > 10 {
+		return s[:10]
+	}
+	return s
+}
+
+func ago(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "never"
+	}
+	return time.Since(*t).Round(time.Second).String() + " ago"
+}

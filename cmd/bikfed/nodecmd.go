@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bikfed/bikfed/node"
+	"github.com/bikfed/bikfed/protocol"
+)
+
+func (e *cmdEnv) node(ctx context.Context, args []string) error {
+	sub := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	switch sub {
+	case "init":
+		return e.nodeInit(ctx, args)
+	case "serve":
+		return e.nodeServe(ctx, args)
+	case "create", "update":
+		return e.nodeWrite(ctx, sub, args)
+	case "delete":
+		return e.nodeDelete(ctx, args)
+	case "get":
+		return e.nodeGet(ctx, args)
+	case "list":
+		return e.nodeList(ctx, args)
+	case "import":
+		return e.nodeImport(ctx, args)
+	case "sync":
+		return e.nodeSync(ctx, args)
+	case "status":
+		return e.nodeStatus(ctx, args)
+	}
+	return errUsage
+}
+
+// nodeFlags registers the node's settings on s, defaulting to cfg.
+func nodeFlags(s *settings, cfg *node.Config) {
+	s.fs.StringVar(&cfg.DataDir, "data", "bikfed-node", "data directory: node.db, node.key, admin.token")
+	s.fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "admin API listen address")
+	s.fs.StringVar(&cfg.AdminToken, "admin-token", cfg.AdminToken, "admin API bearer token (default: <data>/admin.token, created if missing)")
+	s.fs.StringVar(&cfg.Schedules.Push, "push-schedule", cfg.Schedules.Push, "cron schedule of pushes to the hub")
+	s.fs.StringVar(&cfg.Schedules.Pull, "pull-schedule", cfg.Schedules.Pull, "cron schedule of pulls from the hub (backstop to long-polling)")
+	s.fs.StringVar(&cfg.Schedules.Publish, "publish-schedule", cfg.Schedules.Publish, "cron schedule that publishes entities whose publish_at has come")
+	s.fs.StringVar(&cfg.Schedules.Housekeeping, "housekeeping-schedule", cfg.Schedules.Housekeeping, "cron schedule of housekeeping")
+	s.fs.BoolVar(&cfg.LongPoll, "long-poll", cfg.LongPoll, "keep a long-poll open to the hub so changes arrive at once")
+	s.fs.DurationVar(&cfg.LongPollWait, "long-poll-wait", cfg.LongPollWait, "how long one long-poll waits")
+	s.fs.IntVar(&cfg.PushBatch, "push-batch", cfg.PushBatch, "changes per push")
+	s.fs.DurationVar(&cfg.PushDebounce, "push-debounce", cfg.PushDebounce, "delay between a local change and its push")
+}
+
+// openNode parses the node settings and opens the node.
+func (e *cmdEnv) openNode(ctx context.Context, name string, args []string, extra func(*settings)) (*node.Node, node.Config, error) {
+	cfg := node.DefaultConfig()
+	s := newSettings("bikfed node "+name, e.stderr)
+	nodeFlags(s, &cfg)
+	if extra != nil {
+		extra(s)
+	}
+	if err := s.parse(args); err != nil {
+		return nil, cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, cfg, fmt.Errorf("node configuration: %w", err)
+	}
+	log, err := s.logger(e.stderr)
+	if err != nil {
+		return nil, cfg, err
+	}
+	n, err := node.Open(ctx, cfg, log.With("component", "node"))
+	if err != nil {
+		return nil, cfg, err
+	}
+	return n, cfg, nil
+}
+
+func (e *cmdEnv) nodeInit(ctx context.Context, args []string) error {
+	var dataDir, hubURL, token string
+	s := newSettings("bikfed node init", e.stderr)
+	s.fs.StringVar(&dataDir, "data", "bikfed-node", "data directory")
+	s.fs.StringVar(&hubURL, "hub", "", "the hub's URL")
+	s.fs.StringVar(&token, "token", "", "one-time enrolment token from the coordination team")
+	if err := s.parse(args); err != nil {
+		return err
+	}
+	if hubURL == "" || token == "" {
+		return fmt.Errorf("node init: --hub and --token are required")
+	}
+	log, err := s.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	id, err := node.Init(ctx, dataDir, hubURL, token, log.With("component", "node"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "enrolled %s with %s (key %s, epoch %s)\n", id.Node, hubURL, id.KeyID, id.Epoch)
+	return nil
+}
+
+func (e *cmdEnv) nodeServe(ctx context.Context, args []string) error {
+	n, cfg, err := e.openNode(ctx, "serve", args, nil)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if err := writeAddr(cfg.DataDir, "node.addr", ln.Addr()); err != nil {
+		ln.Close()
+		return err
+	}
+	return n.Run(ctx, ln)
+}
+
+func (e *cmdEnv) nodeWrite(ctx context.Context, sub string, args []string) error {
+	id, args := leadingArg(args)
+	var kind, vis, publishAt, file string
+	n, _, err := e.openNode(ctx, sub, args, func(s *settings) {
+		s.fs.StringVar(&kind, "kind", "", "resource, translation, post, comment or profile")
+		s.fs.StringVar(&vis, "visibility", "public", "public, community or youth")
+		s.fs.StringVar(&publishAt, "publish-at", "", "RFC 3339 time before which the entity stays unpublished")
+		s.fs.StringVar(&file, "file", "-", "JSON body (- for standard input)")
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	body, err := readInput(e.stdin, file)
+	if err != nil {
+		return err
+	}
+	d := node.Draft{Kind: protocol.Kind(kind), Visibility: protocol.Visibility(vis), Body: json.RawMessage(body)}
+	if publishAt != "" {
+		t, err := time.Parse(time.RFC3339, publishAt)
+		if err != nil {
+			return fmt.Errorf("publish-at: %w", err)
+		}
+		d.PublishAt = &t
+	}
+	var ent node.Entity
+	if sub == "create" {
+		ent, err = n.Create(ctx, d)
+	} else {
+		if id == "" {
+			return fmt.Errorf("update: give the entity id")
+		}
+		if kind == "" {
+			cur, err := n.Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			d.Kind = cur.Kind
+		}
+		ent, err = n.Update(ctx, id, d)
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(e.stdout, ent)
+}
+
+func (e *cmdEnv) nodeDelete(ctx context.Context, args []string) error {
+	id, args := leadingArg(args)
+	var erase bool
+	n, _, err := e.openNode(ctx, "delete", args, func(s *settings) {
+		s.fs.BoolVar(&erase, "erase", false, "GDPR erasure: purge the body and attachments everywhere")
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if id == "" {
+		return fmt.Errorf("delete: give the entity id")
+	}
+	ent, err := n.Delete(ctx, id, erase)
+	if err != nil {
+		return err
+	}
+	return writeJSON(e.stdout, ent)
+}
+
+func (e *cmdEnv) nodeGet(ctx context.Context, args []string) error {
+	id, args := leadingArg(args)
+	n, _, err := e.openNode(ctx, "get", args, nil)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	ent, err := n.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(e.stdout, ent)
+}
+
+func (e *cmdEnv) nodeList(ctx context.Context, args []string) error {
+	var f node.ListFilter
+	var kind string
+	n, _, err := e.openNode(ctx, "list", args, func(s *settings) {
+		s.fs.StringVar(&kind, "kind", "", "only this kind")
+		s.fs.StringVar(&f.Owner, "owner", "", "only this owner")
+		s.fs.IntVar(&f.Limit, "limit", 100, "at most this many")
+		s.fs.StringVar(&f.After, "after", "", "page after this id")
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	f.Kind = protocol.Kind(kind)
+	ents, err := n.List(ctx, f)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tVERSION\tVISIBILITY\tSTATE\tTITLE")
+	for _, ent := range ents {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", ent.ID, ent.Kind, ent.Version, ent.Visibility, ent.State, titleOf(ent.Body))
+	}
+	return tw.Flush()
+}
+
+func titleOf(body json.RawMessage) string {
+	var b struct{ Title, Name string }
+	_ = json.Unmarshal(body, &b)
+	if b.Title == "" {
+		b.Title = b.Name
+	}
+	if len(b.Title) > 60 {
+		b.Title = b.Title[:57] + "..."
+	}
+	return b.Title
+}
+
+func (e *cmdEnv) nodeImport(ctx context.Context, args []string) error {
+	file, args := leadingArg(args)
+	n, _, err := e.openNode(ctx, "import", args, nil)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if file == "" {
+		file = "-"
+	}
+	var r io.Reader = e.stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	res, err := n.Import(ctx, r)
+	if err != nil {
+		return err
+	}
+	if err := writeJSON(e.stdout, res); err != nil {
+		return err
+	}
+	if len(res.Errors) > 0 {
+		return fmt.Errorf("import: %d records refused", len(res.Errors))
+	}
+	return nil
+}
+
+func (e *cmdEnv) nodeSync(ctx context.Context, args []string) error {
+	n, _, err := e.openNode(ctx, "sync", args, nil)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	bar := newProgressBar(e.stderr)
+	err = n.SyncOnce(ctx, bar.update)
+	bar.done()
+	if err != nil {
+		return err
+	}
+	st, err := n.Status(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "synced: %d pending, pull cursor %d of %d\n", st.Pending, st.PullCursor, st.HubSeq)
+	return nil
+}
+
+func (e *cmdEnv) nodeStatus(ctx context.Context, args []string) error {
+	var asJSON bool
+	n, _, err := e.openNode(ctx, "status", args, func(s *settings) {
+		s.fs.BoolVar(&asJSON, "json", false, "print JSON")
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	st, err := n.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(e.stdout, st)
+	}
+	b, _ := json.MarshalIndent(st, "", "  ")
+	_, err = e.stdout.Write(append(b, '\n'))
+	return err
+}
+
+func (e *cmdEnv) verify(ctx context.Context, args []string) error {
+	var asJSON bool
+	n, _, err := e.openNode(ctx, "verify", args, func(s *settings) {
+		s.fs.BoolVar(&asJSON, "json", false, "print JSON")
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	rep, err := n.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := writeJSON(e.stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printVerify(e.stdout, rep)
+	}
+	if !rep.Equal {
+		return errDifferences
+	}
+	return nil
+}
+
+func printVerify(w io.Writer, rep node.VerifyReport) {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OWNER\tNODE\tHUB\tMATCH")
+	for _, o := range rep.Owners {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%v\n", o.Owner, o.NodeCount, o.HubCount, o.Equal)
+	}
+	tw.Flush()
+	w.Write(b.Bytes())
+	for _, d := range rep.Differences {
+		fmt.Fprintf(w, "difference: %s: %s\n", d.ID, d.Reason)
+	}
+	if rep.Equal {
+		fmt.Fprintln(w, "node and hub hold the same content")
+	} else {
+		fmt.Fprintf(w, "%d differences\n", len(rep.Differences))
+	}
+}
+
+func readAllLimited(r interface{ Read([]byte) (int, error) }, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, errors.New("input larger than the limit")
+	}
+	return b, nil
+}

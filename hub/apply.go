@@ -1,0 +1,588 @@
+package hub
+
+import (
+	"cmp"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// maxKeptRefusals is how many refusals per node the hub keeps for status.
+const maxKeptRefusals = 100
+
+// pushItem is one record of a batch on its way through verification and apply.
+type pushItem struct {
+	line    int
+	signed  protocol.Signed
+	change  *protocol.Change  // nil when the record could not be parsed
+	refusal *protocol.Refusal // set when verification refused it
+	hash    [32]byte
+	ref     string        // the entity a translation, comment or moderation points at
+	done    chan struct{} // closed once verified; nil when there is nothing to verify
+}
+
+// batch is a read push whose records may still be under verification.
+type batch struct {
+	header    protocol.PushHeader
+	items     []*pushItem
+	truncated bool // stopped at a limit: the checkpoint is the highest seq read
+	verifying sync.WaitGroup
+}
+
+// wait blocks until every record of b is verified.
+func (b *batch) wait() { b.verifying.Wait() }
+
+// readPush reads a push body for node: it decodes lines in this goroutine and
+// hands each record to verification on all cores at once. It returns when
+// the body is read; verification may still be running, so applyBatch can
+// start writing the first records while the last ones are checked, and the
+// write transaction is never held open while a slow client sends its body.
+func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, error) {
+	pr, err := protocol.NewPushReader(r)
+	if err != nil {
+		return nil, err
+	}
+	pr.SetLimits(h.cfg.MaxBatchBytes, h.cfg.MaxBatchChanges)
+	b := &batch{header: pr.Header()}
+	if b.header.Node != node {
+		return nil, protocol.Errorf(protocol.CodeForbidden, "push header names node %q, credential is %q's", b.header.Node, node)
+	}
+	if err := h.precheck(b.header); err != nil {
+		return nil, err
+	}
+
+	// Room for the whole batch: reading never waits for verification.
+	jobs := make(chan *pushItem, h.cfg.MaxBatchChanges)
+	for range runtime.GOMAXPROCS(0) {
+		b.verifying.Add(1)
+		go func() {
+			defer b.verifying.Done()
+			for it := range jobs {
+				h.verify(it, node)
+				close(it.done)
+			}
+		}()
+	}
+	var readErr error
+	for {
+		if err := ctx.Err(); err != nil {
+			readErr = err
+			break
+		}
+		rec, err := pr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if errors.Is(err, protocol.ErrTruncated) {
+			b.truncated = true
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		it := &pushItem{line: rec.Line}
+		b.items = append(b.items, it)
+		if rec.Refusal != nil {
+			it.refusal = rec.Refusal
+			continue
+		}
+		it.signed = rec.Signed
+		it.done = make(chan struct{})
+		jobs <- it
+	}
+	close(jobs)
+	if readErr != nil {
+		b.wait()
+		// A body cut off mid-line would end in a partial record that looks
+		// malformed; refusing it would move the checkpoint past a record the
+		// node sent intact. Apply nothing; the node sends the batch again.
+		if errors.Is(readErr, errInflatedTooLarge) {
+			return nil, errInflatedTooLarge
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(readErr, &mbe) {
+			return nil, protocol.Errorf(protocol.CodeBatchTooLarge, "push body is larger than %d bytes", mbe.Limit)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("read push: %w", readErr)
+		}
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "read push body: %v", readErr)
+	}
+	return b, nil
+}
+
+// verify checks one record: signature, validation, ownership. It runs on a
+// worker and touches only it.
+func (h *Hub) verify(it *pushItem, node string) {
+	c, err := protocol.Verify(it.signed, h.lookupKey)
+	it.change = c
+	if c == nil {
+		code, reason := refusalReason(err)
+		it.refusal = &protocol.Refusal{Line: it.line, Code: code, Reason: reason}
+		return
+	}
+	// Ownership first: a node relaying (or forging) another owner's change is
+	// told so, whatever else is wrong with it.
+	if c.Owner != node {
+		it.refusal = &protocol.Refusal{Line: it.line, Seq: c.Seq, ID: c.ID, Version: c.Version, Code: protocol.CodeNotOwner,
+			Reason: fmt.Sprintf("entity is owned by %q; %q may only push its own entities", c.Owner, node)}
+		return
+	}
+	if err != nil {
+		code, reason := refusalReason(err)
+		it.refusal = &protocol.Refusal{Line: it.line, Seq: c.Seq, ID: c.ID, Version: c.Version, Code: code, Reason: reason}
+		return
+	}
+	it.hash = sha256.Sum256(it.signed.Change)
+	if !c.Deleted {
+		it.ref = bodyRef(c)
+	}
+}
+
+// bodyRef returns the entity a change's body points at, kept in a column so
+// the public API can hide translations of non-public resources and content
+// hidden by moderation without decoding bodies.
+func bodyRef(c *protocol.Change) string {
+	var ref struct {
+		Resource string `json:"resource"`
+		Post     string `json:"post"`
+		Target   string `json:"target"`
+	}
+	switch c.Kind {
+	case protocol.KindTranslation, protocol.KindComment, protocol.KindModeration:
+	default:
+		return ""
+	}
+	if json.Unmarshal(c.Body, &ref) != nil {
+		return ""
+	}
+	switch c.Kind {
+	case protocol.KindTranslation:
+		return ref.Resource
+	case protocol.KindComment:
+		return ref.Post
+	}
+	return ref.Target
+}
+
+// refusalReason gives the code and message of a verification error.
+func refusalReason(err error) (protocol.Code, string) {
+	var ve *protocol.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Code, ve.Error()
+	}
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe.Code, pe.Message
+	}
+	if err == nil {
+		return protocol.CodeInternal, "unknown error"
+	}
+	return protocol.CodeInternal, err.Error()
+}
+
+// precheck refuses a push whose epoch or seq range cannot apply, from memory,
+// before its body is read. applyBatch checks again inside the transaction.
+func (h *Hub) precheck(hd protocol.PushHeader) error {
+	h.mu.Lock()
+	n := h.nodes[hd.Node]
+	var epoch string
+	var applied int64
+	if n != nil {
+		epoch, applied = n.epoch, n.appliedSeq
+	}
+	h.mu.Unlock()
+	if n == nil {
+		return protocol.Errorf(protocol.CodeForbidden, "node %q is not registered", hd.Node)
+	}
+	return checkpointCheck(hd, epoch, applied)
+}
+
+func checkpointCheck(hd protocol.PushHeader, epoch string, applied int64) error {
+	if hd.Epoch != epoch {
+		if hd.FromSeq != 1 {
+			return protocol.Errorf(protocol.CodeEpochMismatch,
+				"hub holds epoch %q for %s (applied_seq %d); a new epoch %q must start at seq 1, not %d",
+				epoch, hd.Node, applied, hd.Epoch, hd.FromSeq)
+		}
+		return nil
+	}
+	if hd.FromSeq > applied+1 {
+		return protocol.Errorf(protocol.CodeSeqGap,
+			"hub has applied up to applied_seq %d of epoch %q; push from seq %d, not %d", applied, epoch, applied+1, hd.FromSeq)
+	}
+	return nil
+}
+
+// applyChunk is how many verified records are applied at a time: small
+// enough that writing starts soon after the first records are verified,
+// large enough that the stored-versions query is amortised.
+const applyChunk = 128
+
+// applyState carries one batch's apply through its chunks.
+type applyState struct {
+	hd       protocol.PushHeader
+	applied  int64 // the checkpoint before this batch
+	res      *protocol.PushResult
+	head     int64
+	now      time.Time
+	maxRead  int64 // highest seq read, for a truncated batch's checkpoint
+	last     int64 // last accepted seq, for the increasing-seq rule
+	have     map[string]stored
+	ins      *sql.Stmt
+	erasures int
+	ids      []byte
+}
+
+// applyChunk applies records in body order: seq discipline, duplicates,
+// versions, then the upsert that gives each applied change the next hub_seq.
+func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushItem) error {
+	hd, res := st.hd, st.res
+	todo := make([]*pushItem, 0, len(chunk))
+	st.ids = append(st.ids[:0], '[')
+	for _, it := range chunk {
+		seq := int64(0)
+		if it.change != nil {
+			seq = it.change.Seq
+		} else if it.refusal != nil {
+			seq = it.refusal.Seq // what the reader could find in a broken line
+		}
+		inRange := seq >= hd.FromSeq && seq <= hd.ToSeq
+		if inRange {
+			st.maxRead = max(st.maxRead, seq)
+		}
+		if seq > 0 && seq <= st.applied && inRange {
+			res.Duplicates++ // processed by an earlier push
+			continue
+		}
+		if it.refusal != nil {
+			res.Refused = append(res.Refused, *it.refusal)
+			continue
+		}
+		c := it.change
+		if !inRange || seq <= st.last {
+			res.Refused = append(res.Refused, protocol.Refusal{Line: it.line, Seq: seq, ID: c.ID, Version: c.Version,
+				Code: protocol.CodeInvalidField, Reason: fmt.Sprintf("seq %d is outside the batch's range %d-%d or not increasing", seq, hd.FromSeq, hd.ToSeq)})
+			continue
+		}
+		st.last = seq
+		if _, seen := st.have[c.ID]; !seen {
+			if len(st.ids) > 1 {
+				st.ids = append(st.ids, ',')
+			}
+			// Entity ids are validated: no character needs escaping.
+			st.ids = append(append(append(st.ids, '"'), c.ID...), '"')
+		}
+		todo = append(todo, it)
+	}
+	st.ids = append(st.ids, ']')
+	if len(st.ids) > 2 {
+		rows, err := tx.QueryContext(ctx, `SELECT id, version, kind, hash FROM entities WHERE id IN (SELECT value FROM json_each(?))`, string(st.ids))
+		if err != nil {
+			return fmt.Errorf("read stored versions: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var s stored
+			if err := rows.Scan(&id, &s.version, &s.kind, &s.hash); err != nil {
+				rows.Close()
+				return fmt.Errorf("read stored versions: %w", err)
+			}
+			st.have[id] = s
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read stored versions: %w", err)
+		}
+	}
+
+	appliedAt := toMillis(st.now)
+	for _, it := range todo {
+		c := it.change
+		if s, ok := st.have[c.ID]; ok && s.version > 0 {
+			refuse := func(code protocol.Code, format string, args ...any) {
+				res.Refused = append(res.Refused, protocol.Refusal{Line: it.line, Seq: c.Seq, ID: c.ID, Version: c.Version,
+					Code: code, Reason: fmt.Sprintf(format, args...)})
+			}
+			switch {
+			case s.version > c.Version:
+				refuse(protocol.CodeStaleVersion, "replayed older version: have v%d, got v%d", s.version, c.Version)
+				continue
+			case s.version == c.Version && string(s.hash) == string(it.hash[:]):
+				res.Duplicates++
+				continue
+			case s.version == c.Version:
+				refuse(protocol.CodeVersionConflict, "v%d is already stored with different content", c.Version)
+				continue
+			case s.kind != string(c.Kind):
+				refuse(protocol.CodeInvalidField, "kind cannot change from %s to %s", s.kind, c.Kind)
+				continue
+			}
+		}
+		if st.ins == nil {
+			var err error
+			if st.ins, err = tx.PrepareContext(ctx, upsertEntity); err != nil {
+				return fmt.Errorf("prepare upsert: %w", err)
+			}
+		}
+		st.head++
+		var publishAt sql.NullInt64
+		if c.PublishAt != nil {
+			publishAt = sql.NullInt64{Int64: toMillis(*c.PublishAt), Valid: true}
+		}
+		var ref sql.NullString
+		if it.ref != "" {
+			ref = sql.NullString{String: it.ref, Valid: true}
+		}
+		if _, err := st.ins.ExecContext(ctx, st.head, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility),
+			boolInt(c.Deleted), boolInt(c.Erased), publishAt, c.UpdatedAt.UTC().Format(time.RFC3339Nano), appliedAt,
+			[]byte(it.signed.Change), it.signed.Sig, it.hash[:], c.KeyID, ref); err != nil {
+			return fmt.Errorf("store %s: %w", c.ID, err)
+		}
+		st.have[c.ID] = stored{version: c.Version, kind: string(c.Kind), hash: it.hash[:]}
+		res.Applied++
+		if c.Erased {
+			st.erasures++
+			if _, err := tx.ExecContext(ctx, `INSERT INTO erasures (hub_seq, id, owner, at) VALUES (?, ?, ?, ?)`,
+				st.head, c.ID, c.Owner, appliedAt); err != nil {
+				return fmt.Errorf("record erasure %s: %w", c.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// stored is what the hub holds of an entity, for version checks.
+type stored struct {
+	version int64
+	kind    string
+	hash    []byte
+}
+
+// applyBatch applies a verified batch, its refusals and the pusher's new
+// checkpoint in one transaction. Pushes and hub authoring both come here.
+func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, error) {
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	hd := b.header
+	now := h.now().UTC()
+	res := &protocol.PushResult{Node: hd.Node, Epoch: hd.Epoch}
+	var (
+		head       int64
+		applied    int64
+		erasures   int
+		epochReset bool
+	)
+	err := h.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		// Reset per attempt: nothing of a rolled-back attempt may leak.
+		res.Applied, res.Duplicates, res.Refused = 0, 0, nil
+		// From the table, not memory: another process on the same database
+		// (the CLI publishing, say) may have committed since.
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(hub_seq), 0) FROM entities`).Scan(&head); err != nil {
+			return fmt.Errorf("read hub_seq: %w", err)
+		}
+		var epoch string
+		if err := tx.QueryRowContext(ctx, `SELECT epoch, applied_seq FROM nodes WHERE id = ?`, hd.Node).Scan(&epoch, &applied); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return protocol.Errorf(protocol.CodeForbidden, "node %q is not registered", hd.Node)
+			}
+			return fmt.Errorf("read checkpoint: %w", err)
+		}
+		if err := checkpointCheck(hd, epoch, applied); err != nil {
+			return err
+		}
+		epochReset = hd.Epoch != epoch
+		if epochReset {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO epochs (node, epoch, started_at, prev_epoch, prev_applied_seq) VALUES (?, ?, ?, ?, ?)`,
+				hd.Node, hd.Epoch, toMillis(now), epoch, applied); err != nil {
+				return fmt.Errorf("record epoch: %w", err)
+			}
+			applied = 0
+		}
+
+		// Records are taken in body order, a chunk at a time as soon as
+		// the chunk is verified: one query for the chunk's stored versions,
+		// then the writes.
+		st := &applyState{hd: hd, applied: applied, res: res, head: head, now: now,
+			maxRead: hd.FromSeq - 1, last: hd.FromSeq - 1, have: make(map[string]stored, len(b.items))}
+		defer func() {
+			if st.ins != nil {
+				st.ins.Close()
+			}
+		}()
+		for start := 0; start < len(b.items); start += applyChunk {
+			chunk := b.items[start:min(start+applyChunk, len(b.items))]
+			for _, it := range chunk {
+				if it.done != nil {
+					<-it.done
+				}
+			}
+			if err := st.applyChunk(ctx, tx, chunk); err != nil {
+				return err
+			}
+		}
+		head, erasures = st.head, st.erasures
+		maxRead := st.maxRead
+		appliedAt := toMillis(now)
+
+		if len(res.Refused) > 0 {
+			// Seq and version checks refuse at different moments; report
+			// in body order.
+			slices.SortStableFunc(res.Refused, func(a, b protocol.Refusal) int { return cmp.Compare(a.Line, b.Line) })
+			if err := insertRefusals(ctx, tx, hd.Node, now, res.Refused); err != nil {
+				return err
+			}
+		}
+		// The whole batch was read: the node's checkpoint covers the declared
+		// range, refused records included (they are reported, not retried).
+		// Truncated: only as far as was read.
+		if b.truncated {
+			applied = max(applied, maxRead)
+			res.Truncated = true
+		} else {
+			applied = max(applied, hd.ToSeq)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET epoch = ?, applied_seq = ?, head_seq = ?, last_push_at = ?,
+			last_success_at = ?, refusal_count = refusal_count + ? WHERE id = ?`,
+			hd.Epoch, applied, max(hd.HeadSeq, applied), appliedAt, appliedAt, len(res.Refused), hd.Node); err != nil {
+			return fmt.Errorf("store checkpoint: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		var pe *protocol.Error
+		if errors.As(err, &pe) {
+			return nil, pe
+		}
+		return nil, fmt.Errorf("apply push of %s: %w", hd.Node, err)
+	}
+	h.mu.Lock()
+	if n := h.nodes[hd.Node]; n != nil {
+		n.epoch = hd.Epoch
+		n.appliedSeq = applied
+		n.headSeq = max(hd.HeadSeq, applied)
+	}
+	h.mu.Unlock()
+	if res.Applied > 0 {
+		h.advanceHead(head)
+	}
+	if erasures > 0 {
+		h.kickHousekeeping()
+	}
+	res.AppliedSeq = applied
+	res.HubSeq = h.head.Load()
+	if epochReset {
+		h.log.Info("node started a new epoch", "node", hd.Node, "epoch", hd.Epoch)
+	}
+	if len(res.Refused) > 0 {
+		h.log.Warn("push refusals", "node", hd.Node, "refused", len(res.Refused), "first_code", string(res.Refused[0].Code))
+	}
+	return res, nil
+}
+
+const upsertEntity = `INSERT INTO entities (hub_seq, id, owner, kind, version, visibility, deleted, erased,
+	publish_at, updated_at, applied_at, change, sig, hash, key_id, ref)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, kind = excluded.kind, version = excluded.version,
+	visibility = excluded.visibility, deleted = excluded.deleted, erased = excluded.erased,
+	publish_at = excluded.publish_at, updated_at = excluded.updated_at, applied_at = excluded.applied_at,
+	change = excluded.change, sig = excluded.sig, hash = excluded.hash, key_id = excluded.key_id, ref = excluded.ref`
+
+// insertRefusals records refusals and keeps only the newest maxKeptRefusals
+// of the node.
+func insertRefusals(ctx context.Context, tx *sql.Tx, node string, now time.Time, refused []protocol.Refusal) error {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO rejections (node, at, line, seq, entity, version, code, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("record refusals: %w", err)
+	}
+	defer stmt.Close()
+	for i := range refused {
+		r := &refused[i]
+		r.At = now
+		if _, err := stmt.ExecContext(ctx, node, toMillis(now), r.Line, r.Seq, r.ID, r.Version, string(r.Code), r.Reason); err != nil {
+			return fmt.Errorf("record refusals: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM rejections WHERE node = ? AND rowid_ <=
+		(SELECT rowid_ FROM rejections WHERE node = ? ORDER BY rowid_ DESC LIMIT 1 OFFSET ?)`, node, node, maxKeptRefusals); err != nil {
+		return fmt.Errorf("prune refusals: %w", err)
+	}
+	return nil
+}
+
+// handlePush is POST /v1/push.
+func (h *Hub) handlePush(w http.ResponseWriter, r *http.Request) {
+	p, err := h.authenticate(r.Header.Get("Authorization"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if p.node == "" {
+		h.writeError(w, r, protocol.Errorf(protocol.CodeForbidden, "only nodes push"))
+		return
+	}
+	var body io.Reader = http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "push body is not gzip: %v", err))
+			return
+		}
+		defer zr.Close()
+		// The reader stops at the batch limit, but only between lines: one
+		// endless line of a gzip bomb would be scanned to its end. Past the
+		// limit and two maximal lines no batch can have a use for more.
+		body = &capReader{r: zr, n: h.cfg.MaxBatchBytes + 2*(protocol.MaxChangeBytes+4096)}
+	default:
+		h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "unsupported Content-Encoding %q", enc))
+		return
+	}
+	b, err := h.readPush(r.Context(), body, p.node)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	res, err := h.applyBatch(r.Context(), b)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// errInflatedTooLarge refuses a compressed push that inflates far past the
+// batch limit.
+var errInflatedTooLarge = protocol.Errorf(protocol.CodeBatchTooLarge, "push body inflates past the batch size limit")
+
+// capReader fails with errInflatedTooLarge after n bytes.
+type capReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, errInflatedTooLarge
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	return n, err
+}

@@ -1,0 +1,94 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// Config configures a hub.
+type Config struct {
+	// DataDir holds hub.db, the hub's signing key seed (hub.key) and, unless
+	// AdminToken is set, the operator token (admin.token). Required.
+	DataDir string
+	// Listen is the address the HTTP server listens on (used by the caller that
+	// creates the listener). Default "127.0.0.1:8080".
+	Listen string
+	// PublicURL is the hub's address as nodes and visitors reach it, e.g.
+	// https://hub.betterinternetforkids.eu. Optional; used in messages only.
+	PublicURL string
+	// AdminToken is the operator's bearer token. When empty, the token is read
+	// from <DataDir>/admin.token, created (0600) on first open.
+	AdminToken string
+	// EnrolTokenTTL is how long a one-time enrolment token stays valid. Default 7 days.
+	EnrolTokenTTL time.Duration
+	// LongPollMax caps how long GET /v1/changes?wait= holds a request. Default 30s.
+	LongPollMax time.Duration
+	// MaxBatchBytes caps a push body after decompression; at most protocol.MaxBatchBytes.
+	MaxBatchBytes int64
+	// MaxBatchChanges caps the records in one push; at most protocol.MaxBatchChanges.
+	MaxBatchChanges int
+	// MaxRequestBytes caps a push body as sent (compressed). Default 32 MiB.
+	MaxRequestBytes int64
+}
+
+// DefaultConfig returns the settings a hub runs with unless configured otherwise.
+// DataDir is left empty: it must be chosen.
+func DefaultConfig() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		EnrolTokenTTL:   7 * 24 * time.Hour,
+		LongPollMax:     30 * time.Second,
+		MaxBatchBytes:   protocol.MaxBatchBytes,
+		MaxBatchChanges: protocol.MaxBatchChanges,
+		MaxRequestBytes: 32 << 20,
+	}
+}
+
+// minAdminToken keeps a configured operator token from being guessable.
+const minAdminToken = 16
+
+// Validate reports every invalid field at once, as "field: problem" errors.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.DataDir == "" {
+		bad("DataDir", "required")
+	}
+	if c.Listen == "" {
+		bad("Listen", "required")
+	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("Listen", "%q is not host:port: %v", c.Listen, err)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("PublicURL", "%q is not an absolute http(s) URL", c.PublicURL)
+		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
+		bad("AdminToken", "shorter than %d characters", minAdminToken)
+	}
+	if c.EnrolTokenTTL <= 0 {
+		bad("EnrolTokenTTL", "must be positive")
+	}
+	if c.LongPollMax <= 0 || c.LongPollMax > 5*time.Minute {
+		bad("LongPollMax", "must be between 0 and 5m, got %s", c.LongPollMax)
+	}
+	if c.MaxBatchBytes <= 0 || c.MaxBatchBytes > protocol.MaxBatchBytes {
+		bad("MaxBatchBytes", "must be between 1 and %d", protocol.MaxBatchBytes)
+	}
+	if c.MaxBatchChanges <= 0 || c.MaxBatchChanges > protocol.MaxBatchChanges {
+		bad("MaxBatchChanges", "must be between 1 and %d", protocol.MaxBatchChanges)
+	}
+	if c.MaxRequestBytes <= 0 {
+		bad("MaxRequestBytes", "must be positive")
+	}
+	return errors.Join(errs...)
+}

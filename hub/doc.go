@@ -1,0 +1,37 @@
+// Package hub is the central hub of a bikfed network, run by the coordination
+// team. It keeps the aggregate (the latest signed version of every entity of
+// every node), the registry of nodes with their sync checkpoints, and the key
+// directory, and it serves the sync API of protocol v1 (enrol, push, the
+// changes feed, keys, manifest, status), the operator's admin API for
+// hub-owned entities, and a read-only public JSON API over public content.
+//
+// Every change, whether pushed by a node or authored by the hub itself, goes
+// through one apply path: verified on all cores before the write transaction,
+// then applied together with the refusals and the pusher's checkpoint in one
+// SQLite transaction, each applied change taking the next global hub_seq.
+// Change bytes are stored and served verbatim, so any puller can verify them
+// end to end against the key directory.
+//
+// Routes (Handler):
+//
+//	GET    /healthz                              "ok"
+//	POST   /v1/enrol                             one-time token -> credential
+//	POST   /v1/push                              node; NDJSON, optionally gzip
+//	GET    /v1/changes?since=&limit=&wait=       node or operator; long-poll
+//	GET    /v1/keys                              public key directory
+//	GET    /v1/manifest[?owner=]                 node or operator
+//	GET    /v1/status                            operator: network; node: itself
+//	POST   /admin/v1/nodes                       operator: register a node
+//	POST   /admin/v1/entities                    operator: publish a hub entity
+//	PUT    /admin/v1/entities/{id}               operator: new version
+//	DELETE /admin/v1/entities/{id}[?erase=1]     operator: delete or erase
+//	GET    /api/v1/entities?kind=&owner=&lang=&limit=&after=
+//	GET    /api/v1/entities/{id}
+//	GET    /api/v1/resources/{id}/translations
+//
+// State kept in memory for speed (credentials, checkpoints, pull cursors, the
+// key directory, the hub_seq head) is rebuilt from the database at Open, and
+// every write reads what it depends on inside its transaction, so the CLI
+// may open the same data directory while the server runs; the server picks
+// up what the CLI committed within a few seconds.
+package hub

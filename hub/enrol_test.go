@@ -1,0 +1,148 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+func TestHub_Enrol(t *testing.T) {
+	th := mustOpenHub(t)
+	ctx := t.Context()
+
+	t.Run("binds key and issues credential", func(t *testing.T) {
+		n := th.enrolNode(t, "be")
+		dir, err := th.client("").Keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, ok := dir.Lookup()(n.key.ID)
+		if !ok || k.Owner != "be" || !k.PublicKey.Equal(n.key.Public()) {
+			t.Fatalf("key directory lacks be's key: %+v", dir)
+		}
+		if _, ok := dir.Lookup()(th.KeyID()); !ok {
+			t.Fatal("key directory lacks the hub's key")
+		}
+		st, err := n.client.Status(ctx)
+		if err != nil {
+			t.Fatalf("status with credential: %v", err)
+		}
+		if len(st.Nodes) != 1 || st.Nodes[0].Node != "be" || !st.Nodes[0].Enrolled || st.Nodes[0].Epoch != "e1" {
+			t.Fatalf("own status = %+v", st.Nodes)
+		}
+	})
+
+	enrol := func(id, tok string, key protocol.Key) error {
+		_, err := th.client("").Enrol(ctx, protocol.EnrolRequest{Node: id, Token: tok, KeyID: key.ID, PublicKey: key.Public(), Epoch: "e1"})
+		return err
+	}
+
+	t.Run("token is one-time", func(t *testing.T) {
+		tok, err := th.RegisterNode(ctx, "fi", "Finland")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := newKey(t, "fi")
+		if err := enrol("fi", tok, key); err != nil {
+			t.Fatal(err)
+		}
+		if err := enrol("fi", tok, key); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Fatalf("second use: err = %v, want unauthorized", err)
+		}
+	})
+
+	t.Run("expired token", func(t *testing.T) {
+		tok, err := th.RegisterNode(ctx, "de", "Germany")
+		if err != nil {
+			t.Fatal(err)
+		}
+		th.clock.Advance(7*24*time.Hour + time.Minute)
+		defer th.clock.Advance(-(7*24*time.Hour + time.Minute))
+		err = enrol("de", tok, newKey(t, "de"))
+		if !errors.Is(err, protocol.ErrUnauthorized) || !strings.Contains(err.Error(), "expired") {
+			t.Fatalf("err = %v, want unauthorized (expired)", err)
+		}
+	})
+
+	t.Run("token of another node", func(t *testing.T) {
+		tok, err := th.RegisterNode(ctx, "nl", "Netherlands")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, secret, _ := strings.Cut(tok, ".")
+		if err := enrol("lu", "lu."+secret, newKey(t, "lu")); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Fatalf("token of nl as lu: err = %v", err)
+		}
+		if err := enrol("lu", tok, newKey(t, "lu")); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Fatalf("nl's token for lu: err = %v", err)
+		}
+		// Still usable by its own node.
+		if err := enrol("nl", tok, newKey(t, "nl")); err != nil {
+			t.Fatalf("nl: %v", err)
+		}
+	})
+
+	t.Run("key id must match key", func(t *testing.T) {
+		tok, _ := th.RegisterNode(ctx, "at", "Austria")
+		key, other := newKey(t, "at"), newKey(t, "at")
+		_, err := th.client("").Enrol(ctx, protocol.EnrolRequest{Node: "at", Token: tok, KeyID: other.ID, PublicKey: key.Public(), Epoch: "e1"})
+		if !errors.Is(err, protocol.ErrInvalidField) {
+			t.Fatalf("err = %v, want invalid_field", err)
+		}
+	})
+
+	t.Run("re-enrolment replaces credential and keeps old key", func(t *testing.T) {
+		old := th.enrolNode(t, "ie")
+		fresh := th.enrolWithKey(t, "ie", newKey(t, "ie"), "e1")
+		if _, err := old.client.Status(ctx); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Fatalf("old credential: err = %v, want unauthorized", err)
+		}
+		if _, err := fresh.client.Status(ctx); err != nil {
+			t.Fatalf("new credential: %v", err)
+		}
+		dir := th.KeyDirectory()
+		for _, k := range []string{old.key.ID, fresh.key.ID} {
+			if _, ok := dir.Lookup()(k); !ok {
+				t.Fatalf("key %s missing after re-enrolment", k)
+			}
+		}
+	})
+
+	t.Run("register refuses bad ids", func(t *testing.T) {
+		for _, id := range []string{"hub", "B", "x", "toolongnodeidentifier", "1a"} {
+			if _, err := th.RegisterNode(context.Background(), id, ""); err == nil {
+				t.Errorf("RegisterNode(%q) succeeded", id)
+			}
+		}
+	})
+}
+
+func TestHub_Auth(t *testing.T) {
+	th := mustOpenHub(t)
+	n := th.enrolNode(t, "be")
+	for _, tc := range []struct {
+		name, bearer string
+		want         int
+	}{
+		{"none", "", 401},
+		{"garbage", "nope", 401},
+		{"forged credential", "be." + strings.Repeat("A", 43), 401},
+		{"node", n.cred, 200},
+		{"operator", th.AdminToken(), 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := get(t, th.url+protocol.PathStatus, tc.bearer)
+			if code != tc.want {
+				t.Fatalf("status %d (%s), want %d", code, body, tc.want)
+			}
+		})
+	}
+	code, _ := get(t, th.url+"/healthz", "")
+	if code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+}

@@ -1,0 +1,342 @@
+package hub
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bikfed/bikfed/internal/sqlitedb"
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// shutdownTimeout bounds how long Run waits for in-flight requests.
+const shutdownTimeout = 10 * time.Second
+
+// housekeepInterval is how often pull cursors are flushed to the database and
+// erasures are checked for completion. Status reads the in-memory cursors, so
+// it stays exact; this only bounds what a crash can forget (a cursor a node
+// will report again on its next poll anyway).
+const housekeepInterval = 2 * time.Second
+
+// Hub is an open hub: its database, keys and in-memory sync state. It owns
+// its background goroutines; Close stops them.
+type Hub struct {
+	cfg        Config
+	log        *slog.Logger
+	db         *sqlitedb.DB
+	key        protocol.Key
+	adminToken string
+	// now is the clock; tests replace it.
+	now func() time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// writeMu serialises apply transactions, so hub_seq allocation from head
+	// is safe and commit order is hub_seq order.
+	writeMu sync.Mutex
+	// head is the last committed hub_seq.
+	head atomic.Int64
+	// erasureWatch is the lowest hub_seq of an erasure not yet complete, 0 if
+	// none: a pull past it wakes housekeeping to complete the erasure.
+	erasureWatch atomic.Int64
+
+	// keys is the key directory, copied on write (enrolment is rare, lookups
+	// happen once per pushed change).
+	keys atomic.Pointer[map[string]protocol.KeyInfo]
+
+	// mu guards nodes and notify.
+	mu     sync.Mutex
+	nodes  map[string]*nodeState
+	notify chan struct{} // closed and replaced at every commit, to wake long-polls
+
+	// authorMu serialises hub authoring, which allocates the hub's outbox seq.
+	authorMu sync.Mutex
+
+	drainOnce sync.Once
+	drain     chan struct{} // closed when the server shuts down: long-polls return at once
+	kick      chan struct{} // wakes the housekeeping loop early
+
+	gzip   sync.Pool
+	closed atomic.Bool
+}
+
+// nodeState is the in-memory copy of a node's row, so authentication and an
+// idle poll touch no database.
+type nodeState struct {
+	name           string
+	credHash       []byte
+	enrolled       bool
+	enrolledHubSeq int64
+	epoch          string
+	appliedSeq     int64
+	headSeq        int64
+	pullCursor     int64
+	lastPullAt     time.Time
+	pullDirty      bool
+}
+
+// Open opens the hub in cfg.DataDir: the database (migrated), the hub's
+// signing key and the operator token, creating them on first use.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Hub, error) {
+	return open(ctx, cfg, logger, time.Now)
+}
+
+// open is Open with a clock, for tests of expiry and scheduling.
+func open(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.Time) (*Hub, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("open hub: invalid config: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("open hub: %w", err)
+	}
+	h := &Hub{
+		cfg:    cfg,
+		log:    logger.With("component", "hub"),
+		now:    now,
+		nodes:  make(map[string]*nodeState),
+		notify: make(chan struct{}),
+		drain:  make(chan struct{}),
+		kick:   make(chan struct{}, 1),
+	}
+	var err error
+	if h.key, err = loadOrCreateKey(filepath.Join(cfg.DataDir, "hub.key")); err != nil {
+		return nil, fmt.Errorf("open hub: %w", err)
+	}
+	h.adminToken = cfg.AdminToken
+	if h.adminToken == "" {
+		if h.adminToken, err = loadOrCreateToken(filepath.Join(cfg.DataDir, "admin.token")); err != nil {
+			return nil, fmt.Errorf("open hub: %w", err)
+		}
+	}
+	migrations, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("open hub: %w", err)
+	}
+	if h.db, err = sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "hub.db"), migrations); err != nil {
+		return nil, fmt.Errorf("open hub: %w", err)
+	}
+	if err := h.load(ctx); err != nil {
+		h.db.Close()
+		return nil, fmt.Errorf("open hub: %w", err)
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		h.housekeep()
+	}()
+	h.kickHousekeeping() // erasures left pending by the last run
+	h.log.Info("hub open", "data_dir", cfg.DataDir, "hub_seq", h.head.Load(), "key_id", h.key.ID)
+	return h, nil
+}
+
+// Close stops the background work, saves the pull cursors and closes the
+// database. Call it after Run has returned.
+func (h *Hub) Close() error {
+	if !h.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	h.cancel()
+	h.stopLongPolls()
+	h.wg.Wait()
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.flushCursors(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := h.db.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close hub: %w", err)
+	}
+	return nil
+}
+
+// Run serves the hub's HTTP API on ln until ctx is done, then shuts the server
+// down, giving in-flight requests up to 10 seconds.
+func (h *Hub) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           h.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+	}
+	// Long-polls would otherwise hold Shutdown for their whole wait.
+	srv.RegisterOnShutdown(h.stopLongPolls)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	h.log.Info("hub serving", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+func (h *Hub) stopLongPolls() { h.drainOnce.Do(func() { close(h.drain) }) }
+
+// AdminToken returns the operator's bearer token.
+func (h *Hub) AdminToken() string { return h.adminToken }
+
+// HubSeq returns the last committed hub_seq.
+func (h *Hub) HubSeq() int64 { return h.head.Load() }
+
+// KeyID returns the id of the hub's signing key.
+func (h *Hub) KeyID() string { return h.key.ID }
+
+// housekeep flushes pull cursors, completes erasures and notices changes
+// committed by another process on the same database (the CLI), every
+// housekeepInterval or when kicked.
+func (h *Hub) housekeep() {
+	t := time.NewTicker(housekeepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		case <-h.kick:
+		}
+		if err := h.refreshHead(h.ctx); err != nil && h.ctx.Err() == nil {
+			h.log.Warn("refresh hub_seq", "err", err)
+		}
+		if err := h.flushCursors(h.ctx); err != nil && h.ctx.Err() == nil {
+			h.log.Warn("flush pull cursors", "err", err)
+		}
+		if err := h.completeErasures(h.ctx); err != nil && h.ctx.Err() == nil {
+			h.log.Warn("complete erasures", "err", err)
+		}
+	}
+}
+
+// advanceHead publishes a committed hub_seq and wakes the long-polls.
+func (h *Hub) advanceHead(head int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if head <= h.head.Load() {
+		return
+	}
+	h.head.Store(head)
+	close(h.notify)
+	h.notify = make(chan struct{})
+}
+
+// refreshHead picks up changes another process committed to the database.
+func (h *Hub) refreshHead(ctx context.Context) error {
+	var head int64
+	if err := h.db.Reader().QueryRowContext(ctx, `SELECT COALESCE(MAX(hub_seq), 0) FROM entities`).Scan(&head); err != nil {
+		return fmt.Errorf("read hub_seq: %w", err)
+	}
+	h.advanceHead(head)
+	return nil
+}
+
+func (h *Hub) kickHousekeeping() {
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// loadOrCreateKey reads the hub's 32-byte Ed25519 seed, creating it (0600) on
+// first use.
+func loadOrCreateKey(path string) (protocol.Key, error) {
+	seed, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		seed = make([]byte, ed25519.SeedSize)
+		if _, err := rand.Read(seed); err != nil {
+			return protocol.Key{}, fmt.Errorf("hub key: %w", err)
+		}
+		if err := writeSecretFile(path, seed); err != nil {
+			return protocol.Key{}, fmt.Errorf("hub key: %w", err)
+		}
+	} else if err != nil {
+		return protocol.Key{}, fmt.Errorf("hub key: %w", err)
+	}
+	k, err := protocol.KeyFromSeed(protocol.HubID, seed)
+	if err != nil {
+		return protocol.Key{}, fmt.Errorf("hub key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// loadOrCreateToken reads the operator token, creating a random one (0600) on
+// first use.
+func loadOrCreateToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		tok := strings.TrimSpace(string(b))
+		if len(tok) < minAdminToken {
+			return "", fmt.Errorf("admin token %s: shorter than %d characters", path, minAdminToken)
+		}
+		return tok, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	tok, err := randomSecret()
+	if err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	if err := writeSecretFile(path, []byte(tok+"\n")); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	return tok, nil
+}
+
+// writeSecretFile creates path with mode 0600, refusing to overwrite, and
+// syncs it so a crash right after Open cannot lose the key that signed
+// something.
+func writeSecretFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// randomSecret returns 32 random bytes, base64url without padding.
+func randomSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

@@ -1,0 +1,365 @@
+package hub
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+func TestHub_PushFeedRoundTrip(t *testing.T) {
+	th := mustOpenHub(t)
+	be, fi := th.enrolNode(t, "be"), th.enrolNode(t, "fi")
+	ss := be.signAll(t,
+		be.resource(t, "Cyberbullying guide", protocol.VisibilityPublic),
+		be.newChange(t, protocol.KindPost, protocol.VisibilityCommunity, protocol.Post{Space: "awareness", Format: "thread",
+			Title: "SID plans", Text: "Draft plans — ünïcødé ✓", Language: "en", Author: "ann"}),
+		be.resource(t, "Privacy tips", protocol.VisibilityPublic),
+	)
+	res := be.mustPush(t, ss...)
+	if res.Applied != 3 || res.Duplicates != 0 || len(res.Refused) != 0 || res.AppliedSeq != 3 || res.HubSeq != 3 {
+		t.Fatalf("push result = %+v", res)
+	}
+
+	items, next := pullAll(t, fi.client, 0)
+	if len(items) != 3 || next != 3 {
+		t.Fatalf("feed has %d items, next %d", len(items), next)
+	}
+	dir, err := fi.client.Keys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, it := range items {
+		if !bytes.Equal(it.Change, ss[i].Change) || !bytes.Equal(it.Sig, ss[i].Sig) {
+			t.Fatalf("item %d is not verbatim:\n got %s\nwant %s", i, it.Change, ss[i].Change)
+		}
+		if it.HubSeq != int64(i+1) {
+			t.Fatalf("item %d hub_seq %d", i, it.HubSeq)
+		}
+		if _, err := protocol.Verify(it.Signed, dir.Lookup()); err != nil {
+			t.Fatalf("item %d does not verify against the key directory: %v", i, err)
+		}
+	}
+
+	t.Run("re-push is a no-op", func(t *testing.T) {
+		again := be.mustPush(t, ss...)
+		if again.Applied != 0 || again.Duplicates != 3 || again.AppliedSeq != 3 || again.HubSeq != 3 {
+			t.Fatalf("re-push result = %+v", again)
+		}
+	})
+
+	t.Run("feed paging and you", func(t *testing.T) {
+		f, err := be.client.Changes(t.Context(), 0, 2, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Changes) != 2 || !f.More || f.Next != 2 || f.HubSeq != 3 {
+			t.Fatalf("page 1 = more %v next %d head %d, %d items", f.More, f.Next, f.HubSeq, len(f.Changes))
+		}
+		if f.You == nil || f.You.Epoch != "e1" || f.You.AppliedSeq != 3 {
+			t.Fatalf("you = %+v", f.You)
+		}
+		f, err = be.client.Changes(t.Context(), 3, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Changes) != 0 || f.More || f.Next != 3 || f.HubSeq != 3 {
+			t.Fatalf("empty page = %+v", f)
+		}
+	})
+
+	t.Run("a new version moves the entity to the feed's end", func(t *testing.T) {
+		var c protocol.Change
+		json.Unmarshal(ss[0].Change, &c)
+		v2 := be.sign(t, be.next(&c))
+		if res := be.mustPush(t, v2); res.Applied != 1 || res.HubSeq != 4 {
+			t.Fatalf("push v2 = %+v", res)
+		}
+		items, _ := pullAll(t, fi.client, 0)
+		if len(items) != 3 || !bytes.Equal(items[2].Change, v2.Change) || items[2].HubSeq != 4 {
+			t.Fatalf("feed after v2: %d items, last %s", len(items), items[len(items)-1].Change)
+		}
+	})
+}
+
+func TestHub_PushRefusals(t *testing.T) {
+	th := mustOpenHub(t)
+	be, fi := th.enrolNode(t, "be"), th.enrolNode(t, "fi")
+
+	// An entity at v2, so replaying v1 is stale.
+	x1 := be.resource(t, "Stale target", protocol.VisibilityPublic)
+	x2 := be.next(x1)
+	y1 := be.resource(t, "Conflict target", protocol.VisibilityPublic)
+	be.mustPush(t, be.signAll(t, x1, x2, y1)...)
+
+	good1 := be.sign(t, be.resource(t, "Good one", protocol.VisibilityPublic))
+
+	tampered := be.sign(t, be.resource(t, "Tampered", protocol.VisibilityPublic))
+	tampered.Sig = append([]byte(nil), tampered.Sig...)
+	tampered.Sig[0] ^= 0xff
+
+	// fi's own, validly signed change, relayed by be with be's next seq.
+	be.seq++
+	foreign := fi.newChange(t, protocol.KindResource, protocol.VisibilityPublic, resourceBody("Not be's"))
+	foreign.Seq = be.seq
+	foreignS := fi.sign(t, foreign)
+
+	be.seq++
+	replay := *x1
+	replay.Seq = be.seq
+	replayS := be.sign(t, &replay)
+
+	be.seq++
+	conflict := *y1
+	conflict.Seq = be.seq
+	conflict.Body = mustJSON(t, resourceBody("Same version, other text"))
+	conflictS := be.sign(t, &conflict)
+
+	be.seq++
+	malformedSeq := be.seq
+	malformed := []byte(`{"change":{"v":1,"seq":` + itoa(malformedSeq) + `,"kind":`)
+
+	unknown := be.newChange(t, protocol.KindResource, protocol.VisibilityPublic, resourceBody("x"))
+	unknown.Kind = "podcast"
+	unknownS := be.sign(t, unknown)
+
+	good2 := be.sign(t, be.resource(t, "Good two", protocol.VisibilityPublic))
+
+	records := []protocol.Signed{good1, tampered, foreignS, replayS, conflictS, {}, unknownS, good2}
+	var lines [][]byte
+	for _, s := range records {
+		if s.Change == nil {
+			lines = append(lines, malformed)
+			continue
+		}
+		lines = append(lines, protocol.AppendSigned(nil, s))
+	}
+	hd := protocol.PushHeader{Node: "be", Epoch: "e1", FromSeq: seqOf(t, good1), ToSeq: seqOf(t, good2), HeadSeq: be.seq}
+	res, code, body := be.pushRaw(t, hd, lines...)
+	if res == nil {
+		t.Fatalf("push: HTTP %d %s", code, body)
+	}
+	if res.Applied != 2 || res.AppliedSeq != hd.ToSeq || res.Truncated {
+		t.Fatalf("result = %+v", res)
+	}
+	want := []struct {
+		code protocol.Code
+		line int
+		text string
+	}{
+		{protocol.CodeBadSignature, 3, "signature"},
+		{protocol.CodeNotOwner, 4, "owned by"},
+		{protocol.CodeStaleVersion, 5, "replayed older version: have v2, got v1"},
+		{protocol.CodeVersionConflict, 6, "v1"},
+		{protocol.CodeMalformedJSON, 7, ""},
+		{protocol.CodeUnknownKind, 8, "podcast"},
+	}
+	if len(res.Refused) != len(want) {
+		t.Fatalf("refused %d records, want %d: %+v", len(res.Refused), len(want), res.Refused)
+	}
+	for i, w := range want {
+		r := res.Refused[i]
+		if r.Code != w.code || r.Line != w.line || !strings.Contains(r.Reason, w.text) {
+			t.Errorf("refusal %d = %+v, want code %s line %d mentioning %q", i, r, w.code, w.line, w.text)
+		}
+	}
+
+	t.Run("good records applied", func(t *testing.T) {
+		items, _ := pullAll(t, fi.client, 3)
+		if len(items) != 2 || !bytes.Equal(items[0].Change, good1.Change) || !bytes.Equal(items[1].Change, good2.Change) {
+			t.Fatalf("feed after refusals has %d items", len(items))
+		}
+	})
+
+	t.Run("refusals visible in status", func(t *testing.T) {
+		st, err := th.NetworkStatus(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns := nodeStatus(t, st, "be")
+		if ns.RefusalCount != len(want) || len(ns.Refusals) != len(want) {
+			t.Fatalf("status refusals %d/%d, want %d", len(ns.Refusals), ns.RefusalCount, len(want))
+		}
+		// Newest first.
+		if ns.Refusals[0].Code != protocol.CodeUnknownKind || ns.Refusals[0].At.IsZero() {
+			t.Fatalf("newest refusal = %+v", ns.Refusals[0])
+		}
+		own, err := be.client.Status(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(own.Nodes) != 1 || own.Nodes[0].RefusalCount != len(want) || own.Erasures != nil {
+			t.Fatalf("node's own status = %+v", own)
+		}
+	})
+
+	t.Run("another node's records: whole batch forbidden when header lies", func(t *testing.T) {
+		_, err := be.client.Push(t.Context(), protocol.PushHeader{Node: "fi", Epoch: "e1", FromSeq: 1, ToSeq: 1, HeadSeq: 1}, nil)
+		if !errors.Is(err, protocol.ErrForbidden) {
+			t.Fatalf("err = %v, want forbidden", err)
+		}
+	})
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestHub_PushTruncated(t *testing.T) {
+	th := mustOpenHub(t, func(c *Config) { c.MaxBatchChanges = 3 })
+	be := th.enrolNode(t, "be")
+	var ss []protocol.Signed
+	for i := range 5 {
+		ss = append(ss, be.sign(t, be.resource(t, "R"+itoa(int64(i)), protocol.VisibilityPublic)))
+	}
+	res := be.mustPush(t, ss...)
+	if !res.Truncated || res.Applied != 3 || res.AppliedSeq != 3 {
+		t.Fatalf("truncated push = %+v", res)
+	}
+	res = be.mustPush(t, ss[3:]...)
+	if res.Truncated || res.Applied != 2 || res.AppliedSeq != 5 {
+		t.Fatalf("rest = %+v", res)
+	}
+
+	t.Run("by bytes", func(t *testing.T) {
+		th := mustOpenHub(t, func(c *Config) { c.MaxBatchBytes = 2500 })
+		be := th.enrolNode(t, "be")
+		var ss []protocol.Signed
+		for i := range 6 {
+			ss = append(ss, be.sign(t, be.resource(t, "R"+itoa(int64(i)), protocol.VisibilityPublic)))
+		}
+		res := be.mustPush(t, ss...)
+		if !res.Truncated || res.Applied == 0 || res.Applied == 6 || res.AppliedSeq != int64(res.Applied) {
+			t.Fatalf("truncated push = %+v", res)
+		}
+	})
+}
+
+func TestHub_PushSeqGap(t *testing.T) {
+	th := mustOpenHub(t)
+	be := th.enrolNode(t, "be")
+	be.mustPush(t, be.sign(t, be.resource(t, "one", protocol.VisibilityPublic)))
+	be.seq += 3 // seqs 2-4 lost
+	_, err := be.push(t, be.sign(t, be.resource(t, "five", protocol.VisibilityPublic)))
+	if !errors.Is(err, protocol.ErrSeqGap) || !strings.Contains(err.Error(), "applied_seq 1") {
+		t.Fatalf("err = %v, want seq_gap naming applied_seq 1", err)
+	}
+	f, err := be.client.Changes(t.Context(), 0, 1, 0)
+	if err != nil || f.You == nil || f.You.AppliedSeq != 1 {
+		t.Fatalf("feed you = %+v, %v", f, err)
+	}
+}
+
+func TestHub_PushNewEpoch(t *testing.T) {
+	th := mustOpenHub(t)
+	be := th.enrolNode(t, "be")
+	a := be.sign(t, be.resource(t, "A", protocol.VisibilityPublic))
+	b := be.sign(t, be.resource(t, "B", protocol.VisibilityPublic))
+	be.mustPush(t, a, b)
+
+	// Restored from a backup taken after seq 1, with a fresh outbox: a new epoch.
+	be.epoch = "e2"
+	be.seq = 2
+	c := be.sign(t, be.resource(t, "C", protocol.VisibilityPublic))
+	if _, err := be.push(t, c); !errors.Is(err, protocol.ErrEpochMismatch) {
+		t.Fatalf("new epoch not from seq 1: err = %v", err)
+	}
+	res, err := be.client.Push(t.Context(), protocol.PushHeader{Node: "be", Epoch: "e2", FromSeq: 1, ToSeq: 3, HeadSeq: 3}, []protocol.Signed{a, b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Epoch != "e2" || res.AppliedSeq != 3 || res.Applied != 1 || res.Duplicates != 2 {
+		t.Fatalf("new epoch push = %+v", res)
+	}
+	var switches int
+	th.db.Reader().QueryRow(`SELECT COUNT(*) FROM epochs WHERE node = 'be' AND epoch = 'e2' AND prev_epoch = 'e1' AND prev_applied_seq = 2`).Scan(&switches)
+	if switches != 1 {
+		t.Fatalf("epoch switch recorded %d times", switches)
+	}
+	st, _ := th.NetworkStatus(t.Context())
+	if ns := nodeStatus(t, st, "be"); ns.Epoch != "e2" || ns.AppliedSeq != 3 {
+		t.Fatalf("status = %+v", ns)
+	}
+}
+
+func TestHub_PushPlainBody(t *testing.T) {
+	th := mustOpenHub(t)
+	be := th.enrolNode(t, "be")
+	s := be.sign(t, be.resource(t, "Plain", protocol.VisibilityPublic))
+	res, code, body := be.pushRaw(t, be.header(t, []protocol.Signed{s}), protocol.AppendSigned(nil, s))
+	if res == nil || res.Applied != 1 {
+		t.Fatalf("plain push: %d %s", code, body)
+	}
+	// Bad header line.
+	_, code, body = be.pushRaw(t, protocol.PushHeader{Node: "be"})
+	if code != 400 || !strings.Contains(string(body), "bad_request") {
+		t.Fatalf("bad header: %d %s", code, body)
+	}
+}
+
+func TestHub_OpenReopenKeepsSeqs(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	th := mustOpenHubAt(t, cfg)
+	be := th.enrolNode(t, "be")
+	be.mustPush(t, be.signAll(t, be.resource(t, "A", protocol.VisibilityPublic), be.resource(t, "B", protocol.VisibilityPublic))...)
+	if _, err := be.client.Changes(t.Context(), 2, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	key := th.KeyID()
+	th.close()
+
+	th2 := mustOpenHubAt(t, cfg)
+	if th2.HubSeq() != 2 || th2.KeyID() != key {
+		t.Fatalf("reopened: hub_seq %d key %s", th2.HubSeq(), th2.KeyID())
+	}
+	be.hub, be.client = th2, th2.client(be.cred)
+	res := be.mustPush(t, be.sign(t, be.resource(t, "C", protocol.VisibilityPublic)))
+	if res.HubSeq != 3 || res.AppliedSeq != 3 {
+		t.Fatalf("push after reopen = %+v", res)
+	}
+	st, err := th2.NetworkStatus(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns := nodeStatus(t, st, "be"); ns.PullCursor != 2 || ns.LastPullAt == nil {
+		t.Fatalf("pull cursor after reopen = %+v", ns)
+	}
+}
+
+func TestHub_PushGzipBomb(t *testing.T) {
+	th := mustOpenHub(t, func(c *Config) { c.MaxBatchBytes = 1 << 20 })
+	be := th.enrolNode(t, "be")
+	var body bytes.Buffer
+	zw := gzip.NewWriter(&body)
+	zw.Write(mustJSON(t, protocol.PushHeader{Node: "be", Epoch: "e1", FromSeq: 1, ToSeq: 1, HeadSeq: 1}))
+	zw.Write([]byte("\n{\"change\":\""))
+	zeros := make([]byte, 1<<20)
+	for range 8 {
+		zw.Write(zeros) // one line of 8 MiB: no record boundary to stop at
+	}
+	zw.Close()
+	req, _ := http.NewRequest(http.MethodPost, th.url+protocol.PathPush, &body)
+	req.Header.Set("Authorization", "Bearer "+be.cred)
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	// Refused outright, or cut at the limit with nothing applied.
+	var res protocol.PushResult
+	if resp.StatusCode != http.StatusRequestEntityTooLarge &&
+		(resp.StatusCode != 200 || json.Unmarshal(b, &res) != nil || !res.Truncated || res.Applied != 0) {
+		t.Fatalf("status %d %s", resp.StatusCode, b)
+	}
+	if st, _ := th.NetworkStatus(t.Context()); nodeStatus(t, st, "be").AppliedSeq != 0 {
+		t.Fatal("checkpoint moved on a refused push")
+	}
+}

@@ -1,0 +1,219 @@
+package hub
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// RegisterNode registers node id (or updates its name) and returns a new
+// one-time enrolment token "<id>.<secret>", valid for Config.EnrolTokenTTL.
+// Registering an enrolled node again lets it re-enrol, e.g. after losing its
+// key or credential; earlier unused tokens of the node stop working.
+func (h *Hub) RegisterNode(ctx context.Context, id, name string) (string, error) {
+	if err := protocol.ValidNodeID(id); err != nil {
+		return "", fmt.Errorf("register node: %w", protocol.Errorf(protocol.CodeInvalidField, "%v", err))
+	}
+	if id == protocol.HubID {
+		return "", fmt.Errorf("register node: %w", protocol.Errorf(protocol.CodeInvalidField, "%q is the hub's own id", id))
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = id
+	}
+	if len(name) > protocol.MaxShortField {
+		return "", fmt.Errorf("register node: %w", protocol.Errorf(protocol.CodeInvalidField, "name longer than %d bytes", protocol.MaxShortField))
+	}
+	secret, err := randomSecret()
+	if err != nil {
+		return "", fmt.Errorf("register node %s: %w", id, err)
+	}
+	hash := sha256.Sum256([]byte(secret))
+	now := h.now()
+	err = h.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, name, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name`, id, name, toMillis(now)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM enrol_tokens WHERE node = ? AND used_at IS NULL`, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO enrol_tokens (secret_hash, node, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			hash[:], id, toMillis(now), toMillis(now.Add(h.cfg.EnrolTokenTTL)))
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("register node %s: %w", id, err)
+	}
+	h.mu.Lock()
+	if n := h.nodes[id]; n != nil {
+		n.name = name
+	} else {
+		h.nodes[id] = &nodeState{name: name}
+	}
+	h.mu.Unlock()
+	h.log.Info("node registered", "node", id)
+	return id + "." + secret, nil
+}
+
+// splitToken splits an enrolment token or credential "<node>.<secret>".
+func splitToken(tok string) (node, secret string, ok bool) {
+	node, secret, ok = strings.Cut(tok, ".")
+	if !ok || protocol.ValidNodeID(node) != nil || len(secret) < 32 || len(secret) > 128 {
+		return "", "", false
+	}
+	return node, secret, true
+}
+
+var errBadToken = protocol.Errorf(protocol.CodeUnauthorized, "enrolment token is not valid for this node")
+
+// enrol binds a node's key with a one-time token and issues its credential.
+func (h *Hub) enrol(ctx context.Context, req protocol.EnrolRequest) (*protocol.EnrolResponse, error) {
+	if err := protocol.ValidNodeID(req.Node); err != nil || req.Node == protocol.HubID {
+		return nil, protocol.Errorf(protocol.CodeInvalidField, "node: %q is not a node id", req.Node)
+	}
+	if len(req.PublicKey) != 32 {
+		return nil, protocol.Errorf(protocol.CodeInvalidField, "public_key: must be a 32-byte Ed25519 key")
+	}
+	if want := protocol.KeyID(req.Node, req.PublicKey); req.KeyID != want {
+		return nil, protocol.Errorf(protocol.CodeInvalidField, "key_id: %q does not match the public key (want %q)", req.KeyID, want)
+	}
+	if req.Epoch == "" || len(req.Epoch) > 64 {
+		return nil, protocol.Errorf(protocol.CodeInvalidField, "epoch: must be 1 to 64 characters")
+	}
+	tokNode, secret, ok := splitToken(req.Token)
+	if !ok || tokNode != req.Node {
+		return nil, errBadToken
+	}
+	credSecret, err := randomSecret()
+	if err != nil {
+		return nil, fmt.Errorf("enrol %s: %w", req.Node, err)
+	}
+	cred := req.Node + "." + credSecret
+	credHash := sha256.Sum256([]byte(cred))
+	tokHash := sha256.Sum256([]byte(secret))
+	now := h.now()
+	var (
+		name           string
+		enrolledHubSeq int64
+		appliedSeq     int64
+		head           int64
+	)
+	err = h.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		var node string
+		var expires int64
+		var used sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT node, expires_at, used_at FROM enrol_tokens WHERE secret_hash = ?`, tokHash[:]).
+			Scan(&node, &expires, &used)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && node != req.Node) {
+			return errBadToken
+		}
+		if err != nil {
+			return err
+		}
+		if used.Valid {
+			return protocol.Errorf(protocol.CodeUnauthorized, "enrolment token has already been used")
+		}
+		if now.UnixMilli() >= expires {
+			return protocol.Errorf(protocol.CodeUnauthorized, "enrolment token has expired; ask the coordination team for a new one")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET used_at = ? WHERE secret_hash = ?`, toMillis(now), tokHash[:]); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO keys (key_id, owner, public_key, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (key_id) DO NOTHING`, req.KeyID, req.Node, []byte(req.PublicKey), toMillis(now)); err != nil {
+			return err
+		}
+		var oldEpoch string
+		var enrolledAt sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT name, epoch, applied_seq, enrolled_at, enrolled_hub_seq FROM nodes WHERE id = ?`, req.Node).
+			Scan(&name, &oldEpoch, &appliedSeq, &enrolledAt, &enrolledHubSeq); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(hub_seq), 0) FROM entities`).Scan(&head); err != nil {
+			return err
+		}
+		if !enrolledAt.Valid {
+			enrolledHubSeq = head
+		}
+		if oldEpoch != req.Epoch {
+			if oldEpoch != "" {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO epochs (node, epoch, started_at, prev_epoch, prev_applied_seq) VALUES (?, ?, ?, ?, ?)`,
+					req.Node, req.Epoch, toMillis(now), oldEpoch, appliedSeq); err != nil {
+					return err
+				}
+			}
+			appliedSeq = 0
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE nodes SET credential_hash = ?, epoch = ?, applied_seq = ?,
+			enrolled_at = COALESCE(enrolled_at, ?), enrolled_hub_seq = ? WHERE id = ?`,
+			credHash[:], req.Epoch, appliedSeq, toMillis(now), enrolledHubSeq, req.Node)
+		return err
+	})
+	if err != nil {
+		var pe *protocol.Error
+		if errors.As(err, &pe) {
+			return nil, pe
+		}
+		return nil, fmt.Errorf("enrol %s: %w", req.Node, err)
+	}
+	// A key added to the table must be in the cache before the node's first
+	// push; reloading the whole (small) directory keeps the two identical.
+	if err := h.reloadKeys(ctx); err != nil {
+		return nil, fmt.Errorf("enrol %s: %w", req.Node, err)
+	}
+	h.mu.Lock()
+	n := h.nodes[req.Node]
+	if n == nil {
+		n = &nodeState{}
+		h.nodes[req.Node] = n
+	}
+	n.name = name
+	n.credHash = credHash[:]
+	n.enrolled = true
+	n.enrolledHubSeq = enrolledHubSeq
+	n.epoch = req.Epoch
+	n.appliedSeq = appliedSeq
+	h.mu.Unlock()
+	h.log.Info("node enrolled", "node", req.Node, "key_id", req.KeyID, "epoch", req.Epoch)
+	return &protocol.EnrolResponse{Node: req.Node, Name: name, Credential: cred, Protocol: protocol.Version, HubSeq: head}, nil
+}
+
+// principal is who a request authenticated as.
+type principal struct {
+	node     string // set for a node
+	operator bool
+}
+
+// authenticate checks a bearer token against the operator token and the
+// nodes' credentials, from memory.
+func (h *Hub) authenticate(authz string) (principal, error) {
+	tok, ok := strings.CutPrefix(authz, "Bearer ")
+	if !ok || tok == "" {
+		return principal{}, protocol.Errorf(protocol.CodeUnauthorized, "missing bearer token")
+	}
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(h.adminToken)) == 1 {
+		return principal{operator: true}, nil
+	}
+	node, _, ok := splitToken(tok)
+	if ok {
+		sum := sha256.Sum256([]byte(tok))
+		h.mu.Lock()
+		n := h.nodes[node]
+		var want []byte
+		if n != nil {
+			want = n.credHash
+		}
+		h.mu.Unlock()
+		if len(want) == len(sum) && subtle.ConstantTimeCompare(sum[:], want) == 1 {
+			return principal{node: node}, nil
+		}
+	}
+	return principal{}, protocol.Errorf(protocol.CodeUnauthorized, "invalid credential")
+}

@@ -1,0 +1,465 @@
+package node
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// Pull reads the hub's changes feed until it is caught up, without waiting.
+func (n *Node) Pull(ctx context.Context) error {
+	return n.pullAll(ctx, nil)
+}
+
+// verified is one feed item after verification.
+type verified struct {
+	c     *protocol.Change
+	err   error
+	hash  [32]byte
+	blobs []byte
+}
+
+// fetchedPage is one feed page, verified and ready to apply after since.
+type fetchedPage struct {
+	since, next int64
+	more        bool
+	// restored says the page showed we were restored from a backup; a new
+	// epoch has started and the cursor is back at 0.
+	restored bool
+	feed     *protocol.Feed
+	results  []verified
+}
+
+// fetchPage reads and verifies the page after since. It touches no entity.
+func (n *Node) fetchPage(ctx context.Context, since int64, wait time.Duration) (fetchedPage, error) {
+	p := fetchedPage{since: since}
+	feed, err := n.client.Changes(ctx, since, protocol.MaxFeedPage, wait)
+	if err != nil {
+		return p, err
+	}
+	if feed.You != nil {
+		restored, err := n.maybeRestored(ctx, *feed.You)
+		if err != nil {
+			return p, err
+		}
+		if restored {
+			n.kickPush()
+			p.restored = true
+			return p, nil
+		}
+	}
+	if p.results, err = n.verifyFeed(ctx, feed.Changes); err != nil {
+		return p, err
+	}
+	p.feed = feed
+	p.next = max(feed.Next, since)
+	if len(feed.Changes) > 0 {
+		p.next = max(p.next, feed.Changes[len(feed.Changes)-1].HubSeq)
+	}
+	// A page that does not move the cursor cannot lead anywhere new.
+	p.more = feed.More && p.next > since
+	return p, nil
+}
+
+// pullPage reads, verifies and applies one page after the stored cursor. It
+// reports whether more is waiting (including when the cursor moved under it).
+func (n *Node) pullPage(ctx context.Context, wait time.Duration) (more bool, err error) {
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			n.recordError(ctx, "pull", err)
+		}
+	}()
+	st, err := readSyncState(ctx, n.db.Reader())
+	if err != nil {
+		return false, err
+	}
+	p, err := n.fetchPage(ctx, st.PullCursor, wait)
+	if err != nil || p.restored {
+		return p.restored, err
+	}
+	_, moved, err := n.applyPage(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	return p.more || moved, nil
+}
+
+// pullAll pulls until the hub has nothing more. Fetching and verifying the
+// next page overlaps with applying the current one: the feed says where the
+// next page starts, and applyPage refuses a page whose cursor has moved, so
+// reading ahead can never apply anything out of order.
+func (n *Node) pullAll(ctx context.Context, progress func(done, total int64)) (err error) {
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			n.recordError(ctx, "pull", err)
+		}
+	}()
+	for {
+		done, err := n.pullPipeline(ctx, progress)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// pullPipeline runs one read-ahead pipeline from the stored cursor. It
+// returns done=false when it had to stop early (a new epoch, a cursor moved
+// by another pull) and should be started again.
+func (n *Node) pullPipeline(ctx context.Context, progress func(done, total int64)) (done bool, err error) {
+	st, err := readSyncState(ctx, n.db.Reader())
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	type result struct {
+		p   fetchedPage
+		err error
+	}
+	pages := make(chan result, 1)
+	wg.Go(func() {
+		defer close(pages)
+		since := st.PullCursor
+		for {
+			p, err := n.fetchPage(ctx, since, 0)
+			select {
+			case pages <- result{p, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || p.restored || !p.more {
+				return
+			}
+			since = p.next
+		}
+	})
+	for r := range pages {
+		if r.err != nil {
+			return false, r.err
+		}
+		if r.p.restored {
+			return false, nil
+		}
+		applied, moved, err := n.applyPage(ctx, r.p)
+		if err != nil {
+			return false, err
+		}
+		if moved {
+			return false, nil
+		}
+		if progress != nil {
+			progress(r.p.next, max(r.p.feed.HubSeq, r.p.next))
+		}
+		if len(r.p.feed.Changes) > 0 {
+			n.log.Debug("pulled", "since", r.p.since, "next", r.p.next, "changes", len(r.p.feed.Changes),
+				"applied", applied, "hub_seq", r.p.feed.HubSeq)
+		}
+		if !r.p.more {
+			return true, nil
+		}
+	}
+	return false, ctx.Err()
+}
+
+// verifyFeed verifies every change on all cores before any transaction
+// starts. An unknown key refreshes the key directory once per page.
+func (n *Node) verifyFeed(ctx context.Context, items []protocol.FeedItem) ([]verified, error) {
+	results := make([]verified, len(items))
+	if len(items) == 0 {
+		return results, nil
+	}
+	lookup, err := n.keyLookup(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]int, len(items))
+	for i := range all {
+		all[i] = i
+	}
+	verifyParallel(items, all, results, lookup)
+	var unknown []int
+	for i, r := range results {
+		if errors.Is(r.err, protocol.ErrUnknownKey) {
+			unknown = append(unknown, i)
+		}
+	}
+	if len(unknown) > 0 {
+		// A node enrolled or re-keyed since we last fetched the directory.
+		if lookup, err = n.keyLookup(ctx, true); err != nil {
+			return nil, err
+		}
+		verifyParallel(items, unknown, results, lookup)
+	}
+	return results, nil
+}
+
+// verifyParallel verifies items[idx...] into results on GOMAXPROCS workers;
+// Ed25519 verification is the dominant cost of a pull.
+func verifyParallel(items []protocol.FeedItem, idx []int, results []verified, lookup protocol.KeyLookup) {
+	workers := min(runtime.GOMAXPROCS(0), len(idx))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(idx) {
+					return
+				}
+				i := idx[k]
+				c, err := protocol.Verify(items[i].Signed, lookup)
+				r := verified{c: c, err: err}
+				if err == nil {
+					r.hash = items[i].Signed.Hash()
+					if len(c.Blobs) > 0 {
+						r.blobs, r.err = json.Marshal(c.Blobs)
+					}
+				}
+				results[i] = r
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// keyLookup returns the cached key directory, fetching it when there is none
+// or when refresh is set.
+func (n *Node) keyLookup(ctx context.Context, refresh bool) (protocol.KeyLookup, error) {
+	n.keysMu.Lock()
+	defer n.keysMu.Unlock()
+	if n.keys != nil && !refresh {
+		return n.keys, nil
+	}
+	dir, err := n.client.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n.keys = dir.Lookup()
+	return n.keys, nil
+}
+
+// applyPullSQL applies a pulled change only when it is newer than the local
+// copy. The second condition re-adopts the hub's bytes of an own version the
+// hub already has with other bytes (after an epoch renumbered the outbox),
+// once our own copy is no longer waiting to be pushed.
+const applyPullSQL = `INSERT INTO entities (id, owner, kind, version, visibility, deleted, erased, publish_at, updated_at,
+		scheduled, outbox_seq, hub_seq, signed_version, key_id, hash, sig, change, body, blobs)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET
+		owner = excluded.owner, kind = excluded.kind, version = excluded.version,
+		visibility = excluded.visibility, deleted = excluded.deleted, erased = excluded.erased,
+		publish_at = excluded.publish_at, updated_at = excluded.updated_at, scheduled = 0, outbox_seq = 0,
+		hub_seq = excluded.hub_seq, signed_version = excluded.signed_version, key_id = excluded.key_id,
+		hash = excluded.hash, sig = excluded.sig, change = excluded.change, body = excluded.body, blobs = excluded.blobs
+	WHERE excluded.version > entities.version
+		OR (excluded.version = entities.version AND entities.owner = ? AND entities.scheduled = 0
+			AND entities.outbox_seq <= ? AND entities.hash IS NOT excluded.hash)`
+
+// applyPage applies one verified page and its cursor in one transaction. It
+// applies nothing and reports moved when the stored cursor is no longer since.
+func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved bool, err error) {
+	since, next, feed, results := p.since, p.next, p.feed, p.results
+	n.pullMu.Lock()
+	defer n.pullMu.Unlock()
+	now := time.Now().UTC()
+	self := n.ident.Node
+	erased := false
+	var refused []protocol.Refusal
+	err = n.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		applied, erased, refused = 0, false, refused[:0]
+		var cursor, checkpoint int64
+		if err := tx.QueryRowContext(ctx, `SELECT pull_cursor, push_checkpoint FROM sync_state WHERE id = 1`).Scan(&cursor, &checkpoint); err != nil {
+			return fmt.Errorf("read pull cursor: %w", err)
+		}
+		if cursor != since {
+			moved = true
+			return nil
+		}
+		upsert, err := tx.PrepareContext(ctx, applyPullSQL)
+		if err != nil {
+			return fmt.Errorf("prepare apply: %w", err)
+		}
+		defer upsert.Close()
+		var refusal *sql.Stmt
+		for i, item := range feed.Changes {
+			r := results[i]
+			if r.err != nil {
+				if refusal == nil {
+					if refusal, err = tx.PrepareContext(ctx, insertRefusalSQL); err != nil {
+						return fmt.Errorf("prepare refusal insert: %w", err)
+					}
+					defer refusal.Close()
+				}
+				rf := protocol.Refusal{Code: protocol.ErrorCode(r.err), Reason: r.err.Error(), At: now}
+				var ve *protocol.ValidationError
+				if errors.As(r.err, &ve) {
+					rf.Code = ve.Code
+				}
+				if r.c != nil {
+					rf.ID, rf.Version, rf.Seq = r.c.ID, r.c.Version, r.c.Seq
+				}
+				if err := insertRefusal(ctx, refusal, "pull", item.HubSeq, rf, now); err != nil {
+					return err
+				}
+				refused = append(refused, rf)
+				continue
+			}
+			c := r.c
+			var body, blobs any
+			if len(c.Body) > 0 && string(c.Body) != "null" {
+				body = string(c.Body)
+			}
+			if r.blobs != nil {
+				blobs = string(r.blobs)
+			}
+			res, err := upsert.ExecContext(ctx, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility), c.Deleted, c.Erased,
+				fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), item.HubSeq, c.Version, c.KeyID, r.hash[:],
+				item.Signed.Sig, []byte(item.Signed.Change), body, blobs, self, checkpoint)
+			if err != nil {
+				return fmt.Errorf("apply %s v%d: %w", c.ID, c.Version, err)
+			}
+			if k, _ := res.RowsAffected(); k > 0 {
+				applied++
+				if c.Erased {
+					erased = true
+				}
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sync_state SET pull_cursor = ?, hub_seq = max(hub_seq, ?), last_pull_at = ?,
+			last_pull_attempt_at = ?, last_pull_error = NULL WHERE id = 1`, next, feed.HubSeq, fmtTime(now), fmtTime(now))
+		if err != nil {
+			return fmt.Errorf("store pull cursor: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("apply feed page after %d: %w", since, err)
+	}
+	if erased {
+		n.flushErasures(ctx)
+	}
+	for _, rf := range refused {
+		n.log.Warn("pulled change failed verification; not applied", "record", rf.Name(), "code", rf.Code, "reason", rf.Reason)
+	}
+	return applied, moved, nil
+}
+
+// pullLoop long-polls the hub so shared content arrives within seconds.
+// Failures back off exponentially with jitter, up to a minute.
+func (n *Node) pullLoop(ctx context.Context) {
+	const minBackoff, maxBackoff = time.Second, time.Minute
+	backoff := minBackoff
+	wait := n.cfg.LongPollWait
+	for ctx.Err() == nil {
+		start := time.Now()
+		more, err := n.pullPage(ctx, wait)
+		if err == nil && more {
+			// Catch up with the read-ahead pipeline, then long-poll again.
+			err = n.pullAll(ctx, nil)
+			more = false
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			n.log.Warn("pull failed; retrying", "err", err, "in", backoff)
+			if !sleepCtx(ctx, backoff/2+rand.N(backoff/2+1)) {
+				return
+			}
+			backoff = min(backoff*2, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+		if more {
+			wait = 0
+			continue
+		}
+		wait = n.cfg.LongPollWait
+		// A hub that answers an idle long-poll at once is not holding it;
+		// do not turn that into a busy loop.
+		if time.Since(start) < wait/10 && !sleepCtx(ctx, wait/10) {
+			return
+		}
+	}
+}
+
+// sleepCtx sleeps for d or until ctx is done, reporting whether it slept fully.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// probeHub asks the hub for our checkpoint before pushing, so a database
+// restored from a backup starts a new epoch before its seqs are mistaken for
+// ones the hub already has. The feed's "you" carries the checkpoint; one item
+// is the cheapest way to get it.
+func (n *Node) probeHub(ctx context.Context) error {
+	st, err := readSyncState(ctx, n.db.Reader())
+	if err != nil {
+		return err
+	}
+	feed, err := n.client.Changes(ctx, st.PullCursor, 1, 0)
+	if err != nil {
+		return err
+	}
+	if feed.You != nil {
+		if _, err := n.maybeRestored(ctx, *feed.You); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SyncOnce pushes everything pending, then pulls until the hub has nothing
+// more. progress, if set, is called after each page with the pull cursor and
+// the hub's head.
+func (n *Node) SyncOnce(ctx context.Context, progress func(done, total int64)) error {
+	before, err := readSyncState(ctx, n.db.Reader())
+	if err != nil {
+		return err
+	}
+	if before.HeadSeq > before.PushCheckpoint {
+		if err := n.probeHub(ctx); err != nil {
+			return fmt.Errorf("sync: %w", err)
+		}
+	}
+	pushErr := n.Push(ctx)
+	var pe *protocol.Error
+	if pushErr != nil && !errors.As(pushErr, &pe) {
+		// The hub is unreachable; pulling would only wait for the same timeouts.
+		return fmt.Errorf("sync: %w", pushErr)
+	}
+	if err := n.pullAll(ctx, progress); err != nil {
+		return fmt.Errorf("sync: %w", errors.Join(pushErr, err))
+	}
+	after, err := readSyncState(ctx, n.db.Reader())
+	if err != nil {
+		return err
+	}
+	if after.Epoch != before.Epoch || after.HeadSeq > after.PushCheckpoint {
+		// Pulling found we were restored from a backup and renumbered the
+		// outbox: send it in the new epoch now rather than on the next trigger.
+		pushErr = n.Push(ctx)
+	}
+	if pushErr != nil {
+		return fmt.Errorf("sync: %w", pushErr)
+	}
+	return nil
+}

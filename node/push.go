@@ -1,0 +1,306 @@
+package node
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// pushHeaderRoom leaves space in a batch for the header line and framing.
+const pushHeaderRoom = 64 << 10
+
+// Push sends the outbox to the hub, batch by batch, until it is caught up.
+func (n *Node) Push(ctx context.Context) error {
+	n.pushMu.Lock()
+	defer n.pushMu.Unlock()
+	err := n.push(ctx)
+	if err != nil && ctx.Err() == nil {
+		n.recordError(ctx, "push", err)
+	}
+	return err
+}
+
+type outboxRow struct {
+	seq     int64
+	id      string
+	version int64
+	s       protocol.Signed
+}
+
+func (n *Node) push(ctx context.Context) error {
+	switched := false
+	for {
+		st, err := readSyncState(ctx, n.db.Reader())
+		if err != nil {
+			return err
+		}
+		rows, err := n.readOutbox(ctx, st.PushCheckpoint)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		h := protocol.PushHeader{
+			Node: n.ident.Node, Epoch: st.Epoch,
+			// From the checkpoint, not the first row: the header's range is
+			// what lets the hub advance over seqs it has nothing to apply for.
+			FromSeq: st.PushCheckpoint + 1,
+			ToSeq:   rows[len(rows)-1].seq,
+			HeadSeq: st.HeadSeq,
+		}
+		h.HeadSeq = max(h.HeadSeq, h.ToSeq)
+		batch := make([]protocol.Signed, len(rows))
+		for i, r := range rows {
+			batch[i] = r.s
+		}
+		res, err := n.client.Push(ctx, h, batch)
+		if err != nil {
+			if errors.Is(err, protocol.ErrSeqGap) || errors.Is(err, protocol.ErrEpochMismatch) {
+				if switched {
+					return fmt.Errorf("push after starting a new epoch: %w", err)
+				}
+				if err := n.newEpochLocked(ctx, fmt.Sprintf("hub refused seq %d-%d: %v", h.FromSeq, h.ToSeq, err)); err != nil {
+					return err
+				}
+				switched = true
+				continue
+			}
+			return err
+		}
+		if res.Epoch == st.Epoch && res.AppliedSeq > h.HeadSeq {
+			// The hub has processed seqs this outbox never issued: the
+			// database was restored from a backup. Our seqs would be taken
+			// for changes the hub already has.
+			if switched {
+				return fmt.Errorf("push: hub checkpoint %d is past our head %d even in a new epoch", res.AppliedSeq, h.HeadSeq)
+			}
+			if err := n.newEpochLocked(ctx, fmt.Sprintf("hub has applied seq %d of epoch %s but our outbox ends at %d (restored from a backup?)",
+				res.AppliedSeq, st.Epoch, h.HeadSeq)); err != nil {
+				return err
+			}
+			switched = true
+			continue
+		}
+		if res.Duplicates > 0 && !switched {
+			// The hub skipped some of our seqs as already processed. After a
+			// lost response that is true; after a restore from a backup the
+			// hub holds other changes under those seqs, and our changes would
+			// be lost. Only the content tells the two apart.
+			ok, err := n.hubHasBatch(ctx, rows, res.Refused)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if err := n.newEpochLocked(ctx, fmt.Sprintf("hub skipped seqs %d-%d of epoch %s as processed but does not hold our changes (restored from a backup?)",
+					h.FromSeq, res.AppliedSeq, st.Epoch)); err != nil {
+					return err
+				}
+				switched = true
+				continue
+			}
+		}
+		checkpoint := min(max(res.AppliedSeq, st.PushCheckpoint), h.HeadSeq)
+		if err := n.storePushResult(ctx, st.Epoch, checkpoint, res); err != nil {
+			return err
+		}
+		n.log.Info("pushed", "from", h.FromSeq, "to", h.ToSeq, "applied_seq", res.AppliedSeq,
+			"applied", res.Applied, "duplicates", res.Duplicates, "refused", len(res.Refused), "truncated", res.Truncated)
+		for _, r := range res.Refused {
+			n.log.Warn("hub refused a change", "record", r.Name(), "code", r.Code, "reason", r.Reason)
+		}
+		if checkpoint <= st.PushCheckpoint {
+			return fmt.Errorf("push seq %d-%d: hub made no progress (applied_seq %d)", h.FromSeq, h.ToSeq, res.AppliedSeq)
+		}
+	}
+}
+
+// hubHasBatch reports whether the hub holds every change of the batch it did
+// not refuse, or a later version of it.
+func (n *Node) hubHasBatch(ctx context.Context, rows []outboxRow, refused []protocol.Refusal) (bool, error) {
+	m, err := n.client.Manifest(ctx, n.ident.Node)
+	if err != nil {
+		return false, err
+	}
+	have := make(map[string]protocol.ManifestEntry, len(m.Entries))
+	for _, e := range m.Entries {
+		have[e.ID] = e
+	}
+	skip := make(map[int64]bool, len(refused))
+	for _, r := range refused {
+		skip[r.Seq] = true
+	}
+	for _, r := range rows {
+		if skip[r.seq] {
+			continue
+		}
+		e, ok := have[r.id]
+		if !ok || e.Version < r.version {
+			return false, nil
+		}
+		if h := r.s.Hash(); e.Version == r.version && e.Hash != hex.EncodeToString(h[:]) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// readOutbox reads the next batch after the checkpoint, within the batch limits.
+func (n *Node) readOutbox(ctx context.Context, checkpoint int64) ([]outboxRow, error) {
+	rows, err := n.db.Reader().QueryContext(ctx, `SELECT seq, entity_id, version, change, sig FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`,
+		checkpoint, n.cfg.PushBatch)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []outboxRow
+	size := 0
+	for rows.Next() {
+		var r outboxRow
+		var change []byte
+		if err := rows.Scan(&r.seq, &r.id, &r.version, &change, &r.s.Sig); err != nil {
+			return nil, fmt.Errorf("read outbox: %w", err)
+		}
+		r.s.Change = change
+		// Each line: the change, the base64 signature and the framing.
+		size += len(change) + (len(r.s.Sig)+2)/3*4 + 32
+		if len(out) > 0 && size > protocol.MaxBatchBytes-pushHeaderRoom {
+			break
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return out, nil
+}
+
+// storePushResult stores the checkpoint and the refusals in one transaction,
+// and drops the outbox rows the hub has processed.
+func (n *Node) storePushResult(ctx context.Context, epoch string, checkpoint int64, res *protocol.PushResult) error {
+	now := time.Now().UTC()
+	err := n.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		// max(): another process (the CLI's sync beside a serving node) may
+		// have stored a later checkpoint meanwhile.
+		r, err := tx.ExecContext(ctx, `UPDATE sync_state SET push_checkpoint = max(push_checkpoint, ?), last_push_at = ?, last_push_attempt_at = ?,
+			last_push_error = NULL, hub_seq = max(hub_seq, ?) WHERE id = 1 AND epoch = ?`,
+			checkpoint, fmtTime(now), fmtTime(now), res.HubSeq, epoch)
+		if err != nil {
+			return fmt.Errorf("store push checkpoint: %w", err)
+		}
+		if k, _ := r.RowsAffected(); k != 1 {
+			return fmt.Errorf("store push checkpoint: epoch %s was replaced meanwhile", epoch)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= (SELECT push_checkpoint FROM sync_state WHERE id = 1)`); err != nil {
+			return fmt.Errorf("drop acknowledged outbox: %w", err)
+		}
+		if len(res.Refused) == 0 {
+			return nil
+		}
+		stmt, err := tx.PrepareContext(ctx, insertRefusalSQL)
+		if err != nil {
+			return fmt.Errorf("prepare refusal insert: %w", err)
+		}
+		defer stmt.Close()
+		for _, rf := range res.Refused {
+			if err := insertRefusal(ctx, stmt, "push", 0, rf, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store push result: %w", err)
+	}
+	return nil
+}
+
+// newEpochLocked starts a new epoch; the caller holds pushMu.
+func (n *Node) newEpochLocked(ctx context.Context, reason string) error {
+	epoch, err := newEpochID()
+	if err != nil {
+		return err
+	}
+	var renumbered int
+	err = n.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		renumbered, err = startEpochTx(ctx, tx, n.key, epoch, time.Now().UTC())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("start new epoch: %w", err)
+	}
+	n.log.Warn("started a new epoch", "reason", reason, "epoch", epoch, "renumbered", renumbered)
+	return nil
+}
+
+// maybeRestored starts a new epoch when the hub's checkpoint for us is in our
+// current epoch but past our outbox head, which only happens when this
+// database is older than what it once pushed.
+func (n *Node) maybeRestored(ctx context.Context, you protocol.Checkpoint) (bool, error) {
+	n.pushMu.Lock()
+	defer n.pushMu.Unlock()
+	st, err := readSyncState(ctx, n.db.Reader())
+	if err != nil {
+		return false, err
+	}
+	if you.Epoch != st.Epoch || you.AppliedSeq <= st.HeadSeq {
+		return false, nil
+	}
+	err = n.newEpochLocked(ctx, fmt.Sprintf("hub has applied seq %d of epoch %s but our outbox ends at %d (restored from a backup?)",
+		you.AppliedSeq, st.Epoch, st.HeadSeq))
+	return err == nil, err
+}
+
+// recordError keeps the last push or pull error for the status page.
+func (n *Node) recordError(ctx context.Context, what string, err error) {
+	now := fmtTime(time.Now())
+	q := `UPDATE sync_state SET last_push_error = ?, last_push_attempt_at = ? WHERE id = 1`
+	if what == "pull" {
+		q = `UPDATE sync_state SET last_pull_error = ?, last_pull_attempt_at = ? WHERE id = 1`
+	}
+	if _, werr := n.db.Writer().ExecContext(context.WithoutCancel(ctx), q, truncateErr(err), now); werr != nil {
+		n.log.Warn("record sync error", "what", what, "err", werr)
+	}
+}
+
+// kickPush asks the push loop for a debounced push; it never blocks.
+func (n *Node) kickPush() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// pushLoop pushes shortly after local writes, so a burst of edits goes out
+// as one batch.
+func (n *Node) pushLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.kick:
+		}
+		if d := n.cfg.PushDebounce; d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		select {
+		case <-n.kick:
+		default:
+		}
+		if err := n.Push(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("push failed; retrying on the next write or schedule", "err", err)
+		}
+	}
+}

@@ -1,0 +1,283 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// testdataFiles returns the contents of testdata files matching pattern.
+func testdataFiles(tb testing.TB, pattern string) [][]byte {
+	tb.Helper()
+	names, err := filepath.Glob(filepath.Join("testdata", pattern))
+	if err != nil || len(names) == 0 {
+		tb.Fatalf("no testdata/%s: %v", pattern, err)
+	}
+	var out [][]byte
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// fuzzKeys is the key directory fuzz targets verify against.
+func fuzzKeys(tb testing.TB) KeyLookup { return testKeys(tb).Lookup() }
+
+func TestTestdata(t *testing.T) {
+	keys := fuzzKeys(t)
+	t.Run("push.ndjson", func(t *testing.T) {
+		p, err := NewPushReader(bytes.NewReader(testdataFiles(t, "push.ndjson")[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := readAll(t, p)
+		if err != nil || len(recs) != 5 {
+			t.Fatalf("%d records, %v", len(recs), err)
+		}
+		for i, r := range recs {
+			c, err := Verify(r.Signed, keys)
+			if err != nil {
+				t.Fatalf("record %d: %v", i, err)
+			}
+			if c.Seq != p.Header().FromSeq+int64(i) {
+				t.Fatalf("record %d has seq %d", i, c.Seq)
+			}
+		}
+	})
+	t.Run("feed.json", func(t *testing.T) {
+		var feed Feed
+		if err := json.Unmarshal(testdataFiles(t, "feed.json")[0], &feed); err != nil {
+			t.Fatal(err)
+		}
+		if len(feed.Changes) != len(Kinds) {
+			t.Fatalf("%d changes", len(feed.Changes))
+		}
+		for i, item := range feed.Changes {
+			c, err := Verify(item.Signed, keys)
+			if err != nil {
+				t.Fatalf("item %d: %v", i, err)
+			}
+			if !bytes.Equal(item.Change, golden(t, c.Kind)) {
+				t.Fatalf("item %d is not the golden %s", i, c.Kind)
+			}
+		}
+	})
+}
+
+func FuzzParseChange(f *testing.F) {
+	for _, b := range testdataFiles(f, "valid_*.json") {
+		f.Add(b)
+	}
+	f.Add([]byte(oddChange))
+	f.Add([]byte(`{"v":1,"id":"be:01JKT3S6M00M2GA1850M2GA185","kind":"resource","owner":"be","version":1,"seq":1,"updated_at":"2025-02-11T09:00:00Z","visibility":"public","deleted":true,"erased":true,"key_id":"be-81bcc3dfb9ba630c"}`))
+	f.Add([]byte(`{"v":1,"body":{"a":[{"b":[1,{"c":null}]}]},"body":{}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c, err := ParseChange(raw)
+		if err != nil {
+			if ErrorCode(err) == CodeInternal {
+				t.Fatalf("error without a protocol code: %v", err)
+			}
+			return
+		}
+		if c == nil || !c.Kind.Known() || c.Protocol != Version {
+			t.Fatalf("accepted %+v", c)
+		}
+		if bytes.ContainsAny(raw, "\r\n") {
+			t.Fatal("accepted a change with a line break")
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted, but Validate says %v", err)
+		}
+		if !c.Deleted {
+			if _, err := DecodeBody(c.Kind, c.Body); err != nil {
+				t.Fatalf("accepted, but the body does not decode: %v", err)
+			}
+		}
+		var generic map[string]any
+		if err := json.Unmarshal(raw, &generic); err != nil {
+			t.Fatalf("accepted, but not a JSON object: %v", err)
+		}
+	})
+}
+
+// Seeds are kept small on purpose: the fuzzer minimises every new input it
+// finds, and with every package of the test binary instrumented an execution
+// is slow enough that minimising a large input takes most of a short run.
+
+// smallPush is a push body of two short records from testdata.
+func smallPush(tb testing.TB) []byte {
+	var b bytes.Buffer
+	EncodePush(&b, PushHeader{Node: "be", Epoch: "e1", FromSeq: 44, ToSeq: 45, HeadSeq: 45},
+		[]Signed{signedGolden(tb, KindComment), signedGolden(tb, KindTranslation)})
+	return b.Bytes()
+}
+
+func FuzzPushReader(f *testing.F) {
+	push := smallPush(f)
+	f.Add(push)
+	f.Add(bytes.ReplaceAll(push, []byte("\n"), []byte("\r\n")))
+	f.Add(bytes.ReplaceAll(push, []byte("\n"), []byte("\n\n  \n")))
+	f.Add(push[:len(push)/2])
+	lines := bytes.Split(push, []byte("\n"))
+	f.Add(bytes.Join([][]byte{lines[0], []byte("not json"), lines[1], []byte(`{"change":"x","sig":"AA=="}`), lines[2]}, []byte("\n")))
+	f.Add([]byte(pushHeader))
+	f.Add([]byte(""))
+	keys := fuzzKeys(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := NewPushReader(bytes.NewReader(body))
+		if err != nil {
+			if ErrorCode(err) == CodeInternal {
+				t.Fatalf("header error without a protocol code: %v", err)
+			}
+			return
+		}
+		p.SetLimits(int64(len(body)), 50)
+		nLines := bytes.Count(body, []byte("\n")) + 1
+		records, last := 0, 1
+		for {
+			rec, err := p.Next()
+			if errors.Is(err, io.EOF) || errors.Is(err, ErrTruncated) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("Next: %v", err)
+			}
+			records++
+			if records > nLines-1 {
+				t.Fatalf("%d records from %d lines", records, nLines)
+			}
+			if rec.Line <= last || rec.Line > nLines {
+				t.Fatalf("record on line %d after line %d of %d", rec.Line, last, nLines)
+			}
+			last = rec.Line
+			if rec.Refusal != nil {
+				if rec.Refusal.Line != rec.Line || rec.Refusal.Code == "" || rec.Refusal.Reason == "" {
+					t.Fatalf("refusal %+v", rec.Refusal)
+				}
+				continue
+			}
+			if !bytes.Contains(body, rec.Signed.Change) {
+				t.Fatal("change bytes are not a part of the body")
+			}
+			Verify(rec.Signed, keys)
+		}
+	})
+}
+
+func FuzzDecodeSigned(f *testing.F) {
+	f.Add(AppendSigned(nil, signedGolden(f, KindComment)))
+	f.Add(AppendSigned(nil, signRaw(testKey(f, "be"), []byte(oddChange))))
+	f.Add([]byte(`{"change":{},"sig":"AA=="}`))
+	f.Add([]byte(`{"change":{"a":1},"change":{"b":2},"sig":"AA=="}`))
+	keys := fuzzKeys(f)
+	f.Fuzz(func(t *testing.T, line []byte) {
+		s, err := DecodeSigned(line)
+		if err != nil {
+			return
+		}
+		if len(s.Change) == 0 || s.Change[0] != '{' || len(s.Sig) == 0 {
+			t.Fatalf("accepted %q", line)
+		}
+		if !bytes.Contains(line, s.Change) {
+			t.Fatal("change bytes are not a part of the line")
+		}
+		// Writing it out again keeps the bytes.
+		again, err := DecodeSigned(AppendSigned(nil, s))
+		if err != nil {
+			t.Fatalf("AppendSigned output does not decode: %v", err)
+		}
+		if !bytes.Equal(again.Change, s.Change) || !bytes.Equal(again.Sig, s.Sig) {
+			t.Fatal("AppendSigned changed the record")
+		}
+		Verify(s, keys)
+	})
+}
+
+func FuzzParseLanguageTag(f *testing.F) {
+	for _, s := range []string{"de", "nl-BE", "sr-Latn-RS", "es-419", "zh-Hant-TW", "en-GB-oxendict", "de-DE-u-co-phonebk",
+		"en-x-private", "zh-yue-HK", "sl-rozaj-biske", "de-CH-1901", "en-a-bbb-x-a-ccc", "english-uk", "en--GB", "x-a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		canon, err := ParseLanguageTag(s)
+		if err != nil {
+			return
+		}
+		if !strings.EqualFold(canon, s) {
+			t.Fatalf("%q canonicalised to %q: more than case changed", s, canon)
+		}
+		again, err := ParseLanguageTag(canon)
+		if err != nil {
+			t.Fatalf("canonical %q of %q does not parse: %v", canon, s, err)
+		}
+		if again != canon {
+			t.Fatalf("canonical %q of %q parses to %q", canon, s, again)
+		}
+	})
+}
+
+func FuzzFeedDecode(f *testing.F) {
+	page := []byte(`{"hub_seq":1210,"next":1205,"more":true,"you":{"epoch":"e1","applied_seq":45},"changes":[`)
+	page = AppendFeedItem(page, 1204, signedGolden(f, KindComment))
+	page = append(page, ',')
+	page = AppendFeedItem(page, 1205, signedGolden(f, KindModeration))
+	page = append(page, "]}"...)
+	f.Add(page)
+	f.Add(bytes.ReplaceAll(page, []byte(`"hub_seq":`), []byte(`"hub_seq" :  `)))
+	f.Add([]byte(`{"hub_seq":5,"next":5,"more":false,"changes":[]}`))
+	f.Add([]byte(`{"changes":[{"hub_seq":1,"change":{"v":1},"sig":"AA=="},{"change":[],"sig":null}]}`))
+	keys := fuzzKeys(f)
+	f.Fuzz(func(t *testing.T, page []byte) {
+		var feed Feed
+		if err := json.Unmarshal(page, &feed); err != nil {
+			return
+		}
+		for _, item := range feed.Changes {
+			c, err := Verify(item.Signed, keys)
+			if err != nil {
+				continue
+			}
+			if !bytes.Contains(page, item.Change) {
+				t.Fatal("a verified change is not verbatim in the page")
+			}
+			if c.KeyID == "" || c.Owner == "" {
+				t.Fatalf("verified %+v", c)
+			}
+		}
+	})
+}
+
+// FuzzCheckStrictJSON checks the fast strictness scan against the obvious
+// implementation on every input encoding/json accepts as a first value.
+func FuzzCheckStrictJSON(f *testing.F) {
+	for _, b := range testdataFiles(f, "valid_*.json") {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"a":[{"b":1},{"b":2}],"a":{}}`))
+	f.Add([]byte(`{"t\u0069tle":"x","title":"y"} `))
+	f.Add([]byte(`{"a":[1,"a",{"":null}]} {}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fast := checkStrictJSON(raw) // must not panic, whatever raw is
+		// checkStrictJSON's precondition, as ParseChange meets it: the input
+		// starts with an object encoding/json has decoded.
+		var first json.RawMessage
+		if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&first); err != nil || first[0] != '{' {
+			return
+		}
+		ref := strictReference(raw)
+		if (fast == nil) != (ref == nil) && !strings.Contains(fmt.Sprint(fast), "more than 64 members") {
+			t.Fatalf("checkStrictJSON: %v, reference: %v, input %q", fast, ref, raw)
+		}
+	})
+}
