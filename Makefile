@@ -8,7 +8,7 @@ FUZZTIME  ?= 5s
 PKGS      := ./...
 BIN       := bin/bikfed
 
-.PHONY: all build demo test testrace fuzz bench lint tidy deps clean
+.PHONY: all build demo test testrace fuzz bench lint tidy deps minio clean
 
 all: lint test
 
@@ -23,7 +23,7 @@ demo: build
 	$(BIN) demo
 
 ## test: unit, integration and end-to-end tests, then every fuzz target briefly.
-test: deps lint
+test: deps lint minio
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	$(MAKE) fuzz
 
@@ -36,12 +36,16 @@ fuzz:
 	  done; \
 	done
 
-testrace:
+testrace: minio
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 ## bench: the benchmarks of docs/benchmarks.md, rewritten with this run's figures.
 bench: build
 	$(GO) run ./cmd/bikfed-bench -out docs/benchmarks.md
+
+## minio: build the pinned MinIO server the S3 tests run (once per machine, then cached).
+minio:
+	@scripts/minio.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -140,8 +140,8 @@ func TestAPITypes_JSON(t *testing.T) {
 	}
 }
 
-// TestDigest_docs pins the worked example of docs/protocol.md: the digest of
-// be's five changes in testdata/push.ndjson.
+// TestDigest_docs pins the worked examples of docs/protocol.md: the digests of
+// be's five changes in testdata/push.ndjson and of the hub's two.
 func TestDigest_docs(t *testing.T) {
 	d := NewDigest()
 	for _, k := range []Kind{KindResource, KindTranslation, KindPost, KindComment, KindProfile} {
@@ -155,5 +155,15 @@ func TestDigest_docs(t *testing.T) {
 	}
 	if got, want := d.Sum(), "39a548547d38ab7d8a2e4c95d8f950e5c646106e4e116844a4a699d0d8a18580"; got != want || d.Count() != 5 {
 		t.Fatalf("digest %s (%d), want %s (5)", got, d.Count(), want)
+	}
+	hub := NewDigest()
+	for _, k := range []Kind{KindService, KindModeration} { // already in id order
+		s := signedGolden(t, k)
+		c, _ := ParseChange(s.Change)
+		sum := s.Hash()
+		hub.Add(c.ID, c.Version, sum[:])
+	}
+	if got, want := hub.Sum(), "7d44dc1cc576c1b1c1102acea4903d21ef138850206ee3aebca4d98dc5fab9f3"; got != want {
+		t.Fatalf("hub digest %s, want %s", got, want)
 	}
 }
