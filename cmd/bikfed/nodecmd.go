@@ -313,9 +313,36 @@ func (e *cmdEnv) nodeStatus(ctx context.Context, args []string) error {
 	if asJSON {
 		return writeJSON(e.stdout, st)
 	}
-	b, _ := json.MarshalIndent(st, "", "  ")
-	_, err = e.stdout.Write(append(b, '\n'))
-	return err
+	printNodeStatus(e.stdout, st)
+	return nil
+}
+
+// printNodeStatus is the editor's view: what waits to go out, when the node
+// last spoke to the hub, and what the hub refused.
+func printNodeStatus(w io.Writer, st node.Status) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "node\t%s %s\n", st.Node, st.Name)
+	fmt.Fprintf(tw, "hub\t%s\n", st.HubURL)
+	fmt.Fprintf(tw, "epoch\t%s (since %s)\n", st.Epoch, st.EpochStartedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "pending\t%d changes to push (outbox head %d, hub has up to %d)\n", st.Pending, st.HeadSeq, st.PushCheckpoint)
+	fmt.Fprintf(tw, "scheduled\t%d waiting for their publication time\n", st.Scheduled)
+	fmt.Fprintf(tw, "last push\t%s%s\n", ago(st.LastPushAt), errSuffix(st.LastPushError))
+	fmt.Fprintf(tw, "last pull\t%s, cursor %d of %d (%d behind)%s\n", ago(st.LastPullAt), st.PullCursor, st.HubSeq, st.PullLag, errSuffix(st.LastPullError))
+	fmt.Fprintf(tw, "entities\t%d\n", st.Entities)
+	tw.Flush()
+	if st.RefusalCount > 0 {
+		fmt.Fprintf(w, "\n%d refused records (newest first):\n", st.RefusalCount)
+		for _, r := range st.Refusals {
+			fmt.Fprintf(w, "  %s  %s: %s: %s\n", r.At.Format(time.RFC3339), r.Name(), r.Code, r.Reason)
+		}
+	}
+}
+
+func errSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " — last error: " + s
 }
 
 func (e *cmdEnv) verify(ctx context.Context, args []string) error {
