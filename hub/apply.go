@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,23 +34,93 @@ type pushItem struct {
 	done    chan struct{} // closed once verified; nil when there is nothing to verify
 }
 
-// batch is a read push whose records may still be under verification.
+// batch is a push on its way through reading, verification and apply.
 type batch struct {
 	header    protocol.PushHeader
-	items     []*pushItem
-	truncated bool // stopped at a limit: the checkpoint is the highest seq read
+	items     []*pushItem // all records, unless they arrive on stream
+	truncated bool        // stopped at a limit: the checkpoint is the highest seq read
 	verifying sync.WaitGroup
+
+	// A push still being read delivers its records on stream, in body
+	// order; stream is closed when reading ends, after truncated and readErr
+	// are set. body is the request body it is read from.
+	stream  chan *pushItem
+	readErr error
+	body    *spool
 }
 
 // wait blocks until every record of b is verified.
 func (b *batch) wait() { b.verifying.Wait() }
 
-// readPush reads a push body for node: it decodes lines in this goroutine and
-// hands each record to verification on all cores at once. It returns when
-// the body is read; verification may still be running, so applyBatch can
-// start writing the first records while the last ones are checked, and the
-// write transaction is never held open while a slow client sends its body.
+// finish waits for everything reading and verifying b started: the request
+// body may not be touched once the handler returns.
+func (b *batch) finish() {
+	if b.stream != nil {
+		for range b.stream {
+		}
+	}
+	b.wait()
+	if b.body != nil {
+		b.body.wait()
+	}
+}
+
+// records reads a batch's records in body order.
+type records struct {
+	b    *batch
+	next int // in b.items
+}
+
+// take appends to dst the next records, up to n of them, once each is
+// verified. It returns fewer only at the end of the batch.
+func (r *records) take(dst []*pushItem, n int) []*pushItem {
+	if r.b.stream == nil {
+		k := min(n, len(r.b.items)-r.next)
+		dst = append(dst, r.b.items[r.next:r.next+k]...)
+		r.next += k
+	} else {
+		for len(dst) < n {
+			it, ok := <-r.b.stream
+			if !ok {
+				break
+			}
+			dst = append(dst, it)
+		}
+	}
+	for _, it := range dst {
+		if it.done != nil {
+			<-it.done
+		}
+	}
+	return dst
+}
+
+// readPush reads a whole push body for node, verifying its records on all
+// cores as they are read, and returns once the body is read; verification
+// may still be running.
 func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, error) {
+	b, err := h.startPush(ctx, r, node, nil)
+	if err != nil {
+		return nil, err
+	}
+	for it := range b.stream {
+		b.items = append(b.items, it)
+	}
+	b.stream = nil
+	if b.readErr != nil {
+		b.wait()
+		return nil, b.readErr
+	}
+	return b, nil
+}
+
+// startPush reads the header of a push body for node and checks it, then
+// goes on decoding lines in the background and hands each record to
+// verification on all cores at once; records reach b.stream as they are
+// read. When body is the spool r reads from, the rest of the request is read
+// ahead from here on, so applyBatch can start writing as soon as all of it
+// has arrived, while the last records are still decoded and checked.
+func (h *Hub) startPush(ctx context.Context, r io.Reader, node string, body *spool) (*batch, error) {
 	pr, err := protocol.NewPushReader(r)
 	if err != nil {
 		return nil, err
@@ -62,9 +133,15 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 	if err := h.precheck(b.header); err != nil {
 		return nil, err
 	}
+	if body != nil {
+		body.readAhead()
+		b.body = body
+	}
 
-	// Room for the whole batch: reading never waits for verification.
+	// Room for the whole batch: reading never waits for verification or
+	// apply.
 	jobs := make(chan *pushItem, h.cfg.MaxBatchChanges)
+	b.stream = make(chan *pushItem, h.cfg.MaxBatchChanges)
 	for range runtime.GOMAXPROCS(0) {
 		b.verifying.Add(1)
 		go func() {
@@ -75,53 +152,148 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 			}
 		}()
 	}
-	var readErr error
-	for {
-		if err := ctx.Err(); err != nil {
-			readErr = err
-			break
+	go func() {
+		defer close(b.stream)
+		defer close(jobs)
+		for {
+			if err := ctx.Err(); err != nil {
+				b.readErr = pushReadError(ctx, err)
+				return
+			}
+			rec, err := pr.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if errors.Is(err, protocol.ErrTruncated) {
+				b.truncated = true
+				return
+			}
+			if err != nil {
+				b.readErr = pushReadError(ctx, err)
+				return
+			}
+			it := &pushItem{line: rec.Line}
+			if rec.Refusal != nil {
+				it.refusal = rec.Refusal
+			} else {
+				it.signed = rec.Signed
+				it.done = make(chan struct{})
+				jobs <- it
+			}
+			b.stream <- it
 		}
-		rec, err := pr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if errors.Is(err, protocol.ErrTruncated) {
-			b.truncated = true
-			break
-		}
-		if err != nil {
-			readErr = err
-			break
-		}
-		it := &pushItem{line: rec.Line}
-		b.items = append(b.items, it)
-		if rec.Refusal != nil {
-			it.refusal = rec.Refusal
-			continue
-		}
-		it.signed = rec.Signed
-		it.done = make(chan struct{})
-		jobs <- it
-	}
-	close(jobs)
-	if readErr != nil {
-		b.wait()
-		// A body cut off mid-line would end in a partial record that looks
-		// malformed; refusing it would move the checkpoint past a record the
-		// node sent intact. Apply nothing; the node sends the batch again.
-		if errors.Is(readErr, errInflatedTooLarge) {
-			return nil, errInflatedTooLarge
-		}
-		var mbe *http.MaxBytesError
-		if errors.As(readErr, &mbe) {
-			return nil, protocol.Errorf(protocol.CodeBatchTooLarge, "push body is larger than %d bytes", mbe.Limit)
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("read push: %w", readErr)
-		}
-		return nil, protocol.Errorf(protocol.CodeBadRequest, "read push body: %v", readErr)
-	}
+	}()
 	return b, nil
+}
+
+// pushReadError is the answer to a push whose body could not be read to its
+// end. A body cut off mid-line would end in a partial record that looks
+// malformed; refusing it would move the checkpoint past a record the node
+// sent intact. So nothing of the batch applies; the node sends it again.
+func pushReadError(ctx context.Context, err error) error {
+	if errors.Is(err, errInflatedTooLarge) {
+		return errInflatedTooLarge
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return protocol.Errorf(protocol.CodeBatchTooLarge, "push body is larger than %d bytes", mbe.Limit)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("read push: %w", err)
+	}
+	return protocol.Errorf(protocol.CodeBadRequest, "read push body: %v", err)
+}
+
+// spool reads a request body ahead into memory once readAhead is called,
+// until its end or limit bytes; before that it only passes reads through.
+// It lets applyBatch take the write lock as soon as a push has arrived, and
+// never while a slow client is still sending.
+type spool struct {
+	r     io.Reader
+	limit int
+	done  chan struct{} // closed when the read-ahead has ended
+
+	mu    sync.Mutex
+	cond  sync.Cond
+	ahead bool
+	buf   []byte
+	err   error // how the read-ahead ended: io.EOF, a read error or errSpoolFull
+}
+
+// errSpoolFull ends a read-ahead at its limit; the rest is read as it comes.
+var errSpoolFull = errors.New("read-ahead limit")
+
+func newSpool(r io.Reader, limit int) *spool {
+	s := &spool{r: r, limit: limit, done: make(chan struct{})}
+	s.cond.L = &s.mu
+	return s
+}
+
+func (s *spool) readAhead() {
+	s.mu.Lock()
+	s.ahead = true
+	s.mu.Unlock()
+	go func() {
+		defer close(s.done)
+		read := 0
+		chunk := make([]byte, 32<<10)
+		for {
+			n, err := s.r.Read(chunk)
+			read += n
+			if err == nil && read >= s.limit {
+				err = errSpoolFull
+			}
+			s.mu.Lock()
+			s.buf = append(s.buf, chunk[:n]...)
+			s.err = err
+			s.cond.Broadcast()
+			s.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// received waits until the read-ahead has ended and reports whether it holds
+// the whole body (or the error that ended it).
+func (s *spool) received() bool {
+	<-s.done
+	return s.err != errSpoolFull
+}
+
+// wait waits for the read-ahead to end, if it started.
+func (s *spool) wait() {
+	s.mu.Lock()
+	ahead := s.ahead
+	s.mu.Unlock()
+	if ahead {
+		<-s.done
+	}
+}
+
+func (s *spool) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	if !s.ahead {
+		s.mu.Unlock()
+		return s.r.Read(p)
+	}
+	for len(s.buf) == 0 && s.err == nil {
+		s.cond.Wait()
+	}
+	if len(s.buf) > 0 {
+		n := copy(p, s.buf)
+		s.buf = s.buf[n:]
+		s.mu.Unlock()
+		return n, nil
+	}
+	err := s.err
+	s.mu.Unlock()
+	if err == errSpoolFull {
+		// The read-ahead has stopped: the rest is read here, as it comes.
+		return s.r.Read(p)
+	}
+	return 0, err
 }
 
 // verify checks one record: signature, validation, ownership. It runs on a
@@ -150,6 +322,7 @@ func (h *Hub) verify(it *pushItem, node string) {
 	if !c.Deleted {
 		it.ref = bodyRef(c)
 	}
+	h.requireBlobs(it)
 }
 
 // bodyRef returns the entity a change's body points at, kept in a column so
@@ -228,9 +401,10 @@ func checkpointCheck(hd protocol.PushHeader, epoch string, applied int64) error 
 }
 
 // applyChunk is how many verified records are applied at a time: small
-// enough that writing starts soon after the first records are verified,
-// large enough that the stored-versions query is amortised.
-const applyChunk = 128
+// enough that writing keeps up with verification and little is left to
+// write when the last record is verified, large enough that the
+// stored-versions query is amortised.
+const applyChunk = 64
 
 // applyState carries one batch's apply through its chunks.
 type applyState struct {
@@ -242,9 +416,61 @@ type applyState struct {
 	maxRead  int64 // highest seq read, for a truncated batch's checkpoint
 	last     int64 // last accepted seq, for the increasing-seq rule
 	have     map[string]stored
-	ins      *sql.Stmt
 	erasures int
 	ids      []byte
+	// rows holds the arguments of upserts not yet written, entityCols a
+	// row; ins and insMany write one row and insertRows rows at a time.
+	rows         []any
+	ins, insMany *sql.Stmt
+	versions     *sql.Stmt // the stored versions of a chunk's entities
+}
+
+// close closes the batch's prepared statements.
+func (st *applyState) close() {
+	for _, stmt := range []*sql.Stmt{st.ins, st.insMany, st.versions} {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}
+}
+
+// insertRows is how many entities one statement writes: the per-statement
+// costs of database/sql and SQLite (cursors, reset) are paid once for them.
+const insertRows = 32
+
+// entityCols is the number of arguments of one row of upsertEntities.
+const entityCols = 16
+
+// flush writes the pending rows.
+func (st *applyState) flush(ctx context.Context, tx *sql.Tx) error {
+	rows := st.rows
+	for len(rows) >= insertRows*entityCols {
+		if st.insMany == nil {
+			var err error
+			if st.insMany, err = tx.PrepareContext(ctx, upsertEntities(insertRows)); err != nil {
+				return fmt.Errorf("prepare upsert: %w", err)
+			}
+		}
+		if _, err := st.insMany.ExecContext(ctx, rows[:insertRows*entityCols]...); err != nil {
+			return fmt.Errorf("store entities: %w", err)
+		}
+		rows = rows[insertRows*entityCols:]
+	}
+	for len(rows) > 0 {
+		if st.ins == nil {
+			var err error
+			if st.ins, err = tx.PrepareContext(ctx, upsertEntities(1)); err != nil {
+				return fmt.Errorf("prepare upsert: %w", err)
+			}
+		}
+		if _, err := st.ins.ExecContext(ctx, rows[:entityCols]...); err != nil {
+			return fmt.Errorf("store %s: %w", rows[1], err)
+		}
+		rows = rows[entityCols:]
+	}
+	clear(st.rows) // drop references to the written changes
+	st.rows = st.rows[:0]
+	return nil
 }
 
 // applyChunk applies records in body order: seq discipline, duplicates,
@@ -290,7 +516,13 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 	}
 	st.ids = append(st.ids, ']')
 	if len(st.ids) > 2 {
-		rows, err := tx.QueryContext(ctx, `SELECT id, version, kind, hash FROM entities WHERE id IN (SELECT value FROM json_each(?))`, string(st.ids))
+		if st.versions == nil {
+			var err error
+			if st.versions, err = tx.PrepareContext(ctx, `SELECT id, version, kind, hash FROM entities WHERE id IN (SELECT value FROM json_each(?))`); err != nil {
+				return fmt.Errorf("prepare stored versions: %w", err)
+			}
+		}
+		rows, err := st.versions.QueryContext(ctx, string(st.ids))
 		if err != nil {
 			return fmt.Errorf("read stored versions: %w", err)
 		}
@@ -332,26 +564,19 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 				continue
 			}
 		}
-		if st.ins == nil {
-			var err error
-			if st.ins, err = tx.PrepareContext(ctx, upsertEntity); err != nil {
-				return fmt.Errorf("prepare upsert: %w", err)
-			}
-		}
 		st.head++
-		var publishAt sql.NullInt64
+		var publishAt, ref any // NULL unless set
 		if c.PublishAt != nil {
-			publishAt = sql.NullInt64{Int64: toMillis(*c.PublishAt), Valid: true}
+			publishAt = toMillis(*c.PublishAt)
 		}
-		var ref sql.NullString
 		if it.ref != "" {
-			ref = sql.NullString{String: it.ref, Valid: true}
+			ref = it.ref
 		}
-		if _, err := st.ins.ExecContext(ctx, st.head, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility),
+		// Written by flush at the end of the chunk, in this order: a later
+		// version of the same entity in the batch overwrites this one.
+		st.rows = append(st.rows, st.head, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility),
 			boolInt(c.Deleted), boolInt(c.Erased), publishAt, c.UpdatedAt.UTC().Format(time.RFC3339Nano), appliedAt,
-			[]byte(it.signed.Change), it.signed.Sig, it.hash[:], c.KeyID, ref); err != nil {
-			return fmt.Errorf("store %s: %w", c.ID, err)
-		}
+			[]byte(it.signed.Change), it.signed.Sig, it.hash[:], c.KeyID, ref)
 		st.have[c.ID] = stored{version: c.Version, kind: string(c.Kind), hash: it.hash[:]}
 		res.Applied++
 		if c.Erased {
@@ -362,8 +587,12 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 			}
 		}
 	}
-	return nil
+	return st.flush(ctx, tx)
 }
+
+// errPushUnread rolls back the apply of a push whose body could not be read
+// to its end; the push is answered with batch.readErr.
+var errPushUnread = errors.New("push body not read to its end")
 
 // stored is what the hub holds of an entity, for version checks.
 type stored struct {
@@ -375,6 +604,17 @@ type stored struct {
 // applyBatch applies a verified batch, its refusals and the pusher's new
 // checkpoint in one transaction. Pushes and hub authoring both come here.
 func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, error) {
+	if b.body != nil && !b.body.received() {
+		// Larger than the read-ahead: read it all before writing, so the
+		// write lock never waits on the network.
+		for it := range b.stream {
+			b.items = append(b.items, it)
+		}
+		b.stream = nil
+		if b.readErr != nil {
+			return nil, b.readErr
+		}
+	}
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
 	hd := b.header
@@ -414,25 +654,24 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 		}
 
 		// Records are taken in body order, a chunk at a time as soon as
-		// the chunk is verified: one query for the chunk's stored versions,
-		// then the writes.
+		// the chunk is read and verified: one query for the chunk's stored
+		// versions, then the writes. WriteTx runs this once, so records
+		// taken from the stream are not needed again.
 		st := &applyState{hd: hd, applied: applied, res: res, head: head, now: now,
-			maxRead: hd.FromSeq - 1, last: hd.FromSeq - 1, have: make(map[string]stored, len(b.items))}
-		defer func() {
-			if st.ins != nil {
-				st.ins.Close()
-			}
-		}()
-		for start := 0; start < len(b.items); start += applyChunk {
-			chunk := b.items[start:min(start+applyChunk, len(b.items))]
-			for _, it := range chunk {
-				if it.done != nil {
-					<-it.done
-				}
+			maxRead: hd.FromSeq - 1, last: hd.FromSeq - 1, have: make(map[string]stored, applyChunk)}
+		defer st.close()
+		recs := &records{b: b}
+		var chunk []*pushItem
+		for {
+			if chunk = recs.take(chunk[:0], applyChunk); len(chunk) == 0 {
+				break
 			}
 			if err := st.applyChunk(ctx, tx, chunk); err != nil {
 				return err
 			}
+		}
+		if b.readErr != nil {
+			return errPushUnread
 		}
 		head, erasures = st.head, st.erasures
 		maxRead := st.maxRead
@@ -462,6 +701,9 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 		}
 		return nil
 	})
+	if errors.Is(err, errPushUnread) {
+		return nil, b.readErr
+	}
 	if err != nil {
 		var pe *protocol.Error
 		if errors.As(err, &pe) {
@@ -493,13 +735,26 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 	return res, nil
 }
 
-const upsertEntity = `INSERT INTO entities (hub_seq, id, owner, kind, version, visibility, deleted, erased,
+// upsertEntities writes n entities, entityCols arguments each. SQLite takes
+// the rows in order, so a row sees those before it in the same statement.
+func upsertEntities(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO entities (hub_seq, id, owner, kind, version, visibility, deleted, erased,
 	publish_at, updated_at, applied_at, change, sig, hash, key_id, ref)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	b.WriteString(`
 ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, kind = excluded.kind, version = excluded.version,
 	visibility = excluded.visibility, deleted = excluded.deleted, erased = excluded.erased,
 	publish_at = excluded.publish_at, updated_at = excluded.updated_at, applied_at = excluded.applied_at,
-	change = excluded.change, sig = excluded.sig, hash = excluded.hash, key_id = excluded.key_id, ref = excluded.ref`
+	change = excluded.change, sig = excluded.sig, hash = excluded.hash, key_id = excluded.key_id, ref = excluded.ref`)
+	return b.String()
+}
 
 // insertRefusals records refusals and keeps only the newest maxKeptRefusals
 // of the node.
@@ -534,7 +789,9 @@ func (h *Hub) handlePush(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, protocol.Errorf(protocol.CodeForbidden, "only nodes push"))
 		return
 	}
-	var body io.Reader = http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
+	// Past the batch limit nothing more is read anyway.
+	sp := newSpool(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes), int(h.cfg.MaxBatchBytes))
+	var body io.Reader = sp
 	switch enc := r.Header.Get("Content-Encoding"); enc {
 	case "", "identity":
 	case "gzip":
@@ -552,12 +809,13 @@ func (h *Hub) handlePush(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "unsupported Content-Encoding %q", enc))
 		return
 	}
-	b, err := h.readPush(r.Context(), body, p.node)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
+	b, err := h.startPush(r.Context(), body, p.node, sp)
+	var res *protocol.PushResult
+	if err == nil {
+		res, err = h.applyBatch(r.Context(), b)
+		b.finish()
 	}
-	res, err := h.applyBatch(r.Context(), b)
+	h.ops.metrics.observePush(res, err)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

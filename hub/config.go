@@ -34,18 +34,34 @@ type Config struct {
 	MaxBatchChanges int
 	// MaxRequestBytes caps a push body as sent (compressed). Default 32 MiB.
 	MaxRequestBytes int64
+	// MinisiteHosts maps host names to portal minisites (sid, youth, pocc).
+	MinisiteHosts map[string]string
+	// Gossip configures membership and sync hints (membership.go). Off by default.
+	Gossip GossipConfig
+	// LagSampleInterval is how often each node's lag is sampled for the status
+	// page's 24-hour chart. Default 1m.
+	LagSampleInterval time.Duration
+	// LivenessWindow is how recent a node's last HTTP contact must be for it to
+	// count as alive where gossip does not know it. Default 5m.
+	LivenessWindow time.Duration
+	// Blobs configures attachments: store, quotas, limits, collection (blobs.go).
+	Blobs BlobConfig
 }
 
 // DefaultConfig returns the settings a hub runs with unless configured otherwise.
 // DataDir is left empty: it must be chosen.
 func DefaultConfig() Config {
 	return Config{
-		Listen:          "127.0.0.1:8080",
-		EnrolTokenTTL:   7 * 24 * time.Hour,
-		LongPollMax:     30 * time.Second,
-		MaxBatchBytes:   protocol.MaxBatchBytes,
-		MaxBatchChanges: protocol.MaxBatchChanges,
-		MaxRequestBytes: 32 << 20,
+		Listen:            "127.0.0.1:8080",
+		EnrolTokenTTL:     7 * 24 * time.Hour,
+		LongPollMax:       30 * time.Second,
+		MaxBatchBytes:     protocol.MaxBatchBytes,
+		MaxBatchChanges:   protocol.MaxBatchChanges,
+		MaxRequestBytes:   32 << 20,
+		Gossip:            DefaultGossipConfig(),
+		LagSampleInterval: time.Minute,
+		LivenessWindow:    5 * time.Minute,
+		Blobs:             DefaultBlobConfig(),
 	}
 }
 
@@ -90,5 +106,13 @@ func (c Config) Validate() error {
 	if c.MaxRequestBytes <= 0 {
 		bad("MaxRequestBytes", "must be positive")
 	}
+	if c.LagSampleInterval <= 0 {
+		bad("LagSampleInterval", "must be positive")
+	}
+	if c.LivenessWindow <= 0 {
+		bad("LivenessWindow", "must be positive")
+	}
+	c.Blobs.validate(bad)
+	errs = append(errs, c.Gossip.validate(protocol.HubID)...)
 	return errors.Join(errs...)
 }

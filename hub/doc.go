@@ -21,10 +21,16 @@
 //	GET    /v1/keys                              public key directory
 //	GET    /v1/manifest[?owner=]                 node or operator
 //	GET    /v1/status                            operator: network; node: itself
+//	HEAD   /v1/blobs/{sha256}                    node or operator: held? partial upload offset
+//	PUT    /v1/blobs/{sha256}?size=&offset=      node or operator: upload (the rest of) a blob
+//	GET    /v1/blobs/{sha256}                    node or operator: download a blob
+//	GET    /files/{sha256}/{name}                public: attachment of a public entity
 //	POST   /admin/v1/nodes                       operator: register a node
 //	POST   /admin/v1/entities                    operator: publish a hub entity
 //	PUT    /admin/v1/entities/{id}               operator: new version
 //	DELETE /admin/v1/entities/{id}[?erase=1]     operator: delete or erase
+//	GET    /admin/v1/nodes/{id}/quota            operator: a node's attachment storage
+//	PUT    /admin/v1/nodes/{id}/quota            operator: give a node its own quota
 //	GET    /api/v1/entities?kind=&owner=&lang=&limit=&after=
 //	GET    /api/v1/entities/{id}
 //	GET    /api/v1/resources/{id}/translations

@@ -21,6 +21,8 @@ const feedFlushBytes = 64 << 10
 
 // handleChanges is GET /v1/changes?since=S&limit=N&wait=D.
 func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
+	var waited time.Duration
+	defer h.ops.metrics.observeFeed(time.Now(), &waited)
 	p, err := h.authenticate(r.Header.Get("Authorization"))
 	if err != nil {
 		h.writeError(w, r, err)
@@ -37,7 +39,9 @@ func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
 		h.recordPull(p.node, since)
 	}
 	if wait > 0 && h.head.Load() <= since {
+		start := time.Now()
 		h.waitForChanges(r.Context(), since, wait)
+		waited = time.Since(start)
 	}
 	var you *protocol.Checkpoint
 	if p.node != "" {

@@ -22,6 +22,7 @@ func (h *Hub) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok")
 	})
+	h.mountOps(mux) // /readyz, /metrics, /status (netstatus.go)
 
 	mux.HandleFunc("POST "+protocol.PathEnrol, h.handleEnrol)
 	mux.HandleFunc("POST "+protocol.PathPush, h.handlePush)
@@ -38,6 +39,8 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/entities", h.handleAPIList)
 	mux.HandleFunc("GET /api/v1/entities/{id}", h.handleAPIGet)
 	mux.HandleFunc("GET /api/v1/resources/{id}/translations", h.handleAPITranslations)
+	h.blobRoutes(mux)
+	mux.Handle("/", h.portal.Handler()) // the public portal: everything not above
 	return mux
 }
 

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bikfed/bikfed/hub/portal"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
 	"github.com/bikfed/bikfed/protocol"
 )
@@ -73,6 +74,13 @@ type Hub struct {
 
 	gzip   sync.Pool
 	closed atomic.Bool
+
+	// ops is membership, metrics and the status page (membership.go).
+	ops *ops
+
+	portal *portal.Portal // the public portal; its indexer runs with Run
+
+	blobs blobState // attachments' store and staging, opened at first use (blobs.go)
 }
 
 // nodeState is the in-memory copy of a node's row, so authentication and an
@@ -116,6 +124,7 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.
 		drain:  make(chan struct{}),
 		kick:   make(chan struct{}, 1),
 	}
+	h.initOps()
 	var err error
 	if h.key, err = loadOrCreateKey(filepath.Join(cfg.DataDir, "hub.key")); err != nil {
 		return nil, fmt.Errorf("open hub: %w", err)
@@ -134,6 +143,11 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
 	if err := h.load(ctx); err != nil {
+		h.db.Close()
+		return nil, fmt.Errorf("open hub: %w", err)
+	}
+	pcfg := portal.Config{DataDir: cfg.DataDir, PublicURL: cfg.PublicURL, MinisiteHosts: cfg.MinisiteHosts}
+	if h.portal, err = portal.Open(ctx, pcfg, portalSource{h}, logger); err != nil {
 		h.db.Close()
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
@@ -163,6 +177,9 @@ func (h *Hub) Close() error {
 	if err := h.flushCursors(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	if err := h.portal.Close(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := h.db.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -185,12 +202,26 @@ func (h *Hub) Run(ctx context.Context, ln net.Listener) error {
 	srv.RegisterOnShutdown(h.stopLongPolls)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	pctx, stopIndex := context.WithCancel(ctx)
+	defer stopIndex()
+	h.wg.Go(func() { h.portal.Run(pctx) })
+	stopOps, err := h.startOps(ln)
+	if err != nil {
+		srv.Close()
+		<-errc
+		return err
+	}
+	defer stopOps()
+	h.startBlobGC()
 	h.log.Info("hub serving", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// Leave the gossip cluster before the API goes away, so that nodes see
+	// a departure, not a failure, and /readyz turns away new traffic.
+	stopOps()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -242,12 +273,16 @@ func (h *Hub) housekeep() {
 func (h *Hub) advanceHead(head int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if head <= h.head.Load() {
+	old := h.head.Load()
+	if head <= old {
 		return
 	}
 	h.head.Store(head)
 	close(h.notify)
 	h.notify = make(chan struct{})
+	// Every applied change took the next hub_seq. Gossip tells the nodes.
+	h.ops.metrics.applied.Add(float64(head - old))
+	h.hintHead(head)
 }
 
 // refreshHead picks up changes another process committed to the database.

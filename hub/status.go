@@ -141,6 +141,7 @@ func (h *Hub) status(ctx context.Context, only string) (*protocol.NetworkStatus,
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
+	h.addLiveness(st, now)
 	return st, nil
 }
 

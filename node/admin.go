@@ -49,6 +49,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "node": n.ident.Node})
 	})
+	n.mountOps(mux) // /readyz, /metrics (metrics.go)
 	mux.HandleFunc("POST "+PathAdminEntities, n.auth(n.handleCreate))
 	mux.HandleFunc("GET "+PathAdminEntities, n.auth(n.handleList))
 	mux.HandleFunc("GET "+PathAdminEntities+"/{id}", n.auth(n.handleGet))
@@ -58,6 +59,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET "+PathAdminStatus, n.auth(n.handleStatus))
 	mux.HandleFunc("POST "+PathAdminSync, n.auth(n.handleSync))
 	mux.HandleFunc("GET "+PathAdminVerify, n.auth(n.handleVerify))
+	n.blobRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusNotFound, APIError{Code: protocol.CodeNotFound, Message: "no such endpoint"})
 	})

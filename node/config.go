@@ -41,6 +41,13 @@ type Config struct {
 	MaxImportBytes int64 `json:"max_import_bytes"`
 	// RefusalRetention is how long refusals are kept for the status page.
 	RefusalRetention time.Duration `json:"refusal_retention"`
+	// Blobs configures attachments (blobs.go).
+	Blobs BlobConfig `json:"blobs"`
+	// Gossip configures membership and sync hints (membership.go). Off by default.
+	Gossip GossipConfig `json:"gossip"`
+	// ReadyMaxSyncFailure is how long push or pull may keep failing before
+	// /readyz reports the node not ready.
+	ReadyMaxSyncFailure time.Duration `json:"ready_max_sync_failure"`
 }
 
 // Schedules are the node's cron schedules.
@@ -76,13 +83,16 @@ func DefaultConfig() Config {
 			Publish:      "@every 30s",
 			Housekeeping: "@every 1h",
 		},
-		LongPoll:         true,
-		LongPollWait:     25 * time.Second,
-		PushBatch:        500,
-		PushDebounce:     500 * time.Millisecond,
-		Client:           ClientConfig{Timeout: 60 * time.Second, Retries: 4, RetryWait: 250 * time.Millisecond, RetryMaxWait: 10 * time.Second},
-		MaxImportBytes:   256 << 20,
-		RefusalRetention: 30 * 24 * time.Hour,
+		LongPoll:            true,
+		LongPollWait:        25 * time.Second,
+		PushBatch:           500,
+		PushDebounce:        500 * time.Millisecond,
+		Client:              ClientConfig{Timeout: 60 * time.Second, Retries: 4, RetryWait: 250 * time.Millisecond, RetryMaxWait: 10 * time.Second},
+		MaxImportBytes:      256 << 20,
+		RefusalRetention:    30 * 24 * time.Hour,
+		Gossip:              DefaultGossipConfig(),
+		Blobs:               DefaultBlobConfig(),
+		ReadyMaxSyncFailure: 10 * time.Minute,
 	}
 }
 
@@ -145,6 +155,11 @@ func (c Config) Validate() error {
 	if c.RefusalRetention < time.Hour {
 		bad("refusal_retention", "%s must be at least 1h", c.RefusalRetention)
 	}
+	c.Blobs.validate(bad)
+	if c.ReadyMaxSyncFailure <= 0 {
+		bad("ready_max_sync_failure", "must be positive")
+	}
+	errs = append(errs, c.Gossip.validate()...)
 	return errors.Join(errs...)
 }
 

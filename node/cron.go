@@ -62,6 +62,9 @@ func (n *Node) Housekeeping(ctx context.Context) error {
 	if _, err := n.db.Writer().ExecContext(ctx, `PRAGMA optimize`); err != nil {
 		return fmt.Errorf("housekeeping: optimize: %w", err)
 	}
+	if err := n.blobHousekeeping(ctx); err != nil {
+		return fmt.Errorf("housekeeping: %w", err)
+	}
 	if n.needCheckpoint.Swap(false) {
 		if err := n.db.Checkpoint(ctx); err != nil {
 			n.needCheckpoint.Store(true)

@@ -18,6 +18,10 @@
 //     never read as a delete; the node's own content coming back from the hub
 //     with a higher version is re-adopted, which is how a node recovers from
 //     losing its database.
+//   - Attachments live in a local blob store (<data>/blobs) by SHA-256. A push
+//     first uploads the blobs its changes reference (resuming interrupted
+//     uploads, never sending one the hub has); a fetch loop brings in, and
+//     verifies, the attachments of pulled entities (blobs.go).
 //
 // Sync is triggered three ways: a debounced push after each local write, a
 // long-poll pull loop, and robfig/cron schedules as the anti-entropy

@@ -57,6 +57,12 @@ type Node struct {
 	// flushes the WAL that may still hold the purged text.
 	needCheckpoint atomic.Bool
 	closeOnce      sync.Once
+
+	// ops is gossip membership and metrics (membership.go, metrics.go).
+	ops *nodeOps
+
+	// blobs is the local blob store of attachments (blobs.go).
+	blobs nodeBlobs
 }
 
 // Init enrols a node with the hub and stores its identity in dataDir. token is
@@ -279,6 +285,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 		adminToken: token,
 		kick:       make(chan struct{}, 1),
 	}
+	n.initOps()
 	// A crash may have left erased text in the WAL; the first housekeeping
 	// run flushes it.
 	n.needCheckpoint.Store(true)
@@ -330,7 +337,16 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 		wg.Wait()
 		return err
 	}
+	stopMembership, err := n.startMembership(ctx)
+	if err != nil {
+		cancel()
+		srv.Close()
+		<-sched.Stop().Done()
+		wg.Wait()
+		return err
+	}
 	wg.Go(func() { n.pushLoop(ctx) })
+	wg.Go(func() { n.blobLoop(ctx) })
 	if n.cfg.LongPoll {
 		wg.Go(func() { n.pullLoop(ctx) })
 	}
@@ -348,6 +364,9 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 	n.log.Info("node running", "admin", ln.Addr().String(), "hub", n.ident.HubURL, "long_poll", n.cfg.LongPoll)
 
 	<-ctx.Done()
+	// Leave the gossip cluster first, so the hub records a departure, not a
+	// failure.
+	stopMembership()
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelShutdown()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

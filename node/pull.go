@@ -71,8 +71,9 @@ func (n *Node) fetchPage(ctx context.Context, since int64, wait time.Duration) (
 }
 
 // pullPage reads, verifies and applies one page after the stored cursor. It
-// reports whether more is waiting (including when the cursor moved under it).
-func (n *Node) pullPage(ctx context.Context, wait time.Duration) (more bool, err error) {
+// reports whether more is waiting (including when the cursor moved under it)
+// and whether the hub answered with nothing new.
+func (n *Node) pullPage(ctx context.Context, wait time.Duration) (more, idle bool, err error) {
 	defer func() {
 		if err != nil && ctx.Err() == nil {
 			n.recordError(ctx, "pull", err)
@@ -80,17 +81,17 @@ func (n *Node) pullPage(ctx context.Context, wait time.Duration) (more bool, err
 	}()
 	st, err := readSyncState(ctx, n.db.Reader())
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	p, err := n.fetchPage(ctx, st.PullCursor, wait)
 	if err != nil || p.restored {
-		return p.restored, err
+		return p.restored, false, err
 	}
 	_, moved, err := n.applyPage(ctx, p)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	return p.more || moved, nil
+	return p.more || moved, p.next == p.since, nil
 }
 
 // pullAll pulls until the hub has nothing more. Fetching and verifying the
@@ -346,6 +347,9 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 	if err != nil {
 		return 0, false, fmt.Errorf("apply feed page after %d: %w", since, err)
 	}
+	if !moved {
+		n.ops.metrics.pulled(len(feed.Changes), applied, refused)
+	}
 	if erased {
 		n.flushErasures(ctx)
 	}
@@ -363,7 +367,7 @@ func (n *Node) pullLoop(ctx context.Context) {
 	wait := n.cfg.LongPollWait
 	for ctx.Err() == nil {
 		start := time.Now()
-		more, err := n.pullPage(ctx, wait)
+		more, idle, err := n.pullPage(ctx, wait)
 		if err == nil && more {
 			// Catch up with the read-ahead pipeline, then long-poll again.
 			err = n.pullAll(ctx, nil)
@@ -387,8 +391,9 @@ func (n *Node) pullLoop(ctx context.Context) {
 		}
 		wait = n.cfg.LongPollWait
 		// A hub that answers an idle long-poll at once is not holding it;
-		// do not turn that into a busy loop.
-		if time.Since(start) < wait/10 && !sleepCtx(ctx, wait/10) {
+		// do not turn that into a busy loop. An answer with news is the
+		// long-poll working: poll again at once.
+		if idle && time.Since(start) < wait/10 && !sleepCtx(ctx, wait/10) {
 			return
 		}
 	}

@@ -46,6 +46,10 @@ func (n *Node) push(ctx context.Context) error {
 		if len(rows) == 0 {
 			return nil
 		}
+		// Attachments go first: the hub refuses a change whose blobs it lacks.
+		if err := n.uploadBlobs(ctx, rows); err != nil {
+			return err
+		}
 		h := protocol.PushHeader{
 			Node: n.ident.Node, Epoch: st.Epoch,
 			// From the checkpoint, not the first row: the header's range is
@@ -109,6 +113,7 @@ func (n *Node) push(ctx context.Context) error {
 		if err := n.storePushResult(ctx, st.Epoch, checkpoint, res); err != nil {
 			return err
 		}
+		n.ops.metrics.pushed(res)
 		n.log.Info("pushed", "from", h.FromSeq, "to", h.ToSeq, "applied_seq", res.AppliedSeq,
 			"applied", res.Applied, "duplicates", res.Duplicates, "refused", len(res.Refused), "truncated", res.Truncated)
 		for _, r := range res.Refused {
@@ -259,6 +264,7 @@ func (n *Node) maybeRestored(ctx context.Context, you protocol.Checkpoint) (bool
 
 // recordError keeps the last push or pull error for the status page.
 func (n *Node) recordError(ctx context.Context, what string, err error) {
+	n.ops.metrics.failed(what)
 	now := fmtTime(time.Now())
 	q := `UPDATE sync_state SET last_push_error = ?, last_push_attempt_at = ? WHERE id = 1`
 	if what == "pull" {
@@ -271,6 +277,7 @@ func (n *Node) recordError(ctx context.Context, what string, err error) {
 
 // kickPush asks the push loop for a debounced push; it never blocks.
 func (n *Node) kickPush() {
+	n.kickAnnounce()
 	select {
 	case n.kick <- struct{}{}:
 	default:

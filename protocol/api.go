@@ -189,6 +189,22 @@ type NodeStatus struct {
 	Entities       int        `json:"entities"`
 	Refusals       []Refusal  `json:"refusals,omitempty"`
 	RefusalCount   int        `json:"refusal_count"`
+	// Live is the node's liveness: with gossip, "alive", "dead" (stopped
+	// answering) or "left" (said goodbye); without gossip, or for a node
+	// gossip has not seen, "alive" when its last HTTP contact is recent and
+	// "silent" when it is not, or "never" before any contact. LiveSource says
+	// which: "gossip" or "http". LiveSince is when gossip saw the node enter
+	// its state, or the node's last HTTP contact.
+	Live       string     `json:"live,omitempty"`
+	LiveSource string     `json:"live_source,omitempty"`
+	LiveSince  *time.Time `json:"live_since,omitempty"`
+	// Version is the sync protocol version the node announces over gossip;
+	// 0 when unknown.
+	Version int `json:"version,omitempty"`
+	// AnnouncedSeq is the outbox head the node last announced over gossip.
+	// Ahead of HeadSeq, the node has written changes its push has not
+	// delivered yet; PushLag counts them.
+	AnnouncedSeq int64 `json:"announced_seq,omitempty"`
 }
 
 // NetworkStatus is the hub's view of every node.

@@ -2,13 +2,16 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -110,6 +113,34 @@ func ParseChange(raw []byte) (*Change, error) {
 	if len(raw) > MaxChangeBytes {
 		return nil, Errorf(CodeRecordTooLarge, "change is %d bytes, limit %d", len(raw), MaxChangeBytes)
 	}
+	// Nearly every change arrives as json.Marshal wrote it, and decoding it
+	// by hand costs a fraction of encoding/json; anything the fast decoder is
+	// not sure of goes the general way, which alone decides what is refused.
+	if c, body, ok := decodeChangeFast(raw); ok {
+		if err := c.validate(body); err != nil {
+			return c, err
+		}
+		return c, nil
+	}
+	return parseChangeSlow(raw)
+}
+
+// parseChangeSlow is ParseChange with encoding/json: it takes any input and
+// gives every refusal its message.
+func parseChangeSlow(raw []byte) (*Change, error) {
+	c, err := decodeChangeSlow(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// decodeChangeSlow decodes a change with encoding/json and checkStrictJSON,
+// without validating it.
+func decodeChangeSlow(raw []byte) (*Change, error) {
 	var c Change
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -118,9 +149,6 @@ func ParseChange(raw []byte) (*Change, error) {
 	}
 	if err := checkStrictJSON(raw); err != nil {
 		return nil, Errorf(CodeMalformedJSON, "decode change: %v", err)
-	}
-	if err := c.Validate(); err != nil {
-		return &c, err
 	}
 	return &c, nil
 }
@@ -354,7 +382,11 @@ func (v *fieldErrors) err() error {
 }
 
 // Validate checks the envelope and the body against protocol v1.
-func (c *Change) Validate() error {
+func (c *Change) Validate() error { return c.validate(nil) }
+
+// validate is Validate with the body already decoded from c.Body, or nil to
+// decode it here.
+func (c *Change) validate(body Body) error {
 	if c.Protocol != Version {
 		return Errorf(CodeUnsupportedProtocol, "protocol version %d, this hub speaks %d", c.Protocol, Version)
 	}
@@ -410,9 +442,11 @@ func (c *Change) Validate() error {
 		v.add("body", "required")
 		return v.err()
 	}
-	body, err := DecodeBody(c.Kind, c.Body)
-	if err != nil {
-		return err
+	if body == nil {
+		var err error
+		if body, err = DecodeBody(c.Kind, c.Body); err != nil {
+			return err
+		}
 	}
 	body.validate(v, c)
 	return v.err()
@@ -486,4 +520,641 @@ func DecodeBody(kind Kind, raw json.RawMessage) (Body, error) {
 		return nil, Errorf(CodeMalformedJSON, "decode %s body: %v", kind, err)
 	}
 	return b, nil
+}
+
+// The fast decoder reads a change as json.Marshal writes it: no insignificant
+// space, only members its type declares, each at most once, and values of the
+// member's type (strings, integers, booleans, lists, known objects). On
+// anything else (null, a fraction or an exponent, a surrogate escape, a space,
+// an unknown or repeated member, invalid UTF-8, the body before the kind) it
+// gives up and encoding/json decides. So it accepts only what the slow path
+// accepts, with the same values (FuzzDecodeChangeFast holds it to that), and
+// it refuses nothing: every refusal and its message come from the slow path.
+
+// fastDecoder is a position in the JSON of one change. s is b as a string:
+// strings without escapes are taken from it, so all of them together cost one
+// allocation.
+type fastDecoder struct {
+	b []byte
+	s string
+	i int
+}
+
+// fastField decodes the value of one member of a T.
+type fastField[T any] struct {
+	name string
+	dec  func(d *fastDecoder, v *T) bool
+}
+
+// fastChange is a change with its body decoded along the way.
+type fastChange struct {
+	c         Change
+	body      Body
+	bodyFirst bool // the body came before the kind: decode it at the end
+}
+
+// decodeChangeFast decodes raw, reporting false whenever the slow path must.
+func decodeChangeFast(raw []byte) (*Change, Body, bool) {
+	// Inside strings, the decoder copies bytes as they are, which is what
+	// encoding/json does with valid UTF-8 only.
+	if !utf8.Valid(raw) {
+		return nil, nil, false
+	}
+	d := fastDecoder{b: raw, s: string(raw)}
+	f := new(fastChange)
+	if !decodeObject(&d, f, changeFields) || d.i != len(raw) {
+		return nil, nil, false
+	}
+	if f.bodyFirst {
+		bd := fastDecoder{b: f.c.Body, s: string(f.c.Body)}
+		if f.body = decodeBodyAs(f.c.Kind, &bd); f.body == nil || bd.i != len(bd.b) {
+			return nil, nil, false
+		}
+	}
+	return &f.c, f.body, true
+}
+
+var changeFields = []fastField[fastChange]{
+	{"v", func(d *fastDecoder, f *fastChange) bool { return d.int(&f.c.Protocol) }},
+	{"id", func(d *fastDecoder, f *fastChange) bool { return d.str(&f.c.ID) }},
+	{"kind", func(d *fastDecoder, f *fastChange) bool { return d.str((*string)(&f.c.Kind)) }},
+	{"owner", func(d *fastDecoder, f *fastChange) bool { return d.str(&f.c.Owner) }},
+	{"version", func(d *fastDecoder, f *fastChange) bool { return d.int64(&f.c.Version) }},
+	{"seq", func(d *fastDecoder, f *fastChange) bool { return d.int64(&f.c.Seq) }},
+	{"updated_at", func(d *fastDecoder, f *fastChange) bool { return d.time(&f.c.UpdatedAt) }},
+	{"visibility", func(d *fastDecoder, f *fastChange) bool { return d.str((*string)(&f.c.Visibility)) }},
+	{"publish_at", func(d *fastDecoder, f *fastChange) bool {
+		t := new(time.Time)
+		f.c.PublishAt = t
+		return d.time(t)
+	}},
+	{"deleted", func(d *fastDecoder, f *fastChange) bool { return d.bool(&f.c.Deleted) }},
+	{"erased", func(d *fastDecoder, f *fastChange) bool { return d.bool(&f.c.Erased) }},
+	{"body", decodeBodyFast},
+	{"blobs", func(d *fastDecoder, f *fastChange) bool {
+		return decodeList(d, &f.c.Blobs, func(d *fastDecoder, b *BlobRef) bool { return decodeObject(d, b, blobFields) })
+	}},
+	{"key_id", func(d *fastDecoder, f *fastChange) bool { return d.str(&f.c.KeyID) }},
+}
+
+// decodeBodyFast decodes the body as the kind says, and keeps its bytes as
+// encoding/json would in Change.Body. A body before the kind (encoders that
+// sort members write it so) is only delimited here and decoded at the end.
+func decodeBodyFast(d *fastDecoder, f *fastChange) bool {
+	start := d.i
+	if f.c.Kind == "" {
+		if !d.skipObject() {
+			return false
+		}
+		f.bodyFirst = true
+	} else if f.body = decodeBodyAs(f.c.Kind, d); f.body == nil {
+		return false
+	}
+	f.c.Body = bytes.Clone(d.b[start:d.i])
+	return true
+}
+
+// decodeBodyAs decodes the body object at d as kind, or returns nil.
+func decodeBodyAs(kind Kind, d *fastDecoder) Body {
+	var ok bool
+	switch kind {
+	case KindResource:
+		b := new(Resource)
+		if ok = decodeObject(d, b, resourceFields); ok {
+			return b
+		}
+	case KindTranslation:
+		b := new(Translation)
+		if ok = decodeObject(d, b, translationFields); ok {
+			return b
+		}
+	case KindPost:
+		b := new(Post)
+		if ok = decodeObject(d, b, postFields); ok {
+			return b
+		}
+	case KindComment:
+		b := new(Comment)
+		if ok = decodeObject(d, b, commentFields); ok {
+			return b
+		}
+	case KindProfile:
+		b := new(Profile)
+		if ok = decodeObject(d, b, profileFields); ok {
+			return b
+		}
+	case KindService:
+		b := new(Service)
+		if ok = decodeObject(d, b, serviceFields); ok {
+			return b
+		}
+	case KindModeration:
+		b := new(Moderation)
+		if ok = decodeObject(d, b, moderationFields); ok {
+			return b
+		}
+	}
+	return nil
+}
+
+// skipObject moves past the object at d. It only finds where the object
+// ends; whatever it passes over is decoded later or not accepted.
+func (d *fastDecoder) skipObject() bool {
+	if d.i >= len(d.b) || d.b[d.i] != '{' {
+		return false
+	}
+	depth := 0
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case '"':
+			end, _ := d.strEnd()
+			if end < 0 {
+				return false
+			}
+			d.i = end
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				d.i++
+				return true
+			}
+		}
+		d.i++
+	}
+	return false
+}
+
+var blobFields = []fastField[BlobRef]{
+	{"sha256", func(d *fastDecoder, b *BlobRef) bool { return d.str(&b.SHA256) }},
+	{"size", func(d *fastDecoder, b *BlobRef) bool { return d.int64(&b.Size) }},
+	{"media_type", func(d *fastDecoder, b *BlobRef) bool { return d.str(&b.MediaType) }},
+	{"name", func(d *fastDecoder, b *BlobRef) bool { return d.str(&b.Name) }},
+}
+
+var resourceFields = []fastField[Resource]{
+	{"title", func(d *fastDecoder, r *Resource) bool { return d.str(&r.Title) }},
+	{"description", func(d *fastDecoder, r *Resource) bool { return d.str(&r.Description) }},
+	{"language", func(d *fastDecoder, r *Resource) bool { return d.str(&r.Language) }},
+	{"languages", func(d *fastDecoder, r *Resource) bool { return decodeList(d, &r.Languages, (*fastDecoder).str) }},
+	{"age_min", func(d *fastDecoder, r *Resource) bool { return d.int(&r.AgeMin) }},
+	{"age_max", func(d *fastDecoder, r *Resource) bool { return d.int(&r.AgeMax) }},
+	{"audiences", func(d *fastDecoder, r *Resource) bool { return decodeList(d, &r.Audiences, (*fastDecoder).str) }},
+	{"topics", func(d *fastDecoder, r *Resource) bool { return decodeList(d, &r.Topics, (*fastDecoder).str) }},
+	{"type", func(d *fastDecoder, r *Resource) bool { return d.str(&r.Type) }},
+	{"licence", func(d *fastDecoder, r *Resource) bool { return d.str(&r.Licence) }},
+	{"url", func(d *fastDecoder, r *Resource) bool { return d.str(&r.URL) }},
+	{"minisites", func(d *fastDecoder, r *Resource) bool { return decodeList(d, &r.Minisites, (*fastDecoder).str) }},
+}
+
+var translationFields = []fastField[Translation]{
+	{"resource", func(d *fastDecoder, t *Translation) bool { return d.str(&t.Resource) }},
+	{"source_version", func(d *fastDecoder, t *Translation) bool { return d.int64(&t.SourceVersion) }},
+	{"language", func(d *fastDecoder, t *Translation) bool { return d.str(&t.Language) }},
+	{"title", func(d *fastDecoder, t *Translation) bool { return d.str(&t.Title) }},
+	{"description", func(d *fastDecoder, t *Translation) bool { return d.str(&t.Description) }},
+	{"url", func(d *fastDecoder, t *Translation) bool { return d.str(&t.URL) }},
+	{"method", func(d *fastDecoder, t *Translation) bool { return d.str(&t.Method) }},
+	{"review", func(d *fastDecoder, t *Translation) bool { return d.str(&t.Review) }},
+}
+
+var postFields = []fastField[Post]{
+	{"space", func(d *fastDecoder, p *Post) bool { return d.str(&p.Space) }},
+	{"format", func(d *fastDecoder, p *Post) bool { return d.str(&p.Format) }},
+	{"title", func(d *fastDecoder, p *Post) bool { return d.str(&p.Title) }},
+	{"text", func(d *fastDecoder, p *Post) bool { return d.str(&p.Text) }},
+	{"language", func(d *fastDecoder, p *Post) bool { return d.str(&p.Language) }},
+	{"author", func(d *fastDecoder, p *Post) bool { return d.str(&p.Author) }},
+	{"tags", func(d *fastDecoder, p *Post) bool { return decodeList(d, &p.Tags, (*fastDecoder).str) }},
+}
+
+var commentFields = []fastField[Comment]{
+	{"post", func(d *fastDecoder, m *Comment) bool { return d.str(&m.Post) }},
+	{"text", func(d *fastDecoder, m *Comment) bool { return d.str(&m.Text) }},
+	{"language", func(d *fastDecoder, m *Comment) bool { return d.str(&m.Language) }},
+	{"author", func(d *fastDecoder, m *Comment) bool { return d.str(&m.Author) }},
+}
+
+var profileFields = []fastField[Profile]{
+	{"country", func(d *fastDecoder, p *Profile) bool { return d.str(&p.Country) }},
+	{"name", func(d *fastDecoder, p *Profile) bool { return d.str(&p.Name) }},
+	{"languages", func(d *fastDecoder, p *Profile) bool { return decodeList(d, &p.Languages, (*fastDecoder).str) }},
+	{"website", func(d *fastDecoder, p *Profile) bool { return d.str(&p.Website) }},
+	{"awareness", func(d *fastDecoder, p *Profile) bool {
+		p.Awareness = new(Awareness)
+		return decodeObject(d, p.Awareness, awarenessFields)
+	}},
+	{"helpline", func(d *fastDecoder, p *Profile) bool {
+		p.Helpline = new(Helpline)
+		return decodeObject(d, p.Helpline, helplineFields)
+	}},
+	{"hotline", func(d *fastDecoder, p *Profile) bool {
+		p.Hotline = new(Hotline)
+		return decodeObject(d, p.Hotline, hotlineFields)
+	}},
+	{"youth_panel", func(d *fastDecoder, p *Profile) bool {
+		p.YouthPanel = new(YouthPanel)
+		return decodeObject(d, p.YouthPanel, youthPanelFields)
+	}},
+}
+
+var awarenessFields = []fastField[Awareness]{
+	{"name", func(d *fastDecoder, a *Awareness) bool { return d.str(&a.Name) }},
+	{"url", func(d *fastDecoder, a *Awareness) bool { return d.str(&a.URL) }},
+}
+
+var helplineFields = []fastField[Helpline]{
+	{"name", func(d *fastDecoder, h *Helpline) bool { return d.str(&h.Name) }},
+	{"phone", func(d *fastDecoder, h *Helpline) bool { return d.str(&h.Phone) }},
+	{"chat", func(d *fastDecoder, h *Helpline) bool { return d.str(&h.Chat) }},
+	{"email", func(d *fastDecoder, h *Helpline) bool { return d.str(&h.Email) }},
+	{"hours", func(d *fastDecoder, h *Helpline) bool { return d.str(&h.Hours) }},
+	{"url", func(d *fastDecoder, h *Helpline) bool { return d.str(&h.URL) }},
+}
+
+var hotlineFields = []fastField[Hotline]{
+	{"name", func(d *fastDecoder, h *Hotline) bool { return d.str(&h.Name) }},
+	{"report_url", func(d *fastDecoder, h *Hotline) bool { return d.str(&h.ReportURL) }},
+}
+
+var youthPanelFields = []fastField[YouthPanel]{
+	{"name", func(d *fastDecoder, y *YouthPanel) bool { return d.str(&y.Name) }},
+	{"url", func(d *fastDecoder, y *YouthPanel) bool { return d.str(&y.URL) }},
+}
+
+var serviceFields = []fastField[Service]{
+	{"name", func(d *fastDecoder, s *Service) bool { return d.str(&s.Name) }},
+	{"category", func(d *fastDecoder, s *Service) bool { return d.str(&s.Category) }},
+	{"description", func(d *fastDecoder, s *Service) bool { return d.str(&s.Description) }},
+	{"url", func(d *fastDecoder, s *Service) bool { return d.str(&s.URL) }},
+	{"minimum_age", func(d *fastDecoder, s *Service) bool { return d.int(&s.MinimumAge) }},
+	{"safety_features", func(d *fastDecoder, s *Service) bool { return decodeList(d, &s.SafetyFeatures, (*fastDecoder).str) }},
+	{"how_to_report", func(d *fastDecoder, s *Service) bool { return d.str(&s.HowToReport) }},
+	{"language", func(d *fastDecoder, s *Service) bool { return d.str(&s.Language) }},
+}
+
+var moderationFields = []fastField[Moderation]{
+	{"target", func(d *fastDecoder, m *Moderation) bool { return d.str(&m.Target) }},
+	{"decision", func(d *fastDecoder, m *Moderation) bool { return d.str(&m.Decision) }},
+	{"reason", func(d *fastDecoder, m *Moderation) bool { return d.str(&m.Reason) }},
+}
+
+// decodeObject decodes an object into v, member by member, with fields. A
+// member fields does not name, or one seen twice, stops it.
+func decodeObject[T any](d *fastDecoder, v *T, fields []fastField[T]) bool {
+	if !d.consume('{') {
+		return false
+	}
+	if d.consume('}') {
+		return true
+	}
+	var seen uint64 // no type has 64 fields
+	for {
+		name, ok := d.name()
+		if !ok || !d.consume(':') {
+			return false
+		}
+		k := 0
+		for k < len(fields) && fields[k].name != string(name) {
+			k++
+		}
+		if k == len(fields) || k >= 64 || seen&(1<<k) != 0 || !fields[k].dec(d, v) {
+			return false
+		}
+		seen |= 1 << k
+		if !d.consume(',') {
+			return d.consume('}')
+		}
+	}
+}
+
+// decodeList decodes an array. Like encoding/json, an empty array makes an
+// empty list, not a nil one.
+func decodeList[T any](d *fastDecoder, list *[]T, elem func(*fastDecoder, *T) bool) bool {
+	if !d.consume('[') {
+		return false
+	}
+	out := make([]T, 0, 4)
+	if !d.consume(']') {
+		for {
+			var e T
+			if !elem(d, &e) {
+				return false
+			}
+			out = append(out, e)
+			if !d.consume(',') {
+				if !d.consume(']') {
+					return false
+				}
+				break
+			}
+		}
+	}
+	*list = out
+	return true
+}
+
+func (d *fastDecoder) consume(c byte) bool {
+	if d.i < len(d.b) && d.b[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// name reads a member name of the protocol's form, with no escapes.
+func (d *fastDecoder) name() ([]byte, bool) {
+	if !d.consume('"') {
+		return nil, false
+	}
+	start := d.i
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		if c == '"' {
+			d.i++
+			return d.b[start : d.i-1], d.i-1 > start
+		}
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return nil, false
+		}
+		d.i++
+	}
+	return nil, false
+}
+
+// strEnd returns the end of the string token at d.i and whether it has
+// escapes, or -1 for anything encoding/json might read differently.
+func (d *fastDecoder) strEnd() (end int, escaped bool) {
+	b := d.b
+	if d.i >= len(b) || b[d.i] != '"' {
+		return -1, false
+	}
+	j := d.i + 1
+	// Eight bytes at a time past the plain ones: none is a quote, a backslash
+	// or a control character.
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; j+8 <= len(b); j += 8 {
+		w := binary.LittleEndian.Uint64(b[j:])
+		q, bs := w^(ones*'"'), w^(ones*'\\')
+		if ((w-ones*0x20)&^w|(q-ones)&^q|(bs-ones)&^bs)&highs != 0 {
+			break
+		}
+	}
+	for ; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, escaped
+		case c == '\\':
+			escaped = true
+			j++
+		case c < 0x20:
+			return -1, false
+		}
+	}
+	return -1, false
+}
+
+func (d *fastDecoder) str(s *string) bool {
+	end, escaped := d.strEnd()
+	if end < 0 {
+		return false
+	}
+	if !escaped {
+		*s = d.s[d.i+1 : end-1]
+		d.i = end
+		return true
+	}
+	tok, ok := unescape(d.b[d.i+1 : end-1])
+	if !ok {
+		return false
+	}
+	*s = string(tok)
+	d.i = end
+	return true
+}
+
+// unescape decodes the escapes of a string's contents as encoding/json does,
+// except surrogate escapes, which it leaves to encoding/json.
+func unescape(s []byte) ([]byte, bool) {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(s) {
+			return nil, false
+		}
+		switch e := s[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			if i+6 > len(s) {
+				return nil, false
+			}
+			r, err := strconv.ParseUint(string(s[i+2:i+6]), 16, 16)
+			if err != nil || utf16.IsSurrogate(rune(r)) {
+				return nil, false
+			}
+			out = utf8.AppendRune(out, rune(r))
+			i += 6
+			continue
+		default:
+			return nil, false
+		}
+		i += 2
+	}
+	return out, true
+}
+
+// skipValue moves past the JSON value at d, reporting false unless it is sure
+// the value is valid JSON as encoding/json reads it (no insignificant space,
+// no deep nesting). Strings are not checked for UTF-8: JSON syntax does not
+// ask for it, ParseChange does.
+func (d *fastDecoder) skipValue(depth int) bool {
+	if d.i >= len(d.b) || depth > 32 {
+		return false
+	}
+	switch c := d.b[d.i]; {
+	case c == '{':
+		d.i++
+		if d.consume('}') {
+			return true
+		}
+		for {
+			if !d.skipString() || !d.consume(':') || !d.skipValue(depth+1) {
+				return false
+			}
+			if !d.consume(',') {
+				return d.consume('}')
+			}
+		}
+	case c == '[':
+		d.i++
+		if d.consume(']') {
+			return true
+		}
+		for {
+			if !d.skipValue(depth + 1) {
+				return false
+			}
+			if !d.consume(',') {
+				return d.consume(']')
+			}
+		}
+	case c == '"':
+		return d.skipString()
+	case c == '-' || c >= '0' && c <= '9':
+		return d.skipNumber()
+	}
+	for _, lit := range []string{"true", "false", "null"} {
+		if bytes.HasPrefix(d.b[d.i:], []byte(lit)) {
+			d.i += len(lit)
+			return true
+		}
+	}
+	return false
+}
+
+// skipString moves past a string whose escapes are all valid.
+func (d *fastDecoder) skipString() bool {
+	end, escaped := d.strEnd()
+	if end < 0 {
+		return false
+	}
+	if escaped {
+		s := d.b[d.i+1 : end-1]
+		for i := 0; i < len(s); i++ {
+			if s[i] != '\\' {
+				continue
+			}
+			i++ // strEnd saw to it that something follows
+			switch s[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(s) {
+					return false
+				}
+				for _, h := range s[i+1 : i+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return false
+					}
+				}
+				i += 4
+			default:
+				return false
+			}
+		}
+	}
+	d.i = end
+	return true
+}
+
+// skipNumber moves past a number in JSON's grammar.
+func (d *fastDecoder) skipNumber() bool {
+	b, i := d.b, d.i
+	digits := func() int {
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if n := digits(); n == 0 || n > 1 && b[i-n] == '0' {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	d.i = i
+	return true
+}
+
+// int64 reads an integer in JSON's grammar: no fraction, no exponent.
+func (d *fastDecoder) int64(v *int64) bool {
+	b, i := d.b, d.i
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	digits := b[start:i]
+	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' || len(digits) > 18 {
+		return false // none, a leading zero, or maybe too large: encoding/json decides
+	}
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
+		return false
+	}
+	var n int64
+	for _, c := range digits {
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	*v, d.i = n, i
+	return true
+}
+
+func (d *fastDecoder) int(v *int) bool {
+	var n int64
+	if !d.int64(&n) || int64(int(n)) != n {
+		return false
+	}
+	*v = int(n)
+	return true
+}
+
+func (d *fastDecoder) bool(v *bool) bool {
+	rest := d.b[d.i:]
+	switch {
+	case bytes.HasPrefix(rest, []byte("true")):
+		*v, d.i = true, d.i+4
+	case bytes.HasPrefix(rest, []byte("false")):
+		*v, d.i = false, d.i+5
+	default:
+		return false
+	}
+	return true
+}
+
+// time hands the string token to time.Time's UnmarshalJSON, as encoding/json does.
+func (d *fastDecoder) time(t *time.Time) bool {
+	end, _ := d.strEnd()
+	if end < 0 || t.UnmarshalJSON(d.b[d.i:end]) != nil {
+		return false
+	}
+	d.i = end
+	return true
 }

@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -541,4 +543,100 @@ func strictReference(raw []byte) error {
 		}
 		expectName = len(open) > 0 && open[len(open)-1] != nil
 	}
+}
+
+func TestDecodeChangeFast(t *testing.T) {
+	t.Run("takes what json.Marshal writes", func(t *testing.T) {
+		// Otherwise every change would go the slow way, correctly but at
+		// several times the cost.
+		for _, kind := range Kinds {
+			if _, _, ok := decodeChangeFast(golden(t, kind)); !ok {
+				t.Errorf("golden %s goes the slow way", kind)
+			}
+		}
+		pub := time.Date(2026, 2, 10, 8, 0, 0, 0, time.UTC)
+		c := &Change{Protocol: Version, ID: "be:01JKT3S6M00M2GA1850M2GA185", Kind: KindPost, Owner: "be", Version: 2, Seq: 7,
+			UpdatedAt: time.Now(), Visibility: VisibilityPublic, PublishAt: &pub, Deleted: true, Erased: true, KeyID: "be-81bcc3dfb9ba630c",
+			Body: json.RawMessage(`{"space":"news","format":"blog","title":"<Safer> & \"you\" \u2028 été","text":"x","language":"fr","author":"a","tags":[]}`)}
+		raw, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Members in any order, as encoders that sort them write them.
+		sorted := mutate(t, golden(t, KindResource), func(c, body map[string]any) {})
+		if _, _, ok := decodeChangeFast(sorted); !ok {
+			t.Errorf("%s goes the slow way", sorted)
+		}
+		got, body, ok := decodeChangeFast(raw)
+		if !ok {
+			t.Fatalf("%s goes the slow way", raw)
+		}
+		if p := body.(*Post); p.Title != "<Safer> & \"you\" \u2028 été" || got.PublishAt == nil || !got.PublishAt.Equal(pub) || !got.Erased {
+			t.Fatalf("decoded %+v with body %+v", got, p)
+		}
+	})
+	t.Run("leaves the rest to encoding/json", func(t *testing.T) {
+		res := string(golden(t, KindResource))
+		for name, raw := range map[string]string{
+			"space":             strings.Replace(res, `,"kind"`, `, "kind"`, 1),
+			"null":              strings.Replace(res, `"licence":"CC-BY-4.0"`, `"licence":null`, 1),
+			"unknown member":    strings.Replace(res, `"v":1`, `"v":1,"x":1`, 1),
+			"repeated member":   strings.Replace(res, `"v":1`, `"v":1,"v":1`, 1),
+			"upper case member": strings.Replace(res, `"seq"`, `"Seq"`, 1),
+			"fraction":          strings.Replace(res, `"age_min":8`, `"age_min":8.0`, 1),
+			"leading zero":      strings.Replace(res, `"age_min":8`, `"age_min":08`, 1),
+			"huge number":       strings.Replace(res, `"seq":42`, `"seq":9223372036854775808`, 1),
+			"surrogate escape":  strings.Replace(res, `Cyberbullying:`, `Cyberbullying\ud83d\ude00:`, 1),
+			"invalid UTF-8":     strings.Replace(res, `Cyberbullying:`, "Cyberbullying\xff:", 1),
+			"raw control":       strings.Replace(res, `Cyberbullying:`, "Cyberbullying\x01:", 1),
+			"trailing data":     res + " ",
+			"body without kind": strings.Replace(res, `"kind":"resource",`, ``, 1),
+			"broken body first": `{"body":{"title":"x"]],"kind":"resource"}`,
+			"string for number": strings.Replace(res, `"age_min":8`, `"age_min":"8"`, 1),
+		} {
+			if _, _, ok := decodeChangeFast([]byte(raw)); ok {
+				t.Errorf("%s: fast decoder accepted %s", name, raw)
+			}
+		}
+	})
+	t.Run("tables name the types' members", func(t *testing.T) {
+		// A member the fast decoder accepts but the type no longer has would
+		// be accepted silently; one it does not know only costs speed. Keep
+		// both sides in step.
+		check := func(typ reflect.Type, names []string) {
+			var want []string
+			for f := range typ.Fields() {
+				if tag := strings.Split(f.Tag.Get("json"), ",")[0]; tag != "" && tag != "-" {
+					want = append(want, tag)
+				}
+			}
+			slices.Sort(want)
+			names = slices.Clone(names)
+			slices.Sort(names)
+			if !slices.Equal(names, want) {
+				t.Errorf("fast decoder of %s knows %v, the type has %v: update the table in change.go", typ, names, want)
+			}
+		}
+		check(reflect.TypeFor[Change](), fastNames(changeFields))
+		check(reflect.TypeFor[BlobRef](), fastNames(blobFields))
+		check(reflect.TypeFor[Resource](), fastNames(resourceFields))
+		check(reflect.TypeFor[Translation](), fastNames(translationFields))
+		check(reflect.TypeFor[Post](), fastNames(postFields))
+		check(reflect.TypeFor[Comment](), fastNames(commentFields))
+		check(reflect.TypeFor[Profile](), fastNames(profileFields))
+		check(reflect.TypeFor[Awareness](), fastNames(awarenessFields))
+		check(reflect.TypeFor[Helpline](), fastNames(helplineFields))
+		check(reflect.TypeFor[Hotline](), fastNames(hotlineFields))
+		check(reflect.TypeFor[YouthPanel](), fastNames(youthPanelFields))
+		check(reflect.TypeFor[Service](), fastNames(serviceFields))
+		check(reflect.TypeFor[Moderation](), fastNames(moderationFields))
+	})
+}
+
+func fastNames[T any](fields []fastField[T]) []string {
+	var out []string
+	for _, f := range fields {
+		out = append(out, f.name)
+	}
+	return out
 }

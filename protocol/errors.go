@@ -33,6 +33,10 @@ const (
 	CodeTooManyRequests     Code = "too_many_requests"
 	CodeUnavailable         Code = "unavailable"
 	CodeInternal            Code = "internal"
+	// Attachments (see blobs.go).
+	CodeBlobHashMismatch Code = "blob_hash_mismatch"
+	CodeBlobMissing      Code = "blob_missing"
+	CodeQuotaExceeded    Code = "quota_exceeded"
 )
 
 // statusByCode is the one table that maps codes to HTTP statuses. The reverse
@@ -59,6 +63,9 @@ var statusByCode = map[Code]int{
 	CodeTooManyRequests:     http.StatusTooManyRequests,
 	CodeUnavailable:         http.StatusServiceUnavailable,
 	CodeInternal:            http.StatusInternalServerError,
+	CodeBlobHashMismatch:    http.StatusUnprocessableEntity,
+	CodeBlobMissing:         http.StatusUnprocessableEntity,
+	CodeQuotaExceeded:       http.StatusRequestEntityTooLarge,
 }
 
 // preferredCode picks the code a bare HTTP status stands for when several codes
@@ -165,6 +172,9 @@ var (
 	ErrTooManyRequests     = &Error{Code: CodeTooManyRequests}
 	ErrUnavailable         = &Error{Code: CodeUnavailable}
 	ErrInternal            = &Error{Code: CodeInternal}
+	ErrBlobHashMismatch    = &Error{Code: CodeBlobHashMismatch}
+	ErrBlobMissing         = &Error{Code: CodeBlobMissing}
+	ErrQuotaExceeded       = &Error{Code: CodeQuotaExceeded}
 )
 
 // ErrorResponse is the body of every non-2xx response of the sync API.

@@ -35,6 +35,9 @@ var allCodes = []struct {
 	{CodeTooManyRequests, ErrTooManyRequests, 429},
 	{CodeUnavailable, ErrUnavailable, 503},
 	{CodeInternal, ErrInternal, 500},
+	{CodeBlobHashMismatch, ErrBlobHashMismatch, 422},
+	{CodeBlobMissing, ErrBlobMissing, 422},
+	{CodeQuotaExceeded, ErrQuotaExceeded, 413},
 }
 
 func TestHTTPStatus(t *testing.T) {

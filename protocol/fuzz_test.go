@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -278,6 +279,76 @@ func FuzzCheckStrictJSON(f *testing.F) {
 		ref := strictReference(raw)
 		if (fast == nil) != (ref == nil) && !strings.Contains(fmt.Sprint(fast), "more than 64 members") {
 			t.Fatalf("checkStrictJSON: %v, reference: %v, input %q", fast, ref, raw)
+		}
+	})
+}
+
+// FuzzDecodeChangeFast holds the fast change decoder to the slow one: whatever
+// it accepts, encoding/json with checkStrictJSON accepts too, with the same
+// change and the same body.
+func FuzzDecodeChangeFast(f *testing.F) {
+	for _, b := range testdataFiles(f, "valid_*.json") {
+		f.Add(b)
+	}
+	f.Add([]byte(oddChange))
+	f.Add([]byte(strings.NewReplacer(" ", "", "\t", "").Replace(oddChange)))
+	f.Add([]byte(`{"v":1,"kind":"post","body":{"title":"a\u00e9\ud83d\ude00\"\\\/\b\f\n\r\t","tags":[]},"seq":-0,"version":18446744073709551616}`))
+	f.Add([]byte(`{"v":1,"kind":"comment","deleted":true,"erased":false,"blobs":[{"size":1,"name":"x"},{}],"publish_at":"2025-02-11T09:00:00Z"}`))
+	f.Add([]byte(`{"v":1.0,"version":1e3,"seq":01,"deleted":null,"body":{}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c, body, ok := decodeChangeFast(raw)
+		if !ok {
+			return
+		}
+		slow, err := decodeChangeSlow(raw)
+		if err != nil {
+			t.Fatalf("fast decoder accepted what the slow one refuses (%v): %q", err, raw)
+		}
+		if !reflect.DeepEqual(c, slow) {
+			t.Fatalf("fast decoder read %+v, slow one %+v, from %q", c, slow, raw)
+		}
+		if len(slow.Body) == 0 {
+			if body != nil {
+				t.Fatalf("a body from nothing: %q", raw)
+			}
+			return
+		}
+		want, err := DecodeBody(slow.Kind, slow.Body)
+		if err != nil {
+			t.Fatalf("fast decoder accepted a body the slow one refuses (%v): %q", err, raw)
+		}
+		if !reflect.DeepEqual(body, want) {
+			t.Fatalf("fast decoder read body %+v, slow one %+v, from %q", body, want, raw)
+		}
+	})
+}
+
+// FuzzDecodeSignedFast holds the fast line splitter to encoding/json: whatever
+// it accepts, the slow path accepts with the same change bytes and signature.
+// It checks skipValue, which the splitter relies on, against json.Valid too.
+func FuzzDecodeSignedFast(f *testing.F) {
+	f.Add(AppendSigned(nil, signedGolden(f, KindComment)))
+	f.Add(AppendSigned(nil, signRaw(testKey(f, "be"), []byte(oddChange))))
+	f.Add([]byte(`{"change":{"a":[1,-0.5e+3,true,false,null,"\u00e9\n"],"b":{}},"sig":"AA=="}`))
+	f.Add([]byte(`{"change":{"a":1},"change":{"b":2},"sig":"AA=="}`))
+	f.Add([]byte(`{"change":{"a":"x"},"sig":"AAAA","sig":"AA=="}`))
+	f.Add([]byte(`{"change":{"a":01},"sig":"AA\r=="}`))
+	f.Add([]byte(`{"change":00,"sig":"}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		d := fastDecoder{b: line}
+		if d.skipValue(0) && !json.Valid(line[:d.i]) {
+			t.Fatalf("skipValue passed over invalid JSON %q", line[:d.i])
+		}
+		var fast Signed
+		if !decodeSignedFast(line, &fast) {
+			return
+		}
+		var slow Signed
+		if err := decodeSignedSlow(line, &slow); err != nil {
+			t.Fatalf("fast splitter accepted what encoding/json refuses (%v): %q", err, line)
+		}
+		if !bytes.Equal(fast.Change, slow.Change) || !bytes.Equal(fast.Sig, slow.Sig) {
+			t.Fatalf("fast splitter read %q %x, encoding/json %q %x", fast.Change, fast.Sig, slow.Change, slow.Sig)
 		}
 	})
 }

@@ -178,6 +178,15 @@ func DecodeSigned(b []byte) (Signed, error) {
 }
 
 func decodeSignedLine(line []byte, s *Signed) error {
+	if decodeSignedFast(line, s) {
+		return nil
+	}
+	return decodeSignedSlow(line, s)
+}
+
+// decodeSignedSlow is decodeSignedLine with encoding/json: it takes any
+// layout and names what is wrong.
+func decodeSignedSlow(line []byte, s *Signed) error {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(s); err != nil {
@@ -193,6 +202,45 @@ func decodeSignedLine(line []byte, s *Signed) error {
 		return fmt.Errorf("decode record: sig is missing")
 	}
 	return nil
+}
+
+// decodeSignedFast splits a line laid out exactly as AppendSigned writes it,
+// {"change":<object>,"sig":"<base64>"}, without a JSON decoder: the change
+// is only checked to be one JSON object (ParseChange reads it later) and the
+// signature is decoded as encoding/json would. Any other layout, or anything
+// it is not sure of, is left to encoding/json: false means "not decided".
+func decodeSignedFast(line []byte, s *Signed) bool {
+	const head, mid, tail = `{"change":`, `,"sig":"`, `"}`
+	if !bytes.HasPrefix(line, []byte(head)) || !bytes.HasSuffix(line, []byte(tail)) {
+		return false
+	}
+	// The signature is base64, so it cannot hold the separator: the last one
+	// is where the change ends, if the line is what it looks like.
+	k := bytes.LastIndex(line, []byte(mid))
+	if k < len(head) || k+len(mid) > len(line)-len(tail) {
+		return false
+	}
+	change, sig := line[len(head):k], line[k+len(mid):len(line)-len(tail)]
+	for _, c := range sig {
+		// base64 would skip line breaks that JSON refuses in a string.
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	d := fastDecoder{b: change}
+	if len(change) == 0 || change[0] != '{' || !d.skipValue(0) || d.i != len(change) {
+		return false
+	}
+	// One allocation for both: they live and die together.
+	buf := make([]byte, len(change)+base64.StdEncoding.DecodedLen(len(sig)))
+	copy(buf, change)
+	n, err := base64.StdEncoding.Decode(buf[len(change):], sig)
+	if err != nil || n == 0 {
+		return false
+	}
+	s.Change = buf[:len(change):len(change)]
+	s.Sig = buf[len(change) : len(change)+n : len(change)+n]
+	return true
 }
 
 // readLine returns the next line without its newline. A line longer than

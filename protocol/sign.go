@@ -74,7 +74,16 @@ func VerifySignature(pub ed25519.PublicKey, raw, sig []byte) bool {
 	if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
 		return false
 	}
-	return ed25519.Verify(pub, signedMessage(raw), sig)
+	// The message is built on the stack for the usual change: every
+	// verification allocating a copy of its change is garbage the
+	// collector would take back from the cores verifying.
+	var buf [4096]byte
+	msg := buf[:0]
+	if len(signingContext)+len(raw) > len(buf) {
+		msg = make([]byte, 0, len(signingContext)+len(raw))
+	}
+	msg = append(append(msg, signingContext...), raw...)
+	return ed25519.Verify(pub, msg, sig)
 }
 
 func signedMessage(raw []byte) []byte {

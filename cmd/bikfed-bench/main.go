@@ -24,6 +24,8 @@ func main() {
 	flag.IntVar(&cfg.entities, "entities", 100_000, "size of the aggregate")
 	flag.IntVar(&cfg.batch, "batch", 1000, "changes per push")
 	flag.IntVar(&cfg.rounds, "rounds", 300, "idle sync rounds to time")
+	flag.Int64Var(&cfg.blobSize, "blob-size", 1<<30, "bytes of the attachment uploaded node→hub→MinIO (0: skip)")
+	flag.BoolVar(&cfg.propagation, "propagation", false, "run only the propagation benchmark and print its section (the report file is left alone)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -39,6 +41,9 @@ type benchConfig struct {
 	entities int
 	batch    int
 	rounds   int
+	blobSize int64
+	// propagation runs only the propagation benchmark (propagation.go).
+	propagation bool
 }
 
 func run(ctx context.Context, cfg benchConfig) error {
@@ -52,11 +57,26 @@ func run(ctx context.Context, cfg benchConfig) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if cfg.propagation {
+		prop, err := benchPropagation(ctx, cfg, dir)
+		if err == nil {
+			fmt.Print(prop.markdown())
+		}
+		return err
+	}
 	rep := &report{started: time.Now(), cfg: cfg}
 	if err := benchSync(ctx, cfg, dir, rep); err != nil {
 		return err
 	}
-	text := rep.markdown()
+	blobs, err := benchBlobs(ctx, cfg, dir)
+	if err != nil {
+		return fmt.Errorf("attachments: %w", err)
+	}
+	prop, err := benchPropagation(ctx, cfg, dir)
+	if err != nil {
+		return err
+	}
+	text := rep.markdown() + blobs.markdown() + prop.markdown()
 	if cfg.out == "-" {
 		fmt.Print(text)
 		return nil

@@ -67,6 +67,11 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 
 	hcfg := hub.DefaultConfig()
 	hcfg.DataDir = filepath.Join(dir, "hub")
+	cluster, err := newDemoCluster(log) // gossip: liveness and sync hints (gossipcmd.go)
+	if err != nil {
+		return err
+	}
+	cluster.hub(&hcfg)
 	h, err := hub.Open(ctx, hcfg, log.With("component", "hub"))
 	if err != nil {
 		return err
@@ -101,6 +106,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		}
 		ncfg := node.DefaultConfig()
 		ncfg.DataDir = filepath.Join(dir, id)
+		cluster.node(&ncfg, id)
 		nlog := log.With("component", "node", "node", id)
 		if _, err := node.Init(ctx, ncfg.DataDir, hubURL, token, nlog); err != nil {
 			return err
@@ -138,11 +144,13 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "\nbikfed demo: a hub and %d nodes, synced (%d entities in the aggregate)\n\n", len(nodes), st.Entities)
+	fmt.Fprintf(e.stdout, "  portal              %s/\n", hubURL)
 	fmt.Fprintf(e.stdout, "  hub                 %s\n", hubURL)
 	fmt.Fprintf(e.stdout, "  public resources    %s/api/v1/entities?kind=resource\n", hubURL)
 	fmt.Fprintf(e.stdout, "  guide to services   %s/api/v1/entities?kind=service\n", hubURL)
 	fmt.Fprintf(e.stdout, "  key directory       %s/v1/keys\n", hubURL)
 	fmt.Fprintf(e.stdout, "  network status      curl -H 'Authorization: Bearer %s' %s/v1/status\n", h.AdminToken(), hubURL)
+	fmt.Fprintf(e.stdout, "  status page         %s/status (sign in with the token above)\n", hubURL)
 	for _, dn := range nodes {
 		rep, err := dn.n.Verify(ctx)
 		if err != nil {
@@ -152,7 +160,11 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\n  data in %s\n", dir)
 	if once {
-		return nil
+		// Stop the servers before the deferred Closes run: a hub or node
+		// closed under its running Run would wait on it forever.
+		cancel()
+		wg.Wait()
+		return runErr
 	}
 	fmt.Fprintln(e.stdout, "\nPress Ctrl-C to stop.")
 	<-ctx.Done()

@@ -20,6 +20,9 @@ type settings struct {
 	config string
 	logFmt string
 	logLvl string
+	// after runs once every source is read, for settings that need parsing
+	// beyond what a flag.Value does (addresses, key files).
+	after []func() error
 }
 
 func newSettings(name string, stderr io.Writer) *settings {
@@ -85,6 +88,12 @@ func (s *settings) parse(args []string) error {
 			}
 		}
 	})
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, fn := range s.after {
+		errs = append(errs, fn())
+	}
 	return errors.Join(errs...)
 }
 

@@ -164,6 +164,8 @@ type network struct {
 	hubAdr string
 	hub    *proc
 	nodes  map[string]*testNode
+	// hubExtra are extra flags for the hub's serve command.
+	hubExtra []string
 }
 
 type testNode struct {
@@ -184,7 +186,7 @@ func newNetwork(t testing.TB) *network {
 
 func (nw *network) startHub() {
 	nw.t.Helper()
-	nw.hub = startProc(nw.t, "hub", nw.dir, "hub", "serve", "--data", nw.hubDir, "--listen", nw.hubAdr)
+	nw.hub = startProc(nw.t, "hub", nw.dir, append([]string{"hub", "serve", "--data", nw.hubDir, "--listen", nw.hubAdr}, nw.hubExtra...)...)
 	waitFor(nw.t, 30*time.Second, "hub to answer", func() error {
 		resp, err := http.Get(nw.hubURL + "/healthz")
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bikfed/bikfed/hub"
+	"github.com/bikfed/bikfed/hub/portal"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -29,6 +30,8 @@ func (e *cmdEnv) hub(ctx context.Context, args []string) error {
 		return e.hubStatus(ctx, args)
 	case "publish":
 		return e.hubPublish(ctx, args)
+	case "quota":
+		return e.hubQuota(ctx, args)
 	}
 	return errUsage
 }
@@ -43,6 +46,9 @@ func hubFlags(s *settings, cfg *hub.Config) {
 	s.fs.DurationVar(&cfg.LongPollMax, "long-poll-max", cfg.LongPollMax, "longest a changes request may wait")
 	s.fs.Int64Var(&cfg.MaxBatchBytes, "max-batch-bytes", cfg.MaxBatchBytes, "largest decompressed push accepted")
 	s.fs.IntVar(&cfg.MaxBatchChanges, "max-batch-changes", cfg.MaxBatchChanges, "most changes in one push")
+	s.fs.Var(portal.MinisiteHostsValue(&cfg.MinisiteHosts), "minisite-host", "serve a portal minisite on a host name: sid=saferinternetday.example (repeat, or separate with commas)")
+	hubOpsFlags(s, cfg)  // gossip, status page (gossipcmd.go)
+	hubBlobFlags(s, cfg) // attachments (blobcmd.go)
 }
 
 // openHub parses the hub settings and opens the hub.
@@ -63,6 +69,7 @@ func (e *cmdEnv) openHub(ctx context.Context, name string, args []string, extra 
 	if err != nil {
 		return nil, cfg, s, err
 	}
+	cfg.Gossip.Logger = log
 	h, err := hub.Open(ctx, cfg, log.With("component", "hub"))
 	if err != nil {
 		return nil, cfg, s, err

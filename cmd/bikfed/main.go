@@ -21,17 +21,22 @@ Usage:
   bikfed hub register-node ID --name NAME
                                       register a node (or re-enrol it) and print its one-time token
   bikfed hub status [--json]          per-node sync status
+  bikfed hub quota ID [--set SIZE]    a node's attachment storage; give it its own quota
   bikfed hub publish --kind K --file F
                                       publish a hub-owned entity (service, moderation, news post)
   bikfed node init --hub URL --token T
                                       create keys and enrol this node with the hub
   bikfed node [serve]                 run the node: admin API, schedules, sync
   bikfed node create|update|delete|get|list|import
-                                      author content locally (works offline)
+                                      author content locally (works offline); --attach FILE
+  bikfed node attach FILE...          copy files into the node's blob store, print their references
+  bikfed node blob get SHA256 [--out FILE] | blob pending
+                                      read an attachment; list attachments still to be fetched
   bikfed node sync                    push and pull now, with a progress bar
   bikfed node status [--json]         pending changes, last push and pull, refusals
   bikfed verify                       compare this node's content with the hub's by digest
   bikfed demo                         a hub and three nodes with sample content, synced
+  bikfed gossip-keygen                print a new gossip encryption key
   bikfed version
 
 Every command takes --help. Settings come from flags, then BIKFED_* environment
@@ -86,6 +91,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return env.verify(ctx, args[1:])
 	case "demo":
 		return env.demo(ctx, args[1:])
+	case "gossip-keygen":
+		return env.gossipKeygen(args[1:])
 	case "version":
 		fmt.Fprintln(stdout, "bikfed", version)
 		return nil

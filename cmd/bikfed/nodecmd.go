@@ -41,6 +41,10 @@ func (e *cmdEnv) node(ctx context.Context, args []string) error {
 		return e.nodeSync(ctx, args)
 	case "status":
 		return e.nodeStatus(ctx, args)
+	case "attach":
+		return e.nodeAttach(ctx, args)
+	case "blob":
+		return e.nodeBlob(ctx, args)
 	}
 	return errUsage
 }
@@ -58,6 +62,8 @@ func nodeFlags(s *settings, cfg *node.Config) {
 	s.fs.DurationVar(&cfg.LongPollWait, "long-poll-wait", cfg.LongPollWait, "how long one long-poll waits")
 	s.fs.IntVar(&cfg.PushBatch, "push-batch", cfg.PushBatch, "changes per push")
 	s.fs.DurationVar(&cfg.PushDebounce, "push-debounce", cfg.PushDebounce, "delay between a local change and its push")
+	nodeOpsFlags(s, cfg)  // gossip, readiness (gossipcmd.go)
+	nodeBlobFlags(s, cfg) // attachments (blobcmd.go)
 }
 
 // openNode parses the node settings and opens the node.
@@ -78,6 +84,7 @@ func (e *cmdEnv) openNode(ctx context.Context, name string, args []string, extra
 	if err != nil {
 		return nil, cfg, err
 	}
+	cfg.Gossip.Logger = log
 	n, err := node.Open(ctx, cfg, log.With("component", "node"))
 	if err != nil {
 		return nil, cfg, err
@@ -129,7 +136,12 @@ func (e *cmdEnv) nodeServe(ctx context.Context, args []string) error {
 func (e *cmdEnv) nodeWrite(ctx context.Context, sub string, args []string) error {
 	id, args := leadingArg(args)
 	var kind, vis, publishAt, file string
+	var attach []string
 	n, _, err := e.openNode(ctx, sub, args, func(s *settings) {
+		s.fs.Func("attach", "attach a file (repeat for several); on update, added to the attachments the entity has", func(v string) error {
+			attach = append(attach, v)
+			return nil
+		})
 		s.fs.StringVar(&kind, "kind", "", "resource, translation, post, comment or profile")
 		s.fs.StringVar(&vis, "visibility", "public", "public, community or youth")
 		s.fs.StringVar(&publishAt, "publish-at", "", "RFC 3339 time before which the entity stays unpublished")
@@ -153,17 +165,24 @@ func (e *cmdEnv) nodeWrite(ctx context.Context, sub string, args []string) error
 	}
 	var ent node.Entity
 	if sub == "create" {
+		if d.Blobs, err = attachFiles(ctx, n, nil, attach); err != nil {
+			return err
+		}
 		ent, err = n.Create(ctx, d)
 	} else {
 		if id == "" {
 			return fmt.Errorf("update: give the entity id")
 		}
+		cur, err := n.Get(ctx, id)
+		if err != nil {
+			return err
+		}
 		if kind == "" {
-			cur, err := n.Get(ctx, id)
-			if err != nil {
-				return err
-			}
 			d.Kind = cur.Kind
+		}
+		// An edit keeps the attachments; --attach adds to them.
+		if d.Blobs, err = attachFiles(ctx, n, cur.Blobs, attach); err != nil {
+			return err
 		}
 		ent, err = n.Update(ctx, id, d)
 	}
@@ -287,6 +306,10 @@ func (e *cmdEnv) nodeSync(ctx context.Context, args []string) error {
 	err = n.SyncOnce(ctx, bar.update)
 	bar.done()
 	if err != nil {
+		return err
+	}
+	// Attachments of what was pulled; those that fail are retried later.
+	if _, err := n.FetchBlobs(ctx); err != nil {
 		return err
 	}
 	st, err := n.Status(ctx)

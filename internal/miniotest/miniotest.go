@@ -53,29 +53,61 @@ func Binary() (string, error) {
 // http) and root credentials. The server's log is printed if the test fails.
 func Start(t testing.TB) (endpoint, accessKey, secretKey string) {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := os.Stat(bin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-		t.Fatalf("no MinIO server binary at %s: run `make minio` (scripts/minio.sh) to build it, or set BIKFED_MINIO to one", bin)
-	}
 	// Registered before the server's own cleanup, so that it runs after
 	// the server has stopped writing into the directories.
 	dir := t.TempDir()
+	srv, err := StartProcess(dir)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() {
+		srv.Stop()
+		if t.Failed() {
+			t.Logf("minio log (%s):\n%s", srv.Endpoint, srv.Log())
+		}
+	})
+	return srv.Endpoint, srv.AccessKey, srv.SecretKey
+}
 
+// Server is a MinIO server started by StartProcess.
+type Server struct {
+	// Endpoint is host:port on loopback, plain http.
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+	stop      func()
+	log       *logBuffer
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL after a while) and waits
+// for it. Stopping twice is harmless.
+func (s *Server) Stop() { s.stop() }
+
+// Log returns what the server has written so far.
+func (s *Server) Log() string { return s.log.String() }
+
+// StartProcess runs a MinIO server with its data under dir, bound to
+// loopback, until Stop; for programs that have no testing.TB, such as the
+// benchmark.
+func StartProcess(dir string) (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(bin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return nil, fmt.Errorf("no MinIO server binary at %s: run `make minio` (scripts/minio.sh) to build it, or set BIKFED_MINIO to one", bin)
+	}
 	// A free port found by listening can be taken by someone else before
 	// MinIO binds it; a server that exits at once is retried on new ports.
 	var lastErr error
 	for attempt := range 3 {
-		srv, err := start(t, bin, filepath.Join(dir, strconv.Itoa(attempt)))
+		srv, err := start(bin, filepath.Join(dir, strconv.Itoa(attempt)))
 		if err == nil {
-			return srv, AccessKey, SecretKey
+			return srv, nil
 		}
 		lastErr = err
 	}
-	t.Fatalf("start minio: %v", lastErr)
-	return "", "", ""
+	return nil, fmt.Errorf("start minio: %w", lastErr)
 }
 
 // logBuffer collects the server's output, written by exec's copying
@@ -97,20 +129,20 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
-func start(t testing.TB, bin, dir string) (string, error) {
+func start(bin, dir string) (*Server, error) {
 	data, certs := filepath.Join(dir, "data"), filepath.Join(dir, "certs")
 	for _, d := range []string{data, certs} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	addr, err := freeAddr()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	console, err := freeAddr()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 
 	log := &logBuffer{}
@@ -127,38 +159,35 @@ func start(t testing.TB, bin, dir string) (string, error) {
 	)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("run %s: %w", bin, err)
+		return nil, fmt.Errorf("run %s: %w", bin, err)
 	}
 	exited := make(chan struct{})
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(exited) }()
 
+	var once sync.Once
 	stop := func() {
-		select {
-		case <-exited:
-			return
-		default:
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-		}
+		once.Do(func() {
+			select {
+			case <-exited:
+				return
+			default:
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(stopTimeout):
+				cmd.Process.Kill()
+				<-exited
+			}
+		})
 	}
 
 	if err := waitLive(addr, exited); err != nil {
 		stop()
-		return "", fmt.Errorf("%w (exit: %v)\n--- minio log ---\n%s", err, waitErr, log.String())
+		return nil, fmt.Errorf("%w (exit: %v)\n--- minio log ---\n%s", err, waitErr, log.String())
 	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("minio log (%s):\n%s", addr, log.String())
-		}
-	})
-	return addr, nil
+	return &Server{Endpoint: addr, AccessKey: AccessKey, SecretKey: SecretKey, stop: stop, log: log}, nil
 }
 
 func freeAddr() (string, error) {

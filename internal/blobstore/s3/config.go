@@ -25,7 +25,7 @@ type Config struct {
 	// network: the keys sign requests but do not encrypt the blobs.
 	UseSSL bool
 	// Prefix lets several deployments share a bucket: blobs live under
-	// <Prefix>blobs/ and temporary uploads under <Prefix>tmp/. A prefix
+	// <Prefix>blobs/ (and temporary uploads of earlier versions under <Prefix>tmp/). A prefix
 	// without a trailing slash gets one.
 	Prefix string
 }

@@ -7,13 +7,17 @@
 // bucket stays self-describing to other tools).
 //
 // S3 cannot check our hash before an object exists, and an object that
-// exists under a blob's name is trusted by every reader. So a Put uploads to
-// a temporary key <Prefix>tmp/<random>, hashing while it streams, and only
-// when the hash matched copies the object server-side to its final key and
-// deletes the temporary one; on a mismatch it deletes the temporary object
-// and the blob's name was never taken. The copy costs the server a second
-// write but no client bandwidth.
+// exists under a blob's name is trusted by every reader. So a Put never lets
+// an object appear before the hash matched: a blob that fits in one part
+// (8 MiB) is hashed in memory and sent in one request signed with its
+// SHA-256, which the server checks as well; a larger one is sent as a
+// multipart upload to its final key, hashing while it streams, and the
+// upload is completed only once the last part has been read and the whole
+// blob hashed. On a mismatch the upload is aborted and the blob's name was
+// never taken. (An earlier version uploaded to <Prefix>tmp/ and copied the
+// object into place; the copy cost as much as the upload itself.)
 //
-// Memory stays bounded whatever the blob's size: minio-go uploads a body of
-// known size in parts, holding one part (8 MiB here) in memory per Put.
+// Every part carries a CRC32C the server checks. Memory stays bounded
+// whatever the blob's size: a Put holds three parts, one being read while
+// two are sent. Sweep aborts the incomplete uploads a crash leaves.
 package s3

@@ -99,20 +99,35 @@ func TestStore_Objects(t *testing.T) {
 		}
 	})
 
-	// Blobs above 5 GiB are copied into place part by part; a lowered
-	// threshold runs that path on a few MiB.
-	t.Run("MultipartCopy", func(t *testing.T) {
+	// Blobs larger than a part go up as a multipart upload, completed only
+	// after the hash checked out; a lowered part size runs that path on a
+	// few MiB.
+	t.Run("Multipart", func(t *testing.T) {
 		s := srv.newStore(t, "p")
-		s.copyPartSize = 8 << 20
+		s.partSize = 5 << 20
 		b := blobstoretest.NewBlob(2, 12<<20+3)
 		blobstoretest.MustPut(t, s, b, "video/mp4")
 		got, info := blobstoretest.ReadAll(t, s, b.SHA256)
 		if !bytes.Equal(got, b.Data) || info.MediaType != "video/mp4" {
-			t.Errorf("blob copied in parts differs (info %+v)", info)
+			t.Errorf("blob uploaded in parts differs (info %+v)", info)
 		}
 		oi, err := s.client.StatObject(t.Context(), s.bucket, "p/blobs/"+b.SHA256, minio.StatObjectOptions{})
 		if err != nil || oi.UserMetadata[metaSHA256] != b.SHA256 || !strings.Contains(oi.ETag, "-") {
 			t.Errorf("object %+v, %v: want sha256 metadata and a multipart ETag", oi, err)
+		}
+		if keys := objects(t, s); len(keys) != 1 {
+			t.Errorf("bucket holds %v, want the one blob", keys)
+		}
+
+		// A mismatch found after the last part was read leaves neither an
+		// object nor an incomplete upload.
+		bad := blobstoretest.NewBlob(3, 11<<20)
+		err = s.Put(t.Context(), b.SHA256[:63]+"0", int64(len(bad.Data)), "", bytes.NewReader(bad.Data))
+		if !errors.Is(err, blobstore.ErrHashMismatch) {
+			t.Fatalf("Put of other bytes = %v, want ErrHashMismatch", err)
+		}
+		for mp := range s.client.ListIncompleteUploads(t.Context(), s.bucket, "", true) {
+			t.Errorf("incomplete upload %s left behind (%v)", mp.Key, mp.Err)
 		}
 		if keys := objects(t, s); len(keys) != 1 {
 			t.Errorf("bucket holds %v, want the one blob", keys)
@@ -122,8 +137,13 @@ func TestStore_Objects(t *testing.T) {
 	t.Run("Sweep", func(t *testing.T) {
 		s := srv.newStore(t, "")
 		ctx := t.Context()
-		// What a crash between upload and copy leaves.
+		// What a crash of an earlier version between upload and copy left,
+		// and what a crash in the middle of a multipart upload leaves.
 		if _, err := s.client.PutObject(ctx, s.bucket, "tmp/crashed", strings.NewReader("partial"), 7, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		core := minio.Core{Client: s.client}
+		if _, err := core.NewMultipartUpload(ctx, s.bucket, "blobs/"+strings.Repeat("ab", 32), minio.PutObjectOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		b := blobstoretest.NewBlob(3, 10)
@@ -131,8 +151,11 @@ func TestStore_Objects(t *testing.T) {
 		if n, err := s.Sweep(ctx, time.Hour); err != nil || n != 0 {
 			t.Errorf("Sweep(1h) = %d, %v; want nothing removed", n, err)
 		}
-		if n, err := s.Sweep(ctx, -time.Minute); err != nil || n != 1 {
-			t.Errorf("Sweep(-1m) = %d, %v; want 1 removed", n, err)
+		if n, err := s.Sweep(ctx, -time.Minute); err != nil || n != 2 {
+			t.Errorf("Sweep(-1m) = %d, %v; want 2 removed", n, err)
+		}
+		for mp := range s.client.ListIncompleteUploads(ctx, s.bucket, "", true) {
+			t.Errorf("incomplete upload %s left after Sweep (%v)", mp.Key, mp.Err)
 		}
 		if keys := objects(t, s); len(keys) != 1 || keys[0] != "blobs/"+b.SHA256 {
 			t.Errorf("bucket holds %v after Sweep, want the blob only", keys)

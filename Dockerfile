@@ -1,0 +1,55 @@
+# syntax=docker/dockerfile:1
+#
+# bikfed: one image for the hub and the nodes (docs/docker.md).
+#
+#   docker build -t bikfed .                 # the bikfed image (default target)
+#   docker build -t bikfed-minio --target minio .
+#
+# The minio target builds the MinIO server the tests run against, pinned to
+# the same version as scripts/minio.sh, for docker-compose.yml.
+
+ARG GO_VERSION=1.26
+
+FROM golang:${GO_VERSION} AS build
+WORKDIR /src
+# Modules first, so that a source change does not download them again.
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+# Pure Go (modernc SQLite): a static binary that runs on any base.
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/bikfed ./cmd/bikfed
+
+FROM golang:${GO_VERSION} AS minio-build
+# Keep in step with scripts/minio.sh and internal/miniotest.Commit.
+ARG MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+RUN CGO_ENABLED=0 GOBIN=/out GOFLAGS=-buildvcs=false go install "github.com/minio/minio@${MINIO_VERSION}"
+
+FROM debian:bookworm-slim AS minio
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10002 --home-dir /data --shell /usr/sbin/nologin minio \
+ && mkdir -p /data && chown minio:minio /data
+COPY --from=minio-build /out/minio /usr/local/bin/minio
+USER minio
+VOLUME /data
+EXPOSE 9000 9001
+ENTRYPOINT ["minio"]
+CMD ["server", "/data", "--address", ":9000", "--console-address", ":9001"]
+
+FROM debian:bookworm-slim AS bikfed
+# curl: health checks and the node entrypoint's enrolment request.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin bikfed \
+ && mkdir -p /data && chown bikfed:bikfed /data
+COPY --from=build /out/bikfed /usr/local/bin/bikfed
+COPY scripts/docker-node.sh /usr/local/bin/bikfed-node
+USER bikfed
+WORKDIR /data
+VOLUME /data
+EXPOSE 8080
+ENTRYPOINT ["bikfed"]
+CMD ["hub", "serve", "--data", "/data", "--listen", "0.0.0.0:8080"]

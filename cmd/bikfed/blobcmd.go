@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bikfed/bikfed/hub"
+	"github.com/bikfed/bikfed/internal/blobstore/s3"
+	"github.com/bikfed/bikfed/node"
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// hubBlobFlags registers the hub's attachment settings. The S3 keys are
+// secrets: they come from the environment (AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY, or MINIO_ROOT_USER and MINIO_ROOT_PASSWORD) or from
+// the file --s3-credentials-file names, never from a flag, where ps would
+// show them.
+func hubBlobFlags(s *settings, cfg *hub.Config) {
+	b := &cfg.Blobs
+	env := s3.ConfigFromEnv()
+	b.S3.AccessKey, b.S3.SecretKey = env.AccessKey, env.SecretKey
+	endpoint := env.Endpoint
+	if endpoint != "" && !env.UseSSL {
+		endpoint = "http://" + endpoint
+	}
+	var credsFile string
+	fs := s.fs
+	fs.StringVar(&b.Store, "blob-store", b.Store, "where attachments live: file (<data>/blobs) or s3")
+	fs.StringVar(&endpoint, "s3-endpoint", endpoint, "S3 endpoint, host:port; an http:// or https:// prefix sets --s3-use-ssl")
+	fs.StringVar(&b.S3.Bucket, "s3-bucket", env.Bucket, "S3 bucket of the attachments, created if missing")
+	fs.StringVar(&b.S3.Region, "s3-region", env.Region, "S3 region")
+	fs.StringVar(&b.S3.Prefix, "s3-prefix", env.Prefix, "key prefix, so several hubs can share a bucket")
+	fs.BoolVar(&b.S3.UseSSL, "s3-use-ssl", env.UseSSL, "reach the S3 endpoint over https")
+	fs.StringVar(&credsFile, "s3-credentials-file", "", `file with the S3 keys: {"access_key":"…","secret_key":"…"} (default: the AWS_* or MINIO_ROOT_* environment variables)`)
+	fs.Var((*byteSize)(&b.Quota), "blob-quota", "attachment storage per node, e.g. 10GiB (per-node overrides: bikfed hub quota)")
+	fs.Var((*byteSize)(&b.MaxSize), "max-blob-size", "largest attachment accepted, e.g. 2GiB (at most 8GiB)")
+	fs.DurationVar(&b.Grace, "blob-grace", b.Grace, "how long an attachment nothing references is kept")
+	fs.DurationVar(&b.GCInterval, "blob-gc-interval", b.GCInterval, "how often unreferenced attachments and abandoned uploads are collected")
+	fs.DurationVar(&b.StagingMaxAge, "blob-upload-max-age", b.StagingMaxAge, "how long an interrupted upload is kept for its node to resume")
+	fs.BoolVar(&b.Redirect, "blob-redirect", b.Redirect, "redirect public downloads to presigned URLs of the object store (off: stream through the hub)")
+	fs.DurationVar(&b.PresignExpiry, "presign-expiry", b.PresignExpiry, "how long a presigned download URL works")
+	s.after = append(s.after, func() error {
+		switch {
+		case strings.HasPrefix(endpoint, "http://"):
+			b.S3.UseSSL = false
+		case strings.HasPrefix(endpoint, "https://"):
+			b.S3.UseSSL = true
+		}
+		b.S3.Endpoint = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(endpoint, "http://"), "https://"), "/")
+		if credsFile == "" {
+			return nil
+		}
+		raw, err := os.ReadFile(credsFile)
+		if err != nil {
+			return fmt.Errorf("s3-credentials-file: %w", err)
+		}
+		var keys struct {
+			AccessKey string `json:"access_key"`
+			SecretKey string `json:"secret_key"`
+		}
+		if err := json.Unmarshal(raw, &keys); err != nil || keys.AccessKey == "" || keys.SecretKey == "" {
+			return fmt.Errorf("s3-credentials-file %s: want {\"access_key\":…,\"secret_key\":…}", credsFile)
+		}
+		b.S3.AccessKey, b.S3.SecretKey = keys.AccessKey, keys.SecretKey
+		return nil
+	})
+}
+
+// nodeBlobFlags registers the node's attachment settings.
+func nodeBlobFlags(s *settings, cfg *node.Config) {
+	b := &cfg.Blobs
+	s.fs.DurationVar(&b.Grace, "blob-grace", b.Grace, "how long an attachment nothing references is kept")
+	s.fs.Var((*byteSize)(&b.UploadRate), "blob-upload-rate", "limit attachment uploads to this many bytes per second, e.g. 2MiB (0: no limit)")
+	s.fs.DurationVar(&b.FetchInterval, "blob-fetch-interval", b.FetchInterval, "how often attachments of pulled entities are fetched and failed fetches retried")
+}
+
+// byteSize is a flag of bytes that takes 1048576, 1MiB, 1.5GB and the like.
+type byteSize int64
+
+func (b *byteSize) String() string {
+	if b == nil {
+		return "0"
+	}
+	return formatBytes(int64(*b))
+}
+
+func (b *byteSize) Set(s string) error {
+	n, err := parseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+var byteUnits = []struct {
+	suffix string
+	n      float64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+}
+
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := 1.0
+	for _, u := range byteUnits {
+		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.n
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 || f*mult > 1<<62 {
+		return 0, fmt.Errorf("%q is not a size in bytes (e.g. 1048576, 512MiB, 2GiB)", s)
+	}
+	return int64(f * mult), nil
+}
+
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.n && n%u.n == 0 {
+			return strconv.FormatInt(n/u.n, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// hubQuota is `bikfed hub quota ID [--set SIZE]`.
+func (e *cmdEnv) hubQuota(ctx context.Context, args []string) error {
+	id, args := leadingArg(args)
+	var set string
+	h, _, _, err := e.openHub(ctx, "quota", args, func(s *settings) {
+		s.fs.StringVar(&set, "set", "", "give the node a quota of its own, e.g. 50GiB (default: the configured --blob-quota)")
+	})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if id == "" {
+		return fmt.Errorf("quota: give the node id, e.g. bikfed hub quota be --set 50GiB")
+	}
+	if set != "" {
+		n, err := parseBytes(set)
+		if err != nil {
+			return fmt.Errorf("quota: --set: %w", err)
+		}
+		if err := h.SetBlobQuota(ctx, id, n); err != nil {
+			return err
+		}
+	}
+	u, err := h.BlobUsage(ctx, id)
+	if err != nil {
+		return err
+	}
+	kind := "default"
+	if u.Custom {
+		kind = "own"
+	}
+	fmt.Fprintf(e.stdout, "%s uses %s of %s (%s quota)\n", u.Node, formatBytes(u.Used), formatBytes(u.Quota), kind)
+	return nil
+}
+
+// attachFiles attaches each file to the node and returns the references,
+// after keep.
+func attachFiles(ctx context.Context, n *node.Node, keep []protocol.BlobRef, paths []string) ([]protocol.BlobRef, error) {
+	out := append([]protocol.BlobRef(nil), keep...)
+	for _, p := range paths {
+		ref, err := n.AttachFile(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ref)
+	}
+	return out, nil
+}
+
+// nodeAttach is `bikfed node attach FILE…`: copies files into the node's
+// blob store and prints their references, to put in an entity's "blobs".
+func (e *cmdEnv) nodeAttach(ctx context.Context, args []string) error {
+	var files []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		files, args = append(files, args[0]), args[1:]
+	}
+	n, _, err := e.openNode(ctx, "attach", args, nil)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if len(files) == 0 {
+		return fmt.Errorf("attach: give the files to attach")
+	}
+	refs, err := attachFiles(ctx, n, nil, files)
+	if err != nil {
+		return err
+	}
+	return writeJSON(e.stdout, refs)
+}
+
+// nodeBlob is `bikfed node blob get SHA256 [--out FILE]` and `bikfed node
+// blob pending`.
+func (e *cmdEnv) nodeBlob(ctx context.Context, args []string) error {
+	sub, args := leadingArg(args)
+	switch sub {
+	case "get":
+		sha, args := leadingArg(args)
+		var out string
+		n, _, err := e.openNode(ctx, "blob get", args, func(s *settings) {
+			s.fs.StringVar(&out, "out", "-", "where to write the attachment (- for standard output)")
+		})
+		if err != nil {
+			return err
+		}
+		defer n.Close()
+		rc, _, err := n.OpenBlob(ctx, sha)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		var w io.Writer = e.stdout
+		if out != "-" {
+			f, err := os.Create(out)
+			if err != nil {
+				return fmt.Errorf("blob get: %w", err)
+			}
+			defer f.Close()
+			w = f
+		}
+		if _, err := io.Copy(w, rc); err != nil {
+			return fmt.Errorf("blob get: %w", err)
+		}
+		return nil
+	case "pending":
+		n, _, err := e.openNode(ctx, "blob pending", args, nil)
+		if err != nil {
+			return err
+		}
+		defer n.Close()
+		list, err := n.PendingFetches(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SHA256\tSIZE\tENTITY\tATTEMPTS\tNEXT\tLAST ERROR")
+		for _, f := range list {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", f.SHA256[:16], f.Size, f.Entity, f.Attempts, time.Until(f.NextAt).Round(time.Second), f.LastError)
+		}
+		return tw.Flush()
+	}
+	return errUsage
+}

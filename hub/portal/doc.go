@@ -1,0 +1,33 @@
+// Package portal is the public European portal of a bikfed hub: the resource
+// gallery with full-text search and facets, resource pages in the visitor's
+// language, the minisites (Safer Internet Day, BIK Youth, Positive Online
+// Content), the guide to online services, news, the national SIC directory
+// with "get help / report" on every page, and the machine-readable outputs of
+// the same model: a JSON API, Atom/RSS/JSON Feed, sitemaps with hreflang,
+// schema.org JSON-LD and an OAI-PMH 2.0 endpoint.
+//
+// The portal never reads the hub's aggregate on a request. An indexer follows
+// the hub's hub_seq off the apply path, keeps only what is public, published,
+// not deleted and not hidden by moderation in its own SQLite file
+// (<datadir>/portal.db, rebuildable from the aggregate at any time), and keeps
+// the facet sets in memory as bitsets. Every public page reads only that index,
+// so nothing that is not public can reach a public surface.
+//
+// Routes (Handler), each also under a minisite prefix (/sid, /youth, /pocc)
+// where it makes sense, or on a minisite host name (Config.MinisiteHosts):
+//
+//	GET /                                  home, or a minisite's landing page
+//	GET /resources?q=&lang=&age=&topic=&type=&audience=&country=&minisite=&sort=&page=
+//	GET /resources/{id}[?lang=]            a resource in the chosen language
+//	GET /services                          the guide to online services
+//	GET /news, /news/{id}                  news from the network
+//	GET /directory                         the national SIC directory
+//	GET /help[?country=]                   get help / report: helpline and hotline
+//	GET /api/v1/resources?…                the gallery as JSON, with facets
+//	GET /api/v1/resources/{id}             one resource with its translations
+//	GET /feed.atom, /feed.rss, /feed.json  any gallery query as a feed
+//	GET /sitemap.xml, /sitemaps/…          sitemaps with hreflang alternates
+//	GET /robots.txt
+//	GET|POST /oai                          OAI-PMH 2.0, oai_dc
+//	GET /static/…                          the stylesheet
+package portal

@@ -1,0 +1,345 @@
+package portal
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// facet is a filterable, counted dimension of the gallery.
+type facet int
+
+const (
+	facetLang facet = iota
+	facetTopic
+	facetType
+	facetAudience
+	facetCountry
+	facetMinisite
+	numFacets
+)
+
+// facetParams are the query parameters of the facets, in facet order.
+var facetParams = [numFacets]string{"lang", "topic", "type", "audience", "country", "minisite"}
+
+// maxAge is the highest age a resource can be for (protocol: 0 to 99).
+const maxAge = 99
+
+// ageBucket is one age facet value: resources whose range overlaps it.
+type ageBucket struct {
+	lo, hi int
+	label  string
+}
+
+var ageBuckets = []ageBucket{{0, 5, "0–5"}, {6, 9, "6–9"}, {10, 12, "10–12"}, {13, 15, "13–15"}, {16, 18, "16–18"}, {19, maxAge, "19+"}}
+
+// doc is what the engine keeps of one indexed resource.
+type doc struct {
+	id             string
+	updated        int64
+	ageMin, ageMax int
+	fold           string // title folded for sorting
+	values         [numFacets][]string
+}
+
+// engine holds the facet sets of every indexed resource in memory. The
+// indexer updates it after each commit; requests read it under a read lock.
+// The index's SQLite rows stay the gate: a page shows a resource only when
+// its row is still there, so the engine lagging a commit behind can drop a
+// result but never show one that is gone.
+type engine struct {
+	mu     sync.RWMutex
+	ids    map[string]uint32
+	docs   []*doc // by rid; nil when not indexed
+	live   bitset
+	facets [numFacets]map[string]bitset
+	ages   [maxAge + 1]bitset
+
+	orderDirty bool
+	byDate     []uint32 // live rids, newest first
+	byTitle    []uint32
+	buckets    []bitset // per ageBuckets, rebuilt with the order
+}
+
+func newEngine() *engine {
+	e := &engine{ids: make(map[string]uint32)}
+	for f := range e.facets {
+		e.facets[f] = make(map[string]bitset)
+	}
+	return e
+}
+
+// put indexes or replaces the resource at rid. Call with mu held.
+func (e *engine) put(rid uint32, d *doc) {
+	if old, ok := e.ids[d.id]; ok {
+		e.drop(old)
+	}
+	for int(rid) >= len(e.docs) {
+		e.docs = append(e.docs, nil)
+	}
+	e.docs[rid] = d
+	e.ids[d.id] = rid
+	e.live.set(rid)
+	for f, vals := range d.values {
+		for _, v := range vals {
+			b := e.facets[f][v]
+			b.set(rid)
+			e.facets[f][v] = b
+		}
+	}
+	for a := max(d.ageMin, 0); a <= min(d.ageMax, maxAge); a++ {
+		e.ages[a].set(rid)
+	}
+	e.orderDirty = true
+}
+
+// remove drops the resource id, if indexed. Call with mu held.
+func (e *engine) remove(id string) {
+	if rid, ok := e.ids[id]; ok {
+		e.drop(rid)
+		delete(e.ids, id)
+		e.orderDirty = true
+	}
+}
+
+func (e *engine) drop(rid uint32) {
+	d := e.docs[rid]
+	if d == nil {
+		return
+	}
+	e.live.clear(rid)
+	for f, vals := range d.values {
+		for _, v := range vals {
+			if b, ok := e.facets[f][v]; ok {
+				b.clear(rid)
+			}
+		}
+	}
+	for a := max(d.ageMin, 0); a <= min(d.ageMax, maxAge); a++ {
+		e.ages[a].clear(rid)
+	}
+	e.docs[rid] = nil
+}
+
+// ensureOrder rebuilds the sort orders after changes, lazily: during a bulk
+// import nobody pays for orders no request reads. Call with mu held for
+// reading; it may briefly take it for writing.
+func (e *engine) ensureOrder() {
+	if !e.orderDirty {
+		return
+	}
+	e.mu.RUnlock()
+	e.mu.Lock()
+	if e.orderDirty {
+		live := make([]uint32, 0, len(e.ids))
+		for _, rid := range e.ids {
+			live = append(live, rid)
+		}
+		byDate := slices.Clone(live)
+		slices.SortFunc(byDate, func(a, b uint32) int {
+			if c := cmp.Compare(e.docs[b].updated, e.docs[a].updated); c != 0 {
+				return c
+			}
+			return cmp.Compare(b, a)
+		})
+		slices.SortFunc(live, func(a, b uint32) int {
+			if c := strings.Compare(e.docs[a].fold, e.docs[b].fold); c != 0 {
+				return c
+			}
+			return cmp.Compare(a, b)
+		})
+		e.byDate, e.byTitle = byDate, live
+		e.buckets = make([]bitset, len(ageBuckets))
+		for i, b := range ageBuckets {
+			e.buckets[i] = e.ageRange(b.lo, b.hi)
+		}
+		e.orderDirty = false
+	}
+	e.mu.Unlock()
+	e.mu.RLock()
+}
+
+// ageRange is the set of resources whose age range overlaps [lo, hi].
+func (e *engine) ageRange(lo, hi int) bitset {
+	out := bitset{} // not nil: an empty range still filters
+	for a := max(lo, 0); a <= min(hi, maxAge); a++ {
+		out.or(e.ages[a])
+	}
+	return out
+}
+
+// facetCount is one value of a facet with the number of results it would
+// give.
+type facetCount struct {
+	Value    string `json:"value"`
+	Label    string `json:"label"`
+	Count    int    `json:"count"`
+	Selected bool   `json:"selected"`
+}
+
+// hits is what a search found: the page of rids in order and the counts.
+type hits struct {
+	Total  int
+	RIDs   []uint32
+	Facets [numFacets][]facetCount
+	Ages   []facetCount
+}
+
+// search filters, counts and pages. text is the full-text match set (nil: no
+// text query); ranked, when not nil, is the relevance order of text's hits.
+// Facet counts are disjunctive: a facet's counts apply every filter but its
+// own, so a visitor sees what choosing another value would give.
+// tier, when not nil and ranked is, puts its members first (title matches
+// before description matches), each part newest first.
+func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hits {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	e.ensureOrder()
+
+	common := e.live.clone()
+	if text != nil {
+		text.andInto(common)
+	}
+	var ageSel bitset
+	if q.AgeLo >= 0 {
+		ageSel = e.ageRange(q.AgeLo, q.AgeHi)
+	}
+	// sel[f] is the union of the values chosen for facet f, nil if none.
+	var sel [numFacets]bitset
+	for f := range sel {
+		vals := q.values(facet(f))
+		if len(vals) == 0 {
+			continue
+		}
+		u := bitset{}
+		for _, v := range vals {
+			u.or(e.facets[f][v])
+		}
+		sel[f] = u
+	}
+	final := common.clone()
+	for _, s := range sel {
+		if s != nil {
+			s.andInto(final)
+		}
+	}
+	if ageSel != nil {
+		ageSel.andInto(final)
+	}
+
+	var h hits
+	h.Total = final.count()
+	for f := range numFacets {
+		base := final
+		if sel[f] != nil {
+			base = common.clone()
+			for g, s := range sel {
+				if facet(g) != f && s != nil {
+					s.andInto(base)
+				}
+			}
+			if ageSel != nil {
+				ageSel.andInto(base)
+			}
+		}
+		chosen := q.values(facet(f))
+		for v, b := range e.facets[f] {
+			n := andCount(base, b)
+			isSel := slices.Contains(chosen, v)
+			if n > 0 || isSel {
+				h.Facets[f] = append(h.Facets[f], facetCount{Value: v, Count: n, Selected: isSel})
+			}
+		}
+		for _, v := range chosen {
+			if _, ok := e.facets[f][v]; !ok {
+				h.Facets[f] = append(h.Facets[f], facetCount{Value: v, Selected: true})
+			}
+		}
+		slices.SortFunc(h.Facets[f], func(a, b facetCount) int {
+			if c := cmp.Compare(b.Count, a.Count); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Value, b.Value)
+		})
+	}
+	ageBase := final
+	if ageSel != nil {
+		ageBase = common.clone()
+		for _, s := range sel {
+			if s != nil {
+				s.andInto(ageBase)
+			}
+		}
+	}
+	for i, b := range ageBuckets {
+		n := andCount(ageBase, e.buckets[i])
+		isSel := q.AgeLo == b.lo && q.AgeHi == b.hi
+		h.Ages = append(h.Ages, facetCount{Value: ageValue(b.lo, b.hi), Label: b.label, Count: n, Selected: isSel})
+	}
+
+	skip := (q.Page - 1) * q.PerPage
+	take := func(order []uint32, reverse bool, in bitset, want bool) {
+		n := len(order)
+		for i := range n {
+			if len(h.RIDs) == q.PerPage {
+				return
+			}
+			rid := order[i]
+			if reverse {
+				rid = order[n-1-i]
+			}
+			if !final.has(rid) || in != nil && in.has(rid) != want {
+				continue
+			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			h.RIDs = append(h.RIDs, rid)
+			if len(h.RIDs) == q.PerPage {
+				return
+			}
+		}
+	}
+	switch {
+	case q.Sort == sortRelevance && ranked != nil:
+		take(ranked, false, nil, false)
+	case q.Sort == sortRelevance && tier != nil:
+		take(e.byDate, false, tier, true)
+		take(e.byDate, false, tier, false)
+	case q.Sort == sortOldest:
+		take(e.byDate, true, nil, false)
+	case q.Sort == sortTitle:
+		take(e.byTitle, false, nil, false)
+	default:
+		take(e.byDate, false, nil, false)
+	}
+	return h
+}
+
+// rid returns the rid of an indexed resource.
+func (e *engine) rid(id string) (uint32, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	rid, ok := e.ids[id]
+	return rid, ok
+}
+
+// size is the number of indexed resources.
+func (e *engine) size() int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return len(e.ids)
+}
+
+// updatedAt returns the rid's update time, for feeds.
+func (e *engine) updatedAt(rid uint32) time.Time {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if int(rid) < len(e.docs) && e.docs[rid] != nil {
+		return time.UnixMilli(e.docs[rid].updated).UTC()
+	}
+	return time.Time{}
+}

@@ -1,0 +1,501 @@
+package portal
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+const (
+	// indexBatch is how many changes one index transaction takes: large
+	// enough that FTS5's per-statement flush is amortised, small enough that
+	// the engine and the pages catch up in steps during a bulk import.
+	indexBatch = 1000
+	// indexPoll is the backstop for a missed commit signal (and for commits
+	// made by another process on the hub's database).
+	indexPoll = 2 * time.Second
+	// indexSettle lets a burst of commits land before indexing, so a node's
+	// push of many batches is indexed in large transactions.
+	indexSettle = 50 * time.Millisecond
+)
+
+// Run follows the aggregate until ctx is done: it indexes every change past
+// its cursor, wakes on each commit the source signals, and indexes scheduled
+// entities when they fall due. It runs on its own OS thread at the lowest
+// CPU priority, so indexing never competes with applying pushes or serving.
+func (p *Portal) Run(ctx context.Context) error {
+	if !p.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("portal indexer already running")
+	}
+	defer p.running.Store(false)
+	// The thread is never unlocked: when Run returns it exits with its
+	// goroutine instead of going back to the pool at the lowest priority.
+	runtime.LockOSThread()
+	lowerThreadPriority()
+	for {
+		wake := p.src.Subscribe()
+		more, err := p.IndexOnce(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			p.log.Warn("index", "err", err)
+		}
+		if more && err == nil {
+			continue
+		}
+		wait := indexPoll
+		if due := p.nextDue.Load(); due > 0 {
+			wait = min(wait, max(time.Until(time.UnixMilli(due)), 10*time.Millisecond))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-wake:
+			t.Stop()
+			select {
+			case <-time.After(indexSettle):
+			case <-ctx.Done():
+				return nil
+			}
+		case <-t.C:
+		}
+	}
+}
+
+// IndexOnce indexes the next batch of changes and the scheduled entities
+// now due. It reports whether more changes are waiting.
+func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
+	cursor := p.cursor.Load()
+	changes, err := p.src.Changes(ctx, cursor, indexBatch)
+	if err != nil {
+		return false, fmt.Errorf("read changes: %w", err)
+	}
+	now := p.now().UTC()
+	var due []string
+	if d := p.nextDue.Load(); d > 0 && d <= now.UnixMilli() {
+		if due, err = p.dueIDs(ctx, now); err != nil {
+			return false, err
+		}
+	}
+	if len(changes) == 0 && len(due) == 0 {
+		p.signalCaughtUp()
+		return false, nil
+	}
+	a := &applier{p: p, now: now, touched: map[string]bool{}, removed: map[string]bool{}}
+	err = p.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		a.tx = tx
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM state WHERE key = 'oai_seq'`).Scan(&a.oaiSeq); err != nil {
+			return err
+		}
+		for _, c := range changes {
+			if err := a.applyRaw(ctx, c); err != nil {
+				return err
+			}
+			cursor = c.HubSeq
+		}
+		for _, id := range due {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM pending WHERE id = ?`, id); err != nil {
+				return err
+			}
+			if err := a.reconsider(ctx, id); err != nil {
+				return err
+			}
+		}
+		if err := a.finish(ctx); err != nil {
+			return err
+		}
+		gen := p.gen.Load() + 1
+		_, err := tx.ExecContext(ctx, `UPDATE state SET value = CASE key
+			WHEN 'indexed_seq' THEN ?1 WHEN 'gen' THEN ?2 WHEN 'gen_at' THEN ?3 WHEN 'oai_seq' THEN ?4 END`,
+			cursor, gen, now.UnixMilli(), a.oaiSeq)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("index: %w", err)
+	}
+	// Committed: the cursor moves on whatever happens to the in-memory part.
+	p.cursor.Store(cursor)
+	p.genAt.Store(now.UnixMilli())
+	p.gen.Add(1)
+	if err := p.refreshEngine(ctx, a); err != nil {
+		return false, err
+	}
+	if err := p.refreshNextDue(ctx); err != nil {
+		return false, err
+	}
+	if a.erased {
+		// Erased text must leave every SQLite file: the rows are gone
+		// (secure_delete, FTS secure-delete), and the checkpoint takes the
+		// overwritten pages out of the WAL.
+		if err := p.db.Checkpoint(ctx); err != nil {
+			p.log.Warn("checkpoint after erasure", "err", err)
+		}
+	}
+	more = len(changes) == indexBatch
+	if !more {
+		p.signalCaughtUp()
+	}
+	return more, nil
+}
+
+func (p *Portal) dueIDs(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := p.db.Reader().QueryContext(ctx, `SELECT id FROM pending WHERE due <= ? ORDER BY due LIMIT ?`, now.UnixMilli(), indexBatch)
+	if err != nil {
+		return nil, fmt.Errorf("read due entities: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read due entities: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// refreshEngine brings the in-memory facet sets in step with the commit.
+func (p *Portal) refreshEngine(ctx context.Context, a *applier) error {
+	ids := make([]string, 0, len(a.touched))
+	for id := range a.touched {
+		ids = append(ids, id)
+	}
+	docs, err := p.loadDocs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	found := make(map[string]bool, len(docs))
+	p.eng.mu.Lock()
+	defer p.eng.mu.Unlock()
+	for rid, d := range docs {
+		p.eng.put(rid, d)
+		found[d.id] = true
+	}
+	for id := range a.removed {
+		if !found[id] {
+			p.eng.remove(id)
+		}
+	}
+	for _, id := range ids {
+		if !found[id] {
+			p.eng.remove(id)
+		}
+	}
+	return nil
+}
+
+// applier applies one batch of changes to the index inside one transaction.
+type applier struct {
+	p       *Portal
+	tx      *sql.Tx
+	now     time.Time
+	oaiSeq  int64
+	touched map[string]bool // resources whose row, FTS row or facets changed
+	removed map[string]bool // resources taken out of the index
+	erased  bool
+	depth   int
+}
+
+func (a *applier) applyRaw(ctx context.Context, c Change) error {
+	var ch protocol.Change
+	if err := json.Unmarshal(c.Raw, &ch); err != nil {
+		// The hub verified every stored change; one it cannot read is skipped
+		// rather than stopping the index for everything after it.
+		a.p.log.Warn("skip undecodable change", "hub_seq", c.HubSeq, "err", err)
+		return nil
+	}
+	return a.apply(ctx, &ch, c.HubSeq)
+}
+
+// apply indexes one change: the entity's latest version.
+func (a *applier) apply(ctx context.Context, c *protocol.Change, hubSeq int64) error {
+	if c.Erased {
+		a.erased = true
+	}
+	if c.Kind == protocol.KindModeration {
+		return a.applyModeration(ctx, c, hubSeq)
+	}
+	public := c.Visibility == protocol.VisibilityPublic && !c.Deleted
+	if public && c.PublishAt != nil && c.PublishAt.After(a.now) {
+		// Not yet: the hub hides it too. Index it when due.
+		if _, err := a.tx.ExecContext(ctx, `INSERT INTO pending (id, due) VALUES (?, ?)
+			ON CONFLICT (id) DO UPDATE SET due = excluded.due`, c.ID, c.PublishAt.UnixMilli()); err != nil {
+			return fmt.Errorf("schedule %s: %w", c.ID, err)
+		}
+		return a.unindex(ctx, c.ID, c.Kind)
+	}
+	if _, err := a.tx.ExecContext(ctx, `DELETE FROM pending WHERE id = ?`, c.ID); err != nil {
+		return fmt.Errorf("unschedule %s: %w", c.ID, err)
+	}
+	if public {
+		hidden, err := a.hidden(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		public = !hidden
+	}
+	if !public {
+		return a.unindex(ctx, c.ID, c.Kind)
+	}
+	body, err := protocol.DecodeBody(c.Kind, c.Body)
+	if err != nil {
+		a.p.log.Warn("skip undecodable body", "id", c.ID, "err", err)
+		return a.unindex(ctx, c.ID, c.Kind)
+	}
+	switch b := body.(type) {
+	case *protocol.Resource:
+		return a.indexResource(ctx, c, hubSeq, b)
+	case *protocol.Translation:
+		return a.indexTranslation(ctx, c, hubSeq, b)
+	case *protocol.Post:
+		if b.Space != "news" {
+			// Only the news space is public; the protocol refuses a public
+			// post elsewhere, and this keeps it so whatever arrives.
+			return a.unindex(ctx, c.ID, c.Kind)
+		}
+		_, err = a.tx.ExecContext(ctx, `INSERT INTO news (id, owner, hub_seq, updated_at, body) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, updated_at = excluded.updated_at, body = excluded.body`,
+			c.ID, c.Owner, hubSeq, c.UpdatedAt.UnixMilli(), string(c.Body))
+	case *protocol.Service:
+		_, err = a.tx.ExecContext(ctx, `INSERT INTO services (id, hub_seq, updated_at, name, body) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, updated_at = excluded.updated_at, name = excluded.name, body = excluded.body`,
+			c.ID, hubSeq, c.UpdatedAt.UnixMilli(), b.Name, string(c.Body))
+	case *protocol.Profile:
+		_, err = a.tx.ExecContext(ctx, `INSERT INTO profiles (id, owner, hub_seq, updated_at, country, name, body) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, updated_at = excluded.updated_at, country = excluded.country,
+			name = excluded.name, body = excluded.body`,
+			c.ID, c.Owner, hubSeq, c.UpdatedAt.UnixMilli(), b.Country, b.Name, string(c.Body))
+	default:
+		// Comments are never public.
+		return a.unindex(ctx, c.ID, c.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("index %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func (a *applier) indexResource(ctx context.Context, c *protocol.Change, hubSeq int64, r *protocol.Resource) error {
+	blobs := c.Blobs
+	if blobs == nil {
+		blobs = []protocol.BlobRef{}
+	}
+	list := func(l []string) string {
+		if l == nil {
+			l = []string{}
+		}
+		return jsonText(l)
+	}
+	_, err := a.tx.ExecContext(ctx, `INSERT INTO resources (id, owner, version, hub_seq, updated_at, title, description,
+		language, languages, age_min, age_max, type, topics, audiences, minisites, licence, url, blobs)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, version = excluded.version, hub_seq = excluded.hub_seq,
+		updated_at = excluded.updated_at, title = excluded.title, description = excluded.description,
+		language = excluded.language, languages = excluded.languages, age_min = excluded.age_min, age_max = excluded.age_max,
+		type = excluded.type, topics = excluded.topics, audiences = excluded.audiences, minisites = excluded.minisites,
+		licence = excluded.licence, url = excluded.url, blobs = excluded.blobs`,
+		c.ID, c.Owner, c.Version, hubSeq, c.UpdatedAt.UnixMilli(), r.Title, r.Description,
+		r.Language, list(r.Languages), r.AgeMin, r.AgeMax, r.Type, list(r.Topics), list(r.Audiences), list(r.Minisites),
+		r.Licence, r.URL, jsonText(blobs))
+	if err != nil {
+		return fmt.Errorf("index resource %s: %w", c.ID, err)
+	}
+	a.touched[c.ID] = true
+	sets := " sic:" + c.Owner + " type:" + r.Type + " "
+	for _, l := range unionLangs(r.Language, r.Languages) {
+		sets += "language:" + l + " "
+	}
+	return a.oaiRecord(ctx, c.ID, false, sets)
+}
+
+// oaiRecord gives an OAI-PMH record the next sequence and a new datestamp.
+// sets is kept as it was when empty (a deletion keeps its set memberships,
+// so set-selective harvesters see the deletion too).
+func (a *applier) oaiRecord(ctx context.Context, id string, deleted bool, sets string) error {
+	a.oaiSeq++
+	_, err := a.tx.ExecContext(ctx, `INSERT INTO oai (id, seq, stamp, deleted, sets) VALUES (?1, ?2, ?3, ?4, ?5)
+		ON CONFLICT (id) DO UPDATE SET seq = ?2, stamp = ?3, deleted = ?4, sets = CASE WHEN ?5 = '' THEN sets ELSE ?5 END`,
+		id, a.oaiSeq, a.now.UnixMilli(), boolInt(deleted), sets)
+	if err != nil {
+		return fmt.Errorf("oai record %s: %w", id, err)
+	}
+	return nil
+}
+
+func (a *applier) indexTranslation(ctx context.Context, c *protocol.Change, hubSeq int64, t *protocol.Translation) error {
+	var prev sql.NullString
+	if err := a.tx.QueryRowContext(ctx, `SELECT resource FROM translations WHERE id = ?`, c.ID).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("index translation %s: %w", c.ID, err)
+	}
+	_, err := a.tx.ExecContext(ctx, `INSERT INTO translations (id, resource, owner, hub_seq, updated_at, language, title,
+		description, url, method, review, source_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET resource = excluded.resource, owner = excluded.owner, hub_seq = excluded.hub_seq,
+		updated_at = excluded.updated_at, language = excluded.language, title = excluded.title,
+		description = excluded.description, url = excluded.url, method = excluded.method, review = excluded.review,
+		source_version = excluded.source_version`,
+		c.ID, t.Resource, c.Owner, hubSeq, c.UpdatedAt.UnixMilli(), t.Language, t.Title, t.Description, t.URL,
+		t.Method, t.Review, t.SourceVersion)
+	if err != nil {
+		return fmt.Errorf("index translation %s: %w", c.ID, err)
+	}
+	if prev.Valid {
+		a.touched[prev.String] = true
+	}
+	a.touched[t.Resource] = true
+	return nil
+}
+
+// unindex takes an entity out of every public table.
+func (a *applier) unindex(ctx context.Context, id string, kind protocol.Kind) error {
+	switch kind {
+	case protocol.KindResource:
+		var rid int64
+		err := a.tx.QueryRowContext(ctx, `DELETE FROM resources WHERE id = ? RETURNING rid`, id).Scan(&rid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("unindex %s: %w", id, err)
+		}
+		if _, err := a.tx.ExecContext(ctx, `DELETE FROM resource_fts WHERE rowid = ?`, rid); err != nil {
+			return fmt.Errorf("unindex %s: %w", id, err)
+		}
+		a.removed[id] = true
+		delete(a.touched, id)
+		return a.oaiRecord(ctx, id, true, "")
+	case protocol.KindTranslation:
+		var res string
+		err := a.tx.QueryRowContext(ctx, `DELETE FROM translations WHERE id = ? RETURNING resource`, id).Scan(&res)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("unindex %s: %w", id, err)
+		}
+		a.touched[res] = true
+		return nil
+	case protocol.KindPost:
+		_, err := a.tx.ExecContext(ctx, `DELETE FROM news WHERE id = ?`, id)
+		return err
+	case protocol.KindService:
+		_, err := a.tx.ExecContext(ctx, `DELETE FROM services WHERE id = ?`, id)
+		return err
+	case protocol.KindProfile:
+		_, err := a.tx.ExecContext(ctx, `DELETE FROM profiles WHERE id = ?`, id)
+		return err
+	}
+	return nil
+}
+
+// hidden reports whether the latest moderation decision about id hides it.
+func (a *applier) hidden(ctx context.Context, id string) (bool, error) {
+	var d string
+	err := a.tx.QueryRowContext(ctx, `SELECT decision FROM moderations WHERE target = ? ORDER BY hub_seq DESC LIMIT 1`, id).Scan(&d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read moderation of %s: %w", id, err)
+	}
+	return d == "hide", nil
+}
+
+func (a *applier) applyModeration(ctx context.Context, c *protocol.Change, hubSeq int64) error {
+	var prev sql.NullString
+	if err := a.tx.QueryRowContext(ctx, `SELECT target FROM moderations WHERE id = ?`, c.ID).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("moderation %s: %w", c.ID, err)
+	}
+	var target string
+	if c.Deleted {
+		if _, err := a.tx.ExecContext(ctx, `DELETE FROM moderations WHERE id = ?`, c.ID); err != nil {
+			return fmt.Errorf("moderation %s: %w", c.ID, err)
+		}
+	} else {
+		var m protocol.Moderation
+		if err := json.Unmarshal(c.Body, &m); err != nil {
+			a.p.log.Warn("skip undecodable moderation", "id", c.ID, "err", err)
+			return nil
+		}
+		target = m.Target
+		if _, err := a.tx.ExecContext(ctx, `INSERT INTO moderations (id, target, decision, hub_seq) VALUES (?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET target = excluded.target, decision = excluded.decision, hub_seq = excluded.hub_seq`,
+			c.ID, m.Target, m.Decision, hubSeq); err != nil {
+			return fmt.Errorf("moderation %s: %w", c.ID, err)
+		}
+	}
+	for _, t := range []string{prev.String, target} {
+		if t != "" {
+			if err := a.reconsider(ctx, t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reconsider indexes an entity again from the aggregate's latest version:
+// after a moderation decision about it changed, or when it fell due.
+func (a *applier) reconsider(ctx context.Context, id string) error {
+	if a.depth > 0 {
+		return nil // a moderation of a moderation decides nothing public
+	}
+	c, ok, err := a.p.src.Entity(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", id, err)
+	}
+	if !ok {
+		return nil
+	}
+	var ch protocol.Change
+	if err := json.Unmarshal(c.Raw, &ch); err != nil {
+		return nil
+	}
+	if ch.Kind == protocol.KindModeration {
+		return nil
+	}
+	a.depth++
+	defer func() { a.depth-- }()
+	return a.apply(ctx, &ch, c.HubSeq)
+}
+
+// finish rewrites the full-text rows of every touched resource in two
+// statements: FTS5 flushes its pending terms at every statement, so one
+// INSERT … SELECT for the batch is far cheaper than one per row.
+func (a *applier) finish(ctx context.Context) error {
+	if len(a.touched) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(a.touched))
+	for id := range a.touched {
+		ids = append(ids, id)
+	}
+	arg := jsonText(ids)
+	if _, err := a.tx.ExecContext(ctx, `DELETE FROM resource_fts WHERE rowid IN
+		(SELECT rid FROM resources WHERE id IN (SELECT value FROM json_each(?)))`, arg); err != nil {
+		return fmt.Errorf("full-text index: %w", err)
+	}
+	if _, err := a.tx.ExecContext(ctx, `INSERT INTO resource_fts (rowid, title, description, translations)
+		SELECT r.rid, r.title, r.description,
+			(SELECT group_concat(t.title || ' ' || t.description, ' ') FROM translations t WHERE t.resource = r.id)
+		FROM resources r WHERE r.id IN (SELECT value FROM json_each(?))`, arg); err != nil {
+		return fmt.Errorf("full-text index: %w", err)
+	}
+	return nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,482 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// Handler returns the portal's HTTP handler, to be mounted at "/".
+func (p *Portal) Handler() http.Handler { return http.HandlerFunc(p.serveHTTP) }
+
+func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	q := p.newReq(r)
+	if q.path == "/oai" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			p.notFound(w, r, q, http.StatusMethodNotAllowed)
+			return
+		}
+		p.handleOAI(w, r, q)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		p.notFound(w, r, q, http.StatusMethodNotAllowed)
+		return
+	}
+	if q.prefix != "" && q.path == "" {
+		http.Redirect(w, r, q.prefix+"/", http.StatusMovedPermanently)
+		return
+	}
+	path := q.path
+	switch {
+	case path == "/":
+		p.handleHome(w, r, q)
+	case path == "/resources":
+		p.handleGallery(w, r, q)
+	case strings.HasPrefix(path, "/resources/"):
+		p.handleResource(w, r, q, strings.TrimPrefix(path, "/resources/"))
+	case path == "/feed.atom", path == "/feed.rss", path == "/feed.json":
+		p.handleFeed(w, r, q, strings.TrimPrefix(path, "/feed."))
+	case q.prefix != "":
+		// Everything else belongs to the portal as a whole.
+		p.notFound(w, r, q, http.StatusNotFound)
+	case path == "/services":
+		p.handleServices(w, r, q)
+	case path == "/news":
+		p.handleNews(w, r, q)
+	case strings.HasPrefix(path, "/news/"):
+		p.handlePost(w, r, q, strings.TrimPrefix(path, "/news/"))
+	case path == "/directory":
+		p.handleDirectory(w, r, q)
+	case path == "/help":
+		p.handleHelp(w, r, q)
+	case path == "/api/v1/resources":
+		p.handleAPISearch(w, r, q)
+	case strings.HasPrefix(path, "/api/v1/resources/"):
+		p.handleAPIResource(w, r, q, strings.TrimPrefix(path, "/api/v1/resources/"))
+	case path == "/sitemap.xml":
+		p.handleSitemapIndex(w, r, q)
+	case strings.HasPrefix(path, "/sitemaps/"):
+		p.handleSitemap(w, r, q, strings.TrimPrefix(path, "/sitemaps/"))
+	case path == "/robots.txt":
+		p.handleRobots(w, r, q)
+	case path == p.static.cssPath:
+		h := w.Header()
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		p.write(w, r, &response{status: http.StatusOK, ctype: "text/css; charset=utf-8", body: p.static.css})
+	default:
+		p.notFound(w, r, q, http.StatusNotFound)
+	}
+}
+
+func (p *Portal) newReq(r *http.Request) *req {
+	q := &req{r: r, path: r.URL.Path, host: r.Host}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	q.site = p.cfg.MinisiteHosts[strings.ToLower(host)]
+	if q.site == "" {
+		for _, s := range minisiteOrder {
+			if q.path == "/"+s || strings.HasPrefix(q.path, "/"+s+"/") {
+				q.site, q.prefix, q.path = s, "/"+s, strings.TrimPrefix(q.path, "/"+s)
+				break
+			}
+		}
+	}
+	q.prefs = parseAcceptLanguage(r.Header.Get("Accept-Language"))
+	q.ui = uiLanguage(q.prefs)
+	if p.cfg.PublicURL != "" {
+		q.base = p.cfg.PublicURL
+	} else {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		q.base = scheme + "://" + r.Host
+	}
+	return q
+}
+
+func (p *Portal) notFound(w http.ResponseWriter, r *http.Request, q *req, status int) {
+	v := p.newView(q, "Page not found", "")
+	v.Data = "There is no public page at this address. It may have moved or been withdrawn."
+	if status == http.StatusMethodNotAllowed {
+		v.Title, v.Data = "Method not allowed", "This address only answers GET requests."
+	}
+	res, err := p.html("error", v, status)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	p.write(w, r, res)
+}
+
+// serverError logs err and answers a generic page: no internal detail, and
+// nothing from the request, reaches the visitor.
+func (p *Portal) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() == nil && !errors.Is(err, context.Canceled) {
+		p.log.Error("portal request failed", "path", r.URL.Path, "err", err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	w.Write([]byte("The portal could not answer this request. Please try again in a moment.\n"))
+}
+
+type homeData struct {
+	Latest []card
+	Total  int
+	News   []newsItem
+}
+
+func (p *Portal) handleHome(w http.ResponseWriter, r *http.Request, q *req) {
+	p.respond(w, r, q.key("home"), func() (*response, error) {
+		ctx := r.Context()
+		query, _ := parseQuery(url.Values{"per_page": {"6"}}, q.site, false)
+		res, err := p.search(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		title := "Better Internet for Kids"
+		if q.site != "" {
+			title = minisiteInfo[q.site].Name
+		}
+		v := p.newView(q, title, "")
+		v.Description = "Resources for a safer and better internet from Safer Internet Centres across Europe."
+		v.Canonical = q.siteBase() + "/"
+		d := homeData{Latest: p.cards(ctx, q, res.Items), Total: res.Total}
+		if q.site == "" {
+			if d.News, err = p.news(ctx, 3); err != nil {
+				return nil, err
+			}
+		}
+		v.Data = d
+		return p.html("home", v, http.StatusOK)
+	})
+}
+
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+type hiddenField struct{ Name, Value string }
+
+type facetView struct {
+	Param, Title string
+	Values       []facetValueView
+}
+
+type facetValueView struct {
+	Href, Label, Lang string
+	Count             int
+	Selected          bool
+}
+
+type galleryData struct {
+	Text                             string
+	Hidden                           []hiddenField
+	Sorts                            []option
+	Facets                           []facetView
+	Clear                            string
+	Total                            int
+	Items                            []card
+	Page, Pages                      int
+	Prev, Next                       string
+	FeedAtom, FeedRSS, FeedJSON, API string
+}
+
+func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
+	query, _ := parseQuery(r.URL.Query(), q.site, false)
+	params := query.encode()
+	p.respond(w, r, q.key("gallery")+"|"+params.Encode(), func() (*response, error) {
+		ctx := r.Context()
+		res, err := p.search(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		title := "Resources"
+		if q.site != "" {
+			title = minisiteInfo[q.site].Name + " resources"
+		}
+		v := p.newView(q, title, "resources")
+		path := q.prefix + "/resources"
+		v.Canonical = q.base + link(path, params)
+		d := galleryData{Text: query.Text, Total: res.Total, Page: query.Page, Items: p.cards(ctx, q, res.Items)}
+		for k, vals := range params {
+			if k == "q" || k == "page" || k == "sort" {
+				continue
+			}
+			for _, val := range vals {
+				d.Hidden = append(d.Hidden, hiddenField{k, val})
+			}
+		}
+		slices.SortFunc(d.Hidden, func(a, b hiddenField) int { return strings.Compare(a.Name+a.Value, b.Name+b.Value) })
+		for _, s := range []struct{ v, l string }{{sortRelevance, "Relevance"}, {sortNewest, "Newest first"}, {sortOldest, "Oldest first"}, {sortTitle, "Title A–Z"}} {
+			if s.v == sortRelevance && query.Text == "" {
+				continue
+			}
+			d.Sorts = append(d.Sorts, option{s.v, s.l, query.Sort == s.v})
+		}
+		if query.filtered() {
+			d.Clear = path
+		}
+		d.Facets = p.facetViews(ctx, path, query, &res.hits)
+		d.Pages = max(1, (res.Total+query.PerPage-1)/query.PerPage)
+		if query.Page > 1 {
+			d.Prev = link(path, query.withPage(query.Page-1).encode())
+		}
+		if query.Page < d.Pages && query.Page < maxPage {
+			d.Next = link(path, query.withPage(query.Page+1).encode())
+		}
+		feedParams := query.withPage(1).encode()
+		d.FeedAtom = link(q.prefix+"/feed.atom", feedParams)
+		d.FeedRSS = link(q.prefix+"/feed.rss", feedParams)
+		d.FeedJSON = link(q.prefix+"/feed.json", feedParams)
+		apiParams := query.encode()
+		if q.site != "" {
+			apiParams.Set("minisite", q.site)
+		}
+		d.API = link("/api/v1/resources", apiParams)
+		v.Feeds = []feedLink{
+			{"application/atom+xml", "This search (Atom)", d.FeedAtom},
+			{"application/rss+xml", "This search (RSS)", d.FeedRSS},
+			{"application/feed+json", "This search (JSON Feed)", d.FeedJSON},
+		}
+		v.Data = d
+		return p.html("gallery", v, http.StatusOK)
+	})
+}
+
+// facetOrder is how the gallery lists the facets.
+var facetOrder = []facet{facetLang, -1, facetTopic, facetType, facetAudience, facetCountry, facetMinisite}
+
+func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *hits) []facetView {
+	profiles := p.profiles(ctx)
+	var out []facetView
+	for _, f := range facetOrder {
+		if f < 0 {
+			fv := facetView{Param: "age", Title: "Age"}
+			for i, b := range ageBuckets {
+				fc := h.Ages[i]
+				if fc.Count == 0 && !fc.Selected {
+					continue
+				}
+				fv.Values = append(fv.Values, facetValueView{Href: link(path, query.toggleAge(b.lo, b.hi).encode()),
+					Label: b.label, Count: fc.Count, Selected: fc.Selected})
+			}
+			out = append(out, fv)
+			continue
+		}
+		if f == facetMinisite && query.site != "" {
+			continue
+		}
+		fv := facetView{Param: facetParams[f], Title: facetTitles[f]}
+		for _, fc := range h.Facets[f] {
+			vv := facetValueView{Href: link(path, query.toggle(f, fc.Value).encode()), Count: fc.Count, Selected: fc.Selected}
+			switch f {
+			case facetLang:
+				vv.Label, vv.Lang = languageName(fc.Value), fc.Value
+			case facetCountry:
+				vv.Label = profiles.publisher(fc.Value)
+				if pv := profiles.byOwner[fc.Value]; pv != nil {
+					vv.Label = pv.CountryName
+				}
+			case facetMinisite:
+				vv.Label = minisiteInfo[fc.Value].Name
+			default:
+				vv.Label = humanize(fc.Value)
+			}
+			fv.Values = append(fv.Values, vv)
+		}
+		out = append(out, fv)
+	}
+	return out
+}
+
+var facetTitles = [numFacets]string{"Language", "Topic", "Type", "Audience", "Country", "Campaign"}
+
+// newsItem is a public news post.
+type newsItem struct {
+	ID, Title, Language, Date, ISO, Publisher, Summary string
+	Paragraphs                                         []string
+	Updated                                            time.Time
+	Text                                               string
+	Owner                                              string
+}
+
+func (p *Portal) news(ctx context.Context, limit int) ([]newsItem, error) {
+	rows, err := p.db.Reader().QueryContext(ctx, `SELECT id, owner, updated_at, body FROM news ORDER BY updated_at DESC, id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	profiles := p.profiles(ctx)
+	var out []newsItem
+	for rows.Next() {
+		var n newsItem
+		var updated int64
+		var body string
+		if err := rows.Scan(&n.ID, &n.Owner, &updated, &body); err != nil {
+			return nil, err
+		}
+		var post protocol.Post
+		if json.Unmarshal([]byte(body), &post) != nil {
+			continue
+		}
+		n.fill(&post, updated, profiles)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+func (n *newsItem) fill(post *protocol.Post, updated int64, profiles *profileSet) {
+	n.Updated = time.UnixMilli(updated).UTC()
+	n.Title, n.Language, n.Text = post.Title, post.Language, post.Text
+	n.Date, n.ISO = dateLabel(n.Updated), n.Updated.Format(time.RFC3339)
+	n.Summary = summary(post.Text, 280)
+	n.Paragraphs = paragraphs(post.Text)
+	if n.Owner == protocol.HubID {
+		n.Publisher = "Better Internet for Kids coordination team"
+	} else {
+		n.Publisher = profiles.publisher(n.Owner)
+	}
+}
+
+func (p *Portal) handleNews(w http.ResponseWriter, r *http.Request, q *req) {
+	p.respond(w, r, q.key("news"), func() (*response, error) {
+		items, err := p.news(r.Context(), 100)
+		if err != nil {
+			return nil, err
+		}
+		v := p.newView(q, "News", "news")
+		v.Canonical = q.base + "/news"
+		v.Data = items
+		return p.html("news", v, http.StatusOK)
+	})
+}
+
+func (p *Portal) handlePost(w http.ResponseWriter, r *http.Request, q *req, id string) {
+	p.respond(w, r, q.key("post")+"|"+id, func() (*response, error) {
+		ctx := r.Context()
+		var n newsItem
+		var updated int64
+		var body string
+		err := p.db.Reader().QueryRowContext(ctx, `SELECT id, owner, updated_at, body FROM news WHERE id = ?`, id).Scan(&n.ID, &n.Owner, &updated, &body)
+		var post protocol.Post
+		if err != nil || json.Unmarshal([]byte(body), &post) != nil {
+			v := p.newView(q, "Page not found", "news")
+			v.Data = "There is no public news item at this address."
+			return p.html("error", v, http.StatusNotFound)
+		}
+		n.fill(&post, updated, p.profiles(ctx))
+		v := p.newView(q, n.Title, "news")
+		v.Canonical = q.base + "/news/" + n.ID
+		v.Data = n
+		return p.html("post", v, http.StatusOK)
+	})
+}
+
+type serviceView struct {
+	protocol.Service
+	Anchor string
+}
+
+func (p *Portal) handleServices(w http.ResponseWriter, r *http.Request, q *req) {
+	p.respond(w, r, q.key("services"), func() (*response, error) {
+		rows, err := p.db.Reader().QueryContext(r.Context(), `SELECT id, body FROM services ORDER BY name COLLATE NOCASE, id`)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var list []serviceView
+		for rows.Next() {
+			var id, body string
+			if err := rows.Scan(&id, &body); err != nil {
+				return nil, err
+			}
+			var s serviceView
+			if json.Unmarshal([]byte(body), &s.Service) != nil {
+				continue
+			}
+			s.Anchor = strings.ReplaceAll(strings.TrimPrefix(id, "hub:"), ":", "-")
+			list = append(list, s)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		v := p.newView(q, "Guide to online services", "services")
+		v.Canonical = q.base + "/services"
+		v.Data = list
+		return p.html("services", v, http.StatusOK)
+	})
+}
+
+func (p *Portal) handleDirectory(w http.ResponseWriter, r *http.Request, q *req) {
+	p.respond(w, r, q.key("directory"), func() (*response, error) {
+		v := p.newView(q, "Safer Internet Centres", "directory")
+		v.Canonical = q.base + "/directory"
+		v.Data = p.profiles(r.Context()).list
+		return p.html("directory", v, http.StatusOK)
+	})
+}
+
+type helpData struct {
+	Countries []option2
+	Chosen    *profileView
+	Asked     bool
+}
+
+type option2 struct {
+	Code, Name string
+	Selected   bool
+}
+
+func (p *Portal) handleHelp(w http.ResponseWriter, r *http.Request, q *req) {
+	country := strings.ToLower(r.URL.Query().Get("country"))
+	asked := country != ""
+	if !asked {
+		country = visitorRegion(q.prefs)
+	}
+	if len(country) != 2 {
+		country = ""
+	}
+	p.respond(w, r, q.key("help")+"|"+country+"|"+boolStr(asked), func() (*response, error) {
+		profiles := p.profiles(r.Context())
+		d := helpData{Asked: asked}
+		if country != "" {
+			d.Chosen = profiles.country(country)
+		}
+		for _, pv := range profiles.list {
+			d.Countries = append(d.Countries, option2{pv.Country, pv.CountryName, d.Chosen != nil && pv.Country == d.Chosen.Country})
+		}
+		title := "Get help / report"
+		if d.Chosen != nil {
+			title += ": " + d.Chosen.CountryName
+		}
+		v := p.newView(q, title, "help")
+		v.Canonical = q.base + "/help"
+		v.Data = d
+		return p.html("help", v, http.StatusOK)
+	})
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

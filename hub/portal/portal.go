@@ -1,0 +1,280 @@
+package portal
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bikfed/bikfed/internal/sqlitedb"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Config configures the portal.
+type Config struct {
+	// DataDir holds portal.db, the portal's index. Required.
+	DataDir string
+	// PublicURL is the portal's base URL as visitors reach it, for feeds,
+	// sitemaps, JSON-LD and OAI-PMH. When empty, each request's own host is
+	// used.
+	PublicURL string
+	// MinisiteHosts maps host names to minisites ("sid", "youth", "pocc"): a
+	// request for such a host is that minisite's view of the portal.
+	MinisiteHosts map[string]string
+	// AdminEmail is the OAI-PMH repository's contact. Default
+	// "portal@bikfed.invalid".
+	AdminEmail string
+	// PageCacheBytes bounds the cache of rendered responses. Default 32 MiB;
+	// negative disables it.
+	PageCacheBytes int
+	// MaxAge is the Cache-Control max-age of public pages. Default 60s.
+	MaxAge time.Duration
+}
+
+// ValidateMinisiteHosts checks a host → minisite map.
+func ValidateMinisiteHosts(m map[string]string) error {
+	var errs []error
+	for host, site := range m {
+		if _, ok := minisiteInfo[site]; !ok {
+			errs = append(errs, fmt.Errorf("minisite host %q: %q is not a minisite (sid, youth, pocc)", host, site))
+		}
+		if host == "" || strings.ContainsAny(host, "/ ") {
+			errs = append(errs, fmt.Errorf("minisite host %q: not a host name", host))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Portal is an open portal: its index and the HTTP handlers over it.
+type Portal struct {
+	cfg    Config
+	log    *slog.Logger
+	db     *sqlitedb.DB
+	src    Source
+	eng    *engine
+	now    func() time.Time
+	tmpl   *templates
+	cache  *pageCache
+	oaiID  string // the OAI-PMH namespace identifier
+	static staticFiles
+
+	// cursor is the last hub_seq indexed; gen and genAt identify the index's
+	// state for ETags and Last-Modified.
+	cursor atomic.Int64
+	gen    atomic.Int64
+	genAt  atomic.Int64 // unix ms
+	// nextDue is when the earliest scheduled entity is due (unix ms, 0: none).
+	nextDue atomic.Int64
+
+	// caughtUp is closed and replaced each time the indexer reaches the
+	// source's head, for WaitIndexed.
+	mu       sync.Mutex
+	caughtUp chan struct{}
+
+	running atomic.Bool
+
+	profileCache atomic.Pointer[profileSet]
+	profileMu    sync.Mutex
+}
+
+// Open opens (creating or migrating) the portal's index in cfg.DataDir and
+// loads the facet sets into memory. It does not index: Run does.
+func Open(ctx context.Context, cfg Config, src Source, logger *slog.Logger) (*Portal, error) {
+	return open(ctx, cfg, src, logger, time.Now)
+}
+
+func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now func() time.Time) (*Portal, error) {
+	if cfg.DataDir == "" {
+		return nil, fmt.Errorf("open portal: DataDir required")
+	}
+	if err := ValidateMinisiteHosts(cfg.MinisiteHosts); err != nil {
+		return nil, fmt.Errorf("open portal: %w", err)
+	}
+	if cfg.PublicURL != "" {
+		if u, err := url.Parse(cfg.PublicURL); err != nil || u.Host == "" {
+			return nil, fmt.Errorf("open portal: PublicURL %q is not an absolute URL", cfg.PublicURL)
+		}
+		cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	}
+	if cfg.AdminEmail == "" {
+		cfg.AdminEmail = "portal@bikfed.invalid"
+	}
+	if cfg.PageCacheBytes == 0 {
+		cfg.PageCacheBytes = 32 << 20
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = 60 * time.Second
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	migrations, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("open portal: %w", err)
+	}
+	db, err := sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "portal.db"), migrations)
+	if err != nil {
+		return nil, fmt.Errorf("open portal: %w", err)
+	}
+	tmpl, err := parseTemplates()
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open portal: %w", err)
+	}
+	p := &Portal{
+		cfg:      cfg,
+		log:      logger.With("component", "portal"),
+		db:       db,
+		src:      src,
+		eng:      newEngine(),
+		now:      now,
+		tmpl:     tmpl,
+		cache:    newPageCache(cfg.PageCacheBytes),
+		oaiID:    oaiNamespace(cfg.PublicURL),
+		static:   loadStatic(),
+		caughtUp: make(chan struct{}),
+	}
+	if err := p.load(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open portal: %w", err)
+	}
+	return p, nil
+}
+
+// Close closes the index. Call it after Run has returned.
+func (p *Portal) Close() error {
+	if err := p.db.Close(); err != nil {
+		return fmt.Errorf("close portal: %w", err)
+	}
+	return nil
+}
+
+// IndexedSeq is the last hub_seq the index reflects.
+func (p *Portal) IndexedSeq() int64 { return p.cursor.Load() }
+
+// WaitIndexed blocks until the index has caught up with hub_seq seq or ctx
+// is done.
+func (p *Portal) WaitIndexed(ctx context.Context, seq int64) error {
+	for {
+		p.mu.Lock()
+		ch := p.caughtUp
+		p.mu.Unlock()
+		if p.cursor.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *Portal) signalCaughtUp() {
+	p.mu.Lock()
+	close(p.caughtUp)
+	p.caughtUp = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// load reads the indexer's state and the facet sets of every indexed
+// resource.
+func (p *Portal) load(ctx context.Context) error {
+	rows, err := p.db.Reader().QueryContext(ctx, `SELECT key, value FROM state`)
+	if err != nil {
+		return fmt.Errorf("load state: %w", err)
+	}
+	for rows.Next() {
+		var k string
+		var v int64
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return fmt.Errorf("load state: %w", err)
+		}
+		switch k {
+		case "indexed_seq":
+			p.cursor.Store(v)
+		case "gen":
+			p.gen.Store(v)
+		case "gen_at":
+			p.genAt.Store(v)
+		}
+	}
+	rows.Close()
+	if err := p.refreshNextDue(ctx); err != nil {
+		return err
+	}
+	docs, err := p.loadDocs(ctx, nil)
+	if err != nil {
+		return err
+	}
+	p.eng.mu.Lock()
+	for rid, d := range docs {
+		p.eng.put(rid, d)
+	}
+	p.eng.mu.Unlock()
+	p.log.Info("portal index loaded", "resources", len(docs), "indexed_seq", p.cursor.Load())
+	return nil
+}
+
+// docQuery reads what the engine keeps of resources; ?1, when not null, is
+// a JSON array of the ids to read.
+const docQuery = `SELECT r.rid, r.id, r.owner, r.updated_at, r.age_min, r.age_max, r.type, r.language,
+	r.languages, r.topics, r.audiences, r.minisites, r.title,
+	(SELECT json_group_array(t.language) FROM translations t WHERE t.resource = r.id)
+	FROM resources r WHERE ?1 IS NULL OR r.id IN (SELECT value FROM json_each(?1))`
+
+func (p *Portal) loadDocs(ctx context.Context, ids []string) (map[uint32]*doc, error) {
+	var arg any
+	if ids != nil {
+		arg = jsonText(ids)
+	}
+	rows, err := p.db.Reader().QueryContext(ctx, docQuery, arg)
+	if err != nil {
+		return nil, fmt.Errorf("load resources: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[uint32]*doc)
+	for rows.Next() {
+		var rid uint32
+		var d doc
+		var owner, typ, lang, langs, topics, auds, minis, title, tlangs string
+		if err := rows.Scan(&rid, &d.id, &owner, &d.updated, &d.ageMin, &d.ageMax, &typ, &lang,
+			&langs, &topics, &auds, &minis, &title, &tlangs); err != nil {
+			return nil, fmt.Errorf("load resources: %w", err)
+		}
+		d.values[facetCountry] = []string{owner}
+		d.values[facetType] = []string{typ}
+		d.values[facetTopic] = jsonList(topics)
+		d.values[facetAudience] = jsonList(auds)
+		d.values[facetMinisite] = jsonList(minis)
+		d.values[facetLang] = unionLangs(lang, jsonList(langs), jsonList(tlangs))
+		d.fold = foldTitle(title)
+		out[rid] = &d
+	}
+	return out, rows.Err()
+}
+
+// refreshNextDue reads when the next scheduled entity is due.
+func (p *Portal) refreshNextDue(ctx context.Context) error {
+	var due sql.NullInt64
+	if err := p.db.Reader().QueryRowContext(ctx, `SELECT MIN(due) FROM pending`).Scan(&due); err != nil {
+		return fmt.Errorf("read pending: %w", err)
+	}
+	p.nextDue.Store(due.Int64)
+	return nil
+}
+
+// ValidMinisite reports whether s names a minisite.
+func ValidMinisite(s string) bool { _, ok := minisiteInfo[s]; return ok }

@@ -1,0 +1,5 @@
+// Package portaltest holds what tests of the public portal share: a crawler
+// that visits every public surface looking for text that must not be there,
+// and an OAI-PMH harvester that validates every response against the
+// OAI-PMH 2.0 and oai_dc schemas with xmllint.
+package portaltest

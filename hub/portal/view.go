@@ -1,0 +1,239 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/text/language"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// req is what every handler needs to know about a request.
+type req struct {
+	r      *http.Request
+	site   string // minisite of the view, "" for the portal
+	prefix string // "/sid" when the minisite is chosen by path
+	path   string // the path under the prefix
+	prefs  []language.Tag
+	ui     string
+	base   string // absolute URL of the portal's root
+	host   string
+}
+
+// siteBase is the absolute URL of the view's root (the minisite's, if any).
+func (q *req) siteBase() string { return q.base + q.prefix }
+
+// key starts a cache key: everything about the request that any response
+// depends on besides its own parameters.
+func (q *req) key(kind string) string {
+	return kind + "|" + q.host + "|" + q.site + "|" + q.prefix + "|" + q.ui
+}
+
+// view is the data of the layout.
+type view struct {
+	Title       string
+	Description string
+	Canonical   string
+	SiteName    string
+	Site        *minisite
+	Prefix      string
+	Home        string
+	Section     string
+	UILang      string
+	HelpLocal   string
+	SearchLabel string
+	HelpURL     string
+	StaticCSS   string
+	Alternates  []altLink
+	Feeds       []feedLink
+	JSONLD      any
+	Minisites   []minisite
+	Data        any
+}
+
+type altLink struct{ Lang, Href string }
+
+type feedLink struct{ Type, Title, Href string }
+
+func (p *Portal) newView(q *req, title, section string) *view {
+	v := &view{
+		Title:       title,
+		SiteName:    "Better Internet for Kids",
+		Prefix:      q.prefix,
+		Home:        q.prefix + "/",
+		Section:     section,
+		UILang:      q.ui,
+		SearchLabel: uiLabels["en"]["search"],
+		HelpURL:     "/help",
+		StaticCSS:   p.static.cssPath,
+	}
+	if q.ui != "en" {
+		v.HelpLocal = uiLabels[q.ui]["help"]
+		v.SearchLabel = uiLabels[q.ui]["search"] + " / " + v.SearchLabel
+	}
+	for _, s := range minisiteOrder {
+		v.Minisites = append(v.Minisites, minisiteInfo[s])
+	}
+	if q.site != "" {
+		m := minisiteInfo[q.site]
+		v.Site = &m
+		v.SiteName = m.Name
+	}
+	v.Feeds = []feedLink{{"application/atom+xml", "Latest resources (Atom)", q.prefix + "/feed.atom"}}
+	return v
+}
+
+func (p *Portal) html(name string, v *view, status int) (*response, error) {
+	body, err := p.tmpl.render(name, v)
+	if err != nil {
+		return nil, err
+	}
+	return &response{status: status, ctype: "text/html; charset=utf-8", body: body, vary: "Accept-Language"}, nil
+}
+
+// card is a resource in a list.
+type card struct {
+	Href, Title, Summary, Lang, TypeLabel, Ages, Publisher string
+	Langs                                                  []langView
+}
+
+type langView struct{ Tag, Name string }
+
+func langViews(tags []string) []langView {
+	out := make([]langView, 0, len(tags))
+	for _, t := range tags {
+		out = append(out, langView{t, languageName(t)})
+	}
+	return out
+}
+
+func ages(lo, hi int) string {
+	if lo == hi {
+		return strconv.Itoa(lo)
+	}
+	return strconv.Itoa(lo) + "–" + strconv.Itoa(hi)
+}
+
+func (p *Portal) cards(ctx context.Context, q *req, rows []*resourceRow) []card {
+	profiles := p.profiles(ctx)
+	out := make([]card, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, card{
+			Href:      q.prefix + "/resources/" + r.ID,
+			Title:     r.Title,
+			Summary:   summary(r.Description, 220),
+			Lang:      r.Language,
+			TypeLabel: humanize(r.Type),
+			Ages:      ages(r.AgeMin, r.AgeMax),
+			Publisher: profiles.publisher(r.Owner),
+			Langs:     langViews(unionLangs(r.Language, r.Languages, r.TransLangs)),
+		})
+	}
+	return out
+}
+
+// profileView is a SIC's signposting as pages show it.
+type profileView struct {
+	Owner       string
+	Country     string
+	CountryName string
+	protocol.Profile
+}
+
+// profileSet is every public profile, read once per index generation.
+type profileSet struct {
+	gen     int64
+	list    []*profileView // by country name
+	byOwner map[string]*profileView
+}
+
+func (s *profileSet) publisher(owner string) string {
+	if pv := s.byOwner[owner]; pv != nil {
+		return pv.Name
+	}
+	return "Safer Internet Centre " + strings.ToUpper(owner)
+}
+
+func (s *profileSet) country(code string) *profileView {
+	for _, pv := range s.list {
+		if pv.Country == code {
+			return pv
+		}
+	}
+	return nil
+}
+
+func (p *Portal) profiles(ctx context.Context) *profileSet {
+	gen := p.gen.Load()
+	if s := p.profileCache.Load(); s != nil && s.gen == gen {
+		return s
+	}
+	p.profileMu.Lock()
+	defer p.profileMu.Unlock()
+	if s := p.profileCache.Load(); s != nil && s.gen == gen {
+		return s
+	}
+	s := &profileSet{gen: gen, byOwner: map[string]*profileView{}}
+	rows, err := p.db.Reader().QueryContext(ctx, `SELECT owner, body FROM profiles ORDER BY hub_seq`)
+	if err != nil {
+		p.log.Warn("read profiles", "err", err)
+		return s
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var owner, body string
+		if err := rows.Scan(&owner, &body); err != nil {
+			break
+		}
+		pv := &profileView{Owner: owner}
+		if json.Unmarshal([]byte(body), &pv.Profile) != nil {
+			continue
+		}
+		pv.Country, pv.CountryName = pv.Profile.Country, countryName(pv.Profile.Country)
+		s.byOwner[owner] = pv
+	}
+	for _, pv := range s.byOwner {
+		s.list = append(s.list, pv)
+	}
+	slices.SortFunc(s.list, func(a, b *profileView) int { return strings.Compare(a.CountryName, b.CountryName) })
+	p.profileCache.Store(s)
+	return s
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func paragraphs(s string) []string {
+	var out []string
+	for _, part := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func dateLabel(t time.Time) string { return t.UTC().Format("2 January 2006") }
+
+// link builds a path with query parameters.
+func link(path string, v url.Values) string {
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
+}

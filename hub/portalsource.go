@@ -1,0 +1,58 @@
+package hub
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/bikfed/bikfed/hub/portal"
+)
+
+// portalSource gives the portal's indexer read access to the aggregate and
+// the commit broadcast that wakes long-polls. The portal reads every stored
+// change, whatever its visibility, and decides itself what is public.
+type portalSource struct{ h *Hub }
+
+var _ portal.Source = portalSource{}
+
+// Changes returns the latest version of each entity changed after since.
+func (s portalSource) Changes(ctx context.Context, since int64, limit int) ([]portal.Change, error) {
+	rows, err := s.h.db.Reader().QueryContext(ctx, `SELECT hub_seq, change FROM entities WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?`, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read changes for the portal: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.Change
+	for rows.Next() {
+		var c portal.Change
+		if err := rows.Scan(&c.HubSeq, &c.Raw); err != nil {
+			return nil, fmt.Errorf("read changes for the portal: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Entity returns the latest stored change of id.
+func (s portalSource) Entity(ctx context.Context, id string) (portal.Change, bool, error) {
+	var c portal.Change
+	err := s.h.db.Reader().QueryRowContext(ctx, `SELECT hub_seq, change FROM entities WHERE id = ?`, id).Scan(&c.HubSeq, &c.Raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("read %s for the portal: %w", id, err)
+	}
+	return c, true, nil
+}
+
+// Subscribe returns the channel the next commit closes.
+func (s portalSource) Subscribe() <-chan struct{} {
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	return s.h.notify
+}
+
+// Portal returns the hub's public portal.
+func (h *Hub) Portal() *portal.Portal { return h.portal }
