@@ -34,93 +34,23 @@ type pushItem struct {
 	done    chan struct{} // closed once verified; nil when there is nothing to verify
 }
 
-// batch is a push on its way through reading, verification and apply.
+// batch is a read push whose records may still be under verification.
 type batch struct {
 	header    protocol.PushHeader
-	items     []*pushItem // all records, unless they arrive on stream
-	truncated bool        // stopped at a limit: the checkpoint is the highest seq read
+	items     []*pushItem
+	truncated bool // stopped at a limit: the checkpoint is the highest seq read
 	verifying sync.WaitGroup
-
-	// A push still being read delivers its records on stream, in body
-	// order; stream is closed when reading ends, after truncated and readErr
-	// are set. body is the request body it is read from.
-	stream  chan *pushItem
-	readErr error
-	body    *spool
 }
 
 // wait blocks until every record of b is verified.
 func (b *batch) wait() { b.verifying.Wait() }
 
-// finish waits for everything reading and verifying b started: the request
-// body may not be touched once the handler returns.
-func (b *batch) finish() {
-	if b.stream != nil {
-		for range b.stream {
-		}
-	}
-	b.wait()
-	if b.body != nil {
-		b.body.wait()
-	}
-}
-
-// records reads a batch's records in body order.
-type records struct {
-	b    *batch
-	next int // in b.items
-}
-
-// take appends to dst the next records, up to n of them, once each is
-// verified. It returns fewer only at the end of the batch.
-func (r *records) take(dst []*pushItem, n int) []*pushItem {
-	if r.b.stream == nil {
-		k := min(n, len(r.b.items)-r.next)
-		dst = append(dst, r.b.items[r.next:r.next+k]...)
-		r.next += k
-	} else {
-		for len(dst) < n {
-			it, ok := <-r.b.stream
-			if !ok {
-				break
-			}
-			dst = append(dst, it)
-		}
-	}
-	for _, it := range dst {
-		if it.done != nil {
-			<-it.done
-		}
-	}
-	return dst
-}
-
-// readPush reads a whole push body for node, verifying its records on all
-// cores as they are read, and returns once the body is read; verification
-// may still be running.
+// readPush reads a push body for node: it decodes lines in this goroutine and
+// hands each record to verification on all cores at once. It returns when
+// the body is read; verification may still be running, so applyBatch can
+// start writing the first records while the last ones are checked, and the
+// write transaction is never held open while a slow client sends its body.
 func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, error) {
-	b, err := h.startPush(ctx, r, node, nil)
-	if err != nil {
-		return nil, err
-	}
-	for it := range b.stream {
-		b.items = append(b.items, it)
-	}
-	b.stream = nil
-	if b.readErr != nil {
-		b.wait()
-		return nil, b.readErr
-	}
-	return b, nil
-}
-
-// startPush reads the header of a push body for node and checks it, then
-// goes on decoding lines in the background and hands each record to
-// verification on all cores at once; records reach b.stream as they are
-// read. When body is the spool r reads from, the rest of the request is read
-// ahead from here on, so applyBatch can start writing as soon as all of it
-// has arrived, while the last records are still decoded and checked.
-func (h *Hub) startPush(ctx context.Context, r io.Reader, node string, body *spool) (*batch, error) {
 	pr, err := protocol.NewPushReader(r)
 	if err != nil {
 		return nil, err
@@ -133,15 +63,9 @@ func (h *Hub) startPush(ctx context.Context, r io.Reader, node string, body *spo
 	if err := h.precheck(b.header); err != nil {
 		return nil, err
 	}
-	if body != nil {
-		body.readAhead()
-		b.body = body
-	}
 
-	// Room for the whole batch: reading never waits for verification or
-	// apply.
+	// Room for the whole batch: reading never waits for verification.
 	jobs := make(chan *pushItem, h.cfg.MaxBatchChanges)
-	b.stream = make(chan *pushItem, h.cfg.MaxBatchChanges)
 	for range runtime.GOMAXPROCS(0) {
 		b.verifying.Add(1)
 		go func() {
@@ -152,148 +76,53 @@ func (h *Hub) startPush(ctx context.Context, r io.Reader, node string, body *spo
 			}
 		}()
 	}
-	go func() {
-		defer close(b.stream)
-		defer close(jobs)
-		for {
-			if err := ctx.Err(); err != nil {
-				b.readErr = pushReadError(ctx, err)
-				return
-			}
-			rec, err := pr.Next()
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			if errors.Is(err, protocol.ErrTruncated) {
-				b.truncated = true
-				return
-			}
-			if err != nil {
-				b.readErr = pushReadError(ctx, err)
-				return
-			}
-			it := &pushItem{line: rec.Line}
-			if rec.Refusal != nil {
-				it.refusal = rec.Refusal
-			} else {
-				it.signed = rec.Signed
-				it.done = make(chan struct{})
-				jobs <- it
-			}
-			b.stream <- it
+	var readErr error
+	for {
+		if err := ctx.Err(); err != nil {
+			readErr = err
+			break
 		}
-	}()
+		rec, err := pr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if errors.Is(err, protocol.ErrTruncated) {
+			b.truncated = true
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		it := &pushItem{line: rec.Line}
+		b.items = append(b.items, it)
+		if rec.Refusal != nil {
+			it.refusal = rec.Refusal
+			continue
+		}
+		it.signed = rec.Signed
+		it.done = make(chan struct{})
+		jobs <- it
+	}
+	close(jobs)
+	if readErr != nil {
+		b.wait()
+		// A body cut off mid-line would end in a partial record that looks
+		// malformed; refusing it would move the checkpoint past a record the
+		// node sent intact. Apply nothing; the node sends the batch again.
+		if errors.Is(readErr, errInflatedTooLarge) {
+			return nil, errInflatedTooLarge
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(readErr, &mbe) {
+			return nil, protocol.Errorf(protocol.CodeBatchTooLarge, "push body is larger than %d bytes", mbe.Limit)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("read push: %w", readErr)
+		}
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "read push body: %v", readErr)
+	}
 	return b, nil
-}
-
-// pushReadError is the answer to a push whose body could not be read to its
-// end. A body cut off mid-line would end in a partial record that looks
-// malformed; refusing it would move the checkpoint past a record the node
-// sent intact. So nothing of the batch applies; the node sends it again.
-func pushReadError(ctx context.Context, err error) error {
-	if errors.Is(err, errInflatedTooLarge) {
-		return errInflatedTooLarge
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return protocol.Errorf(protocol.CodeBatchTooLarge, "push body is larger than %d bytes", mbe.Limit)
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("read push: %w", err)
-	}
-	return protocol.Errorf(protocol.CodeBadRequest, "read push body: %v", err)
-}
-
-// spool reads a request body ahead into memory once readAhead is called,
-// until its end or limit bytes; before that it only passes reads through.
-// It lets applyBatch take the write lock as soon as a push has arrived, and
-// never while a slow client is still sending.
-type spool struct {
-	r     io.Reader
-	limit int
-	done  chan struct{} // closed when the read-ahead has ended
-
-	mu    sync.Mutex
-	cond  sync.Cond
-	ahead bool
-	buf   []byte
-	err   error // how the read-ahead ended: io.EOF, a read error or errSpoolFull
-}
-
-// errSpoolFull ends a read-ahead at its limit; the rest is read as it comes.
-var errSpoolFull = errors.New("read-ahead limit")
-
-func newSpool(r io.Reader, limit int) *spool {
-	s := &spool{r: r, limit: limit, done: make(chan struct{})}
-	s.cond.L = &s.mu
-	return s
-}
-
-func (s *spool) readAhead() {
-	s.mu.Lock()
-	s.ahead = true
-	s.mu.Unlock()
-	go func() {
-		defer close(s.done)
-		read := 0
-		chunk := make([]byte, 32<<10)
-		for {
-			n, err := s.r.Read(chunk)
-			read += n
-			if err == nil && read >= s.limit {
-				err = errSpoolFull
-			}
-			s.mu.Lock()
-			s.buf = append(s.buf, chunk[:n]...)
-			s.err = err
-			s.cond.Broadcast()
-			s.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-}
-
-// received waits until the read-ahead has ended and reports whether it holds
-// the whole body (or the error that ended it).
-func (s *spool) received() bool {
-	<-s.done
-	return s.err != errSpoolFull
-}
-
-// wait waits for the read-ahead to end, if it started.
-func (s *spool) wait() {
-	s.mu.Lock()
-	ahead := s.ahead
-	s.mu.Unlock()
-	if ahead {
-		<-s.done
-	}
-}
-
-func (s *spool) Read(p []byte) (int, error) {
-	s.mu.Lock()
-	if !s.ahead {
-		s.mu.Unlock()
-		return s.r.Read(p)
-	}
-	for len(s.buf) == 0 && s.err == nil {
-		s.cond.Wait()
-	}
-	if len(s.buf) > 0 {
-		n := copy(p, s.buf)
-		s.buf = s.buf[n:]
-		s.mu.Unlock()
-		return n, nil
-	}
-	err := s.err
-	s.mu.Unlock()
-	if err == errSpoolFull {
-		// The read-ahead has stopped: the rest is read here, as it comes.
-		return s.r.Read(p)
-	}
-	return 0, err
 }
 
 // verify checks one record: signature, validation, ownership. It runs on a
@@ -401,8 +230,8 @@ func checkpointCheck(hd protocol.PushHeader, epoch string, applied int64) error 
 }
 
 // applyChunk is how many verified records are applied at a time: small
-// enough that writing keeps up with verification and little is left to
-// write when the last record is verified, large enough that the
+// enough that writing starts soon after the first records are verified and
+// little is left to write once the last is, large enough that the
 // stored-versions query is amortised.
 const applyChunk = 64
 
@@ -587,12 +416,11 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 			}
 		}
 	}
-	return st.flush(ctx, tx)
+	if err := st.flush(ctx, tx); err != nil {
+		return err
+	}
+	return syncBlobRefs(ctx, tx, st, todo) // attachments (blobs.go)
 }
-
-// errPushUnread rolls back the apply of a push whose body could not be read
-// to its end; the push is answered with batch.readErr.
-var errPushUnread = errors.New("push body not read to its end")
 
 // stored is what the hub holds of an entity, for version checks.
 type stored struct {
@@ -604,17 +432,6 @@ type stored struct {
 // applyBatch applies a verified batch, its refusals and the pusher's new
 // checkpoint in one transaction. Pushes and hub authoring both come here.
 func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, error) {
-	if b.body != nil && !b.body.received() {
-		// Larger than the read-ahead: read it all before writing, so the
-		// write lock never waits on the network.
-		for it := range b.stream {
-			b.items = append(b.items, it)
-		}
-		b.stream = nil
-		if b.readErr != nil {
-			return nil, b.readErr
-		}
-	}
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
 	hd := b.header
@@ -654,24 +471,21 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 		}
 
 		// Records are taken in body order, a chunk at a time as soon as
-		// the chunk is read and verified: one query for the chunk's stored
-		// versions, then the writes. WriteTx runs this once, so records
-		// taken from the stream are not needed again.
+		// the chunk is verified: one query for the chunk's stored versions,
+		// then the writes.
 		st := &applyState{hd: hd, applied: applied, res: res, head: head, now: now,
-			maxRead: hd.FromSeq - 1, last: hd.FromSeq - 1, have: make(map[string]stored, applyChunk)}
+			maxRead: hd.FromSeq - 1, last: hd.FromSeq - 1, have: make(map[string]stored, len(b.items))}
 		defer st.close()
-		recs := &records{b: b}
-		var chunk []*pushItem
-		for {
-			if chunk = recs.take(chunk[:0], applyChunk); len(chunk) == 0 {
-				break
+		for start := 0; start < len(b.items); start += applyChunk {
+			chunk := b.items[start:min(start+applyChunk, len(b.items))]
+			for _, it := range chunk {
+				if it.done != nil {
+					<-it.done
+				}
 			}
 			if err := st.applyChunk(ctx, tx, chunk); err != nil {
 				return err
 			}
-		}
-		if b.readErr != nil {
-			return errPushUnread
 		}
 		head, erasures = st.head, st.erasures
 		maxRead := st.maxRead
@@ -701,9 +515,6 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 		}
 		return nil
 	})
-	if errors.Is(err, errPushUnread) {
-		return nil, b.readErr
-	}
 	if err != nil {
 		var pe *protocol.Error
 		if errors.As(err, &pe) {
@@ -789,9 +600,7 @@ func (h *Hub) handlePush(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, protocol.Errorf(protocol.CodeForbidden, "only nodes push"))
 		return
 	}
-	// Past the batch limit nothing more is read anyway.
-	sp := newSpool(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes), int(h.cfg.MaxBatchBytes))
-	var body io.Reader = sp
+	var body io.Reader = http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
 	switch enc := r.Header.Get("Content-Encoding"); enc {
 	case "", "identity":
 	case "gzip":
@@ -809,11 +618,10 @@ func (h *Hub) handlePush(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "unsupported Content-Encoding %q", enc))
 		return
 	}
-	b, err := h.startPush(r.Context(), body, p.node, sp)
+	b, err := h.readPush(r.Context(), body, p.node)
 	var res *protocol.PushResult
 	if err == nil {
 		res, err = h.applyBatch(r.Context(), b)
-		b.finish()
 	}
 	h.ops.metrics.observePush(res, err)
 	if err != nil {

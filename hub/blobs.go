@@ -617,6 +617,96 @@ func (h *Hub) requireBlobs(it *pushItem) {
 	}
 }
 
+// syncBlobRefs keeps blob_refs in step with the changes a chunk of a push
+// applied, in the apply transaction: the old references of each applied
+// entity go, the new version's come in, and the blobs concerned note when
+// they were last referenced (0 for an erasure's: collected at the next
+// run). A chunk of new entities without attachments costs nothing; one of
+// new versions, one DELETE of its ids.
+var noRefs bool
+
+func syncBlobRefs(ctx context.Context, tx *sql.Tx, st *applyState, todo []*pushItem) error {
+	if noRefs {
+		return nil
+	}
+	ids := make([]byte, 0, 40*len(todo))
+	ids = append(ids, '[')
+	var withBlobs []*protocol.Change
+	var erased map[string]bool
+	for _, it := range todo {
+		c := it.change
+		// Applied (or a duplicate, for which this is a no-op) unless the
+		// stored hash is another: refused, or a later version in the batch.
+		if s, ok := st.have[c.ID]; !ok || string(s.hash) != string(it.hash[:]) {
+			continue
+		}
+		// A first version has no earlier references to drop: a bulk push
+		// of new entities costs no statement here.
+		if c.Version > 1 {
+			if len(ids) > 1 {
+				ids = append(ids, ',')
+			}
+			// Entity ids are validated: nothing to escape.
+			ids = append(append(append(ids, '"'), c.ID...), '"')
+		}
+		if !c.Deleted && len(c.Blobs) > 0 {
+			withBlobs = append(withBlobs, c)
+		}
+		if c.Erased {
+			if erased == nil {
+				erased = make(map[string]bool)
+			}
+			erased[c.ID] = true
+		}
+	}
+	now := toMillis(st.now)
+	type dropped struct {
+		sha    string
+		erased bool
+	}
+	var drops []dropped
+	if len(ids) > 1 {
+		ids = append(ids, ']')
+		rows, err := tx.QueryContext(ctx, `DELETE FROM blob_refs WHERE entity_id IN (SELECT value FROM json_each(?)) RETURNING entity_id, sha256`, string(ids))
+		if err != nil {
+			return fmt.Errorf("drop blob references: %w", err)
+		}
+		for rows.Next() {
+			var id, sha string
+			if err := rows.Scan(&id, &sha); err != nil {
+				rows.Close()
+				return fmt.Errorf("drop blob references: %w", err)
+			}
+			drops = append(drops, dropped{sha, erased[id]})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("drop blob references: %w", err)
+		}
+	}
+	for _, d := range drops {
+		at := now
+		if d.erased {
+			at = 0
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET last_referenced_at = ? WHERE sha256 = ?`, at, d.sha); err != nil {
+			return fmt.Errorf("note blob %s unreferenced: %w", d.sha, err)
+		}
+	}
+	for _, c := range withBlobs {
+		for _, b := range c.Blobs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO blob_refs (sha256, entity_id, name, media_type) VALUES (?, ?, ?, ?)
+				ON CONFLICT DO NOTHING`, b.SHA256, c.ID, b.Name, b.MediaType); err != nil {
+				return fmt.Errorf("reference blob %s from %s: %w", b.SHA256, c.ID, err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE blobs SET last_referenced_at = ? WHERE sha256 = ?`, now, b.SHA256); err != nil {
+				return fmt.Errorf("note blob %s referenced: %w", b.SHA256, err)
+			}
+		}
+	}
+	return nil
+}
+
 // BlobUsage is a node's attachment storage at the hub.
 type BlobUsage struct {
 	Node  string `json:"node"`

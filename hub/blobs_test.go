@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -534,4 +535,42 @@ func TestBlobs_S3(t *testing.T) {
 	if status != http.StatusOK || !bytes.Equal(body, video.data) {
 		t.Errorf("streamed public file = %d, %d bytes", status, len(body))
 	}
+}
+
+// FuzzParseUpload feeds the PUT request parser hostile paths, queries and
+// headers: whatever it accepts must be a valid hash, a plain file name, a
+// media type and an offset within a size within the limit.
+func FuzzParseUpload(f *testing.F) {
+	sha := strings.Repeat("ab", 32)
+	f.Add(sha, "size=10&offset=0", "doc.pdf", "application/pdf", int64(10))
+	f.Add(sha, "size=10&offset=11", "..%2F..%2Fetc%2Fpasswd", "text/plain", int64(-1))
+	f.Add("../../hub.key", "size=-1", "a%00b", "x", int64(5))
+	f.Add(sha, "size=9999999999999999999", "%E2%82%AC.pdf", "text/html\r\nX: y", int64(0))
+	h := &Hub{cfg: DefaultConfig()}
+	h.cfg.Blobs.MaxSize = 1 << 20
+	f.Fuzz(func(t *testing.T, sha, query, name, mediaType string, contentLength int64) {
+		r := httptest.NewRequest(http.MethodPut, "/v1/blobs/x", nil)
+		r.URL.RawQuery = query
+		r.SetPathValue("sha256", sha)
+		r.Header.Set(protocol.HeaderBlobName, name)
+		r.Header.Set("Content-Type", mediaType)
+		r.ContentLength = contentLength
+		u, err := h.parseUpload(r)
+		if err != nil {
+			var pe *protocol.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v is not a protocol error", err)
+			}
+			return
+		}
+		if blobstore.ValidHash(u.sha) != nil || protocol.ValidBlobName(u.name) != nil {
+			t.Fatalf("accepted hash %q, name %q", u.sha, u.name)
+		}
+		if _, err := blobstore.CleanMediaType(u.mediaType); err != nil {
+			t.Fatalf("accepted media type %q", u.mediaType)
+		}
+		if u.offset < 0 || u.offset > u.size || u.size > h.cfg.Blobs.MaxSize || contentLength > u.size-u.offset {
+			t.Fatalf("accepted offset %d, size %d, length %d", u.offset, u.size, contentLength)
+		}
+	})
 }

@@ -34,6 +34,7 @@
 //	GET    /api/v1/entities?kind=&owner=&lang=&limit=&after=
 //	GET    /api/v1/entities/{id}
 //	GET    /api/v1/resources/{id}/translations
+//	GET    /…                                    the public portal (package portal): every other path
 //
 // State kept in memory for speed (credentials, checkpoints, pull cursors, the
 // key directory, the hub_seq head) is rebuilt from the database at Open, and

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -87,6 +88,48 @@ func TestHub_PushFeedRoundTrip(t *testing.T) {
 			t.Fatalf("feed after v2: %d items, last %s", len(items), items[len(items)-1].Change)
 		}
 	})
+}
+
+// TestHub_PushManyRows pushes a batch large enough that apply writes many
+// entities per statement, with two versions of the same entities in it, some
+// in the same statement: each ends at its last version, once in the feed.
+func TestHub_PushManyRows(t *testing.T) {
+	th := mustOpenHub(t)
+	be, fi := th.enrolNode(t, "be"), th.enrolNode(t, "fi")
+	var cs []*protocol.Change
+	for i := range 150 {
+		cs = append(cs, be.resource(t, fmt.Sprintf("Resource %d", i), protocol.VisibilityPublic))
+		if i == 5 || i == 40 || i == 100 {
+			cs = append(cs, be.next(cs[len(cs)-3])) // v2 of an entity a few rows back
+		}
+	}
+	ss := be.signAll(t, cs...)
+	res := be.mustPush(t, ss...)
+	if res.Applied != len(ss) || len(res.Refused) != 0 || res.AppliedSeq != int64(len(ss)) || res.HubSeq != int64(len(ss)) {
+		t.Fatalf("push result = %+v", res)
+	}
+	items, _ := pullAll(t, fi.client, 0)
+	if len(items) != 150 {
+		t.Fatalf("feed has %d items, want one per entity", len(items))
+	}
+	latest := map[string]protocol.Signed{}
+	for i, c := range cs {
+		latest[c.ID] = ss[i]
+	}
+	last := int64(0)
+	for _, it := range items {
+		c, err := protocol.ParseChange(it.Change)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(it.Change, latest[c.ID].Change) || it.HubSeq <= last {
+			t.Fatalf("feed item %s v%d at hub_seq %d is not the latest version in order", c.ID, c.Version, it.HubSeq)
+		}
+		last = it.HubSeq
+	}
+	if again := be.mustPush(t, ss...); again.Applied != 0 || again.Duplicates != len(ss) {
+		t.Fatalf("re-push = %+v", again)
+	}
 }
 
 func TestHub_PushRefusals(t *testing.T) {

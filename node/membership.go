@@ -27,11 +27,13 @@ type GossipConfig struct {
 }
 
 // DefaultGossipConfig returns gossip's defaults (WAN profile, port 7946)
-// with the cluster label "bikfed". Keys, Join and, when binding a wildcard
+// with the cluster label "bikfed" and the hub's retransmission multiplier
+// (8: see hub.RetransmitMult). Keys, Join and, when binding a wildcard
 // address, AdvertiseAddr must be set before enabling it.
 func DefaultGossipConfig() GossipConfig {
 	c := gossip.DefaultConfig()
 	c.ClusterLabel = "bikfed"
+	c.RetransmitMult = 8
 	return GossipConfig{Config: c}
 }
 

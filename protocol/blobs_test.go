@@ -18,15 +18,18 @@ import (
 // blobServer is an in-memory hub blob endpoint: it keeps what each PUT
 // delivers, so a broken transfer leaves a partial upload to resume.
 type blobServer struct {
-	mu     sync.Mutex
-	sha    string
-	size   int64
-	have   []byte
-	done   bool
-	cutAt  int64 // the next PUT drops the connection after this many bytes
-	puts   []int64
-	stall  bool // PUT never reads the body
-	status int  // PUT answers this status (with an error body) instead
+	mu    sync.Mutex
+	sha   string
+	size  int64
+	have  []byte
+	done  bool
+	cutAt int64 // the next PUT drops the connection after this many bytes
+	puts  []int64
+	stall bool // PUT never reads the body; GET stops half-way
+	// release ends stalled handlers: a server that never reads a body does
+	// not notice the client leaving.
+	release chan struct{}
+	status  int // PUT answers this status (with an error body) instead
 }
 
 func (s *blobServer) handler(t *testing.T) http.Handler {
@@ -57,7 +60,10 @@ func (s *blobServer) handler(t *testing.T) http.Handler {
 		}
 		s.mu.Unlock()
 		if stall {
-			<-r.Context().Done()
+			select {
+			case <-r.Context().Done():
+			case <-s.release:
+			}
 			return
 		}
 		if status != 0 {
@@ -98,7 +104,10 @@ func (s *blobServer) handler(t *testing.T) http.Handler {
 		w.Write(data[:len(data)/2])
 		if stall {
 			w.(http.Flusher).Flush()
-			<-r.Context().Done()
+			select {
+			case <-r.Context().Done():
+			case <-s.release:
+			}
 			return
 		}
 		w.Write(data[len(data)/2:])
@@ -120,9 +129,10 @@ func blobFixture(t *testing.T, size int) ([]byte, BlobRef, *blobServer, *Client)
 	}
 	sum := sha256.Sum256(data)
 	ref := BlobRef{SHA256: hex.EncodeToString(sum[:]), Size: int64(size), MediaType: "video/mp4", Name: "clip.mp4"}
-	s := &blobServer{sha: ref.SHA256, size: ref.Size}
+	s := &blobServer{sha: ref.SHA256, size: ref.Size, release: make(chan struct{})}
 	srv := httptest.NewServer(s.handler(t))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(s.release) }) // runs first
 	cfg := DefaultClientConfig(srv.URL)
 	cfg.Credential = "be.secret"
 	cfg.RetryWait, cfg.RetryMaxWait = time.Millisecond, 5*time.Millisecond

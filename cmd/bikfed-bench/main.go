@@ -25,8 +25,18 @@ func main() {
 	flag.IntVar(&cfg.batch, "batch", 1000, "changes per push")
 	flag.IntVar(&cfg.rounds, "rounds", 300, "idle sync rounds to time")
 	flag.Int64Var(&cfg.blobSize, "blob-size", 1<<30, "bytes of the attachment uploaded node→hub→MinIO (0: skip)")
+	flag.BoolVar(&cfg.blobsOnly, "blobs-only", false, "run only the attachment benchmark and print it")
 	flag.BoolVar(&cfg.propagation, "propagation", false, "run only the propagation benchmark and print its section (the report file is left alone)")
+	flag.BoolVar(&cfg.portalOnly, "portal", false, "run only the portal benchmark and print its section (the report file is left alone)")
+	load := loadFlags()
 	flag.Parse()
+	if load.url != "" {
+		if err := runLoad(load); err != nil {
+			fmt.Fprintln(os.Stderr, "bikfed-bench -load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, cfg); err != nil {
@@ -36,14 +46,17 @@ func main() {
 }
 
 type benchConfig struct {
-	bin      string
-	out      string
-	entities int
-	batch    int
-	rounds   int
-	blobSize int64
+	bin       string
+	out       string
+	entities  int
+	batch     int
+	rounds    int
+	blobSize  int64
+	blobsOnly bool
 	// propagation runs only the propagation benchmark (propagation.go).
 	propagation bool
+	// portalOnly runs only the portal benchmark (portal.go).
+	portalOnly bool
 }
 
 func run(ctx context.Context, cfg benchConfig) error {
@@ -64,6 +77,20 @@ func run(ctx context.Context, cfg benchConfig) error {
 		}
 		return err
 	}
+	if cfg.blobsOnly {
+		b, err := benchBlobs(ctx, cfg, dir)
+		if err == nil {
+			fmt.Print(b.markdown())
+		}
+		return err
+	}
+	if cfg.portalOnly {
+		p, err := benchPortal(ctx, cfg, dir)
+		if err == nil {
+			fmt.Print(p.markdown())
+		}
+		return err
+	}
 	rep := &report{started: time.Now(), cfg: cfg}
 	if err := benchSync(ctx, cfg, dir, rep); err != nil {
 		return err
@@ -76,7 +103,11 @@ func run(ctx context.Context, cfg benchConfig) error {
 	if err != nil {
 		return err
 	}
-	text := rep.markdown() + blobs.markdown() + prop.markdown()
+	portal, err := benchPortal(ctx, cfg, dir)
+	if err != nil {
+		return fmt.Errorf("portal: %w", err)
+	}
+	text := rep.markdown() + blobs.markdown() + prop.markdown() + portal.markdown()
 	if cfg.out == "-" {
 		fmt.Print(text)
 		return nil

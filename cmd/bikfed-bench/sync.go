@@ -94,34 +94,38 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 	if rep.sqlRate, err = rawInsertRate(ctx, filepath.Join(dir, "raw.db"), changes, cfg.batch); err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, "hub apply: pushing over HTTP, each batch after its baseline verification on all cores…")
-	// A shared machine's load drifts within seconds, so the verification
-	// baseline is taken batch by batch, right before the batch is pushed:
-	// both rates see the same machine. The client compresses the next batch
-	// while the hub applies the current one, as a client pushing a backlog
-	// should, so the figure is the hub's rate, not the client's gzip; the
-	// pushes themselves stay one at a time.
-	pusher := &rawPusher{hc: &http.Client{Transport: ccfg.Transport, Timeout: 5 * time.Minute}, url: hubURL + protocol.PathPush, cred: enrol.Credential}
-	header := func(from, to int) protocol.PushHeader {
-		return protocol.PushHeader{Node: "be", Epoch: "bench", FromSeq: int64(from + 1), ToSeq: int64(to), HeadSeq: int64(len(changes))}
+	// The bodies are encoded and compressed beforehand, exactly as
+	// protocol.Client.Push would send them: the client's gzip is not the
+	// hub's work, and on this machine it would compete with the hub for the
+	// same cores. The pushes are sent one at a time, each after the previous
+	// answer. A shared machine's load drifts within seconds, so the
+	// verification baseline is taken batch by batch, right before the batch
+	// is pushed: both rates see the same machine.
+	fmt.Fprintln(os.Stderr, "hub apply: encoding the pushes…")
+	type push struct {
+		from, to int
+		body     []byte
 	}
-	var pushTime, verifyTime time.Duration
-	next := encodeAsync(header(0, min(cfg.batch, len(changes))), changes[:min(cfg.batch, len(changes))])
+	var pushes []push
 	for from := 0; from < len(changes); from += cfg.batch {
 		to := min(from+cfg.batch, len(changes))
-		body := <-next
-		if body.err != nil {
-			return body.err
+		h := protocol.PushHeader{Node: "be", Epoch: "bench", FromSeq: int64(from + 1), ToSeq: int64(to), HeadSeq: int64(len(changes))}
+		body, err := encodePush(h, changes[from:to])
+		if err != nil {
+			return err
 		}
+		pushes = append(pushes, push{from, to, body})
+	}
+	fmt.Fprintln(os.Stderr, "hub apply: pushing over HTTP, each batch after its baseline verification on all cores…")
+	pusher := &rawPusher{hc: &http.Client{Transport: ccfg.Transport, Timeout: 5 * time.Minute}, url: hubURL + protocol.PathPush, cred: enrol.Credential}
+	var pushTime, verifyTime time.Duration
+	for _, p := range pushes {
+		from, to := p.from, p.to
 		t0 := time.Now()
 		verifyRate(key, changes[from:to])
 		verifyTime += time.Since(t0)
-		if to < len(changes) {
-			nextTo := min(to+cfg.batch, len(changes))
-			next = encodeAsync(header(to, nextTo), changes[to:nextTo])
-		}
 		t0 = time.Now()
-		res, err := pusher.push(ctx, body.b)
+		res, err := pusher.push(ctx, p.body)
 		pushTime += time.Since(t0)
 		if err != nil {
 			return fmt.Errorf("push %d-%d: %w", from+1, to, err)
@@ -244,29 +248,21 @@ func rawInsertRate(ctx context.Context, path string, changes []protocol.Signed, 
 	return float64(len(changes)) / time.Since(t0).Seconds(), nil
 }
 
-// encoded is a push body as protocol.Client.Push sends it.
-type encoded struct {
-	b   []byte
-	err error
+// encodePush encodes a push body as protocol.Client.Push does: NDJSON,
+// compressed with gzip at level 1.
+func encodePush(h protocol.PushHeader, changes []protocol.Signed) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err := protocol.EncodePush(zw, h, changes); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
-// encodeAsync encodes and compresses a push body in the background.
-func encodeAsync(h protocol.PushHeader, changes []protocol.Signed) <-chan encoded {
-	out := make(chan encoded, 1)
-	go func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		err := protocol.EncodePush(zw, h, changes)
-		if err == nil {
-			err = zw.Close()
-		}
-		out <- encoded{buf.Bytes(), err}
-	}()
-	return out
-}
-
-// rawPusher posts encoded push bodies: protocol.Client.Push encodes its own,
-// one batch at a time.
+// rawPusher posts encoded push bodies: protocol.Client.Push encodes its own.
 type rawPusher struct {
 	hc        *http.Client
 	url, cred string

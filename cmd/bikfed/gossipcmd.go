@@ -49,6 +49,7 @@ func gossipFlags(s *settings, enabled *bool, cfg *gossip.Config, joinHelp string
 	fs.DurationVar(&cfg.ProbeInterval, "gossip-probe-interval", 0, "advanced: failure-detection probe interval (0: profile)")
 	fs.DurationVar(&cfg.ProbeTimeout, "gossip-probe-timeout", 0, "advanced: probe timeout (0: profile)")
 	fs.IntVar(&cfg.SuspicionMult, "gossip-suspicion-mult", 0, "advanced: suspicion multiplier (0: profile)")
+	fs.IntVar(&cfg.RetransmitMult, "gossip-retransmit-mult", cfg.RetransmitMult, "advanced: retransmission multiplier (each update is sent mult*ceil(log10(members+1)) times by every member)")
 	fs.DurationVar(&cfg.PushPullInterval, "gossip-push-pull-interval", 0, "advanced: full state exchange interval (0: profile)")
 	fs.DurationVar(&cfg.RejoinInterval, "gossip-rejoin-interval", cfg.RejoinInterval, "advanced: how often to retry the seeds and failed members")
 	s.after = append(s.after, g.apply)

@@ -22,8 +22,8 @@ CREATE INDEX blobs_owner ON blobs (owner);
 
 -- blob_refs lists the attachments of every live (not deleted) entity, with
 -- the name and media type the change gives them: what /files serves and
--- what keeps a blob from being collected. The triggers below keep it in step
--- with entities inside the apply transaction.
+-- what keeps a blob from being collected. The apply transaction keeps it in
+-- step with entities (syncBlobRefs in blobs.go).
 CREATE TABLE blob_refs (
 	sha256     TEXT NOT NULL,
 	entity_id  TEXT NOT NULL,
@@ -51,36 +51,8 @@ CREATE TABLE blob_quotas (
 	quota INTEGER NOT NULL
 ) STRICT;
 
--- The triggers run only for rows whose old or new change bytes contain
--- "blobs" (X'22626c6f627322'): a byte search over the stored change, so a
--- change without attachments, the common case, costs the apply path one
--- scan of its bytes and no statement. A false positive (a body string
--- "blobs") only finds no $.blobs. Tombstones reference nothing.
-CREATE TRIGGER entities_blob_refs_insert AFTER INSERT ON entities
-WHEN NEW.deleted = 0 AND instr(NEW.change, X'22626c6f627322') > 0
-BEGIN
-	INSERT OR IGNORE INTO blob_refs (sha256, entity_id, name, media_type)
-		SELECT json_extract(j.value, '$.sha256'), NEW.id, json_extract(j.value, '$.name'), json_extract(j.value, '$.media_type')
-		FROM json_each(CAST(NEW.change AS TEXT), '$.blobs') j;
-	UPDATE blobs SET last_referenced_at = NEW.applied_at
-		WHERE sha256 IN (SELECT sha256 FROM blob_refs WHERE entity_id = NEW.id);
-END;
-
-CREATE TRIGGER entities_blob_refs_update AFTER UPDATE OF change ON entities
-WHEN instr(OLD.change, X'22626c6f627322') > 0 OR (NEW.deleted = 0 AND instr(NEW.change, X'22626c6f627322') > 0)
-BEGIN
-	UPDATE blobs SET last_referenced_at = CASE WHEN NEW.erased = 1 THEN 0 ELSE NEW.applied_at END
-		WHERE sha256 IN (SELECT sha256 FROM blob_refs WHERE entity_id = OLD.id);
-	DELETE FROM blob_refs WHERE entity_id = OLD.id;
-	INSERT OR IGNORE INTO blob_refs (sha256, entity_id, name, media_type)
-		SELECT json_extract(j.value, '$.sha256'), NEW.id, json_extract(j.value, '$.name'), json_extract(j.value, '$.media_type')
-		FROM json_each(CAST(NEW.change AS TEXT), '$.blobs') j
-		WHERE NEW.deleted = 0;
-	UPDATE blobs SET last_referenced_at = NEW.applied_at
-		WHERE sha256 IN (SELECT sha256 FROM blob_refs WHERE entity_id = NEW.id);
-END;
-
--- Entities applied before this migration.
+-- Entities applied before this migration ('"blobs"' as bytes: only changes
+-- that mention attachments are parsed).
 INSERT OR IGNORE INTO blob_refs (sha256, entity_id, name, media_type)
 	SELECT json_extract(j.value, '$.sha256'), e.id, json_extract(j.value, '$.name'), json_extract(j.value, '$.media_type')
 	FROM entities e, json_each(CAST(e.change AS TEXT), '$.blobs') j

@@ -64,11 +64,23 @@ type engine struct {
 }
 
 func newEngine() *engine {
-	e := &engine{ids: make(map[string]uint32)}
+	e := &engine{ids: make(map[string]uint32), orderDirty: true}
 	for f := range e.facets {
 		e.facets[f] = make(map[string]bitset)
 	}
 	return e
+}
+
+// replace swaps the whole content for docs, for a reload from SQLite.
+func (e *engine) replace(docs map[uint32]*doc) {
+	fresh := newEngine()
+	for rid, d := range docs {
+		fresh.put(rid, d)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ids, e.docs, e.live, e.facets, e.ages = fresh.ids, fresh.docs, fresh.live, fresh.facets, fresh.ages
+	e.orderDirty = true
 }
 
 // put indexes or replaces the resource at rid. Call with mu held.

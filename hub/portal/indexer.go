@@ -74,6 +74,14 @@ func (p *Portal) Run(ctx context.Context) error {
 // IndexOnce indexes the next batch of changes and the scheduled entities
 // now due. It reports whether more changes are waiting.
 func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
+	if p.engineStale.Load() {
+		docs, err := p.loadDocs(ctx, nil)
+		if err != nil {
+			return false, err
+		}
+		p.eng.replace(docs)
+		p.engineStale.Store(false)
+	}
 	cursor := p.cursor.Load()
 	changes, err := p.src.Changes(ctx, cursor, indexBatch)
 	if err != nil {
@@ -127,6 +135,8 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 	p.genAt.Store(now.UnixMilli())
 	p.gen.Add(1)
 	if err := p.refreshEngine(ctx, a); err != nil {
+		// The commit stands; the facet sets are rebuilt from it next time.
+		p.engineStale.Store(true)
 		return false, err
 	}
 	if err := p.refreshNextDue(ctx); err != nil {

@@ -83,6 +83,8 @@ type Portal struct {
 	caughtUp chan struct{}
 
 	running atomic.Bool
+	// engineStale says the facet sets missed a commit and must be reloaded.
+	engineStale atomic.Bool
 
 	profileCache atomic.Pointer[profileSet]
 	profileMu    sync.Mutex

@@ -21,3 +21,10 @@ func TestPortal_Smoke(t *testing.T) {
 		}
 	}
 }
+
+func TestPortal_Empty(t *testing.T) {
+	n := startHub(t)
+	for _, path := range []string{"/", "/resources", "/api/v1/resources", "/feed.json", "/sitemap.xml", "/oai?verb=Identify", "/help", "/directory", "/news", "/services"} {
+		n.getOK(path)
+	}
+}
