@@ -623,12 +623,7 @@ func (h *Hub) requireBlobs(it *pushItem) {
 // they were last referenced (0 for an erasure's: collected at the next
 // run). A chunk of new entities without attachments costs nothing; one of
 // new versions, one DELETE of its ids.
-var noRefs bool
-
 func syncBlobRefs(ctx context.Context, tx *sql.Tx, st *applyState, todo []*pushItem) error {
-	if noRefs {
-		return nil
-	}
 	ids := make([]byte, 0, 40*len(todo))
 	ids = append(ids, '[')
 	var withBlobs []*protocol.Change

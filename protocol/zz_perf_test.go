@@ -8,10 +8,16 @@ import (
 )
 
 func perfSigned(tb testing.TB) (Signed, []byte) {
-	raw := mutate(tb, golden(tb, KindResource), func(c, body map[string]any) {
-		body["description"] = strings.Repeat("Practical advice for parents and teachers. ", 18)
-		delete(c, "blobs")
-	})
+	c, err := ParseChange(golden(tb, KindResource))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var r Resource
+	json.Unmarshal(c.Body, &r)
+	r.Description = strings.Repeat("Practical advice for parents and teachers. ", 18)
+	c.Body, _ = json.Marshal(r)
+	c.Blobs = nil
+	raw, _ := json.Marshal(c)
 	s := signRaw(testKey(tb, "be"), raw)
 	return s, AppendSigned(nil, s)
 }

@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -29,7 +30,11 @@ func benchNet(b *testing.B, n int) *testNet {
 		be.push(drafts...)
 	}
 	t0 := time.Now()
-	net.waitIndexed()
+	ctx, cancel := context.WithTimeout(b.Context(), 20*time.Minute)
+	defer cancel()
+	if err := net.h.Portal().WaitIndexed(ctx, net.h.HubSeq()); err != nil {
+		b.Fatal(err)
+	}
 	b.Logf("indexed %d resources in %s after the last push", n, time.Since(t0))
 	return net
 }
