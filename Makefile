@@ -8,7 +8,7 @@ FUZZTIME  ?= 5s
 PKGS      := ./...
 BIN       := bin/bikfed
 
-.PHONY: all build demo test testrace fuzz bench lint tidy deps minio clean
+.PHONY: all build demo test testrace fuzz bench lint tidy deps minio browser clean
 
 all: lint test
 
@@ -23,7 +23,7 @@ demo: build
 	$(BIN) demo
 
 ## test: unit, integration and end-to-end tests, then every fuzz target briefly.
-test: deps lint minio
+test: deps lint minio browser
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	$(MAKE) fuzz
 
@@ -36,16 +36,28 @@ fuzz:
 	  done; \
 	done
 
-testrace: minio
+testrace: minio browser
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 ## bench: the benchmarks of docs/benchmarks.md, rewritten with this run's figures.
-bench: build
+bench: build minio browser
 	$(GO) run ./cmd/bikfed-bench -out docs/benchmarks.md
 
 ## minio: build the pinned MinIO server the S3 tests run (once per machine, then cached).
 minio:
 	@scripts/minio.sh
+
+## browser: Debian's chromium and xmllint, and axe-core from npm, for the portal's
+## browser, accessibility and OAI-PMH schema tests (installed once per machine).
+AXE_VERSION := 4.14.1
+AXE_DIR     := $(HOME)/.cache/bikfed/npm
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v xmllint >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium libxml2-utils; \
+	fi
+	@if [ ! -f $(AXE_DIR)/node_modules/axe-core/axe.min.js ]; then \
+	  mkdir -p $(AXE_DIR) && npm install --prefix $(AXE_DIR) --no-audit --no-fund axe-core@$(AXE_VERSION); \
+	fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/sampledata"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -34,6 +35,7 @@ type portalReport struct {
 	search        latency
 	searchText    latency
 	searchFacets  latency
+	searchSynced  latency // each query's first run after a sync landed
 	pageBytes     int
 	static        loadResult // net/http, static file, full GET
 	cached        loadResult // the gallery, full GET (the page cache serves it)
@@ -150,6 +152,37 @@ func benchPortal(ctx context.Context, cfg benchConfig, dir string) (*portalRepor
 	if err := rep.measureSearch(ctx, hubURL); err != nil {
 		return nil, err
 	}
+	// The same queries, each run once right after a sync landed: a new index
+	// generation, so nothing cached from before answers them.
+	fmt.Fprintln(os.Stderr, "portal: search latency right after syncs…")
+	var synced []time.Duration
+	for r := range 10 {
+		seq := int64(len(changes) + 1 + r)
+		d := sampledata.Synthetic("be", 1, int64(1000+r))[0]
+		id, err := protocol.NewEntityID("be", time.Now())
+		if err != nil {
+			return nil, err
+		}
+		sc, err := key.Sign(&protocol.Change{Protocol: protocol.Version, ID: id, Kind: d.Kind, Owner: "be", Version: 1, Seq: seq,
+			UpdatedAt: time.Now().UTC(), Visibility: d.Visibility, Body: d.Body})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := client.Push(ctx, protocol.PushHeader{Node: "be", Epoch: "bench", FromSeq: seq, ToSeq: seq, HeadSeq: seq}, []protocol.Signed{sc}); err != nil {
+			return nil, err
+		}
+		if err := waitIndexed(ctx, hubURL, int(seq), time.Minute); err != nil {
+			return nil, err
+		}
+		for _, q := range portalQueries {
+			t0 := time.Now()
+			if err := searchOnce(ctx, http.DefaultClient, hubURL, q); err != nil {
+				return nil, err
+			}
+			synced = append(synced, time.Since(t0))
+		}
+	}
+	rep.searchSynced = latencyOf(synced)
 
 	fmt.Fprintln(os.Stderr, "portal: gallery throughput under load…")
 	page := hubURL + "/resources"
@@ -237,23 +270,11 @@ func (rep *portalReport) measureSearch(ctx context.Context, hubURL string) error
 	var all, text, facets []time.Duration
 	for round := -1; round < 30; round++ {
 		for _, q := range portalQueries {
-			req, _ := http.NewRequestWithContext(ctx, "GET", hubURL+"/api/v1/resources?"+q, nil)
-			req.Header.Set("Cache-Control", "no-cache")
 			t0 := time.Now()
-			resp, err := client.Do(req)
-			if err != nil {
+			if err := searchOnce(ctx, client, hubURL, q); err != nil {
 				return err
 			}
-			var page struct {
-				Total  int                        `json:"total"`
-				Facets map[string]json.RawMessage `json:"facets"`
-			}
-			err = json.NewDecoder(resp.Body).Decode(&page)
-			resp.Body.Close()
 			d := time.Since(t0)
-			if err != nil || resp.StatusCode != 200 || len(page.Facets) != 7 {
-				return fmt.Errorf("search %s: %s %v", q, resp.Status, err)
-			}
 			if round < 0 {
 				continue // warm-up
 			}
@@ -266,6 +287,26 @@ func (rep *portalReport) measureSearch(ctx context.Context, hubURL string) error
 		}
 	}
 	rep.search, rep.searchText, rep.searchFacets = latencyOf(all), latencyOf(text), latencyOf(facets)
+	return nil
+}
+
+// searchOnce runs one gallery search through the JSON API, past the page
+// cache, and checks that every facet was counted.
+func searchOnce(ctx context.Context, client *http.Client, hubURL, q string) error {
+	req, _ := http.NewRequestWithContext(ctx, "GET", hubURL+"/api/v1/resources?"+q, nil)
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Total  int                        `json:"total"`
+		Facets map[string]json.RawMessage `json:"facets"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != 200 || len(page.Facets) != 7 {
+		return fmt.Errorf("search %s: %s %v", q, resp.Status, err)
+	}
 	return nil
 }
 
@@ -392,8 +433,9 @@ func (rep *portalReport) markdown() string {
 	fmt.Fprintf(&b, "| queries | p50 | p99 | max |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| all | %s | %s | %s |\n", ms(rep.search.p50), ms(rep.search.p99), ms(rep.search.max))
 	fmt.Fprintf(&b, "| with search text | %s | %s | %s |\n", ms(rep.searchText.p50), ms(rep.searchText.p99), ms(rep.searchText.max))
-	fmt.Fprintf(&b, "| facets only | %s | %s | %s |\n\n", ms(rep.searchFacets.p50), ms(rep.searchFacets.p99), ms(rep.searchFacets.max))
-	fmt.Fprintf(&b, "Target: p99 under 20 ms — %s.\n\n", verdict(rep.search.p99 < 20*time.Millisecond))
+	fmt.Fprintf(&b, "| facets only | %s | %s | %s |\n", ms(rep.searchFacets.p50), ms(rep.searchFacets.p99), ms(rep.searchFacets.max))
+	fmt.Fprintf(&b, "| all, each run once right after a sync landed (a new index generation; %d runs) | %s | %s | %s |\n\n", rep.searchSynced.n, ms(rep.searchSynced.p50), ms(rep.searchSynced.p99), ms(rep.searchSynced.max))
+	fmt.Fprintf(&b, "Target: p99 under 20 ms — %s (right after a sync: %s).\n\n", verdict(rep.search.p99 < 20*time.Millisecond), verdict(rep.searchSynced.p99 < 20*time.Millisecond))
 
 	fmt.Fprintf(&b, "### Gallery throughput under load\n\n")
 	fmt.Fprintf(&b, "The gallery's first page (`/resources`, %d bytes of HTML) against `net/http`'s `FileServer` serving a file of the same bytes, in the same run. The load comes from a second process (`bikfed-bench -load`): %d keep-alive connections, closed loop, %s per measure, no compression.\n\n", rep.pageBytes, rep.conns, rep.duration)

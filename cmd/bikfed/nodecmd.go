@@ -173,9 +173,9 @@ func (e *cmdEnv) nodeWrite(ctx context.Context, sub string, args []string) error
 		if id == "" {
 			return fmt.Errorf("update: give the entity id")
 		}
-		cur, err := n.Get(ctx, id)
-		if err != nil {
-			return err
+		cur, gerr := n.Get(ctx, id)
+		if gerr != nil {
+			return gerr
 		}
 		if kind == "" {
 			d.Kind = cur.Kind

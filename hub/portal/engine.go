@@ -57,14 +57,23 @@ type engine struct {
 	facets [numFacets]map[string]bitset
 	ages   [maxAge + 1]bitset
 
-	orderDirty bool
-	byDate     []uint32 // live rids, newest first
+	// byDate is every live rid, newest first. The indexer keeps it in step
+	// with each commit (see reorder), so no request ever sorts it.
+	byDate  []uint32
+	buckets []bitset // per ageBuckets, rebuilt at each commit
+	// changed are the rids put or dropped since the last reorder, with the
+	// update time they were sorted under (0: not in byDate).
+	changed map[uint32]int64
+
+	// byTitle is sorted on demand, once per change of the index, under its
+	// own lock: few visitors sort by title, so the indexer does not pay for it.
+	titleMu    sync.Mutex
+	titleDirty bool
 	byTitle    []uint32
-	buckets    []bitset // per ageBuckets, rebuilt with the order
 }
 
 func newEngine() *engine {
-	e := &engine{ids: make(map[string]uint32), orderDirty: true}
+	e := &engine{ids: make(map[string]uint32), changed: make(map[uint32]int64), titleDirty: true}
 	for f := range e.facets {
 		e.facets[f] = make(map[string]bitset)
 	}
@@ -80,13 +89,20 @@ func (e *engine) replace(docs map[uint32]*doc) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.ids, e.docs, e.live, e.facets, e.ages = fresh.ids, fresh.docs, fresh.live, fresh.facets, fresh.ages
-	e.orderDirty = true
+	e.byDate, e.changed = nil, map[uint32]int64{}
+	for rid := range fresh.changed {
+		e.changed[rid] = 0
+	}
+	e.reorderLocked()
 }
 
 // put indexes or replaces the resource at rid. Call with mu held.
 func (e *engine) put(rid uint32, d *doc) {
 	if old, ok := e.ids[d.id]; ok {
 		e.drop(old)
+	}
+	if _, seen := e.changed[rid]; !seen {
+		e.changed[rid] = 0
 	}
 	for int(rid) >= len(e.docs) {
 		e.docs = append(e.docs, nil)
@@ -104,7 +120,6 @@ func (e *engine) put(rid uint32, d *doc) {
 	for a := max(d.ageMin, 0); a <= min(d.ageMax, maxAge); a++ {
 		e.ages[a].set(rid)
 	}
-	e.orderDirty = true
 }
 
 // remove drops the resource id, if indexed. Call with mu held.
@@ -112,7 +127,6 @@ func (e *engine) remove(id string) {
 	if rid, ok := e.ids[id]; ok {
 		e.drop(rid)
 		delete(e.ids, id)
-		e.orderDirty = true
 	}
 }
 
@@ -120,6 +134,10 @@ func (e *engine) drop(rid uint32) {
 	d := e.docs[rid]
 	if d == nil {
 		return
+	}
+	if _, seen := e.changed[rid]; !seen {
+		// Remember where it sits in byDate, to take it out.
+		e.changed[rid] = d.updated
 	}
 	e.live.clear(rid)
 	for f, vals := range d.values {
@@ -135,42 +153,120 @@ func (e *engine) drop(rid uint32) {
 	e.docs[rid] = nil
 }
 
-// ensureOrder rebuilds the sort orders after changes, lazily: during a bulk
-// import nobody pays for orders no request reads. Call with mu held for
-// reading; it may briefly take it for writing.
-func (e *engine) ensureOrder() {
-	if !e.orderDirty {
-		return
-	}
-	e.mu.RUnlock()
+// reorderSmall is the most changes reorder moves one by one; beyond it a
+// full sort (about 10 ms at 100,000 resources) is cheaper.
+const reorderSmall = 256
+
+// reorder brings byDate and the age buckets in step with the puts and
+// drops since the last call. The indexer calls it after each commit.
+func (e *engine) reorder() {
 	e.mu.Lock()
-	if e.orderDirty {
-		live := make([]uint32, 0, len(e.ids))
-		for _, rid := range e.ids {
-			live = append(live, rid)
+	defer e.mu.Unlock()
+	e.reorderLocked()
+}
+
+func (e *engine) reorderLocked() {
+	e.titleMu.Lock()
+	e.titleDirty = true
+	e.titleMu.Unlock()
+	before := func(a, b uint32) int { // newest first, then higher rid first
+		if c := cmp.Compare(e.docs[b].updated, e.docs[a].updated); c != 0 {
+			return c
 		}
-		byDate := slices.Clone(live)
-		slices.SortFunc(byDate, func(a, b uint32) int {
-			if c := cmp.Compare(e.docs[b].updated, e.docs[a].updated); c != 0 {
-				return c
-			}
-			return cmp.Compare(b, a)
-		})
-		slices.SortFunc(live, func(a, b uint32) int {
-			if c := strings.Compare(e.docs[a].fold, e.docs[b].fold); c != 0 {
-				return c
-			}
-			return cmp.Compare(a, b)
-		})
-		e.byDate, e.byTitle = byDate, live
-		e.buckets = make([]bitset, len(ageBuckets))
-		for i, b := range ageBuckets {
-			e.buckets[i] = e.ageRange(b.lo, b.hi)
-		}
-		e.orderDirty = false
+		return cmp.Compare(b, a)
 	}
-	e.mu.Unlock()
-	e.mu.RLock()
+	if len(e.changed) <= reorderSmall && e.byDate != nil {
+		for rid, oldUpdated := range e.changed {
+			// Take the rid out from where its old time sorted it.
+			i, found := slices.BinarySearchFunc(e.byDate, rid, func(x, target uint32) int {
+				xu := e.sortTime(x, rid, oldUpdated)
+				if c := cmp.Compare(oldUpdated, xu); c != 0 {
+					return c
+				}
+				return cmp.Compare(target, x)
+			})
+			if found {
+				e.byDate = slices.Delete(e.byDate, i, i+1)
+			}
+		}
+		for rid := range e.changed {
+			if e.docs[rid] == nil || !e.live.has(rid) {
+				continue
+			}
+			i, _ := slices.BinarySearchFunc(e.byDate, rid, before)
+			e.byDate = slices.Insert(e.byDate, i, rid)
+		}
+	} else {
+		type key struct {
+			updated int64
+			rid     uint32
+		}
+		keys := make([]key, 0, len(e.ids))
+		for _, rid := range e.ids {
+			keys = append(keys, key{e.docs[rid].updated, rid})
+		}
+		slices.SortFunc(keys, func(a, b key) int {
+			if c := cmp.Compare(b.updated, a.updated); c != 0 {
+				return c
+			}
+			return cmp.Compare(b.rid, a.rid)
+		})
+		e.byDate = make([]uint32, len(keys))
+		for i, k := range keys {
+			e.byDate[i] = k.rid
+		}
+	}
+	clear(e.changed)
+	e.buckets = make([]bitset, len(ageBuckets))
+	for i, b := range ageBuckets {
+		e.buckets[i] = e.ageRange(b.lo, b.hi)
+	}
+}
+
+// sortTime is the update time x was sorted under in byDate: for the rid
+// being moved, its old time; for the others still to be moved in this
+// reorder, theirs (recorded in changed); else the current one.
+func (e *engine) sortTime(x, moving uint32, movingOld int64) int64 {
+	if x == moving {
+		return movingOld
+	}
+	if old, ok := e.changed[x]; ok && old != 0 {
+		return old
+	}
+	if int(x) < len(e.docs) && e.docs[x] != nil {
+		return e.docs[x].updated
+	}
+	return 0
+}
+
+// titleOrder returns every live rid by title, sorting once per change of
+// the index. Call with mu held for reading.
+func (e *engine) titleOrder() []uint32 {
+	e.titleMu.Lock()
+	defer e.titleMu.Unlock()
+	if !e.titleDirty {
+		return e.byTitle
+	}
+	type key struct {
+		fold string
+		rid  uint32
+	}
+	keys := make([]key, 0, len(e.ids))
+	for _, rid := range e.ids {
+		keys = append(keys, key{e.docs[rid].fold, rid})
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := strings.Compare(a.fold, b.fold); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.rid, b.rid)
+	})
+	e.byTitle = make([]uint32, len(keys))
+	for i, k := range keys {
+		e.byTitle[i] = k.rid
+	}
+	e.titleDirty = false
+	return e.byTitle
 }
 
 // ageRange is the set of resources whose age range overlaps [lo, hi].
@@ -208,7 +304,6 @@ type hits struct {
 func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hits {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	e.ensureOrder()
 
 	common := e.live.clone()
 	if text != nil {
@@ -324,7 +419,7 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 	case q.Sort == sortOldest:
 		take(e.byDate, true, nil, false)
 	case q.Sort == sortTitle:
-		take(e.byTitle, false, nil, false)
+		take(e.titleOrder(), false, nil, false)
 	default:
 		take(e.byDate, false, nil, false)
 	}

@@ -3,6 +3,7 @@ package portal
 import (
 	"database/sql"
 	"net/url"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -20,8 +21,11 @@ func TestFTSQuery(t *testing.T) {
 		{"***", "", ""},
 		{"data protection", "title", `{title} : ("data" "protection"*)`},
 	} {
-		if got := ftsQuery(c.in, c.col); got != c.want {
-			t.Errorf("ftsQuery(%q, %q) = %s, want %s", c.in, c.col, got, c.want)
+		if got := ftsPrefixQuery(c.in, c.col); got != c.want {
+			t.Errorf("ftsPrefixQuery(%q, %q) = %s, want %s", c.in, c.col, got, c.want)
+		}
+		if got, want := ftsQuery(c.in, c.col), strings.ReplaceAll(c.want, "*", ""); got != want {
+			t.Errorf("ftsQuery(%q, %q) = %s, want %s", c.in, c.col, got, want)
 		}
 	}
 }
@@ -42,8 +46,7 @@ func FuzzFTSQuery(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		for _, col := range []string{"", "title"} {
-			q := ftsQuery(text, col)
+		for _, q := range []string{ftsQuery(text, ""), ftsPrefixQuery(text, ""), ftsQuery(text, "title"), ftsPrefixQuery(text, "title")} {
 			if q == "" {
 				continue
 			}

@@ -27,8 +27,8 @@ const (
 
 // Run follows the aggregate until ctx is done: it indexes every change past
 // its cursor, wakes on each commit the source signals, and indexes scheduled
-// entities when they fall due. It runs on its own OS thread at the lowest
-// CPU priority, so indexing never competes with applying pushes or serving.
+// entities when they fall due. It runs on its own OS thread at a lower CPU
+// priority (nice 10), so indexing yields to applying pushes and serving.
 func (p *Portal) Run(ctx context.Context) error {
 	if !p.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("portal indexer already running")
@@ -131,9 +131,13 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 		return false, fmt.Errorf("index: %w", err)
 	}
 	// Committed: the cursor moves on whatever happens to the in-memory part.
+	// The cached match sets move to the new generation first, so no search
+	// sees the new generation without them.
 	p.cursor.Store(cursor)
 	p.genAt.Store(now.UnixMilli())
-	p.gen.Add(1)
+	gen := p.gen.Load()
+	p.advanceMatches(ctx, gen, gen+1, a.ftsRIDs)
+	p.gen.Store(gen + 1)
 	if err := p.refreshEngine(ctx, a); err != nil {
 		// The commit stands; the facet sets are rebuilt from it next time.
 		p.engineStale.Store(true)
@@ -201,6 +205,7 @@ func (p *Portal) refreshEngine(ctx context.Context, a *applier) error {
 			p.eng.remove(id)
 		}
 	}
+	p.eng.reorderLocked()
 	return nil
 }
 
@@ -212,6 +217,7 @@ type applier struct {
 	oaiSeq  int64
 	touched map[string]bool // resources whose row, FTS row or facets changed
 	removed map[string]bool // resources taken out of the index
+	ftsRIDs []uint32        // rids whose full-text row was rewritten or removed
 	erased  bool
 	depth   int
 }
@@ -380,6 +386,7 @@ func (a *applier) unindex(ctx context.Context, id string, kind protocol.Kind) er
 		if _, err := a.tx.ExecContext(ctx, `DELETE FROM resource_fts WHERE rowid = ?`, rid); err != nil {
 			return fmt.Errorf("unindex %s: %w", id, err)
 		}
+		a.ftsRIDs = append(a.ftsRIDs, uint32(rid))
 		a.removed[id] = true
 		delete(a.touched, id)
 		return a.oaiRecord(ctx, id, true, "")
@@ -490,6 +497,19 @@ func (a *applier) finish(ctx context.Context) error {
 		ids = append(ids, id)
 	}
 	arg := jsonText(ids)
+	rows, err := a.tx.QueryContext(ctx, `SELECT rid FROM resources WHERE id IN (SELECT value FROM json_each(?))`, arg)
+	if err != nil {
+		return fmt.Errorf("full-text index: %w", err)
+	}
+	for rows.Next() {
+		var rid uint32
+		if err := rows.Scan(&rid); err != nil {
+			rows.Close()
+			return fmt.Errorf("full-text index: %w", err)
+		}
+		a.ftsRIDs = append(a.ftsRIDs, rid)
+	}
+	rows.Close()
 	if _, err := a.tx.ExecContext(ctx, `DELETE FROM resource_fts WHERE rowid IN
 		(SELECT rid FROM resources WHERE id IN (SELECT value FROM json_each(?)))`, arg); err != nil {
 		return fmt.Errorf("full-text index: %w", err)

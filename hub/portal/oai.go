@@ -70,6 +70,7 @@ type oaiToken struct {
 	Bound  int64  `json:"b"`           // record seq boundary of the harvest
 	Cursor int    `json:"c"`           // records sent before this page
 	Total  int    `json:"n"`           // completeListSize
+	Epoch  int64  `json:"e"`           // the index's epoch: positions mean nothing in another
 }
 
 func (t oaiToken) encode() string {
@@ -435,14 +436,14 @@ func (p *Portal) oaiList(ctx context.Context, ow *oaiWriter, verb string, args u
 	var tok oaiToken
 	if s := args.Get("resumptionToken"); args.Has("resumptionToken") {
 		var err error
-		if tok, err = decodeOAIToken(s); err != nil || tok.Verb != verb {
+		if tok, err = decodeOAIToken(s); err != nil || tok.Verb != verb || tok.Epoch != p.epoch {
 			return []oaiErr{{"badResumptionToken", "the resumption token is not valid"}}, nil
 		}
 	} else {
 		if args.Get("metadataPrefix") != oaiDCPrefix {
 			return []oaiErr{{"cannotDisseminateFormat", "only oai_dc is available"}}, nil
 		}
-		tok = oaiToken{Verb: verb, Prefix: oaiDCPrefix}
+		tok = oaiToken{Verb: verb, Prefix: oaiDCPrefix, Epoch: p.epoch}
 		var fromDay, untilDay bool
 		if s := args.Get("from"); args.Has("from") {
 			t, day, err := parseOAITime(s)

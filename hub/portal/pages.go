@@ -435,12 +435,12 @@ func (p *Portal) handleDirectory(w http.ResponseWriter, r *http.Request, q *req)
 }
 
 type helpData struct {
-	Countries []option2
+	Countries []countryOption
 	Chosen    *profileView
 	Asked     bool
 }
 
-type option2 struct {
+type countryOption struct {
 	Code, Name string
 	Selected   bool
 }
@@ -461,7 +461,7 @@ func (p *Portal) handleHelp(w http.ResponseWriter, r *http.Request, q *req) {
 			d.Chosen = profiles.country(country)
 		}
 		for _, pv := range profiles.list {
-			d.Countries = append(d.Countries, option2{pv.Country, pv.CountryName, d.Chosen != nil && pv.Country == d.Chosen.Country})
+			d.Countries = append(d.Countries, countryOption{pv.Country, pv.CountryName, d.Chosen != nil && pv.Country == d.Chosen.Country})
 		}
 		title := "Get help / report"
 		if d.Chosen != nil {

@@ -67,6 +67,7 @@ type Portal struct {
 	tmpl   *templates
 	cache  *pageCache
 	oaiID  string // the OAI-PMH namespace identifier
+	epoch  int64  // the index's epoch, in OAI-PMH resumption tokens
 	static staticFiles
 
 	// cursor is the last hub_seq indexed; gen and genAt identify the index's
@@ -86,6 +87,7 @@ type Portal struct {
 	// engineStale says the facet sets missed a commit and must be reloaded.
 	engineStale atomic.Bool
 
+	matches      matchCache
 	profileCache atomic.Pointer[profileSet]
 	profileMu    sync.Mutex
 }
@@ -211,6 +213,8 @@ func (p *Portal) load(ctx context.Context) error {
 			p.gen.Store(v)
 		case "gen_at":
 			p.genAt.Store(v)
+		case "epoch":
+			p.epoch = v
 		}
 	}
 	rows.Close()
@@ -221,11 +225,7 @@ func (p *Portal) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.eng.mu.Lock()
-	for rid, d := range docs {
-		p.eng.put(rid, d)
-	}
-	p.eng.mu.Unlock()
+	p.eng.replace(docs)
 	p.log.Info("portal index loaded", "resources", len(docs), "indexed_seq", p.cursor.Load())
 	return nil
 }

@@ -299,10 +299,17 @@ func searchTerms(text string) []string {
 
 // ftsQuery turns visitor text into an FTS5 query that can neither fail nor
 // do anything but match words: every word is a quoted string (the words
-// hold no quotes), all must match, and the last is a prefix when the visitor
-// was still typing it. It returns "" when there is nothing to search for.
-// column, when set, restricts the match to that column.
-func ftsQuery(text, column string) string {
+// hold no quotes) and all must match. It returns "" when there is nothing
+// to search for. column, when set, restricts the match to that column.
+func ftsQuery(text, column string) string { return buildFTS(text, column, false) }
+
+// ftsPrefixQuery is ftsQuery with the last word a prefix, for a visitor who
+// did not finish typing it. Prefix matching merges the doclists of every
+// word that starts so, which on a large index costs many times a word's own,
+// so the portal tries it only when the words as typed match nothing.
+func ftsPrefixQuery(text, column string) string { return buildFTS(text, column, true) }
+
+func buildFTS(text, column string, prefix bool) string {
 	terms := searchTerms(text)
 	if len(terms) == 0 {
 		return ""
@@ -320,7 +327,7 @@ func ftsQuery(text, column string) string {
 		b.WriteByte('"')
 		last := i == len(terms)-1
 		endsInWord := len(text) > 0 && !unicode.IsSpace(lastRune(text))
-		if last && endsInWord && utf8.RuneCountInString(t) >= 3 {
+		if prefix && last && endsInWord && utf8.RuneCountInString(t) >= 3 {
 			b.WriteByte('*')
 		}
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/bikfed/bikfed/protocol"
@@ -57,12 +60,23 @@ func (p *Portal) search(ctx context.Context, q *Query) (*searchResult, error) {
 		if text, err = p.matchSet(ctx, fq); err != nil {
 			return nil, err
 		}
-		if q.Sort == sortRelevance {
-			if text.count() <= rankCap {
-				if ranked, err = p.ranked(ctx, fq); err != nil {
+		if len(text) == 0 {
+			// Nothing as typed: perhaps the last word was not finished.
+			if pq := ftsPrefixQuery(q.Text, ""); pq != fq {
+				fq = pq
+				if text, err = p.matchSet(ctx, fq); err != nil {
 					return nil, err
 				}
-			} else if tier, err = p.matchSet(ctx, ftsQuery(q.Text, "title")); err != nil {
+			}
+		}
+		if q.Sort == sortRelevance {
+			if n := text.count(); n <= rankCap {
+				if n > 0 {
+					if ranked, err = p.ranked(ctx, fq); err != nil {
+						return nil, err
+					}
+				}
+			} else if tier, err = p.matchSet(ctx, strings.Replace(fq, `"`, `{title} : ("`, 1)+")"); err != nil {
 				return nil, err
 			}
 		}
@@ -75,10 +89,26 @@ func (p *Portal) search(ctx context.Context, q *Query) (*searchResult, error) {
 	return &searchResult{Query: q, hits: h, Items: items}, nil
 }
 
+// matchCacheMin is the smallest match set worth keeping: reading a common
+// word's doclist out of FTS5 is most of a search's cost, a rare word's is not.
+const matchCacheMin = 2000
+
 // matchSet is the set of resources matching an FTS5 query. The rowids come
 // back as one string: stepping database/sql once per hit costs more than
 // the match itself when a common word hits most of the index.
 func (p *Portal) matchSet(ctx context.Context, fq string) (bitset, error) {
+	gen := p.gen.Load()
+	if b, ok := p.matches.get(fq, gen); ok {
+		return b, nil
+	}
+	b, err := p.readMatchSet(ctx, fq)
+	if err == nil && b.count() >= matchCacheMin {
+		p.matches.put(fq, gen, b)
+	}
+	return b, err
+}
+
+func (p *Portal) readMatchSet(ctx context.Context, fq string) (bitset, error) {
 	var list sql.NullString
 	if err := p.db.Reader().QueryRowContext(ctx, `SELECT group_concat(rowid, ',') FROM resource_fts WHERE resource_fts MATCH ?`, fq).Scan(&list); err != nil {
 		return nil, fmt.Errorf("full-text search: %w", err)
@@ -221,4 +251,98 @@ func (p *Portal) translations(ctx context.Context, r *resourceRow) ([]translatio
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// matchCache keeps the match sets of common words. A set stored is never
+// modified (the engine only reads it), so it is shared without copying; when
+// the index changes, the indexer carries the sets over to the new generation
+// by checking only the resources that changed (advance), so a sync landing
+// does not make every visitor's next search read whole doclists again.
+type matchCache struct {
+	mu    sync.Mutex
+	gen   int64
+	sets  map[string]bitset
+	order []string
+}
+
+const (
+	matchCacheSize = 64
+	// matchCarryMax is the most changed resources advance re-checks; after a
+	// larger batch the sets are dropped and read again when asked for.
+	matchCarryMax = 64
+)
+
+func (c *matchCache) get(fq string, gen int64) (bitset, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return nil, false
+	}
+	b, ok := c.sets[fq]
+	return b, ok
+}
+
+func (c *matchCache) put(fq string, gen int64, b bitset) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || c.sets == nil {
+		c.gen, c.sets, c.order = gen, map[string]bitset{}, nil
+	}
+	if _, ok := c.sets[fq]; ok {
+		return
+	}
+	if len(c.order) == matchCacheSize {
+		delete(c.sets, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.sets[fq] = b
+	c.order = append(c.order, fq)
+}
+
+// advance carries the cached sets of generation from over to generation to:
+// changed are the rids whose full-text row was rewritten or removed in
+// between. It is called by the indexer right after the commit.
+func (p *Portal) advanceMatches(ctx context.Context, from, to int64, changed []uint32) {
+	c := &p.matches
+	c.mu.Lock()
+	if c.gen != from || len(changed) > matchCarryMax {
+		c.gen, c.sets, c.order = to, map[string]bitset{}, nil
+		c.mu.Unlock()
+		return
+	}
+	old := make(map[string]bitset, len(c.sets))
+	for k, v := range c.sets {
+		old[k] = v
+	}
+	c.mu.Unlock()
+	arg := jsonText(changed)
+	fresh := make(map[string]bitset, len(old))
+	for fq, b := range old {
+		nb := b.clone()
+		for _, rid := range changed {
+			nb.clear(rid)
+		}
+		rows, err := p.db.Reader().QueryContext(ctx, `SELECT rowid FROM resource_fts WHERE resource_fts MATCH ?
+			AND rowid IN (SELECT value FROM json_each(?))`, fq, arg)
+		if err != nil {
+			continue
+		}
+		for rows.Next() {
+			var rid uint32
+			if rows.Scan(&rid) == nil {
+				nb.set(rid)
+			}
+		}
+		rows.Close()
+		if rows.Err() == nil {
+			fresh[fq] = nb
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != from {
+		return
+	}
+	c.gen, c.sets = to, fresh
+	c.order = slices.DeleteFunc(c.order, func(fq string) bool { _, ok := fresh[fq]; return !ok })
 }

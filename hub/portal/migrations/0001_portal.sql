@@ -6,11 +6,14 @@
 --   gen          bumped at every index commit; part of every ETag
 --   gen_at       unix ms of that commit; Last-Modified
 --   oai_seq      the last OAI-PMH record sequence handed out
+--   epoch        random, chosen when the index is created: resumption tokens
+--                carry it, so a token from before a rebuild is refused
 CREATE TABLE state (
 	key   TEXT PRIMARY KEY,
 	value INTEGER NOT NULL
 ) STRICT;
-INSERT INTO state (key, value) VALUES ('indexed_seq', 0), ('gen', 0), ('gen_at', 0), ('oai_seq', 0);
+INSERT INTO state (key, value) VALUES ('indexed_seq', 0), ('gen', 0), ('gen_at', 0), ('oai_seq', 0),
+	('epoch', abs(random() % 1000000000000));
 
 -- resources are public, published, visible resources. rid is stable across
 -- versions of a resource (upsert on id) and is the rowid of resource_fts and
