@@ -78,8 +78,8 @@ func BenchmarkHub_PushEncoded(b *testing.B) {
 		bodies[i] = buf.Bytes()
 	}
 	hc := &http.Client{}
-	b.ResetTimer()
 	idle0 := idleCPU()
+	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTime()
 	for i := range b.N {
 		req, _ := http.NewRequest(http.MethodPost, th.url+protocol.PathPush, bytes.NewReader(bodies[i]))

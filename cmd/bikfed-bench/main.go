@@ -92,28 +92,42 @@ func run(ctx context.Context, cfg benchConfig) error {
 		return err
 	}
 	rep := &report{started: time.Now(), cfg: cfg}
+	// Each section is written out as soon as it is measured, so a section that
+	// fails still leaves the figures of the ones before it.
+	var text string
+	emit := func(section string) error {
+		text += section
+		fmt.Print(section)
+		if cfg.out == "-" {
+			return nil
+		}
+		return os.WriteFile(cfg.out, []byte(text), 0o644)
+	}
 	if err := benchSync(ctx, cfg, dir, rep); err != nil {
+		return err
+	}
+	if err := emit(rep.markdown()); err != nil {
 		return err
 	}
 	blobs, err := benchBlobs(ctx, cfg, dir)
 	if err != nil {
 		return fmt.Errorf("attachments: %w", err)
 	}
+	if err := emit(blobs.markdown()); err != nil {
+		return err
+	}
 	prop, err := benchPropagation(ctx, cfg, dir)
 	if err != nil {
+		return err
+	}
+	if err := emit(prop.markdown()); err != nil {
 		return err
 	}
 	portal, err := benchPortal(ctx, cfg, dir)
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)
 	}
-	text := rep.markdown() + blobs.markdown() + prop.markdown() + portal.markdown()
-	if cfg.out == "-" {
-		fmt.Print(text)
-		return nil
-	}
-	fmt.Print(text)
-	return os.WriteFile(cfg.out, []byte(text), 0o644)
+	return emit(portal.markdown())
 }
 
 func machine() string {

@@ -123,7 +123,8 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 		}
 		gen := p.gen.Load() + 1
 		_, err := tx.ExecContext(ctx, `UPDATE state SET value = CASE key
-			WHEN 'indexed_seq' THEN ?1 WHEN 'gen' THEN ?2 WHEN 'gen_at' THEN ?3 WHEN 'oai_seq' THEN ?4 END`,
+			WHEN 'indexed_seq' THEN ?1 WHEN 'gen' THEN ?2 WHEN 'gen_at' THEN ?3 WHEN 'oai_seq' THEN ?4 END
+			WHERE key IN ('indexed_seq', 'gen', 'gen_at', 'oai_seq')`,
 			cursor, gen, now.UnixMilli(), a.oaiSeq)
 		return err
 	})
