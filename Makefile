@@ -32,7 +32,7 @@ fuzz:
 	@for pkg in $$($(GO) list -f '{{.Dir}}' $(PKGS)); do \
 	  for t in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$pkg/*_test.go 2>/dev/null | cut -d' ' -f2); do \
 	    echo "fuzz $$t ($$pkg)"; \
-	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) >/tmp/bikfed-fuzz.log 2>&1 || { cat /tmp/bikfed-fuzz.log; exit 1; }; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x >/tmp/bikfed-fuzz.log 2>&1 || { cat /tmp/bikfed-fuzz.log; exit 1; }; \
 	  done; \
 	done
 
