@@ -18,6 +18,13 @@ func ParseLanguageTag(s string) (string, error) {
 	if len(s) > 64 {
 		return "", fmt.Errorf("language tag %.20q… is too long", s)
 	}
+	// Language tags are ASCII; checking before any case mapping keeps
+	// characters such as U+0130 from lowering into ASCII letters.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '-' && !isAlnum(s[i:i+1]) {
+			return "", fmt.Errorf("%q is not a BCP 47 language tag: only ASCII letters, digits and '-' are allowed", s)
+		}
+	}
 	parts := strings.Split(s, "-")
 	out := make([]string, 0, len(parts))
 	i := 0
