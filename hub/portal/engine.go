@@ -2,7 +2,6 @@ package portal
 
 import (
 	"cmp"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -62,19 +61,22 @@ type engine struct {
 	// with each commit (see reorder), so no request ever sorts it.
 	byDate  []uint32
 	buckets []bitset // per ageBuckets, rebuilt at each commit
+	// byTitle is every live rid by folded title.
+	byTitle []uint32
 	// changed are the rids put or dropped since the last reorder, with the
-	// update time they were sorted under (0: not in byDate).
-	changed map[uint32]int64
+	// keys they were sorted under (in: false when not in the orders).
+	changed map[uint32]sortKeys
+}
 
-	// byTitle is sorted on demand, once per change of the index, under its
-	// own lock: few visitors sort by title, so the indexer does not pay for it.
-	titleMu    sync.Mutex
-	titleDirty bool
-	byTitle    []uint32
+// sortKeys are what a rid was sorted under in byDate and byTitle.
+type sortKeys struct {
+	in      bool
+	updated int64
+	fold    string
 }
 
 func newEngine() *engine {
-	e := &engine{ids: make(map[string]uint32), changed: make(map[uint32]int64), titleDirty: true}
+	e := &engine{ids: make(map[string]uint32), changed: make(map[uint32]sortKeys)}
 	for f := range e.facets {
 		e.facets[f] = make(map[string]bitset)
 	}
@@ -90,9 +92,9 @@ func (e *engine) replace(docs map[uint32]*doc) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.ids, e.docs, e.live, e.facets, e.ages = fresh.ids, fresh.docs, fresh.live, fresh.facets, fresh.ages
-	e.byDate, e.changed = nil, map[uint32]int64{}
+	e.byDate, e.byTitle, e.changed = nil, nil, map[uint32]sortKeys{}
 	for rid := range fresh.changed {
-		e.changed[rid] = 0
+		e.changed[rid] = sortKeys{}
 	}
 	e.reorderLocked()
 }
@@ -103,7 +105,7 @@ func (e *engine) put(rid uint32, d *doc) {
 		e.drop(old)
 	}
 	if _, seen := e.changed[rid]; !seen {
-		e.changed[rid] = notSorted
+		e.changed[rid] = sortKeys{} // not in the orders before
 	}
 	for int(rid) >= len(e.docs) {
 		e.docs = append(e.docs, nil)
@@ -137,8 +139,8 @@ func (e *engine) drop(rid uint32) {
 		return
 	}
 	if _, seen := e.changed[rid]; !seen {
-		// Remember where it sits in byDate, to take it out.
-		e.changed[rid] = d.updated
+		// Remember where it sits in the orders, to take it out.
+		e.changed[rid] = sortKeys{in: true, updated: d.updated, fold: d.fold}
 	}
 	e.live.clear(rid)
 	for f, vals := range d.values {
@@ -154,127 +156,89 @@ func (e *engine) drop(rid uint32) {
 	e.docs[rid] = nil
 }
 
-// notSorted marks a changed rid that was not in byDate before the change: any
-// real update time, zero included, is a place in byDate.
-const notSorted = math.MinInt64
-
 // reorderSmall is the most changes reorder moves one by one; beyond it a
-// full sort (about 10 ms at 100,000 resources) is cheaper.
+// full sort (tens of milliseconds at 100,000 resources) is cheaper.
 const reorderSmall = 256
 
-// reorder brings byDate and the age buckets in step with the puts and
-// drops since the last call. The indexer calls it after each commit.
-func (e *engine) reorder() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.reorderLocked()
-}
-
+// reorderLocked brings the orders and the age buckets in step with the puts
+// and drops since the last call. The indexer calls it after each commit, so
+// no request ever sorts. Call with mu held.
 func (e *engine) reorderLocked() {
-	e.titleMu.Lock()
-	e.titleDirty = true
-	e.titleMu.Unlock()
-	before := func(a, b uint32) int { // newest first, then higher rid first
-		if c := cmp.Compare(e.docs[b].updated, e.docs[a].updated); c != 0 {
+	// keyOf is what x is sorted under now in the orders: its recorded old
+	// keys while it is still to be moved, else its document's.
+	keyOf := func(x uint32) sortKeys {
+		if k, ok := e.changed[x]; ok {
+			return k
+		}
+		d := e.docs[x]
+		return sortKeys{in: true, updated: d.updated, fold: d.fold}
+	}
+	byDate := func(a uint32, ak sortKeys, b uint32, bk sortKeys) int { // newest first, then higher rid
+		if c := cmp.Compare(bk.updated, ak.updated); c != 0 {
 			return c
 		}
 		return cmp.Compare(b, a)
 	}
+	byTitle := func(a uint32, ak sortKeys, b uint32, bk sortKeys) int {
+		if c := strings.Compare(ak.fold, bk.fold); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	}
 	if len(e.changed) <= reorderSmall && e.byDate != nil {
-		for rid, oldUpdated := range e.changed {
-			if oldUpdated == notSorted {
-				continue
-			}
-			// Take the rid out from where its old time sorted it.
-			i, found := slices.BinarySearchFunc(e.byDate, rid, func(x, target uint32) int {
-				xu := e.sortTime(x, rid, oldUpdated)
-				if c := cmp.Compare(oldUpdated, xu); c != 0 {
-					return c
+		move := func(order []uint32, less func(uint32, sortKeys, uint32, sortKeys) int) []uint32 {
+			for rid, old := range e.changed {
+				if !old.in {
+					continue
 				}
-				return cmp.Compare(target, x)
-			})
-			if found {
-				e.byDate = slices.Delete(e.byDate, i, i+1)
+				i, found := slices.BinarySearchFunc(order, rid, func(x, t uint32) int { return less(x, keyOf(x), t, old) })
+				if found {
+					order = slices.Delete(order, i, i+1)
+				}
 			}
-		}
-		for rid := range e.changed {
-			if e.docs[rid] == nil || !e.live.has(rid) {
-				continue
+			for rid := range e.changed {
+				d := e.docs[rid]
+				if d == nil || !e.live.has(rid) {
+					continue
+				}
+				now := sortKeys{in: true, updated: d.updated, fold: d.fold}
+				i, _ := slices.BinarySearchFunc(order, rid, func(x, t uint32) int {
+					xd := e.docs[x]
+					return less(x, sortKeys{in: true, updated: xd.updated, fold: xd.fold}, t, now)
+				})
+				order = slices.Insert(order, i, rid)
 			}
-			i, _ := slices.BinarySearchFunc(e.byDate, rid, before)
-			e.byDate = slices.Insert(e.byDate, i, rid)
+			return order
 		}
+		// Removal compares against recorded keys; insertion against current
+		// ones, which is right once every changed rid is out.
+		e.byDate = move(e.byDate, byDate)
+		e.byTitle = move(e.byTitle, byTitle)
 	} else {
 		type key struct {
-			updated int64
-			rid     uint32
+			rid uint32
+			k   sortKeys
 		}
 		keys := make([]key, 0, len(e.ids))
 		for _, rid := range e.ids {
-			keys = append(keys, key{e.docs[rid].updated, rid})
+			d := e.docs[rid]
+			keys = append(keys, key{rid, sortKeys{in: true, updated: d.updated, fold: d.fold}})
 		}
-		slices.SortFunc(keys, func(a, b key) int {
-			if c := cmp.Compare(b.updated, a.updated); c != 0 {
-				return c
+		sorted := func(less func(uint32, sortKeys, uint32, sortKeys) int) []uint32 {
+			slices.SortFunc(keys, func(a, b key) int { return less(a.rid, a.k, b.rid, b.k) })
+			out := make([]uint32, len(keys))
+			for i, k := range keys {
+				out[i] = k.rid
 			}
-			return cmp.Compare(b.rid, a.rid)
-		})
-		e.byDate = make([]uint32, len(keys))
-		for i, k := range keys {
-			e.byDate[i] = k.rid
+			return out
 		}
+		e.byDate, e.byTitle = sorted(byDate), sorted(byTitle)
 	}
 	clear(e.changed)
 	e.buckets = make([]bitset, len(ageBuckets))
 	for i, b := range ageBuckets {
 		e.buckets[i] = e.ageRange(b.lo, b.hi)
 	}
-}
-
-// sortTime is the update time x was sorted under in byDate: for the rid
-// being moved, its old time; for the others still to be moved in this
-// reorder, theirs (recorded in changed); else the current one.
-func (e *engine) sortTime(x, moving uint32, movingOld int64) int64 {
-	if x == moving {
-		return movingOld
-	}
-	if old, ok := e.changed[x]; ok && old != notSorted {
-		return old
-	}
-	if int(x) < len(e.docs) && e.docs[x] != nil {
-		return e.docs[x].updated
-	}
-	return 0
-}
-
-// titleOrder returns every live rid by title, sorting once per change of
-// the index. Call with mu held for reading.
-func (e *engine) titleOrder() []uint32 {
-	e.titleMu.Lock()
-	defer e.titleMu.Unlock()
-	if !e.titleDirty {
-		return e.byTitle
-	}
-	type key struct {
-		fold string
-		rid  uint32
-	}
-	keys := make([]key, 0, len(e.ids))
-	for _, rid := range e.ids {
-		keys = append(keys, key{e.docs[rid].fold, rid})
-	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if c := strings.Compare(a.fold, b.fold); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.rid, b.rid)
-	})
-	e.byTitle = make([]uint32, len(keys))
-	for i, k := range keys {
-		e.byTitle[i] = k.rid
-	}
-	e.titleDirty = false
-	return e.byTitle
 }
 
 // ageRange is the set of resources whose age range overlaps [lo, hi].
@@ -427,7 +391,7 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 	case q.Sort == sortOldest:
 		take(e.byDate, true, nil, false)
 	case q.Sort == sortTitle:
-		take(e.titleOrder(), false, nil, false)
+		take(e.byTitle, false, nil, false)
 	default:
 		take(e.byDate, false, nil, false)
 	}

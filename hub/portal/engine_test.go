@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -26,11 +27,11 @@ func TestEngine_Reorder(t *testing.T) {
 			case op < 5 || len(ids) == 0: // new
 				id := fmt.Sprint("be:", next)
 				ids[id] = next
-				e.put(next, &doc{id: id, updated: int64(rng.IntN(50)), ageMin: 3, ageMax: 9, values: [numFacets][]string{facetLang: {"nl"}}})
+				e.put(next, &doc{id: id, updated: int64(rng.IntN(50)), fold: fmt.Sprint(rng.IntN(30)), ageMin: 3, ageMax: 9, values: [numFacets][]string{facetLang: {"nl"}}})
 				next++
 			case op < 8: // update, maybe to the same time
 				for id, rid := range ids {
-					e.put(rid, &doc{id: id, updated: int64(rng.IntN(50)), ageMin: 3, ageMax: 9})
+					e.put(rid, &doc{id: id, updated: int64(rng.IntN(50)), fold: fmt.Sprint(rng.IntN(30)), ageMin: 3, ageMax: 9})
 					break
 				}
 			default: // remove
@@ -55,6 +56,15 @@ func TestEngine_Reorder(t *testing.T) {
 		})
 		if !slices.Equal(e.byDate, want) {
 			t.Fatalf("round %d (batch %d): order\n%v\nwant\n%v", round, batch, e.byDate, want)
+		}
+		slices.SortFunc(want, func(a, b uint32) int {
+			if e.docs[a].fold != e.docs[b].fold {
+				return strings.Compare(e.docs[a].fold, e.docs[b].fold)
+			}
+			return int(a) - int(b)
+		})
+		if !slices.Equal(e.byTitle, want) {
+			t.Fatalf("round %d (batch %d): title order\n%v\nwant\n%v", round, batch, e.byTitle, want)
 		}
 	}
 }

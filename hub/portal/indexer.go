@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/bikfed/bikfed/protocol"
@@ -27,19 +26,18 @@ const (
 
 // Run follows the aggregate until ctx is done: it indexes every change past
 // its cursor, wakes on each commit the source signals, and indexes scheduled
-// entities when they fall due. It runs on its own OS thread at a lower CPU
-// priority (nice 10), so indexing yields to applying pushes and serving.
+// entities when they fall due. While catching up it rests as long as each
+// batch took, so indexing never takes more than half a core from applying
+// pushes and serving pages, and never starves either (a niced thread did,
+// for seconds, on a loaded machine).
 func (p *Portal) Run(ctx context.Context) error {
 	if !p.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("portal indexer already running")
 	}
 	defer p.running.Store(false)
-	// The thread is never unlocked: when Run returns it exits with its
-	// goroutine instead of going back to the pool at the lowest priority.
-	runtime.LockOSThread()
-	lowerThreadPriority()
 	for {
 		wake := p.src.Subscribe()
+		t0 := time.Now()
 		more, err := p.IndexOnce(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -48,7 +46,12 @@ func (p *Portal) Run(ctx context.Context) error {
 			p.log.Warn("index", "err", err)
 		}
 		if more && err == nil {
-			continue
+			select {
+			case <-time.After(time.Since(t0)):
+				continue
+			case <-ctx.Done():
+				return nil
+			}
 		}
 		wait := indexPoll
 		if due := p.nextDue.Load(); due > 0 {
@@ -74,14 +77,6 @@ func (p *Portal) Run(ctx context.Context) error {
 // IndexOnce indexes the next batch of changes and the scheduled entities
 // now due. It reports whether more changes are waiting.
 func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
-	if p.engineStale.Load() {
-		docs, err := p.loadDocs(ctx, nil)
-		if err != nil {
-			return false, err
-		}
-		p.eng.replace(docs)
-		p.engineStale.Store(false)
-	}
 	cursor := p.cursor.Load()
 	changes, err := p.src.Changes(ctx, cursor, indexBatch)
 	if err != nil {
@@ -121,8 +116,18 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 		if err := a.finish(ctx); err != nil {
 			return err
 		}
+		// What the engine will hold, read in the transaction that writes it.
+		ids := make([]string, 0, len(a.touched))
+		for id := range a.touched {
+			ids = append(ids, id)
+		}
+		var err error
+		if a.docs, err = p.loadDocs(ctx, tx, ids); err != nil {
+			return err
+		}
+		a.ids = ids
 		gen := p.gen.Load() + 1
-		_, err := tx.ExecContext(ctx, `UPDATE state SET value = CASE key
+		_, err = tx.ExecContext(ctx, `UPDATE state SET value = CASE key
 			WHEN 'indexed_seq' THEN ?1 WHEN 'gen' THEN ?2 WHEN 'gen_at' THEN ?3 WHEN 'oai_seq' THEN ?4 END
 			WHERE key IN ('indexed_seq', 'gen', 'gen_at', 'oai_seq')`,
 			cursor, gen, now.UnixMilli(), a.oaiSeq)
@@ -131,19 +136,16 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("index: %w", err)
 	}
-	// Committed: the cursor moves on whatever happens to the in-memory part.
-	// The cached match sets move to the new generation first, so no search
-	// sees the new generation without them.
-	p.cursor.Store(cursor)
-	p.genAt.Store(now.UnixMilli())
+	// Committed. The in-memory part (facet sets, cached match sets) is
+	// brought in step before the generation moves on: a response is cached
+	// under a generation, so one rendered under the new generation must see
+	// the new state, or it would be served until the next commit.
+	p.refreshEngine(a)
 	gen := p.gen.Load()
 	p.advanceMatches(ctx, gen, gen+1, a.ftsRIDs)
+	p.cursor.Store(cursor)
+	p.genAt.Store(now.UnixMilli())
 	p.gen.Store(gen + 1)
-	if err := p.refreshEngine(ctx, a); err != nil {
-		// The commit stands; the facet sets are rebuilt from it next time.
-		p.engineStale.Store(true)
-		return false, err
-	}
 	if err := p.refreshNextDue(ctx); err != nil {
 		return false, err
 	}
@@ -180,19 +182,11 @@ func (p *Portal) dueIDs(ctx context.Context, now time.Time) ([]string, error) {
 }
 
 // refreshEngine brings the in-memory facet sets in step with the commit.
-func (p *Portal) refreshEngine(ctx context.Context, a *applier) error {
-	ids := make([]string, 0, len(a.touched))
-	for id := range a.touched {
-		ids = append(ids, id)
-	}
-	docs, err := p.loadDocs(ctx, ids)
-	if err != nil {
-		return err
-	}
-	found := make(map[string]bool, len(docs))
+func (p *Portal) refreshEngine(a *applier) {
+	found := make(map[string]bool, len(a.docs))
 	p.eng.mu.Lock()
 	defer p.eng.mu.Unlock()
-	for rid, d := range docs {
+	for rid, d := range a.docs {
 		p.eng.put(rid, d)
 		found[d.id] = true
 	}
@@ -201,13 +195,12 @@ func (p *Portal) refreshEngine(ctx context.Context, a *applier) error {
 			p.eng.remove(id)
 		}
 	}
-	for _, id := range ids {
+	for _, id := range a.ids {
 		if !found[id] {
 			p.eng.remove(id)
 		}
 	}
 	p.eng.reorderLocked()
-	return nil
 }
 
 // applier applies one batch of changes to the index inside one transaction.
@@ -221,6 +214,9 @@ type applier struct {
 	ftsRIDs []uint32        // rids whose full-text row was rewritten or removed
 	erased  bool
 	depth   int
+	// ids and docs are the touched resources and their rows after the batch.
+	ids  []string
+	docs map[uint32]*doc
 }
 
 func (a *applier) applyRaw(ctx context.Context, c Change) error {

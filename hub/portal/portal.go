@@ -84,8 +84,6 @@ type Portal struct {
 	caughtUp chan struct{}
 
 	running atomic.Bool
-	// engineStale says the facet sets missed a commit and must be reloaded.
-	engineStale atomic.Bool
 
 	matches      matchCache
 	profileCache atomic.Pointer[profileSet]
@@ -221,7 +219,7 @@ func (p *Portal) load(ctx context.Context) error {
 	if err := p.refreshNextDue(ctx); err != nil {
 		return err
 	}
-	docs, err := p.loadDocs(ctx, nil)
+	docs, err := p.loadDocs(ctx, p.db.Reader(), nil)
 	if err != nil {
 		return err
 	}
@@ -230,19 +228,28 @@ func (p *Portal) load(ctx context.Context) error {
 	return nil
 }
 
-// docQuery reads what the engine keeps of resources; ?1, when not null, is
-// a JSON array of the ids to read.
-const docQuery = `SELECT r.rid, r.id, r.owner, r.updated_at, r.age_min, r.age_max, r.type, r.language,
+// docColumns are what the engine keeps of a resource.
+const docColumns = `SELECT r.rid, r.id, r.owner, r.updated_at, r.age_min, r.age_max, r.type, r.language,
 	r.languages, r.topics, r.audiences, r.minisites, r.title,
 	(SELECT json_group_array(t.language) FROM translations t WHERE t.resource = r.id)
-	FROM resources r WHERE ?1 IS NULL OR r.id IN (SELECT value FROM json_each(?1))`
+	FROM resources r`
 
-func (p *Portal) loadDocs(ctx context.Context, ids []string) (map[uint32]*doc, error) {
-	var arg any
-	if ids != nil {
-		arg = jsonText(ids)
+// querier is a database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// loadDocs reads what the engine keeps of the resources ids, or of every
+// resource when ids is nil. The indexer passes its transaction, so the rows
+// are exactly what it is about to commit.
+func (p *Portal) loadDocs(ctx context.Context, q querier, ids []string) (map[uint32]*doc, error) {
+	var rows *sql.Rows
+	var err error
+	if ids == nil {
+		rows, err = q.QueryContext(ctx, docColumns)
+	} else {
+		rows, err = q.QueryContext(ctx, docColumns+` WHERE r.id IN (SELECT value FROM json_each(?))`, jsonText(ids))
 	}
-	rows, err := p.db.Reader().QueryContext(ctx, docQuery, arg)
 	if err != nil {
 		return nil, fmt.Errorf("load resources: %w", err)
 	}
@@ -265,7 +272,10 @@ func (p *Portal) loadDocs(ctx context.Context, ids []string) (map[uint32]*doc, e
 		d.fold = foldTitle(title)
 		out[rid] = &d
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load resources: %w", err)
+	}
+	return out, nil
 }
 
 // refreshNextDue reads when the next scheduled entity is due.
