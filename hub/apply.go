@@ -600,6 +600,11 @@ func (h *Hub) handlePush(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, protocol.Errorf(protocol.CodeForbidden, "only nodes push"))
 		return
 	}
+	h.pushing.Add(1)
+	defer func() {
+		h.pushedAt.Store(time.Now().UnixMilli())
+		h.pushing.Add(-1)
+	}()
 	var body io.Reader = http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
 	switch enc := r.Header.Get("Content-Encoding"); enc {
 	case "", "identity":

@@ -79,6 +79,11 @@ type Hub struct {
 	ops *ops
 
 	portal *portal.Portal // the public portal; its indexer runs with Run
+	// pushing counts pushes being read or applied and pushedAt is when the
+	// last one ended (unix ms): the portal's indexer steps back while nodes
+	// push, so indexing never slows down applying.
+	pushing  atomic.Int32
+	pushedAt atomic.Int64
 
 	blobs blobState // attachments' store and staging, opened at first use (blobs.go)
 }

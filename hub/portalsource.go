@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/bikfed/bikfed/hub/portal"
 )
@@ -52,6 +53,16 @@ func (s portalSource) Subscribe() <-chan struct{} {
 	s.h.mu.Lock()
 	defer s.h.mu.Unlock()
 	return s.h.notify
+}
+
+// pushQuiet is how long after the last push ends the hub counts as quiet: a
+// node sending its outbox sends the next batch within milliseconds of the
+// previous answer.
+const pushQuiet = 250 * time.Millisecond
+
+// Busy reports whether a push is being applied or one ended moments ago.
+func (s portalSource) Busy() bool {
+	return s.h.pushing.Load() > 0 || time.Since(time.UnixMilli(s.h.pushedAt.Load())) < pushQuiet
 }
 
 // Portal returns the hub's public portal.

@@ -26,10 +26,14 @@ const (
 
 // Run follows the aggregate until ctx is done: it indexes every change past
 // its cursor, wakes on each commit the source signals, and indexes scheduled
-// entities when they fall due. While catching up it rests as long as each
-// batch took, so indexing never takes more than half a core from applying
-// pushes and serving pages, and never starves either (a niced thread did,
-// for seconds, on a loaded machine).
+// entities when they fall due.
+//
+// Indexing yields by resting after each batch: as long as the batch took
+// while catching up (half of one core at most, leaving the rest to serving
+// pages), and busyRest times as long while the source is busy (nodes pushing
+// to the hub), so a bulk push is applied at full speed and indexed in step
+// behind it. Resting in wall time never starves the indexer, as a thread at
+// a lower nice value did for seconds on a loaded machine.
 func (p *Portal) Run(ctx context.Context) error {
 	if !p.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("portal indexer already running")
@@ -45,13 +49,20 @@ func (p *Portal) Run(ctx context.Context) error {
 			}
 			p.log.Warn("index", "err", err)
 		}
-		if more && err == nil {
-			select {
-			case <-time.After(time.Since(t0)):
-				continue
-			case <-ctx.Done():
+		took := time.Since(t0)
+		switch {
+		case p.src.Busy():
+			if !sleep(ctx, max(busyRest*took, indexSettle)) {
 				return nil
 			}
+			if more && err == nil {
+				continue
+			}
+		case more && err == nil:
+			if !sleep(ctx, took) {
+				return nil
+			}
+			continue
 		}
 		wait := indexPoll
 		if due := p.nextDue.Load(); due > 0 {
@@ -64,13 +75,27 @@ func (p *Portal) Run(ctx context.Context) error {
 			return nil
 		case <-wake:
 			t.Stop()
-			select {
-			case <-time.After(indexSettle):
-			case <-ctx.Done():
+			if !sleep(ctx, indexSettle) {
 				return nil
 			}
 		case <-t.C:
 		}
+	}
+}
+
+// busyRest is how many times as long as a batch took the indexer rests
+// while the source is busy: a tenth of one core at most.
+const busyRest = 9
+
+// sleep waits d, reporting false if ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

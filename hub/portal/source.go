@@ -22,4 +22,8 @@ type Source interface {
 	// Subscribe returns a channel closed at the next commit, so the indexer
 	// wakes as syncs land instead of polling.
 	Subscribe() <-chan struct{}
+	// Busy reports whether the source is applying writes that indexing
+	// should not slow down (nodes pushing to the hub); the indexer then
+	// takes a small share of the time until it is not.
+	Busy() bool
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -28,6 +30,8 @@ const (
 		"&_pragma=synchronous(NORMAL)" +
 		"&_pragma=foreign_keys(ON)" +
 		"&_pragma=secure_delete(ON)" +
+		"&_pragma=wal_autocheckpoint(0)" +
+		"&_pragma=journal_size_limit(67108864)" +
 		"&_txlock=immediate"
 
 	// Readers leave journal_mode alone: WAL is a property of the file that
@@ -36,6 +40,25 @@ const (
 	// connections that write, and foreign keys are only enforced on writes.
 	readerParams = "_pragma=busy_timeout(10000)" +
 		"&_pragma=query_only(1)"
+
+	// The checkpointer only copies the WAL into the database file.
+	checkpointerParams = "_pragma=busy_timeout(10000)"
+)
+
+// Checkpoints are taken off the writer (wal_autocheckpoint(0) above): an
+// automatic checkpoint runs inside the commit that crosses its threshold, so
+// the writer's caller waits for it, 10–15 ms every few megabytes written. A
+// goroutine with its own connection checkpoints instead, PASSIVE, which never
+// waits for the writer or the readers, once per checkpointEvery while writes
+// happen. Under continuous writes a PASSIVE checkpoint may never find the WAL
+// wholly copied at the moment a write begins, which is when SQLite starts the
+// WAL over, so past walRestartFrames the checkpointer uses RESTART, which
+// waits for the writer between two transactions. journal_size_limit then cuts
+// the file back.
+const (
+	checkpointEvery  = time.Second
+	checkpointIdle   = time.Minute // for writes made on Writer() directly
+	walRestartFrames = 16384       // 64 MiB of 4 KiB pages
 )
 
 // DB is one SQLite database file opened as a single-connection writer pool
@@ -44,6 +67,11 @@ type DB struct {
 	path   string
 	writer *sql.DB
 	reader *sql.DB
+
+	checkpointer *sql.DB
+	dirty        atomic.Bool   // a WriteTx committed since the last checkpoint
+	stop         chan struct{} // closed by Close to end checkpointLoop
+	stopped      chan struct{} // closed when checkpointLoop has returned
 }
 
 // Open opens (creating if needed) the database at path and applies any
@@ -109,7 +137,48 @@ func (db *DB) open(ctx context.Context, abs string, migrations fs.FS) error {
 	if err := db.reader.PingContext(ctx); err != nil {
 		return fmt.Errorf("reader: %w", err)
 	}
+
+	if db.checkpointer, err = sql.Open("sqlite", dsn(abs, checkpointerParams)); err != nil {
+		return fmt.Errorf("checkpointer: %w", err)
+	}
+	db.checkpointer.SetMaxOpenConns(1)
+	db.checkpointer.SetMaxIdleConns(1)
+	db.checkpointer.SetConnMaxIdleTime(0)
+	if err := db.checkpointer.PingContext(ctx); err != nil {
+		return fmt.Errorf("checkpointer: %w", err)
+	}
+	db.stop, db.stopped = make(chan struct{}), make(chan struct{})
+	go db.checkpointLoop()
 	return nil
+}
+
+// checkpointLoop copies the WAL into the database file in the background
+// until Close.
+func (db *DB) checkpointLoop() {
+	defer close(db.stopped)
+	tick := time.NewTicker(checkpointEvery)
+	defer tick.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-tick.C:
+		}
+		if !db.dirty.Swap(false) && time.Since(last) < checkpointIdle {
+			continue
+		}
+		last = time.Now()
+		var busy, logFrames, done int
+		// Errors are not fatal: the WAL keeps every commit, and the next
+		// round or Close checkpoints it.
+		if db.checkpointer.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done) != nil {
+			continue
+		}
+		if logFrames > walRestartFrames {
+			db.checkpointer.QueryRow("PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &logFrames, &done)
+		}
+	}
 }
 
 // dsn builds a file: URI because only that form lets SQLite see the path
@@ -126,6 +195,16 @@ func dsn(abs, params string) string {
 // Close closes both pools. It is safe to call on a partially opened DB.
 func (db *DB) Close() error {
 	var errs []error
+	if db.stop != nil {
+		close(db.stop)
+		<-db.stopped
+		db.stop = nil
+	}
+	if db.checkpointer != nil {
+		if err := db.checkpointer.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close checkpointer: %w", err))
+		}
+	}
 	if db.reader != nil {
 		if err := db.reader.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close reader: %w", err))
@@ -158,6 +237,7 @@ func (db *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := inTx(ctx, db.writer, nil, fn); err != nil {
 		return fmt.Errorf("write tx: %w", err)
 	}
+	db.dirty.Store(true)
 	return nil
 }
 

@@ -75,6 +75,9 @@ func TestOpen_Pragmas(t *testing.T) {
 		"foreign_keys":  "1",
 		"secure_delete": "1",
 		"query_only":    "0",
+		// Checkpoints are the background checkpointer's, not the commits'.
+		"wal_autocheckpoint": "0",
+		"journal_size_limit": "67108864",
 	}
 	for name, want := range writer {
 		if got := pragma(t, db.Writer(), name); got != want {
@@ -491,6 +494,47 @@ func TestCheckpoint_TruncatesWAL(t *testing.T) {
 	}
 	if strings.Contains(string(main), "erase-me-") {
 		t.Error("deleted text still present in the database file (secure_delete not in effect?)")
+	}
+}
+
+// The writer never checkpoints, so only the background checkpointer can
+// move committed pages into the database file: the file grows to hold the
+// rows without anything else asking for it.
+func TestCheckpointer_CopiesWALInBackground(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	db := openT(t, path, fstest.MapFS{"1_t.sql": file("CREATE TABLE t (x TEXT);")})
+	ctx := t.Context()
+	row := strings.Repeat("y", 1000)
+	if err := db.WriteTx(ctx, func(tx *sql.Tx) error {
+		for range 4000 {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO t VALUES (?)", row); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fi.Size()
+	if before >= 3<<20 {
+		t.Fatalf("database file is %d bytes right after the commit: the commit checkpointed", before)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if fi, err = os.Stat(path); err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() >= 3<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes after 10 s: nothing checkpointed the WAL", fi.Size())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
