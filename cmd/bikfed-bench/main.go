@@ -27,6 +27,7 @@ func main() {
 	flag.Int64Var(&cfg.blobSize, "blob-size", 1<<30, "bytes of the attachment uploaded node→hub→MinIO (0: skip)")
 	flag.BoolVar(&cfg.blobsOnly, "blobs-only", false, "run only the attachment benchmark and print it")
 	flag.BoolVar(&cfg.propagation, "propagation", false, "run only the propagation benchmark and print its section (the report file is left alone)")
+	flag.BoolVar(&cfg.syncOnly, "sync", false, "run only the sync benchmarks (apply, pull, idle rounds, memory) and print their section (the report file is left alone)")
 	flag.BoolVar(&cfg.portalOnly, "portal", false, "run only the portal benchmark and print its section (the report file is left alone)")
 	load := loadFlags()
 	flag.Parse()
@@ -57,6 +58,8 @@ type benchConfig struct {
 	propagation bool
 	// portalOnly runs only the portal benchmark (portal.go).
 	portalOnly bool
+	// syncOnly runs only the sync benchmarks (sync.go).
+	syncOnly bool
 }
 
 func run(ctx context.Context, cfg benchConfig) error {
@@ -92,6 +95,13 @@ func run(ctx context.Context, cfg benchConfig) error {
 		return err
 	}
 	rep := &report{started: time.Now(), cfg: cfg}
+	if cfg.syncOnly {
+		err := benchSync(ctx, cfg, dir, rep)
+		if err == nil {
+			fmt.Print(rep.markdown())
+		}
+		return err
+	}
 	// Each section is written out as soon as it is measured, so a section that
 	// fails still leaves the figures of the ones before it.
 	var text string

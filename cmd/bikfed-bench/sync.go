@@ -172,11 +172,34 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 	sync := exec.Command(cfg.bin, "node", "sync", "--data", fiDir, "--log-level", "warn")
 	sync.Stderr = os.Stderr
 	t0 := time.Now()
-	if err := sync.Run(); err != nil {
+	if err := sync.Start(); err != nil {
+		return fmt.Errorf("node sync: %w", err)
+	}
+	// The node's peak is sampled from /proc while it runs: the rusage of a
+	// child reports the larger of its own peak and the RSS of this process
+	// when it forked (Linux keeps the old address space's peak over exec),
+	// and this process holds every signed change.
+	sampled := make(chan int64)
+	stopSampling := make(chan struct{})
+	go func() {
+		var peak int64
+		for {
+			peak = max(peak, peakKB(sync.Process.Pid))
+			select {
+			case <-stopSampling:
+				sampled <- peak
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	err = sync.Wait()
+	close(stopSampling)
+	rep.nodePeakKB = <-sampled
+	if err != nil {
 		return fmt.Errorf("node sync: %w", err)
 	}
 	rep.pullSeconds = time.Since(t0).Seconds()
-	rep.nodePeakKB = sync.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
 	_, verr := cli(cfg.bin, "verify", "--data", fiDir)
 	rep.pullVerified = verr == nil
 
