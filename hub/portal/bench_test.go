@@ -69,3 +69,25 @@ func BenchmarkGallery(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGalleryPage is the gallery's first page as the portal benchmark
+// loads it: no compression, searched and rendered every time
+// (BENCH_RESOURCES, default 5000).
+func BenchmarkGalleryPage(b *testing.B) {
+	size := 5000
+	if s := os.Getenv("BENCH_RESOURCES"); s != "" {
+		size, _ = strconv.Atoi(s)
+	}
+	h := benchNet(b, size).h.Handler()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest("GET", "/resources", nil)
+		req.Header.Set("Cache-Control", "no-cache")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code)
+		}
+	}
+}

@@ -257,7 +257,10 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 			{"application/feed+json", "This search (JSON Feed)", d.FeedJSON},
 		}
 		v.Data = d
-		return p.html("gallery", v, http.StatusOK)
+		if p.galleryByTemplate.Load() {
+			return p.html("gallery", v, http.StatusOK)
+		}
+		return &response{status: http.StatusOK, ctype: "text/html; charset=utf-8", body: galleryPage(v, &d), vary: "Accept-Language"}, nil
 	})
 }
 

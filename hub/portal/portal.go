@@ -85,6 +85,10 @@ type Portal struct {
 
 	running atomic.Bool
 
+	// galleryByTemplate renders the gallery from its template, for tests
+	// that check the Go writer against it.
+	galleryByTemplate atomic.Bool
+
 	matches      matchCache
 	profileCache atomic.Pointer[profileSet]
 	profileMu    sync.Mutex
