@@ -156,9 +156,16 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 			WHEN 'indexed_seq' THEN ?1 WHEN 'gen' THEN ?2 WHEN 'gen_at' THEN ?3 WHEN 'oai_seq' THEN ?4 END
 			WHERE key IN ('indexed_seq', 'gen', 'gen_at', 'oai_seq')`,
 			cursor, gen, now.UnixMilli(), a.oaiSeq)
-		return err
+		if err != nil {
+			return err
+		}
+		// From the commit until the engine is in step, rows are read from
+		// SQLite only.
+		p.rowCache.close()
+		return nil
 	})
 	if err != nil {
+		p.rowCache.reopen(a.ftsRIDs)
 		return false, fmt.Errorf("index: %w", err)
 	}
 	// Committed. The in-memory part (facet sets, cached match sets) is
@@ -168,6 +175,7 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 	p.refreshEngine(a)
 	gen := p.gen.Load()
 	p.advanceMatches(ctx, gen, gen+1, a.ftsRIDs)
+	p.rowCache.reopen(a.ftsRIDs)
 	p.cursor.Store(cursor)
 	p.genAt.Store(now.UnixMilli())
 	p.gen.Store(gen + 1)

@@ -90,6 +90,7 @@ type Portal struct {
 	galleryByTemplate atomic.Bool
 
 	matches      matchCache
+	rowCache     rowCache
 	profileCache atomic.Pointer[profileSet]
 	profileMu    sync.Mutex
 }

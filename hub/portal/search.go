@@ -173,33 +173,62 @@ func scanRow(sc interface{ Scan(...any) error }) (*resourceRow, error) {
 }
 
 // rows reads the resources at rids, in that order; a rid no longer indexed
-// is left out.
+// is left out. Rows listed recently come from the row cache.
 func (p *Portal) rows(ctx context.Context, rids []uint32) ([]*resourceRow, error) {
 	if len(rids) == 0 {
 		return nil, nil
 	}
+	found := make([]*resourceRow, len(rids))
+	epoch := p.rowCache.get(rids, found)
+	var missing []uint32
+	for i, r := range found {
+		if r == nil {
+			missing = append(missing, rids[i])
+		}
+	}
+	if len(missing) > 0 {
+		read, err := p.readRows(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		p.rowCache.put(epoch, read)
+		byRID := make(map[uint32]*resourceRow, len(read))
+		for _, r := range read {
+			byRID[r.RID] = r
+		}
+		for i, r := range found {
+			if r == nil {
+				found[i] = byRID[rids[i]]
+			}
+		}
+	}
+	out := found[:0]
+	for _, r := range found {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// readRows reads the resources at rids from SQLite, in no particular order.
+func (p *Portal) readRows(ctx context.Context, rids []uint32) ([]*resourceRow, error) {
 	rows, err := p.db.Reader().QueryContext(ctx, `SELECT `+rowColumns+` FROM resources r
 		WHERE r.rid IN (SELECT value FROM json_each(?))`, jsonText(rids))
 	if err != nil {
 		return nil, fmt.Errorf("read resources: %w", err)
 	}
 	defer rows.Close()
-	byRID := make(map[uint32]*resourceRow, len(rids))
+	out := make([]*resourceRow, 0, len(rids))
 	for rows.Next() {
 		r, err := scanRow(rows)
 		if err != nil {
 			return nil, fmt.Errorf("read resources: %w", err)
 		}
-		byRID[r.RID] = r
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read resources: %w", err)
-	}
-	out := make([]*resourceRow, 0, len(rids))
-	for _, rid := range rids {
-		if r := byRID[rid]; r != nil {
-			out = append(out, r)
-		}
 	}
 	return out, nil
 }
