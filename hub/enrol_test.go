@@ -50,8 +50,52 @@ func TestHub_Enrol(t *testing.T) {
 		if err := enrol("fi", tok, key); err != nil {
 			t.Fatal(err)
 		}
-		if err := enrol("fi", tok, key); !errors.Is(err, protocol.ErrUnauthorized) {
-			t.Fatalf("second use: err = %v, want unauthorized", err)
+		if err := enrol("fi", tok, newKey(t, "fi")); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Fatalf("second use with another key: err = %v, want unauthorized", err)
+		}
+		_, err = th.client("").Enrol(ctx, protocol.EnrolRequest{Node: "fi", Token: tok, KeyID: key.ID, PublicKey: key.Public(), Epoch: "e2"})
+		if !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Fatalf("second use with another epoch: err = %v, want unauthorized", err)
+		}
+	})
+
+	t.Run("a lost answer can be asked for again", func(t *testing.T) {
+		tok, err := th.RegisterNode(ctx, "se", "Sweden")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := newKey(t, "se")
+		req := protocol.EnrolRequest{Node: "se", Token: tok, KeyID: key.ID, PublicKey: key.Public(), Epoch: "e1"}
+		first, err := th.client("").Enrol(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := th.client("").Enrol(ctx, req)
+		if err != nil {
+			t.Fatalf("the same enrolment again: %v", err)
+		}
+		if again.Credential == first.Credential {
+			t.Fatal("the retry returned the same credential")
+		}
+		if _, err := th.client(again.Credential).Status(ctx); err != nil {
+			t.Fatalf("the retry's credential: %v", err)
+		}
+		if _, err := th.client(first.Credential).Status(ctx); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Fatalf("the first credential after the retry: err = %v, want unauthorized", err)
+		}
+
+		// Once the node has enrolled with a newer token, the old one is spent
+		// for good, even with the same key and epoch.
+		tok2, err := th.RegisterNode(ctx, "se", "Sweden")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key2 := newKey(t, "se")
+		if _, err := th.client("").Enrol(ctx, protocol.EnrolRequest{Node: "se", Token: tok2, KeyID: key2.ID, PublicKey: key2.Public(), Epoch: "e2"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := th.client("").Enrol(ctx, req); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Fatalf("replaying the older token: err = %v, want unauthorized", err)
 		}
 	})
 

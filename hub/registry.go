@@ -109,22 +109,33 @@ func (h *Hub) enrol(ctx context.Context, req protocol.EnrolRequest) (*protocol.E
 		var node string
 		var expires int64
 		var used sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT node, expires_at, used_at FROM enrol_tokens WHERE secret_hash = ?`, tokHash[:]).
-			Scan(&node, &expires, &used)
+		var usedKey, usedEpoch sql.NullString
+		var latest bool
+		err := tx.QueryRowContext(ctx, `SELECT t.node, t.expires_at, t.used_at, t.used_key_id, t.used_epoch,
+			NOT EXISTS (SELECT 1 FROM enrol_tokens n WHERE n.node = t.node AND n.secret_hash != t.secret_hash AND n.used_at >= t.used_at)
+			FROM enrol_tokens t WHERE t.secret_hash = ?`, tokHash[:]).
+			Scan(&node, &expires, &used, &usedKey, &usedEpoch, &latest)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && node != req.Node) {
 			return errBadToken
 		}
 		if err != nil {
 			return err
 		}
-		if used.Valid {
-			return protocol.Errorf(protocol.CodeUnauthorized, "enrolment token has already been used")
-		}
 		if now.UnixMilli() >= expires {
 			return protocol.Errorf(protocol.CodeUnauthorized, "enrolment token has expired; ask the coordination team for a new one")
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET used_at = ? WHERE secret_hash = ?`, toMillis(now), tokHash[:]); err != nil {
-			return err
+		// The same request again (its answer was lost) gets a new credential,
+		// as long as no later enrolment of the node has happened: replaying
+		// an old token must never take the node back to an old key or epoch.
+		retry := used.Valid && latest && usedKey.String == req.KeyID && usedEpoch.String == req.Epoch
+		if used.Valid && !retry {
+			return protocol.Errorf(protocol.CodeUnauthorized, "enrolment token has already been used")
+		}
+		if !retry {
+			if _, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET used_at = ?, used_key_id = ?, used_epoch = ? WHERE secret_hash = ?`,
+				toMillis(now), req.KeyID, req.Epoch, tokHash[:]); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO keys (key_id, owner, public_key, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (key_id) DO NOTHING`, req.KeyID, req.Node, []byte(req.PublicKey), toMillis(now)); err != nil {
