@@ -87,7 +87,8 @@ func FuzzOAIToken(f *testing.F) {
 
 // FuzzParseQuery checks that a gallery query never escapes its limits.
 func FuzzParseQuery(f *testing.F) {
-	for _, s := range []string{"q=privacy&lang=nl&age=6-9&page=2", "lang=xx-&topic=nope&age=99-1", "sort=title&per_page=100&country=be&country=fi", "q=%ff%fe"} {
+	for _, s := range []string{"q=privacy&lang=nl&age=6-9&page=2", "lang=xx-&topic=nope&age=99-1", "sort=title&per_page=100&country=be&country=fi", "q=%ff%fe",
+		"q=a+b%26c&sort=oldest&minisite=sid&minisite=pocc&type=game&topic=privacy&audience=parents&age=7&page=3&per_page=5&lang=fi"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -126,6 +127,15 @@ func FuzzParseQuery(f *testing.F) {
 			again, err := parseQuery(q.encode(), "", true)
 			if err != nil || again.encode().Encode() != q.encode().Encode() {
 				t.Fatalf("canonical form %q does not round-trip: %v", q.encode().Encode(), err)
+			}
+			// Links written directly are the canonical form, for the
+			// portal and a minisite's view.
+			for _, site := range []string{"", "sid"} {
+				sq := *q
+				sq.site = site
+				if got, want := sq.link("/resources"), link("/resources", sq.encode()); got != want {
+					t.Fatalf("link %q, want %q", got, want)
+				}
 			}
 		}
 	})

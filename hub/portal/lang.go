@@ -2,6 +2,7 @@ package portal
 
 import (
 	"strings"
+	"sync"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
@@ -90,8 +91,38 @@ func visitorRegion(prefs []language.Tag) string {
 	return ""
 }
 
+// languageNames remembers languageName's answers: every card and facet
+// value of a gallery page names languages, and parsing a tag costs more
+// than writing the card. The tags are the index's and the visitors', so the
+// memory is bounded.
+var languageNames struct {
+	sync.RWMutex
+	m map[string]string
+}
+
+const maxLanguageNames = 1024
+
 // languageName is a language's name in itself ("Nederlands", "suomi").
 func languageName(tag string) string {
+	languageNames.RLock()
+	name, ok := languageNames.m[tag]
+	languageNames.RUnlock()
+	if ok {
+		return name
+	}
+	name = nameLanguage(tag)
+	languageNames.Lock()
+	if languageNames.m == nil {
+		languageNames.m = make(map[string]string)
+	}
+	if len(languageNames.m) < maxLanguageNames {
+		languageNames.m[tag] = name
+	}
+	languageNames.Unlock()
+	return name
+}
+
+func nameLanguage(tag string) string {
 	t, err := language.Parse(tag)
 	if err != nil {
 		return tag

@@ -237,10 +237,10 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		d.Facets = p.facetViews(ctx, path, query, &res.hits)
 		d.Pages = max(1, (res.Total+query.PerPage-1)/query.PerPage)
 		if query.Page > 1 {
-			d.Prev = link(path, query.withPage(query.Page-1).encode())
+			d.Prev = query.withPage(query.Page - 1).link(path)
 		}
 		if query.Page < d.Pages && query.Page < maxPage {
-			d.Next = link(path, query.withPage(query.Page+1).encode())
+			d.Next = query.withPage(query.Page + 1).link(path)
 		}
 		feedParams := query.withPage(1).encode()
 		d.FeedAtom = link(q.prefix+"/feed.atom", feedParams)
@@ -278,7 +278,7 @@ func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *h
 				if fc.Count == 0 && !fc.Selected {
 					continue
 				}
-				fv.Values = append(fv.Values, facetValueView{Href: link(path, query.toggleAge(b.lo, b.hi).encode()),
+				fv.Values = append(fv.Values, facetValueView{Href: query.toggleAge(b.lo, b.hi).link(path),
 					Label: b.label, Count: fc.Count, Selected: fc.Selected})
 			}
 			out = append(out, fv)
@@ -289,7 +289,7 @@ func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *h
 		}
 		fv := facetView{Param: facetParams[f], Title: facetTitles[f]}
 		for _, fc := range h.Facets[f] {
-			vv := facetValueView{Href: link(path, query.toggle(f, fc.Value).encode()), Count: fc.Count, Selected: fc.Selected}
+			vv := facetValueView{Href: query.toggle(f, fc.Value).link(path), Count: fc.Count, Selected: fc.Selected}
 			switch f {
 			case facetLang:
 				vv.Label, vv.Lang = languageName(fc.Value), fc.Value

@@ -218,6 +218,67 @@ func (q *Query) encode() url.Values {
 	return v
 }
 
+// link is path with q's parameters: the same as link(path, q.encode()),
+// written without building the url.Values, for the many links of a gallery.
+func (q *Query) link(path string) string {
+	b := make([]byte, 0, len(path)+96)
+	b = append(b, path...)
+	b = append(b, '?')
+	b = q.appendParams(b)
+	if len(b) == len(path)+1 {
+		return path
+	}
+	return string(b)
+}
+
+// appendParams appends q.encode().Encode(): the parameters by name, each
+// name's values in order.
+func (q *Query) appendParams(b []byte) []byte {
+	start := len(b)
+	add := func(name, value string) {
+		if len(b) > start {
+			b = append(b, '&')
+		}
+		b = append(b, name...)
+		b = append(b, '=')
+		b = append(b, url.QueryEscape(value)...)
+	}
+	facetParam := func(f facet) {
+		if f == facetMinisite && q.site != "" {
+			return
+		}
+		for _, val := range q.vals[f] {
+			add(facetParams[f], val)
+		}
+	}
+	def := sortNewest
+	if q.Text != "" {
+		def = sortRelevance
+	}
+	if q.AgeLo >= 0 {
+		add("age", ageValue(q.AgeLo, q.AgeHi))
+	}
+	facetParam(facetAudience)
+	facetParam(facetCountry)
+	facetParam(facetLang)
+	facetParam(facetMinisite)
+	if q.Page > 1 {
+		add("page", strconv.Itoa(q.Page))
+	}
+	if q.PerPage != defaultPerPage {
+		add("per_page", strconv.Itoa(q.PerPage))
+	}
+	if q.Text != "" {
+		add("q", q.Text)
+	}
+	if q.Sort != def {
+		add("sort", q.Sort)
+	}
+	facetParam(facetTopic)
+	facetParam(facetType)
+	return b
+}
+
 // with returns a copy of q with facet f's value toggled and the page reset.
 func (q *Query) toggle(f facet, val string) *Query {
 	c := *q
