@@ -124,7 +124,9 @@ func Init(ctx context.Context, dataDir, hubURL, token string, logger *slog.Logge
 		return nil, fmt.Errorf("init: %w", err)
 	}
 
-	client := protocol.NewClient(DefaultConfig().Client.clientConfig(hubURL, ""))
+	ccfg := DefaultConfig().Client.clientConfig(hubURL, "")
+	ccfg.Logger = log
+	client := protocol.NewClient(ccfg)
 	resp, err := client.Enrol(ctx, protocol.EnrolRequest{
 		Node: nodeID, Token: token, KeyID: key.ID, PublicKey: key.Public(), Epoch: epoch,
 	})
@@ -275,13 +277,16 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 			return nil, fmt.Errorf("open node: %w", err)
 		}
 	}
+	nlog := logger.With("component", "node", "node", ident.Node)
+	ccfg := cfg.Client.clientConfig(ident.HubURL, ident.Credential)
+	ccfg.Logger = nlog
 	n := &Node{
 		cfg:        cfg,
-		log:        logger.With("component", "node", "node", ident.Node),
+		log:        nlog,
 		db:         db,
 		key:        key,
 		ident:      ident,
-		client:     protocol.NewClient(cfg.Client.clientConfig(ident.HubURL, ident.Credential)),
+		client:     protocol.NewClient(ccfg),
 		adminToken: token,
 		kick:       make(chan struct{}, 1),
 	}

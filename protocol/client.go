@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -32,6 +34,9 @@ type ClientConfig struct {
 	UserAgent    string
 	// Transport overrides the HTTP transport, for tests.
 	Transport http.RoundTripper
+	// Logger receives the client's retry attempts, at debug level: the
+	// caller reports the error that ends a request. nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // DefaultClientConfig returns the settings nodes use unless configured otherwise.
@@ -72,7 +77,8 @@ func configure(r *resty.Client, cfg ClientConfig) *resty.Client {
 		SetRetryMaxWaitTime(cfg.RetryMaxWait).
 		SetHeader("User-Agent", cfg.UserAgent).
 		SetHeader("Accept", "application/json").
-		AddRetryCondition(retryable)
+		AddRetryCondition(retryable).
+		SetLogger(restyLog{cfg.Logger})
 	if cfg.Transport != nil {
 		r.SetTransport(cfg.Transport)
 	}
@@ -81,6 +87,24 @@ func configure(r *resty.Client, cfg ClientConfig) *resty.Client {
 	}
 	return r
 }
+
+// restyLog passes resty's messages to slog at debug level. Resty would
+// print every retry and every cancelled request to standard error itself.
+type restyLog struct{ l *slog.Logger }
+
+func (r restyLog) log(format string, v ...any) {
+	l := r.l
+	if l == nil {
+		l = slog.Default()
+	}
+	if l.Enabled(context.Background(), slog.LevelDebug) {
+		l.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)), "component", "sync client")
+	}
+}
+
+func (r restyLog) Errorf(format string, v ...any) { r.log(format, v...) }
+func (r restyLog) Warnf(format string, v ...any)  { r.log(format, v...) }
+func (r restyLog) Debugf(format string, v ...any) { r.log(format, v...) }
 
 // releaseBody frees the connection of a feed response that is about to be
 // retried: feed bodies are streamed, so resty leaves them open. The start of

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/bikfed/bikfed/hub"
@@ -44,12 +45,16 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 			defer os.RemoveAll(dir)
 		}
 	}
+	// The nodes stop before the hub, so that their last requests and their
+	// gossip leave reach a hub that is still there.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
+	hubCtx, hubCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hubCancel()
+	var nodesWG, hubWG sync.WaitGroup
 	var runErr error
 	var mu sync.Mutex
-	serve := func(name string, run func() error) {
+	serve := func(name string, wg *sync.WaitGroup, run func() error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -58,12 +63,25 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 				runErr = errors.Join(runErr, fmt.Errorf("%s: %w", name, err))
 				mu.Unlock()
 				cancel()
+				hubCancel()
 			}
 		}()
 	}
-	// Stop every server before returning, whatever happens below.
-	defer wg.Wait()
-	defer cancel()
+	stop := func() {
+		cancel()
+		nodesWG.Wait()
+		hubCancel()
+		hubWG.Wait()
+	}
+	// Whatever happens below, every server stops before the hub and the
+	// nodes close: one closed under its running Run would wait on it forever.
+	var closers []func() error
+	defer func() {
+		stop()
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}()
 
 	hcfg := hub.DefaultConfig()
 	hcfg.DataDir = filepath.Join(dir, "hub")
@@ -72,17 +90,17 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		return err
 	}
 	cluster.hub(&hcfg)
-	h, err := hub.Open(ctx, hcfg, log.With("component", "hub"))
+	h, err := hub.Open(ctx, hcfg, log)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	closers = append(closers, h.Close)
 	hln, err := listenOrAny(hubListen)
 	if err != nil {
 		return err
 	}
 	hubURL := "http://" + hln.Addr().String()
-	serve("hub", func() error { return h.Run(ctx, hln) })
+	serve("hub", &hubWG, func() error { return h.Run(hubCtx, hln) })
 
 	hubDrafts, err := sampledata.Drafts("hub")
 	if err != nil {
@@ -107,15 +125,15 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		ncfg := node.DefaultConfig()
 		ncfg.DataDir = filepath.Join(dir, id)
 		cluster.node(&ncfg, id)
-		nlog := log.With("component", "node", "node", id)
+		nlog := log.With("node", id)
 		if _, err := node.Init(ctx, ncfg.DataDir, hubURL, token, nlog); err != nil {
 			return err
 		}
-		n, err := node.Open(ctx, ncfg, nlog)
+		n, err := node.Open(ctx, ncfg, log)
 		if err != nil {
 			return err
 		}
-		defer n.Close()
+		closers = append(closers, n.Close)
 		drafts, err := sampledata.Drafts(id)
 		if err != nil {
 			return err
@@ -127,7 +145,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
-		serve(id, func() error { return n.Run(ctx, ln) })
+		serve(id, &nodesWG, func() error { return n.Run(ctx, ln) })
 		nodes = append(nodes, demoNode{id: id, n: n, admin: "http://" + ln.Addr().String(), token: n.AdminToken()})
 	}
 	// Two rounds: the first pushes every node's content, the second brings
@@ -160,16 +178,12 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\n  data in %s\n", dir)
 	if once {
-		// Stop the servers before the deferred Closes run: a hub or node
-		// closed under its running Run would wait on it forever.
-		cancel()
-		wg.Wait()
+		stop() // here, so that what the servers return while stopping is in runErr
 		return runErr
 	}
 	fmt.Fprintln(e.stdout, "\nPress Ctrl-C to stop.")
 	<-ctx.Done()
-	cancel()
-	wg.Wait()
+	stop()
 	return runErr
 }
 

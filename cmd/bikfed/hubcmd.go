@@ -70,7 +70,7 @@ func (e *cmdEnv) openHub(ctx context.Context, name string, args []string, extra 
 		return nil, cfg, s, err
 	}
 	cfg.Gossip.Logger = log
-	h, err := hub.Open(ctx, cfg, log.With("component", "hub"))
+	h, err := hub.Open(ctx, cfg, log)
 	if err != nil {
 		return nil, cfg, s, err
 	}

@@ -85,7 +85,7 @@ func (e *cmdEnv) openNode(ctx context.Context, name string, args []string, extra
 		return nil, cfg, err
 	}
 	cfg.Gossip.Logger = log
-	n, err := node.Open(ctx, cfg, log.With("component", "node"))
+	n, err := node.Open(ctx, cfg, log)
 	if err != nil {
 		return nil, cfg, err
 	}
@@ -108,7 +108,7 @@ func (e *cmdEnv) nodeInit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	id, err := node.Init(ctx, dataDir, hubURL, token, log.With("component", "node"))
+	id, err := node.Init(ctx, dataDir, hubURL, token, log)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -183,7 +184,7 @@ func TestLogBridge(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	std := newStdLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	std := newStdLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})), nil)
 	std.Printf("[DEBUG] memberlist: chatter")
 	std.Printf("[ERR] memberlist: discarding packet with unacceptable label %q: from=x", "other")
 	out := buf.String()
@@ -194,5 +195,22 @@ func TestLogBridge(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("bridged log lacks %q: %s", want, out)
 		}
+	}
+
+	// A send on the socket shutdown has just closed is an error only while
+	// the member is running.
+	var closing atomic.Bool
+	buf.Reset()
+	std = newStdLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})), closing.Load)
+	const closed = "[ERR] memberlist: Failed to send gossip to 127.0.0.1:7946: write udp: use of closed network connection"
+	std.Printf(closed)
+	if !strings.Contains(buf.String(), "level=ERROR") {
+		t.Errorf("closed connection while running not logged as an error: %q", buf.String())
+	}
+	buf.Reset()
+	closing.Store(true)
+	std.Printf(closed)
+	if buf.Len() != 0 {
+		t.Errorf("closed connection while shutting down logged at Info or above: %q", buf.String())
 	}
 }

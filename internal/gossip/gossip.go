@@ -180,7 +180,7 @@ func Open(cfg Config, meta Meta) (*Gossip, error) {
 		return nil, fmt.Errorf("open gossip: %w", err)
 	}
 
-	stdLogger := newStdLogger(logger)
+	stdLogger := newStdLogger(logger, g.leaving.Load)
 	dialCtx, cancelDials := context.WithCancel(context.Background())
 	tr, err := newTransport(dialCtx, cfg.BindAddr, cfg.BindPort, stdLogger)
 	if err != nil {

@@ -10,16 +10,25 @@ import (
 // newStdLogger returns the *log.Logger memberlist insists on, writing into
 // logger. log.Logger makes exactly one Write per Printf, which is what lets
 // logBridge treat every Write as one line.
-func newStdLogger(logger *slog.Logger) *log.Logger {
-	return log.New(logBridge{logger}, "", 0)
+// closing reports whether the member is shutting down.
+func newStdLogger(logger *slog.Logger, closing func() bool) *log.Logger {
+	return log.New(logBridge{logger, closing}, "", 0)
 }
 
 // logBridge turns memberlist's "[LEVEL] memberlist: message" lines into slog
 // records at the matching level.
-type logBridge struct{ log *slog.Logger }
+type logBridge struct {
+	log     *slog.Logger
+	closing func() bool
+}
 
 func (b logBridge) Write(p []byte) (int, error) {
 	level, msg := parseLogLine(string(p))
+	// Memberlist's goroutines race its own shutdown: a send on the socket
+	// it has just closed is expected then, not an error.
+	if level > slog.LevelDebug && b.closing != nil && b.closing() && strings.Contains(msg, "use of closed network connection") {
+		level = slog.LevelDebug
+	}
 	ctx := context.Background()
 	if !b.log.Enabled(ctx, level) {
 		return len(p), nil
