@@ -277,9 +277,11 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 
-	common := e.live.clone()
+	// common and final are only read; they are the live set itself, not a
+	// copy, unless a filter applies.
+	common := e.live
 	if text != nil {
-		text.andInto(common)
+		common = and(e.live, text)
 	}
 	var ageSel bitset
 	if q.AgeLo >= 0 {
@@ -298,14 +300,17 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 		}
 		sel[f] = u
 	}
-	final := common.clone()
-	for _, s := range sel {
-		if s != nil {
-			s.andInto(final)
+	final := common
+	if ageSel != nil || slices.ContainsFunc(sel[:], func(s bitset) bool { return s != nil }) {
+		final = common.clone()
+		for _, s := range sel {
+			if s != nil {
+				s.andInto(final)
+			}
 		}
-	}
-	if ageSel != nil {
-		ageSel.andInto(final)
+		if ageSel != nil {
+			ageSel.andInto(final)
+		}
 	}
 
 	var h hits

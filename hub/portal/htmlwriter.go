@@ -14,33 +14,20 @@ type htmlWriter struct{ b []byte }
 // raw writes markup as it is.
 func (w *htmlWriter) raw(s string) { w.b = append(w.b, s...) }
 
-// text writes s as element content or a quoted attribute value: html/template's
-// htmlEscaper, attrEscaper and rcdataEscaper agree on plain strings.
+// htmlEscapes are html/template's replacements in element content and
+// quoted attribute values (htmlEscaper, attrEscaper and rcdataEscaper agree
+// on plain strings); "" where a byte stays as it is.
+var htmlEscapes = [256]string{0: "\uFFFD", '"': "&#34;", '&': "&amp;", '\'': "&#39;", '+': "&#43;", '<': "&lt;", '>': "&gt;"}
+
+// text writes s as element content or a quoted attribute value.
 func (w *htmlWriter) text(s string) {
 	last := 0
 	for i := 0; i < len(s); i++ {
-		var repl string
-		switch s[i] {
-		case 0:
-			repl = "\uFFFD"
-		case '"':
-			repl = "&#34;"
-		case '&':
-			repl = "&amp;"
-		case '\'':
-			repl = "&#39;"
-		case '+':
-			repl = "&#43;"
-		case '<':
-			repl = "&lt;"
-		case '>':
-			repl = "&gt;"
-		default:
-			continue
+		if repl := htmlEscapes[s[i]]; repl != "" {
+			w.b = append(w.b, s[last:i]...)
+			w.b = append(w.b, repl...)
+			last = i + 1
 		}
-		w.b = append(w.b, s[last:i]...)
-		w.b = append(w.b, repl...)
-		last = i + 1
 	}
 	w.b = append(w.b, s[last:]...)
 }
@@ -57,25 +44,51 @@ func (w *htmlWriter) url(s string) {
 	w.urlPart(s)
 }
 
+// urlBytes classifies bytes for html/template's URL normaliser followed by
+// its attribute escaper: kept, escaped for the attribute, or percent-encoded.
+var urlBytes = func() (t [256]byte) {
+	for c := range t {
+		t[c] = urlEncode
+	}
+	for _, c := range []byte("!#$*,/:;=?@[]-._~abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") {
+		t[c] = urlKeep
+	}
+	t['&'], t['+'], t['%'] = urlAttr, urlAttr, urlPercent
+	return t
+}()
+
+const (
+	urlEncode = iota
+	urlKeep
+	urlAttr    // kept by the normaliser, escaped for the attribute
+	urlPercent // kept when it starts an escape
+)
+
 // urlPart writes s as part of a URL attribute value after its start
 // (href="/{{.}}/"): normalised and attribute-escaped, not filtered.
 func (w *htmlWriter) urlPart(s string) {
 	const hex = "0123456789abcdef"
+	last := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '&':
-			w.b = append(w.b, "&amp;"...)
-		case c == '+':
-			w.b = append(w.b, "&#43;"...)
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			strings.IndexByte("!#$*,/:;=?@[]-._~", c) >= 0,
-			c == '%' && i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]):
-			w.b = append(w.b, c)
+		switch urlBytes[c] {
+		case urlKeep:
+			continue
+		case urlPercent:
+			if i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]) {
+				continue
+			}
+		}
+		w.b = append(w.b, s[last:i]...)
+		last = i + 1
+		switch urlBytes[c] {
+		case urlAttr:
+			w.b = append(w.b, htmlEscapes[c]...)
 		default:
 			w.b = append(w.b, '%', hex[c>>4], hex[c&15])
 		}
 	}
+	w.b = append(w.b, s[last:]...)
 }
 
 func isHexDigit(c byte) bool {
