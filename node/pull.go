@@ -287,12 +287,10 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 			moved = true
 			return nil
 		}
-		upsert, err := tx.PrepareContext(ctx, applyPullSQL)
-		if err != nil {
-			return fmt.Errorf("prepare apply: %w", err)
-		}
-		defer upsert.Close()
-		var refusal *sql.Stmt
+		// An idle round (no changes) only moves the cursor: no statement
+		// to prepare.
+		var upsert, refusal *sql.Stmt
+		var err error
 		for i, item := range feed.Changes {
 			r := results[i]
 			if r.err != nil {
@@ -315,6 +313,12 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 				}
 				refused = append(refused, rf)
 				continue
+			}
+			if upsert == nil {
+				if upsert, err = tx.PrepareContext(ctx, applyPullSQL); err != nil {
+					return fmt.Errorf("prepare apply: %w", err)
+				}
+				defer upsert.Close()
 			}
 			c := r.c
 			var body, blobs any
