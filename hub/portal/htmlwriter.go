@@ -21,15 +21,18 @@ var htmlEscapes = [256]string{0: "\uFFFD", '"': "&#34;", '&': "&amp;", '\'': "&#
 
 // text writes s as element content or a quoted attribute value.
 func (w *htmlWriter) text(s string) {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		if repl := htmlEscapes[s[i]]; repl != "" {
-			w.b = append(w.b, s[last:i]...)
-			w.b = append(w.b, repl...)
-			last = i + 1
+	for {
+		i := 0
+		for i < len(s) && htmlEscapes[s[i]] == "" {
+			i++
 		}
+		w.b = append(w.b, s[:i]...)
+		if i == len(s) {
+			return
+		}
+		w.b = append(w.b, htmlEscapes[s[i]]...)
+		s = s[i+1:]
 	}
-	w.b = append(w.b, s[last:]...)
 }
 
 // int writes a number as element content.

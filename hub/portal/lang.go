@@ -6,6 +6,8 @@ import (
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
+
+	"github.com/bikfed/bikfed/protocol"
 )
 
 // uiLanguages are the languages of the few interface labels that are
@@ -145,8 +147,27 @@ func countryName(code string) string {
 	return strings.ToUpper(code)
 }
 
+// vocabularyLabels are the labels of the protocol's terms, made once:
+// every card and facet value of a gallery page shows some.
+var vocabularyLabels = func() map[string]string {
+	m := map[string]string{}
+	for _, list := range [][]string{protocol.Topics, protocol.ResourceTypes, protocol.Audiences} {
+		for _, t := range list {
+			m[t] = humanizeTerm(t)
+		}
+	}
+	return m
+}()
+
 // humanize turns a vocabulary term into a label: "tip-sheet" → "Tip sheet".
 func humanize(term string) string {
+	if l, ok := vocabularyLabels[term]; ok {
+		return l
+	}
+	return humanizeTerm(term)
+}
+
+func humanizeTerm(term string) string {
 	if term == "" {
 		return ""
 	}

@@ -201,8 +201,7 @@ type galleryData struct {
 
 func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 	query, _ := parseQuery(r.URL.Query(), q.site, false)
-	params := query.encode()
-	p.respond(w, r, q.key("gallery")+"|"+params.Encode(), func() (*response, error) {
+	p.respond(w, r, q.key("gallery")+"|"+string(query.appendParams(nil)), func() (*response, error) {
 		ctx := r.Context()
 		res, err := p.search(ctx, query)
 		if err != nil {
@@ -214,9 +213,9 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		}
 		v := p.newView(q, title, "resources")
 		path := q.prefix + "/resources"
-		v.Canonical = q.base + link(path, params)
+		v.Canonical = q.base + query.link(path)
 		d := galleryData{Text: query.Text, Total: res.Total, Page: query.Page, Items: p.cards(ctx, q, res.Items)}
-		for k, vals := range params {
+		for k, vals := range query.encode() {
 			if k == "q" || k == "page" || k == "sort" {
 				continue
 			}
@@ -242,15 +241,14 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		if query.Page < d.Pages && query.Page < maxPage {
 			d.Next = query.withPage(query.Page + 1).link(path)
 		}
-		feedParams := query.withPage(1).encode()
-		d.FeedAtom = link(q.prefix+"/feed.atom", feedParams)
-		d.FeedRSS = link(q.prefix+"/feed.rss", feedParams)
-		d.FeedJSON = link(q.prefix+"/feed.json", feedParams)
-		apiParams := query.encode()
-		if q.site != "" {
-			apiParams.Set("minisite", q.site)
-		}
-		d.API = link("/api/v1/resources", apiParams)
+		first := query.withPage(1)
+		d.FeedAtom = first.link(q.prefix + "/feed.atom")
+		d.FeedRSS = first.link(q.prefix + "/feed.rss")
+		d.FeedJSON = first.link(q.prefix + "/feed.json")
+		// The API has no minisite views: the minisite is a parameter there.
+		api := *query
+		api.site = ""
+		d.API = api.link("/api/v1/resources")
 		v.Feeds = []feedLink{
 			{"application/atom+xml", "This search (Atom)", d.FeedAtom},
 			{"application/rss+xml", "This search (RSS)", d.FeedRSS},
@@ -269,7 +267,8 @@ var facetOrder = []facet{facetLang, -1, facetTopic, facetType, facetAudience, fa
 
 func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *hits) []facetView {
 	profiles := p.profiles(ctx)
-	var out []facetView
+	out := make([]facetView, 0, len(facetOrder))
+	var buf []byte // every link is written here first
 	for _, f := range facetOrder {
 		if f < 0 {
 			fv := facetView{Param: "age", Title: "Age"}
@@ -278,7 +277,7 @@ func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *h
 				if fc.Count == 0 && !fc.Selected {
 					continue
 				}
-				fv.Values = append(fv.Values, facetValueView{Href: query.toggleAge(b.lo, b.hi).link(path),
+				fv.Values = append(fv.Values, facetValueView{Href: string(query.toggleAge(b.lo, b.hi).appendLink(buf[:0], path)),
 					Label: b.label, Count: fc.Count, Selected: fc.Selected})
 			}
 			out = append(out, fv)
@@ -287,9 +286,10 @@ func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *h
 		if f == facetMinisite && query.site != "" {
 			continue
 		}
-		fv := facetView{Param: facetParams[f], Title: facetTitles[f]}
+		fv := facetView{Param: facetParams[f], Title: facetTitles[f], Values: make([]facetValueView, 0, len(h.Facets[f]))}
 		for _, fc := range h.Facets[f] {
-			vv := facetValueView{Href: query.toggle(f, fc.Value).link(path), Count: fc.Count, Selected: fc.Selected}
+			buf = query.toggle(f, fc.Value).appendLink(buf[:0], path)
+			vv := facetValueView{Href: string(buf), Count: fc.Count, Selected: fc.Selected}
 			switch f {
 			case facetLang:
 				vv.Label, vv.Lang = languageName(fc.Value), fc.Value

@@ -221,14 +221,18 @@ func (q *Query) encode() url.Values {
 // link is path with q's parameters: the same as link(path, q.encode()),
 // written without building the url.Values, for the many links of a gallery.
 func (q *Query) link(path string) string {
-	b := make([]byte, 0, len(path)+96)
+	return string(q.appendLink(make([]byte, 0, len(path)+96), path))
+}
+
+// appendLink appends q.link(path) to b.
+func (q *Query) appendLink(b []byte, path string) []byte {
 	b = append(b, path...)
-	b = append(b, '?')
-	b = q.appendParams(b)
-	if len(b) == len(path)+1 {
-		return path
+	n := len(b)
+	b = q.appendParams(append(b, '?'))
+	if len(b) == n+1 {
+		b = b[:n]
 	}
-	return string(b)
+	return b
 }
 
 // appendParams appends q.encode().Encode(): the parameters by name, each

@@ -41,6 +41,12 @@ type resourceRow struct {
 	Blobs       []protocol.BlobRef
 	// TransLangs are the languages of its public translations.
 	TransLangs []string
+
+	// summary and langs are what a card shows of the description and
+	// languages, made once when the row is read for a list, a small part
+	// of the cost of reading it.
+	summary string
+	langs   []langView
 }
 
 // searchResult is one gallery page.
@@ -225,6 +231,8 @@ func (p *Portal) readRows(ctx context.Context, rids []uint32) ([]*resourceRow, e
 		if err != nil {
 			return nil, fmt.Errorf("read resources: %w", err)
 		}
+		r.summary = summary(r.Description, cardSummary)
+		r.langs = langViews(unionLangs(r.Language, r.Languages, r.TransLangs))
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -122,6 +122,9 @@ func ages(lo, hi int) string {
 	return strconv.Itoa(lo) + "–" + strconv.Itoa(hi)
 }
 
+// cardSummary is how much of a description a card shows, in bytes.
+const cardSummary = 220
+
 func (p *Portal) cards(ctx context.Context, q *req, rows []*resourceRow) []card {
 	profiles := p.profiles(ctx)
 	out := make([]card, 0, len(rows))
@@ -129,12 +132,12 @@ func (p *Portal) cards(ctx context.Context, q *req, rows []*resourceRow) []card 
 		out = append(out, card{
 			Href:      q.prefix + "/resources/" + r.ID,
 			Title:     r.Title,
-			Summary:   summary(r.Description, 220),
+			Summary:   r.summary,
 			Lang:      r.Language,
 			TypeLabel: humanize(r.Type),
 			Ages:      ages(r.AgeMin, r.AgeMax),
 			Publisher: profiles.publisher(r.Owner),
-			Langs:     langViews(unionLangs(r.Language, r.Languages, r.TransLangs)),
+			Langs:     r.langs,
 		})
 	}
 	return out
