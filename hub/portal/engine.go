@@ -329,6 +329,7 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 			}
 		}
 		chosen := q.values(facet(f))
+		h.Facets[f] = make([]facetCount, 0, len(e.facets[f])+len(chosen))
 		for v, b := range e.facets[f] {
 			n := andCount(base, b)
 			isSel := slices.Contains(chosen, v)
@@ -357,6 +358,7 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 			}
 		}
 	}
+	h.Ages = make([]facetCount, 0, len(ageBuckets))
 	for i, b := range ageBuckets {
 		n := andCount(ageBase, e.buckets[i])
 		isSel := q.AgeLo == b.lo && q.AgeHi == b.hi

@@ -288,7 +288,8 @@ func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *h
 		}
 		fv := facetView{Param: facetParams[f], Title: facetTitles[f], Values: make([]facetValueView, 0, len(h.Facets[f]))}
 		for _, fc := range h.Facets[f] {
-			buf = query.toggle(f, fc.Value).appendLink(buf[:0], path)
+			t := query.toggle(f, fc.Value)
+			buf = t.appendLink(buf[:0], path)
 			vv := facetValueView{Href: string(buf), Count: fc.Count, Selected: fc.Selected}
 			switch f {
 			case facetLang:

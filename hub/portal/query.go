@@ -283,8 +283,9 @@ func (q *Query) appendParams(b []byte) []byte {
 	return b
 }
 
-// with returns a copy of q with facet f's value toggled and the page reset.
-func (q *Query) toggle(f facet, val string) *Query {
+// toggle returns a copy of q with facet f's value toggled and the page
+// reset. It is a value, so the gallery's many copies stay off the heap.
+func (q *Query) toggle(f facet, val string) Query {
 	c := *q
 	c.Page = 1
 	c.vals[f] = slices.Clone(q.vals[f])
@@ -294,7 +295,7 @@ func (q *Query) toggle(f facet, val string) *Query {
 		c.vals[f] = append(c.vals[f], val)
 		slices.Sort(c.vals[f])
 	}
-	return &c
+	return c
 }
 
 func (q *Query) toggleAge(lo, hi int) *Query {
