@@ -89,3 +89,76 @@ func (dst *bitset) or(b bitset) {
 }
 
 func (b bitset) clone() bitset { return append(bitset(nil), b...) }
+
+// Facet counts are kept per block of blockWords words as well: a search
+// whose result set holds every live resource of a block (every block, with
+// no filter; most, with a light one) takes the block's count instead of
+// counting it again, and skips the blocks it holds nothing of (most, for a
+// rare word), so only the blocks a filter cut through are counted bit by
+// bit.
+const blockWords = 8
+
+// The states of a result set's block.
+const (
+	blockMixed = iota // some of the block's live resources
+	blockEmpty        // none
+	blockFull         // every one
+)
+
+// blockCounts are |live ∩ b| per block, the counts a full block takes.
+func blockCounts(live, b bitset) []uint16 {
+	out := make([]uint16, (len(b)+blockWords-1)/blockWords)
+	for k := range out {
+		lo := k * blockWords
+		hi := min(lo+blockWords, len(b))
+		out[k] = uint16(andCount(live[min(lo, len(live)):min(hi, len(live))], b[lo:hi]))
+	}
+	return out
+}
+
+// blocksOf classifies the blocks of a result set base, a subset of live.
+func (e *engine) blocksOf(base bitset) []uint8 {
+	out := make([]uint8, (len(base)+blockWords-1)/blockWords)
+	for k := range out {
+		lo := k * blockWords
+		hi := min(lo+blockWords, len(base))
+		empty, full := true, true
+		for i := lo; i < hi; i++ {
+			w := base[i]
+			if w != 0 {
+				empty = false
+			}
+			if i >= len(e.live) || w != e.live[i] {
+				full = false
+			}
+		}
+		// A block base ends in is full only if live ends there too: the
+		// block's count covers all of it.
+		switch {
+		case full && (hi-lo == blockWords || hi == len(e.live)):
+			out[k] = blockFull
+		case empty:
+			out[k] = blockEmpty
+		}
+	}
+	return out
+}
+
+// countBlocks is |base ∩ b|, given base's block states and b's block counts.
+func countBlocks(base bitset, states []uint8, b bitset, counts []uint16) int {
+	n := 0
+	for k, st := range states {
+		lo := k * blockWords
+		if lo >= len(b) {
+			break
+		}
+		switch st {
+		case blockFull:
+			n += int(counts[k])
+		case blockMixed:
+			hi := min(lo+blockWords, len(b), len(base))
+			n += andCount(base[lo:hi], b[lo:hi])
+		}
+	}
+	return n
+}

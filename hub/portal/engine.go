@@ -61,6 +61,10 @@ type engine struct {
 	// with each commit (see reorder), so no request ever sorts it.
 	byDate  []uint32
 	buckets []bitset // per ageBuckets, rebuilt at each commit
+	// facetBlocks and bucketBlocks are the block counts (see blockCounts)
+	// of every facet value and age bucket, rebuilt at each commit.
+	facetBlocks  [numFacets]map[string][]uint16
+	bucketBlocks [][]uint16
 	// byTitle is every live rid by folded title.
 	byTitle []uint32
 	// changed are the rids put or dropped since the last reorder, with the
@@ -236,8 +240,16 @@ func (e *engine) reorderLocked() {
 	}
 	clear(e.changed)
 	e.buckets = make([]bitset, len(ageBuckets))
+	e.bucketBlocks = make([][]uint16, len(ageBuckets))
 	for i, b := range ageBuckets {
 		e.buckets[i] = e.ageRange(b.lo, b.hi)
+		e.bucketBlocks[i] = blockCounts(e.live, e.buckets[i])
+	}
+	for f := range e.facets {
+		e.facetBlocks[f] = make(map[string][]uint16, len(e.facets[f]))
+		for v, b := range e.facets[f] {
+			e.facetBlocks[f][v] = blockCounts(e.live, b)
+		}
 	}
 }
 
@@ -315,8 +327,9 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 
 	var h hits
 	h.Total = final.count()
+	finalBlocks := e.blocksOf(final)
 	for f := range numFacets {
-		base := final
+		base, blocks := final, finalBlocks
 		if sel[f] != nil {
 			base = common.clone()
 			for g, s := range sel {
@@ -327,11 +340,12 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 			if ageSel != nil {
 				ageSel.andInto(base)
 			}
+			blocks = e.blocksOf(base)
 		}
 		chosen := q.values(facet(f))
 		h.Facets[f] = make([]facetCount, 0, len(e.facets[f])+len(chosen))
 		for v, b := range e.facets[f] {
-			n := andCount(base, b)
+			n := countBlocks(base, blocks, b, e.facetBlocks[f][v])
 			isSel := slices.Contains(chosen, v)
 			if n > 0 || isSel {
 				h.Facets[f] = append(h.Facets[f], facetCount{Value: v, Count: n, Selected: isSel})
@@ -349,7 +363,7 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 			return strings.Compare(a.Value, b.Value)
 		})
 	}
-	ageBase := final
+	ageBase, ageBlocks := final, finalBlocks
 	if ageSel != nil {
 		ageBase = common.clone()
 		for _, s := range sel {
@@ -357,10 +371,11 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 				s.andInto(ageBase)
 			}
 		}
+		ageBlocks = e.blocksOf(ageBase)
 	}
 	h.Ages = make([]facetCount, 0, len(ageBuckets))
 	for i, b := range ageBuckets {
-		n := andCount(ageBase, e.buckets[i])
+		n := countBlocks(ageBase, ageBlocks, e.buckets[i], e.bucketBlocks[i])
 		isSel := q.AgeLo == b.lo && q.AgeHi == b.hi
 		h.Ages = append(h.Ages, facetCount{Value: ageValue(b.lo, b.hi), Label: b.label, Count: n, Selected: isSel})
 	}

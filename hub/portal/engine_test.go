@@ -68,3 +68,121 @@ func TestEngine_Reorder(t *testing.T) {
 		}
 	}
 }
+
+// TestEngine_Counts checks every facet count of random searches against a
+// count over the documents themselves, through random puts, updates and
+// removals: the block counts must agree with the bits whatever the filters
+// left of each block.
+func TestEngine_Counts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	e := newEngine()
+	e.replace(nil)
+	langs, topics := []string{"nl", "fr", "fi"}, []string{"privacy", "sexting", "gaming", "scams"}
+	randDoc := func(id string) *doc {
+		lo := rng.IntN(20)
+		d := &doc{id: id, updated: int64(rng.IntN(1000)), ageMin: lo, ageMax: lo + rng.IntN(10)}
+		d.values[facetLang] = []string{langs[rng.IntN(len(langs))]}
+		for _, tp := range topics {
+			if rng.IntN(3) == 0 {
+				d.values[facetTopic] = append(d.values[facetTopic], tp)
+			}
+		}
+		return d
+	}
+	next := uint32(0)
+	ids := map[string]uint32{}
+	for round := range 30 {
+		e.mu.Lock()
+		for range 1 + rng.IntN(400) {
+			switch op := rng.IntN(10); {
+			case op < 6 || len(ids) == 0:
+				id := fmt.Sprint("be:", next)
+				ids[id] = next
+				e.put(next, randDoc(id))
+				next++
+			case op < 8:
+				for id, rid := range ids {
+					e.put(rid, randDoc(id))
+					break
+				}
+			default:
+				for id := range ids {
+					e.remove(id)
+					delete(ids, id)
+					break
+				}
+			}
+		}
+		e.reorderLocked()
+		e.mu.Unlock()
+		for range 20 {
+			q := &Query{AgeLo: -1, AgeHi: -1, Page: 1, PerPage: 20, Sort: sortNewest}
+			if rng.IntN(2) == 0 {
+				q.vals[facetLang] = []string{langs[rng.IntN(len(langs))]}
+			}
+			if rng.IntN(3) == 0 {
+				q.vals[facetTopic] = []string{topics[rng.IntN(len(topics))]}
+			}
+			if rng.IntN(3) == 0 {
+				q.AgeLo = rng.IntN(15)
+				q.AgeHi = q.AgeLo + rng.IntN(5)
+			}
+			var text bitset
+			if rng.IntN(2) == 0 {
+				text = bitset{}
+				limit := next // or a shorter set than the live one
+				if rng.IntN(2) == 0 {
+					limit = next / 3
+				}
+				every := rng.IntN(3) == 0 // a word every resource has
+				for rid := range limit {
+					if every || rng.IntN(4) == 0 || rid < 600 && rng.IntN(20) > 0 {
+						text.set(rid)
+					}
+				}
+			}
+			h := e.search(q, text, nil, nil)
+			// want counts the documents matching every filter but skip's.
+			want := func(skip facet, skipAge bool, f facet, v string, lo, hi int) int {
+				n := 0
+				for _, rid := range ids {
+					d := e.docs[rid]
+					if text != nil && !text.has(rid) {
+						continue
+					}
+					ok := true
+					for g := range numFacets {
+						if vals := q.vals[g]; len(vals) > 0 && facet(g) != skip && !slices.ContainsFunc(d.values[g], func(x string) bool { return slices.Contains(vals, x) }) {
+							ok = false
+						}
+					}
+					if !skipAge && q.AgeLo >= 0 && (d.ageMax < q.AgeLo || d.ageMin > q.AgeHi) {
+						ok = false
+					}
+					if f >= 0 && !slices.Contains(d.values[f], v) || lo >= 0 && (d.ageMax < lo || d.ageMin > hi) {
+						ok = false
+					}
+					if ok {
+						n++
+					}
+				}
+				return n
+			}
+			if got, w := h.Total, want(-1, false, -1, "", -1, -1); got != w {
+				t.Fatalf("round %d: total %d, want %d", round, got, w)
+			}
+			for f := range numFacets {
+				for _, fc := range h.Facets[f] {
+					if w := want(facet(f), false, facet(f), fc.Value, -1, -1); fc.Count != w {
+						t.Fatalf("round %d %+v: facet %d %s counts %d, want %d", round, q, f, fc.Value, fc.Count, w)
+					}
+				}
+			}
+			for i, b := range ageBuckets {
+				if w := want(-1, true, -1, "", b.lo, b.hi); h.Ages[i].Count != w {
+					t.Fatalf("round %d %+v: age %s counts %d, want %d", round, q, b.label, h.Ages[i].Count, w)
+				}
+			}
+		}
+	}
+}
