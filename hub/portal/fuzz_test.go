@@ -3,6 +3,7 @@ package portal
 import (
 	"database/sql"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -127,6 +128,21 @@ func FuzzParseQuery(f *testing.F) {
 			again, err := parseQuery(q.encode(), "", true)
 			if err != nil || again.encode().Encode() != q.encode().Encode() {
 				t.Fatalf("canonical form %q does not round-trip: %v", q.encode().Encode(), err)
+			}
+			// Toggling a value takes it out or puts it in its place.
+			for f := range numFacets {
+				for _, val := range append(slices.Clone(q.vals[f]), "a", "zz") {
+					want := slices.Clone(q.vals[f])
+					if i := slices.Index(want, val); i >= 0 {
+						want = slices.Delete(want, i, i+1)
+					} else {
+						want = append(want, val)
+						slices.Sort(want)
+					}
+					if got := q.toggle(facet(f), val, make([]string, 0, 1)); !slices.Equal(got.vals[f], want) || got.Page != 1 {
+						t.Fatalf("toggle %q in %q: %q", val, q.vals[f], got.vals[f])
+					}
+				}
 			}
 			// Links written directly are the canonical form, for the
 			// portal and a minisite's view.

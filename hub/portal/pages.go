@@ -268,7 +268,9 @@ var facetOrder = []facet{facetLang, -1, facetTopic, facetType, facetAudience, fa
 func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *hits) []facetView {
 	profiles := p.profiles(ctx)
 	out := make([]facetView, 0, len(facetOrder))
-	var buf []byte // every link is written here first
+	// Every link is written in buf first, with the toggled values in vals.
+	var buf []byte
+	vals := make([]string, 0, maxFacetValues+1)
 	for _, f := range facetOrder {
 		if f < 0 {
 			fv := facetView{Param: "age", Title: "Age"}
@@ -288,7 +290,7 @@ func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *h
 		}
 		fv := facetView{Param: facetParams[f], Title: facetTitles[f], Values: make([]facetValueView, 0, len(h.Facets[f]))}
 		for _, fc := range h.Facets[f] {
-			t := query.toggle(f, fc.Value)
+			t := query.toggle(f, fc.Value, vals)
 			buf = t.appendLink(buf[:0], path)
 			vv := facetValueView{Href: string(buf), Count: fc.Count, Selected: fc.Selected}
 			switch f {

@@ -284,17 +284,20 @@ func (q *Query) appendParams(b []byte) []byte {
 }
 
 // toggle returns a copy of q with facet f's value toggled and the page
-// reset. It is a value, so the gallery's many copies stay off the heap.
-func (q *Query) toggle(f facet, val string) Query {
+// reset. The copy's values of f are written in buf (q's are sorted, and so
+// are they), so the gallery's many toggled links make no garbage; the copy
+// is good until buf is used again.
+func (q *Query) toggle(f facet, val string, buf []string) Query {
 	c := *q
 	c.Page = 1
-	c.vals[f] = slices.Clone(q.vals[f])
-	if i := slices.Index(c.vals[f], val); i >= 0 {
-		c.vals[f] = slices.Delete(c.vals[f], i, i+1)
+	i, found := slices.BinarySearch(q.vals[f], val)
+	vals := append(buf[:0], q.vals[f][:i]...)
+	if found {
+		i++
 	} else {
-		c.vals[f] = append(c.vals[f], val)
-		slices.Sort(c.vals[f])
+		vals = append(vals, val)
 	}
+	c.vals[f] = append(vals, q.vals[f][i:]...)
 	return c
 }
 
