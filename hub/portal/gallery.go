@@ -16,18 +16,21 @@ import (
 // pageBuffers are the buffers pages are written in, kept between requests:
 // a page is copied out at its own size, a fraction of the cost of growing
 // and clearing a new buffer for each.
-var pageBuffers = sync.Pool{New: func() any { return &htmlWriter{b: make([]byte, 0, 32<<10)} }}
+var pageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
 // galleryPage writes the gallery: layout.html around gallery.html's content.
 func galleryPage(v *view, d *galleryData) []byte {
-	w := pageBuffers.Get().(*htmlWriter)
-	w.b = w.b[:0]
-	writeLayoutHead(w, v)
-	writeGallery(w, v, d)
-	writeLayoutFoot(w, v)
+	buf := pageBuffers.Get().(*[]byte)
+	// The writer is a local, not the pooled pointer, so that appending to
+	// it stays on the stack, clear of the garbage collector's write barrier.
+	w := htmlWriter{b: (*buf)[:0]}
+	writeLayoutHead(&w, v)
+	writeGallery(&w, v, d)
+	writeLayoutFoot(&w, v)
 	page := bytes.Clone(w.b)
 	if cap(w.b) <= 256<<10 {
-		pageBuffers.Put(w)
+		*buf = w.b
+		pageBuffers.Put(buf)
 	}
 	return page
 }

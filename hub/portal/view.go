@@ -63,6 +63,15 @@ type altLink struct{ Lang, Href string }
 
 type feedLink struct{ Type, Title, Href string }
 
+// minisiteList is every minisite in order, for the layout's navigation.
+var minisiteList = func() []minisite {
+	out := make([]minisite, 0, len(minisiteOrder))
+	for _, s := range minisiteOrder {
+		out = append(out, minisiteInfo[s])
+	}
+	return out
+}()
+
 func (p *Portal) newView(q *req, title, section string) *view {
 	v := &view{
 		Title:       title,
@@ -79,9 +88,7 @@ func (p *Portal) newView(q *req, title, section string) *view {
 		v.HelpLocal = uiLabels[q.ui]["help"]
 		v.SearchLabel = uiLabels[q.ui]["search"] + " / " + v.SearchLabel
 	}
-	for _, s := range minisiteOrder {
-		v.Minisites = append(v.Minisites, minisiteInfo[s])
-	}
+	v.Minisites = minisiteList
 	if q.site != "" {
 		m := minisiteInfo[q.site]
 		v.Site = &m
