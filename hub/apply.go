@@ -32,11 +32,17 @@ type pushItem struct {
 	hash    [32]byte
 	ref     string        // the entity a translation, comment or moderation points at
 	done    chan struct{} // closed once verified; nil when there is nothing to verify
+	dupSeq  int64         // the seq of a record already processed, left unverified
 }
 
 // batch is a read push whose records may still be under verification.
 type batch struct {
-	header    protocol.PushHeader
+	header protocol.PushHeader
+	// dupBelow is the node's applied_seq when the push began, in the same
+	// epoch (0 otherwise): records up to it were processed by an earlier
+	// push and are counted as duplicates without being verified again, as
+	// after a push whose answer was lost.
+	dupBelow  int64
 	items     []*pushItem
 	truncated bool // stopped at a limit: the checkpoint is the highest seq read
 	verifying sync.WaitGroup
@@ -60,7 +66,7 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 	if b.header.Node != node {
 		return nil, protocol.Errorf(protocol.CodeForbidden, "push header names node %q, credential is %q's", b.header.Node, node)
 	}
-	if err := h.precheck(b.header); err != nil {
+	if b.dupBelow, err = h.precheck(b.header); err != nil {
 		return nil, err
 	}
 
@@ -101,6 +107,13 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 			continue
 		}
 		it.signed = rec.Signed
+		if b.dupBelow > 0 {
+			// Only the seq is read: the record is not used.
+			if c, _ := protocol.ParseChange(rec.Signed.Change); c != nil && c.Seq >= b.header.FromSeq && c.Seq <= min(b.dupBelow, b.header.ToSeq) {
+				it.dupSeq = c.Seq
+				continue
+			}
+		}
 		it.done = make(chan struct{})
 		jobs <- it
 	}
@@ -198,7 +211,8 @@ func refusalReason(err error) (protocol.Code, string) {
 
 // precheck refuses a push whose epoch or seq range cannot apply, from memory,
 // before its body is read. applyBatch checks again inside the transaction.
-func (h *Hub) precheck(hd protocol.PushHeader) error {
+// It returns the node's applied_seq when the push continues its epoch.
+func (h *Hub) precheck(hd protocol.PushHeader) (int64, error) {
 	h.mu.Lock()
 	n := h.nodes[hd.Node]
 	var epoch string
@@ -208,9 +222,15 @@ func (h *Hub) precheck(hd protocol.PushHeader) error {
 	}
 	h.mu.Unlock()
 	if n == nil {
-		return protocol.Errorf(protocol.CodeForbidden, "node %q is not registered", hd.Node)
+		return 0, protocol.Errorf(protocol.CodeForbidden, "node %q is not registered", hd.Node)
 	}
-	return checkpointCheck(hd, epoch, applied)
+	if err := checkpointCheck(hd, epoch, applied); err != nil {
+		return 0, err
+	}
+	if hd.Epoch != epoch {
+		return 0, nil
+	}
+	return applied, nil
 }
 
 func checkpointCheck(hd protocol.PushHeader, epoch string, applied int64) error {
@@ -312,6 +332,8 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 		seq := int64(0)
 		if it.change != nil {
 			seq = it.change.Seq
+		} else if it.dupSeq > 0 {
+			seq = it.dupSeq
 		} else if it.refusal != nil {
 			seq = it.refusal.Seq // what the reader could find in a broken line
 		}
@@ -460,6 +482,11 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 		}
 		if err := checkpointCheck(hd, epoch, applied); err != nil {
 			return err
+		}
+		if b.dupBelow > 0 && (hd.Epoch != epoch || applied < b.dupBelow) {
+			// Another push changed the node's checkpoint while this one was
+			// read: the records skipped as processed may not be.
+			return protocol.Errorf(protocol.CodeEpochMismatch, "the checkpoint of %s changed during this push (epoch %q, applied_seq %d); push again", hd.Node, epoch, applied)
 		}
 		epochReset = hd.Epoch != epoch
 		if epochReset {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,6 +54,23 @@ func TestHub_PushFeedRoundTrip(t *testing.T) {
 		again := be.mustPush(t, ss...)
 		if again.Applied != 0 || again.Duplicates != 3 || again.AppliedSeq != 3 || again.HubSeq != 3 {
 			t.Fatalf("re-push result = %+v", again)
+		}
+	})
+
+	t.Run("processed records are counted, not verified again", func(t *testing.T) {
+		// A re-push after a lost answer: records at or below applied_seq
+		// are duplicates whatever they hold (docs/protocol.md §10), so
+		// the hub does not spend a signature check on them.
+		tampered := slices.Clone(ss)
+		tampered[1].Sig = slices.Clone(tampered[1].Sig)
+		tampered[1].Sig[0] ^= 0xff
+		again := be.mustPush(t, tampered...)
+		if again.Applied != 0 || again.Duplicates != 3 || len(again.Refused) != 0 || again.AppliedSeq != 3 {
+			t.Fatalf("re-push with a spoilt processed record = %+v", again)
+		}
+		items, _ := pullAll(t, fi.client, 0)
+		if len(items) != 3 || !bytes.Equal(items[1].Sig, ss[1].Sig) {
+			t.Fatal("a processed record's re-push changed the stored change")
 		}
 	})
 
