@@ -72,6 +72,20 @@ func TestHub_PushFeedRoundTrip(t *testing.T) {
 		if len(items) != 3 || !bytes.Equal(items[1].Sig, ss[1].Sig) {
 			t.Fatal("a processed record's re-push changed the stored change")
 		}
+		var body bytes.Buffer
+		if err := protocol.EncodePush(&body, be.header(t, tampered), tampered); err != nil {
+			t.Fatal(err)
+		}
+		b, err := th.readPush(t.Context(), &body, "be")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.wait()
+		for _, it := range b.items {
+			if it.done != nil || it.dupSeq == 0 {
+				t.Fatalf("record on line %d went to verification (dupSeq %d)", it.line, it.dupSeq)
+			}
+		}
 	})
 
 	t.Run("feed paging and you", func(t *testing.T) {
