@@ -146,16 +146,15 @@ func (e *engine) blocksOf(base bitset) []uint8 {
 
 // countBlocks is |base ∩ b|, given base's block states and b's block counts.
 func countBlocks(base bitset, states []uint8, b bitset, counts []uint16) int {
+	// b has no blocks beyond its counts, so neither has base ∩ b.
+	states = states[:min(len(states), len(counts))]
+	counts = counts[:len(states)]
 	n := 0
 	for k, st := range states {
-		lo := k * blockWords
-		if lo >= len(b) {
-			break
-		}
-		switch st {
-		case blockFull:
+		if st == blockFull {
 			n += int(counts[k])
-		case blockMixed:
+		} else if st == blockMixed {
+			lo := k * blockWords
 			hi := min(lo+blockWords, len(b), len(base))
 			n += andCount(base[lo:hi], b[lo:hi])
 		}

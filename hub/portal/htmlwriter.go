@@ -19,11 +19,19 @@ func (w *htmlWriter) raw(s string) { w.b = append(w.b, s...) }
 // on plain strings); "" where a byte stays as it is.
 var htmlEscapes = [256]string{0: "\uFFFD", '"': "&#34;", '&': "&amp;", '\'': "&#39;", '+': "&#43;", '<': "&lt;", '>': "&gt;"}
 
+// htmlPlain marks the bytes htmlEscapes leaves as they are.
+var htmlPlain = func() (t [256]bool) {
+	for c, repl := range htmlEscapes {
+		t[c] = repl == ""
+	}
+	return t
+}()
+
 // text writes s as element content or a quoted attribute value.
 func (w *htmlWriter) text(s string) {
 	for {
 		i := 0
-		for i < len(s) && htmlEscapes[s[i]] == "" {
+		for i < len(s) && htmlPlain[s[i]] {
 			i++
 		}
 		w.b = append(w.b, s[:i]...)
