@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"strconv"
 	"sync"
 )
 
@@ -19,283 +20,289 @@ import (
 var pageBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
 // galleryPage writes the gallery: layout.html around gallery.html's content.
+// The page is appended to a local slice, not written through a pointer,
+// which keeps the garbage collector's write barrier out of the way.
 func galleryPage(v *view, d *galleryData) []byte {
 	buf := pageBuffers.Get().(*[]byte)
-	// The writer is a local, not the pooled pointer, so that appending to
-	// it stays on the stack, clear of the garbage collector's write barrier.
-	w := htmlWriter{b: (*buf)[:0]}
-	writeLayoutHead(&w, v)
-	writeGallery(&w, v, d)
-	writeLayoutFoot(&w, v)
-	page := bytes.Clone(w.b)
-	if cap(w.b) <= 256<<10 {
-		*buf = w.b
+	b := appendLayoutHead((*buf)[:0], v)
+	b = appendGallery(b, v, d)
+	b = appendLayoutFoot(b, v)
+	page := bytes.Clone(b)
+	if cap(b) <= 256<<10 {
+		*buf = b
 		pageBuffers.Put(buf)
 	}
 	return page
 }
 
-// writeLayoutHead is templates/layout.html, for a view without JSON-LD, up
-// to the page's "content".
-func writeLayoutHead(w *htmlWriter, v *view) {
-	w.raw("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>")
-	w.text(v.Title)
-	w.raw(" · ")
-	w.text(v.SiteName)
-	w.raw("</title>\n")
+// appendCurrent marks the navigation link of the view's section.
+func appendCurrent(b []byte, v *view, section string) []byte {
+	if v.Section == section {
+		b = append(b, ` aria-current="page"`...)
+	}
+	return b
+}
+
+// appendLayoutHead appends templates/layout.html, for a view without
+// JSON-LD, up to the page's "content".
+func appendLayoutHead(b []byte, v *view) []byte {
+	b = append(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>"...)
+	b = appendText(b, v.Title)
+	b = append(b, " · "...)
+	b = appendText(b, v.SiteName)
+	b = append(b, "</title>\n"...)
 	if v.Description != "" {
-		w.raw(`<meta name="description" content="`)
-		w.text(v.Description)
-		w.raw(`">`)
+		b = append(b, `<meta name="description" content="`...)
+		b = appendText(b, v.Description)
+		b = append(b, `">`...)
 	}
-	w.raw("\n<link rel=\"stylesheet\" href=\"")
-	w.url(v.StaticCSS)
-	w.raw("\">\n")
+	b = append(b, "\n<link rel=\"stylesheet\" href=\""...)
+	b = appendURL(b, v.StaticCSS)
+	b = append(b, "\">\n"...)
 	if v.Canonical != "" {
-		w.raw(`<link rel="canonical" href="`)
-		w.url(v.Canonical)
-		w.raw(`">`)
+		b = append(b, `<link rel="canonical" href="`...)
+		b = appendURL(b, v.Canonical)
+		b = append(b, `">`...)
 	}
-	w.raw("\n")
+	b = append(b, "\n"...)
 	for _, a := range v.Alternates {
-		w.raw(`<link rel="alternate" hreflang="`)
-		w.text(a.Lang)
-		w.raw(`" href="`)
-		w.url(a.Href)
-		w.raw("\">\n")
+		b = append(b, `<link rel="alternate" hreflang="`...)
+		b = appendText(b, a.Lang)
+		b = append(b, `" href="`...)
+		b = appendURL(b, a.Href)
+		b = append(b, "\">\n"...)
 	}
 	for _, f := range v.Feeds {
-		w.raw(`<link rel="alternate" type="`)
-		w.text(f.Type)
-		w.raw(`" title="`)
-		w.text(f.Title)
-		w.raw(`" href="`)
-		w.url(f.Href)
-		w.raw("\">\n")
+		b = append(b, `<link rel="alternate" type="`...)
+		b = appendText(b, f.Type)
+		b = append(b, `" title="`...)
+		b = appendText(b, f.Title)
+		b = append(b, `" href="`...)
+		b = appendURL(b, f.Href)
+		b = append(b, "\">\n"...)
 	}
-	w.raw("\n</head>\n<body>\n<a class=\"skip\" href=\"#main\">Skip to main content</a>\n<header class=\"top\">\n<div class=\"wrap bar\">\n<a class=\"brand\" href=\"")
-	w.url(v.Home)
-	w.raw(`">`)
+	b = append(b, "\n</head>\n<body>\n<a class=\"skip\" href=\"#main\">Skip to main content</a>\n<header class=\"top\">\n<div class=\"wrap bar\">\n<a class=\"brand\" href=\""...)
+	b = appendURL(b, v.Home)
+	b = append(b, `">`...)
 	if v.Site != nil {
-		w.text(v.Site.Name)
+		b = appendText(b, v.Site.Name)
 	} else {
-		w.raw("Better Internet for Kids")
+		b = append(b, "Better Internet for Kids"...)
 	}
-	w.raw("</a>\n<a class=\"help\" href=\"")
-	w.url(v.HelpURL)
-	w.raw(`">Get help / report`)
+	b = append(b, "</a>\n<a class=\"help\" href=\""...)
+	b = appendURL(b, v.HelpURL)
+	b = append(b, `">Get help / report`...)
 	if v.HelpLocal != "" {
-		w.raw(` <span lang="`)
-		w.text(v.UILang)
-		w.raw(`">· `)
-		w.text(v.HelpLocal)
-		w.raw("</span>")
+		b = append(b, ` <span lang="`...)
+		b = appendText(b, v.UILang)
+		b = append(b, `">· `...)
+		b = appendText(b, v.HelpLocal)
+		b = append(b, "</span>"...)
 	}
-	w.raw("</a>\n</div>\n<nav class=\"wrap\" aria-label=\"Main\">\n<ul class=\"nav\">\n<li><a href=\"")
-	w.url(v.Prefix)
-	w.raw(`/resources"`)
-	current := func(section string) {
-		if v.Section == section {
-			w.raw(` aria-current="page"`)
-		}
-	}
-	current("resources")
-	w.raw(">Resources</a></li>\n<li><a href=\"/services\"")
-	current("services")
-	w.raw(">Online services</a></li>\n<li><a href=\"/news\"")
-	current("news")
-	w.raw(">News</a></li>\n<li><a href=\"/directory\"")
-	current("directory")
-	w.raw(">Safer Internet Centres</a></li>\n")
+	b = append(b, "</a>\n</div>\n<nav class=\"wrap\" aria-label=\"Main\">\n<ul class=\"nav\">\n<li><a href=\""...)
+	b = appendURL(b, v.Prefix)
+	b = append(b, `/resources"`...)
+	b = appendCurrent(b, v, "resources")
+	b = append(b, ">Resources</a></li>\n<li><a href=\"/services\""...)
+	b = appendCurrent(b, v, "services")
+	b = append(b, ">Online services</a></li>\n<li><a href=\"/news\""...)
+	b = appendCurrent(b, v, "news")
+	b = append(b, ">News</a></li>\n<li><a href=\"/directory\""...)
+	b = appendCurrent(b, v, "directory")
+	b = append(b, ">Safer Internet Centres</a></li>\n"...)
 	for _, m := range v.Minisites {
-		w.raw(`<li><a href="/`)
-		w.urlPart(m.ID)
-		w.raw(`/"`)
+		b = append(b, `<li><a href="/`...)
+		b = appendURLPart(b, m.ID)
+		b = append(b, `/"`...)
 		if v.Site != nil && v.Site.ID == m.ID {
-			w.raw(` aria-current="page"`)
+			b = append(b, ` aria-current="page"`...)
 		}
-		w.raw(">")
-		w.text(m.Name)
-		w.raw("</a></li>\n")
+		b = append(b, ">"...)
+		b = appendText(b, m.Name)
+		b = append(b, "</a></li>\n"...)
 	}
-	w.raw("</ul>\n</nav>\n</header>\n<main id=\"main\" class=\"wrap\" tabindex=\"-1\">\n")
+	b = append(b, "</ul>\n</nav>\n</header>\n<main id=\"main\" class=\"wrap\" tabindex=\"-1\">\n"...)
+	return b
 }
 
-// writeLayoutFoot is the rest of templates/layout.html, after "content".
-func writeLayoutFoot(w *htmlWriter, v *view) {
-	w.raw("\n</main>\n<footer class=\"foot\">\n<div class=\"wrap\">\n<p>The Better Internet for Kids portal brings together resources from the network of Safer Internet Centres in Europe and beyond.</p>\n<ul class=\"inline\">\n<li><a href=\"")
-	w.url(v.Prefix)
-	w.raw("/feed.atom\">Atom feed</a></li>\n<li><a href=\"")
-	w.url(v.Prefix)
-	w.raw("/feed.rss\">RSS feed</a></li>\n<li><a href=\"")
-	w.url(v.Prefix)
-	w.raw("/feed.json\">JSON Feed</a></li>\n<li><a href=\"/api/v1/resources\">JSON API</a></li>\n<li><a href=\"/oai?verb=Identify\">OAI-PMH</a></li>\n<li><a href=\"/sitemap.xml\">Sitemap</a></li>\n</ul>\n</div>\n</footer>\n</body>\n</html>\n")
+// appendLayoutFoot appends the rest of templates/layout.html, after "content".
+func appendLayoutFoot(b []byte, v *view) []byte {
+	b = append(b, "\n</main>\n<footer class=\"foot\">\n<div class=\"wrap\">\n<p>The Better Internet for Kids portal brings together resources from the network of Safer Internet Centres in Europe and beyond.</p>\n<ul class=\"inline\">\n<li><a href=\""...)
+	b = appendURL(b, v.Prefix)
+	b = append(b, "/feed.atom\">Atom feed</a></li>\n<li><a href=\""...)
+	b = appendURL(b, v.Prefix)
+	b = append(b, "/feed.rss\">RSS feed</a></li>\n<li><a href=\""...)
+	b = appendURL(b, v.Prefix)
+	b = append(b, "/feed.json\">JSON Feed</a></li>\n<li><a href=\"/api/v1/resources\">JSON API</a></li>\n<li><a href=\"/oai?verb=Identify\">OAI-PMH</a></li>\n<li><a href=\"/sitemap.xml\">Sitemap</a></li>\n</ul>\n</div>\n</footer>\n</body>\n</html>\n"...)
+	return b
 }
 
-// writeGallery is the "content" of templates/gallery.html.
-func writeGallery(w *htmlWriter, v *view, d *galleryData) {
-	w.raw("\n\n<h1>")
-	w.text(v.Title)
-	w.raw("</h1>\n<form class=\"search\" role=\"search\" action=\"")
-	w.url(v.Prefix)
-	w.raw("/resources\" method=\"get\">\n<label for=\"q\">")
-	w.text(v.SearchLabel)
-	w.raw("</label>\n<div class=\"row\"><input id=\"q\" name=\"q\" type=\"search\" value=\"")
-	w.text(d.Text)
-	w.raw("\" maxlength=\"200\" autocomplete=\"off\">\n")
+// appendGallery appends the "content" of templates/gallery.html.
+func appendGallery(b []byte, v *view, d *galleryData) []byte {
+	b = append(b, "\n\n<h1>"...)
+	b = appendText(b, v.Title)
+	b = append(b, "</h1>\n<form class=\"search\" role=\"search\" action=\""...)
+	b = appendURL(b, v.Prefix)
+	b = append(b, "/resources\" method=\"get\">\n<label for=\"q\">"...)
+	b = appendText(b, v.SearchLabel)
+	b = append(b, "</label>\n<div class=\"row\"><input id=\"q\" name=\"q\" type=\"search\" value=\""...)
+	b = appendText(b, d.Text)
+	b = append(b, "\" maxlength=\"200\" autocomplete=\"off\">\n"...)
 	for _, h := range d.Hidden {
-		w.raw(`<input type="hidden" name="`)
-		w.text(h.Name)
-		w.raw(`" value="`)
-		w.text(h.Value)
-		w.raw(`">`)
+		b = append(b, `<input type="hidden" name="`...)
+		b = appendText(b, h.Name)
+		b = append(b, `" value="`...)
+		b = appendText(b, h.Value)
+		b = append(b, `">`...)
 	}
-	w.raw("\n<label class=\"sr\" for=\"sort\">Sort by</label>\n<select id=\"sort\" name=\"sort\">")
+	b = append(b, "\n<label class=\"sr\" for=\"sort\">Sort by</label>\n<select id=\"sort\" name=\"sort\">"...)
 	for _, s := range d.Sorts {
-		w.raw(`<option value="`)
-		w.text(s.Value)
-		w.raw(`"`)
+		b = append(b, `<option value="`...)
+		b = appendText(b, s.Value)
+		b = append(b, `"`...)
 		if s.Selected {
-			w.raw(" selected")
+			b = append(b, " selected"...)
 		}
-		w.raw(">")
-		w.text(s.Label)
-		w.raw("</option>")
+		b = append(b, ">"...)
+		b = appendText(b, s.Label)
+		b = append(b, "</option>"...)
 	}
-	w.raw("</select>\n<button type=\"submit\">Search</button></div>\n</form>\n<div class=\"gallery\">\n<aside class=\"facets\" aria-label=\"Filters\">\n<h2>Filter</h2>\n")
+	b = append(b, "</select>\n<button type=\"submit\">Search</button></div>\n</form>\n<div class=\"gallery\">\n<aside class=\"facets\" aria-label=\"Filters\">\n<h2>Filter</h2>\n"...)
 	if d.Clear != "" {
-		w.raw(`<p><a href="`)
-		w.url(d.Clear)
-		w.raw(`">Clear all filters</a></p>`)
+		b = append(b, `<p><a href="`...)
+		b = appendURL(b, d.Clear)
+		b = append(b, `">Clear all filters</a></p>`...)
 	}
-	w.raw("\n")
+	b = append(b, "\n"...)
 	for _, f := range d.Facets {
-		w.raw(`<section class="facet" aria-labelledby="f-`)
-		w.text(f.Param)
-		w.raw("\">\n<h3 id=\"f-")
-		w.text(f.Param)
-		w.raw(`">`)
-		w.text(f.Title)
-		w.raw("</h3>\n<ul>")
+		b = append(b, `<section class="facet" aria-labelledby="f-`...)
+		b = appendText(b, f.Param)
+		b = append(b, "\">\n<h3 id=\"f-"...)
+		b = appendText(b, f.Param)
+		b = append(b, `">`...)
+		b = appendText(b, f.Title)
+		b = append(b, "</h3>\n<ul>"...)
 		for _, fv := range f.Values {
-			w.raw(`<li><a href="`)
-			w.url(fv.Href)
-			w.raw(`"`)
+			b = append(b, `<li><a href="`...)
+			b = appendURL(b, fv.Href)
+			b = append(b, `"`...)
 			if fv.Selected {
-				w.raw(` class="on" aria-current="true"`)
+				b = append(b, ` class="on" aria-current="true"`...)
 			}
 			if fv.Lang != "" {
-				w.raw(` hreflang="`)
-				w.text(fv.Lang)
-				w.raw(`"`)
+				b = append(b, ` hreflang="`...)
+				b = appendText(b, fv.Lang)
+				b = append(b, `"`...)
 			}
-			w.raw("><span")
+			b = append(b, "><span"...)
 			if fv.Lang != "" {
-				w.raw(` lang="`)
-				w.text(fv.Lang)
-				w.raw(`"`)
+				b = append(b, ` lang="`...)
+				b = appendText(b, fv.Lang)
+				b = append(b, `"`...)
 			}
-			w.raw(">")
-			w.text(fv.Label)
-			w.raw(`</span> <span class="n">(`)
-			w.int(fv.Count)
-			w.raw(")</span>")
+			b = append(b, ">"...)
+			b = appendText(b, fv.Label)
+			b = append(b, `</span> <span class="n">(`...)
+			b = strconv.AppendInt(b, int64(fv.Count), 10)
+			b = append(b, ")</span>"...)
 			if fv.Selected {
-				w.raw(`<span class="sr"> (selected, select to remove)</span>`)
+				b = append(b, `<span class="sr"> (selected, select to remove)</span>`...)
 			}
-			w.raw("</a></li>\n")
+			b = append(b, "</a></li>\n"...)
 		}
-		w.raw("</ul>\n</section>\n")
+		b = append(b, "</ul>\n</section>\n"...)
 	}
-	w.raw("\n</aside>\n<section class=\"results\" aria-labelledby=\"results-h\">\n<h2 id=\"results-h\" class=\"count\">")
-	w.int(d.Total)
+	b = append(b, "\n</aside>\n<section class=\"results\" aria-labelledby=\"results-h\">\n<h2 id=\"results-h\" class=\"count\">"...)
+	b = strconv.AppendInt(b, int64(d.Total), 10)
 	if d.Total == 1 {
-		w.raw(" resource")
+		b = append(b, " resource"...)
 	} else {
-		w.raw(" resources")
+		b = append(b, " resources"...)
 	}
 	if d.Text != "" {
-		w.raw(" for “")
-		w.text(d.Text)
-		w.raw("”")
+		b = append(b, " for “"...)
+		b = appendText(b, d.Text)
+		b = append(b, "”"...)
 	}
-	w.raw("</h2>\n")
+	b = append(b, "</h2>\n"...)
 	if len(d.Items) > 0 {
-		w.raw(`<ul class="cards">`)
+		b = append(b, `<ul class="cards">`...)
 		for i := range d.Items {
-			writeCard(w, &d.Items[i])
+			b = appendCard(b, &d.Items[i])
 		}
-		w.raw("</ul>\n")
+		b = append(b, "</ul>\n"...)
 	} else {
-		w.raw("<p>No resources match. Try fewer words or remove a filter.</p>")
+		b = append(b, "<p>No resources match. Try fewer words or remove a filter.</p>"...)
 	}
-	w.raw("\n")
+	b = append(b, "\n"...)
 	if d.Prev != "" || d.Next != "" {
-		w.raw("<nav class=\"pager\" aria-label=\"Pages\">\n")
+		b = append(b, "<nav class=\"pager\" aria-label=\"Pages\">\n"...)
 		if d.Prev != "" {
-			w.raw(`<a href="`)
-			w.url(d.Prev)
-			w.raw(`" rel="prev">Previous page</a>`)
+			b = append(b, `<a href="`...)
+			b = appendURL(b, d.Prev)
+			b = append(b, `" rel="prev">Previous page</a>`...)
 		}
-		w.raw("\n<span>Page ")
-		w.int(d.Page)
-		w.raw(" of ")
-		w.int(d.Pages)
-		w.raw("</span>\n")
+		b = append(b, "\n<span>Page "...)
+		b = strconv.AppendInt(b, int64(d.Page), 10)
+		b = append(b, " of "...)
+		b = strconv.AppendInt(b, int64(d.Pages), 10)
+		b = append(b, "</span>\n"...)
 		if d.Next != "" {
-			w.raw(`<a href="`)
-			w.url(d.Next)
-			w.raw(`" rel="next">Next page</a>`)
+			b = append(b, `<a href="`...)
+			b = appendURL(b, d.Next)
+			b = append(b, `" rel="next">Next page</a>`...)
 		}
-		w.raw("\n</nav>")
+		b = append(b, "\n</nav>"...)
 	}
-	w.raw("\n<p class=\"meta\">This search as <a href=\"")
-	w.url(d.FeedAtom)
-	w.raw(`">Atom</a>, <a href="`)
-	w.url(d.FeedRSS)
-	w.raw(`">RSS</a>, <a href="`)
-	w.url(d.FeedJSON)
-	w.raw(`">JSON Feed</a> or <a href="`)
-	w.url(d.API)
-	w.raw("\">JSON</a>.</p>\n</section>\n</div>\n\n")
+	b = append(b, "\n<p class=\"meta\">This search as <a href=\""...)
+	b = appendURL(b, d.FeedAtom)
+	b = append(b, `">Atom</a>, <a href="`...)
+	b = appendURL(b, d.FeedRSS)
+	b = append(b, `">RSS</a>, <a href="`...)
+	b = appendURL(b, d.FeedJSON)
+	b = append(b, `">JSON Feed</a> or <a href="`...)
+	b = appendURL(b, d.API)
+	b = append(b, "\">JSON</a>.</p>\n</section>\n</div>\n\n"...)
+	return b
 }
 
-// writeCard is the "card" template of gallery.html.
-func writeCard(w *htmlWriter, c *card) {
-	w.raw("<li class=\"card\">\n<h3><a href=\"")
-	w.url(c.Href)
-	w.raw(`"`)
+// appendCard appends the "card" template of gallery.html.
+func appendCard(b []byte, c *card) []byte {
+	b = append(b, "<li class=\"card\">\n<h3><a href=\""...)
+	b = appendURL(b, c.Href)
+	b = append(b, `"`...)
 	if c.Lang != "" {
-		w.raw(` lang="`)
-		w.text(c.Lang)
-		w.raw(`"`)
+		b = append(b, ` lang="`...)
+		b = appendText(b, c.Lang)
+		b = append(b, `"`...)
 	}
-	w.raw(">")
-	w.text(c.Title)
-	w.raw("</a></h3>\n<p")
+	b = append(b, ">"...)
+	b = appendText(b, c.Title)
+	b = append(b, "</a></h3>\n<p"...)
 	if c.Lang != "" {
-		w.raw(` lang="`)
-		w.text(c.Lang)
-		w.raw(`"`)
+		b = append(b, ` lang="`...)
+		b = appendText(b, c.Lang)
+		b = append(b, `"`...)
 	}
-	w.raw(">")
-	w.text(c.Summary)
-	w.raw("</p>\n<p class=\"meta\">")
-	w.text(c.TypeLabel)
-	w.raw(" · ages ")
-	w.text(c.Ages)
-	w.raw(" · ")
-	w.text(c.Publisher)
-	w.raw(` · <span class="langs">`)
+	b = append(b, ">"...)
+	b = appendText(b, c.Summary)
+	b = append(b, "</p>\n<p class=\"meta\">"...)
+	b = appendText(b, c.TypeLabel)
+	b = append(b, " · ages "...)
+	b = appendText(b, c.Ages)
+	b = append(b, " · "...)
+	b = appendText(b, c.Publisher)
+	b = append(b, ` · <span class="langs">`...)
 	for i, l := range c.Langs {
 		if i > 0 {
-			w.raw(", ")
+			b = append(b, ", "...)
 		}
-		w.raw(`<span lang="`)
-		w.text(l.Tag)
-		w.raw(`">`)
-		w.text(l.Name)
-		w.raw("</span>")
+		b = append(b, `<span lang="`...)
+		b = appendText(b, l.Tag)
+		b = append(b, `">`...)
+		b = appendText(b, l.Name)
+		b = append(b, "</span>"...)
 	}
-	w.raw("</span></p>\n</li>")
+	b = append(b, "</span></p>\n</li>"...)
+	return b
 }

@@ -1,18 +1,12 @@
 package portal
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
-// htmlWriter builds a page with the escaping html/template would apply in
-// each context, for the pages written by Go code instead of executed from a
-// template (see gallery.go). Every method names its context; a test renders
-// the same data through the template and requires the same bytes.
-type htmlWriter struct{ b []byte }
-
-// raw writes markup as it is.
-func (w *htmlWriter) raw(s string) { w.b = append(w.b, s...) }
+// These append HTML with the escaping html/template would apply in each
+// context, for the pages written by Go code instead of executed from a
+// template (see gallery.go). Each names its context; a test renders the same
+// data through the template and requires the same bytes. Markup itself is
+// appended as it is.
 
 // htmlEscapes are html/template's replacements in element content and
 // quoted attribute values (htmlEscaper, attrEscaper and rcdataEscaper agree
@@ -27,32 +21,30 @@ var htmlPlain = func() (t [256]bool) {
 	return t
 }()
 
-// text writes s as element content or a quoted attribute value.
-func (w *htmlWriter) text(s string) {
+// appendText appends s as element content or a quoted attribute value.
+func appendText(b []byte, s string) []byte {
 	for {
 		i := 0
 		for i < len(s) && htmlPlain[s[i]] {
 			i++
 		}
-		w.b = append(w.b, s[:i]...)
+		b = append(b, s[:i]...)
 		if i == len(s) {
-			return
+			return b
 		}
-		w.b = append(w.b, htmlEscapes[s[i]]...)
+		b = append(b, htmlEscapes[s[i]]...)
 		s = s[i+1:]
 	}
 }
 
-// int writes a number as element content.
-func (w *htmlWriter) int(n int) { w.b = strconv.AppendInt(w.b, int64(n), 10) }
-
-// url writes s as a whole URL attribute value (href="{{.}}"): an unsafe
-// scheme is replaced, then the URL is normalised and attribute-escaped.
-func (w *htmlWriter) url(s string) {
+// appendURL appends s as a whole URL attribute value (href="{{.}}"): an
+// unsafe scheme is replaced, then the URL is normalised and
+// attribute-escaped.
+func appendURL(b []byte, s string) []byte {
 	if !safeURL(s) {
 		s = "#ZgotmplZ"
 	}
-	w.urlPart(s)
+	return appendURLPart(b, s)
 }
 
 // urlBytes classifies bytes for html/template's URL normaliser followed by
@@ -75,9 +67,9 @@ const (
 	urlPercent // kept when it starts an escape
 )
 
-// urlPart writes s as part of a URL attribute value after its start
+// appendURLPart appends s as part of a URL attribute value after its start
 // (href="/{{.}}/"): normalised and attribute-escaped, not filtered.
-func (w *htmlWriter) urlPart(s string) {
+func appendURLPart(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	last := 0
 	for i := 0; i < len(s); i++ {
@@ -90,16 +82,15 @@ func (w *htmlWriter) urlPart(s string) {
 				continue
 			}
 		}
-		w.b = append(w.b, s[last:i]...)
+		b = append(b, s[last:i]...)
 		last = i + 1
-		switch urlBytes[c] {
-		case urlAttr:
-			w.b = append(w.b, htmlEscapes[c]...)
-		default:
-			w.b = append(w.b, '%', hex[c>>4], hex[c&15])
+		if urlBytes[c] == urlAttr {
+			b = append(b, htmlEscapes[c]...)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
 		}
 	}
-	w.b = append(w.b, s[last:]...)
+	return append(b, s[last:]...)
 }
 
 func isHexDigit(c byte) bool {

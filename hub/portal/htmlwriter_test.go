@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// FuzzHTMLWriter checks the writer's escaping against html/template's in
+// FuzzHTMLWriter checks the page writer's escaping against html/template's in
 // each context it is used in.
 func FuzzHTMLWriter(f *testing.F) {
 	for _, s := range []string{"", "plain", `<b>"q" & 'a' + b</b>`, "\x00nul", "\xff\xfe", "/resources?lang=fi&q=a+b%26c", "%zz%4",
@@ -19,19 +19,18 @@ func FuzzHTMLWriter(f *testing.F) {
 		if err := tmpl.Execute(&want, s); err != nil {
 			t.Fatal(err)
 		}
-		w := &htmlWriter{}
-		w.raw("<title>")
-		w.text(s)
-		w.raw(`</title><p title="`)
-		w.text(s)
-		w.raw(`">`)
-		w.text(s)
-		w.raw(`</p><a href="`)
-		w.url(s)
-		w.raw(`">x</a><a href="/`)
-		w.urlPart(s)
-		w.raw(`/">y</a>`)
-		if got := string(w.b); got != want.String() {
+		b := []byte("<title>")
+		b = appendText(b, s)
+		b = append(b, `</title><p title="`...)
+		b = appendText(b, s)
+		b = append(b, `">`...)
+		b = appendText(b, s)
+		b = append(b, `</p><a href="`...)
+		b = appendURL(b, s)
+		b = append(b, `">x</a><a href="/`...)
+		b = appendURLPart(b, s)
+		b = append(b, `/">y</a>`...)
+		if got := string(b); got != want.String() {
 			t.Fatalf("%q:\ngot  %s\nwant %s", s, got, want.String())
 		}
 	})
