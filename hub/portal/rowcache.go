@@ -13,8 +13,8 @@ const rowCacheSize = 2048
 // SQLite stays the gate. The indexer closes the cache before it commits a
 // batch and reopens it once the engine is in step with the commit, without
 // the rows the batch rewrote or removed. While closed, every row is read
-// from SQLite; a row read before the close was current until the commit,
-// and the epoch keeps it from being stored after it. So a row is served from
+// from SQLite; the epoch, which moves at both, keeps a row read before the
+// close or while closed from being stored after the reopen. So a row is served from
 // memory only while it is exactly what SQLite holds.
 //
 // Rows are shared, never modified.
@@ -71,7 +71,9 @@ func (c *rowCache) close() {
 }
 
 // reopen serves rows again, without those of changed, whose rows were
-// rewritten or removed since close.
+// rewritten or removed since close. The epoch moves on here too: a row read
+// while the cache was closed may come from a snapshot older than the
+// commit, and must not be stored once it is open again.
 func (c *rowCache) reopen(changed []uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -79,4 +81,5 @@ func (c *rowCache) reopen(changed []uint32) {
 		delete(c.rows, rid)
 	}
 	c.closed = false
+	c.epoch++
 }
