@@ -2,13 +2,13 @@ package hub
 
 import (
 	"cmp"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"io"
 	"net/http"
 	"runtime"
@@ -68,6 +68,9 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 	}
 	if b.dupBelow, err = h.precheck(b.header); err != nil {
 		return nil, err
+	}
+	if b.header.FromSeq > b.dupBelow {
+		b.dupBelow = 0 // nothing in range was processed: no record to look at twice
 	}
 
 	// Room for the whole batch: reading never waits for verification.
