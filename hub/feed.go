@@ -1,11 +1,11 @@
 package hub
 
 import (
-	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"io"
 	"net/http"
 	"slices"

@@ -2,8 +2,8 @@ package portal
 
 import (
 	"bytes"
-	"compress/gzip"
 	"container/list"
+	"github.com/klauspost/compress/gzip"
 	"hash/fnv"
 	"net/http"
 	"strconv"
