@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -31,6 +32,8 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "| baseline: Ed25519 verification of the same signatures on all cores | %.0f /s |\n", r.verifyRate)
 	fmt.Fprintf(&b, "| machine limit (the slower of the two) | %.0f /s |\n", limit)
 	fmt.Fprintf(&b, "| hub apply | %.0f changes/s |\n", r.applyRate)
+	fmt.Fprintf(&b, "| the hub's CPU while pushes were applied | %.0f %% of %d cores |\n", 100*r.applyCPU, runtime.NumCPU())
+	fmt.Fprintf(&b, "| one push of %d, answered | p50 %s, p99 %s, max %s |\n", r.cfg.batch, ms(r.pushLatency.p50), ms(r.pushLatency.p99), ms(r.pushMax))
 	fmt.Fprintf(&b, "| **ratio** (target ≥ 0.5) | **%.2f** — %s |\n\n", ratio, verdict(ratio >= 0.5))
 
 	fmt.Fprintf(&b, "## A new node pulls the aggregate\n\n")

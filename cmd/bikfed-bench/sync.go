@@ -36,6 +36,9 @@ type report struct {
 	cfg     benchConfig
 
 	sqlRate, verifyRate, applyRate float64
+	applyCPU                       float64 // the hub's share of the machine's cores while pushes were applied
+	pushLatency                    roundStats
+	pushMax                        time.Duration
 	pullSeconds                    float64
 	pullVerified                   bool
 	idleSmall, idleLarge, nodeIdle roundStats
@@ -125,11 +128,15 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 	fmt.Fprintln(os.Stderr, "hub apply: pushing over HTTP…")
 	pusher := &rawPusher{hc: &http.Client{Transport: ccfg.Transport, Timeout: 5 * time.Minute}, url: hubURL + protocol.PathPush, cred: enrol.Credential}
 	var pushTime time.Duration
+	var pushTicks int64
+	var pushTimes []time.Duration
 	for _, p := range pushes {
 		from, to := p.from, p.to
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTicks(hubProc.Process.Pid)
 		res, err := pusher.push(ctx, p.body)
 		pushTime += time.Since(t0)
+		pushTimes = append(pushTimes, time.Since(t0))
+		pushTicks += cpuTicks(hubProc.Process.Pid) - c0
 		if err != nil {
 			return fmt.Errorf("push %d-%d: %w", from+1, to, err)
 		}
@@ -144,6 +151,9 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 		}
 	}
 	rep.applyRate = float64(len(changes)) / pushTime.Seconds()
+	rep.pushLatency = percentiles(pushTimes)
+	rep.pushMax = slices.Max(pushTimes)
+	rep.applyCPU = float64(pushTicks) / float64(clockTicks) / pushTime.Seconds() / float64(runtime.NumCPU())
 	fmt.Fprintln(os.Stderr, "baseline: Ed25519 verification on all cores, again once the hub is idle…")
 	if err := waitIdle(ctx, hubProc.Process.Pid); err != nil {
 		return err
@@ -430,6 +440,10 @@ func waitIdle(ctx context.Context, pid int) error {
 }
 
 // cpuTicks reads a process's user and system CPU time, in clock ticks.
+// clockTicks is the kernel's USER_HZ, the unit of /proc's CPU times: 100 on
+// every Linux architecture Go supports.
+const clockTicks = 100
+
 func cpuTicks(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
