@@ -84,8 +84,8 @@ func (p *Portal) Run(ctx context.Context) error {
 }
 
 // busyRest is how many times as long as a batch took the indexer rests
-// while the source is busy: a tenth of one core at most.
-const busyRest = 9
+// while the source is busy: a twentieth of one core at most.
+const busyRest = 19
 
 // sleep waits d, reporting false if ctx ended first.
 func sleep(ctx context.Context, d time.Duration) bool {
