@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,14 +56,26 @@ func waitFor(t testing.TB, timeout time.Duration, what string, check func() erro
 	}
 }
 
+// handedOut are the addresses freeAddr has returned. The kernel may give a
+// port it just freed to the next listener on :0, so two processes started
+// moments apart could otherwise be told the same address.
+var handedOut sync.Map
+
+// freeAddr returns a loopback address no listener holds now and this test
+// binary has not handed out before.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if _, seen := handedOut.LoadOrStore(addr, true); !seen {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // proc is a running bikfed process.
