@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/klauspost/compress/gzip"
 	"io"
 	"net/http"
 	"runtime"
@@ -16,6 +15,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/bikfed/bikfed/protocol"
 )
@@ -635,24 +637,12 @@ func (h *Hub) handlePush(w http.ResponseWriter, r *http.Request) {
 		h.pushedAt.Store(time.Now().UnixMilli())
 		h.pushing.Add(-1)
 	}()
-	var body io.Reader = http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
-	switch enc := r.Header.Get("Content-Encoding"); enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "push body is not gzip: %v", err))
-			return
-		}
-		defer zr.Close()
-		// The reader stops at the batch limit, but only between lines: one
-		// endless line of a gzip bomb would be scanned to its end. Past the
-		// limit and two maximal lines no batch can have a use for more.
-		body = &capReader{r: zr, n: h.cfg.MaxBatchBytes + 2*(protocol.MaxChangeBytes+4096)}
-	default:
-		h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "unsupported Content-Encoding %q", enc))
+	body, release, err := h.pushBody(r.Header.Get("Content-Encoding"), http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes))
+	if err != nil {
+		h.writeError(w, r, err)
 		return
 	}
+	defer release()
 	b, err := h.readPush(r.Context(), body, p.node)
 	var res *protocol.PushResult
 	if err == nil {
@@ -665,6 +655,48 @@ func (h *Hub) handlePush(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, res)
 }
+
+// pushBody returns the inflated reader of a push body sent with Content-Encoding
+// enc, and a function that gives back what it borrowed. The reader stops at
+// the batch limit, but only between lines: one endless line of a compression
+// bomb would be scanned to its end, so past the limit and two maximal lines,
+// which no batch can have a use for, it fails.
+func (h *Hub) pushBody(enc string, body io.Reader) (io.Reader, func(), error) {
+	limit := h.cfg.MaxBatchBytes + 2*(protocol.MaxChangeBytes+4096)
+	switch enc {
+	case "", "identity":
+		return body, func() {}, nil
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, nil, protocol.Errorf(protocol.CodeBadRequest, "push body is not gzip: %v", err)
+		}
+		return &capReader{r: zr, n: limit}, func() { zr.Close() }, nil
+	case "zstd":
+		zr := zstdDecoders.Get().(*zstd.Decoder)
+		if err := zr.Reset(body); err != nil {
+			zstdDecoders.Put(zr)
+			return nil, nil, protocol.Errorf(protocol.CodeBadRequest, "push body is not zstd: %v", err)
+		}
+		return &capReader{r: zr, n: limit}, func() {
+			zr.Reset(nil) // drop the request body
+			zstdDecoders.Put(zr)
+		}, nil
+	}
+	return nil, nil, protocol.Errorf(protocol.CodeBadRequest, "unsupported Content-Encoding %q; send gzip, zstd or none", enc)
+}
+
+// zstdDecoders keeps decoders between pushes, each with its buffers. They
+// decode in the request's goroutine (concurrency 1): the cores are busy
+// verifying signatures already. A frame whose window passes
+// protocol.MaxZstdWindow is refused before its window is allocated.
+var zstdDecoders = sync.Pool{New: func() any {
+	zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(protocol.MaxZstdWindow))
+	if err != nil {
+		panic(fmt.Sprintf("zstd decoder options: %v", err)) // constant options
+	}
+	return zr
+}}
 
 // errInflatedTooLarge refuses a compressed push that inflates far past the
 // batch limit.

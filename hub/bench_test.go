@@ -2,7 +2,6 @@ package hub
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -70,11 +69,9 @@ func BenchmarkHub_PushEncoded(b *testing.B) {
 	bodies := make([][]byte, b.N)
 	for i, batch := range benchBatches(b, be, b.N, size) {
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		if err := protocol.EncodePush(zw, be.header(b, batch), batch); err != nil {
+		if err := protocol.CompressPush(&buf, be.header(b, batch), batch); err != nil {
 			b.Fatal(err)
 		}
-		zw.Close()
 		bodies[i] = buf.Bytes()
 	}
 	hc := &http.Client{}
@@ -84,7 +81,7 @@ func BenchmarkHub_PushEncoded(b *testing.B) {
 	for i := range b.N {
 		req, _ := http.NewRequest(http.MethodPost, th.url+protocol.PathPush, bytes.NewReader(bodies[i]))
 		req.Header.Set("Authorization", "Bearer "+be.cred)
-		req.Header.Set("Content-Encoding", "gzip")
+		req.Header.Set("Content-Encoding", protocol.PushEncoding)
 		resp, err := hc.Do(req)
 		if err != nil {
 			b.Fatal(err)

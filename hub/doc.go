@@ -16,7 +16,7 @@
 //
 //	GET    /healthz                              "ok"
 //	POST   /v1/enrol                             one-time token -> credential
-//	POST   /v1/push                              node; NDJSON, optionally gzip
+//	POST   /v1/push                              node; NDJSON, optionally zstd or gzip
 //	GET    /v1/changes?since=&limit=&wait=       node or operator; long-poll
 //	GET    /v1/keys                              public key directory
 //	GET    /v1/manifest[?owner=]                 node or operator

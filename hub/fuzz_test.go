@@ -39,6 +39,45 @@ func FuzzPushBody(f *testing.F) {
 	})
 }
 
+// FuzzPushCompressed feeds arbitrary bytes as gzip and zstd push bodies:
+// inflating must never panic or run past its limit, and a body that does
+// inflate goes through the same read path as FuzzPushBody.
+func FuzzPushCompressed(f *testing.F) {
+	key, _ := protocol.GenerateKey("be")
+	n := &testNode{id: "be", key: key, epoch: "e1"}
+	ss := n.signAll(f, n.resource(f, "seed", protocol.VisibilityPublic))
+	for _, enc := range []string{"gzip", "zstd"} {
+		var body bytes.Buffer
+		zw := compressors[enc](&body)
+		protocol.EncodePush(zw, n.header(f, ss), ss)
+		zw.Close()
+		f.Add(enc == "zstd", body.Bytes())
+		f.Add(enc == "zstd", body.Bytes()[:body.Len()/2])
+	}
+	f.Add(true, []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8, 0x01, 0x00, 0x00})
+	th := mustOpenHub(f, func(c *Config) { c.MaxBatchBytes = 1 << 20 })
+	th.enrolWithKey(f, "be", key, "e1")
+	f.Fuzz(func(t *testing.T, zstd bool, body []byte) {
+		enc := "gzip"
+		if zstd {
+			enc = "zstd"
+		}
+		r, release, err := th.pushBody(enc, bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		defer release()
+		b, err := th.readPush(context.Background(), r, "be")
+		if err != nil {
+			return
+		}
+		b.wait()
+		if len(b.items) > th.cfg.MaxBatchChanges {
+			t.Fatalf("%d records read, limit %d", len(b.items), th.cfg.MaxBatchChanges)
+		}
+	})
+}
+
 // FuzzSplitToken checks the credential parser used on every authenticated
 // request.
 func FuzzSplitToken(f *testing.F) {

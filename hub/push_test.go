@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -407,32 +409,126 @@ func TestHub_OpenReopenKeepsSeqs(t *testing.T) {
 	}
 }
 
-func TestHub_PushGzipBomb(t *testing.T) {
-	th := mustOpenHub(t, func(c *Config) { c.MaxBatchBytes = 1 << 20 })
-	be := th.enrolNode(t, "be")
-	var body bytes.Buffer
-	zw := gzip.NewWriter(&body)
-	zw.Write(mustJSON(t, protocol.PushHeader{Node: "be", Epoch: "e1", FromSeq: 1, ToSeq: 1, HeadSeq: 1}))
-	zw.Write([]byte("\n{\"change\":\""))
-	zeros := make([]byte, 1<<20)
-	for range 8 {
-		zw.Write(zeros) // one line of 8 MiB: no record boundary to stop at
-	}
-	zw.Close()
-	req, _ := http.NewRequest(http.MethodPost, th.url+protocol.PathPush, &body)
-	req.Header.Set("Authorization", "Bearer "+be.cred)
-	req.Header.Set("Content-Encoding", "gzip")
+// compressors are the push encodings a hub accepts, each as a writer over w.
+var compressors = map[string]func(w io.Writer) io.WriteCloser{
+	"identity": func(w io.Writer) io.WriteCloser { return nopCloser{w} },
+	"gzip":     func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) },
+	"zstd": func(w io.Writer) io.WriteCloser {
+		zw, _ := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
+		return zw
+	},
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// postPush sends body as a push of n with Content-Encoding enc.
+func postPush(t *testing.T, th *testHub, n *testNode, enc string, body []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, th.url+protocol.PathPush, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+n.cred)
+	req.Header.Set("Content-Encoding", enc)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	// Refused outright, or cut at the limit with nothing applied.
-	var res protocol.PushResult
-	if resp.StatusCode != http.StatusRequestEntityTooLarge &&
-		(resp.StatusCode != 200 || json.Unmarshal(b, &res) != nil || !res.Truncated || res.Applied != 0) {
-		t.Fatalf("status %d %s", resp.StatusCode, b)
+	return resp.StatusCode, b
+}
+
+func TestHub_PushEncodings(t *testing.T) {
+	th := mustOpenHub(t)
+	be := th.enrolNode(t, "be")
+	for _, enc := range []string{"identity", "gzip", "zstd"} {
+		ss := be.signAll(t, be.resource(t, "Sent as "+enc, protocol.VisibilityPublic), be.resource(t, "Also "+enc, protocol.VisibilityPublic))
+		var body bytes.Buffer
+		zw := compressors[enc](&body)
+		if err := protocol.EncodePush(zw, be.header(t, ss), ss); err != nil {
+			t.Fatal(err)
+		}
+		zw.Close()
+		status, b := postPush(t, th, be, enc, body.Bytes())
+		var res protocol.PushResult
+		if status != http.StatusOK || json.Unmarshal(b, &res) != nil || res.Applied != 2 || len(res.Refused) != 0 {
+			t.Fatalf("%s: status %d %s", enc, status, b)
+		}
+	}
+	status, b := postPush(t, th, be, "br", []byte("whatever"))
+	if status != http.StatusBadRequest || !strings.Contains(string(b), "unsupported Content-Encoding") {
+		t.Fatalf("br: status %d %s", status, b)
+	}
+	for _, enc := range []string{"gzip", "zstd"} {
+		status, b := postPush(t, th, be, enc, []byte(`{"node":"be"}`+"\n"))
+		if status != http.StatusBadRequest || !strings.Contains(string(b), "bad_request") {
+			t.Fatalf("%s body that is not %s: status %d %s", enc, enc, status, b)
+		}
+	}
+	if st, _ := th.NetworkStatus(t.Context()); nodeStatus(t, st, "be").AppliedSeq != 6 {
+		t.Fatalf("applied_seq = %d, want 6", nodeStatus(t, st, "be").AppliedSeq)
+	}
+}
+
+// A compressed body that inflates far past the batch limit, as one endless
+// line, is cut off there with nothing applied.
+func TestHub_PushCompressionBomb(t *testing.T) {
+	for _, enc := range []string{"gzip", "zstd"} {
+		t.Run(enc, func(t *testing.T) {
+			th := mustOpenHub(t, func(c *Config) { c.MaxBatchBytes = 1 << 20 })
+			be := th.enrolNode(t, "be")
+			var body bytes.Buffer
+			zw := compressors[enc](&body)
+			zw.Write(mustJSON(t, protocol.PushHeader{Node: "be", Epoch: "e1", FromSeq: 1, ToSeq: 1, HeadSeq: 1}))
+			zw.Write([]byte("\n{\"change\":\""))
+			zeros := make([]byte, 1<<20)
+			for range 8 {
+				zw.Write(zeros) // one line of 8 MiB: no record boundary to stop at
+			}
+			zw.Close()
+			if body.Len() > 1<<20 {
+				t.Fatalf("bomb is %d bytes compressed", body.Len())
+			}
+			status, b := postPush(t, th, be, enc, body.Bytes())
+			// Refused outright, or cut at the limit with nothing applied.
+			var res protocol.PushResult
+			if status != http.StatusRequestEntityTooLarge &&
+				(status != 200 || json.Unmarshal(b, &res) != nil || !res.Truncated || res.Applied != 0) {
+				t.Fatalf("status %d %s", status, b)
+			}
+			if st, _ := th.NetworkStatus(t.Context()); nodeStatus(t, st, "be").AppliedSeq != 0 {
+				t.Fatal("checkpoint moved on a refused push")
+			}
+		})
+	}
+}
+
+// A zstd frame that asks for a window past protocol.MaxZstdWindow is
+// refused: the window is memory the hub would hold for the push.
+func TestHub_PushZstdWindowLimit(t *testing.T) {
+	th := mustOpenHub(t)
+	be := th.enrolNode(t, "be")
+	ss := be.signAll(t, be.resource(t, "Wide window", protocol.VisibilityPublic))
+	var plain bytes.Buffer
+	if err := protocol.EncodePush(&plain, be.header(t, ss), ss); err != nil {
+		t.Fatal(err)
+	}
+	// A frame written by hand (RFC 8878 §3.1.1): no content size, a window
+	// of 2^(10+15) = 32 MiB, and the body in one raw, last block.
+	body := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 15 << 3}
+	n := plain.Len()<<3 | 1
+	body = append(body, byte(n), byte(n>>8), byte(n>>16))
+	body = append(body, plain.Bytes()...)
+	if dec, _ := zstd.NewReader(nil); dec != nil {
+		// The frame is sound: only its window is too large.
+		if out, err := dec.DecodeAll(body, nil); err != nil || !bytes.Equal(out, plain.Bytes()) {
+			t.Fatalf("hand-made frame does not decode: %v", err)
+		}
+		dec.Close()
+	}
+	status, b := postPush(t, th, be, "zstd", body)
+	if status != http.StatusBadRequest || !strings.Contains(string(b), "window") {
+		t.Fatalf("status %d %s", status, b)
 	}
 	if st, _ := th.NetworkStatus(t.Context()); nodeStatus(t, st, "be").AppliedSeq != 0 {
 		t.Fatal("checkpoint moved on a refused push")

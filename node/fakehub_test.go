@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -155,13 +157,26 @@ func (h *fakeHub) enrol(w http.ResponseWriter, r *http.Request) {
 
 func (h *fakeHub) push(w http.ResponseWriter, r *http.Request, node string) {
 	var body io.Reader = r.Body
-	if r.Header.Get("Content-Encoding") == "gzip" {
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "gzip":
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
 			hubError(w, protocol.Errorf(protocol.CodeBadRequest, "gzip: %v", err))
 			return
 		}
 		body = zr
+	case "zstd":
+		zr, err := zstd.NewReader(r.Body, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			hubError(w, protocol.Errorf(protocol.CodeBadRequest, "zstd: %v", err))
+			return
+		}
+		defer zr.Close()
+		body = zr
+	case "":
+	default:
+		hubError(w, protocol.Errorf(protocol.CodeBadRequest, "unsupported Content-Encoding %q", enc))
+		return
 	}
 	pr, err := protocol.NewPushReader(body)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // newTestClient returns a client for srv with fast retries.
@@ -49,14 +51,15 @@ func TestClient_Push(t *testing.T) {
 		if got := r.Header.Get("Content-Type"); got != ContentTypeNDJSON {
 			t.Errorf("Content-Type %q", got)
 		}
-		if got := r.Header.Get("Content-Encoding"); got != "gzip" {
+		if got := r.Header.Get("Content-Encoding"); got != "zstd" {
 			t.Errorf("Content-Encoding %q", got)
 		}
-		zr, err := gzip.NewReader(r.Body)
+		zr, err := zstd.NewReader(r.Body, zstd.WithDecoderMaxWindow(MaxZstdWindow))
 		if err != nil {
-			t.Errorf("body is not gzip: %v", err)
+			t.Errorf("body is not zstd: %v", err)
 			return
 		}
+		defer zr.Close()
 		p, err := NewPushReader(zr)
 		if err != nil {
 			t.Errorf("NewPushReader: %v", err)

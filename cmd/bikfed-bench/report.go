@@ -25,8 +25,8 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "The hub and the node are real `bikfed` processes on loopback; baselines are measured in the same run, so the ratios hold on a noisy shared machine where absolute rates do not.\n\n")
 
 	fmt.Fprintf(&b, "## Hub apply throughput\n\n")
-	fmt.Fprintf(&b, "%d signed ~1 KB resources pushed in batches of %d over HTTP (gzip, NDJSON): decode, validation, signature check, ownership and version checks, one SQLite transaction per batch. ", r.cfg.entities, r.cfg.batch)
-	fmt.Fprintf(&b, "The bodies are compressed before timing starts (the client's gzip is not the hub's work) and pushed one after the other, so the hub's background work (the portal's indexer) competes with them; the verification baseline is the median of three passes before the pushes and three after, once the hub is idle.\n\n")
+	fmt.Fprintf(&b, "%d signed ~1 KB resources pushed in batches of %d over HTTP (NDJSON, zstd as the node sends it): decode, validation, signature check, ownership and version checks, one SQLite transaction per batch. ", r.cfg.entities, r.cfg.batch)
+	fmt.Fprintf(&b, "The bodies are compressed before timing starts (the client's compression is not the hub's work) and pushed one after the other, so the hub's background work (the portal's indexer) competes with them; the verification baseline is the median of three passes before the pushes and three after, once the hub is idle.\n\n")
 	fmt.Fprintf(&b, "| measure | rate |\n|---|---|\n")
 	fmt.Fprintf(&b, "| baseline: raw batched SQLite inserts of the same rows (batches of %d) | %.0f rows/s |\n", r.cfg.batch, r.sqlRate)
 	fmt.Fprintf(&b, "| baseline: Ed25519 verification of the same signatures on all cores (median of %d passes, %.0f–%.0f) | %.0f /s |\n", len(r.verifyRates), r.verifyRates[0], r.verifyRates[len(r.verifyRates)-1], r.verifyRate)

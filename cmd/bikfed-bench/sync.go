@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -99,7 +98,7 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 		return err
 	}
 	// The bodies are encoded and compressed beforehand, exactly as
-	// protocol.Client.Push would send them: the client's gzip is not the
+	// protocol.Client.Push would send them: the client's compression is not the
 	// hub's work, and on this machine it would compete with the hub for the
 	// same cores. The pushes are sent one after the other, each after the
 	// previous answer, so whatever the hub does in the background (the
@@ -301,15 +300,10 @@ func rawInsertRate(ctx context.Context, path string, changes []protocol.Signed, 
 	return float64(len(changes)) / time.Since(t0).Seconds(), nil
 }
 
-// encodePush encodes a push body as protocol.Client.Push does: NDJSON,
-// compressed with gzip at level 1.
+// encodePush encodes a push body exactly as protocol.Client.Push does.
 func encodePush(h protocol.PushHeader, changes []protocol.Signed) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err := protocol.EncodePush(zw, h, changes); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
+	if err := protocol.CompressPush(&buf, h, changes); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -328,7 +322,7 @@ func (p *rawPusher) push(ctx context.Context, body []byte) (*protocol.PushResult
 	}
 	req.Header.Set("Authorization", "Bearer "+p.cred)
 	req.Header.Set("Content-Type", protocol.ContentTypeNDJSON)
-	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("Content-Encoding", protocol.PushEncoding)
 	resp, err := p.hc.Do(req)
 	if err != nil {
 		return nil, err
