@@ -26,6 +26,11 @@ import (
 // shutdownTimeout bounds how long Run waits for in-flight requests.
 const shutdownTimeout = 10 * time.Second
 
+// PushCacheMiB is the page cache of hub.db's writer: a push of 1,000
+// changes of ~1 KB dirties 2–3 MiB of pages, which must stay in the cache
+// until the commit (sqlitedb.WriterCache).
+const PushCacheMiB = 32
+
 // housekeepInterval is how often pull cursors are flushed to the database and
 // erasures are checked for completion. Status reads the in-memory cursors, so
 // it stays exact; this only bounds what a crash can forget (a cursor a node
@@ -144,7 +149,7 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.
 	if err != nil {
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
-	if h.db, err = sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "hub.db"), migrations); err != nil {
+	if h.db, err = sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "hub.db"), migrations, sqlitedb.WriterCache(PushCacheMiB)); err != nil {
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
 	if err := h.load(ctx); err != nil {

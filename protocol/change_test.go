@@ -162,6 +162,13 @@ func TestChange_Validate(t *testing.T) {
 		{"negative age", KindResource, func(c, b map[string]any) { b["age_min"] = -1 }, CodeInvalidField, []string{"body.age_min"}},
 		{"unknown topic", KindResource, func(c, b map[string]any) { b["topics"] = []any{"cyberbullying", "fishing"} }, CodeInvalidField, []string{"body.topics[1]"}},
 		{"repeated topic", KindResource, func(c, b map[string]any) { b["topics"] = []any{"privacy", "privacy"} }, CodeInvalidField, []string{"body.topics[1]"}},
+		{"too many topics, one repeated", KindResource, func(c, b map[string]any) {
+			topics := make([]any, 0, MaxListLen+2)
+			for i := range MaxListLen + 1 {
+				topics = append(topics, Topics[i%len(Topics)])
+			}
+			b["topics"] = append(topics, "fishing")
+		}, CodeInvalidField, repeatedTopics()},
 		{"no topics", KindResource, func(c, b map[string]any) { b["topics"] = []any{} }, CodeInvalidField, []string{"body.topics"}},
 		{"unknown audience", KindResource, func(c, b map[string]any) { b["audiences"] = []any{"grandparents"} }, CodeInvalidField, []string{"body.audiences[0]"}},
 		{"unknown type", KindResource, func(c, b map[string]any) { b["type"] = "tip sheet" }, CodeInvalidField, []string{"body.type"}},
@@ -234,6 +241,16 @@ func TestChange_Validate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// repeatedTopics names what "too many topics, one repeated" is refused for:
+// the list's length, each repeat of a topic in it, and the unknown topic.
+func repeatedTopics() []string {
+	fields := []string{"body.topics"}
+	for i := len(Topics); i < MaxListLen+1; i++ {
+		fields = append(fields, fmt.Sprintf("body.topics[%d]", i))
+	}
+	return append(fields, fmt.Sprintf("body.topics[%d]", MaxListLen+1))
 }
 
 // blob returns the first attachment of a generic change.

@@ -3,6 +3,7 @@ package protocol
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -122,9 +123,7 @@ func (r *Resource) validate(v *fieldErrors, c *Change) {
 	optionalText(v, "body.description", r.Description, MaxTextField)
 	requireLang(v, "body.language", r.Language)
 	requireList(v, "body.languages", r.Languages)
-	for i, l := range r.Languages {
-		requireLang(v, fmt.Sprintf("body.languages[%d]", i), l)
-	}
+	each(v, "body.languages", r.Languages, requireLang)
 	if r.AgeMin < 0 || r.AgeMin > 99 {
 		v.add("body.age_min", "%d is not an age between 0 and 99", r.AgeMin)
 	}
@@ -182,9 +181,7 @@ func (p *Post) validate(v *fieldErrors, c *Change) {
 	if len(p.Tags) > MaxListLen {
 		v.add("body.tags", "%d tags, limit %d", len(p.Tags), MaxListLen)
 	}
-	for i, tag := range p.Tags {
-		requireText(v, fmt.Sprintf("body.tags[%d]", i), tag, 64)
-	}
+	each(v, "body.tags", p.Tags, func(v *fieldErrors, field, tag string) { requireText(v, field, tag, 64) })
 }
 
 func (m *Comment) validate(v *fieldErrors, c *Change) {
@@ -205,9 +202,7 @@ func (p *Profile) validate(v *fieldErrors, c *Change) {
 	}
 	requireText(v, "body.name", p.Name, MaxShortField)
 	requireList(v, "body.languages", p.Languages)
-	for i, l := range p.Languages {
-		requireLang(v, fmt.Sprintf("body.languages[%d]", i), l)
-	}
+	each(v, "body.languages", p.Languages, requireLang)
 	optionalURL(v, "body.website", p.Website)
 	if p.Awareness != nil {
 		requireText(v, "body.awareness.name", p.Awareness.Name, MaxShortField)
@@ -305,16 +300,37 @@ func requireList(v *fieldErrors, field string, list []string) {
 	}
 }
 
+// each checks every element of list, naming a refused one field[i]. The
+// name is only made for a refusal: formatting one per element cost more
+// than the checks themselves.
+func each(v *fieldErrors, field string, list []string, check func(v *fieldErrors, field, s string)) {
+	for i, s := range list {
+		n := len(v.fields)
+		check(v, "", s)
+		for j := n; j < len(v.fields); j++ {
+			v.fields[j].Field = fmt.Sprintf("%s[%d]", field, i)
+		}
+	}
+}
+
 func vocabList(v *fieldErrors, field string, list, vocab []string) {
-	seen := make(map[string]bool, len(list))
+	// A list within the limit is searched for repeats in place; a longer
+	// one (refused anyway) through a set, so that its length cannot make
+	// the search quadratic.
+	var seen map[string]bool
+	if len(list) > MaxListLen {
+		seen = make(map[string]bool, len(list))
+	}
 	for i, term := range list {
 		if !inVocab(vocab, term) {
 			v.add(fmt.Sprintf("%s[%d]", field, i), "%q is not in the vocabulary (%s)", term, strings.Join(vocab, ", "))
 		}
-		if seen[term] {
+		if seen != nil && seen[term] || seen == nil && slices.Contains(list[:i], term) {
 			v.add(fmt.Sprintf("%s[%d]", field, i), "%q repeated", term)
 		}
-		seen[term] = true
+		if seen != nil {
+			seen[term] = true
+		}
 	}
 }
 

@@ -26,12 +26,9 @@ const (
 	// fail with SQLITE_BUSY when upgrading its lock, and busy_timeout does not
 	// help there; taking the lock at BEGIN makes writers simply wait.
 	//
-	// The writer's page cache holds a whole push's dirty pages (a push of
-	// 1,000 changes touches a few MiB): at SQLite's default of 2 MiB it
-	// spills pages into the WAL mid-transaction, and writes them again when
-	// they change before the commit. temp_store keeps statement journals
-	// (which a multi-row upsert needs, to undo itself on an error) in memory
-	// rather than in a temporary file written through system calls.
+	// temp_store keeps statement journals (which a multi-row upsert needs,
+	// to undo itself on an error) in memory rather than in a temporary file
+	// written through system calls.
 	writerParams = "_pragma=busy_timeout(10000)" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)" +
@@ -39,7 +36,6 @@ const (
 		"&_pragma=secure_delete(ON)" +
 		"&_pragma=wal_autocheckpoint(0)" +
 		"&_pragma=journal_size_limit(67108864)" +
-		"&_pragma=cache_size(-32768)" +
 		"&_pragma=temp_store(MEMORY)" +
 		"&_txlock=immediate"
 
@@ -83,9 +79,24 @@ type DB struct {
 	stopped      chan struct{} // closed when checkpointLoop has returned
 }
 
+// Option adjusts how Open opens a database.
+type Option func(*options)
+
+type options struct {
+	writerCacheKiB int
+}
+
+// WriterCache sets the writer's page cache, in MiB, above SQLite's 2 MiB.
+// A transaction that dirties more pages than its cache holds spills them
+// into the WAL before its commit, and writes them again when they change
+// once more: the hub's pushes of 1,000 changes dirty a few MiB each.
+func WriterCache(mib int) Option {
+	return func(o *options) { o.writerCacheKiB = mib << 10 }
+}
+
 // Open opens (creating if needed) the database at path and applies any
 // pending migrations from the root of migrations, which may be nil.
-func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
+func Open(ctx context.Context, path string, migrations fs.FS, opts ...Option) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
 	}
@@ -99,17 +110,25 @@ func Open(ctx context.Context, path string, migrations fs.FS) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	db := &DB{path: path}
-	if err := db.open(ctx, abs, migrations); err != nil {
+	if err := db.open(ctx, abs, migrations, o); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	return db, nil
 }
 
-func (db *DB) open(ctx context.Context, abs string, migrations fs.FS) error {
+func (db *DB) open(ctx context.Context, abs string, migrations fs.FS, o options) error {
+	params := writerParams
+	if o.writerCacheKiB > 0 {
+		params += fmt.Sprintf("&_pragma=cache_size(-%d)", o.writerCacheKiB)
+	}
 	var err error
-	if db.writer, err = sql.Open("sqlite", dsn(abs, writerParams)); err != nil {
+	if db.writer, err = sql.Open("sqlite", dsn(abs, params)); err != nil {
 		return fmt.Errorf("writer: %w", err)
 	}
 	db.writer.SetMaxOpenConns(1)

@@ -78,6 +78,8 @@ func TestOpen_Pragmas(t *testing.T) {
 		// Checkpoints are the background checkpointer's, not the commits'.
 		"wal_autocheckpoint": "0",
 		"journal_size_limit": "67108864",
+		"temp_store":         "2", // MEMORY
+		"cache_size":         "-2000",
 	}
 	for name, want := range writer {
 		if got := pragma(t, db.Writer(), name); got != want {
@@ -99,6 +101,20 @@ func TestOpen_Pragmas(t *testing.T) {
 	}
 	if got := db.Reader().Stats().MaxOpenConnections; got < 4 {
 		t.Errorf("reader MaxOpenConnections = %d, want >= 4", got)
+	}
+}
+
+func TestOpen_WriterCache(t *testing.T) {
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"), nil, WriterCache(32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := pragma(t, db.Writer(), "cache_size"); got != "-32768" {
+		t.Errorf("writer cache_size = %s, want -32768 (KiB)", got)
+	}
+	if got := pragma(t, db.Reader(), "cache_size"); got != "-2000" {
+		t.Errorf("reader cache_size = %s, want SQLite's default", got)
 	}
 }
 
