@@ -112,7 +112,7 @@ func benchPortal(ctx context.Context, cfg benchConfig, dir string) (*portalRepor
 	ccfg.Credential = enrol.Credential
 	client := protocol.NewClient(ccfg)
 	fmt.Fprintf(os.Stderr, "portal: signing and pushing %d resources…\n", cfg.entities)
-	changes, err := signChanges(key, cfg.entities)
+	changes, err := signChanges("be", key, cfg.entities)
 	if err != nil {
 		stop(hub)
 		return nil, err

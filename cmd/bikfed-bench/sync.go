@@ -23,6 +23,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/bikfed/bikfed/hub"
 	"github.com/bikfed/bikfed/internal/sampledata"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
 	"github.com/bikfed/bikfed/node"
@@ -34,11 +35,9 @@ type report struct {
 	started time.Time
 	cfg     benchConfig
 
-	sqlRate, verifyRate, applyRate float64
-	applyCPU                       float64   // the hub's share of the machine's cores while pushes were applied
-	verifyRates                    []float64 // every pass of the verification baseline, sorted
-	pushLatency                    roundStats
-	pushMax                        time.Duration
+	sqlRate, verifyRate float64
+	verifyRates         []float64 // every pass of the verification baseline, sorted
+	applyOne, applyTwo  applyResult
 	pullSeconds                    float64
 	pullVerified                   bool
 	idleSmall, idleLarge, nodeIdle roundStats
@@ -68,40 +67,38 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 		return err
 	}
 
-	token, err := cli(cfg.bin, "hub", "register-node", "be", "--name", "Benchmark SIC", "--data", hubDir)
-	if err != nil {
-		return err
-	}
-	key, err := protocol.GenerateKey("be")
-	if err != nil {
-		return err
-	}
 	counter := &countingDialer{}
 	ccfg := protocol.DefaultClientConfig(hubURL)
 	ccfg.Transport = &http.Transport{DialContext: counter.DialContext, MaxIdleConnsPerHost: 4}
-	plain := protocol.NewClient(ccfg)
-	enrol, err := plain.Enrol(ctx, protocol.EnrolRequest{Node: "be", Token: token, KeyID: key.ID, PublicKey: key.Public(), Epoch: "bench"})
-	if err != nil {
-		return err
+	// Three pushing nodes: be pushes half of the changes alone, then nl and
+	// pt push a quarter each at the same time.
+	loads := []*nodeLoad{{id: "be", share: 2}, {id: "nl", share: 1}, {id: "pt", share: 1}}
+	var all []signedBy
+	for _, l := range loads {
+		if err := l.enrol(ctx, cfg, hubDir, ccfg); err != nil {
+			return err
+		}
+		n := cfg.entities * l.share / 4
+		fmt.Fprintf(os.Stderr, "signing %d changes of %s…\n", n, l.id)
+		if l.changes, err = signChanges(l.id, l.key, n); err != nil {
+			return err
+		}
+		for _, c := range l.changes {
+			all = append(all, signedBy{s: c, pub: l.key.Public()})
+		}
 	}
-	ccfg.Credential = enrol.Credential
+	ccfg.Credential = loads[0].cred
 	client := protocol.NewClient(ccfg)
 
-	fmt.Fprintf(os.Stderr, "signing %d changes…\n", cfg.entities)
-	changes, err := signChanges(key, cfg.entities)
-	if err != nil {
-		return err
-	}
-
 	fmt.Fprintln(os.Stderr, "baseline: raw batched SQLite inserts…")
-	if rep.sqlRate, err = rawInsertRate(ctx, filepath.Join(dir, "raw.db"), changes, cfg.batch); err != nil {
+	if rep.sqlRate, err = rawInsertRate(ctx, filepath.Join(dir, "raw.db"), all, cfg.batch); err != nil {
 		return err
 	}
 	// The bodies are encoded and compressed beforehand, exactly as
 	// protocol.Client.Push would send them: the client's compression is not the
 	// hub's work, and on this machine it would compete with the hub for the
-	// same cores. The pushes are sent one after the other, each after the
-	// previous answer, so whatever the hub does in the background (the
+	// same cores. Each node sends its pushes one after the other, each after
+	// the previous answer, so whatever the hub does in the background (the
 	// portal's indexer) competes with them as it would in production. The
 	// verification baseline is taken before and after the pushes, the second
 	// time once the hub has gone idle, and the median taken: a shared
@@ -109,58 +106,35 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 	fmt.Fprintln(os.Stderr, "baseline: Ed25519 verification on all cores…")
 	var verifyRates []float64
 	for range verifyPasses {
-		verifyRates = append(verifyRates, verifyRate(key, changes))
+		verifyRates = append(verifyRates, verifyRate(all))
 	}
 	fmt.Fprintln(os.Stderr, "hub apply: encoding the pushes…")
-	type push struct {
-		from, to int
-		body     []byte
-	}
-	var pushes []push
-	for from := 0; from < len(changes); from += cfg.batch {
-		to := min(from+cfg.batch, len(changes))
-		h := protocol.PushHeader{Node: "be", Epoch: "bench", FromSeq: int64(from + 1), ToSeq: int64(to), HeadSeq: int64(len(changes))}
-		body, err := encodePush(h, changes[from:to])
-		if err != nil {
+	for _, l := range loads {
+		if err := l.encode(cfg.batch); err != nil {
 			return err
 		}
-		pushes = append(pushes, push{from, to, body})
 	}
-	fmt.Fprintln(os.Stderr, "hub apply: pushing over HTTP…")
-	pusher := &rawPusher{hc: &http.Client{Transport: ccfg.Transport, Timeout: 5 * time.Minute}, url: hubURL + protocol.PathPush, cred: enrol.Credential}
-	var pushTime time.Duration
-	var pushTicks int64
-	var pushTimes []time.Duration
-	for _, p := range pushes {
-		from, to := p.from, p.to
-		t0, c0 := time.Now(), cpuTicks(hubProc.Process.Pid)
-		res, err := pusher.push(ctx, p.body)
-		pushTime += time.Since(t0)
-		pushTimes = append(pushTimes, time.Since(t0))
-		pushTicks += cpuTicks(hubProc.Process.Pid) - c0
-		if err != nil {
-			return fmt.Errorf("push %d-%d: %w", from+1, to, err)
-		}
-		if res.Applied != to-from || len(res.Refused) > 0 {
-			return fmt.Errorf("push %d-%d: applied %d, refused %v", from+1, to, res.Applied, res.Refused)
-		}
-		if from == 0 {
-			rep.smallSize = to
-			if rep.idleSmall, err = idleRounds(ctx, client, counter, res.HubSeq, cfg.rounds); err != nil {
-				return err
-			}
-		}
+	hc := &http.Client{Transport: ccfg.Transport, Timeout: 5 * time.Minute}
+	fmt.Fprintln(os.Stderr, "hub apply: one node pushing…")
+	firstPushed := func(res *protocol.PushResult) error {
+		rep.smallSize = int(res.HubSeq)
+		var err error
+		rep.idleSmall, err = idleRounds(ctx, client, counter, res.HubSeq, cfg.rounds)
+		return err
 	}
-	rep.applyRate = float64(len(changes)) / pushTime.Seconds()
-	rep.pushLatency = percentiles(pushTimes)
-	rep.pushMax = slices.Max(pushTimes)
-	rep.applyCPU = float64(pushTicks) / float64(clockTicks) / pushTime.Seconds() / float64(runtime.NumCPU())
+	if rep.applyOne, err = applyPhase(ctx, hc, hubURL, hubProc.Process.Pid, loads[:1], firstPushed); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "hub apply: two nodes pushing at once…")
+	if rep.applyTwo, err = applyPhase(ctx, hc, hubURL, hubProc.Process.Pid, loads[1:], nil); err != nil {
+		return err
+	}
 	fmt.Fprintln(os.Stderr, "baseline: Ed25519 verification on all cores, again once the hub is idle…")
 	if err := waitIdle(ctx, hubProc.Process.Pid); err != nil {
 		return err
 	}
 	for range verifyPasses {
-		verifyRates = append(verifyRates, verifyRate(key, changes))
+		verifyRates = append(verifyRates, verifyRate(all))
 	}
 	fmt.Fprintf(os.Stderr, "baseline passes, before and after the pushes: %.0f\n", verifyRates)
 	slices.Sort(verifyRates)
@@ -225,22 +199,175 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 	return nil
 }
 
+// nodeLoad is one pushing node of the apply benchmark.
+type nodeLoad struct {
+	id      string
+	share   int // quarters of the changes
+	key     protocol.Key
+	cred    string
+	changes []protocol.Signed
+	pushes  []encodedPush
+}
+
+type encodedPush struct {
+	from, to int
+	body     []byte
+}
+
+// enrol registers and enrols l with the hub.
+func (l *nodeLoad) enrol(ctx context.Context, cfg benchConfig, hubDir string, ccfg protocol.ClientConfig) error {
+	token, err := cli(cfg.bin, "hub", "register-node", l.id, "--name", "Benchmark SIC "+l.id, "--data", hubDir)
+	if err != nil {
+		return err
+	}
+	if l.key, err = protocol.GenerateKey(l.id); err != nil {
+		return err
+	}
+	enrol, err := protocol.NewClient(ccfg).Enrol(ctx, protocol.EnrolRequest{Node: l.id, Token: token, KeyID: l.key.ID, PublicKey: l.key.Public(), Epoch: "bench"})
+	if err != nil {
+		return err
+	}
+	l.cred = enrol.Credential
+	return nil
+}
+
+// encode makes l's push bodies.
+func (l *nodeLoad) encode(batch int) error {
+	for from := 0; from < len(l.changes); from += batch {
+		to := min(from+batch, len(l.changes))
+		h := protocol.PushHeader{Node: l.id, Epoch: "bench", FromSeq: int64(from + 1), ToSeq: int64(to), HeadSeq: int64(len(l.changes))}
+		body, err := encodePush(h, l.changes[from:to])
+		if err != nil {
+			return err
+		}
+		l.pushes = append(l.pushes, encodedPush{from, to, body})
+	}
+	return nil
+}
+
+// applyResult is one phase of the apply benchmark.
+type applyResult struct {
+	nodes, changes int
+	rate           float64 // changes/s over the phase's wall time
+	hubCPU         float64 // the hub's share of the machine's cores
+	idle, stolen   float64 // the machine's idle share, and the share the hypervisor took
+	latency        roundStats
+	max            time.Duration
+}
+
+// applyPhase has every node of loads send its pushes, one after the other,
+// all nodes at once. first, when set, runs after the first push is answered
+// and outside the timing.
+func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int, loads []*nodeLoad, first func(*protocol.PushResult) error) (applyResult, error) {
+	res := applyResult{nodes: len(loads)}
+	var (
+		mu       sync.Mutex
+		times    []time.Duration
+		paused   time.Duration
+		firstErr error
+	)
+	ticks0, stat0 := cpuTicks(hubPid), machineTicks()
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for _, l := range loads {
+		res.changes += len(l.changes)
+		p := &rawPusher{hc: hc, url: hubURL + protocol.PathPush, cred: l.cred}
+		wg.Go(func() {
+			for i, push := range l.pushes {
+				start := time.Now()
+				r, err := p.push(ctx, push.body)
+				took := time.Since(start)
+				if err == nil && (r.Applied != push.to-push.from || len(r.Refused) > 0) {
+					err = fmt.Errorf("applied %d, refused %v", r.Applied, r.Refused)
+				}
+				mu.Lock()
+				times = append(times, took)
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("push %s %d-%d: %w", l.id, push.from+1, push.to, err)
+				}
+				stop := err != nil || firstErr != nil
+				if err == nil && i == 0 && first != nil {
+					// Alone by construction: first is only given with one node.
+					ps := time.Now()
+					ticks := cpuTicks(hubPid)
+					err = first(r)
+					paused += time.Since(ps)
+					ticks0 += cpuTicks(hubPid) - ticks
+					if err != nil && firstErr == nil {
+						firstErr, stop = err, true
+					}
+				}
+				mu.Unlock()
+				if stop {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return res, firstErr
+	}
+	wall := time.Since(t0) - paused
+	stat := machineTicks().sub(stat0)
+	res.rate = float64(res.changes) / wall.Seconds()
+	res.hubCPU = float64(cpuTicks(hubPid)-ticks0) / float64(clockTicks) / wall.Seconds() / float64(runtime.NumCPU())
+	res.idle, res.stolen = stat.share(stat.idle), stat.share(stat.steal)
+	res.latency = percentiles(times)
+	res.max = slices.Max(times)
+	return res, nil
+}
+
+// cpuStat is the machine's CPU time from /proc/stat, in clock ticks.
+type cpuStat struct{ total, idle, steal int64 }
+
+func machineTicks() cpuStat {
+	b, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var st cpuStat
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch i {
+		case 8, 9: // guest time is already counted in user time
+			continue
+		case 3, 4: // idle, iowait
+			st.idle += n
+		case 7:
+			st.steal = n
+		}
+		st.total += n
+	}
+	return st
+}
+
+func (s cpuStat) sub(before cpuStat) cpuStat {
+	return cpuStat{s.total - before.total, s.idle - before.idle, s.steal - before.steal}
+}
+
+func (s cpuStat) share(n int64) float64 {
+	if s.total == 0 {
+		return 0
+	}
+	return float64(n) / float64(s.total)
+}
+
 // verifyPasses is how many times the verification baseline is measured
 // before the pushes and again after them: on a shared machine one pass can
 // be 15 % off the next, and the median of all of them is the baseline.
 const verifyPasses = 3
 
-// signChanges makes n ~1 KB resources, signed as be would sign them.
-func signChanges(key protocol.Key, n int) ([]protocol.Signed, error) {
-	drafts := sampledata.Synthetic("be", n, 2026)
+// signChanges makes n ~1 KB resources, signed as key's owner would sign them.
+func signChanges(owner string, key protocol.Key, n int) ([]protocol.Signed, error) {
+	drafts := sampledata.Synthetic(owner, n, 2026)
 	out := make([]protocol.Signed, n)
 	now := time.Now().UTC()
 	for i, d := range drafts {
-		id, err := protocol.NewEntityID("be", now)
+		id, err := protocol.NewEntityID(owner, now)
 		if err != nil {
 			return nil, err
 		}
-		c := &protocol.Change{Protocol: protocol.Version, ID: id, Kind: d.Kind, Owner: "be", Version: 1, Seq: int64(i + 1),
+		c := &protocol.Change{Protocol: protocol.Version, ID: id, Kind: d.Kind, Owner: owner, Version: 1, Seq: int64(i + 1),
 			UpdatedAt: now, Visibility: d.Visibility, Body: d.Body}
 		if out[i], err = key.Sign(c); err != nil {
 			return nil, err
@@ -257,15 +384,19 @@ const rawSchema = `CREATE TABLE entities (
 	change BLOB NOT NULL, sig BLOB NOT NULL, hash BLOB NOT NULL
 );`
 
-func rawInsertRate(ctx context.Context, path string, changes []protocol.Signed, batch int) (float64, error) {
-	db, err := sqlitedb.Open(ctx, path, fstest.MapFS{"0001_raw.sql": {Data: []byte(rawSchema)}})
+func rawInsertRate(ctx context.Context, path string, signed []signedBy, batch int) (float64, error) {
+	changes := make([]protocol.Signed, len(signed))
+	for i, s := range signed {
+		changes[i] = s.s
+	}
+	db, err := sqlitedb.Open(ctx, path, fstest.MapFS{"0001_raw.sql": {Data: []byte(rawSchema)}}, sqlitedb.WriterCache(hub.PushCacheMiB))
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
 	type row struct {
-		id, vis string
-		hash    [32]byte
+		id, owner, vis string
+		hash           [32]byte
 	}
 	// Parsing is not part of the baseline: only the inserts are timed.
 	rows := make([]row, len(changes))
@@ -274,20 +405,20 @@ func rawInsertRate(ctx context.Context, path string, changes []protocol.Signed, 
 		if err != nil {
 			return 0, err
 		}
-		rows[i] = row{id: c.ID, vis: string(c.Visibility), hash: s.Hash()}
+		rows[i] = row{id: c.ID, owner: c.Owner, vis: string(c.Visibility), hash: s.Hash()}
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	t0 := time.Now()
 	for from := 0; from < len(changes); from += batch {
 		to := min(from+batch, len(changes))
 		err := db.WriteTx(ctx, func(tx *sql.Tx) error {
-			stmt, err := tx.PrepareContext(ctx, `INSERT INTO entities (id, owner, kind, version, visibility, updated_at, hub_seq, change, sig, hash) VALUES (?, 'be', 'resource', 1, ?, ?, ?, ?, ?, ?)`)
+			stmt, err := tx.PrepareContext(ctx, `INSERT INTO entities (id, owner, kind, version, visibility, updated_at, hub_seq, change, sig, hash) VALUES (?, ?, 'resource', 1, ?, ?, ?, ?, ?, ?)`)
 			if err != nil {
 				return err
 			}
 			defer stmt.Close()
 			for i := from; i < to; i++ {
-				if _, err := stmt.ExecContext(ctx, rows[i].id, rows[i].vis, now, i+1, []byte(changes[i].Change), changes[i].Sig, rows[i].hash[:]); err != nil {
+				if _, err := stmt.ExecContext(ctx, rows[i].id, rows[i].owner, rows[i].vis, now, i+1, []byte(changes[i].Change), changes[i].Sig, rows[i].hash[:]); err != nil {
 					return err
 				}
 			}
@@ -342,8 +473,13 @@ func (p *rawPusher) push(ctx context.Context, body []byte) (*protocol.PushResult
 	return &res, nil
 }
 
-func verifyRate(key protocol.Key, changes []protocol.Signed) float64 {
-	pub := key.Public()
+// signedBy is a signed change with its signer's public key.
+type signedBy struct {
+	s   protocol.Signed
+	pub []byte
+}
+
+func verifyRate(changes []signedBy) float64 {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var bad atomic.Int64
@@ -357,7 +493,7 @@ func verifyRate(key protocol.Key, changes []protocol.Signed) float64 {
 				if i >= len(changes) {
 					return
 				}
-				if !protocol.VerifySignature(pub, changes[i].Change, changes[i].Sig) {
+				if !protocol.VerifySignature(changes[i].pub, changes[i].s.Change, changes[i].s.Sig) {
 					bad.Add(1)
 				}
 			}
