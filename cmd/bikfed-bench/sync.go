@@ -35,9 +35,9 @@ type report struct {
 	started time.Time
 	cfg     benchConfig
 
-	sqlRate, verifyRate float64
-	verifyRates         []float64 // every pass of the verification baseline, sorted
-	applyOne, applyTwo  applyResult
+	sqlRate, verifyRate            float64
+	verifyRates                    []float64 // every pass of the verification baseline, sorted
+	applyOne, applyTwo             applyResult
 	pullSeconds                    float64
 	pullVerified                   bool
 	idleSmall, idleLarge, nodeIdle roundStats
