@@ -36,7 +36,9 @@ type report struct {
 	cfg     benchConfig
 
 	sqlRate, verifyRate            float64
-	verifyRates                    []float64 // every pass of the verification baseline, sorted
+	verifyRates                    []float64     // every pass of the verification baseline, sorted
+	verifyCPU                      time.Duration // CPU time per signature checked, all passes
+	verifyStolen                   float64       // the hypervisor's share of the machine during the passes
 	applyOne, applyTwo             applyResult
 	pullSeconds                    float64
 	pullVerified                   bool
@@ -105,8 +107,16 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 	// machine's load drifts within seconds.
 	fmt.Fprintln(os.Stderr, "baseline: Ed25519 verification on all cores…")
 	var verifyRates []float64
-	for range verifyPasses {
+	var verifyCPU time.Duration
+	var verifyStat cpuStat
+	pass := func() {
+		c0, s0 := selfCPU(), machineTicks()
 		verifyRates = append(verifyRates, verifyRate(all))
+		verifyCPU += selfCPU() - c0
+		verifyStat = verifyStat.add(machineTicks().sub(s0))
+	}
+	for range verifyPasses {
+		pass()
 	}
 	fmt.Fprintln(os.Stderr, "hub apply: encoding the pushes…")
 	for _, l := range loads {
@@ -134,8 +144,10 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 		return err
 	}
 	for range verifyPasses {
-		verifyRates = append(verifyRates, verifyRate(all))
+		pass()
 	}
+	rep.verifyCPU = verifyCPU / time.Duration(2*verifyPasses*len(all))
+	rep.verifyStolen = verifyStat.share(verifyStat.steal)
 	fmt.Fprintf(os.Stderr, "baseline passes, before and after the pushes: %.0f\n", verifyRates)
 	slices.Sort(verifyRates)
 	rep.verifyRates = verifyRates
@@ -250,6 +262,7 @@ type applyResult struct {
 	nodes, changes int
 	rate           float64 // changes/s over the phase's wall time
 	hubCPU         float64 // the hub's share of the machine's cores
+	cpuPerChange   time.Duration
 	idle, stolen   float64 // the machine's idle share, and the share the hypervisor took
 	latency        roundStats
 	max            time.Duration
@@ -311,7 +324,9 @@ func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int,
 	wall := time.Since(t0) - paused
 	stat := machineTicks().sub(stat0)
 	res.rate = float64(res.changes) / wall.Seconds()
-	res.hubCPU = float64(cpuTicks(hubPid)-ticks0) / float64(clockTicks) / wall.Seconds() / float64(runtime.NumCPU())
+	hubTicks := cpuTicks(hubPid) - ticks0
+	res.hubCPU = float64(hubTicks) / float64(clockTicks) / wall.Seconds() / float64(runtime.NumCPU())
+	res.cpuPerChange = time.Duration(hubTicks) * (time.Second / clockTicks) / time.Duration(res.changes)
 	res.idle, res.stolen = stat.share(stat.idle), stat.share(stat.steal)
 	res.latency = percentiles(times)
 	res.max = slices.Max(times)
@@ -339,6 +354,17 @@ func machineTicks() cpuStat {
 		st.total += n
 	}
 	return st
+}
+
+func (s cpuStat) add(o cpuStat) cpuStat {
+	return cpuStat{s.total + o.total, s.idle + o.idle, s.steal + o.steal}
+}
+
+// selfCPU is this process's user and system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (s cpuStat) sub(before cpuStat) cpuStat {
