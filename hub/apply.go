@@ -46,18 +46,21 @@ type batch struct {
 	// after a push whose answer was lost.
 	dupBelow  int64
 	items     []*pushItem
-	truncated bool // stopped at a limit: the checkpoint is the highest seq read
+	truncated bool        // stopped at a limit: the checkpoint is the highest seq read
+	ticket    *pushTicket // the push's admission; nil for the hub's own batches
 	verifying sync.WaitGroup
 }
 
 // wait blocks until every record of b is verified.
 func (b *batch) wait() { b.verifying.Wait() }
 
-// readPush reads a push body for node: it decodes lines in this goroutine and
+// readPush reads a push body for node: it admits the push by its header, then
+// decodes lines in this goroutine and
 // hands each record to verification on all cores at once. It returns when
 // the body is read; verification may still be running, so applyBatch can
 // start writing the first records while the last ones are checked, and the
 // write transaction is never held open while a slow client sends its body.
+// The caller ends the returned batch's ticket with finish.
 func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, error) {
 	pr, err := protocol.NewPushReader(r)
 	if err != nil {
@@ -68,9 +71,15 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 	if b.header.Node != node {
 		return nil, protocol.Errorf(protocol.CodeForbidden, "push header names node %q, credential is %q's", b.header.Node, node)
 	}
-	if b.dupBelow, err = h.precheck(b.header); err != nil {
+	if b.ticket, b.dupBelow, err = h.admit(ctx, b.header); err != nil {
 		return nil, err
 	}
+	read := false
+	defer func() {
+		if !read {
+			h.finish(b.ticket)
+		}
+	}()
 	if b.header.FromSeq > b.dupBelow {
 		b.dupBelow = 0 // nothing in range was processed: no record to look at twice
 	}
@@ -140,6 +149,7 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 		}
 		return nil, protocol.Errorf(protocol.CodeBadRequest, "read push body: %v", readErr)
 	}
+	read = true
 	return b, nil
 }
 
@@ -212,30 +222,6 @@ func refusalReason(err error) (protocol.Code, string) {
 		return protocol.CodeInternal, "unknown error"
 	}
 	return protocol.CodeInternal, err.Error()
-}
-
-// precheck refuses a push whose epoch or seq range cannot apply, from memory,
-// before its body is read. applyBatch checks again inside the transaction.
-// It returns the node's applied_seq when the push continues its epoch.
-func (h *Hub) precheck(hd protocol.PushHeader) (int64, error) {
-	h.mu.Lock()
-	n := h.nodes[hd.Node]
-	var epoch string
-	var applied int64
-	if n != nil {
-		epoch, applied = n.epoch, n.appliedSeq
-	}
-	h.mu.Unlock()
-	if n == nil {
-		return 0, protocol.Errorf(protocol.CodeForbidden, "node %q is not registered", hd.Node)
-	}
-	if err := checkpointCheck(hd, epoch, applied); err != nil {
-		return 0, err
-	}
-	if hd.Epoch != epoch {
-		return 0, nil
-	}
-	return applied, nil
 }
 
 func checkpointCheck(hd protocol.PushHeader, epoch string, applied int64) error {
@@ -459,6 +445,9 @@ type stored struct {
 // applyBatch applies a verified batch, its refusals and the pusher's new
 // checkpoint in one transaction. Pushes and hub authoring both come here.
 func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, error) {
+	if err := b.ticket.waitAfter(ctx); err != nil {
+		return nil, err
+	}
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
 	hd := b.header
@@ -647,6 +636,7 @@ func (h *Hub) handlePush(w http.ResponseWriter, r *http.Request) {
 	var res *protocol.PushResult
 	if err == nil {
 		res, err = h.applyBatch(r.Context(), b)
+		h.finish(b.ticket)
 	}
 	h.ops.metrics.observePush(res, err)
 	if err != nil {

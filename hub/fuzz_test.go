@@ -30,6 +30,7 @@ func FuzzPushBody(f *testing.F) {
 		if err != nil {
 			return
 		}
+		defer th.finish(b.ticket)
 		b.wait()
 		for _, it := range b.items {
 			if it.refusal == nil && (it.change == nil || it.change.Owner != "be") {
@@ -71,6 +72,7 @@ func FuzzPushCompressed(f *testing.F) {
 		if err != nil {
 			return
 		}
+		defer th.finish(b.ticket)
 		b.wait()
 		if len(b.items) > th.cfg.MaxBatchChanges {
 			t.Fatalf("%d records read, limit %d", len(b.items), th.cfg.MaxBatchChanges)

@@ -106,6 +106,8 @@ type nodeState struct {
 	pullCursor     int64
 	lastPullAt     time.Time
 	pullDirty      bool
+	inflight       []*pushTicket // pushes admitted and not finished (pipeline.go)
+	changed        chan struct{} // closed when the checkpoint or inflight changes; nil until waited on
 }
 
 // Open opens the hub in cfg.DataDir: the database (migrated), the hub's

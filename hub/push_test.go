@@ -82,6 +82,7 @@ func TestHub_PushFeedRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer th.finish(b.ticket)
 		b.wait()
 		for _, it := range b.items {
 			if it.done != nil || it.dupSeq == 0 {
