@@ -32,39 +32,98 @@ type outboxRow struct {
 	s       protocol.Signed
 }
 
+// sentPush is a batch on its way to the hub.
+type sentPush struct {
+	h    protocol.PushHeader
+	rows []outboxRow
+	// ahead: sent before the answer to the batch it follows.
+	ahead bool
+	done  chan struct{} // closed when res and err are set
+	res   *protocol.PushResult
+	err   error
+}
+
+// sendPush reads the outbox after seq after and sends it as one batch in
+// the background; nil when there is nothing to send.
+func (n *Node) sendPush(ctx context.Context, st syncState, after int64) (*sentPush, error) {
+	rows, err := n.readOutbox(ctx, after)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	// Attachments go first: the hub refuses a change whose blobs it lacks.
+	if err := n.uploadBlobs(ctx, rows); err != nil {
+		return nil, err
+	}
+	h := protocol.PushHeader{
+		Node: n.ident.Node, Epoch: st.Epoch,
+		// From the checkpoint, not the first row: the header's range is
+		// what lets the hub advance over seqs it has nothing to apply for.
+		FromSeq: after + 1,
+		ToSeq:   rows[len(rows)-1].seq,
+		HeadSeq: st.HeadSeq,
+	}
+	h.HeadSeq = max(h.HeadSeq, h.ToSeq)
+	batch := make([]protocol.Signed, len(rows))
+	for i, r := range rows {
+		batch[i] = r.s
+	}
+	p := &sentPush{h: h, rows: rows, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.res, p.err = n.client.Push(ctx, h, batch)
+	}()
+	return p, nil
+}
+
 func (n *Node) push(ctx context.Context) error {
 	switched := false
+	// While the hub applies one batch, the next is already on its way
+	// (docs/protocol.md §10): the hub checks its signatures while it writes
+	// the one before, instead of waiting a round trip for it.
+	var ahead *sentPush
+	defer func() {
+		if ahead != nil {
+			<-ahead.done
+		}
+	}()
 	for {
 		st, err := readSyncState(ctx, n.db.Reader())
 		if err != nil {
 			return err
 		}
-		rows, err := n.readOutbox(ctx, st.PushCheckpoint)
+		var cur *sentPush
+		if ahead != nil && ahead.h.Epoch == st.Epoch && ahead.h.FromSeq == st.PushCheckpoint+1 {
+			cur, ahead = ahead, nil
+		} else {
+			if ahead != nil {
+				// It followed a batch that did not apply in full: the hub
+				// refuses it, or counts its records as processed.
+				<-ahead.done
+				ahead = nil
+			}
+			if cur, err = n.sendPush(ctx, st, st.PushCheckpoint); err != nil || cur == nil {
+				return err
+			}
+		}
+		next, err := n.sendPush(ctx, st, cur.h.ToSeq)
 		if err != nil {
-			return err
+			// Sent again, in turn, once cur is answered; the error is
+			// reported then if it remains.
+			n.log.Debug("send next batch ahead", "err", err)
+		} else if next != nil {
+			next.ahead = true
+			ahead = next
+			n.ops.metrics.pushesAhead.Add(1)
 		}
-		if len(rows) == 0 {
-			return nil
-		}
-		// Attachments go first: the hub refuses a change whose blobs it lacks.
-		if err := n.uploadBlobs(ctx, rows); err != nil {
-			return err
-		}
-		h := protocol.PushHeader{
-			Node: n.ident.Node, Epoch: st.Epoch,
-			// From the checkpoint, not the first row: the header's range is
-			// what lets the hub advance over seqs it has nothing to apply for.
-			FromSeq: st.PushCheckpoint + 1,
-			ToSeq:   rows[len(rows)-1].seq,
-			HeadSeq: st.HeadSeq,
-		}
-		h.HeadSeq = max(h.HeadSeq, h.ToSeq)
-		batch := make([]protocol.Signed, len(rows))
-		for i, r := range rows {
-			batch[i] = r.s
-		}
-		res, err := n.client.Push(ctx, h, batch)
+		<-cur.done
+		h, rows, res, err := cur.h, cur.rows, cur.res, cur.err
 		if err != nil {
+			if cur.ahead && (errors.Is(err, protocol.ErrSeqGap) || errors.Is(err, protocol.ErrEpochMismatch)) {
+				// It reached the hub long before the batch it follows, or
+				// that one failed after all: send it again, in turn.
+				n.log.Debug("push sent ahead refused; sending it again", "from", h.FromSeq, "err", err)
+				continue
+			}
 			if errors.Is(err, protocol.ErrSeqGap) || errors.Is(err, protocol.ErrEpochMismatch) {
 				if switched {
 					return fmt.Errorf("push after starting a new epoch: %w", err)
