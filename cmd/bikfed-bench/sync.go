@@ -99,8 +99,8 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 	// The bodies are encoded and compressed beforehand, exactly as
 	// protocol.Client.Push would send them: the client's compression is not the
 	// hub's work, and on this machine it would compete with the hub for the
-	// same cores. Each node sends its pushes one after the other, each after
-	// the previous answer, so whatever the hub does in the background (the
+	// same cores. Each node keeps two pushes in flight, as node.Push does
+	// while catching up, and whatever the hub does in the background (the
 	// portal's indexer) competes with them as it would in production. The
 	// verification baseline is taken before and after the pushes, the second
 	// time once the hub has gone idle, and the median taken: a shared
@@ -268,9 +268,13 @@ type applyResult struct {
 	max            time.Duration
 }
 
-// applyPhase has every node of loads send its pushes, one after the other,
-// all nodes at once. first, when set, runs after the first push is answered
-// and outside the timing.
+// pushWindow is how many pushes a node keeps in flight while catching up,
+// as node.Push does: it sends the next batch before the previous answer.
+const pushWindow = 2
+
+// applyPhase has every node of loads send its pushes, all nodes at once,
+// each with pushWindow in flight. first, when set, runs after the first
+// push is answered, outside the timing and before the next is sent.
 func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int, loads []*nodeLoad, first func(*protocol.PushResult) error) (applyResult, error) {
 	res := applyResult{nodes: len(loads)}
 	var (
@@ -281,40 +285,66 @@ func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int,
 	)
 	ticks0, stat0 := cpuTicks(hubPid), machineTicks()
 	t0 := time.Now()
+	send := func(l *nodeLoad, p *rawPusher, push encodedPush) *protocol.PushResult {
+		start := time.Now()
+		r, err := p.push(ctx, push.body)
+		took := time.Since(start)
+		if err == nil && (r.Applied != push.to-push.from || len(r.Refused) > 0) {
+			err = fmt.Errorf("applied %d, refused %v", r.Applied, r.Refused)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		times = append(times, took)
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("push %s %d-%d: %w", l.id, push.from+1, push.to, err)
+		}
+		if err != nil {
+			return nil
+		}
+		return r
+	}
 	var wg sync.WaitGroup
 	for _, l := range loads {
 		res.changes += len(l.changes)
 		p := &rawPusher{hc: hc, url: hubURL + protocol.PathPush, cred: l.cred}
 		wg.Go(func() {
-			for i, push := range l.pushes {
-				start := time.Now()
-				r, err := p.push(ctx, push.body)
-				took := time.Since(start)
-				if err == nil && (r.Applied != push.to-push.from || len(r.Refused) > 0) {
-					err = fmt.Errorf("applied %d, refused %v", r.Applied, r.Refused)
-				}
-				mu.Lock()
-				times = append(times, took)
-				if err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("push %s %d-%d: %w", l.id, push.from+1, push.to, err)
-				}
-				stop := err != nil || firstErr != nil
-				if err == nil && i == 0 && first != nil {
-					// Alone by construction: first is only given with one node.
-					ps := time.Now()
-					ticks := cpuTicks(hubPid)
-					err = first(r)
-					paused += time.Since(ps)
-					ticks0 += cpuTicks(hubPid) - ticks
-					if err != nil && firstErr == nil {
-						firstErr, stop = err, true
-					}
-				}
-				mu.Unlock()
-				if stop {
+			pushes := l.pushes
+			if first != nil {
+				// Alone by construction: first is only given with one node.
+				r := send(l, p, pushes[0])
+				if r == nil {
 					return
 				}
+				ps, ticks := time.Now(), cpuTicks(hubPid)
+				err := first(r)
+				mu.Lock()
+				paused += time.Since(ps)
+				ticks0 += cpuTicks(hubPid) - ticks
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				pushes = pushes[1:]
 			}
+			window := make(chan struct{}, pushWindow)
+			var sent sync.WaitGroup
+			for _, push := range pushes {
+				window <- struct{}{}
+				mu.Lock()
+				failed := firstErr != nil
+				mu.Unlock()
+				if failed {
+					break
+				}
+				sent.Go(func() {
+					defer func() { <-window }()
+					send(l, p, push)
+				})
+				// The next request leaves after this one has started, as
+				// the node's do; the hub holds one that arrives first.
+				time.Sleep(time.Millisecond)
+			}
+			sent.Wait()
 		})
 	}
 	wg.Wait()
