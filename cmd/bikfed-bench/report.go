@@ -41,7 +41,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "| **ratio to the machine limit** (target ≥ 0.5) | **%.2f** — %s | **%.2f** — %s |\n", one.rate/limit, verdict(one.rate/limit >= 0.5), two.rate/limit, verdict(two.rate/limit >= 0.5))
 	fmt.Fprintf(&b, "| the hub's CPU time per change (%s per signature in the baseline) | %s | %s |\n", us(r.verifyCPU), us(one.cpuPerChange), us(two.cpuPerChange))
 	fmt.Fprintf(&b, "| CPU ratio: the baseline's CPU time per signature over the hub's per change | %.2f | %.2f |\n\n", r.verifyCPU.Seconds()/one.cpuPerChange.Seconds(), r.verifyCPU.Seconds()/two.cpuPerChange.Seconds())
-	b.WriteString("The ratio compares rates measured seconds apart on a shared virtual machine, whose hypervisor takes a varying share of the cores (steal, above): a phase that lost much of the machine to it is not comparable with baseline passes that did not. The CPU ratio does not depend on that share: it is what the ratio would be if the hub had both cores to itself for the whole time, and it shows how much of the hub's work is the signature check.\n\n")
+	b.WriteString("The ratio compares rates measured seconds apart on a shared virtual machine, whose hypervisor takes a varying share of the cores (steal, above): a phase that lost much of the machine to it is not comparable with baseline passes that did not. The CPU ratio compares CPU time instead of rates, so it does not depend on how much of the machine either side got: it is the share of the hub's work per change that checking the signature alone costs.\n\n")
 
 	fmt.Fprintf(&b, "## A new node pulls the aggregate\n\n")
 	fmt.Fprintf(&b, "`bikfed node sync` on a freshly enrolled node, against the hub holding %d entities: every change fetched, verified and stored.\n\n", r.cfg.entities)
