@@ -42,9 +42,11 @@ func (s *memSource) Changes(_ context.Context, since int64, limit int) ([]Change
 	return s.changes[i:min(i+limit, len(s.changes))], nil
 }
 
-func (s *memSource) Entity(context.Context, string) (Change, bool, error) { return Change{}, false, nil }
-func (s *memSource) Subscribe() <-chan struct{}                          { return make(chan struct{}) }
-func (s *memSource) Busy() bool                                          { return s.busy.Load() }
+func (s *memSource) Entity(context.Context, string) (Change, bool, error) {
+	return Change{}, false, nil
+}
+func (s *memSource) Subscribe() <-chan struct{} { return make(chan struct{}) }
+func (s *memSource) Busy() bool                 { return s.busy.Load() }
 
 // runIndexer opens a portal over src and runs its indexer until the test ends.
 func runIndexer(t *testing.T, src Source) *Portal {
