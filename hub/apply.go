@@ -84,18 +84,6 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 		b.dupBelow = 0 // nothing in range was processed: no record to look at twice
 	}
 
-	// Room for the whole batch: reading never waits for verification.
-	jobs := make(chan *pushItem, h.cfg.MaxBatchChanges)
-	for range runtime.GOMAXPROCS(0) {
-		b.verifying.Add(1)
-		go func() {
-			defer b.verifying.Done()
-			for it := range jobs {
-				h.verify(it, node)
-				close(it.done)
-			}
-		}()
-	}
 	var readErr error
 	for {
 		if err := ctx.Err(); err != nil {
@@ -129,9 +117,16 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 			}
 		}
 		it.done = make(chan struct{})
-		jobs <- it
+		b.verifying.Add(1)
+		select {
+		case h.verifyQ <- verifyJob{it: it, node: node, b: b}:
+			continue
+		case <-ctx.Done():
+			b.verifying.Done()
+			readErr = ctx.Err()
+		}
+		break
 	}
-	close(jobs)
 	if readErr != nil {
 		b.wait()
 		// A body cut off mid-line would end in a partial record that looks
@@ -153,8 +148,41 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 	return b, nil
 }
 
+// verifyJob is one record of a push to verify.
+type verifyJob struct {
+	it   *pushItem
+	node string
+	b    *batch
+}
+
+// verifyQueue is how many records wait for a verifier before a reader waits
+// to queue more: four whole batches.
+const verifyQueue = 4 * protocol.MaxBatchChanges
+
+// startVerifiers starts one verifier per core, shared by every push. Records
+// are verified in the order they were read, so the push that arrived first
+// (the one a pipelined follower waits for) is verified first, and pushes in
+// flight together do not each start a worker per core to compete for them.
+func (h *Hub) startVerifiers() {
+	h.verifyQ = make(chan verifyJob, verifyQueue)
+	for range runtime.GOMAXPROCS(0) {
+		h.wg.Go(func() {
+			for {
+				select {
+				case j := <-h.verifyQ:
+					h.verify(j.it, j.node)
+					close(j.it.done)
+					j.b.verifying.Done()
+				case <-h.ctx.Done():
+					return
+				}
+			}
+		})
+	}
+}
+
 // verify checks one record: signature, validation, ownership. It runs on a
-// worker and touches only it.
+// verifier and touches only it.
 func (h *Hub) verify(it *pushItem, node string) {
 	c, err := protocol.Verify(it.signed, h.lookupKey)
 	it.change = c

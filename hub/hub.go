@@ -52,6 +52,10 @@ type Hub struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// verifyQ feeds the records of every push to one verifier per core
+	// (apply.go), oldest push first.
+	verifyQ chan verifyJob
+
 	// writeMu serialises apply transactions, so hub_seq allocation from head
 	// is safe and commit order is hub_seq order.
 	writeMu sync.Mutex
@@ -169,6 +173,7 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.
 		defer h.wg.Done()
 		h.housekeep()
 	}()
+	h.startVerifiers()
 	h.kickHousekeeping() // erasures left pending by the last run
 	h.log.Info("hub open", "data_dir", cfg.DataDir, "hub_seq", h.head.Load(), "key_id", h.key.ID)
 	return h, nil
