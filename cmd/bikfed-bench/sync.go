@@ -704,13 +704,23 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// handedOut holds every address freeAddr has returned: the kernel hands a
+// port just freed out again, so two processes started in a row could be
+// given the same one.
+var handedOut sync.Map
+
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if _, seen := handedOut.LoadOrStore(addr, true); !seen {
+			return addr, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 func waitHTTP(ctx context.Context, url string) error {
