@@ -36,6 +36,8 @@ type outboxRow struct {
 type sentPush struct {
 	h    protocol.PushHeader
 	rows []outboxRow
+	// full: a batch limit ended it, so more of the outbox may follow.
+	full bool
 	// ahead: sent before the answer to the batch it follows.
 	ahead bool
 	done  chan struct{} // closed when res and err are set
@@ -46,7 +48,7 @@ type sentPush struct {
 // sendPush reads the outbox after seq after and sends it as one batch in
 // the background; nil when there is nothing to send.
 func (n *Node) sendPush(ctx context.Context, st syncState, after int64) (*sentPush, error) {
-	rows, err := n.readOutbox(ctx, after)
+	rows, full, err := n.readOutbox(ctx, after)
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
@@ -67,7 +69,7 @@ func (n *Node) sendPush(ctx context.Context, st syncState, after int64) (*sentPu
 	for i, r := range rows {
 		batch[i] = r.s
 	}
-	p := &sentPush{h: h, rows: rows, done: make(chan struct{})}
+	p := &sentPush{h: h, rows: rows, full: full, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		p.res, p.err = n.client.Push(ctx, h, batch)
@@ -78,8 +80,8 @@ func (n *Node) sendPush(ctx context.Context, st syncState, after int64) (*sentPu
 func (n *Node) push(ctx context.Context) error {
 	switched := false
 	// While the hub applies one batch, the next is already on its way
-	// (docs/protocol.md §10): the hub checks its signatures while it writes
-	// the one before, instead of waiting a round trip for it.
+	// (docs/protocol.md §11, pipelining): the hub checks its signatures while
+	// it writes the one before, instead of waiting a round trip for it.
 	var ahead *sentPush
 	defer func() {
 		if ahead != nil {
@@ -105,15 +107,17 @@ func (n *Node) push(ctx context.Context) error {
 				return err
 			}
 		}
-		next, err := n.sendPush(ctx, st, cur.h.ToSeq)
-		if err != nil {
-			// Sent again, in turn, once cur is answered; the error is
-			// reported then if it remains.
-			n.log.Debug("send next batch ahead", "err", err)
-		} else if next != nil {
-			next.ahead = true
-			ahead = next
-			n.ops.metrics.pushesAhead.Add(1)
+		if cur.full {
+			next, err := n.sendPush(ctx, st, cur.h.ToSeq)
+			if err != nil {
+				// Sent again, in turn, once cur is answered; the error is
+				// reported then if it remains.
+				n.log.Debug("send next batch ahead", "err", err)
+			} else if next != nil {
+				next.ahead = true
+				ahead = next
+				n.ops.metrics.pushesAhead.Add(1)
+			}
 		}
 		<-cur.done
 		h, rows, res, err := cur.h, cur.rows, cur.res, cur.err
@@ -214,34 +218,34 @@ func (n *Node) hubHasBatch(ctx context.Context, rows []outboxRow, refused []prot
 	return true, nil
 }
 
-// readOutbox reads the next batch after the checkpoint, within the batch limits.
-func (n *Node) readOutbox(ctx context.Context, checkpoint int64) ([]outboxRow, error) {
+// readOutbox reads the next batch after the checkpoint, within the batch
+// limits. full reports that a limit ended it: more rows may follow.
+func (n *Node) readOutbox(ctx context.Context, checkpoint int64) (out []outboxRow, full bool, err error) {
 	rows, err := n.db.Reader().QueryContext(ctx, `SELECT seq, entity_id, version, change, sig FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`,
 		checkpoint, n.cfg.PushBatch)
 	if err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
+		return nil, false, fmt.Errorf("read outbox: %w", err)
 	}
 	defer rows.Close()
-	var out []outboxRow
 	size := 0
 	for rows.Next() {
 		var r outboxRow
 		var change []byte
 		if err := rows.Scan(&r.seq, &r.id, &r.version, &change, &r.s.Sig); err != nil {
-			return nil, fmt.Errorf("read outbox: %w", err)
+			return nil, false, fmt.Errorf("read outbox: %w", err)
 		}
 		r.s.Change = change
 		// Each line: the change, the base64 signature and the framing.
 		size += len(change) + (len(r.s.Sig)+2)/3*4 + 32
 		if len(out) > 0 && size > protocol.MaxBatchBytes-pushHeaderRoom {
-			break
+			return out, true, nil
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
+		return nil, false, fmt.Errorf("read outbox: %w", err)
 	}
-	return out, nil
+	return out, len(out) == n.cfg.PushBatch, nil
 }
 
 // storePushResult stores the checkpoint and the refusals in one transaction,
