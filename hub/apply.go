@@ -55,8 +55,8 @@ type batch struct {
 func (b *batch) wait() { b.verifying.Wait() }
 
 // readPush reads a push body for node: it admits the push by its header, then
-// decodes lines in this goroutine and
-// hands each record to verification on all cores at once. It returns when
+// decodes lines in this goroutine and queues each record for the verifiers,
+// which work on all cores at once. It returns when
 // the body is read; verification may still be running, so applyBatch can
 // start writing the first records while the last ones are checked, and the
 // write transaction is never held open while a slow client sends its body.

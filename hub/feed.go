@@ -5,13 +5,14 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"github.com/klauspost/compress/gzip"
 	"io"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/bikfed/bikfed/protocol"
 )

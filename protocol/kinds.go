@@ -325,11 +325,15 @@ func vocabList(v *fieldErrors, field string, list, vocab []string) {
 		if !inVocab(vocab, term) {
 			v.add(fmt.Sprintf("%s[%d]", field, i), "%q is not in the vocabulary (%s)", term, strings.Join(vocab, ", "))
 		}
-		if seen != nil && seen[term] || seen == nil && slices.Contains(list[:i], term) {
-			v.add(fmt.Sprintf("%s[%d]", field, i), "%q repeated", term)
-		}
+		var repeated bool
 		if seen != nil {
+			repeated = seen[term]
 			seen[term] = true
+		} else {
+			repeated = slices.Contains(list[:i], term)
+		}
+		if repeated {
+			v.add(fmt.Sprintf("%s[%d]", field, i), "%q repeated", term)
 		}
 	}
 }

@@ -3,13 +3,14 @@ package portal
 import (
 	"bytes"
 	"container/list"
-	"github.com/klauspost/compress/gzip"
 	"hash/fnv"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // response is a rendered public response.
