@@ -214,13 +214,3 @@ type NetworkStatus struct {
 	Nodes    []NodeStatus `json:"nodes"`
 	Erasures []Erasure    `json:"erasures,omitempty"`
 }
-
-// Erasure tracks a GDPR erasure until every holder has applied it.
-type Erasure struct {
-	ID       string     `json:"id"`
-	HubSeq   int64      `json:"hub_seq"`
-	At       time.Time  `json:"at"`
-	Pending  []string   `json:"pending,omitempty"`
-	Complete bool       `json:"complete"`
-	DoneAt   *time.Time `json:"done_at,omitempty"`
-}

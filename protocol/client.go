@@ -227,6 +227,16 @@ func (c *Client) Status(ctx context.Context) (*NetworkStatus, error) {
 	return &out, nil
 }
 
+// AckErasures tells the hub that the erasures with these hub_seqs are
+// applied and durably purged on this node. At most MaxErasureAcks at once.
+func (c *Client) AckErasures(ctx context.Context, hubSeqs []int64) (*ErasureAckResult, error) {
+	var out ErasureAckResult
+	if err := c.do(ctx, http.MethodPost, PathErasureAck, nil, ErasureAck{HubSeqs: hubSeqs}, &out); err != nil {
+		return nil, fmt.Errorf("acknowledge erasures: %w", err)
+	}
+	return &out, nil
+}
+
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
 	req := c.r.R().SetContext(ctx)
 	if q != nil {

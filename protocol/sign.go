@@ -105,7 +105,9 @@ func Verify(s Signed, keys KeyLookup) (*Change, error) {
 	if !ok {
 		return c, Errorf(CodeUnknownKey, "key %q is not in the key directory", c.KeyID)
 	}
-	if k.Owner != c.Owner {
+	// The hub may erase an entity of another owner (§17); no key may sign
+	// anything else for an owner it does not belong to.
+	if k.Owner != c.Owner && !(k.Owner == HubID && c.IsHubErasure()) {
 		return c, Errorf(CodeBadSignature, "key %q belongs to %q, not %q", c.KeyID, k.Owner, c.Owner)
 	}
 	if k.RetiredAt != nil && c.UpdatedAt.After(*k.RetiredAt) {
