@@ -62,6 +62,9 @@ type draft struct {
 	body         json.RawMessage
 	delete       bool
 	erase        bool
+	// eraseReason makes an erasure the coordination team's: allowed for an
+	// entity of any owner, signed by the hub (EraseEntity).
+	eraseReason string
 }
 
 func bodyJSON(body any) (json.RawMessage, error) {
@@ -98,7 +101,7 @@ func (h *Hub) author(ctx context.Context, d draft) (*protocol.Change, int64, err
 		if err != nil {
 			return nil, 0, err
 		}
-		if prev.Owner != protocol.HubID {
+		if prev.Owner != protocol.HubID && d.eraseReason == "" {
 			return nil, 0, protocol.Errorf(protocol.CodeNotOwner, "%s is owned by %q; only its owner may change it", d.id, prev.Owner)
 		}
 		if d.delete && (prev.Erased || prev.Deleted && !d.erase) {
@@ -107,7 +110,7 @@ func (h *Hub) author(ctx context.Context, d draft) (*protocol.Change, int64, err
 		if !d.delete && prev.Deleted {
 			return nil, 0, protocol.Errorf(protocol.CodeConflict, "%s is deleted", d.id)
 		}
-		c.ID, c.Kind, c.Version, c.Visibility, c.PublishAt, c.Blobs = prev.ID, prev.Kind, prev.Version+1, prev.Visibility, prev.PublishAt, prev.Blobs
+		c.ID, c.Owner, c.Kind, c.Version, c.Visibility, c.PublishAt, c.Blobs = prev.ID, prev.Owner, prev.Kind, prev.Version+1, prev.Visibility, prev.PublishAt, prev.Blobs
 		if d.vis != "" {
 			c.Visibility = d.vis
 		}
@@ -143,7 +146,7 @@ func (h *Hub) author(ctx context.Context, d draft) (*protocol.Change, int64, err
 	}
 	// The same verification and apply as a node's push: the hub is the owner
 	// "hub" with an outbox of its own.
-	it := &pushItem{line: 2, signed: s}
+	it := &pushItem{line: 2, signed: s, eraseReason: d.eraseReason}
 	h.verify(it, protocol.HubID)
 	if it.refusal != nil {
 		return nil, 0, &protocol.Error{Code: it.refusal.Code, Message: it.refusal.Reason, Record: c.ID}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,58 +140,6 @@ func TestHub_AdminHTTP(t *testing.T) {
 	code, b = do("POST", "/admin/v1/nodes", th.AdminToken(), `{"id":"pl","name":"Poland"}`)
 	if code != 201 || !bytes.Contains(b, []byte(`"token":"pl.`)) {
 		t.Fatalf("register over HTTP: %d %s", code, b)
-	}
-}
-
-func TestHub_Erasure(t *testing.T) {
-	th := mustOpenHub(t)
-	ctx := t.Context()
-	be, fi, de := th.enrolNode(t, "be"), th.enrolNode(t, "fi"), th.enrolNode(t, "de")
-	r := be.resource(t, "Personal story of Jane Doe", protocol.VisibilityCommunity)
-	be.mustPush(t, be.sign(t, r))
-	_, fiCursor := pullAll(t, fi.client, 0)
-	pullAll(t, de.client, 0)
-
-	erase := be.next(r)
-	erase.Deleted, erase.Erased, erase.Body = true, true, nil
-	res := be.mustPush(t, be.sign(t, erase))
-
-	st, err := th.NetworkStatus(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Erasures) != 1 {
-		t.Fatalf("erasures = %+v", st.Erasures)
-	}
-	e := st.Erasures[0]
-	if e.ID != r.ID || e.HubSeq != res.HubSeq || e.Complete || !slices.Equal(e.Pending, []string{"de", "fi"}) {
-		t.Fatalf("erasure = %+v", e)
-	}
-
-	// fi pulls the erasure, then asks from past it: it has applied the purge.
-	_, fiCursor = pullAll(t, fi.client, fiCursor)
-	if _, err := fi.client.Changes(ctx, fiCursor, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	st, _ = th.NetworkStatus(ctx)
-	if e := st.Erasures[0]; e.Complete || !slices.Equal(e.Pending, []string{"de"}) {
-		t.Fatalf("after fi: %+v", e)
-	}
-	// A node enrolled after the erasure never held a copy.
-	th.enrolNode(t, "nl")
-	_, deCursor := pullAll(t, de.client, 0)
-	if _, err := de.client.Changes(ctx, deCursor, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, func() bool {
-		st, err := th.NetworkStatus(ctx)
-		return err == nil && st.Erasures[0].Complete && st.Erasures[0].DoneAt != nil && len(st.Erasures[0].Pending) == 0
-	}, "erasure completes")
-
-	var n int
-	th.db.Reader().QueryRow(`SELECT COUNT(*) FROM entities WHERE CAST(change AS TEXT) LIKE '%Jane Doe%'`).Scan(&n)
-	if n != 0 {
-		t.Fatal("erased text still in the entities table")
 	}
 }
 

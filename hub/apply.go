@@ -35,6 +35,9 @@ type pushItem struct {
 	ref     string        // the entity a translation, comment or moderation points at
 	done    chan struct{} // closed once verified; nil when there is nothing to verify
 	dupSeq  int64         // the seq of a record already processed, left unverified
+	// eraseReason is the coordination team's reason when the hub erases an
+	// entity on its owner's behalf (erasure.go).
+	eraseReason string
 }
 
 // batch is a read push whose records may still be under verification.
@@ -193,7 +196,7 @@ func (h *Hub) verify(it *pushItem, node string) {
 	}
 	// Ownership first: a node relaying (or forging) another owner's change is
 	// told so, whatever else is wrong with it.
-	if c.Owner != node {
+	if c.Owner != node && !(node == protocol.HubID && c.IsHubErasure()) {
 		it.refusal = &protocol.Refusal{Line: it.line, Seq: c.Seq, ID: c.ID, Version: c.Version, Code: protocol.CodeNotOwner,
 			Reason: fmt.Sprintf("entity is owned by %q; %q may only push its own entities", c.Owner, node)}
 		return
@@ -451,9 +454,8 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 		res.Applied++
 		if c.Erased {
 			st.erasures++
-			if _, err := tx.ExecContext(ctx, `INSERT INTO erasures (hub_seq, id, owner, at) VALUES (?, ?, ?, ?)`,
-				st.head, c.ID, c.Owner, appliedAt); err != nil {
-				return fmt.Errorf("record erasure %s: %w", c.ID, err)
+			if err := recordErasure(ctx, tx, st.head, c, it.eraseReason, appliedAt); err != nil {
+				return err
 			}
 		}
 	}

@@ -40,6 +40,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/entities/{id}", h.handleAPIGet)
 	mux.HandleFunc("GET /api/v1/resources/{id}/translations", h.handleAPITranslations)
 	h.blobRoutes(mux)
+	h.erasureRoutes(mux)
 	mux.Handle("/", h.portal.Handler()) // the public portal: everything not above
 	return mux
 }

@@ -379,10 +379,10 @@ a{color:#0b4f9c}
 {{if .Status.Erasures}}
 <h2>Erasures</h2>
 <table>
-<caption class="muted">GDPR erasures, with the nodes that have not applied them yet</caption>
-<thead><tr><th scope="col">Entity</th><th scope="col">hub_seq</th><th scope="col">State</th></tr></thead>
+<caption class="muted">GDPR erasures, with the nodes that have not acknowledged purging them yet</caption>
+<thead><tr><th scope="col">Entity</th><th scope="col">hub_seq</th><th scope="col">Erased by</th><th scope="col">State</th></tr></thead>
 <tbody>
-{{range .Status.Erasures}}<tr><td>{{.ID}}</td><td class="num">{{.HubSeq}}</td><td>{{if .Complete}}complete{{else}}waiting for {{range $i, $n := .Pending}}{{if $i}}, {{end}}{{$n}}{{end}}{{end}}</td></tr>
+{{range .Status.Erasures}}<tr><td>{{.ID}}</td><td class="num">{{.HubSeq}}</td><td>{{if eq .By "hub"}}coordination team: {{.Reason}}{{else}}owner{{end}}</td><td>{{if .Complete}}complete{{else if .Pending}}waiting for {{range $i, $n := .Pending}}{{if $i}}, {{end}}{{$n}}{{end}}{{else}}flushing the hub's log{{end}}</td></tr>
 {{end}}
 </tbody>
 </table>

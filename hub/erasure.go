@@ -1,0 +1,262 @@
+package hub
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// GDPR erasures (docs/protocol.md §17). Applying an erasure records it with
+// its holders: the nodes that may hold a copy of what it purged. Each holder
+// acknowledges it explicitly once it has purged the body and attachments
+// durably; housekeeping marks an erasure done when every holder has, after
+// a WAL checkpoint that takes the erased text out of the hub's own files.
+
+// recordErasure records the erasure c applied at hubSeq, and its holders:
+// every node enrolled before it but the hub and the entity's owner. The owner
+// purges its copy before it pushes its own erasure; an owner whose entity
+// the coordination team erased no longer runs its node (and, should it come
+// back, applies the erasure like any puller). reason is the coordination
+// team's, for an erasure the hub issued on an owner's behalf; empty for the
+// owner's own.
+func recordErasure(ctx context.Context, tx *sql.Tx, hubSeq int64, c *protocol.Change, reason string, at int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO erasures (hub_seq, id, owner, at, by_hub, reason) VALUES (?, ?, ?, ?, ?, ?)`,
+		hubSeq, c.ID, c.Owner, at, boolInt(reason != ""), reason); err != nil {
+		return fmt.Errorf("record erasure %s: %w", c.ID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO erasure_holders (hub_seq, node)
+		SELECT ?, id FROM nodes WHERE enrolled_at IS NOT NULL AND id != ? AND id != ? AND enrolled_hub_seq < ?`,
+		hubSeq, protocol.HubID, c.Owner, hubSeq); err != nil {
+		return fmt.Errorf("record holders of erasure %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// EraseEntity erases an entity of any owner on the coordination team's
+// authority: the hub signs the erasure itself (the one change it may sign
+// for another owner), so it reaches every holder when the owner no longer
+// runs its node. reason is recorded with the erasure. It returns the hub_seq
+// of the erasure, 0 when the entity was erased already.
+func (h *Hub) EraseEntity(ctx context.Context, id, reason string) (int64, error) {
+	if err := protocol.ValidErasureReason(reason); err != nil {
+		return 0, err
+	}
+	_, seq, err := h.author(ctx, draft{id: id, delete: true, erase: true, eraseReason: reason})
+	if err != nil {
+		return 0, fmt.Errorf("erase %s: %w", id, err)
+	}
+	return seq, nil
+}
+
+// adminEraseRequest is the body of POST /admin/v1/erasures.
+type adminEraseRequest struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// AdminEraseResult answers POST /admin/v1/erasures. HubSeq is 0 when the
+// entity had been erased already.
+type AdminEraseResult struct {
+	ID     string `json:"id"`
+	HubSeq int64  `json:"hub_seq"`
+}
+
+// PathAdminErasures is where the coordination team erases an entity.
+const PathAdminErasures = "/admin/v1/erasures"
+
+func (h *Hub) erasureRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+protocol.PathErasureAck, h.handleErasureAck)
+	mux.HandleFunc("POST "+PathAdminErasures, h.operator(h.handleAdminErase))
+}
+
+// handleAdminErase is POST /admin/v1/erasures {id, reason}.
+func (h *Hub) handleAdminErase(w http.ResponseWriter, r *http.Request) {
+	var req adminEraseRequest
+	if err := readJSON(w, r, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if _, err := protocol.SplitEntityID(req.ID); err != nil {
+		h.writeError(w, r, protocol.Errorf(protocol.CodeInvalidField, "id: %v", err))
+		return
+	}
+	seq, err := h.EraseEntity(r.Context(), req.ID, req.Reason)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, AdminEraseResult{ID: req.ID, HubSeq: seq})
+}
+
+// handleErasureAck is POST /v1/erasures/ack: a node acknowledges erasures it
+// has purged. Only the node's own holder rows change; hub_seqs it holds no
+// copy for are ignored, so acknowledging twice, or an erasure it was not
+// asked about, is harmless.
+func (h *Hub) handleErasureAck(w http.ResponseWriter, r *http.Request) {
+	p, err := h.authenticate(r.Header.Get("Authorization"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if p.node == "" {
+		h.writeError(w, r, protocol.Errorf(protocol.CodeForbidden, "only nodes acknowledge erasures"))
+		return
+	}
+	ack, err := protocol.DecodeErasureAck(http.MaxBytesReader(w, r.Body, protocol.MaxErasureAckBytes+1))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	res, err := h.ackErasures(r.Context(), p.node, ack.HubSeqs)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// ackErasures records node's acknowledgement of the erasures at hubSeqs.
+func (h *Hub) ackErasures(ctx context.Context, node string, hubSeqs []int64) (*protocol.ErasureAckResult, error) {
+	list, err := json.Marshal(hubSeqs)
+	if err != nil {
+		return nil, fmt.Errorf("acknowledge erasures: %w", err)
+	}
+	res := &protocol.ErasureAckResult{Acknowledged: []int64{}}
+	now := toMillis(h.now())
+	err = h.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		res.Acknowledged = res.Acknowledged[:0]
+		rows, err := tx.QueryContext(ctx, `UPDATE erasure_holders SET acked_at = COALESCE(acked_at, ?)
+			WHERE node = ? AND hub_seq IN (SELECT value FROM json_each(?)) RETURNING hub_seq`, now, node, string(list))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				return err
+			}
+			res.Acknowledged = append(res.Acknowledged, seq)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("acknowledge erasures of %s: %w", node, err)
+	}
+	if len(res.Acknowledged) > 0 {
+		h.log.Info("erasures acknowledged", "node", node, "count", len(res.Acknowledged))
+		h.kickHousekeeping()
+	}
+	return res, nil
+}
+
+// readErasures lists every open erasure, with the holders that have not
+// acknowledged it, and the last maxDoneErasures completed ones.
+func (h *Hub) readErasures(ctx context.Context, tx *sql.Tx) ([]protocol.Erasure, error) {
+	pending := make(map[int64][]string)
+	rows, err := tx.QueryContext(ctx, `SELECT hub_seq, node FROM erasure_holders WHERE acked_at IS NULL ORDER BY hub_seq, node`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var seq int64
+		var node string
+		if err := rows.Scan(&seq, &node); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		pending[seq] = append(pending[seq], node)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT hub_seq, id, at, done_at, by_hub, reason FROM erasures
+		WHERE done_at IS NULL OR hub_seq >= COALESCE((SELECT hub_seq FROM erasures WHERE done_at IS NOT NULL
+			ORDER BY hub_seq DESC LIMIT 1 OFFSET ?), 0)
+		ORDER BY hub_seq`, maxDoneErasures-1)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []protocol.Erasure
+	for rows.Next() {
+		var e protocol.Erasure
+		var at int64
+		var done sql.NullInt64
+		var byHub bool
+		if err := rows.Scan(&e.HubSeq, &e.ID, &at, &done, &byHub, &e.Reason); err != nil {
+			return nil, err
+		}
+		e.At, e.DoneAt = fromMillis(at), timePtr(done)
+		e.By = protocol.ErasedByOwner
+		if byHub {
+			e.By = protocol.ErasedByHub
+		}
+		// Complete is what housekeeping recorded: acknowledged by every
+		// holder and flushed from the hub's WAL.
+		e.Complete = done.Valid
+		if !done.Valid {
+			e.Pending = pending[e.HubSeq]
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// completeErasures marks the erasures every holder has acknowledged as done,
+// after a WAL checkpoint has moved the purged pages out of the WAL
+// (secure_delete already zeroed them in the main file).
+func (h *Hub) completeErasures(ctx context.Context) error {
+	var done []int64
+	watch := int64(0)
+	rows, err := h.db.Reader().QueryContext(ctx, `SELECT e.hub_seq, EXISTS (SELECT 1 FROM erasure_holders x
+		WHERE x.hub_seq = e.hub_seq AND x.acked_at IS NULL) FROM erasures e WHERE e.done_at IS NULL ORDER BY e.hub_seq`)
+	if err != nil {
+		return fmt.Errorf("read erasures: %w", err)
+	}
+	for rows.Next() {
+		var seq int64
+		var open bool
+		if err := rows.Scan(&seq, &open); err != nil {
+			rows.Close()
+			return fmt.Errorf("read erasures: %w", err)
+		}
+		if !open {
+			done = append(done, seq)
+		} else if watch == 0 {
+			watch = seq
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read erasures: %w", err)
+	}
+	h.erasureWatch.Store(watch)
+	if len(done) == 0 {
+		return nil
+	}
+	if err := h.db.Checkpoint(ctx); err != nil {
+		// Readers kept the WAL; the next round tries again.
+		return fmt.Errorf("complete erasures: %w", err)
+	}
+	now := toMillis(h.now())
+	err = h.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		for _, seq := range done {
+			if _, err := tx.ExecContext(ctx, `UPDATE erasures SET done_at = ? WHERE hub_seq = ?`, now, seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("complete erasures: %w", err)
+	}
+	h.log.Info("erasures complete", "count", len(done), "time", time.UnixMilli(now).UTC())
+	return nil
+}

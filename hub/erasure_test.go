@@ -1,0 +1,247 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// erasureOf returns the erasure with hub_seq seq from the network status.
+func erasureOf(tb testing.TB, th *testHub, seq int64) protocol.Erasure {
+	tb.Helper()
+	st, err := th.NetworkStatus(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range st.Erasures {
+		if e.HubSeq == seq {
+			return e
+		}
+	}
+	tb.Fatalf("no erasure at hub_seq %d in %+v", seq, st.Erasures)
+	return protocol.Erasure{}
+}
+
+func TestHub_Erasure(t *testing.T) {
+	th := mustOpenHub(t)
+	ctx := t.Context()
+	be, fi, de := th.enrolNode(t, "be"), th.enrolNode(t, "fi"), th.enrolNode(t, "de")
+	r := be.resource(t, "Personal story of Jane Doe", protocol.VisibilityCommunity)
+	be.mustPush(t, be.sign(t, r))
+	_, fiCursor := pullAll(t, fi.client, 0)
+	pullAll(t, de.client, 0)
+
+	erase := be.next(r)
+	erase.Deleted, erase.Erased, erase.Body = true, true, nil
+	res := be.mustPush(t, be.sign(t, erase))
+
+	e := erasureOf(t, th, res.HubSeq)
+	if e.ID != r.ID || e.By != protocol.ErasedByOwner || e.Complete || !slices.Equal(e.Pending, []string{"de", "fi"}) {
+		t.Fatalf("erasure = %+v", e)
+	}
+
+	// Pulling past the erasure says nothing about the purge: only the
+	// acknowledgement does.
+	_, fiCursor = pullAll(t, fi.client, fiCursor)
+	if _, err := fi.client.Changes(ctx, fiCursor, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.completeErasures(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := erasureOf(t, th, res.HubSeq); e.Complete || !slices.Equal(e.Pending, []string{"de", "fi"}) {
+		t.Fatalf("after fi pulled past it: %+v", e)
+	}
+	ack, err := fi.client.AckErasures(ctx, []int64{res.HubSeq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ack.Acknowledged, []int64{res.HubSeq}) {
+		t.Fatalf("fi's acknowledgement: %+v", ack)
+	}
+	if e := erasureOf(t, th, res.HubSeq); e.Complete || !slices.Equal(e.Pending, []string{"de"}) {
+		t.Fatalf("after fi acknowledged: %+v", e)
+	}
+	// Acknowledging again is harmless.
+	if _, err := fi.client.AckErasures(ctx, []int64{res.HubSeq}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A node enrolled after the erasure never held a copy: it is not waited
+	// for, and its acknowledgement records nothing.
+	nl := th.enrolNode(t, "nl")
+	if ack, err := nl.client.AckErasures(ctx, []int64{res.HubSeq, res.HubSeq + 1000}); err != nil || len(ack.Acknowledged) != 0 {
+		t.Fatalf("nl's acknowledgement: %+v, %v", ack, err)
+	}
+	// Neither is the owner, which purged before it pushed.
+	if ack, err := be.client.AckErasures(ctx, []int64{res.HubSeq}); err != nil || len(ack.Acknowledged) != 0 {
+		t.Fatalf("be's acknowledgement: %+v, %v", ack, err)
+	}
+	if e := erasureOf(t, th, res.HubSeq); e.Complete || !slices.Equal(e.Pending, []string{"de"}) {
+		t.Fatalf("after nl and be: %+v", e)
+	}
+
+	if _, err := de.client.AckErasures(ctx, []int64{res.HubSeq}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool {
+		e := erasureOf(t, th, res.HubSeq)
+		return e.Complete && e.DoneAt != nil && len(e.Pending) == 0
+	}, "erasure completes")
+
+	var n int
+	th.db.Reader().QueryRow(`SELECT COUNT(*) FROM entities WHERE CAST(change AS TEXT) LIKE '%Jane Doe%'`).Scan(&n)
+	if n != 0 {
+		t.Fatal("erased text still in the entities table")
+	}
+}
+
+func TestHub_handleErasureAck(t *testing.T) {
+	th := mustOpenHub(t)
+	be := th.enrolNode(t, "be")
+	post := func(bearer, body string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, th.url+protocol.PathErasureAck, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.Bytes()
+	}
+	tests := []struct {
+		name   string
+		bearer string
+		body   string
+		status int
+		code   protocol.Code
+	}{
+		{"node", be.cred, `{"hub_seqs":[1]}`, 200, ""},
+		{"no credential", "", `{"hub_seqs":[1]}`, 401, protocol.CodeUnauthorized},
+		{"the operator holds no copy", th.AdminToken(), `{"hub_seqs":[1]}`, 403, protocol.CodeForbidden},
+		{"empty", be.cred, `{"hub_seqs":[]}`, 422, protocol.CodeInvalidField},
+		{"zero", be.cred, `{"hub_seqs":[0]}`, 422, protocol.CodeInvalidField},
+		{"unknown member", be.cred, `{"hub_seqs":[1],"all":true}`, 400, protocol.CodeMalformedJSON},
+		{"too large", be.cred, `{"hub_seqs":[1]` + strings.Repeat(" ", protocol.MaxErasureAckBytes) + `}`, 413, protocol.CodeRecordTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := post(tt.bearer, tt.body)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
+			}
+			if tt.code != "" && !bytes.Contains(body, []byte(`"code":"`+string(tt.code)+`"`)) {
+				t.Fatalf("body %s, want code %s", body, tt.code)
+			}
+		})
+	}
+}
+
+func TestHub_EraseEntity(t *testing.T) {
+	th := mustOpenHub(t)
+	ctx := t.Context()
+	be, fi := th.enrolNode(t, "be"), th.enrolNode(t, "fi")
+	r := be.resource(t, "Class photo of Jane Doe", protocol.VisibilityPublic)
+	be.mustPush(t, be.sign(t, r))
+	_, fiCursor := pullAll(t, fi.client, 0)
+
+	t.Run("a reason is required", func(t *testing.T) {
+		if _, err := th.EraseEntity(ctx, r.ID, " "); !errors.Is(err, protocol.ErrInvalidField) {
+			t.Fatalf("err = %v, want invalid_field", err)
+		}
+	})
+	t.Run("no such entity", func(t *testing.T) {
+		if _, err := th.EraseEntity(ctx, "be:01JKT3S6M00M2GA1850M2GA185", "GDPR request"); !errors.Is(err, protocol.ErrNotFound) {
+			t.Fatalf("err = %v, want not_found", err)
+		}
+	})
+
+	// be no longer runs its node: the coordination team erases its entity.
+	code, b := doJSON(t, http.MethodPost, th.url+PathAdminErasures, th.AdminToken(),
+		`{"id":"`+r.ID+`","reason":"GDPR request 4411; the SIC closed its node"}`)
+	if code != 200 {
+		t.Fatalf("erase: %d %s", code, b)
+	}
+	items, _ := pullAll(t, fi.client, fiCursor)
+	if len(items) != 1 {
+		t.Fatalf("fi pulled %d changes, want the erasure", len(items))
+	}
+	dir, err := fi.client.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := protocol.Verify(items[0].Signed, dir.Lookup())
+	if err != nil {
+		t.Fatalf("the hub's erasure does not verify: %v", err)
+	}
+	if c.ID != r.ID || c.Owner != "be" || !c.Erased || c.Version != r.Version+1 || !strings.HasPrefix(c.KeyID, "hub-") {
+		t.Fatalf("erasure %s", items[0].Signed.Change)
+	}
+	e := erasureOf(t, th, items[0].HubSeq)
+	if e.By != protocol.ErasedByHub || e.Reason != "GDPR request 4411; the SIC closed its node" || !slices.Equal(e.Pending, []string{"fi"}) {
+		t.Fatalf("erasure = %+v", e)
+	}
+	if code, _ := get(t, th.url+"/api/v1/entities/"+r.ID, ""); code != 404 {
+		t.Fatalf("erased resource still public: %d", code)
+	}
+
+	// Again: nothing to do.
+	if seq, err := th.EraseEntity(ctx, r.ID, "again"); err != nil || seq != 0 {
+		t.Fatalf("second erasure: %d, %v", seq, err)
+	}
+	// Only the operator may ask.
+	if code, _ := doJSON(t, http.MethodPost, th.url+PathAdminErasures, fi.cred, `{"id":"`+r.ID+`","reason":"x"}`); code != 403 {
+		t.Fatalf("a node erased through the admin API: %d", code)
+	}
+
+	// A node may not relay the hub's erasure of another owner's entity.
+	r2 := be.resource(t, "Another", protocol.VisibilityPublic)
+	be.mustPush(t, be.sign(t, r2))
+	if _, err := th.EraseEntity(ctx, r2.ID, "GDPR request 4412"); err != nil {
+		t.Fatal(err)
+	}
+	feed, _ := pullAll(t, fi.client, 0)
+	relayed := feed[len(feed)-1].Signed
+	fi.seq++
+	h := protocol.PushHeader{Node: "fi", Epoch: fi.epoch, FromSeq: fi.seq, ToSeq: fi.seq, HeadSeq: fi.seq}
+	res, err := fi.client.Push(ctx, h, []protocol.Signed{relayed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Refused) != 1 || res.Refused[0].Code != protocol.CodeNotOwner {
+		t.Fatalf("relayed erasure: %+v", res)
+	}
+
+	if _, err := fi.client.AckErasures(ctx, []int64{items[0].HubSeq}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool { return erasureOf(t, th, items[0].HubSeq).Complete }, "erasure completes")
+}
+
+// doJSON sends a JSON request and returns status and body.
+func doJSON(tb testing.TB, method, url, bearer, body string) (int, []byte) {
+	tb.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.Bytes()
+}
