@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bikfed/bikfed/internal/blobstore"
@@ -76,11 +77,21 @@ const (
 	maxFetchBackoff = time.Hour
 )
 
-// nodeBlobs is the local blob store, opened at first use.
+// nodeBlobs is the local blob store, opened at first use, and the state of
+// erasures' purges (erasure.go).
 type nodeBlobs struct {
 	once  sync.Once
 	store *file.Store
 	err   error
+
+	// purge is held by an erasure's purge, and its read side by each fetch
+	// while it stores a blob.
+	purge sync.RWMutex
+	// settled is true once every noted erasure is known purged and
+	// acknowledged; a push skips the check while it is.
+	settled  atomic.Bool
+	kickOnce sync.Once
+	kick     chan struct{} // wakes the erasure loop
 }
 
 // blobStore returns the node's local blob store.
@@ -191,9 +202,21 @@ func (n *Node) OpenBlob(ctx context.Context, sha string) (io.ReadSeekCloser, blo
 	if err != nil {
 		return nil, blobstore.Info{}, err
 	}
+	notFound := protocol.Errorf(protocol.CodeNotFound, "no attachment %s on this node", clipHash(sha))
+	if blobstore.ValidHash(sha) != nil {
+		return nil, blobstore.Info{}, notFound
+	}
+	// An erased entity's attachment is gone from the moment the erasure is
+	// applied, not from when its file is removed.
+	if erased, err := n.blobErased(ctx, sha); err != nil || erased {
+		if err != nil {
+			return nil, blobstore.Info{}, err
+		}
+		return nil, blobstore.Info{}, notFound
+	}
 	rc, info, err := store.Open(ctx, sha)
 	if errors.Is(err, blobstore.ErrNotFound) || errors.Is(err, blobstore.ErrInvalidHash) {
-		return nil, blobstore.Info{}, protocol.Errorf(protocol.CodeNotFound, "no attachment %s on this node", clipHash(sha))
+		return nil, blobstore.Info{}, notFound
 	}
 	return rc, info, err
 }
@@ -336,8 +359,12 @@ func (r *rateReader) Read(p []byte) (int, error) {
 	return k, err
 }
 
-// blobLoop fetches attachments of pulled entities until ctx ends.
+// blobLoop fetches attachments of pulled entities until ctx ends, and runs
+// the erasure loop beside it.
 func (n *Node) blobLoop(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { n.erasureLoop(ctx) })
 	t := time.NewTicker(n.cfg.Blobs.FetchInterval)
 	defer t.Stop()
 	for {
@@ -396,11 +423,16 @@ func (n *Node) fetchBlobs(ctx context.Context, now time.Time) (int, error) {
 		if ctx.Err() != nil {
 			return fetched, ctx.Err()
 		}
+		// Under the read side of purge, so that an erasure applied meanwhile
+		// waits and then removes what this stored.
+		n.blobs.purge.RLock()
 		needed, err := n.blobReferenced(ctx, d.sha)
 		if err != nil {
+			n.blobs.purge.RUnlock()
 			return fetched, err
 		}
 		if _, serr := store.Stat(ctx, d.sha); serr == nil || !needed {
+			n.blobs.purge.RUnlock()
 			if err := n.doneFetch(ctx, d.sha); err != nil {
 				return fetched, err
 			}
@@ -408,6 +440,7 @@ func (n *Node) fetchBlobs(ctx context.Context, now time.Time) (int, error) {
 		}
 		start := time.Now()
 		err = n.fetchBlob(ctx, store, d.sha, d.size, d.mediaType)
+		n.blobs.purge.RUnlock()
 		if err != nil {
 			if ctx.Err() != nil {
 				return fetched, ctx.Err()

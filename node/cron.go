@@ -62,6 +62,9 @@ func (n *Node) Housekeeping(ctx context.Context) error {
 	if _, err := n.db.Writer().ExecContext(ctx, `PRAGMA optimize`); err != nil {
 		return fmt.Errorf("housekeeping: optimize: %w", err)
 	}
+	if err := n.settleErasures(ctx); err != nil {
+		return fmt.Errorf("housekeeping: %w", err)
+	}
 	if err := n.blobHousekeeping(ctx); err != nil {
 		return fmt.Errorf("housekeeping: %w", err)
 	}
@@ -73,14 +76,4 @@ func (n *Node) Housekeeping(ctx context.Context) error {
 	}
 	n.log.Debug("housekeeping done", "refusals_pruned", pruned)
 	return nil
-}
-
-// flushErasures checkpoints the WAL right after an erasure, so the purged
-// text leaves it now rather than at the next housekeeping; if readers keep
-// the checkpoint from completing, housekeeping tries again.
-func (n *Node) flushErasures(ctx context.Context) {
-	if err := n.db.Checkpoint(ctx); err != nil {
-		n.needCheckpoint.Store(true)
-		n.log.Info("WAL checkpoint after erasure deferred to housekeeping", "err", err)
-	}
 }

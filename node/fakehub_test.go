@@ -45,6 +45,8 @@ type fakeHub struct {
 	// pushDelay holds every push before it is processed.
 	refuseAhead bool
 	pushDelay   time.Duration
+	// acks are the erasure acknowledgements received, per node.
+	acks map[string][]int64
 }
 
 type fakeNodeState struct {
@@ -75,6 +77,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 		nodes:   map[string]*fakeNodeState{},
 		rows:    map[string]*fakeRow{},
 		refuse:  map[string]protocol.Code{},
+		acks:    map[string][]int64{},
 		notify:  make(chan struct{}),
 		maxWait: 30 * time.Second,
 	}
@@ -85,6 +88,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 	mux.HandleFunc("GET "+protocol.PathChanges, h.auth(h.changes))
 	mux.HandleFunc("GET "+protocol.PathKeys, h.keyDir)
 	mux.HandleFunc("GET "+protocol.PathManifest, h.auth(h.manifest))
+	mux.HandleFunc("POST "+protocol.PathErasureAck, h.auth(h.ackErasures))
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		fail := h.failNext > 0
@@ -487,4 +491,28 @@ func (h *fakeHub) checkpoint(node string) fakeNodeState {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return *h.nodes[node]
+}
+
+// ackErasures records an erasure acknowledgement.
+func (h *fakeHub) ackErasures(w http.ResponseWriter, r *http.Request, node string) {
+	a, err := protocol.DecodeErasureAck(r.Body)
+	if err != nil {
+		var pe *protocol.Error
+		if !errors.As(err, &pe) {
+			pe = protocol.Errorf(protocol.CodeBadRequest, "%v", err)
+		}
+		hubError(w, pe)
+		return
+	}
+	h.mu.Lock()
+	h.acks[node] = append(h.acks[node], a.HubSeqs...)
+	h.mu.Unlock()
+	hubJSON(w, protocol.ErasureAckResult{Acknowledged: a.HubSeqs})
+}
+
+// acked returns the erasure acknowledgements node sent.
+func (h *fakeHub) acked(node string) []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.acks[node])
 }

@@ -18,7 +18,12 @@ const pushHeaderRoom = 64 << 10
 func (n *Node) Push(ctx context.Context) error {
 	n.pushMu.Lock()
 	defer n.pushMu.Unlock()
-	err := n.push(ctx)
+	// The node's own erasure is purged here before the hub ever sees it:
+	// the hub does not wait for the owner's acknowledgement.
+	err := n.settleErasures(ctx)
+	if err == nil {
+		err = n.push(ctx)
+	}
 	if err != nil && ctx.Err() == nil {
 		n.recordError(ctx, "push", err)
 	}
