@@ -50,6 +50,9 @@ func (h *Hub) EraseEntity(ctx context.Context, id, reason string) (int64, error)
 	if err != nil {
 		return 0, fmt.Errorf("erase %s: %w", id, err)
 	}
+	if seq > 0 {
+		h.log.Info("entity erased by the coordination team", "id", id, "hub_seq", seq, "reason", reason)
+	}
 	return seq, nil
 }
 

@@ -33,6 +33,8 @@ func (e *cmdEnv) hub(ctx context.Context, args []string) error {
 		return e.hubPublish(ctx, args)
 	case "quota":
 		return e.hubQuota(ctx, args)
+	case "erase":
+		return e.hubErase(ctx, args) // erasecmd.go
 	}
 	return errUsage
 }
@@ -154,11 +156,7 @@ func (e *cmdEnv) hubStatus(ctx context.Context, args []string) error {
 		}
 	}
 	for _, er := range st.Erasures {
-		state := "complete"
-		if !er.Complete {
-			state = "waiting for " + strings.Join(er.Pending, ", ")
-		}
-		fmt.Fprintf(e.stdout, "erasure %s: %s\n", er.ID, state)
+		fmt.Fprintln(e.stdout, erasureLine(er)) // erasecmd.go
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ Usage:
   bikfed hub quota ID [--set SIZE]    a node's attachment storage; give it its own quota
   bikfed hub publish --kind K --file F
                                       publish a hub-owned entity (service, moderation, news post)
+  bikfed hub erase ID --reason R      erase any owner's entity on the coordination team's authority
   bikfed node init --hub URL --token T
                                       create keys and enrol this node with the hub
   bikfed node [serve]                 run the node: admin API, schedules, sync
