@@ -21,6 +21,7 @@
 //	GET    /v1/keys                              public key directory
 //	GET    /v1/manifest[?owner=]                 node or operator
 //	GET    /v1/status                            operator: network; node: itself
+//	POST   /v1/erasures/ack                      node: erasures purged (erasure.go)
 //	HEAD   /v1/blobs/{sha256}                    node or operator: held? partial upload offset
 //	PUT    /v1/blobs/{sha256}?size=&offset=      node or operator: upload (the rest of) a blob
 //	GET    /v1/blobs/{sha256}                    node or operator: download a blob
@@ -29,6 +30,7 @@
 //	POST   /admin/v1/entities                    operator: publish a hub entity
 //	PUT    /admin/v1/entities/{id}               operator: new version
 //	DELETE /admin/v1/entities/{id}[?erase=1]     operator: delete or erase
+//	POST   /admin/v1/erasures                    operator: erase any owner's entity {id, reason}
 //	GET    /admin/v1/nodes/{id}/quota            operator: a node's attachment storage
 //	PUT    /admin/v1/nodes/{id}/quota            operator: give a node its own quota
 //	GET    /api/v1/entities?kind=&owner=&lang=&limit=&after=
