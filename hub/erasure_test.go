@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/sqlitedb"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -244,4 +248,51 @@ func doJSON(tb testing.TB, method, url, bearer, body string) (int, []byte) {
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.Bytes()
+}
+
+// TestHub_erasureHoldersMigration: erasures open when a hub moves to explicit
+// acknowledgements keep their holders, and those whose pull cursor had
+// passed count as having acknowledged.
+func TestHub_erasureHoldersMigration(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	before := fstest.MapFS{}
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() >= "0006" {
+			continue
+		}
+		b, err := fs.ReadFile(migrationFS, "migrations/"+e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[e.Name()] = &fstest.MapFile{Data: b}
+	}
+	db, err := sqlitedb.Open(t.Context(), filepath.Join(cfg.DataDir, "hub.db"), before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Writer().Exec(`
+		INSERT INTO nodes (id, name, created_at, enrolled_at, enrolled_hub_seq, pull_cursor) VALUES
+			('be', 'BE', 1, 1, 0, 10), ('fi', 'FI', 1, 1, 0, 12), ('de', 'DE', 1, 1, 0, 3), ('nl', 'NL', 1, 1, 11, 11), ('pl', 'PL', 1, NULL, 0, 0);
+		INSERT INTO erasures (hub_seq, id, owner, at) VALUES (10, 'be:01JKT3S6M00M2GA1850M2GA185', 'be', 1);
+		INSERT INTO erasures (hub_seq, id, owner, at, done_at) VALUES (5, 'be:01JKT3S7K858N2MAHA58N2MAHA', 'be', 1, 2);`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	th := mustOpenHubAt(t, cfg)
+	// fi had pulled past it; de had not; nl enrolled after it, pl never,
+	// and be erased it.
+	e := erasureOf(t, th, 10)
+	if e.Complete || !slices.Equal(e.Pending, []string{"de"}) || e.By != protocol.ErasedByOwner {
+		t.Fatalf("open erasure after the migration: %+v", e)
+	}
+	if e := erasureOf(t, th, 5); !e.Complete {
+		t.Fatalf("completed erasure after the migration: %+v", e)
+	}
 }
