@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/bikfed/bikfed/internal/blobstore"
@@ -88,10 +87,14 @@ type nodeBlobs struct {
 	// while it stores a blob.
 	purge sync.RWMutex
 	// settled is true once every noted erasure is known purged and
-	// acknowledged; a push skips the check while it is.
-	settled  atomic.Bool
-	kickOnce sync.Once
-	kick     chan struct{} // wakes the erasure loop
+	// acknowledged; a push skips the check while it is. settleGen counts
+	// the erasures applied, so a settling that began before one was noted
+	// cannot mark it settled.
+	settleMu  sync.Mutex
+	settled   bool
+	settleGen int64
+	kickOnce  sync.Once
+	kick      chan struct{} // wakes the erasure loop
 }
 
 // blobStore returns the node's local blob store.

@@ -34,7 +34,10 @@ type purgeRow struct {
 // that applied it, and wakes the erasure loop to acknowledge it. A purge that
 // cannot finish now (a reader holding the WAL) is left to the loop.
 func (n *Node) flushErasures(ctx context.Context) {
-	n.blobs.settled.Store(false)
+	n.blobs.settleMu.Lock()
+	n.blobs.settled = false
+	n.blobs.settleGen++
+	n.blobs.settleMu.Unlock()
 	if _, err := n.purgeErasures(ctx); err != nil {
 		n.needCheckpoint.Store(true)
 		n.log.Info("erasure purge deferred", "err", err)
@@ -52,14 +55,24 @@ func (n *Node) erasureKick() chan struct{} {
 }
 
 // settleErasures purges pending erasures and acknowledges the purged ones.
-// It returns the purge's error; a failed acknowledgement is only logged and
-// tried again later, since the purge alone is what the node owes itself.
+// It fails only while one of the node's own erasures is not purged: that
+// must not reach the hub before the purge, since the hub does not wait for
+// the owner. Anything else that fails is logged and tried again later.
 func (n *Node) settleErasures(ctx context.Context) error {
-	if n.blobs.settled.Load() {
+	gen, settled := n.settleState()
+	if settled {
 		return nil
 	}
 	if _, err := n.purgeErasures(ctx); err != nil {
-		return err
+		var own bool
+		if qerr := n.db.Reader().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM erasure_purges
+			WHERE hub_seq IS NULL AND purged = 0)`).Scan(&own); qerr != nil || own {
+			return err
+		}
+		if ctx.Err() == nil {
+			n.log.Warn("erasure purge failed; retrying later", "err", err)
+		}
+		return nil
 	}
 	left, err := n.ackErasures(ctx)
 	if err != nil {
@@ -69,9 +82,27 @@ func (n *Node) settleErasures(ctx context.Context) error {
 		return nil
 	}
 	if left == 0 {
-		n.blobs.settled.Store(true)
+		n.markSettled(gen)
 	}
 	return nil
+}
+
+// settleState returns the count of erasures noted so far and whether all of
+// them are known settled.
+func (n *Node) settleState() (int64, bool) {
+	n.blobs.settleMu.Lock()
+	defer n.blobs.settleMu.Unlock()
+	return n.blobs.settleGen, n.blobs.settled
+}
+
+// markSettled records that every erasure is settled, unless one was noted
+// since gen was read.
+func (n *Node) markSettled(gen int64) {
+	n.blobs.settleMu.Lock()
+	defer n.blobs.settleMu.Unlock()
+	if n.blobs.settleGen == gen {
+		n.blobs.settled = true
+	}
 }
 
 // erasureLoop finishes erasures until ctx ends: at start (a crash may have
@@ -80,6 +111,7 @@ func (n *Node) settleErasures(ctx context.Context) error {
 func (n *Node) erasureLoop(ctx context.Context) {
 	wait := time.Second
 	for {
+		gen, _ := n.settleState()
 		pending := false
 		if _, err := n.purgeErasures(ctx); err != nil {
 			pending = true
@@ -97,7 +129,7 @@ func (n *Node) erasureLoop(ctx context.Context) {
 			pending = true
 		}
 		if !pending {
-			n.blobs.settled.Store(true)
+			n.markSettled(gen)
 			wait = time.Second
 		}
 		var retry <-chan time.Time
