@@ -200,6 +200,10 @@ func TestHub_EraseEntity(t *testing.T) {
 	if code, _ := get(t, th.url+"/api/v1/entities/"+r.ID, ""); code != 404 {
 		t.Fatalf("erased resource still public: %d", code)
 	}
+	if code, page := get(t, th.url+"/status", th.AdminToken()); code != 200 ||
+		!strings.Contains(string(page), "coordination team: GDPR request 4411; the SIC closed its node</td><td>waiting for fi</td>") {
+		t.Errorf("status page: %d\n%s", code, page)
+	}
 
 	// Again: nothing to do.
 	if seq, err := th.EraseEntity(ctx, r.ID, "again"); err != nil || seq != 0 {
