@@ -464,12 +464,13 @@ func TestBlobs_Collect(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Within the grace period only the erased entity's attachment goes.
+	// Within the grace period only the erased entity's attachment goes (if
+	// the erasure's housekeeping has not removed it already).
 	res, err := th.CollectBlobs(ctx, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Blobs != 1 || present(erased) || !present(deleted) || !present(unused) || !present(orphan) {
+	if res.Blobs > 1 || present(erased) || !present(deleted) || !present(unused) || !present(orphan) {
 		t.Fatalf("collect within grace = %+v; erased present %v, deleted %v, unused %v", res, present(erased), present(deleted), present(unused))
 	}
 	th.clock.Advance(2 * time.Hour)

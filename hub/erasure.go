@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -241,6 +242,13 @@ func (h *Hub) completeErasures(ctx context.Context) error {
 		return fmt.Errorf("read erasures: %w", err)
 	}
 	h.erasureWatch.Store(watch)
+	if len(done) == 0 && watch == 0 {
+		return nil
+	}
+	// The hub's own copy goes at once, whatever the holders still owe.
+	if err := h.purgeErasedBlobs(ctx); err != nil {
+		return fmt.Errorf("complete erasures: %w", err)
+	}
 	if len(done) == 0 {
 		return nil
 	}
@@ -261,5 +269,52 @@ func (h *Hub) completeErasures(ctx context.Context) error {
 		return fmt.Errorf("complete erasures: %w", err)
 	}
 	h.log.Info("erasures complete", "count", len(done), "time", time.UnixMilli(now).UTC())
+	return nil
+}
+
+// purgeErasedBlobs removes now, rather than at the next collection, the
+// attachments erasures left unreferenced (syncBlobRefs marks them with
+// last_referenced_at 0), so the hub's copy is gone within seconds and an
+// erasure is complete only once it is. As in CollectBlobs the rows go first; an object
+// whose deletion then fails is an orphan a later collection removes.
+func (h *Hub) purgeErasedBlobs(ctx context.Context) error {
+	var doomed []string
+	err := h.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		doomed = doomed[:0]
+		rows, err := tx.QueryContext(ctx, `DELETE FROM blobs WHERE last_referenced_at = 0
+			AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.sha256 = blobs.sha256) RETURNING sha256`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sha string
+			if err := rows.Scan(&sha); err != nil {
+				return err
+			}
+			doomed = append(doomed, sha)
+		}
+		return rows.Err()
+	})
+	if err != nil || len(doomed) == 0 {
+		if err != nil {
+			return fmt.Errorf("purge erased attachments: %w", err)
+		}
+		return nil
+	}
+	store, _, err := h.blobStore(ctx)
+	if err != nil {
+		return fmt.Errorf("purge erased attachments: %w", err)
+	}
+	var errs []error
+	for _, sha := range doomed {
+		if err := store.Delete(ctx, sha); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	h.log.Info("erased attachments purged", "blobs", len(doomed)-len(errs))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("purge erased attachments: %w", err)
+	}
 	return nil
 }

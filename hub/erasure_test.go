@@ -300,3 +300,41 @@ func TestHub_erasureHoldersMigration(t *testing.T) {
 		t.Fatalf("completed erasure after the migration: %+v", e)
 	}
 }
+
+// TestHub_ErasurePurgesHubBlob: the hub removes an erased entity's
+// attachment within seconds, not at the next collection, and while holders
+// have still to acknowledge.
+func TestHub_ErasurePurgesHubBlob(t *testing.T) {
+	th := mustOpenHub(t, func(c *Config) { c.Blobs.GCInterval = time.Hour })
+	be, _ := th.enrolNode(t, "be"), th.enrolNode(t, "fi")
+	ctx := t.Context()
+	store, _, err := th.blobStore(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, shared := newTestBlob(30, 1000, "jane.pdf", "application/pdf"), newTestBlob(31, 1000, "handout.pdf", "application/pdf")
+	be.upload(t, shared)
+	c := publishWithBlob(t, be, private, protocol.VisibilityCommunity, nil)
+	c2 := be.next(c)
+	c2.Blobs = []protocol.BlobRef{private.ref, shared.ref}
+	other := be.resource(t, "Handout", protocol.VisibilityPublic)
+	other.Blobs = []protocol.BlobRef{shared.ref}
+	be.mustPush(t, be.signAll(t, c2, other)...)
+
+	er := be.next(c2)
+	er.Deleted, er.Erased, er.Body, er.Blobs = true, true, nil, nil
+	res := be.mustPush(t, be.sign(t, er))
+	eventually(t, 10*time.Second, func() bool {
+		_, err := store.Stat(ctx, private.ref.SHA256)
+		return err != nil
+	}, "the hub to purge the erased attachment")
+	if _, err := store.Stat(ctx, shared.ref.SHA256); err != nil {
+		t.Errorf("the attachment another entity references went too: %v", err)
+	}
+	if code, _ := get(t, th.url+protocol.PathBlobs+private.ref.SHA256, be.cred); code != http.StatusNotFound {
+		t.Errorf("GET of the erased attachment: %d", code)
+	}
+	if e := erasureOf(t, th, res.HubSeq); e.Complete || !slices.Equal(e.Pending, []string{"fi"}) {
+		t.Errorf("erasure = %+v, want fi still to acknowledge", e)
+	}
+}
