@@ -84,9 +84,6 @@ func TestNode_ErasurePurgesAttachments(t *testing.T) {
 		t.Errorf("shared attachment = %q", got)
 	}
 	row, _ := h.row(e.ID)
-	if err := fi.settleErasures(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	if acks := h.acked("fi"); !slices.Equal(acks, []int64{row.hubSeq}) {
 		t.Fatalf("fi acknowledged %v, want [%d]", acks, row.hubSeq)
 	}

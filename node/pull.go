@@ -458,6 +458,11 @@ func (n *Node) SyncOnce(ctx context.Context, progress func(done, total int64)) e
 	if err := n.pullAll(ctx, progress); err != nil {
 		return fmt.Errorf("sync: %w", errors.Join(pushErr, err))
 	}
+	// What this pull erased is acknowledged now, not at the next sync
+	// (erasure.go).
+	if err := n.settleErasures(ctx); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
 	after, err := readSyncState(ctx, n.db.Reader())
 	if err != nil {
 		return err
