@@ -165,12 +165,19 @@ func TestE2E_HubErase(t *testing.T) {
 	id, sha := createWithAttachment(t, be, "School play")
 	waitForBlob(t, fi, sha, 30*time.Second)
 	waitForBlob(t, pt, sha, 30*time.Second)
-	waitFor(t, 30*time.Second, "the resource on the public API", func() error {
+	waitFor(t, 30*time.Second, "the resource on the portal", func() error {
 		if code, _ := httpGet(t, nw.hubURL+"/api/v1/entities/"+id, ""); code != http.StatusOK {
-			return fmt.Errorf("%d", code)
+			return fmt.Errorf("public API: %d", code)
+		}
+		if code, body := httpGet(t, nw.hubURL+"/resources/"+id, ""); code != http.StatusOK || !strings.Contains(string(body), "School play") {
+			return fmt.Errorf("portal page: %d", code)
 		}
 		return nil
 	})
+	fileURL := nw.hubURL + protocol.PathFiles + sha + "/consent-form.txt"
+	if code, _ := httpGet(t, fileURL, ""); code != http.StatusOK {
+		t.Fatalf("the attachment is not public before the erasure: %d", code)
+	}
 	be.proc.stop()
 
 	const reason = "GDPR request 4411; Safer Internet Centre BE closed its node"
@@ -202,6 +209,15 @@ func TestE2E_HubErase(t *testing.T) {
 	if code, _ := httpGet(t, nw.hubURL+"/api/v1/entities/"+id, ""); code != http.StatusNotFound {
 		t.Errorf("erased resource on the public API: %d", code)
 	}
+	if code, _ := httpGet(t, fileURL, ""); code != http.StatusNotFound {
+		t.Errorf("erased attachment on the portal: %d", code)
+	}
+	waitFor(t, 30*time.Second, "the portal to drop the resource", func() error {
+		if _, body := httpGet(t, nw.hubURL+"/resources/"+id, ""); strings.Contains(string(body), "School play") {
+			return errors.New("the portal still shows it")
+		}
+		return nil
+	})
 	for _, n := range []*testNode{fi, pt} {
 		code, body, err := admin(t, n).do(http.MethodGet, node.PathAdminEntities+"/"+id, nil)
 		if err != nil || code != http.StatusOK || !strings.Contains(string(body), `"erased":true`) || strings.Contains(string(body), "School play") {
