@@ -190,3 +190,12 @@ func TestHub_Auth(t *testing.T) {
 		t.Fatalf("healthz %d", code)
 	}
 }
+
+func TestHub_RegisterNode_RefusesBidiControls(t *testing.T) {
+	th := mustOpenHub(t)
+	for _, name := range []string{"Safer Internet Centre \u202eeigleB", "Child \u2067Focus\u2069"} {
+		if _, err := th.RegisterNode(t.Context(), "be", name); !errors.Is(err, protocol.ErrInvalidField) {
+			t.Errorf("RegisterNode(%q): err = %v, want invalid_field", name, err)
+		}
+	}
+}

@@ -30,6 +30,9 @@ func (h *Hub) RegisterNode(ctx context.Context, id, name string) (string, error)
 	if len(name) > protocol.MaxShortField {
 		return "", fmt.Errorf("register node: %w", protocol.Errorf(protocol.CodeInvalidField, "name longer than %d bytes", protocol.MaxShortField))
 	}
+	if r, ok := protocol.BidiControl(name); ok {
+		return "", fmt.Errorf("register node: %w", protocol.Errorf(protocol.CodeInvalidField, "name has the bidirectional control U+%04X", r))
+	}
 	secret, err := randomSecret()
 	if err != nil {
 		return "", fmt.Errorf("register node %s: %w", id, err)
