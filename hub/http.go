@@ -41,7 +41,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/resources/{id}/translations", h.handleAPITranslations)
 	h.blobRoutes(mux)
 	mux.Handle("/", h.portal.Handler()) // the public portal: everything not above
-	return mux
+	return withBaseHeaders(mux)
 }
 
 // operator wraps a handler that only the coordination team may call.

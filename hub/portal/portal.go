@@ -3,9 +3,9 @@ package portal
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"database/sql"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
