@@ -1,6 +1,9 @@
 package hub
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -50,4 +53,28 @@ func TestHub_Handler_SecurityHeaders(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The status page allows exactly its own stylesheet, by hash.
+func TestHub_StatusPage_StyleHash(t *testing.T) {
+	th := mustOpenHub(t)
+	resp, err := http.Get(th.url + "/status/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csp := resp.Header.Get("Content-Security-Policy")
+	if strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("Content-Security-Policy %q allows any inline style", csp)
+	}
+	page := string(body)
+	i, j := strings.Index(page, "<style>"), strings.Index(page, "</style>")
+	if i < 0 || j < i {
+		t.Fatal("no stylesheet in the page")
+	}
+	sum := sha256.Sum256([]byte(page[i+len("<style>") : j]))
+	if want := "style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, want) {
+		t.Errorf("Content-Security-Policy %q lacks %s", csp, want)
+	}
 }
