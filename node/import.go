@@ -66,6 +66,7 @@ type ImportError struct {
 	// Line is the record's 1-based line, for NDJSON input.
 	Line    int                   `json:"line,omitempty"`
 	ID      string                `json:"id,omitempty"`
+	Ref     string                `json:"ref,omitempty"`
 	Code    protocol.Code         `json:"code"`
 	Message string                `json:"message"`
 	Fields  []protocol.FieldError `json:"fields,omitempty"`
@@ -292,12 +293,12 @@ func (n *Node) Import(ctx context.Context, r io.Reader, opts ...ImportOption) (I
 		n.log.Warn("the previous import did not finish; its records are matched, not created again",
 			"started_at", prev.StartedAt, "records", prev.Records, "created", prev.Created)
 	}
-	fail := func(pos recordPos, id string, err error) {
+	fail := func(pos recordPos, rec Record, err error) {
 		res.Failed++
 		if len(res.Errors) >= maxImportErrors {
 			return
 		}
-		ie := ImportError{Index: pos.index, Line: pos.line, ID: id, Code: protocol.ErrorCode(err), Message: err.Error()}
+		ie := ImportError{Index: pos.index, Line: pos.line, ID: rec.ID, Ref: rec.Ref, Code: protocol.ErrorCode(err), Message: err.Error()}
 		var ve *protocol.ValidationError
 		if errors.As(err, &ve) {
 			ie.Code, ie.Fields = ve.Code, ve.Fields
@@ -331,7 +332,7 @@ func (n *Node) Import(ctx context.Context, r io.Reader, opts ...ImportOption) (I
 					if !isRecordError(err) {
 						return err
 					}
-					failed = append(failed, func() { fail(p.pos, p.rec.ID, err) })
+					failed = append(failed, func() { fail(p.pos, p.rec, err) })
 					continue
 				}
 				if id == "" && out == outcomeCreated {
@@ -380,7 +381,7 @@ func (n *Node) Import(ctx context.Context, r io.Reader, opts ...ImportOption) (I
 		}
 		res.Records++
 		if err != nil {
-			fail(pos, rec.ID, err)
+			fail(pos, rec, err)
 			return nil
 		}
 		batch = append(batch, pendingRecord{pos: pos, rec: rec})
