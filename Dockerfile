@@ -39,14 +39,17 @@ ENTRYPOINT ["minio"]
 CMD ["server", "/data", "--address", ":9000", "--console-address", ":9001"]
 
 FROM debian:bookworm-slim AS bikfed
-# curl: health checks and the node entrypoint's enrolment request.
+# curl: health checks and the enrolment token's registration request.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin bikfed \
- && mkdir -p /data && chown bikfed:bikfed /data
+ && install -d -o bikfed -g bikfed -m 0700 /data /enrol
+# 0700: a named volume mounted on /data or /enrol starts with these modes, so
+# the databases, keys and tokens are not in a directory other users can list.
 COPY --from=build /out/bikfed /usr/local/bin/bikfed
 COPY scripts/docker-node.sh /usr/local/bin/bikfed-node
+COPY scripts/docker-enrol-token.sh /usr/local/bin/bikfed-enrol-token
 USER bikfed
 WORKDIR /data
 VOLUME /data

@@ -190,3 +190,77 @@ func TestHub_Auth(t *testing.T) {
 		t.Fatalf("healthz %d", code)
 	}
 }
+
+func TestHub_RegisterNode_RefusesBidiControls(t *testing.T) {
+	th := mustOpenHub(t)
+	for _, name := range []string{"Safer Internet Centre \u202eeigleB", "Child \u2067Focus\u2069"} {
+		if _, err := th.RegisterNode(t.Context(), "be", name); !errors.Is(err, protocol.ErrInvalidField) {
+			t.Errorf("RegisterNode(%q): err = %v, want invalid_field", name, err)
+		}
+	}
+}
+
+// A copy of a used enrolment token, with the key id and epoch every push
+// shows, must not take a node's credential away once the node has synced.
+func TestHub_Enrol_RetryOnlyBeforeSync(t *testing.T) {
+	th := mustOpenHub(t)
+	ctx := t.Context()
+	first := func(t *testing.T, id string) (protocol.EnrolRequest, *testNode) {
+		t.Helper()
+		tok, err := th.RegisterNode(ctx, id, "SIC "+id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := newKey(t, id)
+		req := protocol.EnrolRequest{Node: id, Token: tok, KeyID: key.ID, PublicKey: key.Public(), Epoch: "e1"}
+		res, err := th.client("").Enrol(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req, &testNode{id: id, key: key, epoch: "e1", cred: res.Credential, client: th.client(res.Credential), hub: th}
+	}
+	refused := func(t *testing.T, req protocol.EnrolRequest, n *testNode) {
+		t.Helper()
+		if _, err := th.client("").Enrol(ctx, req); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Fatalf("retry after the node synced: err = %v, want unauthorized", err)
+		}
+		if _, err := n.client.Status(ctx); err != nil {
+			t.Fatalf("the node's credential after the refused retry: %v", err)
+		}
+	}
+
+	t.Run("after a push", func(t *testing.T) {
+		req, n := first(t, "be")
+		n.mustPush(t, n.signAll(t, n.resource(t, "Guide", protocol.VisibilityPublic))...)
+		refused(t, req, n)
+	})
+	t.Run("after a pull", func(t *testing.T) {
+		req, n := first(t, "fi")
+		if _, err := n.client.Changes(ctx, 0, 10, 0); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, req, n)
+	})
+	t.Run("another public key under the same key id", func(t *testing.T) {
+		req, n := first(t, "pt")
+		other := newKey(t, "pt")
+		forged := req
+		forged.PublicKey = other.Public()
+		if _, err := th.client("").Enrol(ctx, forged); err == nil {
+			t.Fatal("a public key that does not match the key id was accepted")
+		}
+		if _, err := n.client.Status(ctx); err != nil {
+			t.Fatalf("the node's credential: %v", err)
+		}
+	})
+	t.Run("the same request before any sync still works", func(t *testing.T) {
+		req, _ := first(t, "se")
+		again, err := th.client("").Enrol(ctx, req)
+		if err != nil {
+			t.Fatalf("retry before any sync: %v", err)
+		}
+		if _, err := th.client(again.Credential).Status(ctx); err != nil {
+			t.Fatalf("the retry's credential: %v", err)
+		}
+	})
+}

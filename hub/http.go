@@ -42,7 +42,7 @@ func (h *Hub) Handler() http.Handler {
 	h.blobRoutes(mux)
 	h.erasureRoutes(mux)
 	mux.Handle("/", h.portal.Handler()) // the public portal: everything not above
-	return mux
+	return withBaseHeaders(mux)
 }
 
 // operator wraps a handler that only the coordination team may call.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bikfed/bikfed/hub/portal"
+	"github.com/bikfed/bikfed/internal/privfile"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
 	"github.com/bikfed/bikfed/protocol"
 )
@@ -132,6 +133,7 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
+	privfile.WarnIfOpen(logger.With("component", "hub"), cfg.DataDir)
 	h := &Hub{
 		cfg:    cfg,
 		log:    logger.With("component", "hub"),
@@ -323,6 +325,9 @@ func (h *Hub) kickHousekeeping() {
 // loadOrCreateKey reads the hub's 32-byte Ed25519 seed, creating it (0600) on
 // first use.
 func loadOrCreateKey(path string) (protocol.Key, error) {
+	if err := privfile.Restrict(path); err != nil {
+		return protocol.Key{}, fmt.Errorf("hub key: %w", err)
+	}
 	seed, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		seed = make([]byte, ed25519.SeedSize)
@@ -345,6 +350,9 @@ func loadOrCreateKey(path string) (protocol.Key, error) {
 // loadOrCreateToken reads the operator token, creating a random one (0600) on
 // first use.
 func loadOrCreateToken(path string) (string, error) {
+	if err := privfile.Restrict(path); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
 	b, err := os.ReadFile(path)
 	if err == nil {
 		tok := strings.TrimSpace(string(b))

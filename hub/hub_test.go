@@ -1,11 +1,16 @@
 package hub
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,5 +129,50 @@ func TestHub_SecondProcess(t *testing.T) {
 	key := newKey(t, "se")
 	if _, err := th.client("").Enrol(t.Context(), protocol.EnrolRequest{Node: "se", Token: tok, KeyID: key.ID, PublicKey: key.Public(), Epoch: "e1"}); err != nil {
 		t.Fatalf("enrol at the server with a token from the cli: %v", err)
+	}
+}
+
+func TestHub_Open_PrivateFiles(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	files := []string{"hub.db", "hub.db-wal", "hub.db-shm", "portal.db", "portal.db-wal", "portal.db-shm", "hub.key", "admin.token"}
+	checkModes := func(t *testing.T) {
+		t.Helper()
+		for _, name := range files {
+			fi, err := os.Stat(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm := fi.Mode().Perm(); perm != 0o600 {
+				t.Errorf("%s: mode %04o, want 0600", name, perm)
+			}
+		}
+	}
+
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	th := mustOpenHubAt(t, cfg)
+	checkModes(t)
+	th.close()
+
+	// A copy restored by hand, or a volume made by a container runtime.
+	for _, name := range files {
+		if err := os.Chmod(filepath.Join(dir, name), 0o644); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	h, err := open(t.Context(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	checkModes(t)
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "open to other users") {
+		t.Errorf("no warning about the data directory's mode 0755:\n%s", logs.String())
 	}
 }

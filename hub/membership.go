@@ -83,6 +83,8 @@ type ops struct {
 	lastPrune time.Time
 	// pages are the status page's templates.
 	pages *template.Template
+	// sessions are the status page's sign-ins (netstatus.go).
+	sessions sessions
 }
 
 // initOps sets up metrics; Open calls it once the hub is otherwise built.

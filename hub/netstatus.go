@@ -2,15 +2,15 @@ package hub
 
 import (
 	"bytes"
-	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"html/template"
 	"net/http"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bikfed/bikfed/internal/gossip"
@@ -42,38 +42,69 @@ func (h *Hub) mountOps(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+pathSignOut, h.handleSignOut)
 }
 
-// sessionMAC signs a session's expiry. The key derives from the operator
-// token, so a new token signs everyone out, and no session secret has to
-// be stored.
-func (h *Hub) sessionMAC(expiry string) string {
-	k := hmac.New(sha256.New, []byte(h.adminToken))
-	k.Write([]byte("bikfed status session v1"))
-	mac := hmac.New(sha256.New, k.Sum(nil))
-	mac.Write([]byte(expiry))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+// sessions are the status page's sign-ins, kept by the hub rather than in
+// the cookie, so that signing out ends one for good: a copied cookie is
+// worth nothing after it. Only the SHA-256 of each random session id is
+// kept. A restart signs everyone out.
+type sessions struct {
+	mu   sync.Mutex
+	byID map[[sha256.Size]byte]time.Time // expiry
 }
 
-func (h *Hub) newSession(now time.Time) string {
-	exp := strconv.FormatInt(now.Add(sessionTTL).Unix(), 10)
-	return exp + "." + h.sessionMAC(exp)
+// maxSessions bounds the memory sign-ins can take; past it the session
+// closest to its expiry is dropped.
+const maxSessions = 1000
+
+func (s *sessions) start(now time.Time) (string, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("new session: %w", err)
+	}
+	id := base64.RawURLEncoding.EncodeToString(raw[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byID == nil {
+		s.byID = make(map[[sha256.Size]byte]time.Time)
+	}
+	for k, exp := range s.byID {
+		if !now.Before(exp) {
+			delete(s.byID, k)
+		}
+	}
+	for len(s.byID) >= maxSessions {
+		var first [sha256.Size]byte
+		var firstExp time.Time
+		for k, exp := range s.byID {
+			if firstExp.IsZero() || exp.Before(firstExp) {
+				first, firstExp = k, exp
+			}
+		}
+		delete(s.byID, first)
+	}
+	s.byID[sha256.Sum256([]byte(id))] = now.Add(sessionTTL)
+	return id, nil
 }
 
-func (h *Hub) validSession(v string, now time.Time) bool {
-	exp, mac, ok := strings.Cut(v, ".")
-	if !ok {
+func (s *sessions) valid(id string, now time.Time) bool {
+	if id == "" || len(id) > 64 {
 		return false
 	}
-	if subtle.ConstantTimeCompare([]byte(mac), []byte(h.sessionMAC(exp))) != 1 {
-		return false
-	}
-	unix, err := strconv.ParseInt(exp, 10, 64)
-	return err == nil && now.Unix() < unix
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.byID[sha256.Sum256([]byte(id))]
+	return ok && now.Before(exp)
+}
+
+func (s *sessions) end(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.byID, sha256.Sum256([]byte(id)))
 }
 
 // signedIn accepts a session cookie or, for scripts, the operator's bearer
 // token.
 func (h *Hub) signedIn(r *http.Request) bool {
-	if c, err := r.Cookie(sessionCookie); err == nil && h.validSession(c.Value, h.now()) {
+	if c, err := r.Cookie(sessionCookie); err == nil && h.ops.sessions.valid(c.Value, h.now()) {
 		return true
 	}
 	if r.Header.Get("Authorization") != "" {
@@ -95,13 +126,23 @@ func (h *Hub) setSession(w http.ResponseWriter, value string, maxAge int) {
 	})
 }
 
+// pagesCSP allows the pages' one inline stylesheet by its hash, rather than
+// any inline style an injection could add.
+var pagesCSP = func() string {
+	i := strings.Index(pagesHTML, "<style>") + len("<style>")
+	j := strings.Index(pagesHTML, "</style>")
+	sum := sha256.Sum256([]byte(pagesHTML[i:j]))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}()
+
 // pageHeaders are set on every operator page: nothing is cached, framed,
 // or loaded from elsewhere; the pages need no script at all.
 func pageHeaders(w http.ResponseWriter) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Content-Security-Policy", pagesCSP)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 }
@@ -139,11 +180,20 @@ func (h *Hub) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		h.renderSignIn(w, http.StatusUnauthorized, "That is not the operator token.")
 		return
 	}
-	h.setSession(w, h.newSession(h.now()), int(sessionTTL/time.Second))
+	id, err := h.ops.sessions.start(h.now())
+	if err != nil {
+		h.log.Error("status page sign-in", "err", err)
+		http.Error(w, "internal error; see the hub's log", http.StatusInternalServerError)
+		return
+	}
+	h.setSession(w, id, int(sessionTTL/time.Second))
 	http.Redirect(w, r, pathStatusPage, http.StatusSeeOther)
 }
 
 func (h *Hub) handleSignOut(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		h.ops.sessions.end(c.Value)
+	}
 	h.setSession(w, "", -1)
 	http.Redirect(w, r, pathSignIn, http.StatusSeeOther)
 }

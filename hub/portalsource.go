@@ -19,7 +19,7 @@ var _ portal.Source = portalSource{}
 
 // Changes returns the latest version of each entity changed after since.
 func (s portalSource) Changes(ctx context.Context, since int64, limit int) ([]portal.Change, error) {
-	rows, err := s.h.db.Reader().QueryContext(ctx, `SELECT hub_seq, change FROM entities WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?`, since, limit)
+	rows, err := s.h.db.Reader().QueryContext(ctx, `SELECT hub_seq, change, applied_at FROM entities WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?`, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read changes for the portal: %w", err)
 	}
@@ -27,9 +27,11 @@ func (s portalSource) Changes(ctx context.Context, since int64, limit int) ([]po
 	var out []portal.Change
 	for rows.Next() {
 		var c portal.Change
-		if err := rows.Scan(&c.HubSeq, &c.Raw); err != nil {
+		var appliedAt int64
+		if err := rows.Scan(&c.HubSeq, &c.Raw, &appliedAt); err != nil {
 			return nil, fmt.Errorf("read changes for the portal: %w", err)
 		}
+		c.AppliedAt = time.UnixMilli(appliedAt)
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -38,13 +40,15 @@ func (s portalSource) Changes(ctx context.Context, since int64, limit int) ([]po
 // Entity returns the latest stored change of id.
 func (s portalSource) Entity(ctx context.Context, id string) (portal.Change, bool, error) {
 	var c portal.Change
-	err := s.h.db.Reader().QueryRowContext(ctx, `SELECT hub_seq, change FROM entities WHERE id = ?`, id).Scan(&c.HubSeq, &c.Raw)
+	var appliedAt int64
+	err := s.h.db.Reader().QueryRowContext(ctx, `SELECT hub_seq, change, applied_at FROM entities WHERE id = ?`, id).Scan(&c.HubSeq, &c.Raw, &appliedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
 	if err != nil {
 		return c, false, fmt.Errorf("read %s for the portal: %w", id, err)
 	}
+	c.AppliedAt = time.UnixMilli(appliedAt)
 	return c, true, nil
 }
 

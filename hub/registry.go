@@ -30,6 +30,9 @@ func (h *Hub) RegisterNode(ctx context.Context, id, name string) (string, error)
 	if len(name) > protocol.MaxShortField {
 		return "", fmt.Errorf("register node: %w", protocol.Errorf(protocol.CodeInvalidField, "name longer than %d bytes", protocol.MaxShortField))
 	}
+	if r, ok := protocol.BidiControl(name); ok {
+		return "", fmt.Errorf("register node: %w", protocol.Errorf(protocol.CodeInvalidField, "name has the bidirectional control U+%04X", r))
+	}
 	secret, err := randomSecret()
 	if err != nil {
 		return "", fmt.Errorf("register node %s: %w", id, err)
@@ -105,6 +108,9 @@ func (h *Hub) enrol(ctx context.Context, req protocol.EnrolRequest) (*protocol.E
 		appliedSeq     int64
 		head           int64
 	)
+	// Read before the transaction: the hub's lock is never taken while the
+	// writer is held.
+	mem := h.lastSync(req.Node)
 	err = h.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		var node string
 		var expires int64
@@ -130,6 +136,20 @@ func (h *Hub) enrol(ctx context.Context, req protocol.EnrolRequest) (*protocol.E
 		retry := used.Valid && latest && usedKey.String == req.KeyID && usedEpoch.String == req.Epoch
 		if used.Valid && !retry {
 			return protocol.Errorf(protocol.CodeUnauthorized, "enrolment token has already been used")
+		}
+		// Key id and epoch are no secrets: both travel in every push. So a
+		// retry is only an answer that was lost while the credential it
+		// carried has not been used: once the node has pushed or pulled
+		// with it, the token is spent, and a copy of it cannot take the
+		// node's credential away.
+		if retry {
+			synced, err := syncedSince(ctx, tx, req.Node, used.Int64, mem)
+			if err != nil {
+				return err
+			}
+			if synced {
+				return protocol.Errorf(protocol.CodeUnauthorized, "enrolment token has already been used, and the node has synced since; ask the coordination team for a new one")
+			}
 		}
 		if !retry {
 			if _, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET used_at = ?, used_key_id = ?, used_epoch = ? WHERE secret_hash = ?`,
@@ -194,6 +214,41 @@ func (h *Hub) enrol(ctx context.Context, req protocol.EnrolRequest) (*protocol.E
 	h.mu.Unlock()
 	h.log.Info("node enrolled", "node", req.Node, "key_id", req.KeyID, "epoch", req.Epoch)
 	return &protocol.EnrolResponse{Node: req.Node, Name: name, Credential: cred, Protocol: protocol.Version, HubSeq: head}, nil
+}
+
+// lastSync is what the hub holds in memory of a node's latest contact with
+// its credential: the time of its last pull, written to the database
+// lazily, and whether a push is in flight.
+type lastSync struct {
+	pullAt   int64 // unix ms, 0: never
+	inflight bool
+}
+
+func (h *Hub) lastSync(node string) lastSync {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var ls lastSync
+	if n := h.nodes[node]; n != nil {
+		if !n.lastPullAt.IsZero() {
+			ls.pullAt = n.lastPullAt.UnixMilli()
+		}
+		ls.inflight = len(n.inflight) > 0
+	}
+	return ls
+}
+
+// syncedSince reports whether node pushed or pulled at or after the unix ms
+// since, from the database and from mem, read before the transaction.
+func syncedSince(ctx context.Context, tx *sql.Tx, node string, since int64, mem lastSync) (bool, error) {
+	if mem.inflight || mem.pullAt >= since && mem.pullAt > 0 {
+		return true, nil
+	}
+	var lastPush, lastPull sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT last_push_at, last_pull_at FROM nodes WHERE id = ?`, node).
+		Scan(&lastPush, &lastPull); err != nil {
+		return false, fmt.Errorf("read last sync: %w", err)
+	}
+	return lastPush.Valid && lastPush.Int64 >= since || lastPull.Valid && lastPull.Int64 >= since, nil
 }
 
 // principal is who a request authenticated as.

@@ -125,7 +125,13 @@ func readRecord(w http.ResponseWriter, r *http.Request) (Record, error) {
 		}
 		return Record{}, protocol.Errorf(protocol.CodeBadRequest, "read body: %v", err)
 	}
-	return DecodeRecord(b)
+	rec, err := DecodeRecord(b)
+	if err == nil && rec.Ref != "" {
+		// A ref matches records across runs of an import; a single create
+		// names its entity by id instead.
+		return Record{}, fieldError("ref", "only import records have a ref; use id")
+	}
+	return rec, err
 }
 
 func (n *Node) handleCreate(w http.ResponseWriter, r *http.Request) {

@@ -469,3 +469,11 @@ func TestNode_Import(t *testing.T) {
 		}
 	})
 }
+
+func TestNode_Create_RefusesBidiControls(t *testing.T) {
+	n := newTestNode(t, newFakeHub(t), "be")
+	_, err := n.Create(t.Context(), resourceDraft("Parents guide\u202Efdp.exe"))
+	if !errors.Is(err, protocol.ErrInvalidField) || !strings.Contains(err.Error(), "body.title") {
+		t.Fatalf("Create with U+202E in the title: err = %v, want invalid_field on body.title", err)
+	}
+}

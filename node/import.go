@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,11 +35,28 @@ type ImportResult struct {
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
 	Failed    int `json:"failed"`
+	// Matched counts the records with a ref that were found as an entity an
+	// earlier import created: they were updated or left unchanged, never
+	// created again.
+	Matched int `json:"matched"`
+	// Unkeyed counts the records created with neither an id nor a ref:
+	// running the same input again would create them again.
+	Unkeyed int `json:"unkeyed,omitempty"`
+	// Interrupted describes the previous import when it did not finish.
+	Interrupted *InterruptedImport `json:"interrupted,omitempty"`
 	// Errors name each failed record (the first 1000).
 	Errors []ImportError `json:"errors"`
 	// Stopped says why reading stopped before the end of the input, when it did
 	// (a JSON array broken beyond recovery, a read error).
 	Stopped string `json:"stopped,omitempty"`
+}
+
+// InterruptedImport is how far an import that did not finish got: every
+// record it had read up to Records was committed.
+type InterruptedImport struct {
+	StartedAt time.Time `json:"started_at"`
+	Records   int       `json:"records"`
+	Created   int       `json:"created"`
 }
 
 // ImportError is one refused import record.
@@ -48,6 +66,7 @@ type ImportError struct {
 	// Line is the record's 1-based line, for NDJSON input.
 	Line    int                   `json:"line,omitempty"`
 	ID      string                `json:"id,omitempty"`
+	Ref     string                `json:"ref,omitempty"`
 	Code    protocol.Code         `json:"code"`
 	Message string                `json:"message"`
 	Fields  []protocol.FieldError `json:"fields,omitempty"`
@@ -57,8 +76,16 @@ type ImportError struct {
 // update or to create under a stable id, the entity id.
 type Record struct {
 	ID string `json:"id,omitempty"`
+	// Ref names an import record without an id (the sample data's refs,
+	// a source system's own key): running an import again finds the entity
+	// the ref created and updates it rather than creating another. At most
+	// 128 bytes.
+	Ref string `json:"ref,omitempty"`
 	Draft
 }
+
+// maxRefBytes bounds a record's ref.
+const maxRefBytes = 128
 
 // DecodeRecord decodes one record strictly: an unknown field is an error, so
 // a misspelt field never silently drops data. Errors name the field.
@@ -74,6 +101,14 @@ func DecodeRecord(raw []byte) (Record, error) {
 	}
 	if dec.More() {
 		return Record{}, protocol.Errorf(protocol.CodeMalformedJSON, "trailing data after the record")
+	}
+	switch {
+	case len(rec.Ref) > maxRefBytes:
+		return Record{}, fieldError("ref", "%d bytes, limit %d", len(rec.Ref), maxRefBytes)
+	case rec.Ref != "" && rec.ID != "":
+		return Record{}, fieldError("ref", "a record has an id or a ref, not both")
+	case rec.Ref != "" && strings.TrimSpace(rec.Ref) != rec.Ref:
+		return Record{}, fieldError("ref", "leading or trailing space")
 	}
 	return rec, nil
 }
@@ -223,18 +258,47 @@ type pendingRecord struct {
 	rec Record
 }
 
+// ImportOption adjusts one import.
+type ImportOption func(*importOptions)
+
+type importOptions struct {
+	progress func(ImportResult)
+}
+
+// WithProgress calls fn after each committed batch with the totals so far:
+// everything it reports is durable, so after a crash the last report says
+// how far the import got.
+func WithProgress(fn func(ImportResult)) ImportOption {
+	return func(o *importOptions) { o.progress = fn }
+}
+
 // Import authors every valid record of r (a JSON array of records or NDJSON,
 // one record per line) and reports each invalid one. Records carrying an own
-// id update that entity, or create it under that id. Valid records are
-// written in batches, each batch one transaction.
-func (n *Node) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
+// id update that entity, or create it under that id. A record without an id
+// but with a ref is matched by it against the entities earlier imports
+// created, so running an interrupted import again creates nothing twice. Valid records are written in batches, each batch one
+// transaction together with the import's progress.
+func (n *Node) Import(ctx context.Context, r io.Reader, opts ...ImportOption) (ImportResult, error) {
+	var o importOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	res := ImportResult{Errors: []ImportError{}}
-	fail := func(pos recordPos, id string, err error) {
+	run, prev, err := n.startImport(ctx)
+	if err != nil {
+		return res, fmt.Errorf("import: %w", err)
+	}
+	if prev != nil {
+		res.Interrupted = prev
+		n.log.Warn("the previous import did not finish; its records are matched, not created again",
+			"started_at", prev.StartedAt, "records", prev.Records, "created", prev.Created)
+	}
+	fail := func(pos recordPos, rec Record, err error) {
 		res.Failed++
 		if len(res.Errors) >= maxImportErrors {
 			return
 		}
-		ie := ImportError{Index: pos.index, Line: pos.line, ID: id, Code: protocol.ErrorCode(err), Message: err.Error()}
+		ie := ImportError{Index: pos.index, Line: pos.line, ID: rec.ID, Ref: rec.Ref, Code: protocol.ErrorCode(err), Message: err.Error()}
 		var ve *protocol.ValidationError
 		if errors.As(err, &ve) {
 			ie.Code, ie.Fields = ve.Code, ve.Fields
@@ -246,18 +310,39 @@ func (n *Node) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 		if len(batch) == 0 {
 			return nil
 		}
-		var created, updated, same int
+		var created, updated, same, matched, unkeyed int
 		var failed []func()
+		last := batch[len(batch)-1].pos.index + 1
 		err := n.write(ctx, func(a *author) error {
-			created, updated, same, failed = 0, 0, 0, failed[:0]
+			created, updated, same, matched, unkeyed, failed = 0, 0, 0, 0, 0, failed[:0]
 			for _, p := range batch {
-				_, out, err := a.put(ctx, p.rec.ID, p.rec.Draft, true)
+				id, key := p.rec.ID, ""
+				if id == "" && p.rec.Ref != "" {
+					key = "ref:" + p.rec.Ref
+					err := a.tx.QueryRowContext(ctx, `SELECT id FROM import_keys WHERE key = ?`, key).Scan(&id)
+					if err != nil && !errors.Is(err, sql.ErrNoRows) {
+						return fmt.Errorf("match import record: %w", err)
+					}
+					if id != "" {
+						matched++
+					}
+				}
+				ent, out, err := a.put(ctx, id, p.rec.Draft, true)
 				if err != nil {
 					if !isRecordError(err) {
 						return err
 					}
-					failed = append(failed, func() { fail(p.pos, p.rec.ID, err) })
+					failed = append(failed, func() { fail(p.pos, p.rec, err) })
 					continue
+				}
+				if id == "" && out == outcomeCreated {
+					unkeyed++
+				}
+				if key != "" && out == outcomeCreated {
+					if _, err := a.tx.ExecContext(ctx, `INSERT INTO import_keys (key, id) VALUES (?, ?)
+						ON CONFLICT (key) DO UPDATE SET id = excluded.id`, key, ent.ID); err != nil {
+						return fmt.Errorf("remember import record: %w", err)
+					}
 				}
 				switch out {
 				case outcomeCreated:
@@ -268,7 +353,8 @@ func (n *Node) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 					same++
 				}
 			}
-			return nil
+			_, err := a.tx.ExecContext(ctx, `UPDATE imports SET records = ?, created = ? WHERE id = ?`, last, res.Created+created, run)
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("import records %d-%d: %w", batch[0].pos.index, batch[len(batch)-1].pos.index, err)
@@ -279,13 +365,23 @@ func (n *Node) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 		res.Created += created
 		res.Updated += updated
 		res.Unchanged += same
+		res.Matched += matched
+		res.Unkeyed += unkeyed
 		batch = batch[:0]
+		if o.progress != nil {
+			p := res
+			p.Records = last
+			o.progress(p)
+		}
 		return nil
 	}
 	stopped, err := decodeRecords(r, func(pos recordPos, rec Record, err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
 		res.Records++
 		if err != nil {
-			fail(pos, rec.ID, err)
+			fail(pos, rec, err)
 			return nil
 		}
 		batch = append(batch, pendingRecord{pos: pos, rec: rec})
@@ -301,12 +397,52 @@ func (n *Node) Import(ctx context.Context, r io.Reader) (ImportResult, error) {
 	// Decode errors are reported as read, validation errors at their batch's commit.
 	slices.SortStableFunc(res.Errors, func(a, b ImportError) int { return cmp.Compare(a.Index, b.Index) })
 	if err != nil {
-		return res, fmt.Errorf("import stopped after %d records (%d created, %d updated stand): %w",
+		return res, fmt.Errorf("import stopped after %d records (%d created, %d updated stand; run it again to go on): %w",
 			res.Records, res.Created, res.Updated, err)
 	}
+	if err := n.finishImport(ctx, run, res.Records); err != nil {
+		return res, fmt.Errorf("import: %w", err)
+	}
 	n.log.Info("import", "records", res.Records, "created", res.Created, "updated", res.Updated,
-		"unchanged", res.Unchanged, "failed", res.Failed)
+		"unchanged", res.Unchanged, "matched", res.Matched, "failed", res.Failed)
 	return res, nil
+}
+
+// startImport records a new run and returns it with the last earlier run
+// that did not finish, if any, which it marks as seen.
+func (n *Node) startImport(ctx context.Context) (int64, *InterruptedImport, error) {
+	var run int64
+	var prev *InterruptedImport
+	err := n.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		var started string
+		var p InterruptedImport
+		err := tx.QueryRowContext(ctx, `SELECT started_at, records, created FROM imports
+			WHERE finished_at IS NULL ORDER BY id DESC LIMIT 1`).Scan(&started, &p.Records, &p.Created)
+		switch {
+		case err == nil:
+			p.StartedAt, _ = time.Parse(time.RFC3339Nano, started)
+			prev = &p
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("read last import: %w", err)
+		}
+		now := time.Now().UTC()
+		if _, err := tx.ExecContext(ctx, `UPDATE imports SET finished_at = ? WHERE finished_at IS NULL`, fmtTime(now)); err != nil {
+			return fmt.Errorf("close last import: %w", err)
+		}
+		// Only the latest runs are worth keeping.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM imports WHERE id <= (SELECT MAX(id) FROM imports) - 100`); err != nil {
+			return fmt.Errorf("prune imports: %w", err)
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO imports (started_at) VALUES (?) RETURNING id`, fmtTime(now)).Scan(&run)
+	})
+	return run, prev, err
+}
+
+func (n *Node) finishImport(ctx context.Context, run int64, records int) error {
+	return n.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE imports SET records = ?, finished_at = ? WHERE id = ?`, records, fmtTime(time.Now().UTC()), run)
+		return err
+	})
 }
 
 // isRecordError tells a record's own fault (reported, the import goes on)

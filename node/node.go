@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/privfile"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
 	"github.com/bikfed/bikfed/protocol"
 )
@@ -94,6 +95,7 @@ func Init(ctx context.Context, dataDir, hubURL, token string, logger *slog.Logge
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("init: create data dir: %w", err)
 	}
+	privfile.WarnIfOpen(log, dataDir)
 
 	db, err := sqlitedb.Open(ctx, filepath.Join(dataDir, dbFile), migrations())
 	if err != nil {
@@ -162,6 +164,9 @@ func Init(ctx context.Context, dataDir, hubURL, token string, logger *slog.Logge
 // loadOrCreateKey reads the node's 32-byte Ed25519 seed, creating it (0600) if missing.
 func loadOrCreateKey(dataDir, nodeID string) (protocol.Key, bool, error) {
 	path := filepath.Join(dataDir, keyFile)
+	if err := privfile.Restrict(path); err != nil {
+		return protocol.Key{}, false, fmt.Errorf("read node key: %w", err)
+	}
 	seed, err := os.ReadFile(path)
 	if err == nil {
 		k, err := protocol.KeyFromSeed(nodeID, seed)
@@ -208,6 +213,9 @@ func AdminTokenPath(dataDir string) string { return filepath.Join(dataDir, admin
 // ensureAdminToken returns the admin token in dataDir, creating it (0600) if missing.
 func ensureAdminToken(dataDir string) (string, error) {
 	path := AdminTokenPath(dataDir)
+	if err := privfile.Restrict(path); err != nil {
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
 	b, err := os.ReadFile(path)
 	if err == nil {
 		tok := strings.TrimSpace(string(b))
@@ -245,7 +253,12 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
 		return nil, errNotInitialised
 	}
-	seed, err := os.ReadFile(filepath.Join(cfg.DataDir, keyFile))
+	privfile.WarnIfOpen(logger.With("component", "node"), cfg.DataDir)
+	keyPath := filepath.Join(cfg.DataDir, keyFile)
+	if err := privfile.Restrict(keyPath); err != nil {
+		return nil, fmt.Errorf("open node: %w", err)
+	}
+	seed, err := os.ReadFile(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNotInitialised
 	}

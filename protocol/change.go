@@ -485,6 +485,9 @@ func ValidBlobName(name string) error {
 			return fmt.Errorf("%q has control characters", name)
 		}
 	}
+	if r, ok := BidiControl(name); ok {
+		return fmt.Errorf("%q has the bidirectional control U+%04X", name, r)
+	}
 	return nil
 }
 

@@ -440,7 +440,7 @@ func TestValidBlobName(t *testing.T) {
 			t.Errorf("ValidBlobName(%q): %v", name, err)
 		}
 	}
-	for _, name := range []string{"", ".", "..", "../etc/passwd", "a/b", `a\b`, "a..b", "/abs", "x\ny", "x\u0085y", "\xff", strings.Repeat("a", 256)} {
+	for _, name := range []string{"", ".", "..", "../etc/passwd", "a/b", `a\b`, "a..b", "/abs", "x\ny", "x\u0085y", "\xff", strings.Repeat("a", 256), "invoice\u202Efdp.exe", "a\u2066b"} {
 		if err := ValidBlobName(name); err == nil {
 			t.Errorf("ValidBlobName(%q) accepted", name)
 		}
@@ -656,4 +656,49 @@ func fastNames[T any](fields []fastField[T]) []string {
 		out = append(out, f.name)
 	}
 	return out
+}
+
+func TestChange_Validate_bidiControls(t *testing.T) {
+	sub := func(m map[string]any, key string) map[string]any { return m[key].(map[string]any) }
+	fields := []struct {
+		kind  Kind
+		field string
+		set   func(c, b map[string]any, s string)
+	}{
+		{KindResource, "body.title", func(c, b map[string]any, s string) { b["title"] = s }},
+		{KindTranslation, "body.title", func(c, b map[string]any, s string) { b["title"] = s }},
+		{KindPost, "body.title", func(c, b map[string]any, s string) { b["title"] = s }},
+		{KindPost, "body.author", func(c, b map[string]any, s string) { b["author"] = s }},
+		{KindComment, "body.author", func(c, b map[string]any, s string) { b["author"] = s }},
+		{KindProfile, "body.name", func(c, b map[string]any, s string) { b["name"] = s }},
+		{KindProfile, "body.awareness.name", func(c, b map[string]any, s string) { sub(b, "awareness")["name"] = s }},
+		{KindProfile, "body.helpline.name", func(c, b map[string]any, s string) { sub(b, "helpline")["name"] = s }},
+		{KindProfile, "body.hotline.name", func(c, b map[string]any, s string) { sub(b, "hotline")["name"] = s }},
+		{KindProfile, "body.youth_panel.name", func(c, b map[string]any, s string) { sub(b, "youth_panel")["name"] = s }},
+		{KindService, "body.name", func(c, b map[string]any, s string) { b["name"] = s }},
+		{KindResource, "blobs[0].name", func(c, b map[string]any, s string) { blob(c)["name"] = s + ".pdf" }},
+	}
+	controls := []rune{0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}
+	for _, f := range fields {
+		for _, r := range controls {
+			t.Run(fmt.Sprintf("%s %s U+%04X", f.kind, f.field, r), func(t *testing.T) {
+				raw := mutate(t, golden(t, f.kind), func(c, b map[string]any) { f.set(c, b, "invoice"+string(r)+"fdp.exe") })
+				_, err := ParseChange(raw)
+				if ErrorCode(err) != CodeInvalidField {
+					t.Fatalf("err = %v, want invalid_field", err)
+				}
+				if got := fieldsOf(err); !slices.Equal(got, []string{f.field}) {
+					t.Fatalf("fields %q, want [%s] (%v)", got, f.field, err)
+				}
+			})
+		}
+	}
+	// Right-to-left text itself, and the marks that are not embeddings,
+	// overrides or isolates, stay allowed.
+	for _, title := range []string{"מדריך להורים", "دليل الآباء", "Guide \u200fالآباء\u200e"} {
+		raw := mutate(t, golden(t, KindResource), func(c, b map[string]any) { b["title"] = title })
+		if _, err := ParseChange(raw); err != nil {
+			t.Errorf("title %q: %v", title, err)
+		}
+	}
 }

@@ -119,7 +119,7 @@ type Moderation struct {
 }
 
 func (r *Resource) validate(v *fieldErrors, c *Change) {
-	requireText(v, "body.title", r.Title, MaxShortField)
+	requireName(v, "body.title", r.Title, MaxShortField)
 	optionalText(v, "body.description", r.Description, MaxTextField)
 	requireLang(v, "body.language", r.Language)
 	requireList(v, "body.languages", r.Languages)
@@ -153,7 +153,7 @@ func (t *Translation) validate(v *fieldErrors, c *Change) {
 		v.add("body.source_version", "must be the resource version translated, at least 1")
 	}
 	requireLang(v, "body.language", t.Language)
-	requireText(v, "body.title", t.Title, MaxShortField)
+	requireName(v, "body.title", t.Title, MaxShortField)
 	optionalText(v, "body.description", t.Description, MaxTextField)
 	optionalURL(v, "body.url", t.URL)
 	if !inVocab(TranslationMethods, t.Method) {
@@ -174,10 +174,10 @@ func (p *Post) validate(v *fieldErrors, c *Change) {
 	if !inVocab(PostFormats, p.Format) {
 		v.add("body.format", "%q is not one of %s", p.Format, strings.Join(PostFormats, ", "))
 	}
-	requireText(v, "body.title", p.Title, MaxShortField)
+	requireName(v, "body.title", p.Title, MaxShortField)
 	requireText(v, "body.text", p.Text, MaxTextField)
 	requireLang(v, "body.language", p.Language)
-	requireText(v, "body.author", p.Author, MaxShortField)
+	requireName(v, "body.author", p.Author, MaxShortField)
 	if len(p.Tags) > MaxListLen {
 		v.add("body.tags", "%d tags, limit %d", len(p.Tags), MaxListLen)
 	}
@@ -190,7 +190,7 @@ func (m *Comment) validate(v *fieldErrors, c *Change) {
 	}
 	requireText(v, "body.text", m.Text, MaxTextField)
 	requireLang(v, "body.language", m.Language)
-	requireText(v, "body.author", m.Author, MaxShortField)
+	requireName(v, "body.author", m.Author, MaxShortField)
 	if c.Visibility == VisibilityPublic {
 		v.add("visibility", "comments are for signed-in members, not public")
 	}
@@ -200,16 +200,16 @@ func (p *Profile) validate(v *fieldErrors, c *Change) {
 	if len(p.Country) != 2 || !isAlpha(p.Country) || strings.ToLower(p.Country) != p.Country {
 		v.add("body.country", "%q is not a lowercase ISO 3166 alpha-2 code", p.Country)
 	}
-	requireText(v, "body.name", p.Name, MaxShortField)
+	requireName(v, "body.name", p.Name, MaxShortField)
 	requireList(v, "body.languages", p.Languages)
 	each(v, "body.languages", p.Languages, requireLang)
 	optionalURL(v, "body.website", p.Website)
 	if p.Awareness != nil {
-		requireText(v, "body.awareness.name", p.Awareness.Name, MaxShortField)
+		requireName(v, "body.awareness.name", p.Awareness.Name, MaxShortField)
 		optionalURL(v, "body.awareness.url", p.Awareness.URL)
 	}
 	if h := p.Helpline; h != nil {
-		requireText(v, "body.helpline.name", h.Name, MaxShortField)
+		requireName(v, "body.helpline.name", h.Name, MaxShortField)
 		optionalText(v, "body.helpline.phone", h.Phone, 64)
 		optionalURL(v, "body.helpline.chat", h.Chat)
 		optionalText(v, "body.helpline.email", h.Email, MaxShortField)
@@ -220,14 +220,14 @@ func (p *Profile) validate(v *fieldErrors, c *Change) {
 		}
 	}
 	if h := p.Hotline; h != nil {
-		requireText(v, "body.hotline.name", h.Name, MaxShortField)
+		requireName(v, "body.hotline.name", h.Name, MaxShortField)
 		if h.ReportURL == "" {
 			v.add("body.hotline.report_url", "required")
 		}
 		optionalURL(v, "body.hotline.report_url", h.ReportURL)
 	}
 	if y := p.YouthPanel; y != nil {
-		requireText(v, "body.youth_panel.name", y.Name, MaxShortField)
+		requireName(v, "body.youth_panel.name", y.Name, MaxShortField)
 		optionalURL(v, "body.youth_panel.url", y.URL)
 	}
 	if c.Visibility != VisibilityPublic {
@@ -236,7 +236,7 @@ func (p *Profile) validate(v *fieldErrors, c *Change) {
 }
 
 func (s *Service) validate(v *fieldErrors, c *Change) {
-	requireText(v, "body.name", s.Name, MaxShortField)
+	requireName(v, "body.name", s.Name, MaxShortField)
 	requireText(v, "body.category", s.Category, 64)
 	optionalText(v, "body.description", s.Description, MaxTextField)
 	if s.URL == "" {
@@ -272,6 +272,29 @@ func requireText(v *fieldErrors, field, s string, max int) {
 		return
 	}
 	optionalText(v, field, s, max)
+}
+
+// requireName is requireText for a title or a name: text shown on its own,
+// in lists, headings and links, where a bidirectional control could make it
+// read as something else.
+func requireName(v *fieldErrors, field, s string, max int) {
+	requireText(v, field, s, max)
+	if r, ok := BidiControl(s); ok {
+		v.add(field, "has the bidirectional control U+%04X", r)
+	}
+}
+
+// BidiControl returns the first Unicode bidirectional embedding, override or
+// isolate control (U+202A–U+202E, U+2066–U+2069) in s. In a title, a name or
+// a file name they make text display in another order than it is stored in:
+// "invoice\u202Efdp.exe" shows as "invoiceexe.pdf".
+func BidiControl(s string) (rune, bool) {
+	for _, r := range s {
+		if (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 func optionalText(v *fieldErrors, field, s string, max int) {

@@ -1,39 +1,36 @@
 #!/bin/sh
 # Entrypoint of a node container (docker-compose.yml, docs/docker.md): on
-# first start it waits for the hub, obtains a one-time enrolment token from
-# the hub's admin API with the operator token (or takes BIKFED_ENROL_TOKEN)
-# and runs `bikfed node init`; then, and on every later start, it runs the
-# node. Arguments are passed to `bikfed node serve`.
+# first start it runs `bikfed node init` with the one-time enrolment token
+# the coordination team issued for this node, then, and on every later
+# start, it runs the node. Arguments are passed to `bikfed node serve`.
 #
-#   BIKFED_NODE_ID             the node id, e.g. be (required)
-#   BIKFED_NODE_NAME           its display name (default: the id)
-#   BIKFED_HUB_URL             the hub, e.g. http://hub:8080 (required)
-#   BIKFED_HUB_OPERATOR_TOKEN  the hub's admin token, to register the node
-#   BIKFED_ENROL_TOKEN         or a token the coordination team issued
+#   BIKFED_HUB_URL           the hub, e.g. http://hub:8080 (required)
+#   BIKFED_ENROL_TOKEN       the enrolment token
+#   BIKFED_ENROL_TOKEN_FILE  or a file holding it (docker-enrol-token.sh
+#                            writes one; waited for until it appears)
+#
+# A node is never given the hub's operator token: that token administers the
+# whole network.
 set -eu
-: "${BIKFED_NODE_ID:?set BIKFED_NODE_ID}"
 : "${BIKFED_HUB_URL:?set BIKFED_HUB_URL}"
 data=/data
 
 if [ ! -f "$data/node.db" ]; then
+	token=${BIKFED_ENROL_TOKEN:-}
+	if [ -z "$token" ]; then
+		file=${BIKFED_ENROL_TOKEN_FILE:?set BIKFED_ENROL_TOKEN or BIKFED_ENROL_TOKEN_FILE}
+		until [ -s "$file" ]; do
+			echo "waiting for an enrolment token in $file" >&2
+			sleep 2
+		done
+		token=$(cat "$file")
+	fi
 	until curl -fsS "$BIKFED_HUB_URL/healthz" >/dev/null 2>&1; do
 		echo "waiting for the hub at $BIKFED_HUB_URL" >&2
 		sleep 2
 	done
-	token=${BIKFED_ENROL_TOKEN:-}
-	if [ -z "$token" ]; then
-		: "${BIKFED_HUB_OPERATOR_TOKEN:?set BIKFED_HUB_OPERATOR_TOKEN (the hub operator token) or BIKFED_ENROL_TOKEN}"
-		body=$(printf '{"id":"%s","name":"%s"}' "$BIKFED_NODE_ID" "${BIKFED_NODE_NAME:-$BIKFED_NODE_ID}")
-		resp=$(curl -fsS -X POST \
-			-H "Authorization: Bearer $BIKFED_HUB_OPERATOR_TOKEN" \
-			-H 'Content-Type: application/json' \
-			--data "$body" "$BIKFED_HUB_URL/admin/v1/nodes")
-		token=$(printf '%s' "$resp" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-		if [ -z "$token" ]; then
-			echo "the hub gave no enrolment token: $resp" >&2
-			exit 1
-		fi
-	fi
-	bikfed node init --data "$data" --hub "$BIKFED_HUB_URL" --token "$token"
+	# Through the environment rather than the command line, which any
+	# process in the container can read.
+	BIKFED_TOKEN=$token bikfed node init --data "$data" --hub "$BIKFED_HUB_URL"
 fi
 exec bikfed node serve --data "$data" "$@"

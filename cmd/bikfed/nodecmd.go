@@ -283,9 +283,22 @@ func (e *cmdEnv) nodeImport(ctx context.Context, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	res, err := n.Import(ctx, r)
+	// One line per committed batch: each is durable, so after a crash the
+	// last line says how far the import got.
+	progress := node.WithProgress(func(p node.ImportResult) {
+		fmt.Fprintf(e.stderr, "import: %d records committed (%d created, %d updated, %d unchanged, %d matched by ref, %d failed)\n",
+			p.Records, p.Created, p.Updated, p.Unchanged, p.Matched, p.Failed)
+	})
+	res, err := n.Import(ctx, r, progress)
 	if err != nil {
 		return err
+	}
+	if p := res.Interrupted; p != nil {
+		fmt.Fprintf(e.stderr, "import: the previous import (started %s) stopped after %d records, %d of them created; records with a ref were matched, not created again\n",
+			p.StartedAt.Format(time.RFC3339), p.Records, p.Created)
+	}
+	if res.Unkeyed > 0 {
+		fmt.Fprintf(e.stderr, "import: %d records had neither an id nor a ref; running this input again would create them again\n", res.Unkeyed)
 	}
 	if err := writeJSON(e.stdout, res); err != nil {
 		return err

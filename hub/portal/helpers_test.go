@@ -107,6 +107,7 @@ type draft struct {
 	vis       protocol.Visibility
 	body      any
 	publishAt *time.Time
+	updatedAt *time.Time // nil: now
 	blobs     []protocol.BlobRef
 	deleted   bool
 	erased    bool
@@ -142,8 +143,12 @@ func (tn *testNode) push(drafts ...draft) []string {
 				}
 			}
 		}
+		updated := now
+		if d.updatedAt != nil {
+			updated = *d.updatedAt
+		}
 		c := &protocol.Change{Protocol: protocol.Version, ID: id, Kind: d.kind, Owner: tn.id, Version: tn.versions[id],
-			Seq: tn.seq, UpdatedAt: now, Visibility: d.vis, PublishAt: d.publishAt, Deleted: d.deleted, Erased: d.erased,
+			Seq: tn.seq, UpdatedAt: updated, Visibility: d.vis, PublishAt: d.publishAt, Deleted: d.deleted, Erased: d.erased,
 			Body: raw, Blobs: d.blobs}
 		s, err := tn.key.Sign(c)
 		if err != nil {

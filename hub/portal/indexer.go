@@ -252,6 +252,16 @@ type applier struct {
 	docs map[uint32]*doc
 }
 
+// clampUpdated takes the hub's receive time for a change's updated_at when
+// the owner's clock put it later: every list the portal orders by recency
+// (home page, gallery, feeds, sitemaps) would otherwise keep a change dated
+// 2099 at its top for good.
+func clampUpdated(ch *protocol.Change, c Change) {
+	if !c.AppliedAt.IsZero() && ch.UpdatedAt.After(c.AppliedAt) {
+		ch.UpdatedAt = c.AppliedAt
+	}
+}
+
 func (a *applier) applyRaw(ctx context.Context, c Change) error {
 	var ch protocol.Change
 	if err := json.Unmarshal(c.Raw, &ch); err != nil {
@@ -260,6 +270,7 @@ func (a *applier) applyRaw(ctx context.Context, c Change) error {
 		a.p.log.Warn("skip undecodable change", "hub_seq", c.HubSeq, "err", err)
 		return nil
 	}
+	clampUpdated(&ch, c)
 	return a.apply(ctx, &ch, c.HubSeq)
 }
 
@@ -510,6 +521,7 @@ func (a *applier) reconsider(ctx context.Context, id string) error {
 	if ch.Kind == protocol.KindModeration {
 		return nil
 	}
+	clampUpdated(&ch, c)
 	a.depth++
 	defer func() { a.depth-- }()
 	return a.apply(ctx, &ch, c.HubSeq)

@@ -3,6 +3,8 @@ package portal
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -26,7 +28,10 @@ import (
 // had when the harvest started. The resumption token carries all of that
 // (verb, prefix, set, from, until, position, boundary, list size) and no
 // server state, so it survives restarts, and a record changed during a
-// harvest appears in the next incremental harvest instead of twice.
+// harvest appears in the next incremental harvest instead of twice. It is
+// authenticated with a key kept in portal.db, so a harvester cannot edit the
+// set or the dates of a harvest in progress and get a list whose size and
+// positions belong to another.
 
 const (
 	oaiPageRecords     = 100
@@ -73,19 +78,40 @@ type oaiToken struct {
 	Epoch  int64  `json:"e"`           // the index's epoch: positions mean nothing in another
 }
 
-func (t oaiToken) encode() string {
+// oaiMACSize is the bytes of HMAC-SHA256 a token carries: 128 bits.
+const oaiMACSize = 16
+
+// encode writes the token as base64url JSON, a dot and its MAC under key.
+func (t oaiToken) encode(key []byte) string {
 	b, _ := json.Marshal(t)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return base64.RawURLEncoding.EncodeToString(b) + "." + base64.RawURLEncoding.EncodeToString(oaiMAC(key, b))
 }
 
-func decodeOAIToken(s string) (oaiToken, error) {
+func oaiMAC(key, payload []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(payload)
+	return m.Sum(nil)[:oaiMACSize]
+}
+
+func decodeOAIToken(s string, key []byte) (oaiToken, error) {
 	var t oaiToken
 	if len(s) > 1024 {
 		return t, errors.New("too long")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	payload, sum, ok := strings.Cut(s, ".")
+	if !ok {
+		return t, errors.New("no MAC")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
 		return t, err
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(sum)
+	if err != nil {
+		return t, err
+	}
+	if !hmac.Equal(mac, oaiMAC(key, raw)) {
+		return t, errors.New("MAC does not match")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -436,7 +462,7 @@ func (p *Portal) oaiList(ctx context.Context, ow *oaiWriter, verb string, args u
 	var tok oaiToken
 	if s := args.Get("resumptionToken"); args.Has("resumptionToken") {
 		var err error
-		if tok, err = decodeOAIToken(s); err != nil || tok.Verb != verb || tok.Epoch != p.epoch {
+		if tok, err = decodeOAIToken(s, p.oaiKey); err != nil || tok.Verb != verb || tok.Epoch != p.epoch {
 			return []oaiErr{{"badResumptionToken", "the resumption token is not valid"}}, nil
 		}
 	} else {
@@ -526,7 +552,7 @@ func (p *Portal) oaiList(ctx context.Context, ow *oaiWriter, verb string, args u
 		ow.raw(`<resumptionToken completeListSize="` + itoa(int64(total)) + `" cursor="` + itoa(int64(tok.Cursor)) + `">`)
 		if more {
 			next.Total = total
-			ow.text(next.encode())
+			ow.text(next.encode(p.oaiKey))
 		}
 		ow.raw("</resumptionToken>")
 	}

@@ -1,6 +1,8 @@
 package portal_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -103,6 +105,43 @@ func TestOAI(t *testing.T) {
 					t.Errorf("%s: deleted %s missing", verb, id)
 				}
 			}
+		}
+	})
+	t.Run("an edited resumption token is refused", func(t *testing.T) {
+		r := get("verb=ListIdentifiers&metadataPrefix=oai_dc&set=sic:be")
+		if r.IDToken == nil || r.IDToken.Value == "" {
+			t.Fatal("no resumption token")
+		}
+		edit := func(f func(tok map[string]any)) string {
+			payload, mac, signed := strings.Cut(r.IDToken.Value, ".")
+			raw, err := base64.RawURLEncoding.DecodeString(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tok map[string]any
+			if err := json.Unmarshal(raw, &tok); err != nil {
+				t.Fatal(err)
+			}
+			f(tok)
+			raw, _ = json.Marshal(tok)
+			out := base64.RawURLEncoding.EncodeToString(raw)
+			if signed {
+				out += "." + mac
+			}
+			return out
+		}
+		for name, tok := range map[string]string{
+			"another set": edit(func(tok map[string]any) { tok["s"] = "sic:fi" }),
+			"no set":      edit(func(tok map[string]any) { delete(tok, "s") }),
+			"later from":  edit(func(tok map[string]any) { tok["f"] = time.Now().UnixMilli() }),
+			"no MAC":      strings.SplitN(r.IDToken.Value, ".", 2)[0],
+		} {
+			if c := errCode("verb=ListIdentifiers&resumptionToken=" + url.QueryEscape(tok)); c != "badResumptionToken" {
+				t.Errorf("%s: error %q, want badResumptionToken", name, c)
+			}
+		}
+		if c := errCode("verb=ListIdentifiers&resumptionToken=" + url.QueryEscape(r.IDToken.Value)); c != "" {
+			t.Errorf("the token as issued: error %q", c)
 		}
 	})
 	t.Run("a harvest in progress is not disturbed by changes", func(t *testing.T) {

@@ -2,8 +2,10 @@ package portal
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -68,6 +70,7 @@ type Portal struct {
 	cache  *pageCache
 	oaiID  string // the OAI-PMH namespace identifier
 	epoch  int64  // the index's epoch, in OAI-PMH resumption tokens
+	oaiKey []byte // authenticates OAI-PMH resumption tokens
 	static staticFiles
 
 	// cursor is the last hub_seq indexed; gen and genAt identify the index's
@@ -152,11 +155,45 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 		static:   loadStatic(),
 		caughtUp: make(chan struct{}),
 	}
+	if p.oaiKey, err = loadOAIKey(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open portal: %w", err)
+	}
 	if err := p.load(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open portal: %w", err)
 	}
 	return p, nil
+}
+
+// loadOAIKey returns the 256-bit key of resumption tokens, made on the first
+// open. It is kept in the state table, whose values are integers, as four
+// rows, so that tokens issued before a restart stay valid.
+func loadOAIKey(ctx context.Context, db *sqlitedb.DB) ([]byte, error) {
+	var fresh [32]byte
+	if _, err := rand.Read(fresh[:]); err != nil {
+		return nil, fmt.Errorf("oai key: %w", err)
+	}
+	key := make([]byte, 32)
+	err := db.WriteTx(ctx, func(tx *sql.Tx) error {
+		for i := range 4 {
+			name := fmt.Sprintf("oai_key%d", i)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`,
+				name, int64(binary.BigEndian.Uint64(fresh[i*8:]))); err != nil {
+				return err
+			}
+			var v int64
+			if err := tx.QueryRowContext(ctx, `SELECT value FROM state WHERE key = ?`, name).Scan(&v); err != nil {
+				return err
+			}
+			binary.BigEndian.PutUint64(key[i*8:], uint64(v))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oai key: %w", err)
+	}
+	return key, nil
 }
 
 // Close closes the index. Call it after Run has returned.

@@ -1,12 +1,19 @@
 package portal
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
-// Change is one stored change of the aggregate: its hub_seq and the exact
-// bytes its owner signed.
+// Change is one stored change of the aggregate: its hub_seq, the exact
+// bytes its owner signed, and when the hub received it.
 type Change struct {
 	HubSeq int64
 	Raw    []byte
+	// AppliedAt is the hub's time of receipt. The index dates a change no
+	// later than this, whatever updated_at its owner's clock wrote; zero
+	// leaves updated_at as it is.
+	AppliedAt time.Time
 }
 
 // Source is the aggregate the portal indexes: the hub's entity store. It is

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/privfile"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -108,6 +109,15 @@ func Open(ctx context.Context, path string, migrations fs.FS, opts ...Option) (*
 	// able to remove, so other local users have no business reading them.
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	// SQLite creates files with 0644 less the umask, but reuses existing
+	// ones and gives a new -wal or -shm the database file's own mode. So the
+	// three files are made (or brought back to) 0600 before SQLite opens
+	// them, and stay so through every checkpoint and restart.
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := privfile.Ensure(abs + suffix); err != nil {
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
 	}
 
 	var o options

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -585,4 +586,70 @@ func TestCheckpoint_ReportsBlockingReader(t *testing.T) {
 	if err := db.Checkpoint(ctx); err != nil {
 		t.Errorf("Checkpoint after the reader finished: %v", err)
 	}
+}
+
+func TestOpen_FilesArePrivate(t *testing.T) {
+	// The usual umask, under which SQLite alone would make 0644 files.
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+
+	check := func(t *testing.T, path string) {
+		t.Helper()
+		for _, name := range []string{path, path + "-wal", path + "-shm"} {
+			fi, err := os.Stat(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm := fi.Mode().Perm(); perm != 0o600 {
+				t.Errorf("%s: mode %04o, want 0600", filepath.Base(name), perm)
+			}
+		}
+	}
+	write := func(t *testing.T, db *DB) {
+		t.Helper()
+		err := db.WriteTx(t.Context(), func(tx *sql.Tx) error {
+			_, err := tx.Exec("CREATE TABLE IF NOT EXISTS t (x INTEGER); INSERT INTO t VALUES (1)")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("new", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "new.db")
+		db := openT(t, path, nil)
+		write(t, db)
+		check(t, path)
+		if err := db.Checkpoint(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		write(t, db)
+		check(t, path)
+	})
+
+	t.Run("existing files opened to everyone", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "old.db")
+		db, err := Open(t.Context(), path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, db)
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{path, path + "-wal", path + "-shm"} {
+			f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			if err := os.Chmod(name, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db = openT(t, path, nil)
+		write(t, db)
+		check(t, path)
+	})
 }
