@@ -269,3 +269,22 @@ func TestHub_ReferenceRules(t *testing.T) {
 		})
 	}
 }
+
+// nameUnparsed reads a change the strict parser refused: anything a push
+// line can hold.
+func FuzzNameUnparsed(f *testing.F) {
+	f.Add([]byte(`{"v":1,"id":"be:01JKT3S6M00M2GA1850M2GA185","seq":3,"version":2,"kind":"recipe"}`))
+	f.Add([]byte(`{"seq":1e300,"version":-1,"id":7}`))
+	f.Add([]byte(`{"seq":2.5}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		id, seq, version := nameUnparsed(raw)
+		if seq < 0 || version < 0 {
+			t.Fatalf("negative seq %d or version %d", seq, version)
+		}
+		if id != "" {
+			if _, err := protocol.SplitEntityID(id); err != nil {
+				t.Fatalf("id %q is not an entity id", id)
+			}
+		}
+	})
+}

@@ -5,13 +5,20 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/bikfed/bikfed/protocol"
 )
@@ -377,5 +384,88 @@ func TestE2E_ReferenceRules(t *testing.T) {
 	}
 	if ids := manifestOf(t, nw, "fi"); !slices.Equal(ids, []string{goodID}) {
 		t.Errorf("hub holds fi's %v, want only %s", ids, goodID)
+	}
+}
+
+// lineDropper is a proxy in front of the hub that loses one record line of
+// the first push that has one to lose, as a broken proxy or middlebox might.
+type lineDropper struct {
+	t       *testing.T
+	target  *url.URL
+	dropped atomic.Bool
+	pushes  atomic.Int32
+}
+
+func (d *lineDropper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == protocol.PathPush {
+		d.pushes.Add(1)
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		if r.Header.Get("Content-Encoding") == "zstd" {
+			zr, err := zstd.NewReader(bytes.NewReader(body))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			body, err = io.ReadAll(zr)
+			zr.Close()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			r.Header.Del("Content-Encoding")
+		}
+		lines := bytes.SplitAfter(body, []byte("\n"))
+		// The header, then records: lose the third record of a batch of five
+		// or more, once.
+		if len(lines) >= 6 && d.dropped.CompareAndSwap(false, true) {
+			lines = append(lines[:3:3], lines[4:]...)
+		}
+		body = bytes.Join(lines, nil)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+	httputil.NewSingleHostReverseProxy(d.target).ServeHTTP(w, r)
+}
+
+// A proxy that loses a record line of a pipelined push: the hub holds the
+// checkpoint below the lost seq, the push sent ahead is refused seq_gap,
+// and the node sends again from the checkpoint, in the same epoch, until
+// everything has arrived.
+func TestE2E_PushThroughLossyProxy(t *testing.T) {
+	nw := newNetwork(t)
+	target, _ := url.Parse(nw.hubURL)
+	drop := &lineDropper{t: t, target: target}
+	srv := httptest.NewServer(drop)
+	t.Cleanup(srv.Close)
+
+	be := &testNode{id: "be", dir: filepath.Join(nw.dir, "be"), extra: append([]string{"--push-batch", "5"}, fastSync...)}
+	mustCLI(t, nil, "node", "init", "--data", be.dir, "--hub", srv.URL, "--token", nw.register("be"))
+	nw.nodes["be"] = be
+	dir := t.TempDir()
+	for i := range 20 {
+		mustCLI(t, nil, "node", "create", "--kind", "resource", "--file", resourceJSON(t, dir, fmt.Sprintf("Card %d", i)), "--data", be.dir)
+	}
+	epoch := nodeStatus(t, be).Epoch
+	nw.startNode(be)
+	waitFor(t, 60*time.Second, "all of be's changes at the hub", func() error {
+		st := nodeStatus(t, be)
+		if n := len(manifestOf(t, nw, "be")); n != 20 || st.Pending != 0 {
+			return fmt.Errorf("hub holds %d of 20, node has %d pending", n, st.Pending)
+		}
+		return nw.verify(be)
+	})
+	if !drop.dropped.Load() {
+		t.Fatal("the proxy dropped no line: the test proved nothing")
+	}
+	st := nodeStatus(t, be)
+	if st.Epoch != epoch || len(st.Refusals) != 0 || st.PushCheckpoint != 20 {
+		t.Fatalf("node epoch %s (was %s), checkpoint %d, refusals %+v: want the same epoch, 20, none", st.Epoch, epoch, st.PushCheckpoint, st.Refusals)
+	}
+	if hn := hubNode(t, nw, "be"); hn.AppliedSeq != 20 || hn.RefusalCount != 0 {
+		t.Fatalf("hub: checkpoint %d, %d refusals", hn.AppliedSeq, hn.RefusalCount)
 	}
 }
