@@ -190,8 +190,14 @@ func TestHub_ProfileCountry(t *testing.T) {
 	if _, err := th.Publish(ctx, protocol.KindProfile, protocol.VisibilityPublic, profileBody("eu", "Hub")); !errors.Is(err, protocol.ErrCountryNotAllowed) {
 		t.Fatalf("hub profile: %v", err)
 	}
-	if _, err := th.RegisterNode(ctx, "childfocus", "Child Focus", "NL"); err != nil {
+	tok, err := th.RegisterNode(ctx, "childfocus", "Child Focus", "NL")
+	if err != nil {
 		t.Fatal(err)
+	}
+	key := newKey(t, "childfocus")
+	enrolled, err := th.client("").Enrol(ctx, protocol.EnrolRequest{Node: "childfocus", Token: tok, KeyID: key.ID, PublicKey: key.Public(), Epoch: "e1"})
+	if err != nil || len(enrolled.Countries) != 1 || enrolled.Countries[0] != "nl" {
+		t.Fatalf("enrolment answer = %+v, %v; want countries [nl]", enrolled, err)
 	}
 	if got := th.countriesOf("childfocus"); len(got) != 1 || got[0] != "nl" {
 		t.Fatalf("countries of childfocus = %v", got)

@@ -148,6 +148,10 @@ func TestE2E_ProfileBelongsToCountry(t *testing.T) {
 	}
 	// A tampered node believes it speaks for Belgium: the hub decides.
 	db := nodeDB(t, fi)
+	var learnt sql.NullString
+	if err := db.QueryRow(`SELECT countries FROM identity`).Scan(&learnt); err != nil || learnt.String != "fi" {
+		t.Fatalf("fi's countries from its enrolment answer: %+v, %v; want fi", learnt, err)
+	}
 	if _, err := db.Exec(`UPDATE identity SET countries = 'be,fi'`); err != nil {
 		t.Fatal(err)
 	}
