@@ -148,6 +148,9 @@ func (h *Hub) author(ctx context.Context, d draft) (*protocol.Change, int64, err
 	// "hub" with an outbox of its own.
 	it := &pushItem{line: 2, signed: s, eraseReason: d.eraseReason}
 	h.verify(it, protocol.HubID)
+	if it.fail != nil {
+		return nil, 0, protocol.Errorf(protocol.CodeUnavailable, "check %s: %v; try again", c.ID, it.fail)
+	}
 	if it.refusal != nil {
 		return nil, 0, &protocol.Error{Code: it.refusal.Code, Message: it.refusal.Reason, Record: c.ID}
 	}
@@ -283,18 +286,19 @@ func (h *Hub) handleAdminDelete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, adminEntityResult{ID: c.ID, Version: c.Version, Deleted: c.Deleted, Erased: c.Erased, HubSeq: seq})
 }
 
-// handleAdminRegister is POST /admin/v1/nodes {id, name}: register-node over
-// HTTP, for tooling that does not open the hub's database.
+// handleAdminRegister is POST /admin/v1/nodes {id, name, countries}:
+// register-node over HTTP, for tooling that does not open the hub's database.
 func (h *Hub) handleAdminRegister(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
+		ID        string   `json:"id"`
+		Name      string   `json:"name"`
+		Countries []string `json:"countries"`
 	}
 	if err := readJSON(w, r, &req); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	tok, err := h.RegisterNode(r.Context(), req.ID, req.Name)
+	tok, err := h.RegisterNode(r.Context(), req.ID, req.Name, req.Countries...)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -39,6 +39,7 @@ func TestHub_PublicAPI(t *testing.T) {
 	trOld := tr(pub, "fi", "Avoin opas", 1)
 	trNew := tr(pub, "sv", "Öppen guide", 2)
 	trScheduled := tr(scheduled, "fi", "Kielletty "+marker, 1)
+	trScheduled.PublishAt = &future // a translation may not come out before its resource
 	trCommunity := tr(communityRes, "fi", "Jäsenille "+marker, 1)
 	hidden := fi.resource(t, "Reported "+marker, protocol.VisibilityPublic)
 	fi.mustPush(t, fi.signAll(t, trOld, trNew, trScheduled, trCommunity, hidden)...)

@@ -33,11 +33,16 @@ type pushItem struct {
 	refusal *protocol.Refusal // set when verification refused it
 	hash    [32]byte
 	ref     string        // the entity a translation, comment or moderation points at
+	country string        // a profile's country, once checked
 	done    chan struct{} // closed once verified; nil when there is nothing to verify
 	dupSeq  int64         // the seq of a record already processed, left unverified
 	// eraseReason is the coordination team's reason when the hub erases an
 	// entity on its owner's behalf (erasure.go).
 	eraseReason string
+	// fail is an error of the hub's own (a database read) met while the
+	// record was checked: it says nothing about the change, so the whole
+	// push fails and is sent again, rather than the record being refused.
+	fail error
 }
 
 // batch is a read push whose records may still be under verification.
@@ -192,6 +197,9 @@ func (h *Hub) verify(it *pushItem, node string) {
 	if c == nil {
 		code, reason := refusalReason(err)
 		it.refusal = &protocol.Refusal{Line: it.line, Code: code, Reason: reason}
+		// The seq a change too broken to parse still shows is what it
+		// carried: the checkpoint may pass it, as for any refused record.
+		it.refusal.ID, it.refusal.Seq, it.refusal.Version = nameUnparsed(it.signed.Change)
 		return
 	}
 	// Ownership first: a node relaying (or forging) another owner's change is
@@ -211,6 +219,34 @@ func (h *Hub) verify(it *pushItem, node string) {
 		it.ref = bodyRef(c)
 	}
 	h.requireBlobs(it)
+	if it.refusal == nil && it.fail == nil && c.Kind == protocol.KindProfile && !c.Deleted {
+		h.requireCountry(it, node)
+	}
+}
+
+// nameUnparsed reads what it can of a change the strict parser refused:
+// its id, seq and version, each zero when unreadable.
+func nameUnparsed(raw []byte) (id string, seq, version int64) {
+	var named struct {
+		ID      any `json:"id"`
+		Seq     any `json:"seq"`
+		Version any `json:"version"`
+	}
+	if json.Unmarshal(raw, &named) != nil {
+		return "", 0, 0
+	}
+	if s, ok := named.ID.(string); ok {
+		if _, err := protocol.SplitEntityID(s); err == nil {
+			id = s
+		}
+	}
+	whole := func(v any) int64 {
+		if f, ok := v.(float64); ok && f >= 1 && f <= 1<<53 && f == float64(int64(f)) {
+			return int64(f)
+		}
+		return 0
+	}
+	return id, whole(named.Seq), whole(named.Version)
 }
 
 // bodyRef returns the entity a change's body points at, kept in a column so
@@ -279,14 +315,20 @@ const applyChunk = 64
 
 // applyState carries one batch's apply through its chunks.
 type applyState struct {
-	hd       protocol.PushHeader
-	applied  int64 // the checkpoint before this batch
-	res      *protocol.PushResult
-	head     int64
-	now      time.Time
-	maxRead  int64 // highest seq read, for a truncated batch's checkpoint
+	h       *Hub
+	hd      protocol.PushHeader
+	applied int64 // the checkpoint before this batch
+	res     *protocol.PushResult
+	head    int64
+	now     time.Time
+	// next is the lowest seq of the range no record has carried yet: the
+	// checkpoint stops below it. missing is set to it once a record shows
+	// it was skipped; nothing after that point is processed.
+	next     int64
+	missing  int64
 	last     int64 // last accepted seq, for the increasing-seq rule
 	have     map[string]stored
+	profiles *liveProfiles // read at the batch's first profile
 	erasures int
 	ids      []byte
 	// rows holds the arguments of upserts not yet written, entityCols a
@@ -359,9 +401,22 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 		} else if it.refusal != nil {
 			seq = it.refusal.Seq // what the reader could find in a broken line
 		}
+		if st.missing > 0 {
+			continue // past a seq the body did not carry: the node sends it all again
+		}
 		inRange := seq >= hd.FromSeq && seq <= hd.ToSeq
-		if inRange {
-			st.maxRead = max(st.maxRead, seq)
+		if inRange && seq > st.next {
+			// The header's range promised seq st.next and no record carried
+			// it (a line lost on the way, a node's bug): the checkpoint must
+			// not pass it, and what follows waits for it.
+			st.missing = st.next
+			continue
+		}
+		if inRange && seq == st.next {
+			st.next++
+		}
+		if it.fail != nil {
+			return protocol.Errorf(protocol.CodeUnavailable, "line %d could not be checked, nothing of this push was applied; push again: %v", it.line, it.fail)
 		}
 		if seq > 0 && seq <= st.applied && inRange {
 			res.Duplicates++ // processed by an earlier push
@@ -378,12 +433,9 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 			continue
 		}
 		st.last = seq
-		if _, seen := st.have[c.ID]; !seen {
-			if len(st.ids) > 1 {
-				st.ids = append(st.ids, ',')
-			}
-			// Entity ids are validated: no character needs escaping.
-			st.ids = append(append(append(st.ids, '"'), c.ID...), '"')
+		st.want(c.ID)
+		if it.ref != "" && (c.Kind == protocol.KindComment || c.Kind == protocol.KindTranslation) {
+			st.want(it.ref) // read with the chunk's entities, for checkRules
 		}
 		todo = append(todo, it)
 	}
@@ -391,7 +443,7 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 	if len(st.ids) > 2 {
 		if st.versions == nil {
 			var err error
-			if st.versions, err = tx.PrepareContext(ctx, `SELECT id, version, kind, hash FROM entities WHERE id IN (SELECT value FROM json_each(?))`); err != nil {
+			if st.versions, err = tx.PrepareContext(ctx, `SELECT id, version, kind, hash, visibility, deleted, publish_at FROM entities WHERE id IN (SELECT value FROM json_each(?))`); err != nil {
 				return fmt.Errorf("prepare stored versions: %w", err)
 			}
 		}
@@ -402,9 +454,14 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 		for rows.Next() {
 			var id string
 			var s stored
-			if err := rows.Scan(&id, &s.version, &s.kind, &s.hash); err != nil {
+			var publishAt sql.NullInt64
+			if err := rows.Scan(&id, &s.version, &s.kind, &s.hash, &s.visibility, &s.deleted, &publishAt); err != nil {
 				rows.Close()
 				return fmt.Errorf("read stored versions: %w", err)
+			}
+			if publishAt.Valid {
+				t := fromMillis(publishAt.Int64)
+				s.publishAt = &t
 			}
 			st.have[id] = s
 		}
@@ -437,6 +494,18 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 				continue
 			}
 		}
+		switch c.Kind {
+		case protocol.KindProfile, protocol.KindComment, protocol.KindTranslation:
+			broken, err := st.checkRules(ctx, tx, it)
+			if err != nil {
+				return err
+			}
+			if broken != nil {
+				res.Refused = append(res.Refused, protocol.Refusal{Line: it.line, Seq: c.Seq, ID: c.ID, Version: c.Version,
+					Code: broken.Code, Reason: broken.Message})
+				continue
+			}
+		}
 		st.head++
 		var publishAt, ref any // NULL unless set
 		if c.PublishAt != nil {
@@ -450,7 +519,8 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 		st.rows = append(st.rows, st.head, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility),
 			boolInt(c.Deleted), boolInt(c.Erased), publishAt, c.UpdatedAt.UTC().Format(time.RFC3339Nano), appliedAt,
 			[]byte(it.signed.Change), it.signed.Sig, it.hash[:], c.KeyID, ref)
-		st.have[c.ID] = stored{version: c.Version, kind: string(c.Kind), hash: it.hash[:]}
+		st.have[c.ID] = stored{version: c.Version, kind: string(c.Kind), hash: it.hash[:], visibility: string(c.Visibility),
+			deleted: c.Deleted, publishAt: c.PublishAt}
 		res.Applied++
 		if c.Erased {
 			st.erasures++
@@ -465,11 +535,28 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 	return syncBlobRefs(ctx, tx, st, todo) // attachments (blobs.go)
 }
 
-// stored is what the hub holds of an entity, for version checks.
+// stored is what the hub holds of an entity, for version checks and the
+// rules between entities.
 type stored struct {
-	version int64
-	kind    string
-	hash    []byte
+	version    int64
+	kind       string
+	hash       []byte
+	visibility string
+	deleted    bool
+	publishAt  *time.Time
+}
+
+// want adds id to the chunk's stored-versions query unless the batch
+// already knows it.
+func (st *applyState) want(id string) {
+	if _, seen := st.have[id]; seen {
+		return
+	}
+	if len(st.ids) > 1 {
+		st.ids = append(st.ids, ',')
+	}
+	// Entity ids are validated: no character needs escaping.
+	st.ids = append(append(append(st.ids, '"'), id...), '"')
 }
 
 // applyBatch applies a verified batch, its refusals and the pusher's new
@@ -524,8 +611,8 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 		// Records are taken in body order, a chunk at a time as soon as
 		// the chunk is verified: one query for the chunk's stored versions,
 		// then the writes.
-		st := &applyState{hd: hd, applied: applied, res: res, head: head, now: now,
-			maxRead: hd.FromSeq - 1, last: hd.FromSeq - 1, have: make(map[string]stored, len(b.items))}
+		st := &applyState{h: h, hd: hd, applied: applied, res: res, head: head, now: now,
+			next: max(applied, hd.FromSeq-1) + 1, last: hd.FromSeq - 1, have: make(map[string]stored, len(b.items))}
 		defer st.close()
 		for start := 0; start < len(b.items); start += applyChunk {
 			chunk := b.items[start:min(start+applyChunk, len(b.items))]
@@ -539,7 +626,10 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 			}
 		}
 		head, erasures = st.head, st.erasures
-		maxRead := st.maxRead
+		if st.missing == 0 && st.next <= hd.ToSeq && !b.truncated {
+			st.missing = st.next // the body ended before the range did
+		}
+		res.MissingSeq = st.missing
 		appliedAt := toMillis(now)
 
 		if len(res.Refused) > 0 {
@@ -550,15 +640,11 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 				return err
 			}
 		}
-		// The whole batch was read: the node's checkpoint covers the declared
-		// range, refused records included (they are reported, not retried).
-		// Truncated: only as far as was read.
-		if b.truncated {
-			applied = max(applied, maxRead)
-			res.Truncated = true
-		} else {
-			applied = max(applied, hd.ToSeq)
-		}
+		// The checkpoint covers every seq a record carried, refused records
+		// included (they are reported, not retried), up to the first seq of
+		// the range none carried, or as far as was read when truncated.
+		applied = max(applied, st.next-1)
+		res.Truncated = b.truncated
 		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET epoch = ?, applied_seq = ?, head_seq = ?, last_push_at = ?,
 			last_success_at = ?, refusal_count = refusal_count + ? WHERE id = ?`,
 			hd.Epoch, applied, max(hd.HeadSeq, applied), appliedAt, appliedAt, len(res.Refused), hd.Node); err != nil {
@@ -590,6 +676,10 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 	res.HubSeq = h.head.Load()
 	if epochReset {
 		h.log.Info("node started a new epoch", "node", hd.Node, "epoch", hd.Epoch)
+	}
+	if res.MissingSeq > 0 {
+		h.log.Warn("push lacks a seq of its range; checkpoint held below it", "node", hd.Node,
+			"from", hd.FromSeq, "to", hd.ToSeq, "missing_seq", res.MissingSeq, "applied_seq", applied)
 	}
 	if len(res.Refused) > 0 {
 		h.log.Warn("push refusals", "node", hd.Node, "refused", len(res.Refused), "first_code", string(res.Refused[0].Code))

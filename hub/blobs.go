@@ -581,11 +581,17 @@ func (h *Hub) requireBlobs(it *pushItem) {
 		list = append(append(append(list, '"'), b.SHA256...), '"')
 	}
 	list = append(list, ']')
+	// A failed read says nothing about the change: it fails the push, which
+	// the node sends again, and never refuses the record.
+	if h.faultBlobCheck() {
+		it.fail = errInjectedFault
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rows, err := h.db.Reader().QueryContext(ctx, `SELECT sha256, size FROM blobs WHERE sha256 IN (SELECT value FROM json_each(?))`, string(list))
 	if err != nil {
-		refuse(protocol.CodeUnavailable, "could not check the attachments: %v", err)
+		it.fail = fmt.Errorf("check attachments: %w", err)
 		return
 	}
 	defer rows.Close()
@@ -594,13 +600,13 @@ func (h *Hub) requireBlobs(it *pushItem) {
 		var sha string
 		var size int64
 		if err := rows.Scan(&sha, &size); err != nil {
-			refuse(protocol.CodeUnavailable, "could not check the attachments: %v", err)
+			it.fail = fmt.Errorf("check attachments: %w", err)
 			return
 		}
 		have[sha] = size
 	}
 	if err := rows.Err(); err != nil {
-		refuse(protocol.CodeUnavailable, "could not check the attachments: %v", err)
+		it.fail = fmt.Errorf("check attachments: %w", err)
 		return
 	}
 	for i, b := range c.Blobs {

@@ -46,6 +46,11 @@ type Config struct {
 	LivenessWindow time.Duration
 	// Blobs configures attachments: store, quotas, limits, collection (blobs.go).
 	Blobs BlobConfig
+	// TestFaultFile is for tests of failure handling only (the command sets
+	// it from BIKFED_TEST_FAULT_FILE): while a file exists at this path,
+	// every check of a change's attachments fails as a failed database read
+	// would. Empty, the default, injects nothing.
+	TestFaultFile string
 }
 
 // DefaultConfig returns the settings a hub runs with unless configured otherwise.

@@ -103,6 +103,7 @@ type Hub struct {
 // idle poll touch no database.
 type nodeState struct {
 	name           string
+	countries      []string // the countries it may publish a profile for
 	credHash       []byte
 	enrolled       bool
 	enrolledHubSeq int64

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bikfed/bikfed/hub/portal"
@@ -67,6 +68,11 @@ const pushQuiet = 250 * time.Millisecond
 // Busy reports whether a push is being applied or one ended moments ago.
 func (s portalSource) Busy() bool {
 	return s.h.pushing.Load() > 0 || time.Since(time.UnixMilli(s.h.pushedAt.Load())) < pushQuiet
+}
+
+// SpeaksFor reports whether the registry binds owner to country.
+func (s portalSource) SpeaksFor(owner, country string) bool {
+	return slices.Contains(s.h.countriesOf(owner), country)
 }
 
 // Portal returns the hub's public portal.

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bikfed/bikfed/protocol"
@@ -16,7 +17,11 @@ import (
 // one-time enrolment token "<id>.<secret>", valid for Config.EnrolTokenTTL.
 // Registering an enrolled node again lets it re-enrol, e.g. after losing its
 // key or credential; earlier unused tokens of the node stop working.
-func (h *Hub) RegisterNode(ctx context.Context, id, name string) (string, error) {
+//
+// countries binds the node to the countries it may publish a profile for.
+// None given: a new node gets protocol.DefaultCountries, a registered one
+// keeps its binding.
+func (h *Hub) RegisterNode(ctx context.Context, id, name string, countries ...string) (string, error) {
 	if err := protocol.ValidNodeID(id); err != nil {
 		return "", fmt.Errorf("register node: %w", protocol.Errorf(protocol.CodeInvalidField, "%v", err))
 	}
@@ -33,15 +38,26 @@ func (h *Hub) RegisterNode(ctx context.Context, id, name string) (string, error)
 	if r, ok := protocol.BidiControl(name); ok {
 		return "", fmt.Errorf("register node: %w", protocol.Errorf(protocol.CodeInvalidField, "name has the bidirectional control U+%04X", r))
 	}
+	bind, err := checkCountries(countries)
+	if err != nil {
+		return "", fmt.Errorf("register node: %w", err)
+	}
 	secret, err := randomSecret()
 	if err != nil {
 		return "", fmt.Errorf("register node %s: %w", id, err)
 	}
 	hash := sha256.Sum256([]byte(secret))
 	now := h.now()
+	var stored string
 	err = h.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, name, created_at) VALUES (?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name`, id, name, toMillis(now)); err != nil {
+		// NULL keeps the binding of a registered node; a new one gets the default.
+		var set any
+		if bind != nil {
+			set = strings.Join(bind, ",")
+		}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO nodes (id, name, created_at, countries) VALUES (?, ?, ?, COALESCE(?, ?))
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, countries = COALESCE(?, countries)
+			RETURNING countries`, id, name, toMillis(now), set, strings.Join(protocol.DefaultCountries(id), ","), set).Scan(&stored); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM enrol_tokens WHERE node = ? AND used_at IS NULL`, id); err != nil {
@@ -55,14 +71,58 @@ func (h *Hub) RegisterNode(ctx context.Context, id, name string) (string, error)
 		return "", fmt.Errorf("register node %s: %w", id, err)
 	}
 	h.mu.Lock()
-	if n := h.nodes[id]; n != nil {
-		n.name = name
-	} else {
-		h.nodes[id] = &nodeState{name: name}
+	n := h.nodes[id]
+	if n == nil {
+		n = &nodeState{}
+		h.nodes[id] = n
 	}
+	n.name = name
+	n.countries = splitCountries(stored)
 	h.mu.Unlock()
-	h.log.Info("node registered", "node", id)
+	h.log.Info("node registered", "node", id, "countries", stored)
 	return id + "." + secret, nil
+}
+
+// maxCountries bounds how many countries one node may speak for.
+const maxCountries = 32
+
+// checkCountries validates a binding and returns it sorted without
+// repeats; nil when none is given.
+func checkCountries(countries []string) ([]string, error) {
+	if len(countries) == 0 {
+		return nil, nil
+	}
+	if len(countries) > maxCountries {
+		return nil, protocol.Errorf(protocol.CodeInvalidField, "countries: at most %d", maxCountries)
+	}
+	out := make([]string, 0, len(countries))
+	for _, c := range countries {
+		c = strings.ToLower(strings.TrimSpace(c))
+		if err := protocol.ValidCountry(c); err != nil {
+			return nil, protocol.Errorf(protocol.CodeInvalidField, "countries: %v", err)
+		}
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// splitCountries reads the nodes.countries column.
+func splitCountries(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// countriesOf returns the countries node may publish a profile for.
+func (h *Hub) countriesOf(node string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := h.nodes[node]; n != nil {
+		return n.countries
+	}
+	return nil
 }
 
 // splitToken splits an enrolment token or credential "<node>.<secret>".
@@ -107,6 +167,7 @@ func (h *Hub) enrol(ctx context.Context, req protocol.EnrolRequest) (*protocol.E
 		enrolledHubSeq int64
 		appliedSeq     int64
 		head           int64
+		countries      string
 	)
 	// Read before the transaction: the hub's lock is never taken while the
 	// writer is held.
@@ -163,8 +224,8 @@ func (h *Hub) enrol(ctx context.Context, req protocol.EnrolRequest) (*protocol.E
 		}
 		var oldEpoch string
 		var enrolledAt sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT name, epoch, applied_seq, enrolled_at, enrolled_hub_seq FROM nodes WHERE id = ?`, req.Node).
-			Scan(&name, &oldEpoch, &appliedSeq, &enrolledAt, &enrolledHubSeq); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT name, epoch, applied_seq, enrolled_at, enrolled_hub_seq, countries FROM nodes WHERE id = ?`, req.Node).
+			Scan(&name, &oldEpoch, &appliedSeq, &enrolledAt, &enrolledHubSeq, &countries); err != nil {
 			return err
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(hub_seq), 0) FROM entities`).Scan(&head); err != nil {
@@ -211,9 +272,11 @@ func (h *Hub) enrol(ctx context.Context, req protocol.EnrolRequest) (*protocol.E
 	n.enrolledHubSeq = enrolledHubSeq
 	n.epoch = req.Epoch
 	n.appliedSeq = appliedSeq
+	n.countries = splitCountries(countries)
 	h.mu.Unlock()
 	h.log.Info("node enrolled", "node", req.Node, "key_id", req.KeyID, "epoch", req.Epoch)
-	return &protocol.EnrolResponse{Node: req.Node, Name: name, Credential: cred, Protocol: protocol.Version, HubSeq: head}, nil
+	return &protocol.EnrolResponse{Node: req.Node, Name: name, Credential: cred, Protocol: protocol.Version, HubSeq: head,
+		Countries: splitCountries(countries)}, nil
 }
 
 // lastSync is what the hub holds in memory of a node's latest contact with

@@ -67,7 +67,7 @@ func (h *Hub) load(ctx context.Context) error {
 		return err
 	}
 	rows, err := h.db.Reader().QueryContext(ctx, `SELECT id, name, enrolled_at IS NOT NULL, enrolled_hub_seq,
-		credential_hash, epoch, applied_seq, head_seq, pull_cursor, last_pull_at FROM nodes`)
+		credential_hash, epoch, applied_seq, head_seq, pull_cursor, last_pull_at, countries FROM nodes`)
 	if err != nil {
 		return fmt.Errorf("load nodes: %w", err)
 	}
@@ -78,10 +78,12 @@ func (h *Hub) load(ctx context.Context) error {
 		var id string
 		var n nodeState
 		var pullAt sql.NullInt64
+		var countries string
 		if err := rows.Scan(&id, &n.name, &n.enrolled, &n.enrolledHubSeq, &n.credHash, &n.epoch,
-			&n.appliedSeq, &n.headSeq, &n.pullCursor, &pullAt); err != nil {
+			&n.appliedSeq, &n.headSeq, &n.pullCursor, &pullAt, &countries); err != nil {
 			return fmt.Errorf("load nodes: %w", err)
 		}
+		n.countries = splitCountries(countries)
 		if pullAt.Valid {
 			n.lastPullAt = fromMillis(pullAt.Int64)
 		}

@@ -199,6 +199,9 @@ func (a *author) put(ctx context.Context, id string, d Draft, createMissing bool
 	if err := checkChange(&c); err != nil {
 		return entityRow{}, 0, err
 	}
+	if err := a.checkRules(ctx, &c); err != nil {
+		return entityRow{}, 0, err
+	}
 	if cur != nil && unchanged(*cur, c) {
 		return *cur, outcomeUnchanged, nil
 	}

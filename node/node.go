@@ -140,14 +140,21 @@ func Init(ctx context.Context, dataDir, hubURL, token string, logger *slog.Logge
 	}
 
 	now := time.Now().UTC()
-	id := &Identity{Node: nodeID, Name: resp.Name, HubURL: hubURL, KeyID: key.ID, Epoch: epoch, EnrolledAt: now, Credential: resp.Credential}
+	id := &Identity{Node: nodeID, Name: resp.Name, HubURL: hubURL, KeyID: key.ID, Epoch: epoch, EnrolledAt: now, Credential: resp.Credential,
+		Countries: resp.Countries}
+	// NULL when the hub did not say: the node then assumes the hub's default.
+	var countries any
+	if resp.Countries != nil {
+		countries = strings.Join(resp.Countries, ",")
+	}
 	var renumbered int
 	err = db.WriteTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO identity (id, node, name, hub_url, credential, key_id, enrolled_at)
-			VALUES (1, ?, ?, ?, ?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO identity (id, node, name, hub_url, credential, key_id, enrolled_at, countries)
+			VALUES (1, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET node = excluded.node, name = excluded.name, hub_url = excluded.hub_url,
-				credential = excluded.credential, key_id = excluded.key_id, enrolled_at = excluded.enrolled_at`,
-			id.Node, id.Name, id.HubURL, id.Credential, id.KeyID, fmtTime(now))
+				credential = excluded.credential, key_id = excluded.key_id, enrolled_at = excluded.enrolled_at,
+				countries = excluded.countries`,
+			id.Node, id.Name, id.HubURL, id.Credential, id.KeyID, fmtTime(now), countries)
 		if err != nil {
 			return fmt.Errorf("store identity: %w", err)
 		}

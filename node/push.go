@@ -82,8 +82,14 @@ func (n *Node) sendPush(ctx context.Context, st syncState, after int64) (*sentPu
 	return p, nil
 }
 
+// maxLostResends is how many times in a row a push sends a batch again
+// when the hub got none of it up to a missing line, before it waits for the
+// next push.
+const maxLostResends = 3
+
 func (n *Node) push(ctx context.Context) error {
 	switched := false
+	lost := 0 // batches in a row the hub made no progress on for a lost line
 	// While the hub applies one batch, the next is already on its way
 	// (docs/protocol.md §11, pipelining): the hub checks its signatures while
 	// it writes the one before, instead of waiting a round trip for it.
@@ -187,9 +193,20 @@ func (n *Node) push(ctx context.Context) error {
 		for _, r := range res.Refused {
 			n.log.Warn("hub refused a change", "record", r.Name(), "code", r.Code, "reason", r.Reason)
 		}
+		if res.MissingSeq > 0 {
+			// A line was lost on the way (a proxy, say): the hub held the
+			// checkpoint below it, and the loop sends from there again.
+			n.log.Warn("hub did not receive every seq of the batch; sending again from its checkpoint",
+				"from", h.FromSeq, "to", h.ToSeq, "missing_seq", res.MissingSeq)
+		}
 		if checkpoint <= st.PushCheckpoint {
+			if res.MissingSeq > 0 && lost < maxLostResends {
+				lost++
+				continue
+			}
 			return fmt.Errorf("push seq %d-%d: hub made no progress (applied_seq %d)", h.FromSeq, h.ToSeq, res.AppliedSeq)
 		}
+		lost = 0
 	}
 }
 

@@ -205,6 +205,9 @@ type Identity struct {
 	EnrolledAt time.Time `json:"enrolled_at"`
 	// Credential authenticates the node to the hub; it is never shown.
 	Credential string `json:"-"`
+	// Countries are those the hub lets the node publish a profile for, as
+	// its enrolment answer gave them; nil when the hub did not say.
+	Countries []string `json:"countries,omitempty"`
 }
 
 // errNotInitialised is what every entry point says about an empty data dir.
@@ -213,9 +216,10 @@ var errNotInitialised = errors.New("node not initialised: run bikfed node init -
 func readIdentity(ctx context.Context, q querier) (Identity, error) {
 	var id Identity
 	var at string
-	err := q.QueryRowContext(ctx, `SELECT i.node, i.name, i.hub_url, i.credential, i.key_id, i.enrolled_at, s.epoch
+	var countries sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT i.node, i.name, i.hub_url, i.credential, i.key_id, i.enrolled_at, s.epoch, i.countries
 		FROM identity i, sync_state s WHERE i.id = 1 AND s.id = 1`).
-		Scan(&id.Node, &id.Name, &id.HubURL, &id.Credential, &id.KeyID, &at, &id.Epoch)
+		Scan(&id.Node, &id.Name, &id.HubURL, &id.Credential, &id.KeyID, &at, &id.Epoch, &countries)
 	if errors.Is(err, sql.ErrNoRows) {
 		return id, errNotInitialised
 	}
@@ -223,6 +227,12 @@ func readIdentity(ctx context.Context, q querier) (Identity, error) {
 		return id, fmt.Errorf("read identity: %w", err)
 	}
 	id.EnrolledAt = parseTime(at)
+	if countries.Valid {
+		id.Countries = []string{}
+		if countries.String != "" {
+			id.Countries = strings.Split(countries.String, ",")
+		}
+	}
 	return id, nil
 }
 

@@ -38,6 +38,8 @@ type EnrolResponse struct {
 	Credential string `json:"credential"`
 	Protocol   int    `json:"protocol"`
 	HubSeq     int64  `json:"hub_seq"`
+	// Countries are the ISO 3166 codes the node may publish a profile for.
+	Countries []string `json:"countries,omitempty"`
 }
 
 // PushHeader is the first line of a push. It declares the seq range the batch
@@ -88,8 +90,11 @@ type PushResult struct {
 	Duplicates int       `json:"duplicates"`
 	Refused    []Refusal `json:"refused,omitempty"`
 	// Truncated says the hub stopped reading at a limit; push again from AppliedSeq+1.
-	Truncated bool  `json:"truncated,omitempty"`
-	HubSeq    int64 `json:"hub_seq"`
+	Truncated bool `json:"truncated,omitempty"`
+	// MissingSeq is the first seq of the header's range the body did not
+	// carry; the hub stopped there and AppliedSeq is just below it.
+	MissingSeq int64 `json:"missing_seq,omitempty"`
+	HubSeq     int64 `json:"hub_seq"`
 }
 
 // Checkpoint is a node's push position at the hub.

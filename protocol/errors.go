@@ -37,6 +37,11 @@ const (
 	CodeBlobHashMismatch Code = "blob_hash_mismatch"
 	CodeBlobMissing      Code = "blob_missing"
 	CodeQuotaExceeded    Code = "quota_exceeded"
+	// Rules between entities (docs/protocol.md §4).
+	CodeCountryNotAllowed  Code = "country_not_allowed"
+	CodeCountryTaken       Code = "country_taken"
+	CodeVisibilityMismatch Code = "visibility_mismatch"
+	CodeInvalidSource      Code = "invalid_source"
 )
 
 // statusByCode is the one table that maps codes to HTTP statuses. The reverse
@@ -66,6 +71,10 @@ var statusByCode = map[Code]int{
 	CodeBlobHashMismatch:    http.StatusUnprocessableEntity,
 	CodeBlobMissing:         http.StatusUnprocessableEntity,
 	CodeQuotaExceeded:       http.StatusRequestEntityTooLarge,
+	CodeCountryNotAllowed:   http.StatusForbidden,
+	CodeCountryTaken:        http.StatusConflict,
+	CodeVisibilityMismatch:  http.StatusUnprocessableEntity,
+	CodeInvalidSource:       http.StatusUnprocessableEntity,
 }
 
 // preferredCode picks the code a bare HTTP status stands for when several codes
@@ -175,6 +184,10 @@ var (
 	ErrBlobHashMismatch    = &Error{Code: CodeBlobHashMismatch}
 	ErrBlobMissing         = &Error{Code: CodeBlobMissing}
 	ErrQuotaExceeded       = &Error{Code: CodeQuotaExceeded}
+	ErrCountryNotAllowed   = &Error{Code: CodeCountryNotAllowed}
+	ErrCountryTaken        = &Error{Code: CodeCountryTaken}
+	ErrVisibilityMismatch  = &Error{Code: CodeVisibilityMismatch}
+	ErrInvalidSource       = &Error{Code: CodeInvalidSource}
 )
 
 // ErrorResponse is the body of every non-2xx response of the sync API.

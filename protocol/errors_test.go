@@ -38,6 +38,10 @@ var allCodes = []struct {
 	{CodeBlobHashMismatch, ErrBlobHashMismatch, 422},
 	{CodeBlobMissing, ErrBlobMissing, 422},
 	{CodeQuotaExceeded, ErrQuotaExceeded, 413},
+	{CodeCountryNotAllowed, ErrCountryNotAllowed, 403},
+	{CodeCountryTaken, ErrCountryTaken, 409},
+	{CodeVisibilityMismatch, ErrVisibilityMismatch, 422},
+	{CodeInvalidSource, ErrInvalidSource, 422},
 }
 
 func TestHTTPStatus(t *testing.T) {

@@ -87,3 +87,22 @@ func SplitEntityID(id string) (owner string, err error) {
 	}
 	return owner, nil
 }
+
+// ValidCountry reports whether code is a country as profiles name it: an
+// ISO 3166-1 alpha-2 code in lower case ("be").
+func ValidCountry(code string) error {
+	if len(code) != 2 || code[0] < 'a' || code[0] > 'z' || code[1] < 'a' || code[1] > 'z' {
+		return fmt.Errorf("%q is not a lowercase ISO 3166 alpha-2 code", code)
+	}
+	return nil
+}
+
+// DefaultCountries are the countries a node speaks for unless the hub's
+// registry says otherwise: a national SIC's node id is its country code, so
+// that code; any other node (the hub among them), none.
+func DefaultCountries(node string) []string {
+	if ValidCountry(node) == nil {
+		return []string{node}
+	}
+	return nil
+}

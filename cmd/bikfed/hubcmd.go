@@ -73,6 +73,8 @@ func (e *cmdEnv) openHub(ctx context.Context, name string, args []string, extra 
 		return nil, cfg, s, err
 	}
 	cfg.Gossip.Logger = log
+	// For tests of failure handling only; never set in production.
+	cfg.TestFaultFile = os.Getenv("BIKFED_TEST_FAULT_FILE")
 	h, err := hub.Open(ctx, cfg, log)
 	if err != nil {
 		return nil, cfg, s, err
@@ -109,17 +111,22 @@ func (e *cmdEnv) hubServe(ctx context.Context, args []string) error {
 func (e *cmdEnv) hubRegister(ctx context.Context, args []string) error {
 	id, args := leadingArg(args)
 	var name string
+	var countries []string
 	h, _, _, err := e.openHub(ctx, "register-node", args, func(s *settings) {
 		s.fs.StringVar(&name, "name", "", "the node's display name, e.g. \"Safer Internet Centre Belgium\"")
+		s.fs.Func("country", "an ISO 3166 code the node may publish a profile for (repeat for several; default: the node id when it is one, kept when registering again)", func(v string) error {
+			countries = append(countries, strings.Split(v, ",")...)
+			return nil
+		})
 	})
 	if err != nil {
 		return err
 	}
 	defer h.Close()
 	if id == "" {
-		return fmt.Errorf("register-node: give the node id, e.g. bikfed hub register-node be --name \"Safer Internet Centre Belgium\"")
+		return fmt.Errorf("register-node: give the node id, e.g. bikfed hub register-node be --name \"Safer Internet Centre Belgium\" --country be")
 	}
-	token, err := h.RegisterNode(ctx, id, name)
+	token, err := h.RegisterNode(ctx, id, name, countries...)
 	if err != nil {
 		return err
 	}

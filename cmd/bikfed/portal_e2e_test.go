@@ -62,7 +62,7 @@ func importRecords(t testing.TB, n *testNode, drafts []sampledata.Draft, ids map
 	mustCLI(t, []byte(b.String()), "node", "import", "-", "--data", n.dir)
 }
 
-func privateDrafts(owner string, ids map[string]string) []sampledata.Draft {
+func privateDrafts(owner string) []sampledata.Draft {
 	body := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 	return []sampledata.Draft{
 		{Ref: owner + "-priv-post", Kind: "post", Visibility: "community", Body: body(protocol.Post{Space: "hotlines", Format: "thread",
@@ -74,7 +74,8 @@ func privateDrafts(owner string, ids map[string]string) []sampledata.Draft {
 		{Ref: owner + "-priv-res", Kind: "resource", Visibility: "community", Body: body(protocol.Resource{Title: "Draft guide " + privateMarker,
 			Description: "Not yet public " + privateMarker, Language: "en", Languages: []string{"en"}, AgeMin: 8, AgeMax: 12,
 			Audiences: []string{"teachers"}, Topics: []string{"privacy"}, Type: "guide"})},
-		{Ref: owner + "-priv-tr", Kind: "translation", Visibility: "community", Body: body(protocol.Translation{Resource: ids["be-res-1"],
+		// A translation has its resource's visibility: this one, the members'.
+		{Ref: owner + "-priv-tr", Kind: "translation", Visibility: "community", Body: body(protocol.Translation{Resource: "@" + owner + "-priv-res",
 			SourceVersion: 1, Language: "it", Title: "Bozza " + privateMarker, Method: "human", Review: "in-review"})},
 		{Ref: owner + "-pub-erased", Kind: "resource", Visibility: "public", Body: body(protocol.Resource{Title: "Withdrawn " + privateMarker,
 			Description: "Erased later " + privateMarker, Language: "en", Languages: []string{"en"}, AgeMin: 8, AgeMax: 12,
@@ -96,7 +97,7 @@ func newPortalNetwork(t *testing.T) *portalNetwork {
 		}
 		importRecords(t, n, drafts, ids)
 		if id == "be" {
-			importRecords(t, n, privateDrafts(id, ids), ids)
+			importRecords(t, n, privateDrafts(id), ids)
 		}
 		nw.startNode(n)
 	}

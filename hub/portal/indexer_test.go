@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -47,6 +48,9 @@ func (s *memSource) Entity(context.Context, string) (Change, bool, error) {
 }
 func (s *memSource) Subscribe() <-chan struct{} { return make(chan struct{}) }
 func (s *memSource) Busy() bool                 { return s.busy.Load() }
+func (s *memSource) SpeaksFor(owner, country string) bool {
+	return slices.Contains(protocol.DefaultCountries(owner), country)
+}
 
 // runIndexer opens a portal over src and runs its indexer until the test ends.
 func runIndexer(t *testing.T, src Source) *Portal {

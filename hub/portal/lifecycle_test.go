@@ -178,8 +178,9 @@ func TestPortal_Privacy(t *testing.T) {
 		draft{kind: "post", vis: "community", body: protocol.Post{Space: "helplines", Format: "thread", Title: "Case " + marker, Text: "Details " + marker, Language: "en", Author: "helpline-" + marker}},
 		draft{kind: "comment", vis: "community", body: protocol.Comment{Post: ids["be-post-1"], Text: "Reply " + marker, Language: "en", Author: "a-" + marker}},
 		draft{kind: "resource", vis: "community", blobs: []protocol.BlobRef{blob}, body: resourceBody("Draft "+marker, "en", []string{"en"}, 8, 12, "guide", []string{"privacy"})},
-		draft{kind: "translation", vis: "community", body: protocol.Translation{Resource: ids["be-res-1"], SourceVersion: 1, Language: "it", Title: "Bozza " + marker, Method: "human", Review: "unreviewed"}},
 	)
+	// A translation has its resource's visibility: this one, the members'.
+	be.push(draft{kind: "translation", vis: "community", body: protocol.Translation{Resource: priv[2], SourceVersion: 1, Language: "it", Title: "Bozza " + marker, Method: "human", Review: "unreviewed"}})
 	fi.push(draft{kind: "post", vis: "youth", body: protocol.Post{Space: "youth", Format: "thread", Title: "Youth " + marker, Text: "Youth text " + marker, Language: "fi", Author: "panel-" + marker}})
 	hidden := fi.push(draft{kind: "resource", vis: "public", body: resourceBody("Reported "+marker, "fi", []string{"fi"}, 8, 12, "guide", []string{"privacy"})})
 	if _, err := n.h.Publish(t.Context(), protocol.KindModeration, protocol.VisibilityCommunity, protocol.Moderation{Target: hidden[0], Decision: "hide", Reason: marker}); err != nil {

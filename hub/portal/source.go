@@ -33,4 +33,7 @@ type Source interface {
 	// should not slow down (nodes pushing to the hub); the indexer then
 	// takes a small share of the time until it is not.
 	Busy() bool
+	// SpeaksFor reports whether owner may publish the profile of country
+	// (its helpline and hotline): a profile of anyone else is never shown.
+	SpeaksFor(owner, country string) bool
 }

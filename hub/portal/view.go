@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -192,12 +193,16 @@ func (p *Portal) profiles(ctx context.Context) *profileSet {
 		return s
 	}
 	s := &profileSet{gen: gen, byOwner: map[string]*profileView{}}
-	rows, err := p.db.Reader().QueryContext(ctx, `SELECT owner, body FROM profiles ORDER BY hub_seq`)
+	// A country's helpline must be its own SIC's: only a profile whose
+	// owner the registry binds to its country is shown, and should two
+	// qualify, the same one (the lowest id) every time.
+	rows, err := p.db.Reader().QueryContext(ctx, `SELECT owner, body FROM profiles ORDER BY id`)
 	if err != nil {
 		p.log.Warn("read profiles", "err", err)
 		return s
 	}
 	defer rows.Close()
+	byCountry := map[string]bool{}
 	for rows.Next() {
 		var owner, body string
 		if err := rows.Scan(&owner, &body); err != nil {
@@ -207,13 +212,19 @@ func (p *Portal) profiles(ctx context.Context) *profileSet {
 		if json.Unmarshal([]byte(body), &pv.Profile) != nil {
 			continue
 		}
+		if byCountry[pv.Profile.Country] || !p.src.SpeaksFor(owner, pv.Profile.Country) {
+			continue
+		}
+		byCountry[pv.Profile.Country] = true
 		pv.Country, pv.CountryName = pv.Profile.Country, countryName(pv.Profile.Country)
-		s.byOwner[owner] = pv
-	}
-	for _, pv := range s.byOwner {
+		if s.byOwner[owner] == nil {
+			s.byOwner[owner] = pv
+		}
 		s.list = append(s.list, pv)
 	}
-	slices.SortFunc(s.list, func(a, b *profileView) int { return strings.Compare(a.CountryName, b.CountryName) })
+	slices.SortFunc(s.list, func(a, b *profileView) int {
+		return cmp.Or(strings.Compare(a.CountryName, b.CountryName), strings.Compare(a.Country, b.Country))
+	})
 	p.profileCache.Store(s)
 	return s
 }
