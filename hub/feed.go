@@ -36,6 +36,19 @@ func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wait = min(wait, h.cfg.LongPollMax)
+	known := q.Get("incarnation")
+	if len(known) > maxIncarnationID {
+		h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "incarnation longer than %d characters", maxIncarnationID))
+		return
+	}
+	// Before the page: the page must not be taken for a continuation of what
+	// the node saw when this database does not hold that history.
+	if cur, seq, differs := h.lineage(known); cur != "" {
+		w.Header().Set(protocol.HeaderIncarnation, cur)
+		if differs {
+			w.Header().Set(protocol.HeaderLineageSeq, strconv.FormatInt(seq, 10))
+		}
+	}
 	if p.node != "" {
 		h.recordPull(p.node, since)
 	}

@@ -41,7 +41,17 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/resources/{id}/translations", h.handleAPITranslations)
 	h.blobRoutes(mux)
 	mux.Handle("/", h.portal.Handler()) // the public portal: everything not above
-	return mux
+	return h.withHubTime(mux)
+}
+
+// withHubTime tells every answer the hub's clock, so a node can schedule
+// publication by the network's time rather than by its own (docs/protocol.md
+// §18).
+func (h *Hub) withHubTime(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(protocol.HeaderHubTime, protocol.FormatHubTime(h.now()))
+		next.ServeHTTP(w, r)
+	})
 }
 
 // operator wraps a handler that only the coordination team may call.
