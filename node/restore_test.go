@@ -50,6 +50,9 @@ func TestSync_HubRestoredFromCopy(t *testing.T) {
 	hub := newFakeHub(t)
 	be := newTestNode(t, hub, "be")
 	fi := newTestNode(t, hub, "fi")
+	// nl only reads: nothing of its own was lost, so only the hub's
+	// incarnation tells it that its cursor came from a history the hub lost.
+	nl := newTestNode(t, hub, "nl")
 	a := mustCreate(t, be, "a")
 	mustCreate(t, fi, "f1")
 	mustSync(t, be)
@@ -72,6 +75,7 @@ func TestSync_HubRestoredFromCopy(t *testing.T) {
 	mustSync(t, be)
 	mustSync(t, fi)
 	mustSync(t, be)
+	mustSync(t, nl)
 	before := mustStatus(t, be)
 
 	hub.restore(backup)
@@ -100,12 +104,18 @@ func TestSync_HubRestoredFromCopy(t *testing.T) {
 	mustSync(t, fi)
 	mustSync(t, be)
 	mustSync(t, fi)
+	mustSync(t, nl)
 
-	for _, sg := range fresh {
-		c, _ := protocol.ParseChange(sg.Change)
-		if _, err := be.Get(t.Context(), c.ID); err != nil {
-			t.Fatalf("be missed %s, written after the restore: %v", c.ID, err)
+	for _, n := range []*Node{be, nl} {
+		for _, sg := range fresh {
+			c, _ := protocol.ParseChange(sg.Change)
+			if _, err := n.Get(t.Context(), c.ID); err != nil {
+				t.Fatalf("%s missed %s, written after the restore: %v", n.ID(), c.ID, err)
+			}
 		}
+	}
+	if s := mustStatus(t, nl); s.HubRewoundAt == nil {
+		t.Fatalf("nl did not notice the hub went back in time: %+v", s)
 	}
 	if v, title, _ := hubTitle(t, hub, lost.ID); v < 2 || title != "written after the copy" {
 		t.Fatalf("lost entity at the hub: v%d %q", v, title)
@@ -118,6 +128,7 @@ func TestSync_HubRestoredFromCopy(t *testing.T) {
 	}
 	mustEqual(t, be)
 	mustEqual(t, fi)
+	mustEqual(t, nl)
 	if s := mustStatus(t, be); s.Reconciling || s.Pending != 0 || s.PullLag != 0 {
 		t.Fatalf("be after the repair: %+v", s)
 	}
@@ -166,8 +177,12 @@ func TestSync_RestoredNodeEditedOffline(t *testing.T) {
 			mustSync(t, be)
 			backup, be2 := backupNodeDB(t, be, dir)
 			be = be2
-			for id, title := range map[string]string{e.ID: "e v2, after the backup", f.ID: "f v2, after the backup"} {
-				if _, err := be.Update(t.Context(), id, resourceDraft(title)); err != nil {
+			// e reaches v3 and f v2 at the hub: the offline edit of e is
+			// older than the hub's, the offline delete of f the same version.
+			for _, w := range []struct{ id, title string }{
+				{e.ID, "e v2, after the backup"}, {e.ID, "e v3, after the backup"}, {f.ID, "f v2, after the backup"},
+			} {
+				if _, err := be.Update(t.Context(), w.id, resourceDraft(w.title)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -194,8 +209,8 @@ func TestSync_RestoredNodeEditedOffline(t *testing.T) {
 			mustSync(t, fi)
 
 			ve, title, _ := hubTitle(t, hub, e.ID)
-			if ve != 3 || title != "e, edited offline" {
-				t.Fatalf("hub holds e as v%d %q, want the offline edit as v3", ve, title)
+			if ve != 4 || title != "e, edited offline" {
+				t.Fatalf("hub holds e as v%d %q, want the offline edit as v4", ve, title)
 			}
 			vf, _, deleted := hubTitle(t, hub, f.ID)
 			if vf != 3 || !deleted {
@@ -203,7 +218,7 @@ func TestSync_RestoredNodeEditedOffline(t *testing.T) {
 			}
 			for _, n := range []*Node{be, fi} {
 				got, err := n.Get(t.Context(), e.ID)
-				if err != nil || got.Version != 3 || !strings.Contains(string(got.Body), "e, edited offline") {
+				if err != nil || got.Version != 4 || !strings.Contains(string(got.Body), "e, edited offline") {
 					t.Fatalf("%s holds e = %+v, %v", n.ID(), got, err)
 				}
 				if got, err := n.Get(t.Context(), f.ID); err != nil || got.Version != 3 || !got.Deleted {
