@@ -43,8 +43,9 @@ type fetchedPage struct {
 }
 
 // fetchPage reads and verifies the page after since, a cursor obtained from
-// hub incarnation inc. It touches no entity.
-func (n *Node) fetchPage(ctx context.Context, since int64, inc string, wait time.Duration) (fetchedPage, error) {
+// hub incarnation inc; sent is the sync state read before the request. It
+// touches no entity.
+func (n *Node) fetchPage(ctx context.Context, since int64, inc string, sent syncState, wait time.Duration) (fetchedPage, error) {
 	p := fetchedPage{since: since}
 	feed, err := n.client.ChangesAfter(ctx, protocol.FeedQuery{Since: since, Limit: protocol.MaxFeedPage, Wait: wait, Incarnation: inc})
 	if err != nil {
@@ -56,7 +57,7 @@ func (n *Node) fetchPage(ctx context.Context, since int64, inc string, wait time
 		return p, err
 	}
 	if feed.You != nil {
-		restored, err := n.maybeRestored(ctx, *feed.You)
+		restored, err := n.maybeRestored(ctx, *feed.You, sent)
 		if err != nil {
 			return p, err
 		}
@@ -93,7 +94,7 @@ func (n *Node) pullPage(ctx context.Context, wait time.Duration) (more, idle boo
 	if err != nil {
 		return false, false, err
 	}
-	p, err := n.fetchPage(ctx, st.PullCursor, st.HubIncarnation, wait)
+	p, err := n.fetchPage(ctx, st.PullCursor, st.HubIncarnation, st, wait)
 	if err != nil || p.restored {
 		return p.restored, false, err
 	}
@@ -143,7 +144,7 @@ func (n *Node) pullPipeline(ctx context.Context, progress func(done, total int64
 		defer close(pages)
 		since, inc := st.PullCursor, st.HubIncarnation
 		for {
-			p, err := n.fetchPage(ctx, since, inc, 0)
+			p, err := n.fetchPage(ctx, since, inc, st, 0)
 			select {
 			case pages <- result{p, err}:
 			case <-ctx.Done():
@@ -530,7 +531,7 @@ func (n *Node) probeHub(ctx context.Context) error {
 		return err
 	}
 	if feed.You != nil {
-		if _, err := n.maybeRestored(ctx, *feed.You); err != nil {
+		if _, err := n.maybeRestored(ctx, *feed.You, st); err != nil {
 			return err
 		}
 	}

@@ -372,8 +372,11 @@ func (n *Node) newEpochLocked(ctx context.Context, reason string) error {
 // be one this database and the hub reached together: past our outbox head
 // (this database is older than what it once pushed), or behind what the hub
 // once acknowledged to us (the hub's database is older than our pushes). The
-// new epoch reconciles by manifest before it pushes.
-func (n *Node) maybeRestored(ctx context.Context, you protocol.Checkpoint) (bool, error) {
+// new epoch reconciles by manifest before it pushes. sent is the sync state
+// read before the request that brought you was sent: an answer may be
+// written before a push that we stored since, so only what the hub had
+// acknowledged before the request counts against it.
+func (n *Node) maybeRestored(ctx context.Context, you protocol.Checkpoint, sent syncState) (bool, error) {
 	n.pushMu.Lock()
 	defer n.pushMu.Unlock()
 	st, err := readSyncState(ctx, n.db.Reader())
@@ -385,12 +388,15 @@ func (n *Node) maybeRestored(ctx context.Context, you protocol.Checkpoint) (bool
 	case you.Epoch == st.Epoch && you.AppliedSeq > st.HeadSeq:
 		reason = fmt.Sprintf("hub has applied seq %d of epoch %s but our outbox ends at %d (restored from a backup?)",
 			you.AppliedSeq, st.Epoch, st.HeadSeq)
-	case you.Epoch == st.Epoch && you.AppliedSeq < st.PushCheckpoint:
+	case st.Epoch != sent.Epoch:
+		// A new epoch started since: the answer says nothing about it.
+		return false, nil
+	case you.Epoch == sent.Epoch && you.AppliedSeq < sent.PushCheckpoint:
 		reason = fmt.Sprintf("hub has applied seq %d of epoch %s but acknowledged %d to us (hub restored from an older copy?)",
-			you.AppliedSeq, st.Epoch, st.PushCheckpoint)
-	case you.Epoch != st.Epoch && st.PushCheckpoint > 0:
+			you.AppliedSeq, sent.Epoch, sent.PushCheckpoint)
+	case you.Epoch != sent.Epoch && sent.PushCheckpoint > 0:
 		reason = fmt.Sprintf("hub holds epoch %q but acknowledged seq %d of epoch %s to us (hub restored from an older copy?)",
-			you.Epoch, st.PushCheckpoint, st.Epoch)
+			you.Epoch, sent.PushCheckpoint, sent.Epoch)
 	default:
 		return false, nil
 	}
