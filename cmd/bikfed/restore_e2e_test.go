@@ -138,6 +138,13 @@ func TestE2E_HubRestoredFromCopy(t *testing.T) {
 
 	samples := 0
 	waitFor(t, 120*time.Second, "convergence after the restore", func() error {
+		var said []node.Status
+		for _, n := range []*testNode{be, fi, nl} {
+			said = append(said, nodeStatus(t, n))
+			samples++
+		}
+		// The hub's head only grows: read after the node statuses, it is at
+		// least what it was when they were taken.
 		st, err := nw.status()
 		if err != nil {
 			return err
@@ -147,12 +154,10 @@ func TestE2E_HubRestoredFromCopy(t *testing.T) {
 				t.Fatalf("hub status shows %s in step (pull lag %d) with its cursor %d past the head %d", ns.Node, ns.PullLag, ns.PullCursor, st.HubSeq)
 			}
 		}
-		for _, n := range []*testNode{be, fi, nl} {
-			s := nodeStatus(t, n)
-			samples++
+		for _, s := range said {
 			heard := s.LastPullAt != nil && s.LastPullAt.After(restartedAt)
 			if heard && !s.Reconciling && s.PullLag == 0 && s.PullCursor > st.HubSeq {
-				t.Fatalf("%s says 0 behind with its cursor %d past the hub's head %d: %+v", n.id, s.PullCursor, st.HubSeq, s)
+				t.Fatalf("%s says 0 behind with its cursor %d past the hub's head %d: %+v", s.Node, s.PullCursor, st.HubSeq, s)
 			}
 		}
 		if st.Entities != want {
