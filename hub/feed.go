@@ -57,6 +57,9 @@ func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
 		h.waitForChanges(r.Context(), since, wait)
 		waited = time.Since(start)
 	}
+	// The clock as the answer starts, not as the request came in: a node
+	// measures its offset from the answer's arrival.
+	w.Header().Set(protocol.HeaderHubTime, protocol.FormatHubTime(h.now()))
 	var you *protocol.Checkpoint
 	if p.node != "" {
 		you = h.checkpoint(p.node)

@@ -100,10 +100,9 @@ func (t *clockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	sent := t.clock.now()
 	resp, err := next.RoundTrip(req)
 	if err == nil {
-		t.clock.observe(resp.Header, sent, t.clock.now())
+		t.clock.observe(resp.Header, t.clock.now())
 	}
 	return resp, err
 }

@@ -375,6 +375,6 @@ func FuzzHubHeaders(f *testing.F) {
 			}
 		}
 		var c hubClock
-		c.observe(http.Header{HeaderHubTime: {hubTime}}, time.Now(), time.Now())
+		c.observe(http.Header{HeaderHubTime: {hubTime}}, time.Now())
 	})
 }

@@ -91,10 +91,12 @@ type hubClock struct {
 	now func() time.Time
 }
 
-// observe takes a measurement from an answer received at recv, for a request
-// sent at sent. The hub read its clock somewhere between the two: the middle
-// is the best guess, off by at most half the round trip.
-func (c *hubClock) observe(h http.Header, sent, recv time.Time) {
+// observe takes a measurement from an answer whose headers arrived at recv.
+// The hub stamps its clock when it starts answering (after a long-poll's
+// wait, not before), so the answer's arrival is the closest local time: off
+// by the one-way latency and the hub's work on the request, not by a
+// long-poll's wait.
+func (c *hubClock) observe(h http.Header, recv time.Time) {
 	v := h.Get(HeaderHubTime)
 	if v == "" {
 		return
@@ -103,8 +105,7 @@ func (c *hubClock) observe(h http.Header, sent, recv time.Time) {
 	if err != nil {
 		return
 	}
-	mid := sent.Add(recv.Sub(sent) / 2)
-	c.offset.Store(int64(t.Sub(mid)))
+	c.offset.Store(int64(t.Sub(recv)))
 	c.at.Store(recv.UnixNano())
 }
 
