@@ -38,8 +38,10 @@ type fetchedPage struct {
 	restored bool
 	feed     *protocol.Feed
 	results  []verified
-	// incarnation is the hub incarnation that served the page.
+	// incarnation is the hub incarnation that served the page, and lineage
+	// the end of the asked one's history when that was another (-1: none).
 	incarnation string
+	lineage     int64
 }
 
 // fetchPage reads and verifies the page after since, a cursor obtained from
@@ -52,7 +54,7 @@ func (n *Node) fetchPage(ctx context.Context, since int64, inc string, sent sync
 		return p, err
 	}
 	n.checkClock()
-	if rewound, err := n.checkRewound(ctx, feed, since, inc); err != nil || rewound {
+	if rewound, err := n.checkRewound(ctx, feed, since, inc, sent); err != nil || rewound {
 		p.restored = rewound
 		return p, err
 	}
@@ -71,7 +73,10 @@ func (n *Node) fetchPage(ctx context.Context, since int64, inc string, sent sync
 		return p, err
 	}
 	p.feed = feed
-	p.incarnation = feed.Incarnation
+	p.incarnation, p.lineage = feed.Incarnation, -1
+	if feed.LineageSeq != nil {
+		p.lineage = *feed.LineageSeq
+	}
 	p.next = max(feed.Next, since)
 	if len(feed.Changes) > 0 {
 		p.next = max(p.next, feed.Changes[len(feed.Changes)-1].HubSeq)
@@ -387,9 +392,13 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE sync_state SET pull_cursor = ?, hub_seq = max(hub_seq, ?), last_pull_at = ?,
 			last_pull_attempt_at = ?, last_pull_error = NULL,
+			hub_prev_incarnation = CASE WHEN ? >= 0 AND hub_incarnation != '' AND ? != hub_incarnation THEN hub_incarnation ELSE hub_prev_incarnation END,
+			hub_prev_end = CASE WHEN ? >= 0 AND hub_incarnation != '' AND ? != hub_incarnation THEN ? ELSE hub_prev_end END,
 			hub_incarnation = CASE WHEN ? != '' THEN ? ELSE hub_incarnation END,
 			hub_clock_offset_ms = coalesce(?, hub_clock_offset_ms) WHERE id = 1`,
-			next, feed.HubSeq, fmtTime(now), fmtTime(now), p.incarnation, p.incarnation, n.clockOffsetMillis())
+			next, feed.HubSeq, fmtTime(now), fmtTime(now),
+			p.lineage, p.incarnation, p.lineage, p.incarnation, p.lineage,
+			p.incarnation, p.incarnation, n.clockOffsetMillis())
 		if err != nil {
 			return fmt.Errorf("store pull cursor: %w", err)
 		}
@@ -527,7 +536,7 @@ func (n *Node) probeHub(ctx context.Context) error {
 		return err
 	}
 	n.checkClock()
-	if rewound, err := n.checkRewound(ctx, feed, st.PullCursor, st.HubIncarnation); err != nil || rewound {
+	if rewound, err := n.checkRewound(ctx, feed, st.PullCursor, st.HubIncarnation, st); err != nil || rewound {
 		return err
 	}
 	if feed.You != nil {

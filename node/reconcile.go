@@ -234,8 +234,9 @@ func (n *Node) reconcileLocked(ctx context.Context) error {
 // checkRewound reports whether feed, asked for after cursor since obtained
 // from hub incarnation inc, shows that the hub went back in time: our cursor
 // is past what its database holds, past its head or past the end of the
-// history we pulled from. Then it starts the repair (hubRewound).
-func (n *Node) checkRewound(ctx context.Context, feed *protocol.Feed, since int64, inc string) (bool, error) {
+// history we pulled from. Then it starts the repair (hubRewound). st is the
+// sync state the request was made from.
+func (n *Node) checkRewound(ctx context.Context, feed *protocol.Feed, since int64, inc string, st syncState) (bool, error) {
 	var to int64
 	var why string
 	switch {
@@ -243,6 +244,19 @@ func (n *Node) checkRewound(ctx context.Context, feed *protocol.Feed, since int6
 		to = *feed.LineageSeq
 		why = fmt.Sprintf("our cursor %d came from hub incarnation %s, whose history the hub (incarnation %s) holds only up to %d",
 			since, inc, feed.Incarnation, to)
+		if to == 0 && st.HubPrevIncarnation != "" && st.HubPrevIncarnation != feed.Incarnation {
+			// A copy taken while the hub was stopped does not know the
+			// incarnation that started after it, but may know the one
+			// before: the histories agree up to where both say it ended.
+			prev, err := n.client.ChangesAfter(ctx, protocol.FeedQuery{Since: feed.HubSeq, Limit: 1, Incarnation: st.HubPrevIncarnation})
+			if err != nil {
+				return false, err
+			}
+			if prev.LineageSeq != nil && *prev.LineageSeq > 0 {
+				to = min(*prev.LineageSeq, st.HubPrevEnd, since)
+				why += fmt.Sprintf(", and the history of incarnation %s before it up to %d", st.HubPrevIncarnation, to)
+			}
+		}
 	case feed.HubSeq < since:
 		to = feed.HubSeq
 		why = fmt.Sprintf("our cursor %d is past the hub's head %d", since, feed.HubSeq)
@@ -261,7 +275,8 @@ func (n *Node) hubRewound(ctx context.Context, to int64, feed *protocol.Feed, re
 	now := n.now()
 	err := n.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE sync_state SET pull_cursor = min(pull_cursor, ?), hub_seq = ?,
-			hub_incarnation = CASE WHEN ? != '' THEN ? ELSE hub_incarnation END, reconcile = 1, hub_rewound_at = ?
+			hub_incarnation = CASE WHEN ? != '' THEN ? ELSE hub_incarnation END, reconcile = 1, hub_rewound_at = ?,
+			hub_prev_incarnation = '', hub_prev_end = 0
 			WHERE id = 1`, to, feed.HubSeq, feed.Incarnation, feed.Incarnation, fmtTime(now))
 		return err
 	})

@@ -58,15 +58,21 @@ func TestSync_HubRestoredFromCopy(t *testing.T) {
 	mustSync(t, be)
 	mustSync(t, fi)
 	mustSync(t, be)
+	mustSync(t, nl)
 
-	hub.restart() // a plain restart is no restore
-	mustSync(t, be)
-	mustSync(t, fi)
-	if s := mustStatus(t, be); s.HubRewoundAt != nil || s.Reconciling || s.HeadSeq != 1 {
-		t.Fatalf("after a plain restart: %+v", s)
-	}
-
+	// The copy is taken while the hub is stopped, so it does not know the
+	// incarnation that starts next.
 	backup := hub.snapshot()
+	hub.restart() // a plain restart is no restore
+	for _, n := range []*Node{be, fi, nl} {
+		mustSync(t, n)
+		if s := mustStatus(t, n); s.HubRewoundAt != nil || s.Reconciling {
+			t.Fatalf("%s after a plain restart: %+v", n.ID(), s)
+		}
+	}
+	if s := mustStatus(t, be); s.HeadSeq != 1 {
+		t.Fatalf("be started a new epoch at a plain restart: %+v", s)
+	}
 	lost := mustCreate(t, be, "written after the copy")
 	if _, err := be.Update(t.Context(), a.ID, resourceDraft("a, edited after the copy")); err != nil {
 		t.Fatal(err)
@@ -88,6 +94,15 @@ func TestSync_HubRestoredFromCopy(t *testing.T) {
 	}
 	if hub.snapshot().hubSeq <= before.PullCursor {
 		t.Fatalf("the restored hub's head %d should be past be's cursor %d", hub.snapshot().hubSeq, before.PullCursor)
+	}
+
+	// nl pulls again from where the copy ends, not from 0: the restored hub
+	// knows the incarnation before the one nl pulled from last.
+	if err := nl.probeHub(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := mustStatus(t, nl); s.HubRewoundAt == nil || s.PullCursor != backup.hubSeq {
+		t.Fatalf("nl after finding the hub restored: cursor %d, want the copy's head %d: %+v", s.PullCursor, backup.hubSeq, s)
 	}
 
 	if err := be.Pull(t.Context()); err != nil {

@@ -166,8 +166,11 @@ type syncState struct {
 	LastPullAt     *time.Time
 	LastPullTry    *time.Time
 	LastPullError  string
-	// HubIncarnation is the hub incarnation the pull cursor was obtained from.
-	HubIncarnation string
+	// HubIncarnation is the hub incarnation the pull cursor was obtained from;
+	// HubPrevIncarnation the one before it, whose history ended at HubPrevEnd.
+	HubIncarnation     string
+	HubPrevIncarnation string
+	HubPrevEnd         int64
 	// Reconcile says the next push compares own content with the hub's first.
 	Reconcile    bool
 	HubRewoundAt *time.Time
@@ -192,11 +195,11 @@ func readSyncState(ctx context.Context, q querier) (syncState, error) {
 	)
 	err := q.QueryRowContext(ctx, `SELECT epoch, epoch_started_at, head_seq, push_checkpoint, pull_cursor, hub_seq,
 		last_push_at, last_push_attempt_at, last_push_error, last_pull_at, last_pull_attempt_at, last_pull_error,
-		hub_incarnation, reconcile, hub_rewound_at, hub_clock_offset_ms
+		hub_incarnation, reconcile, hub_rewound_at, hub_clock_offset_ms, hub_prev_incarnation, hub_prev_end
 		FROM sync_state WHERE id = 1`).
 		Scan(&s.Epoch, &started, &s.HeadSeq, &s.PushCheckpoint, &s.PullCursor, &s.HubSeq,
 			&pushAt, &pushTry, &pushErr, &pullAt, &pullTry, &pullErr,
-			&s.HubIncarnation, &s.Reconcile, &rewoundAt, &clockOffset)
+			&s.HubIncarnation, &s.Reconcile, &rewoundAt, &clockOffset, &s.HubPrevIncarnation, &s.HubPrevEnd)
 	if err != nil {
 		return s, fmt.Errorf("read sync state: %w", err)
 	}

@@ -6,6 +6,12 @@
 -- content with the hub's manifest and re-sends what the hub lacks.
 -- hub_rewound_at is when this node last found the hub behind what it had.
 ALTER TABLE sync_state ADD COLUMN hub_incarnation TEXT NOT NULL DEFAULT '';
+-- hub_prev_incarnation is the incarnation before hub_incarnation, and
+-- hub_prev_end the hub_seq its history ended at, as the hub said when the node
+-- moved on: a copy taken while the hub was stopped knows the previous
+-- incarnation but not the one the node pulled from last.
+ALTER TABLE sync_state ADD COLUMN hub_prev_incarnation TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_state ADD COLUMN hub_prev_end INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_state ADD COLUMN reconcile INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_state ADD COLUMN hub_rewound_at TEXT;
 -- hub_clock_offset_ms is the hub's clock minus the node's as last measured
