@@ -250,10 +250,13 @@ func TestE2E_NodeClockSkew(t *testing.T) {
 	for _, skew := range []string{"72h", "-72h"} {
 		t.Run(skew, func(t *testing.T) {
 			nw := newNetwork(t)
+			token := nw.register("be")
 			// The node's machine, its CLI included, has the wrong clock; the
-			// hub's (started above) is right.
+			// hub's (started and used above) is right.
 			t.Setenv(testClockOffsetEnv, skew)
-			be := nw.addNode("be", append(fastSync, "--publish-schedule", "@every 1s")...)
+			be := &testNode{id: "be", dir: filepath.Join(nw.dir, "be"), extra: append(fastSync, "--publish-schedule", "@every 1s")}
+			mustCLI(t, nil, "node", "init", "--data", be.dir, "--hub", nw.hubURL, "--token", token)
+			nw.nodes[be.id] = be
 			nw.startNode(be)
 			waitFor(t, 30*time.Second, "be to measure the hub's clock", func() error {
 				if s := nodeStatus(t, be); !s.ClockMeasured || !s.ClockSkewed {
