@@ -374,8 +374,11 @@ func printNodeStatus(w io.Writer, st node.Status) {
 	}
 	fmt.Fprintf(tw, "last pull\t%s, cursor %d of %d (%s)%s\n", ago(st.LastPullAt), st.PullCursor, st.HubSeq, behind, errSuffix(st.LastPullError))
 	if st.ClockSkewed {
-		fmt.Fprintf(tw, "clock\tthe hub's clock is %s ahead of this machine's; publication follows the hub's\n",
-			time.Duration(st.ClockOffsetSeconds*float64(time.Second)).Round(time.Second))
+		off, way := time.Duration(st.ClockOffsetSeconds*float64(time.Second)).Round(time.Second), "ahead of"
+		if off < 0 {
+			off, way = -off, "behind"
+		}
+		fmt.Fprintf(tw, "clock\tthe hub's clock is %s %s this machine's; publication follows the hub's\n", off, way)
 	}
 	fmt.Fprintf(tw, "entities\t%d\n", st.Entities)
 	tw.Flush()
