@@ -37,8 +37,8 @@ func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
 	}
 	wait = min(wait, h.cfg.LongPollMax)
 	known := q.Get("incarnation")
-	if len(known) > maxIncarnationID {
-		h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "incarnation longer than %d characters", maxIncarnationID))
+	if len(known) > protocol.MaxIncarnationID {
+		h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "incarnation longer than %d characters", protocol.MaxIncarnationID))
 		return
 	}
 	// Before the page: the page must not be taken for a continuation of what

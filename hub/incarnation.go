@@ -19,9 +19,6 @@ type incarnationState struct {
 	ends map[string]int64
 }
 
-// maxIncarnationID bounds the incarnation a node may name in a feed request.
-const maxIncarnationID = 64
-
 // startIncarnation begins a new incarnation of the hub: a random id recorded
 // with the current head. Only a serving hub starts one: a one-shot command
 // that opens the database would otherwise split an incarnation the nodes saw

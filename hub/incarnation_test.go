@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -83,6 +84,10 @@ func TestHub_Incarnation(t *testing.T) {
 		if err != nil || feed.LineageSeq == nil || *feed.LineageSeq != tc.want || feed.HubSeq != 2 {
 			t.Fatalf("after a restore, knowing %s: %+v, %v", tc.known, feed, err)
 		}
+	}
+
+	if _, err := be.client.ChangesAfter(ctx, protocol.FeedQuery{Since: 4, Incarnation: strings.Repeat("a", protocol.MaxIncarnationID+1)}); !errors.Is(err, protocol.ErrBadRequest) {
+		t.Fatalf("an incarnation over %d characters: %v", protocol.MaxIncarnationID, err)
 	}
 
 	// The hub's status does not call a node past its head in step.
