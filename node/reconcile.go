@@ -129,36 +129,25 @@ func (n *Node) reconcileLocked(ctx context.Context) error {
 		if err := rs.Err(); err != nil {
 			return fmt.Errorf("read refusals: %w", err)
 		}
+		// Only the bookkeeping is read for every own entity; the content
+		// only for those signed again.
 		type own struct {
-			r    entityRow
-			hash []byte
+			id                                string
+			version, signedVersion, outboxSeq int64
+			scheduled                         bool
+			hash                              []byte
 		}
 		var local []own
-		rows, err := tx.QueryContext(ctx, `SELECT `+entityColumns+`, hash FROM entities WHERE id >= ? AND id < ? ORDER BY id`, lo, hi)
+		rows, err := tx.QueryContext(ctx, `SELECT id, version, signed_version, outbox_seq, scheduled, hash FROM entities
+			WHERE id >= ? AND id < ? ORDER BY id`, lo, hi)
 		if err != nil {
 			return fmt.Errorf("read own entities: %w", err)
 		}
 		for rows.Next() {
 			var o own
-			var (
-				publishAt, body, blobs sql.NullString
-				updatedAt              string
-			)
-			r := &o.r
-			if err := rows.Scan(&r.ID, &r.Owner, &r.Kind, &r.Version, &r.Visibility, &r.Deleted, &r.Erased,
-				&publishAt, &updatedAt, &r.scheduled, &r.outboxSeq, &r.signedVersion, &body, &blobs, &o.hash); err != nil {
+			if err := rows.Scan(&o.id, &o.version, &o.signedVersion, &o.outboxSeq, &o.scheduled, &o.hash); err != nil {
 				rows.Close()
 				return fmt.Errorf("read own entities: %w", err)
-			}
-			r.PublishAt, r.UpdatedAt = parseTimePtr(publishAt), parseTime(updatedAt)
-			if body.Valid {
-				r.Body = json.RawMessage(body.String)
-			}
-			if blobs.Valid && blobs.String != "" {
-				if err := json.Unmarshal([]byte(blobs.String), &r.Blobs); err != nil {
-					rows.Close()
-					return fmt.Errorf("decode blobs of %s: %w", r.ID, err)
-				}
 			}
 			local = append(local, o)
 		}
@@ -168,34 +157,37 @@ func (n *Node) reconcileLocked(ctx context.Context) error {
 		}
 		seen := make(map[string]bool, len(local))
 		for _, o := range local {
-			r := o.r
-			seen[r.ID] = true
-			if r.scheduled {
+			seen[o.id] = true
+			if o.scheduled {
 				// Its next version is signed when it is published, on top
 				// of whatever it holds then.
 				continue
 			}
-			h, onHub := hub[r.ID]
-			pending := r.outboxSeq > a.checkpoint
-			if seq, ok := ours[r.ID]; ok && seq == r.outboxSeq {
+			h, onHub := hub[o.id]
+			pending := o.outboxSeq > a.checkpoint
+			if seq, ok := ours[o.id]; ok && seq == o.outboxSeq {
 				// The hub refused it for a version it holds: the local
 				// content is still the newest intent.
 				pending = true
-				if !onHub || h.Version < r.Version {
-					h.Version = r.Version
+				if !onHub || h.Version < o.version {
+					h.Version = o.version
 				}
 				onHub = true
 			}
 			switch {
-			case onHub && h.Version == r.signedVersion && h.Hash == hex.EncodeToString(o.hash):
+			case onHub && h.Version == o.signedVersion && h.Hash == hex.EncodeToString(o.hash):
 				continue
-			case pending && (!onHub || h.Version < r.Version):
+			case pending && (!onHub || h.Version < o.version):
 				continue // the push delivers it
-			case !pending && onHub && h.Version > r.signedVersion:
+			case !pending && onHub && h.Version > o.signedVersion:
 				repull++ // the hub's is newer: the pull adopts it
 				continue
-			case !pending && refusedV[r.ID] == r.signedVersion:
+			case !pending && refusedV[o.id] == o.signedVersion:
 				continue
+			}
+			r, err := getEntityTx(ctx, tx, o.id)
+			if err != nil {
+				return err
 			}
 			if _, err := a.rebase(ctx, r, h.Version); err != nil {
 				return err
