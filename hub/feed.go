@@ -36,6 +36,19 @@ func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wait = min(wait, h.cfg.LongPollMax)
+	known := q.Get("incarnation")
+	if len(known) > protocol.MaxIncarnationID {
+		h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "incarnation longer than %d characters", protocol.MaxIncarnationID))
+		return
+	}
+	// Before the page: the page must not be taken for a continuation of what
+	// the node saw when this database does not hold that history.
+	if cur, seq, differs := h.lineage(known); cur != "" {
+		w.Header().Set(protocol.HeaderIncarnation, cur)
+		if differs {
+			w.Header().Set(protocol.HeaderLineageSeq, strconv.FormatInt(seq, 10))
+		}
+	}
 	if p.node != "" {
 		h.recordPull(p.node, since)
 	}
@@ -44,6 +57,9 @@ func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
 		h.waitForChanges(r.Context(), since, wait)
 		waited = time.Since(start)
 	}
+	// The clock as the answer starts, not as the request came in: a node
+	// measures its offset from the answer's arrival.
+	w.Header().Set(protocol.HeaderHubTime, protocol.FormatHubTime(h.now()))
 	var you *protocol.Checkpoint
 	if p.node != "" {
 		you = h.checkpoint(p.node)

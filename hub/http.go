@@ -42,7 +42,17 @@ func (h *Hub) Handler() http.Handler {
 	h.blobRoutes(mux)
 	h.erasureRoutes(mux)
 	mux.Handle("/", h.portal.Handler()) // the public portal: everything not above
-	return withBaseHeaders(mux)
+	return withBaseHeaders(h.withHubTime(mux))
+}
+
+// withHubTime tells every answer the hub's clock, so a node can schedule
+// publication by the network's time rather than by its own (docs/protocol.md
+// §18).
+func (h *Hub) withHubTime(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(protocol.HeaderHubTime, protocol.FormatHubTime(h.now()))
+		next.ServeHTTP(w, r)
+	})
 }
 
 // operator wraps a handler that only the coordination team may call.

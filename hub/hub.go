@@ -97,6 +97,8 @@ type Hub struct {
 	pushedAt atomic.Int64
 
 	blobs blobState // attachments' store and staging, opened at first use (blobs.go)
+
+	incarnation incarnationState // this start of the server and the ones before (incarnation.go)
 }
 
 // nodeState is the in-memory copy of a node's row, so authentication and an
@@ -213,6 +215,9 @@ func (h *Hub) Close() error {
 // Run serves the hub's HTTP API on ln until ctx is done, then shuts the server
 // down, giving in-flight requests up to 10 seconds.
 func (h *Hub) Run(ctx context.Context, ln net.Listener) error {
+	if err := h.startIncarnation(ctx); err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler:           h.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -384,7 +384,7 @@ a{color:#0b4f9c}
 <span class="muted">{{if eq .LiveSource "gossip"}}gossip, since {{ago $.Now .LiveSince}}{{else}}last contact {{ago $.Now .LiveSince}}{{end}}</span></td>
 <td>{{if .LastPushAt}}<time datetime="{{iso .LastPushAt}}">{{ago $.Now .LastPushAt}}</time>{{else}}never{{end}}</td>
 <td>{{if .LastPullAt}}<time datetime="{{iso .LastPullAt}}">{{ago $.Now .LastPullAt}}</time>{{else}}never{{end}}</td>
-<td class="num">{{.PullLag}} changes<br><span class="muted">{{seconds .PullLagSeconds}}</span></td>
+<td class="num">{{if .CursorAhead}}<strong data-ahead="{{.CursorAhead}}">cursor {{.CursorAhead}} ahead of the hub</strong><br><span class="muted">the hub lost changes this node had: restored from an older copy?</span>{{else}}{{.PullLag}} changes<br><span class="muted">{{seconds .PullLagSeconds}}</span>{{end}}</td>
 <td class="num">{{.PushLag}} changes</td>
 <td class="num">{{if .RefusalCount}}<a href="#refused-{{.Node}}">{{.RefusalCount}}</a>{{else}}0{{end}}</td>
 <td><code title="{{.Epoch}}">{{short .Epoch}}</code></td>

@@ -117,6 +117,12 @@ func (h *Hub) status(ctx context.Context, only string) (*protocol.NetworkStatus,
 			h.mu.Unlock()
 			ns.PushLag = max(0, ns.HeadSeq-ns.AppliedSeq)
 			ns.PullLag = max(0, st.HubSeq-ns.PullCursor)
+			// A cursor past every hub_seq this database ever gave out means
+			// the hub lost changes the node had: it was restored from an
+			// older copy. Lag 0 would say the node is in step.
+			if head := max(st.HubSeq, h.head.Load()); ns.PullCursor > head {
+				ns.CursorAhead = ns.PullCursor - head
+			}
 			if ns.PullLag > 0 {
 				var appliedAt int64
 				err := tx.QueryRowContext(ctx, `SELECT applied_at FROM entities WHERE hub_seq > ? ORDER BY hub_seq LIMIT 1`, ns.PullCursor).Scan(&appliedAt)

@@ -390,7 +390,7 @@ func (a *author) publish(ctx context.Context, r entityRow) error {
 func (n *Node) write(ctx context.Context, fn func(a *author) error) error {
 	pushed, erased := false, false
 	err := n.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		a, err := n.beginAuthor(ctx, tx, time.Now())
+		a, err := n.beginAuthor(ctx, tx, n.now())
 		if err != nil {
 			return err
 		}

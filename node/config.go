@@ -48,6 +48,10 @@ type Config struct {
 	// ReadyMaxSyncFailure is how long push or pull may keep failing before
 	// /readyz reports the node not ready.
 	ReadyMaxSyncFailure time.Duration `json:"ready_max_sync_failure"`
+	// Clock is the local clock; nil means time.Now. The node measures the
+	// hub's clock against it and schedules publication by the hub's time.
+	// Tests set it to run a node whose clock is wrong.
+	Clock func() time.Time `json:"-"`
 }
 
 // Schedules are the node's cron schedules.

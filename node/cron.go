@@ -31,7 +31,7 @@ func (n *Node) startCron(ctx context.Context) (*cron.Cron, error) {
 		{"push", n.cfg.Schedules.Push, n.Push},
 		{"pull", n.cfg.Schedules.Pull, n.Pull},
 		{"publish", n.cfg.Schedules.Publish, func(ctx context.Context) error {
-			_, err := n.PublishDue(ctx, time.Now())
+			_, err := n.PublishDue(ctx, n.now())
 			return err
 		}},
 		{"housekeeping", n.cfg.Schedules.Housekeeping, n.Housekeeping},

@@ -47,6 +47,16 @@ type fakeHub struct {
 	pushDelay   time.Duration
 	// acks are the erasure acknowledgements received, per node.
 	acks map[string][]int64
+	// incarnations are the hub's starts, oldest first, with the hub_seq
+	// each began at; the last is the current one.
+	incarnations []fakeIncarnation
+	// clockOffset is how far the hub's clock is from the test's.
+	clockOffset time.Duration
+}
+
+type fakeIncarnation struct {
+	id    string
+	start int64
 }
 
 type fakeNodeState struct {
@@ -82,6 +92,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 		maxWait: 30 * time.Second,
 	}
 	h.addKey(hk)
+	h.restart()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+protocol.PathEnrol, h.enrol)
 	mux.HandleFunc("POST "+protocol.PathPush, h.auth(h.push))
@@ -96,6 +107,10 @@ func newFakeHub(t *testing.T) *fakeHub {
 			h.failNext--
 		}
 		h.mu.Unlock()
+		h.mu.Lock()
+		hubNow := time.Now().Add(h.clockOffset)
+		h.mu.Unlock()
+		w.Header().Set(protocol.HeaderHubTime, protocol.FormatHubTime(hubNow))
 		if fail {
 			hubError(w, protocol.Errorf(protocol.CodeUnavailable, "down for the test"))
 			return
@@ -404,6 +419,17 @@ func (h *fakeHub) changes(w http.ResponseWriter, r *http.Request, node string) {
 	ns := h.nodes[node]
 	you := protocol.Checkpoint{Epoch: ns.epoch, AppliedSeq: ns.applied}
 	hubSeq := h.hubSeq
+	cur := h.incarnations[len(h.incarnations)-1]
+	w.Header().Set(protocol.HeaderIncarnation, cur.id)
+	if known := r.URL.Query().Get("incarnation"); known != "" && known != cur.id {
+		end := int64(0)
+		for i, inc := range h.incarnations[:len(h.incarnations)-1] {
+			if inc.id == known {
+				end = h.incarnations[i+1].start
+			}
+		}
+		w.Header().Set(protocol.HeaderLineageSeq, strconv.FormatInt(end, 10))
+	}
 	buf := fmt.Appendf(nil, `{"hub_seq":%d,"next":%d,"more":%t,"you":{"epoch":%q,"applied_seq":%d},"changes":[`,
 		hubSeq, next, more, you.Epoch, you.AppliedSeq)
 	for i, row := range page {
@@ -515,4 +541,53 @@ func (h *fakeHub) acked(node string) []int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.acks[node])
+}
+
+// restart starts a new incarnation of the hub, as a restart of its server does.
+func (h *fakeHub) restart() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.incarnations = append(h.incarnations, fakeIncarnation{id: fmt.Sprintf("inc-%d-%d", len(h.incarnations), time.Now().UnixNano()), start: h.hubSeq})
+}
+
+// fakeHubState is a copy of the hub's database, for restoring it.
+type fakeHubState struct {
+	nodes        map[string]fakeNodeState
+	rows         map[string]*fakeRow
+	bySeq        []*fakeRow
+	hubSeq       int64
+	incarnations []fakeIncarnation
+}
+
+// snapshot copies the hub's database, as a backup would.
+func (h *fakeHub) snapshot() fakeHubState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := fakeHubState{nodes: map[string]fakeNodeState{}, rows: map[string]*fakeRow{}, hubSeq: h.hubSeq,
+		incarnations: slices.Clone(h.incarnations)}
+	for id, ns := range h.nodes {
+		s.nodes[id] = fakeNodeState{epoch: ns.epoch, applied: ns.applied}
+	}
+	copies := map[*fakeRow]*fakeRow{}
+	for _, r := range h.bySeq {
+		c := *r
+		copies[r] = &c
+		s.bySeq = append(s.bySeq, &c)
+	}
+	for id, r := range h.rows {
+		s.rows[id] = copies[r]
+	}
+	return s
+}
+
+// restore replaces the hub's database with an earlier snapshot and starts
+// the hub again: the rows, checkpoints and incarnations written since are gone.
+func (h *fakeHub) restore(s fakeHubState) {
+	h.mu.Lock()
+	h.rows, h.bySeq, h.hubSeq, h.incarnations = s.rows, s.bySeq, s.hubSeq, s.incarnations
+	for id, ns := range s.nodes {
+		h.nodes[id].epoch, h.nodes[id].applied = ns.epoch, ns.applied
+	}
+	h.mu.Unlock()
+	h.restart()
 }

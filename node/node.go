@@ -58,6 +58,13 @@ type Node struct {
 	// flushes the WAL that may still hold the purged text.
 	needCheckpoint atomic.Bool
 	closeOnce      sync.Once
+	// clockOff is set while the local clock is more than maxClockSkew from
+	// the hub's (clock.go).
+	clockOff atomic.Bool
+	// storedSkew is the hub's clock minus ours as stored by the last process
+	// that measured it (nanoseconds), valid when hasStoredSkew is set.
+	storedSkew    atomic.Int64
+	hasStoredSkew atomic.Bool
 
 	// ops is gossip membership and metrics (membership.go, metrics.go).
 	ops *nodeOps
@@ -300,6 +307,10 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 	nlog := logger.With("component", "node", "node", ident.Node)
 	ccfg := cfg.Client.clientConfig(ident.HubURL, ident.Credential)
 	ccfg.Logger = nlog
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	ccfg.Clock = cfg.Clock
 	n := &Node{
 		cfg:        cfg,
 		log:        nlog,
@@ -311,6 +322,12 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 		kick:       make(chan struct{}, 1),
 	}
 	n.initOps()
+	if st, err := readSyncState(ctx, db.Reader()); err == nil && st.HubClockOffset != nil {
+		// Until this process hears from the hub itself (a one-shot command
+		// may never), the offset the serving node last measured stands.
+		n.storedSkew.Store(int64(*st.HubClockOffset))
+		n.hasStoredSkew.Store(true)
+	}
 	// A crash may have left erased text in the WAL; the first housekeeping
 	// run flushes it.
 	n.needCheckpoint.Store(true)
@@ -378,7 +395,7 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() {
 		// Catch up at start: whatever was published while we were down, and
 		// whatever the outbox still holds.
-		if _, err := n.PublishDue(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		if _, err := n.PublishDue(ctx, n.now()); err != nil && ctx.Err() == nil {
 			n.log.Warn("publish due entities", "err", err)
 		}
 		if err := n.probeHub(ctx); err != nil && ctx.Err() == nil {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -37,17 +38,28 @@ type fetchedPage struct {
 	restored bool
 	feed     *protocol.Feed
 	results  []verified
+	// incarnation is the hub incarnation that served the page, and lineage
+	// the end of the asked one's history when that was another (-1: none).
+	incarnation string
+	lineage     int64
 }
 
-// fetchPage reads and verifies the page after since. It touches no entity.
-func (n *Node) fetchPage(ctx context.Context, since int64, wait time.Duration) (fetchedPage, error) {
+// fetchPage reads and verifies the page after since, a cursor obtained from
+// hub incarnation inc; sent is the sync state read before the request. It
+// touches no entity.
+func (n *Node) fetchPage(ctx context.Context, since int64, inc string, sent syncState, wait time.Duration) (fetchedPage, error) {
 	p := fetchedPage{since: since}
-	feed, err := n.client.Changes(ctx, since, protocol.MaxFeedPage, wait)
+	feed, err := n.client.ChangesAfter(ctx, protocol.FeedQuery{Since: since, Limit: protocol.MaxFeedPage, Wait: wait, Incarnation: inc})
 	if err != nil {
 		return p, err
 	}
+	n.checkClock()
+	if rewound, err := n.checkRewound(ctx, feed, since, inc, sent); err != nil || rewound {
+		p.restored = rewound
+		return p, err
+	}
 	if feed.You != nil {
-		restored, err := n.maybeRestored(ctx, *feed.You)
+		restored, err := n.maybeRestored(ctx, *feed.You, sent)
 		if err != nil {
 			return p, err
 		}
@@ -61,6 +73,10 @@ func (n *Node) fetchPage(ctx context.Context, since int64, wait time.Duration) (
 		return p, err
 	}
 	p.feed = feed
+	p.incarnation, p.lineage = feed.Incarnation, -1
+	if feed.LineageSeq != nil {
+		p.lineage = *feed.LineageSeq
+	}
 	p.next = max(feed.Next, since)
 	if len(feed.Changes) > 0 {
 		p.next = max(p.next, feed.Changes[len(feed.Changes)-1].HubSeq)
@@ -83,7 +99,7 @@ func (n *Node) pullPage(ctx context.Context, wait time.Duration) (more, idle boo
 	if err != nil {
 		return false, false, err
 	}
-	p, err := n.fetchPage(ctx, st.PullCursor, wait)
+	p, err := n.fetchPage(ctx, st.PullCursor, st.HubIncarnation, st, wait)
 	if err != nil || p.restored {
 		return p.restored, false, err
 	}
@@ -131,9 +147,9 @@ func (n *Node) pullPipeline(ctx context.Context, progress func(done, total int64
 	pages := make(chan result, 1)
 	wg.Go(func() {
 		defer close(pages)
-		since := st.PullCursor
+		since, inc := st.PullCursor, st.HubIncarnation
 		for {
-			p, err := n.fetchPage(ctx, since, 0)
+			p, err := n.fetchPage(ctx, since, inc, st, 0)
 			select {
 			case pages <- result{p, err}:
 			case <-ctx.Done():
@@ -143,6 +159,9 @@ func (n *Node) pullPipeline(ctx context.Context, progress func(done, total int64
 				return
 			}
 			since = p.next
+			if p.incarnation != "" {
+				inc = p.incarnation
+			}
 		}
 	})
 	for r := range pages {
@@ -271,14 +290,29 @@ const applyPullSQL = `INSERT INTO entities (id, owner, kind, version, visibility
 // applies nothing and reports moved when the stored cursor is no longer since.
 func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved bool, err error) {
 	since, next, feed, results := p.since, p.next, p.feed, p.results
+	items := feed.Changes
+	// An item signed by a key the directory does not show, even fetched
+	// again, is not the change's fault: the directory may not list a key
+	// the hub accepted yet. Skipping it would lose it for good (the cursor
+	// passes it), so the page applies up to it and the pull is retried.
+	var held error
+	for i, r := range results {
+		if errors.Is(r.err, protocol.ErrUnknownKey) {
+			held = fmt.Errorf("%w at hub_seq %d: %v", errHeldBack, items[i].HubSeq, r.err)
+			items, next = items[:i], items[i].HubSeq-1
+			break
+		}
+	}
 	n.pullMu.Lock()
 	defer n.pullMu.Unlock()
 	now := time.Now().UTC()
 	self := n.ident.Node
 	erased := false
 	var refused []protocol.Refusal
+	rebased := 0
 	err = n.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		applied, erased, refused = 0, false, refused[:0]
+		applied, erased, refused, rebased = 0, false, refused[:0], 0
+		var rb *author
 		var cursor, checkpoint int64
 		if err := tx.QueryRowContext(ctx, `SELECT pull_cursor, push_checkpoint FROM sync_state WHERE id = 1`).Scan(&cursor, &checkpoint); err != nil {
 			return fmt.Errorf("read pull cursor: %w", err)
@@ -291,7 +325,7 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 		// to prepare.
 		var upsert, refusal *sql.Stmt
 		var err error
-		for i, item := range feed.Changes {
+		for i, item := range items {
 			r := results[i]
 			if r.err != nil {
 				if refusal == nil {
@@ -321,6 +355,16 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 				defer upsert.Close()
 			}
 			c := r.c
+			if c.Owner == self {
+				ok, err := n.rebaseOnPull(ctx, tx, &rb, c, r.hash, checkpoint)
+				if err != nil {
+					return err
+				}
+				if ok {
+					rebased++
+					continue
+				}
+			}
 			var body, blobs any
 			if len(c.Body) > 0 && string(c.Body) != "null" {
 				body = string(c.Body)
@@ -341,8 +385,20 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 				}
 			}
 		}
+		if rb != nil {
+			if err := rb.finish(ctx); err != nil {
+				return err
+			}
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE sync_state SET pull_cursor = ?, hub_seq = max(hub_seq, ?), last_pull_at = ?,
-			last_pull_attempt_at = ?, last_pull_error = NULL WHERE id = 1`, next, feed.HubSeq, fmtTime(now), fmtTime(now))
+			last_pull_attempt_at = ?, last_pull_error = NULL,
+			hub_prev_incarnation = CASE WHEN ? >= 0 AND hub_incarnation != '' AND ? != hub_incarnation THEN hub_incarnation ELSE hub_prev_incarnation END,
+			hub_prev_end = CASE WHEN ? >= 0 AND hub_incarnation != '' AND ? != hub_incarnation THEN ? ELSE hub_prev_end END,
+			hub_incarnation = CASE WHEN ? != '' THEN ? ELSE hub_incarnation END,
+			hub_clock_offset_ms = coalesce(?, hub_clock_offset_ms) WHERE id = 1`,
+			next, feed.HubSeq, fmtTime(now), fmtTime(now),
+			p.lineage, p.incarnation, p.lineage, p.incarnation, p.lineage,
+			p.incarnation, p.incarnation, n.clockOffsetMillis())
 		if err != nil {
 			return fmt.Errorf("store pull cursor: %w", err)
 		}
@@ -360,7 +416,58 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 	for _, rf := range refused {
 		n.log.Warn("pulled change failed verification; not applied", "record", rf.Name(), "code", rf.Code, "reason", rf.Reason)
 	}
+	if rebased > 0 {
+		n.log.Warn("own changes not yet pushed met newer versions at the hub (database restored from a backup?); sent again on top of them",
+			"count", rebased)
+		n.kickPush()
+	}
+	if held != nil && !moved {
+		return applied, moved, held
+	}
 	return applied, moved, nil
+}
+
+// errHeldBack says a pull stopped before a change it cannot verify yet.
+var errHeldBack = errors.New("pull held back before a change signed by a key the key directory does not list")
+
+// rebaseOnPull re-bases an own change still waiting to be pushed when the
+// pulled change c, of the same entity, is at or past its version with other
+// content: the hub holds versions made from a newer copy of this database
+// (restored from a backup and edited since). The local edit is the newest
+// intent, so it is signed again on top of c rather than overwritten by it
+// or refused later. It reports whether it re-based; a is the author it
+// opens on first use.
+func (n *Node) rebaseOnPull(ctx context.Context, tx *sql.Tx, a **author, c *protocol.Change, hash [32]byte, checkpoint int64) (bool, error) {
+	var version, outboxSeq int64
+	var scheduled bool
+	var localHash []byte
+	err := tx.QueryRowContext(ctx, `SELECT version, outbox_seq, scheduled, hash FROM entities WHERE id = ?`, c.ID).
+		Scan(&version, &outboxSeq, &scheduled, &localHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", c.ID, err)
+	}
+	if scheduled || outboxSeq <= checkpoint || c.Version < version || c.Version == version && bytes.Equal(localHash, hash[:]) {
+		return false, nil
+	}
+	r, err := getEntityTx(ctx, tx, c.ID)
+	if err != nil {
+		return false, err
+	}
+	if sameContent(r, c) {
+		return false, nil
+	}
+	if *a == nil {
+		if *a, err = n.beginAuthor(ctx, tx, n.now()); err != nil {
+			return false, err
+		}
+	}
+	if _, err := (*a).rebase(ctx, r, c.Version); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // pullLoop long-polls the hub so shared content arrives within seconds.
@@ -424,12 +531,16 @@ func (n *Node) probeHub(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	feed, err := n.client.Changes(ctx, st.PullCursor, 1, 0)
+	feed, err := n.client.ChangesAfter(ctx, protocol.FeedQuery{Since: st.PullCursor, Limit: 1, Incarnation: st.HubIncarnation})
 	if err != nil {
 		return err
 	}
+	n.checkClock()
+	if rewound, err := n.checkRewound(ctx, feed, st.PullCursor, st.HubIncarnation, st); err != nil || rewound {
+		return err
+	}
 	if feed.You != nil {
-		if _, err := n.maybeRestored(ctx, *feed.You); err != nil {
+		if _, err := n.maybeRestored(ctx, *feed.You, st); err != nil {
 			return err
 		}
 	}
@@ -467,7 +578,7 @@ func (n *Node) SyncOnce(ctx context.Context, progress func(done, total int64)) e
 	if err != nil {
 		return err
 	}
-	if after.Epoch != before.Epoch || after.HeadSeq > after.PushCheckpoint {
+	if after.Epoch != before.Epoch || after.HeadSeq > after.PushCheckpoint || after.Reconcile {
 		// Pulling found we were restored from a backup and renumbered the
 		// outbox: send it in the new epoch now rather than on the next trigger.
 		pushErr = n.Push(ctx)

@@ -104,6 +104,19 @@ func (n *Node) push(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if st.Reconcile {
+			// Before anything new goes out: the hub may lack own changes it
+			// once acknowledged, and what is pending may have to be re-based
+			// on versions it holds.
+			if ahead != nil {
+				<-ahead.done
+				ahead = nil
+			}
+			if err := n.reconcileLocked(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		var cur *sentPush
 		if ahead != nil && ahead.h.Epoch == st.Epoch && ahead.h.FromSeq == st.PushCheckpoint+1 {
 			cur, ahead = ahead, nil
@@ -132,6 +145,7 @@ func (n *Node) push(ctx context.Context) error {
 		}
 		<-cur.done
 		h, rows, res, err := cur.h, cur.rows, cur.res, cur.err
+		n.checkClock()
 		if err != nil {
 			if cur.ahead && (errors.Is(err, protocol.ErrSeqGap) || errors.Is(err, protocol.ErrEpochMismatch)) {
 				// It reached the hub long before the batch it follows, or
@@ -184,7 +198,7 @@ func (n *Node) push(ctx context.Context) error {
 			}
 		}
 		checkpoint := min(max(res.AppliedSeq, st.PushCheckpoint), h.HeadSeq)
-		if err := n.storePushResult(ctx, st.Epoch, checkpoint, res); err != nil {
+		if err := n.storePushResult(ctx, st.Epoch, checkpoint, res, rebaseRefused(rows, res.Refused)); err != nil {
 			return err
 		}
 		n.ops.metrics.pushed(res)
@@ -199,6 +213,7 @@ func (n *Node) push(ctx context.Context) error {
 			n.log.Warn("hub did not receive every seq of the batch; sending again from its checkpoint",
 				"from", h.FromSeq, "to", h.ToSeq, "missing_seq", res.MissingSeq)
 		}
+		// A refused rebase target is reconciled at the top of the loop.
 		if checkpoint <= st.PushCheckpoint {
 			if res.MissingSeq > 0 && lost < maxLostResends {
 				lost++
@@ -270,16 +285,59 @@ func (n *Node) readOutbox(ctx context.Context, checkpoint int64) (out []outboxRo
 	return out, len(out) == n.cfg.PushBatch, nil
 }
 
+// rebaseRefused picks the refusals that say the hub holds the entity in a
+// version at or past ours: only a database restored from a backup signs a
+// version the hub already has. Those changes are re-based, not dropped.
+func rebaseRefused(rows []outboxRow, refused []protocol.Refusal) map[int64]string {
+	var out map[int64]string
+	for _, rf := range refused {
+		if rf.Code != protocol.CodeStaleVersion && rf.Code != protocol.CodeVersionConflict {
+			continue
+		}
+		for _, r := range rows {
+			if r.seq == rf.Seq && r.id == rf.ID {
+				if out == nil {
+					out = map[int64]string{}
+				}
+				out[r.seq] = r.id
+			}
+		}
+	}
+	return out
+}
+
 // storePushResult stores the checkpoint and the refusals in one transaction,
-// and drops the outbox rows the hub has processed.
-func (n *Node) storePushResult(ctx context.Context, epoch string, checkpoint int64, res *protocol.PushResult) error {
+// and drops the outbox rows the hub has processed. Changes in rebase (seq to
+// entity id) are noted for reconciliation instead of kept as refusals, when
+// they are still their entity's latest local state.
+func (n *Node) storePushResult(ctx context.Context, epoch string, checkpoint int64, res *protocol.PushResult, rebase map[int64]string) error {
 	now := time.Now().UTC()
 	err := n.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		noted := 0
+		for seq, id := range rebase {
+			r, err := tx.ExecContext(ctx, `INSERT INTO rebase (entity_id, seq) SELECT id, outbox_seq FROM entities
+				WHERE id = ? AND outbox_seq = ? AND scheduled = 0
+				ON CONFLICT (entity_id) DO UPDATE SET seq = excluded.seq`, id, seq)
+			if err != nil {
+				return fmt.Errorf("note rebase of %s: %w", id, err)
+			}
+			// Otherwise a later local version (a rebase already) superseded
+			// it: nothing is lost either way, so it is no refusal to show.
+			if k, _ := r.RowsAffected(); k > 0 {
+				noted++
+			}
+		}
+		if noted > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE sync_state SET reconcile = 1 WHERE id = 1`); err != nil {
+				return fmt.Errorf("note rebase: %w", err)
+			}
+		}
 		// max(): another process (the CLI's sync beside a serving node) may
 		// have stored a later checkpoint meanwhile.
 		r, err := tx.ExecContext(ctx, `UPDATE sync_state SET push_checkpoint = max(push_checkpoint, ?), last_push_at = ?, last_push_attempt_at = ?,
-			last_push_error = NULL, hub_seq = max(hub_seq, ?) WHERE id = 1 AND epoch = ?`,
-			checkpoint, fmtTime(now), fmtTime(now), res.HubSeq, epoch)
+			last_push_error = NULL, hub_seq = max(hub_seq, ?), hub_clock_offset_ms = coalesce(?, hub_clock_offset_ms)
+			WHERE id = 1 AND epoch = ?`,
+			checkpoint, fmtTime(now), fmtTime(now), res.HubSeq, n.clockOffsetMillis(), epoch)
 		if err != nil {
 			return fmt.Errorf("store push checkpoint: %w", err)
 		}
@@ -298,6 +356,9 @@ func (n *Node) storePushResult(ctx context.Context, epoch string, checkpoint int
 		}
 		defer stmt.Close()
 		for _, rf := range res.Refused {
+			if _, ok := rebase[rf.Seq]; ok {
+				continue
+			}
 			if err := insertRefusal(ctx, stmt, "push", 0, rf, now); err != nil {
 				return err
 			}
@@ -329,21 +390,39 @@ func (n *Node) newEpochLocked(ctx context.Context, reason string) error {
 	return nil
 }
 
-// maybeRestored starts a new epoch when the hub's checkpoint for us is in our
-// current epoch but past our outbox head, which only happens when this
-// database is older than what it once pushed.
-func (n *Node) maybeRestored(ctx context.Context, you protocol.Checkpoint) (bool, error) {
+// maybeRestored starts a new epoch when the hub's checkpoint for us cannot
+// be one this database and the hub reached together: past our outbox head
+// (this database is older than what it once pushed), or behind what the hub
+// once acknowledged to us (the hub's database is older than our pushes). The
+// new epoch reconciles by manifest before it pushes. sent is the sync state
+// read before the request that brought you was sent: an answer may be
+// written before a push that we stored since, so only what the hub had
+// acknowledged before the request counts against it.
+func (n *Node) maybeRestored(ctx context.Context, you protocol.Checkpoint, sent syncState) (bool, error) {
 	n.pushMu.Lock()
 	defer n.pushMu.Unlock()
 	st, err := readSyncState(ctx, n.db.Reader())
 	if err != nil {
 		return false, err
 	}
-	if you.Epoch != st.Epoch || you.AppliedSeq <= st.HeadSeq {
+	var reason string
+	switch {
+	case you.Epoch == st.Epoch && you.AppliedSeq > st.HeadSeq:
+		reason = fmt.Sprintf("hub has applied seq %d of epoch %s but our outbox ends at %d (restored from a backup?)",
+			you.AppliedSeq, st.Epoch, st.HeadSeq)
+	case st.Epoch != sent.Epoch:
+		// A new epoch started since: the answer says nothing about it.
+		return false, nil
+	case you.Epoch == sent.Epoch && you.AppliedSeq < sent.PushCheckpoint:
+		reason = fmt.Sprintf("hub has applied seq %d of epoch %s but acknowledged %d to us (hub restored from an older copy?)",
+			you.AppliedSeq, sent.Epoch, sent.PushCheckpoint)
+	case you.Epoch != sent.Epoch && sent.PushCheckpoint > 0:
+		reason = fmt.Sprintf("hub holds epoch %q but acknowledged seq %d of epoch %s to us (hub restored from an older copy?)",
+			you.Epoch, sent.PushCheckpoint, sent.Epoch)
+	default:
 		return false, nil
 	}
-	err = n.newEpochLocked(ctx, fmt.Sprintf("hub has applied seq %d of epoch %s but our outbox ends at %d (restored from a backup?)",
-		you.AppliedSeq, st.Epoch, st.HeadSeq))
+	err = n.newEpochLocked(ctx, reason)
 	return err == nil, err
 }
 

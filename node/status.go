@@ -31,8 +31,25 @@ type Status struct {
 	// PullCursor is the hub_seq the node has applied up to.
 	PullCursor int64 `json:"pull_cursor"`
 	// HubSeq is the hub's head as last seen; PullLag is how far behind it we are.
-	HubSeq            int64      `json:"hub_seq"`
-	PullLag           int64      `json:"pull_lag"`
+	HubSeq  int64 `json:"hub_seq"`
+	PullLag int64 `json:"pull_lag"`
+	// HubIncarnation is the hub incarnation the pull cursor came from.
+	HubIncarnation string `json:"hub_incarnation,omitempty"`
+	// Reconciling says the node has yet to compare its own content with the
+	// hub's manifest and re-send what the hub lacks: after a new epoch, or
+	// after the hub went back in time (HubRewoundAt). Until it has, neither
+	// PullLag nor Pending says the network holds what this node has.
+	Reconciling bool `json:"reconciling"`
+	// HubRewoundAt is when the node last found the hub behind what it had
+	// pulled or pushed (the hub was restored from an older copy).
+	HubRewoundAt *time.Time `json:"hub_rewound_at,omitempty"`
+	// ClockOffsetSeconds is the hub's clock minus the local one, as the
+	// latest answer measured it; ClockSkewed is set when that is more than a
+	// minute. Publication and change times follow the hub's clock.
+	ClockOffsetSeconds float64 `json:"clock_offset_seconds"`
+	ClockSkewed        bool    `json:"clock_skewed,omitempty"`
+	ClockMeasured      bool    `json:"clock_measured"`
+
 	LastPushAt        *time.Time `json:"last_push_at,omitempty"`
 	LastPushAttemptAt *time.Time `json:"last_push_attempt_at,omitempty"`
 	LastPushError     string     `json:"last_push_error,omitempty"`
@@ -58,6 +75,7 @@ type EntityCount struct {
 func (n *Node) Status(ctx context.Context) (Status, error) {
 	s := Status{Node: n.ident.Node, Name: n.ident.Name, HubURL: n.ident.HubURL, KeyID: n.key.ID,
 		Refusals: []Refusal{}, Counts: []EntityCount{}}
+	var stored *time.Duration
 	err := n.db.ReadTx(ctx, func(tx *sql.Tx) error {
 		st, err := readSyncState(ctx, tx)
 		if err != nil {
@@ -65,6 +83,8 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 		}
 		s.Epoch, s.EpochStartedAt, s.HeadSeq, s.PushCheckpoint = st.Epoch, st.EpochStartedAt, st.HeadSeq, st.PushCheckpoint
 		s.PullCursor, s.HubSeq, s.PullLag = st.PullCursor, st.HubSeq, max(0, st.HubSeq-st.PullCursor)
+		s.HubIncarnation, s.Reconciling, s.HubRewoundAt = st.HubIncarnation, st.Reconcile, st.HubRewoundAt
+		stored = st.HubClockOffset
 		s.LastPushAt, s.LastPushAttemptAt, s.LastPushError = st.LastPushAt, st.LastPushTry, st.LastPushError
 		s.LastPullAt, s.LastPullAttemptAt, s.LastPullError = st.LastPullAt, st.LastPullTry, st.LastPullError
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE seq > ?`, st.PushCheckpoint).Scan(&s.Pending); err != nil {
@@ -114,6 +134,16 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 	})
 	if err != nil {
 		return Status{}, fmt.Errorf("status: %w", err)
+	}
+	skew, ok := n.clockSkew()
+	if !ok && stored != nil {
+		// Another process (the serving node) measured it.
+		skew, ok = *stored, true
+	}
+	if ok {
+		s.ClockMeasured = true
+		s.ClockOffsetSeconds = skew.Seconds()
+		s.ClockSkewed = skew.Abs() > maxClockSkew
 	}
 	return s, nil
 }

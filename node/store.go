@@ -166,6 +166,17 @@ type syncState struct {
 	LastPullAt     *time.Time
 	LastPullTry    *time.Time
 	LastPullError  string
+	// HubIncarnation is the hub incarnation the pull cursor was obtained from;
+	// HubPrevIncarnation the one before it, whose history ended at HubPrevEnd.
+	HubIncarnation     string
+	HubPrevIncarnation string
+	HubPrevEnd         int64
+	// Reconcile says the next push compares own content with the hub's first.
+	Reconcile    bool
+	HubRewoundAt *time.Time
+	// HubClockOffset is the hub's clock minus ours, as last stored; nil
+	// before any measurement.
+	HubClockOffset *time.Duration
 }
 
 type querier interface {
@@ -179,12 +190,16 @@ func readSyncState(ctx context.Context, q querier) (syncState, error) {
 		pushAt, pullAt   sql.NullString
 		pushTry, pullTry sql.NullString
 		pushErr, pullErr sql.NullString
+		rewoundAt        sql.NullString
+		clockOffset      sql.NullInt64
 	)
 	err := q.QueryRowContext(ctx, `SELECT epoch, epoch_started_at, head_seq, push_checkpoint, pull_cursor, hub_seq,
-		last_push_at, last_push_attempt_at, last_push_error, last_pull_at, last_pull_attempt_at, last_pull_error
+		last_push_at, last_push_attempt_at, last_push_error, last_pull_at, last_pull_attempt_at, last_pull_error,
+		hub_incarnation, reconcile, hub_rewound_at, hub_clock_offset_ms, hub_prev_incarnation, hub_prev_end
 		FROM sync_state WHERE id = 1`).
 		Scan(&s.Epoch, &started, &s.HeadSeq, &s.PushCheckpoint, &s.PullCursor, &s.HubSeq,
-			&pushAt, &pushTry, &pushErr, &pullAt, &pullTry, &pullErr)
+			&pushAt, &pushTry, &pushErr, &pullAt, &pullTry, &pullErr,
+			&s.HubIncarnation, &s.Reconcile, &rewoundAt, &clockOffset, &s.HubPrevIncarnation, &s.HubPrevEnd)
 	if err != nil {
 		return s, fmt.Errorf("read sync state: %w", err)
 	}
@@ -192,6 +207,11 @@ func readSyncState(ctx context.Context, q querier) (syncState, error) {
 	s.LastPushAt, s.LastPullAt = parseTimePtr(pushAt), parseTimePtr(pullAt)
 	s.LastPushTry, s.LastPullTry = parseTimePtr(pushTry), parseTimePtr(pullTry)
 	s.LastPushError, s.LastPullError = pushErr.String, pullErr.String
+	s.HubRewoundAt = parseTimePtr(rewoundAt)
+	if clockOffset.Valid {
+		d := time.Duration(clockOffset.Int64) * time.Millisecond
+		s.HubClockOffset = &d
+	}
 	return s, nil
 }
 
@@ -312,10 +332,12 @@ func startEpochTx(ctx context.Context, tx *sql.Tx, key protocol.Key, epoch strin
 		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = entities.outbox_seq AND o.entity_id = entities.id)`); err != nil {
 		return 0, fmt.Errorf("reset outbox seqs: %w", err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO sync_state (id, epoch, epoch_started_at, head_seq, push_checkpoint, pull_cursor)
-		VALUES (1, ?, ?, ?, 0, 0)
+	// The hub's checkpoint no longer says what it holds of ours: the next
+	// push compares by manifest first (docs/protocol.md §11, reconciliation).
+	_, err = tx.ExecContext(ctx, `INSERT INTO sync_state (id, epoch, epoch_started_at, head_seq, push_checkpoint, pull_cursor, reconcile)
+		VALUES (1, ?, ?, ?, 0, 0, 1)
 		ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, epoch_started_at = excluded.epoch_started_at,
-			head_seq = excluded.head_seq, push_checkpoint = 0, pull_cursor = 0`,
+			head_seq = excluded.head_seq, push_checkpoint = 0, pull_cursor = 0, reconcile = 1`,
 		epoch, fmtTime(now), len(rows))
 	if err != nil {
 		return 0, fmt.Errorf("store epoch: %w", err)

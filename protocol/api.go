@@ -114,6 +114,14 @@ type Feed struct {
 	// notices that the hub holds seqs it does not.
 	You     *Checkpoint `json:"you,omitempty"`
 	Changes []FeedItem  `json:"changes"`
+	// Incarnation is the hub's current incarnation (header
+	// Bikfed-Hub-Incarnation), empty when the hub does not send one.
+	Incarnation string `json:"-"`
+	// LineageSeq is set when the request named an incarnation other than the
+	// current one (header Bikfed-Lineage-Seq): the hub_seq up to which the
+	// hub's database holds the history that incarnation served; 0 when it
+	// does not know it. A cursor past it was given by a history the hub lost.
+	LineageSeq *int64 `json:"-"`
 }
 
 // FeedItem is one change in the feed.
@@ -187,13 +195,17 @@ type NodeStatus struct {
 	// PullLag is how many hub changes the node has not pulled yet.
 	PullLag int64 `json:"pull_lag"`
 	// PullLagSeconds is the age of the oldest change the node has not pulled.
-	PullLagSeconds float64    `json:"pull_lag_seconds"`
-	LastPushAt     *time.Time `json:"last_push_at,omitempty"`
-	LastPullAt     *time.Time `json:"last_pull_at,omitempty"`
-	LastSuccessAt  *time.Time `json:"last_success_at,omitempty"`
-	Entities       int        `json:"entities"`
-	Refusals       []Refusal  `json:"refusals,omitempty"`
-	RefusalCount   int        `json:"refusal_count"`
+	PullLagSeconds float64 `json:"pull_lag_seconds"`
+	// CursorAhead is how far the node's pull cursor is past the hub's head:
+	// the hub lost changes the node had (restored from an older copy), and
+	// the node has not yet noticed. 0 otherwise.
+	CursorAhead   int64      `json:"cursor_ahead,omitempty"`
+	LastPushAt    *time.Time `json:"last_push_at,omitempty"`
+	LastPullAt    *time.Time `json:"last_pull_at,omitempty"`
+	LastSuccessAt *time.Time `json:"last_success_at,omitempty"`
+	Entities      int        `json:"entities"`
+	Refusals      []Refusal  `json:"refusals,omitempty"`
+	RefusalCount  int        `json:"refusal_count"`
 	// Live is the node's liveness: with gossip, "alive", "dead" (stopped
 	// answering) or "left" (said goodbye); without gossip, or for a node
 	// gossip has not seen, "alive" when its last HTTP contact is recent and

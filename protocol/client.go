@@ -36,6 +36,9 @@ type ClientConfig struct {
 	// Logger receives the client's retry attempts, at debug level: the
 	// caller reports the error that ends a request. nil means slog.Default().
 	Logger *slog.Logger
+	// Clock is the local clock the hub's time is measured against (see
+	// HubClock); nil means time.Now.
+	Clock func() time.Time
 }
 
 // DefaultClientConfig returns the settings nodes use unless configured otherwise.
@@ -59,15 +62,54 @@ type Client struct {
 	// http.Client timeout shorter than the wait would cut every long-poll
 	// short, so each feed request gets its own deadline of Timeout+wait.
 	feed *resty.Client
+	// clock is the hub's clock as the latest answer told it.
+	clock *hubClock
 }
 
 // NewClient returns a client for the hub at cfg.BaseURL.
 func NewClient(cfg ClientConfig) *Client {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	clock := &hubClock{now: cfg.Clock}
 	r := configure(resty.New(), cfg).SetTimeout(cfg.Timeout)
+	timed(r, clock)
 	feed := configure(resty.NewWithClient(&http.Client{Transport: r.GetClient().Transport}), cfg).
 		AddRetryHook(releaseBody)
-	return &Client{cfg: cfg, r: r, feed: feed}
+	timed(feed, clock)
+	return &Client{cfg: cfg, r: r, feed: feed, clock: clock}
 }
+
+// timed makes r's transport read the hub's clock from every answer.
+func timed(r *resty.Client, clock *hubClock) {
+	if _, ok := r.GetClient().Transport.(*clockTransport); ok {
+		return
+	}
+	r.SetTransport(&clockTransport{next: r.GetClient().Transport, clock: clock})
+}
+
+// clockTransport measures the hub's clock on every answer, whichever call
+// made the request.
+type clockTransport struct {
+	next  http.RoundTripper
+	clock *hubClock
+}
+
+func (t *clockTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	next := t.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	resp, err := next.RoundTrip(req)
+	if err == nil {
+		t.clock.observe(resp.Header, t.clock.now())
+	}
+	return resp, err
+}
+
+// HubClock returns the hub's clock relative to the local one, as measured
+// from the latest answer; its MeasuredAt is zero before the first.
+func (c *Client) HubClock() ClockOffset { return c.clock.get() }
 
 func configure(r *resty.Client, cfg ClientConfig) *resty.Client {
 	r.SetBaseURL(cfg.BaseURL).
@@ -161,12 +203,31 @@ func (c *Client) Push(ctx context.Context, h PushHeader, changes []Signed) (*Pus
 // Changes reads one page of the changes feed after cursor since. With wait > 0
 // the hub holds the request until a change arrives or wait passes.
 func (c *Client) Changes(ctx context.Context, since int64, limit int, wait time.Duration) (*Feed, error) {
+	return c.ChangesAfter(ctx, FeedQuery{Since: since, Limit: limit, Wait: wait})
+}
+
+// FeedQuery is a request for one page of the changes feed.
+type FeedQuery struct {
+	Since int64
+	Limit int
+	Wait  time.Duration
+	// Incarnation is the hub incarnation the cursor was obtained from; the
+	// hub answers whether its database still holds that history.
+	Incarnation string
+}
+
+// ChangesAfter reads one page of the changes feed as q asks.
+func (c *Client) ChangesAfter(ctx context.Context, fq FeedQuery) (*Feed, error) {
+	since, limit, wait := fq.Since, fq.Limit, fq.Wait
 	q := url.Values{"since": {strconv.FormatInt(since, 10)}}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
 	if wait > 0 {
 		q.Set("wait", wait.String())
+	}
+	if fq.Incarnation != "" {
+		q.Set("incarnation", fq.Incarnation)
 	}
 	if c.cfg.Timeout > 0 {
 		// A deadline longer than the hub's wait keeps a long-poll from being
@@ -187,11 +248,32 @@ func (c *Client) Changes(ctx context.Context, since int64, limit int, wait time.
 		return nil, fmt.Errorf("changes since %d: %w", since, decodeError(resp.StatusCode(), b))
 	}
 	var feed Feed
+	if err := feed.readHeaders(resp.Header()); err != nil {
+		return nil, fmt.Errorf("changes since %d: %w", since, err)
+	}
 	dec := json.NewDecoder(io.LimitReader(body, MaxFeedPage*(MaxChangeBytes+1024)+1<<20))
 	if err := dec.Decode(&feed); err != nil {
 		return nil, fmt.Errorf("changes since %d: decode feed: %w", since, err)
 	}
 	return &feed, nil
+}
+
+// readHeaders takes the feed members the hub sends as headers.
+func (f *Feed) readHeaders(h http.Header) error {
+	if v := h.Get(HeaderIncarnation); v != "" {
+		if !validIncarnation(v) {
+			return fmt.Errorf("%s %q: %w", HeaderIncarnation, v, ErrBadHubHeader)
+		}
+		f.Incarnation = v
+	}
+	if v := h.Get(HeaderLineageSeq); v != "" {
+		n, err := parseLineageSeq(v)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", HeaderLineageSeq, v, err)
+		}
+		f.LineageSeq = &n
+	}
+	return nil
 }
 
 // Keys returns the hub's key directory.

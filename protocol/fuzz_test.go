@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testdataFiles returns the contents of testdata files matching pattern.
@@ -350,5 +352,29 @@ func FuzzDecodeSignedFast(f *testing.F) {
 		if !bytes.Equal(fast.Change, slow.Change) || !bytes.Equal(fast.Sig, slow.Sig) {
 			t.Fatalf("fast splitter read %q %x, encoding/json %q %x", fast.Change, fast.Sig, slow.Change, slow.Sig)
 		}
+	})
+}
+
+// FuzzHubHeaders feeds the headers the hub sets on its answers to their
+// readers: they never panic, and what they accept is within bounds.
+func FuzzHubHeaders(f *testing.F) {
+	f.Add("2026-02-10T09:30:00.123Z", "0123456789abcdef", "1207")
+	f.Add("", "", "")
+	f.Add("2026-02-10T09:30:00+14:00", "a b", "-1")
+	f.Fuzz(func(t *testing.T, hubTime, incarnation, lineage string) {
+		if tm, err := ParseHubTime(hubTime); err == nil && (tm.Year() < 2000 || tm.Year() > 9999) {
+			t.Fatalf("accepted %q as %v", hubTime, tm)
+		}
+		h := http.Header{}
+		h.Set(HeaderIncarnation, incarnation)
+		h.Set(HeaderLineageSeq, lineage)
+		var fd Feed
+		if fd.readHeaders(h) == nil {
+			if len(fd.Incarnation) > MaxIncarnationID || fd.LineageSeq != nil && *fd.LineageSeq < 0 {
+				t.Fatalf("accepted %q, %q", incarnation, lineage)
+			}
+		}
+		var c hubClock
+		c.observe(http.Header{HeaderHubTime: {hubTime}}, time.Now())
 	})
 }

@@ -154,7 +154,11 @@ func (e *cmdEnv) hubStatus(ctx context.Context, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tEPOCH\tAPPLIED\tPUSH LAG\tPULL LAG\tLAST SUCCESS\tREFUSED")
 	for _, n := range st.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d (%.0fs)\t%s\t%d\n", n.Node, short(n.Epoch), n.AppliedSeq, n.PushLag, n.PullLag, n.PullLagSeconds, ago(n.LastSuccessAt), n.RefusalCount)
+		pull := fmt.Sprintf("%d (%.0fs)", n.PullLag, n.PullLagSeconds)
+		if n.CursorAhead > 0 {
+			pull = fmt.Sprintf("cursor %d AHEAD of the hub (restored from an older copy?)", n.CursorAhead)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%d\n", n.Node, short(n.Epoch), n.AppliedSeq, n.PushLag, pull, ago(n.LastSuccessAt), n.RefusalCount)
 	}
 	tw.Flush()
 	for _, n := range st.Nodes {

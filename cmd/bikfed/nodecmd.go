@@ -66,6 +66,11 @@ func nodeFlags(s *settings, cfg *node.Config) {
 	nodeBlobFlags(s, cfg) // attachments (blobcmd.go)
 }
 
+// testClockOffsetEnv shifts a node's clock by a duration ("72h", "-72h"),
+// for tests of a node whose clock is wrong. It is not a setting: never set
+// it on a real node.
+const testClockOffsetEnv = "BIKFED_TEST_CLOCK_OFFSET"
+
 // openNode parses the node settings and opens the node.
 func (e *cmdEnv) openNode(ctx context.Context, name string, args []string, extra func(*settings)) (*node.Node, node.Config, error) {
 	cfg := node.DefaultConfig()
@@ -85,6 +90,14 @@ func (e *cmdEnv) openNode(ctx context.Context, name string, args []string, extra
 		return nil, cfg, err
 	}
 	cfg.Gossip.Logger = log
+	if v := os.Getenv(testClockOffsetEnv); v != "" {
+		off, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, cfg, fmt.Errorf("%s: %w", testClockOffsetEnv, err)
+		}
+		cfg.Clock = func() time.Time { return time.Now().Add(off) }
+		log.Warn("this node's clock is shifted for a test", "env", testClockOffsetEnv, "offset", off.String())
+	}
 	n, err := node.Open(ctx, cfg, log)
 	if err != nil {
 		return nil, cfg, err
@@ -363,7 +376,23 @@ func printNodeStatus(w io.Writer, st node.Status) {
 	fmt.Fprintf(tw, "pending\t%d changes to push (outbox head %d, hub has up to %d)\n", st.Pending, st.HeadSeq, st.PushCheckpoint)
 	fmt.Fprintf(tw, "scheduled\t%d waiting for their publication time\n", st.Scheduled)
 	fmt.Fprintf(tw, "last push\t%s%s\n", ago(st.LastPushAt), errSuffix(st.LastPushError))
-	fmt.Fprintf(tw, "last pull\t%s, cursor %d of %d (%d behind)%s\n", ago(st.LastPullAt), st.PullCursor, st.HubSeq, st.PullLag, errSuffix(st.LastPullError))
+	behind := fmt.Sprintf("%d behind", st.PullLag)
+	if st.Reconciling {
+		// Neither count is the truth yet: the node has still to compare its
+		// content with the hub's.
+		behind = "reconciling with the hub"
+		if st.HubRewoundAt != nil {
+			behind += fmt.Sprintf(", which went back in time %s (restored from an older copy?)", ago(st.HubRewoundAt))
+		}
+	}
+	fmt.Fprintf(tw, "last pull\t%s, cursor %d of %d (%s)%s\n", ago(st.LastPullAt), st.PullCursor, st.HubSeq, behind, errSuffix(st.LastPullError))
+	if st.ClockSkewed {
+		off, way := time.Duration(st.ClockOffsetSeconds*float64(time.Second)).Round(time.Second), "ahead of"
+		if off < 0 {
+			off, way = -off, "behind"
+		}
+		fmt.Fprintf(tw, "clock\tthe hub's clock is %s %s this machine's; publication follows the hub's\n", off, way)
+	}
 	fmt.Fprintf(tw, "entities\t%d\n", st.Entities)
 	tw.Flush()
 	if st.RefusalCount > 0 {
