@@ -141,9 +141,10 @@ func (s *Store) useLink(ctx context.Context, token string, kind linkKind, passwo
 	// dead link nor a refused password costs an argon2id hash, and hash
 	// outside the write transaction, which would otherwise hold every
 	// other writer back for the length of the hash.
+	now := s.now()
 	var email string
 	err := s.db.ReadTx(ctx, func(tx *sql.Tx) error {
-		id, err := linkState(ctx, tx, hash, kind, s.now())
+		id, err := linkState(ctx, tx, hash, kind, now)
 		if err != nil {
 			return err
 		}
@@ -162,7 +163,6 @@ func (s *Store) useLink(ctx context.Context, token string, kind linkKind, passwo
 		return Member{}, err
 	}
 
-	now := s.now()
 	var m Member
 	err = s.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		// Checked again: another request may have used the link while
