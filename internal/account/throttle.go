@@ -100,7 +100,9 @@ func (t *throttle) prune(now time.Time, window time.Duration) {
 	}
 }
 
-func accountKey(email string) string { return "email " + normaliseEmail(email) }
+// accountKey is clipped to the longest valid address so that the table's
+// memory stays bounded whatever a client sends.
+func accountKey(email string) string { return "email " + clip(normaliseEmail(email), 254) }
 
 // addressKey groups IPv6 clients by /64, the block one subscriber usually
 // has to themselves, or each could guess from endless addresses.
@@ -109,7 +111,7 @@ func addressKey(address string) string {
 	if err != nil {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
-			return "address " + address
+			return "address " + clip(address, maxAddress)
 		}
 		a = ap.Addr()
 	}
