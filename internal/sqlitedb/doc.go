@@ -19,4 +19,9 @@
 // migration leaves no trace and is retried on the next Open. Because of that
 // transaction a migration must not contain BEGIN/COMMIT of its own, and
 // PRAGMA foreign_keys cannot be changed from within one.
+//
+// A package that owns tables of its own in whichever database uses it brings
+// them as a named set through MigrateSet. A set is numbered on its own and
+// recorded in schema_migration_sets, apart from schema_migrations, so it never
+// competes with the database's own version numbers.
 package sqlitedb

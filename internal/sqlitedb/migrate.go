@@ -60,23 +60,92 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return ms, nil
 }
 
-func (db *DB) migrate(ctx context.Context, fsys fs.FS) error {
+// ledger is where applied migrations are recorded: the database's own set in
+// schema_migrations, as it always has been, and each named set (migrations a
+// shared package brings to whichever database uses it) in
+// schema_migration_sets, so the two numberings never collide.
+type ledger struct {
+	set string // "" for the database's own migrations
+}
+
+func (l ledger) create() string {
+	if l.set == "" {
+		return `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at TEXT NOT NULL
+)`
+	}
+	return `CREATE TABLE IF NOT EXISTS schema_migration_sets (
+	set_name   TEXT NOT NULL,
+	version    INTEGER NOT NULL,
+	name       TEXT NOT NULL,
+	applied_at TEXT NOT NULL,
+	PRIMARY KEY (set_name, version)
+)`
+}
+
+func (l ledger) query(q string, args ...any) (string, []any) {
+	if l.set == "" {
+		return fmt.Sprintf(q, "schema_migrations", "1 = 1"), args
+	}
+	return fmt.Sprintf(q, "schema_migration_sets", "set_name = ?"), append([]any{l.set}, args...)
+}
+
+func (l ledger) insert(m migration) (string, []any) {
+	const now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+	if l.set == "" {
+		return "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, " + now + ")",
+			[]any{m.version, m.name}
+	}
+	return "INSERT INTO schema_migration_sets (set_name, version, name, applied_at) VALUES (?, ?, ?, " + now + ")",
+		[]any{l.set, m.version, m.name}
+}
+
+// MigrateSet applies the pending migrations of a named set from the root of
+// fsys, numbered independently of the database's own migrations and of any
+// other set. It lets a package that owns some tables (accounts, say) bring
+// them to a database opened by another: Open applies the database's own
+// migrations, the package then calls MigrateSet with its name. The rules are
+// those of Open's migrations, including the refusal of a set whose recorded
+// version is newer than fsys.
+func (db *DB) MigrateSet(ctx context.Context, set string, fsys fs.FS) error {
+	if !validSetName(set) {
+		return fmt.Errorf("migrate set %q: name must be 1 to 64 lowercase letters, digits, '-' or '_'", set)
+	}
+	if err := db.migrate(ctx, ledger{set: set}, fsys); err != nil {
+		return fmt.Errorf("migrate set %s: %w", set, err)
+	}
+	db.dirty.Store(true)
+	return nil
+}
+
+func validSetName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func (db *DB) migrate(ctx context.Context, l ledger, fsys fs.FS) error {
 	ms, err := loadMigrations(fsys)
 	if err != nil {
 		return err
 	}
 
-	const createTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
-	version    INTEGER PRIMARY KEY,
-	name       TEXT NOT NULL,
-	applied_at TEXT NOT NULL
-)`
-	if _, err := db.writer.ExecContext(ctx, createTable); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+	if _, err := db.writer.ExecContext(ctx, l.create()); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
 	}
 
 	var dbMax int64
-	if err := db.writer.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&dbMax); err != nil {
+	q, args := l.query("SELECT COALESCE(MAX(version), 0) FROM %s WHERE %s")
+	if err := db.writer.QueryRowContext(ctx, q, args...).Scan(&dbMax); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	var fileMax int64
@@ -90,7 +159,7 @@ func (db *DB) migrate(ctx context.Context, fsys fs.FS) error {
 	}
 
 	for _, m := range ms {
-		if err := db.apply(ctx, fsys, m); err != nil {
+		if err := db.apply(ctx, l, fsys, m); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
@@ -101,10 +170,11 @@ func (db *DB) migrate(ctx context.Context, fsys fs.FS) error {
 // two can never disagree. The applied check is inside that transaction
 // because another process may have opened the same file and migrated it
 // since we looked.
-func (db *DB) apply(ctx context.Context, fsys fs.FS, m migration) error {
+func (db *DB) apply(ctx context.Context, l ledger, fsys fs.FS, m migration) error {
 	return inTx(ctx, db.writer, nil, func(tx *sql.Tx) error {
 		var one int
-		err := tx.QueryRowContext(ctx, "SELECT 1 FROM schema_migrations WHERE version = ?", m.version).Scan(&one)
+		q, args := l.query("SELECT 1 FROM %s WHERE %s AND version = ?", m.version)
+		err := tx.QueryRowContext(ctx, q, args...).Scan(&one)
 		if err == nil {
 			return nil
 		}
@@ -118,9 +188,8 @@ func (db *DB) apply(ctx context.Context, fsys fs.FS, m migration) error {
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx,
-			"INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-			m.version, m.name)
+		q, args = l.insert(m)
+		_, err = tx.ExecContext(ctx, q, args...)
 		return err
 	})
 }

@@ -160,7 +160,7 @@ func (db *DB) open(ctx context.Context, abs string, migrations fs.FS, o options)
 		return fmt.Errorf("writer: journal mode is %q, want wal", mode)
 	}
 
-	if err := db.migrate(ctx, migrations); err != nil {
+	if err := db.migrate(ctx, ledger{}, migrations); err != nil {
 		return err
 	}
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -651,5 +652,118 @@ func TestOpen_FilesArePrivate(t *testing.T) {
 		db = openT(t, path, nil)
 		write(t, db)
 		check(t, path)
+	})
+}
+
+func setVersions(t *testing.T, db *DB, set string) []string {
+	t.Helper()
+	rows, err := db.Reader().QueryContext(t.Context(), "SELECT name FROM schema_migration_sets WHERE set_name = ? ORDER BY version", set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestDB_MigrateSet(t *testing.T) {
+	own := fstest.MapFS{
+		"0001_a.sql": file("CREATE TABLE a (x);"),
+		"0002_b.sql": file("CREATE TABLE b (x);"),
+	}
+	accounts := fstest.MapFS{
+		"0001_members.sql": file("CREATE TABLE members (x);"),
+	}
+	other := fstest.MapFS{
+		"0001_c.sql": file("CREATE TABLE c (x);"),
+	}
+
+	t.Run("sets and the database's own migrations share numbers", func(t *testing.T) {
+		db := openT(t, filepath.Join(t.TempDir(), "db.sqlite"), own)
+		if err := db.MigrateSet(t.Context(), "accounts", accounts); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.MigrateSet(t.Context(), "other", other); err != nil {
+			t.Fatal(err)
+		}
+		if got := appliedVersions(t, db); !slices.Equal(got, []string{"0001_a.sql", "0002_b.sql"}) {
+			t.Errorf("own migrations = %v", got)
+		}
+		if got := setVersions(t, db, "accounts"); !slices.Equal(got, []string{"0001_members.sql"}) {
+			t.Errorf("accounts set = %v", got)
+		}
+		for _, table := range []string{"a", "b", "members", "c"} {
+			if _, err := db.Reader().ExecContext(t.Context(), "SELECT x FROM "+table); err != nil {
+				t.Errorf("table %s: %v", table, err)
+			}
+		}
+	})
+
+	t.Run("reapplying runs nothing twice and adds new files", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "db.sqlite")
+		db := openT(t, path, own)
+		if err := db.MigrateSet(t.Context(), "accounts", accounts); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		db = openT(t, path, own)
+		more := fstest.MapFS{
+			"0001_members.sql":  accounts["0001_members.sql"],
+			"0002_sessions.sql": file("CREATE TABLE sessions (x);"),
+		}
+		if err := db.MigrateSet(t.Context(), "accounts", more); err != nil {
+			t.Fatal(err)
+		}
+		if got := setVersions(t, db, "accounts"); !slices.Equal(got, []string{"0001_members.sql", "0002_sessions.sql"}) {
+			t.Errorf("accounts set = %v", got)
+		}
+	})
+
+	t.Run("refuses a set newer than the binary", func(t *testing.T) {
+		db := openT(t, filepath.Join(t.TempDir(), "db.sqlite"), nil)
+		newer := fstest.MapFS{
+			"0001_members.sql":  accounts["0001_members.sql"],
+			"0002_sessions.sql": file("CREATE TABLE sessions (x);"),
+		}
+		if err := db.MigrateSet(t.Context(), "accounts", newer); err != nil {
+			t.Fatal(err)
+		}
+		err := db.MigrateSet(t.Context(), "accounts", accounts)
+		if err == nil || !strings.Contains(err.Error(), "newer than this binary (max 1)") {
+			t.Fatalf("MigrateSet error = %v, want newer-schema error", err)
+		}
+	})
+
+	t.Run("a failed migration leaves no trace", func(t *testing.T) {
+		db := openT(t, filepath.Join(t.TempDir(), "db.sqlite"), nil)
+		bad := fstest.MapFS{"0001_bad.sql": file("CREATE TABLE d (x); SELECT nonsense FROM nowhere;")}
+		if err := db.MigrateSet(t.Context(), "accounts", bad); err == nil {
+			t.Fatal("MigrateSet accepted a failing migration")
+		}
+		if got := setVersions(t, db, "accounts"); len(got) != 0 {
+			t.Errorf("accounts set = %v, want none", got)
+		}
+		if _, err := db.Reader().ExecContext(t.Context(), "SELECT x FROM d"); err == nil {
+			t.Error("table d survived the failed migration")
+		}
+	})
+
+	t.Run("refuses bad set names", func(t *testing.T) {
+		db := openT(t, filepath.Join(t.TempDir(), "db.sqlite"), nil)
+		for _, name := range []string{"", "Accounts", "a b", "a;drop", strings.Repeat("a", 65)} {
+			if err := db.MigrateSet(t.Context(), name, accounts); err == nil {
+				t.Errorf("MigrateSet accepted set name %q", name)
+			}
+		}
 	})
 }
