@@ -40,7 +40,9 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/entities/{id}", h.handleAPIGet)
 	mux.HandleFunc("GET /api/v1/resources/{id}/translations", h.handleAPITranslations)
 	h.blobRoutes(mux)
-	mux.Handle("/", h.portal.Handler()) // the public portal: everything not above
+	if h.portal != nil {
+		mux.Handle("/", h.portal.Handler()) // the public portal: everything not above
+	}
 	return mux
 }
 
@@ -56,6 +58,8 @@ func (h *Hub) operator(next http.HandlerFunc) http.HandlerFunc {
 			h.writeError(w, r, protocol.Errorf(protocol.CodeForbidden, "operator only"))
 			return
 		}
+		// The coordination team's actions are few and matter: each is logged.
+		h.log.Info("admin request", "method", r.Method, "path", r.URL.Path)
 		next(w, r)
 	}
 }
