@@ -43,6 +43,11 @@ func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		h.waitForChanges(r.Context(), since, wait)
 		waited = time.Since(start)
+		// The node may have been suspended, re-keyed or removed meanwhile.
+		if err := h.nodeAllowed(p.node); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 	}
 	var you *protocol.Checkpoint
 	if p.node != "" {

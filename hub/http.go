@@ -32,6 +32,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET "+protocol.PathStatus, h.handleStatus)
 
 	mux.HandleFunc("POST /admin/v1/nodes", h.operator(h.handleAdminRegister))
+	mux.HandleFunc("POST /admin/v1/nodes/{id}/{action}", h.operator(h.handleNodeAction))
 	mux.HandleFunc("POST /admin/v1/entities", h.operator(h.handleAdminPublish))
 	mux.HandleFunc("PUT /admin/v1/entities/{id}", h.operator(h.handleAdminUpdate))
 	mux.HandleFunc("DELETE /admin/v1/entities/{id}", h.operator(h.handleAdminDelete))

@@ -110,6 +110,8 @@ type nodeState struct {
 	pullCursor     int64
 	lastPullAt     time.Time
 	pullDirty      bool
+	suspended      bool          // every sync request is refused (nodeadmin.go)
+	removed        bool          // deregistered: no credential, no enrolment, not an erasure holder
 	inflight       []*pushTicket // pushes admitted and not finished (pipeline.go)
 	changed        chan struct{} // closed when the checkpoint or inflight changes; nil until waited on
 }

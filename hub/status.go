@@ -103,6 +103,7 @@ func (h *Hub) status(ctx context.Context, only string) (*protocol.NetworkStatus,
 			// truth.
 			h.mu.Lock()
 			if n := h.nodes[ns.Node]; n != nil {
+				ns.Suspended, ns.Removed = n.suspended, n.removed
 				ns.PullCursor = n.pullCursor
 				if !n.lastPullAt.IsZero() {
 					t := n.lastPullAt.UTC()
@@ -177,7 +178,7 @@ func (h *Hub) holders() []holder {
 	defer h.mu.Unlock()
 	hs := make([]holder, 0, len(h.nodes))
 	for id, n := range h.nodes {
-		if id == protocol.HubID || !n.enrolled {
+		if id == protocol.HubID || !n.enrolled || n.removed {
 			continue
 		}
 		hs = append(hs, holder{id, n.enrolledHubSeq, n.pullCursor})

@@ -37,6 +37,9 @@ const (
 	CodeBlobHashMismatch Code = "blob_hash_mismatch"
 	CodeBlobMissing      Code = "blob_missing"
 	CodeQuotaExceeded    Code = "quota_exceeded"
+	// CodeSuspended refuses every sync request of a node the coordination
+	// team suspended; its credential stays valid for when it is resumed.
+	CodeSuspended Code = "suspended"
 )
 
 // statusByCode is the one table that maps codes to HTTP statuses. The reverse
@@ -66,6 +69,7 @@ var statusByCode = map[Code]int{
 	CodeBlobHashMismatch:    http.StatusUnprocessableEntity,
 	CodeBlobMissing:         http.StatusUnprocessableEntity,
 	CodeQuotaExceeded:       http.StatusRequestEntityTooLarge,
+	CodeSuspended:           http.StatusForbidden,
 }
 
 // preferredCode picks the code a bare HTTP status stands for when several codes
@@ -175,6 +179,7 @@ var (
 	ErrBlobHashMismatch    = &Error{Code: CodeBlobHashMismatch}
 	ErrBlobMissing         = &Error{Code: CodeBlobMissing}
 	ErrQuotaExceeded       = &Error{Code: CodeQuotaExceeded}
+	ErrSuspended           = &Error{Code: CodeSuspended}
 )
 
 // ErrorResponse is the body of every non-2xx response of the sync API.

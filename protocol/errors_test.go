@@ -38,6 +38,7 @@ var allCodes = []struct {
 	{CodeBlobHashMismatch, ErrBlobHashMismatch, 422},
 	{CodeBlobMissing, ErrBlobMissing, 422},
 	{CodeQuotaExceeded, ErrQuotaExceeded, 413},
+	{CodeSuspended, ErrSuspended, 403},
 }
 
 func TestHTTPStatus(t *testing.T) {

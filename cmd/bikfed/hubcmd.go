@@ -34,6 +34,8 @@ func (e *cmdEnv) hub(ctx context.Context, args []string) error {
 		return e.hubPublish(ctx, args)
 	case "quota":
 		return e.hubQuota(ctx, args)
+	case "node":
+		return e.hubNode(ctx, args)
 	}
 	return errUsage
 }

@@ -29,6 +29,8 @@ func (e *cmdEnv) node(ctx context.Context, args []string) error {
 	switch sub {
 	case "init":
 		return e.nodeInit(ctx, args)
+	case "rekey":
+		return e.nodeRekey(ctx, args)
 	case "serve":
 		return e.nodeServe(ctx, args)
 	case "create", "update":
@@ -152,6 +154,40 @@ func (e *cmdEnv) nodeInit(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "enrolled %s with %s (key %s, epoch %s)\n", id.Node, hubURL, id.KeyID, id.Epoch)
+	return nil
+}
+
+// nodeRekey is `bikfed node rekey --token T`: enrol a new key after the
+// coordination team rotated the node's key, keeping the node's data.
+func (e *cmdEnv) nodeRekey(ctx context.Context, args []string) error {
+	var dataDir, hubURL, token string
+	s := newSettings("bikfed node rekey", e.stderr)
+	s.fs.StringVar(&dataDir, "data", "bikfed-node", "data directory")
+	s.fs.StringVar(&hubURL, "hub", "", "the hub's URL (default: the one the node enrolled with)")
+	s.fs.StringVar(&token, "token", "", "enrolment token from the coordination team's rotate-key")
+	if err := s.parse(args); err != nil {
+		return err
+	}
+	if token == "" {
+		return fmt.Errorf("node rekey: --token is required")
+	}
+	log, err := s.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	lock, err := dirlock.TryLock(dataDir, nodeLockFile)
+	if errors.Is(err, dirlock.ErrLocked) {
+		return fmt.Errorf("node rekey: the node on %s is running; stop it first", dataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	id, err := node.Rekey(ctx, dataDir, hubURL, token, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "enrolled %s with %s (new key %s, epoch %s)\n", id.Node, id.HubURL, id.KeyID, id.Epoch)
 	return nil
 }
 

@@ -1,0 +1,162 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/bikfed/bikfed/protocol"
+)
+
+func TestHub_SuspendNode(t *testing.T) {
+	th := mustOpenHub(t)
+	be := th.enrolNode(t, "be")
+	c := be.resource(t, "Before the suspension", protocol.VisibilityPublic)
+	be.mustPush(t, be.sign(t, c))
+	ctx := context.Background()
+
+	if err := th.SuspendNode(ctx, "be"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := be.push(t, be.sign(t, be.resource(t, "During", protocol.VisibilityPublic))); !errors.Is(err, protocol.ErrSuspended) {
+		t.Fatalf("push while suspended: %v, want suspended", err)
+	}
+	be.seq-- // that seq never reached the hub
+	if _, err := be.client.Changes(ctx, 0, 10, 0); !errors.Is(err, protocol.ErrSuspended) {
+		t.Fatalf("pull while suspended: %v, want suspended", err)
+	}
+	if _, _, _, err := be.client.GetBlob(ctx, "0000000000000000000000000000000000000000000000000000000000000000"); !errors.Is(err, protocol.ErrSuspended) {
+		t.Fatalf("blob request while suspended: %v, want suspended", err)
+	}
+	if _, err := th.storedChange(ctx, c.ID); err != nil {
+		t.Fatalf("content of a suspended node: %v", err)
+	}
+	st, err := th.NetworkStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !nodeStatus(t, st, "be").Suspended {
+		t.Fatal("status does not show the suspension")
+	}
+
+	// A restart keeps the suspension.
+	th.close()
+	th = mustOpenHubAt(t, th.cfg)
+	be.client = th.client(be.cred)
+	if _, err := be.client.Changes(ctx, 0, 10, 0); !errors.Is(err, protocol.ErrSuspended) {
+		t.Fatalf("pull after a restart: %v, want suspended", err)
+	}
+	if err := th.ResumeNode(ctx, "be"); err != nil {
+		t.Fatal(err)
+	}
+	be.hub = th
+	be.mustPush(t, be.sign(t, be.resource(t, "After", protocol.VisibilityPublic)))
+}
+
+func TestHub_RotateNodeKey(t *testing.T) {
+	th := mustOpenHub(t)
+	ctx := context.Background()
+	be := th.enrolNode(t, "be")
+	old := be.resource(t, "Signed with the old key", protocol.VisibilityPublic)
+	be.mustPush(t, be.sign(t, old))
+
+	res, err := th.RotateNodeKey(ctx, "be")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Token == "" || len(res.RetiredKeys) != 1 || res.RetiredKeys[0] != be.key.ID || res.RetiredHubSeq != th.HubSeq() {
+		t.Fatalf("rotation = %+v (head %d)", res, th.HubSeq())
+	}
+	if _, err := be.push(t, be.sign(t, be.resource(t, "Old credential", protocol.VisibilityPublic))); !errors.Is(err, protocol.ErrUnauthorized) {
+		t.Fatalf("push with the revoked credential: %v, want unauthorized", err)
+	}
+	be.seq-- // that seq never reached the hub
+	t.Run("the old key cannot enrol again", func(t *testing.T) {
+		_, err := th.client("").Enrol(ctx, protocol.EnrolRequest{Node: "be", Token: res.Token, KeyID: be.key.ID, PublicKey: be.key.Public(), Epoch: be.epoch})
+		if !errors.Is(err, protocol.ErrInvalidField) {
+			t.Fatalf("enrol with the retired key: %v, want invalid_field", err)
+		}
+	})
+	newKey := newKey(t, "be")
+	enr, err := th.client("").Enrol(ctx, protocol.EnrolRequest{Node: "be", Token: res.Token, KeyID: newKey.ID, PublicKey: newKey.Public(), Epoch: be.epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKey := be.key
+	be.key, be.cred, be.client = newKey, enr.Credential, th.client(enr.Credential)
+
+	// Signed with the old key after the rotation: refused, whatever its updated_at.
+	late := be.resource(t, "Stolen key", protocol.VisibilityPublic)
+	late.UpdatedAt = old.UpdatedAt
+	lateSigned, err := oldKey.Sign(late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := be.resource(t, "New key", protocol.VisibilityPublic)
+	pr := be.mustPush(t, lateSigned, be.sign(t, fresh))
+	if pr.Applied != 1 || len(pr.Refused) != 1 || pr.Refused[0].Code != protocol.CodeBadSignature || pr.Refused[0].ID != late.ID {
+		t.Fatalf("push after the rotation = %+v", pr)
+	}
+
+	dir := th.KeyDirectory()
+	var retired protocol.KeyInfo
+	for _, k := range dir.Keys {
+		if k.KeyID == oldKey.ID {
+			retired = k
+		}
+	}
+	if retired.RetiredAt == nil || retired.RetiredHubSeq != res.RetiredHubSeq {
+		t.Fatalf("key directory entry of the old key = %+v", retired)
+	}
+	items, _ := pullAll(t, th.operatorClient(), 0)
+	for _, it := range items {
+		if _, err := protocol.VerifyAt(it.Signed, dir.Lookup(), it.HubSeq); err != nil {
+			t.Errorf("a puller refuses hub_seq %d: %v", it.HubSeq, err)
+		}
+	}
+	if len(items) != 2 {
+		t.Fatalf("feed has %d changes, want the old-key one and the new-key one", len(items))
+	}
+}
+
+func TestHub_RemoveNode(t *testing.T) {
+	ctx := context.Background()
+	t.Run("the choice is required", func(t *testing.T) {
+		th := mustOpenHub(t)
+		th.enrolNode(t, "be")
+		if _, err := th.RemoveNode(ctx, "be", ""); !errors.Is(err, protocol.ErrInvalidField) {
+			t.Fatalf("remove without a choice: %v", err)
+		}
+	})
+	t.Run("keep content", func(t *testing.T) {
+		th := mustOpenHub(t)
+		be := th.enrolNode(t, "be")
+		fi := th.enrolNode(t, "fi")
+		kept := be.resource(t, "Kept", protocol.VisibilityPublic)
+		be.mustPush(t, be.sign(t, kept))
+		if _, err := th.RemoveNode(ctx, "be", KeepContent); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := be.push(t, be.sign(t, be.resource(t, "After removal", protocol.VisibilityPublic))); !errors.Is(err, protocol.ErrUnauthorized) {
+			t.Fatalf("push after removal: %v, want unauthorized", err)
+		}
+		if _, err := th.RegisterNode(ctx, "be", "again"); !errors.Is(err, protocol.ErrConflict) {
+			t.Fatalf("register a removed node: %v, want conflict", err)
+		}
+		if _, err := th.storedChange(ctx, kept.ID); err != nil {
+			t.Fatalf("kept content: %v", err)
+		}
+		items, _ := pullAll(t, fi.client, 0)
+		if len(items) != 1 {
+			t.Fatalf("feed has %d changes", len(items))
+		}
+		if _, err := protocol.VerifyAt(items[0].Signed, th.KeyDirectory().Lookup(), items[0].HubSeq); err != nil {
+			t.Fatalf("kept content no longer verifies: %v", err)
+		}
+		for _, h := range th.holders() {
+			if h.node == "be" {
+				t.Fatal("a removed node still holds erasures up")
+			}
+		}
+	})
+}
