@@ -193,7 +193,7 @@ func (h *Hub) verify(it *pushItem, node string) {
 	}
 	// Ownership first: a node relaying (or forging) another owner's change is
 	// told so, whatever else is wrong with it.
-	if c.Owner != node {
+	if c.Owner != node && (node != protocol.HubID || !c.HubErasure()) {
 		it.refusal = &protocol.Refusal{Line: it.line, Seq: c.Seq, ID: c.ID, Version: c.Version, Code: protocol.CodeNotOwner,
 			Reason: fmt.Sprintf("entity is owned by %q; %q may only push its own entities", c.Owner, node)}
 		return

@@ -125,10 +125,16 @@ func (h *Hub) RemoveNode(ctx context.Context, id string, content NodeRemoval) (n
 	if content != KeepContent && content != EraseContent {
 		return nodeAction{}, protocol.Errorf(protocol.CodeInvalidField, "content: must be %q or %q: what happens to the node's entities is an explicit choice", KeepContent, EraseContent)
 	}
+	res := nodeAction{Node: id, Removed: true}
 	if _, err := h.nodeFor(id); err != nil {
+		// Removing a removed node again finishes an erasure that stopped.
+		if errors.Is(err, protocol.ErrConflict) && content == EraseContent {
+			n, err := h.eraseOwner(ctx, id)
+			res.Erased = n
+			return res, err
+		}
 		return nodeAction{}, err
 	}
-	res := nodeAction{Node: id, Removed: true}
 	err := h.retireNode(ctx, id, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM enrol_tokens WHERE node = ?`, id); err != nil {
 			return err
@@ -319,8 +325,35 @@ func (h *Hub) handleNodeAction(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// eraseOwner erases every live entity of owner network-wide, as the
-// coordination team.
+// eraseOwner erases every entity of owner not erased yet, network-wide,
+// each with an erasure the hub signs (protocol.Change.HubErasure), tracked
+// like any erasure. Run again after a failure, it continues where it stopped.
 func (h *Hub) eraseOwner(ctx context.Context, owner string) (int, error) {
-	return 0, protocol.Errorf(protocol.CodeConflict, "erasing the content of %s is not available", owner)
+	rows, err := h.db.Reader().QueryContext(ctx, `SELECT id FROM entities WHERE id >= ? AND id < ? AND erased = 0 ORDER BY id`,
+		owner+":", owner+";")
+	if err != nil {
+		return 0, fmt.Errorf("list entities of %s: %w", owner, err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("list entities of %s: %w", owner, err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("list entities of %s: %w", owner, err)
+	}
+	n := 0
+	for _, id := range ids {
+		if _, _, err := h.author(ctx, draft{id: id, delete: true, erase: true, ofOwner: true}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	h.log.Info("content of removed node erased", "node", owner, "entities", n)
+	return n, nil
 }

@@ -159,4 +159,37 @@ func TestHub_RemoveNode(t *testing.T) {
 			}
 		}
 	})
+	t.Run("erase content", func(t *testing.T) {
+		th := mustOpenHub(t)
+		be := th.enrolNode(t, "be")
+		fi := th.enrolNode(t, "fi")
+		a, b := be.resource(t, "First", protocol.VisibilityPublic), be.resource(t, "Second", protocol.VisibilityCommunity)
+		be.mustPush(t, be.signAll(t, a, b)...)
+		res, err := th.RemoveNode(ctx, "be", EraseContent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Erased != 2 {
+			t.Fatalf("erased %d entities, want 2", res.Erased)
+		}
+		for _, c := range []*protocol.Change{a, b} {
+			got, err := th.storedChange(ctx, c.ID)
+			if err != nil || !got.Erased || got.Owner != "be" || got.KeyID != th.KeyID() || got.Body != nil {
+				t.Fatalf("stored %s = %+v, %v", c.ID, got, err)
+			}
+		}
+		items, _ := pullAll(t, fi.client, 0)
+		if len(items) != 2 {
+			t.Fatalf("feed has %d changes, want the 2 erasures", len(items))
+		}
+		for _, it := range items {
+			if _, err := protocol.VerifyAt(it.Signed, th.KeyDirectory().Lookup(), it.HubSeq); err != nil {
+				t.Fatalf("a puller refuses the erasure at hub_seq %d: %v", it.HubSeq, err)
+			}
+		}
+		// Again: nothing left to erase, and no error.
+		if res, err := th.RemoveNode(ctx, "be", EraseContent); err != nil || res.Erased != 0 {
+			t.Fatalf("second removal = %+v, %v", res, err)
+		}
+	})
 }

@@ -417,7 +417,7 @@ func (c *Change) validate(body Body) error {
 	if !c.Visibility.Known() {
 		v.add("visibility", "%q is not public, community or youth", c.Visibility)
 	}
-	if !strings.HasPrefix(c.KeyID, c.Owner+"-") {
+	if !strings.HasPrefix(c.KeyID, c.Owner+"-") && !c.HubErasure() {
 		v.add("key_id", "key %q is not a key of %q", c.KeyID, c.Owner)
 	}
 	if c.Erased && !c.Deleted {

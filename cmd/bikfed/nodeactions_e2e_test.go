@@ -184,6 +184,52 @@ func TestE2E_NodeActions(t *testing.T) {
 			t.Fatalf("content kept after the removal no longer matches: %v", err)
 		}
 	})
+
+	t.Run("remove, erasing the content", func(t *testing.T) {
+		out := mustCLI(t, nil, "hub", "node", "remove", "be", "--erase-content", "--data", nw.hubDir)
+		if !strings.Contains(out, "3 entities erased") {
+			t.Fatalf("remove --erase-content printed %q", out)
+		}
+		for _, id := range []string{first, during, after} {
+			if s := publicStatus(nw, id); s != 404 {
+				t.Fatalf("erased %s: public API answers %d", id, s)
+			}
+		}
+		waitFor(t, 20*time.Second, "the erasures applied at fi", func() error {
+			for _, id := range []string{first, during, after} {
+				out, err := runCLI(t, nil, "node", "get", id, "--data", fi.dir)
+				if err != nil {
+					return err
+				}
+				var e node.Entity
+				if err := json.Unmarshal([]byte(out), &e); err != nil {
+					return err
+				}
+				if !e.Erased || (len(e.Body) > 0 && string(e.Body) != "null") {
+					return fmt.Errorf("%s at fi: erased=%v body=%s", id, e.Erased, e.Body)
+				}
+			}
+			return nil
+		})
+		waitFor(t, 20*time.Second, "the erasures complete at the hub", func() error {
+			st, err := nw.status()
+			if err != nil {
+				return err
+			}
+			if len(st.Erasures) != 3 {
+				return fmt.Errorf("%d erasures", len(st.Erasures))
+			}
+			for _, e := range st.Erasures {
+				if !e.Complete {
+					return fmt.Errorf("erasure %s waits for %v", e.ID, e.Pending)
+				}
+			}
+			return nil
+		})
+		if err := nw.verify(fi); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // nodeCredential reads a stopped node's hub credential from its database.
