@@ -189,6 +189,14 @@ func (e *cmdEnv) hubStatus(ctx context.Context, args []string) error {
 	}
 	tw.Flush()
 	for _, n := range st.Nodes {
+		switch {
+		case n.Removed:
+			fmt.Fprintf(e.stdout, "%s: removed\n", n.Node)
+		case n.Suspended:
+			fmt.Fprintf(e.stdout, "%s: suspended\n", n.Node)
+		}
+	}
+	for _, n := range st.Nodes {
 		for _, r := range n.Refusals {
 			fmt.Fprintf(e.stdout, "refused from %s: %s: %s: %s\n", n.Node, r.Name(), r.Code, r.Reason)
 		}

@@ -78,6 +78,9 @@ func TestE2E_NodeActions(t *testing.T) {
 	if ns, err := hubNodeStatus(nw, "be"); err != nil || !ns.Suspended {
 		t.Fatalf("hub status after suspend: %+v, %v", ns, err)
 	}
+	if out := mustCLI(t, nil, "hub", "status", "--data", nw.hubDir); !strings.Contains(out, "be: suspended") {
+		t.Fatalf("hub status does not show the suspension:\n%s", out)
+	}
 	during := createResource(t, be, "During the suspension")
 	if _, err := runCLI(t, nil, "node", "sync", "--data", be.dir); err == nil || !strings.Contains(err.Error(), "suspended") {
 		t.Fatalf("sync of a suspended node: %v, want a suspended refusal", err)
