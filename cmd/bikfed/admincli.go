@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -101,7 +102,7 @@ func waitAddr(dir, lockName, addrName string) (string, error) {
 	for {
 		b, err := os.ReadFile(filepath.Join(dir, addrName))
 		if err == nil && len(bytes.TrimSpace(b)) > 0 {
-			return strings.TrimSpace(string(b)), nil
+			return dialable(strings.TrimSpace(string(b))), nil
 		}
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("read server address: %w", err)
@@ -118,6 +119,19 @@ func waitAddr(dir, lockName, addrName string) (string, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// dialable turns the address a server listens on into one to connect to: a
+// server listening on every interface (":8080") is reached on loopback.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
 }
 
 // localAdmin returns a client of handler, served in this process.
