@@ -32,7 +32,16 @@ func createResource(t *testing.T, n *testNode, title string) string {
 
 // publicStatus is the HTTP status of an entity in the hub's public API.
 func publicStatus(nw *network, id string) int {
-	resp, err := http.Get(nw.hubURL + "/api/v1/entities/" + id)
+	return httpStatus(nw.hubURL + "/api/v1/entities/" + id)
+}
+
+// portalStatus is the HTTP status of a resource's portal page.
+func portalStatus(nw *network, id string) int {
+	return httpStatus(nw.hubURL + "/resources/" + id)
+}
+
+func httpStatus(u string) int {
+	resp, err := http.Get(u)
 	if err != nil {
 		return 0
 	}
@@ -71,6 +80,9 @@ func TestE2E_NodeActions(t *testing.T) {
 		if s := publicStatus(nw, first); s != 200 {
 			return fmt.Errorf("public API: %d", s)
 		}
+		if s := portalStatus(nw, first); s != 200 {
+			return fmt.Errorf("portal page: %d", s)
+		}
 		return hasEntity(fi, first)
 	})
 
@@ -91,8 +103,8 @@ func TestE2E_NodeActions(t *testing.T) {
 		}
 		return nil
 	})
-	if s := publicStatus(nw, first); s != 200 {
-		t.Fatalf("a suspended node's content left the portal: %d", s)
+	if s, p := publicStatus(nw, first), portalStatus(nw, first); s != 200 || p != 200 {
+		t.Fatalf("a suspended node's content left the public surfaces: API %d, portal %d", s, p)
 	}
 	if ns, _ := hubNodeStatus(nw, "be"); ns.Entities != 1 {
 		t.Fatalf("hub holds %d entities of be while suspended, want 1", ns.Entities)
@@ -198,6 +210,14 @@ func TestE2E_NodeActions(t *testing.T) {
 				t.Fatalf("erased %s: public API answers %d", id, s)
 			}
 		}
+		waitFor(t, 20*time.Second, "the erased resources off the portal", func() error {
+			for _, id := range []string{first, during, after} {
+				if s := portalStatus(nw, id); s == 200 {
+					return fmt.Errorf("portal still shows %s", id)
+				}
+			}
+			return nil
+		})
 		waitFor(t, 20*time.Second, "the erasures applied at fi", func() error {
 			for _, id := range []string{first, during, after} {
 				out, err := runCLI(t, nil, "node", "get", id, "--data", fi.dir)
