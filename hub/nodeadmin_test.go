@@ -193,3 +193,27 @@ func TestHub_RemoveNode(t *testing.T) {
 		}
 	})
 }
+
+// A push verified while the key was in use and applied after a rotation is
+// refused: retirement and apply take the same lock, and apply checks again.
+func TestHub_RotationRacesPush(t *testing.T) {
+	th := mustOpenHub(t)
+	be := th.enrolNode(t, "be")
+	c := be.resource(t, "Verified before, applied after", protocol.VisibilityPublic)
+	it := &pushItem{line: 2, signed: be.sign(t, c)}
+	th.verify(it, "be")
+	if it.refusal != nil {
+		t.Fatalf("verify: %+v", it.refusal)
+	}
+	if _, err := th.RotateNodeKey(context.Background(), "be"); err != nil {
+		t.Fatal(err)
+	}
+	b := &batch{header: protocol.PushHeader{Node: "be", Epoch: be.epoch, FromSeq: c.Seq, ToSeq: c.Seq, HeadSeq: c.Seq}, items: []*pushItem{it}}
+	res, err := th.applyBatch(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Applied != 0 || len(res.Refused) != 1 || res.Refused[0].Code != protocol.CodeBadSignature {
+		t.Fatalf("apply after the rotation = %+v", res)
+	}
+}
