@@ -129,8 +129,8 @@ func (h *Hub) author(ctx context.Context, d draft) (*protocol.Change, int64, err
 		t := c.PublishAt.UTC()
 		c.PublishAt = &t
 	}
-	// The hub's outbox position from the table: the CLI may author from
-	// another process while the server runs.
+	// The hub's outbox position from the table, which authorMu keeps in step
+	// with what this process commits.
 	var seq int64
 	if err := h.db.Reader().QueryRowContext(ctx, `SELECT applied_seq + 1 FROM nodes WHERE id = ?`, protocol.HubID).Scan(&seq); err != nil {
 		return nil, 0, fmt.Errorf("read hub outbox seq: %w", err)

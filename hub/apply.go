@@ -620,6 +620,7 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 				if it.done != nil {
 					<-it.done
 				}
+				h.recheckKey(it)
 			}
 			if err := st.applyChunk(ctx, tx, chunk); err != nil {
 				return err

@@ -33,14 +33,14 @@
 //	POST   /admin/v1/erasures                    operator: erase any owner's entity {id, reason}
 //	GET    /admin/v1/nodes/{id}/quota            operator: a node's attachment storage
 //	PUT    /admin/v1/nodes/{id}/quota            operator: give a node its own quota
+//	POST   /admin/v1/nodes/{id}/{action}         operator: suspend, resume, rotate-key, remove a node
 //	GET    /api/v1/entities?kind=&owner=&lang=&limit=&after=
 //	GET    /api/v1/entities/{id}
 //	GET    /api/v1/resources/{id}/translations
 //	GET    /…                                    the public portal (package portal): every other path
 //
-// State kept in memory for speed (credentials, checkpoints, pull cursors, the
-// key directory, the hub_seq head) is rebuilt from the database at Open, and
-// every write reads what it depends on inside its transaction, so the CLI
-// may open the same data directory while the server runs; the server picks
-// up what the CLI committed within a few seconds.
+// State kept in memory for speed (credentials, suspensions, checkpoints, pull
+// cursors, the key directory, the hub_seq head) is rebuilt from the database
+// at Open and then trusted: one process writes hub.db. While a server runs,
+// the CLI goes through its admin API; OpenForCommand is for when none runs.
 package hub

@@ -19,8 +19,9 @@ import (
 // a WAL checkpoint that takes the erased text out of the hub's own files.
 
 // recordErasure records the erasure c applied at hubSeq, and its holders:
-// every node enrolled before it but the hub and the entity's owner. The owner
-// purges its copy before it pushes its own erasure; an owner whose entity
+// every node enrolled before it and not removed, but the hub and the
+// entity's owner. The owner purges its copy before it pushes its own
+// erasure; an owner whose entity
 // the coordination team erased no longer runs its node (and, should it come
 // back, applies the erasure like any puller). reason is the coordination
 // team's, for an erasure the hub issued on an owner's behalf; empty for the
@@ -31,7 +32,7 @@ func recordErasure(ctx context.Context, tx *sql.Tx, hubSeq int64, c *protocol.Ch
 		return fmt.Errorf("record erasure %s: %w", c.ID, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO erasure_holders (hub_seq, node)
-		SELECT ?, id FROM nodes WHERE enrolled_at IS NOT NULL AND id != ? AND id != ? AND enrolled_hub_seq < ?`,
+		SELECT ?, id FROM nodes WHERE enrolled_at IS NOT NULL AND removed_at IS NULL AND id != ? AND id != ? AND enrolled_hub_seq < ?`,
 		hubSeq, protocol.HubID, c.Owner, hubSeq); err != nil {
 		return fmt.Errorf("record holders of erasure %s: %w", c.ID, err)
 	}

@@ -56,6 +56,11 @@ func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		h.waitForChanges(r.Context(), since, wait)
 		waited = time.Since(start)
+		// The node may have been suspended, re-keyed or removed meanwhile.
+		if err := h.nodeAllowed(p.node); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 	}
 	// The clock as the answer starts, not as the request came in: a node
 	// measures its offset from the answer's arrival.

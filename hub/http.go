@@ -32,6 +32,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET "+protocol.PathStatus, h.handleStatus)
 
 	mux.HandleFunc("POST /admin/v1/nodes", h.operator(h.handleAdminRegister))
+	mux.HandleFunc("POST /admin/v1/nodes/{id}/{action}", h.operator(h.handleNodeAction))
 	mux.HandleFunc("POST /admin/v1/entities", h.operator(h.handleAdminPublish))
 	mux.HandleFunc("PUT /admin/v1/entities/{id}", h.operator(h.handleAdminUpdate))
 	mux.HandleFunc("DELETE /admin/v1/entities/{id}", h.operator(h.handleAdminDelete))
@@ -41,7 +42,9 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/resources/{id}/translations", h.handleAPITranslations)
 	h.blobRoutes(mux)
 	h.erasureRoutes(mux)
-	mux.Handle("/", h.portal.Handler()) // the public portal: everything not above
+	if h.portal != nil {
+		mux.Handle("/", h.portal.Handler()) // the public portal: everything not above
+	}
 	return withBaseHeaders(h.withHubTime(mux))
 }
 
@@ -67,6 +70,8 @@ func (h *Hub) operator(next http.HandlerFunc) http.HandlerFunc {
 			h.writeError(w, r, protocol.Errorf(protocol.CodeForbidden, "operator only"))
 			return
 		}
+		// The coordination team's actions are few and matter: each is logged.
+		h.log.Info("admin request", "method", r.Method, "path", r.URL.Path)
 		next(w, r)
 	}
 }

@@ -115,6 +115,8 @@ type nodeState struct {
 	pullCursor     int64
 	lastPullAt     time.Time
 	pullDirty      bool
+	suspended      bool          // every sync request is refused (nodeadmin.go)
+	removed        bool          // deregistered: no credential, no enrolment, not an erasure holder
 	inflight       []*pushTicket // pushes admitted and not finished (pipeline.go)
 	changed        chan struct{} // closed when the checkpoint or inflight changes; nil until waited on
 }
@@ -125,8 +127,22 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Hub, error) {
 	return open(ctx, cfg, logger, time.Now)
 }
 
+// OpenForCommand opens the hub for a one-shot command while no server runs:
+// the database and keys, without the portal or any background work, so the
+// command writes hub.db and nothing else. Its Handler serves the API without
+// the portal.
+func OpenForCommand(ctx context.Context, cfg Config, logger *slog.Logger) (*Hub, error) {
+	return openHub(ctx, cfg, logger, time.Now, false)
+}
+
 // open is Open with a clock, for tests of expiry and scheduling.
 func open(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.Time) (*Hub, error) {
+	return openHub(ctx, cfg, logger, now, true)
+}
+
+// openHub opens the hub; serving adds the portal and the background work a
+// server needs.
+func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.Time, serving bool) (*Hub, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("open hub: invalid config: %w", err)
 	}
@@ -168,12 +184,16 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.
 		h.db.Close()
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	if !serving {
+		return h, nil
+	}
 	pcfg := portal.Config{DataDir: cfg.DataDir, PublicURL: cfg.PublicURL, MinisiteHosts: cfg.MinisiteHosts}
 	if h.portal, err = portal.Open(ctx, pcfg, portalSource{h}, logger); err != nil {
+		h.cancel()
 		h.db.Close()
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
-	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -200,8 +220,10 @@ func (h *Hub) Close() error {
 	if err := h.flushCursors(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	if err := h.portal.Close(); err != nil {
-		errs = append(errs, err)
+	if h.portal != nil {
+		if err := h.portal.Close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := h.db.Close(); err != nil {
 		errs = append(errs, err)
@@ -271,7 +293,7 @@ func (h *Hub) HubSeq() int64 { return h.head.Load() }
 func (h *Hub) KeyID() string { return h.key.ID }
 
 // housekeep flushes pull cursors, completes erasures and notices changes
-// committed by another process on the same database (the CLI), every
+// committed to the database by anything but the apply path, every
 // housekeepInterval or when kicked.
 func (h *Hub) housekeep() {
 	t := time.NewTicker(housekeepInterval)

@@ -28,6 +28,9 @@ func (h *Hub) RegisterNode(ctx context.Context, id, name string, countries ...st
 	if id == protocol.HubID {
 		return "", fmt.Errorf("register node: %w", protocol.Errorf(protocol.CodeInvalidField, "%q is the hub's own id", id))
 	}
+	if err := h.notRemoved(id); err != nil {
+		return "", fmt.Errorf("register node: %w", err)
+	}
 	name = strings.TrimSpace(name)
 	if name == "" {
 		name = id
@@ -188,6 +191,9 @@ func (h *Hub) enrol(ctx context.Context, req protocol.EnrolRequest) (*protocol.E
 		if err != nil {
 			return err
 		}
+		if err := enrolAllowed(ctx, tx, req.Node, req.KeyID); err != nil {
+			return err
+		}
 		if now.UnixMilli() >= expires {
 			return protocol.Errorf(protocol.CodeUnauthorized, "enrolment token has expired; ask the coordination team for a new one")
 		}
@@ -336,11 +342,15 @@ func (h *Hub) authenticate(authz string) (principal, error) {
 		h.mu.Lock()
 		n := h.nodes[node]
 		var want []byte
+		var suspended bool
 		if n != nil {
-			want = n.credHash
+			want, suspended = n.credHash, n.suspended
 		}
 		h.mu.Unlock()
 		if len(want) == len(sum) && subtle.ConstantTimeCompare(sum[:], want) == 1 {
+			if suspended {
+				return principal{}, protocol.Errorf(protocol.CodeSuspended, "node %s is suspended by the coordination team", node)
+			}
 			return principal{node: node}, nil
 		}
 	}

@@ -101,6 +101,7 @@ func (h *Hub) status(ctx context.Context, only string) (*protocol.NetworkStatus,
 			// truth.
 			h.mu.Lock()
 			if n := h.nodes[ns.Node]; n != nil {
+				ns.Suspended, ns.Removed = n.suspended, n.removed
 				ns.PullCursor = n.pullCursor
 				if !n.lastPullAt.IsZero() {
 					t := n.lastPullAt.UTC()

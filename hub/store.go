@@ -67,7 +67,8 @@ func (h *Hub) load(ctx context.Context) error {
 		return err
 	}
 	rows, err := h.db.Reader().QueryContext(ctx, `SELECT id, name, enrolled_at IS NOT NULL, enrolled_hub_seq,
-		credential_hash, epoch, applied_seq, head_seq, pull_cursor, last_pull_at, countries FROM nodes`)
+		credential_hash, epoch, applied_seq, head_seq, pull_cursor, last_pull_at, countries,
+		suspended_at IS NOT NULL, removed_at IS NOT NULL FROM nodes`)
 	if err != nil {
 		return fmt.Errorf("load nodes: %w", err)
 	}
@@ -80,7 +81,7 @@ func (h *Hub) load(ctx context.Context) error {
 		var pullAt sql.NullInt64
 		var countries string
 		if err := rows.Scan(&id, &n.name, &n.enrolled, &n.enrolledHubSeq, &n.credHash, &n.epoch,
-			&n.appliedSeq, &n.headSeq, &n.pullCursor, &pullAt, &countries); err != nil {
+			&n.appliedSeq, &n.headSeq, &n.pullCursor, &pullAt, &countries, &n.suspended, &n.removed); err != nil {
 			return fmt.Errorf("load nodes: %w", err)
 		}
 		n.countries = splitCountries(countries)
@@ -101,7 +102,7 @@ const hubEpoch = "hub"
 
 // reloadKeys replaces the cached key directory with the table's contents.
 func (h *Hub) reloadKeys(ctx context.Context) error {
-	rows, err := h.db.Reader().QueryContext(ctx, `SELECT key_id, owner, public_key, created_at, retired_at FROM keys`)
+	rows, err := h.db.Reader().QueryContext(ctx, `SELECT key_id, owner, public_key, created_at, retired_at, retired_hub_seq FROM keys`)
 	if err != nil {
 		return fmt.Errorf("load keys: %w", err)
 	}
@@ -112,7 +113,7 @@ func (h *Hub) reloadKeys(ctx context.Context) error {
 		var pub []byte
 		var created int64
 		var retired sql.NullInt64
-		if err := rows.Scan(&k.KeyID, &k.Owner, &pub, &created, &retired); err != nil {
+		if err := rows.Scan(&k.KeyID, &k.Owner, &pub, &created, &retired, &k.RetiredHubSeq); err != nil {
 			return fmt.Errorf("load keys: %w", err)
 		}
 		k.PublicKey = pub

@@ -304,7 +304,7 @@ func (n *Node) uploadBlobs(ctx context.Context, rows []outboxRow) error {
 		f.Close()
 		if err != nil {
 			var pe *protocol.Error
-			if errors.As(err, &pe) && protocol.HTTPStatus(pe.Code) < 500 && pe.Code != protocol.CodeTooManyRequests && pe.Code != protocol.CodeUnauthorized {
+			if errors.As(err, &pe) && protocol.HTTPStatus(pe.Code) < 500 && pe.Code != protocol.CodeTooManyRequests && pe.Code != protocol.CodeUnauthorized && pe.Code != protocol.CodeSuspended {
 				n.refuseUpload(ctx, row, pe)
 				continue
 			}

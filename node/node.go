@@ -51,6 +51,7 @@ type Node struct {
 
 	keysMu sync.Mutex
 	keys   protocol.KeyLookup
+	keysAt time.Time // when keys was fetched
 
 	// kick asks the push loop for a debounced push after a local write.
 	kick chan struct{}

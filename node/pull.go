@@ -238,7 +238,7 @@ func verifyParallel(items []protocol.FeedItem, idx []int, results []verified, lo
 					return
 				}
 				i := idx[k]
-				c, err := protocol.Verify(items[i].Signed, lookup)
+				c, err := protocol.VerifyAt(items[i].Signed, lookup, items[i].HubSeq)
 				r := verified{c: c, err: err}
 				if err == nil {
 					r.hash = items[i].Signed.Hash()
@@ -253,19 +253,23 @@ func verifyParallel(items []protocol.FeedItem, idx []int, results []verified, lo
 	wg.Wait()
 }
 
-// keyLookup returns the cached key directory, fetching it when there is none
-// or when refresh is set.
+// keyDirectoryMaxAge is how long a fetched key directory is used: a key the
+// hub retires (a rotation, a removed node) reaches every puller within it.
+const keyDirectoryMaxAge = 5 * time.Minute
+
+// keyLookup returns the cached key directory, fetching it when there is none,
+// when it is older than keyDirectoryMaxAge or when refresh is set.
 func (n *Node) keyLookup(ctx context.Context, refresh bool) (protocol.KeyLookup, error) {
 	n.keysMu.Lock()
 	defer n.keysMu.Unlock()
-	if n.keys != nil && !refresh {
+	if n.keys != nil && !refresh && time.Since(n.keysAt) < keyDirectoryMaxAge {
 		return n.keys, nil
 	}
 	dir, err := n.client.Keys(ctx)
 	if err != nil {
 		return nil, err
 	}
-	n.keys = dir.Lookup()
+	n.keys, n.keysAt = dir.Lookup(), time.Now()
 	return n.keys, nil
 }
 

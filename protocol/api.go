@@ -183,9 +183,12 @@ func (d *Digest) Sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
 
 // NodeStatus is one node's sync health as the hub sees it.
 type NodeStatus struct {
-	Node       string `json:"node"`
-	Name       string `json:"name"`
-	Enrolled   bool   `json:"enrolled"`
+	Node     string `json:"node"`
+	Name     string `json:"name"`
+	Enrolled bool   `json:"enrolled"`
+	// Suspended and Removed are the coordination team's actions on the node.
+	Suspended  bool   `json:"suspended,omitempty"`
+	Removed    bool   `json:"removed,omitempty"`
 	Epoch      string `json:"epoch"`
 	AppliedSeq int64  `json:"applied_seq"`
 	HeadSeq    int64  `json:"head_seq"`

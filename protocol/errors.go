@@ -42,6 +42,9 @@ const (
 	CodeCountryTaken       Code = "country_taken"
 	CodeVisibilityMismatch Code = "visibility_mismatch"
 	CodeInvalidSource      Code = "invalid_source"
+	// CodeSuspended refuses every sync request of a node the coordination
+	// team suspended; its credential stays valid for when it is resumed.
+	CodeSuspended Code = "suspended"
 )
 
 // statusByCode is the one table that maps codes to HTTP statuses. The reverse
@@ -75,6 +78,7 @@ var statusByCode = map[Code]int{
 	CodeCountryTaken:        http.StatusConflict,
 	CodeVisibilityMismatch:  http.StatusUnprocessableEntity,
 	CodeInvalidSource:       http.StatusUnprocessableEntity,
+	CodeSuspended:           http.StatusForbidden,
 }
 
 // preferredCode picks the code a bare HTTP status stands for when several codes
@@ -188,6 +192,7 @@ var (
 	ErrCountryTaken        = &Error{Code: CodeCountryTaken}
 	ErrVisibilityMismatch  = &Error{Code: CodeVisibilityMismatch}
 	ErrInvalidSource       = &Error{Code: CodeInvalidSource}
+	ErrSuspended           = &Error{Code: CodeSuspended}
 )
 
 // ErrorResponse is the body of every non-2xx response of the sync API.

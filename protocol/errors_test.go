@@ -42,6 +42,7 @@ var allCodes = []struct {
 	{CodeCountryTaken, ErrCountryTaken, 409},
 	{CodeVisibilityMismatch, ErrVisibilityMismatch, 422},
 	{CodeInvalidSource, ErrInvalidSource, 422},
+	{CodeSuspended, ErrSuspended, 403},
 }
 
 func TestHTTPStatus(t *testing.T) {

@@ -94,9 +94,19 @@ func signedMessage(raw []byte) []byte {
 // KeyLookup finds a public key by id; the hub's key directory is one.
 type KeyLookup func(keyID string) (KeyInfo, bool)
 
-// Verify parses, validates and checks the signature of s. It returns the parsed
-// change even when the signature fails, so the refusal can name the record.
+// Verify parses, validates and checks the signature of s, a change that has
+// no hub_seq yet (the hub verifying a push): a retired key verifies nothing
+// new. It returns the parsed change even when the signature fails, so the
+// refusal can name the record.
 func Verify(s Signed, keys KeyLookup) (*Change, error) {
+	return VerifyAt(s, keys, 0)
+}
+
+// VerifyAt is Verify for a change the hub sequenced at hubSeq (a puller
+// verifying the feed; 0 is not yet sequenced). A retired key verifies only
+// the changes the hub sequenced up to its retirement (KeyInfo.ValidFor), so
+// every puller draws the line where the hub did, whatever the clocks say.
+func VerifyAt(s Signed, keys KeyLookup, hubSeq int64) (*Change, error) {
 	c, err := ParseChange(s.Change)
 	if err != nil {
 		return c, err
@@ -110,8 +120,11 @@ func Verify(s Signed, keys KeyLookup) (*Change, error) {
 	if k.Owner != c.Owner && !(k.Owner == HubID && c.IsHubErasure()) {
 		return c, Errorf(CodeBadSignature, "key %q belongs to %q, not %q", c.KeyID, k.Owner, c.Owner)
 	}
-	if k.RetiredAt != nil && c.UpdatedAt.After(*k.RetiredAt) {
-		return c, Errorf(CodeBadSignature, "key %q was retired at %s", c.KeyID, k.RetiredAt.Format(time.RFC3339))
+	if !k.ValidFor(hubSeq) {
+		if hubSeq == 0 {
+			return c, Errorf(CodeBadSignature, "key %q was retired at hub_seq %d; changes signed with it after that are refused", c.KeyID, k.RetiredHubSeq)
+		}
+		return c, Errorf(CodeBadSignature, "key %q was retired at hub_seq %d; this change has hub_seq %d", c.KeyID, k.RetiredHubSeq, hubSeq)
 	}
 	if !VerifySignature(k.PublicKey, s.Change, s.Sig) {
 		return c, Errorf(CodeBadSignature, "signature does not match the change's bytes")
@@ -130,7 +143,26 @@ type KeyInfo struct {
 	Owner     string            `json:"owner"`
 	PublicKey ed25519.PublicKey `json:"public_key"`
 	CreatedAt time.Time         `json:"created_at"`
-	RetiredAt *time.Time        `json:"retired_at,omitempty"`
+	// RetiredAt is when the hub retired the key, by its clock: for people.
+	RetiredAt *time.Time `json:"retired_at,omitempty"`
+	// RetiredHubSeq is the hub's head when it retired the key: the key
+	// verifies the changes sequenced at or below it and none after. Zero
+	// while the key is in use.
+	RetiredHubSeq int64 `json:"retired_hub_seq,omitempty"`
+}
+
+// Retired reports whether the key was retired.
+func (k KeyInfo) Retired() bool { return k.RetiredAt != nil || k.RetiredHubSeq > 0 }
+
+// ValidFor reports whether the key verifies a change the hub sequenced at
+// hubSeq; 0 is a change not sequenced yet, which only a key in use verifies.
+// hub_seq is the rule, not a time: the hub assigns it, every holder sees the
+// same one in the feed, and no node's clock enters into it.
+func (k KeyInfo) ValidFor(hubSeq int64) bool {
+	if !k.Retired() {
+		return true
+	}
+	return hubSeq > 0 && hubSeq <= k.RetiredHubSeq
 }
 
 // KeyDirectory is the hub's list of every key that ever signed a change.

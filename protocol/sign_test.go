@@ -267,29 +267,41 @@ func TestVerify(t *testing.T) {
 	})
 	t.Run("retired key", func(t *testing.T) {
 		c, _ := ParseChange(good.Change)
+		// Retired by the hub's clock an hour after the change's updated_at,
+		// which a node writes and may backdate: only hub_seq decides.
+		retiredAt := c.UpdatedAt.Add(time.Hour)
 		tests := []struct {
 			name    string
-			retired time.Time
+			retired int64 // retired_hub_seq; 0: in use
+			hubSeq  int64 // 0: not sequenced yet (a push)
 			ok      bool
 		}{
-			{"retired before updated_at", c.UpdatedAt.Add(-time.Second), false},
-			{"retired at updated_at", c.UpdatedAt, true},
-			{"retired after updated_at", c.UpdatedAt.Add(time.Hour), true},
+			{"in use, push", 0, 0, true},
+			{"in use, pulled", 0, 7, true},
+			{"retired, push", 100, 0, false},
+			{"retired, sequenced before", 100, 99, true},
+			{"retired, sequenced at", 100, 100, true},
+			{"retired, sequenced after", 100, 101, false},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				d := testKeys(t)
 				for i := range d.Keys {
-					if d.Keys[i].Owner == "be" {
-						d.Keys[i].RetiredAt = &tc.retired
+					if d.Keys[i].Owner == "be" && tc.retired > 0 {
+						d.Keys[i].RetiredAt, d.Keys[i].RetiredHubSeq = &retiredAt, tc.retired
 					}
 				}
-				_, err := Verify(good, d.Lookup())
+				_, err := VerifyAt(good, d.Lookup(), tc.hubSeq)
 				if tc.ok && err != nil {
-					t.Fatalf("Verify: %v", err)
+					t.Fatalf("VerifyAt: %v", err)
 				}
 				if !tc.ok && !errors.Is(err, ErrBadSignature) {
-					t.Fatalf("Verify: %v, want bad_signature", err)
+					t.Fatalf("VerifyAt: %v, want bad_signature", err)
+				}
+				if tc.hubSeq == 0 {
+					if _, err2 := Verify(good, d.Lookup()); (err == nil) != (err2 == nil) {
+						t.Fatalf("Verify = %v, VerifyAt(0) = %v", err2, err)
+					}
 				}
 			})
 		}

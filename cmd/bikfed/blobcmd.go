@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -140,27 +142,28 @@ func formatBytes(n int64) string {
 func (e *cmdEnv) hubQuota(ctx context.Context, args []string) error {
 	id, args := leadingArg(args)
 	var set string
-	h, _, _, err := e.openHub(ctx, "quota", args, func(s *settings) {
+	c, done, err := e.hubAdmin(ctx, "quota", args, func(s *settings) {
 		s.fs.StringVar(&set, "set", "", "give the node a quota of its own, e.g. 50GiB (default: the configured --blob-quota)")
 	})
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer done()
 	if id == "" {
 		return fmt.Errorf("quota: give the node id, e.g. bikfed hub quota be --set 50GiB")
 	}
+	path := "/admin/v1/nodes/" + url.PathEscape(id) + "/quota"
+	var u hub.BlobUsage
 	if set != "" {
 		n, err := parseBytes(set)
 		if err != nil {
 			return fmt.Errorf("quota: --set: %w", err)
 		}
-		if err := h.SetBlobQuota(ctx, id, n); err != nil {
+		err = c.doJSON(ctx, "PUT", path, map[string]int64{"quota": n}, &u)
+		if err != nil {
 			return err
 		}
-	}
-	u, err := h.BlobUsage(ctx, id)
-	if err != nil {
+	} else if err := c.doJSON(ctx, "GET", path, nil, &u); err != nil {
 		return err
 	}
 	kind := "default"
@@ -173,16 +176,29 @@ func (e *cmdEnv) hubQuota(ctx context.Context, args []string) error {
 
 // attachFiles attaches each file to the node and returns the references,
 // after keep.
-func attachFiles(ctx context.Context, n *node.Node, keep []protocol.BlobRef, paths []string) ([]protocol.BlobRef, error) {
+func attachFiles(ctx context.Context, c *adminClient, keep []protocol.BlobRef, paths []string) ([]protocol.BlobRef, error) {
 	out := append([]protocol.BlobRef(nil), keep...)
 	for _, p := range paths {
-		ref, err := n.AttachFile(ctx, p)
+		ref, err := attachFile(ctx, c, p)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, ref)
 	}
 	return out, nil
+}
+
+// attachFile streams one file to the node's attachments endpoint, which
+// guesses its media type as the node does for any attachment.
+func attachFile(ctx context.Context, c *adminClient, path string) (protocol.BlobRef, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return protocol.BlobRef{}, fmt.Errorf("attach: %w", err)
+	}
+	defer f.Close()
+	var ref protocol.BlobRef
+	err = c.do(ctx, "POST", node.PathAdminBlobs+"?name="+url.QueryEscape(filepath.Base(path)), f, "", &ref)
+	return ref, err
 }
 
 // nodeAttach is `bikfed node attach FILE…`: copies files into the node's
@@ -192,15 +208,15 @@ func (e *cmdEnv) nodeAttach(ctx context.Context, args []string) error {
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		files, args = append(files, args[0]), args[1:]
 	}
-	n, _, err := e.openNode(ctx, "attach", args, nil)
+	c, _, done, err := e.nodeAdmin(ctx, "attach", args, nil)
 	if err != nil {
 		return err
 	}
-	defer n.Close()
+	defer done()
 	if len(files) == 0 {
 		return fmt.Errorf("attach: give the files to attach")
 	}
-	refs, err := attachFiles(ctx, n, nil, files)
+	refs, err := attachFiles(ctx, c, nil, files)
 	if err != nil {
 		return err
 	}
@@ -215,18 +231,21 @@ func (e *cmdEnv) nodeBlob(ctx context.Context, args []string) error {
 	case "get":
 		sha, args := leadingArg(args)
 		var out string
-		n, _, err := e.openNode(ctx, "blob get", args, func(s *settings) {
+		c, _, done, err := e.nodeAdmin(ctx, "blob get", args, func(s *settings) {
 			s.fs.StringVar(&out, "out", "-", "where to write the attachment (- for standard output)")
 		})
 		if err != nil {
 			return err
 		}
-		defer n.Close()
-		rc, _, err := n.OpenBlob(ctx, sha)
+		defer done()
+		if sha == "" {
+			return fmt.Errorf("blob get: give the attachment's sha256")
+		}
+		resp, err := c.send(ctx, "GET", node.PathAdminBlobs+"/"+url.PathEscape(sha), nil, "")
 		if err != nil {
 			return err
 		}
-		defer rc.Close()
+		defer resp.Body.Close()
 		var w io.Writer = e.stdout
 		if out != "-" {
 			f, err := os.Create(out)
@@ -236,23 +255,25 @@ func (e *cmdEnv) nodeBlob(ctx context.Context, args []string) error {
 			defer f.Close()
 			w = f
 		}
-		if _, err := io.Copy(w, rc); err != nil {
+		if _, err := io.Copy(w, resp.Body); err != nil {
 			return fmt.Errorf("blob get: %w", err)
 		}
 		return nil
 	case "pending":
-		n, _, err := e.openNode(ctx, "blob pending", args, nil)
+		c, _, done, err := e.nodeAdmin(ctx, "blob pending", args, nil)
 		if err != nil {
 			return err
 		}
-		defer n.Close()
-		list, err := n.PendingFetches(ctx)
-		if err != nil {
+		defer done()
+		var res struct {
+			Pending []node.BlobFetch `json:"pending"`
+		}
+		if err := c.doJSON(ctx, "GET", node.PathAdminBlobs, nil, &res); err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SHA256\tSIZE\tENTITY\tATTEMPTS\tNEXT\tLAST ERROR")
-		for _, f := range list {
+		for _, f := range res.Pending {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", f.SHA256[:16], f.Size, f.Entity, f.Attempts, time.Until(f.NextAt).Round(time.Second), f.LastError)
 		}
 		return tw.Flush()

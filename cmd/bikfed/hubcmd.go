@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -35,6 +36,8 @@ func (e *cmdEnv) hub(ctx context.Context, args []string) error {
 		return e.hubQuota(ctx, args)
 	case "erase":
 		return e.hubErase(ctx, args) // erasecmd.go
+	case "node":
+		return e.hubNode(ctx, args)
 	}
 	return errUsage
 }
@@ -54,8 +57,8 @@ func hubFlags(s *settings, cfg *hub.Config) {
 	hubBlobFlags(s, cfg) // attachments (blobcmd.go)
 }
 
-// openHub parses the hub settings and opens the hub.
-func (e *cmdEnv) openHub(ctx context.Context, name string, args []string, extra func(*settings)) (*hub.Hub, hub.Config, *settings, error) {
+// parseHub parses the hub settings.
+func (e *cmdEnv) parseHub(name string, args []string, extra func(*settings)) (hub.Config, *slog.Logger, error) {
 	cfg := hub.DefaultConfig()
 	s := newSettings("bikfed hub "+name, e.stderr)
 	hubFlags(s, &cfg)
@@ -63,23 +66,49 @@ func (e *cmdEnv) openHub(ctx context.Context, name string, args []string, extra 
 		extra(s)
 	}
 	if err := s.parse(args); err != nil {
-		return nil, cfg, s, err
+		return cfg, nil, err
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, cfg, s, fmt.Errorf("hub configuration: %w", err)
+		return cfg, nil, fmt.Errorf("hub configuration: %w", err)
 	}
 	log, err := s.logger(e.stderr)
 	if err != nil {
-		return nil, cfg, s, err
+		return cfg, nil, err
 	}
 	cfg.Gossip.Logger = log
 	// For tests of failure handling only; never set in production.
 	cfg.TestFaultFile = os.Getenv("BIKFED_TEST_FAULT_FILE")
-	h, err := hub.Open(ctx, cfg, log)
+	return cfg, log, nil
+}
+
+// hubAdmin parses the hub settings and returns the admin API a one-shot
+// command acts through: the running hub's, or, when none runs, that of the
+// hub's database opened by this process (without the portal or background
+// work) while it holds the data directory's lock. done closes what it opened.
+func (e *cmdEnv) hubAdmin(ctx context.Context, name string, args []string, extra func(*settings)) (c *adminClient, done func(), err error) {
+	cfg, log, err := e.parseHub(name, args, extra)
 	if err != nil {
-		return nil, cfg, s, err
+		return nil, nil, err
 	}
-	return h, cfg, s, nil
+	c, lock, err := remoteAdmin(cfg.DataDir, hubLockFile, hubAddrFile, cfg.AdminToken, filepath.Join(cfg.DataDir, "admin.token"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if c != nil {
+		log.Debug("a hub is running on the data directory: using its admin API", "component", "cli", "url", c.base)
+		return c, func() {}, nil
+	}
+	h, err := hub.OpenForCommand(ctx, cfg, log)
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, err
+	}
+	return localAdmin(h.Handler(), h.AdminToken()), func() {
+		if err := h.Close(); err != nil {
+			log.Error("close hub", "err", err)
+		}
+		lock.Unlock()
+	}, nil
 }
 
 // hubGCPercent is the hub's garbage collection target unless GOGC is set.
@@ -92,7 +121,16 @@ func (e *cmdEnv) hubServe(ctx context.Context, args []string) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(hubGCPercent)
 	}
-	h, cfg, _, err := e.openHub(ctx, "serve", args, nil)
+	cfg, log, err := e.parseHub("serve", args, nil)
+	if err != nil {
+		return err
+	}
+	lock, err := lockForServe(cfg.DataDir, hubLockFile, hubAddrFile)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	h, err := hub.Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -101,7 +139,7 @@ func (e *cmdEnv) hubServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	if err := writeAddr(cfg.DataDir, "hub.addr", ln.Addr()); err != nil {
+	if err := writeAddr(cfg.DataDir, hubAddrFile, ln.Addr()); err != nil {
 		ln.Close()
 		return err
 	}
@@ -112,7 +150,7 @@ func (e *cmdEnv) hubRegister(ctx context.Context, args []string) error {
 	id, args := leadingArg(args)
 	var name string
 	var countries []string
-	h, _, _, err := e.openHub(ctx, "register-node", args, func(s *settings) {
+	c, done, err := e.hubAdmin(ctx, "register-node", args, func(s *settings) {
 		s.fs.StringVar(&name, "name", "", "the node's display name, e.g. \"Safer Internet Centre Belgium\"")
 		s.fs.Func("country", "an ISO 3166 code the node may publish a profile for (repeat for several; default: the node id when it is one, kept when registering again)", func(v string) error {
 			countries = append(countries, strings.Split(v, ",")...)
@@ -122,29 +160,36 @@ func (e *cmdEnv) hubRegister(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer done()
 	if id == "" {
 		return fmt.Errorf("register-node: give the node id, e.g. bikfed hub register-node be --name \"Safer Internet Centre Belgium\" --country be")
 	}
-	token, err := h.RegisterNode(ctx, id, name, countries...)
-	if err != nil {
+	var res struct {
+		Token string `json:"token"`
+	}
+	req := struct {
+		ID        string   `json:"id"`
+		Name      string   `json:"name"`
+		Countries []string `json:"countries,omitempty"`
+	}{id, name, countries}
+	if err := c.doJSON(ctx, "POST", "/admin/v1/nodes", req, &res); err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, token)
+	fmt.Fprintln(e.stdout, res.Token)
 	return nil
 }
 
 func (e *cmdEnv) hubStatus(ctx context.Context, args []string) error {
 	var asJSON bool
-	h, _, _, err := e.openHub(ctx, "status", args, func(s *settings) {
+	c, done, err := e.hubAdmin(ctx, "status", args, func(s *settings) {
 		s.fs.BoolVar(&asJSON, "json", false, "print JSON")
 	})
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	st, err := h.NetworkStatus(ctx)
-	if err != nil {
+	defer done()
+	var st protocol.NetworkStatus
+	if err := c.doJSON(ctx, "GET", protocol.PathStatus, nil, &st); err != nil {
 		return err
 	}
 	if asJSON {
@@ -162,6 +207,14 @@ func (e *cmdEnv) hubStatus(ctx context.Context, args []string) error {
 	}
 	tw.Flush()
 	for _, n := range st.Nodes {
+		switch {
+		case n.Removed:
+			fmt.Fprintf(e.stdout, "%s: removed\n", n.Node)
+		case n.Suspended:
+			fmt.Fprintf(e.stdout, "%s: suspended\n", n.Node)
+		}
+	}
+	for _, n := range st.Nodes {
 		for _, r := range n.Refusals {
 			fmt.Fprintf(e.stdout, "refused from %s: %s: %s: %s\n", n.Node, r.Name(), r.Code, r.Reason)
 		}
@@ -174,7 +227,7 @@ func (e *cmdEnv) hubStatus(ctx context.Context, args []string) error {
 
 func (e *cmdEnv) hubPublish(ctx context.Context, args []string) error {
 	var kind, vis, file string
-	h, _, _, err := e.openHub(ctx, "publish", args, func(s *settings) {
+	c, done, err := e.hubAdmin(ctx, "publish", args, func(s *settings) {
 		s.fs.StringVar(&kind, "kind", "", "service, moderation or post")
 		s.fs.StringVar(&vis, "visibility", "public", "public, community or youth")
 		s.fs.StringVar(&file, "file", "-", "JSON body of the entity (- for standard input)")
@@ -182,16 +235,26 @@ func (e *cmdEnv) hubPublish(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer done()
 	body, err := readInput(e.stdin, file)
 	if err != nil {
 		return err
 	}
-	id, err := h.Publish(ctx, protocol.Kind(kind), protocol.Visibility(vis), json.RawMessage(body))
-	if err != nil {
+	if !json.Valid(body) {
+		return protocol.Errorf(protocol.CodeMalformedJSON, "publish: the body is not JSON")
+	}
+	req := struct {
+		Kind       protocol.Kind       `json:"kind"`
+		Visibility protocol.Visibility `json:"visibility"`
+		Body       json.RawMessage     `json:"body"`
+	}{protocol.Kind(kind), protocol.Visibility(vis), body}
+	var res struct {
+		ID string `json:"id"`
+	}
+	if err := c.doJSON(ctx, "POST", "/admin/v1/entities", req, &res); err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, id)
+	fmt.Fprintln(e.stdout, res.ID)
 	return nil
 }
 

@@ -25,8 +25,13 @@ Usage:
   bikfed hub publish --kind K --file F
                                       publish a hub-owned entity (service, moderation, news post)
   bikfed hub erase ID --reason R      erase any owner's entity on the coordination team's authority
+  bikfed hub node suspend|resume ID   refuse (or allow again) a node's pushes, pulls and attachments
+  bikfed hub node rotate-key ID       retire a node's key and credential, print a token to enrol a new key
+  bikfed hub node remove ID --keep-content|--erase-content
+                                      deregister a node for good; its content kept or erased
   bikfed node init --hub URL --token T
                                       create keys and enrol this node with the hub
+  bikfed node rekey --token T         enrol a new key after rotate-key, keeping the node's data
   bikfed node [serve]                 run the node: admin API, schedules, sync
   bikfed node create|update|delete|get|list|import
                                       author content locally (works offline); --attach FILE
@@ -38,6 +43,9 @@ Usage:
   bikfed verify                       compare this node's content with the hub's by digest
   bikfed demo                         a hub and three nodes with sample content, synced
   bikfed gossip-keygen                print a new gossip encryption key
+
+With a hub or node server running on the data directory, the one-shot commands
+act through its admin API; otherwise they open the database themselves.
   bikfed version
 
 Every command takes --help. Settings come from flags, then BIKFED_* environment

@@ -7,12 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/dirlock"
 	"github.com/bikfed/bikfed/node"
 	"github.com/bikfed/bikfed/protocol"
 )
@@ -25,6 +29,8 @@ func (e *cmdEnv) node(ctx context.Context, args []string) error {
 	switch sub {
 	case "init":
 		return e.nodeInit(ctx, args)
+	case "rekey":
+		return e.nodeRekey(ctx, args)
 	case "serve":
 		return e.nodeServe(ctx, args)
 	case "create", "update":
@@ -71,8 +77,8 @@ func nodeFlags(s *settings, cfg *node.Config) {
 // it on a real node.
 const testClockOffsetEnv = "BIKFED_TEST_CLOCK_OFFSET"
 
-// openNode parses the node settings and opens the node.
-func (e *cmdEnv) openNode(ctx context.Context, name string, args []string, extra func(*settings)) (*node.Node, node.Config, error) {
+// parseNode parses the node settings.
+func (e *cmdEnv) parseNode(name string, args []string, extra func(*settings)) (node.Config, *slog.Logger, error) {
 	cfg := node.DefaultConfig()
 	s := newSettings("bikfed node "+name, e.stderr)
 	nodeFlags(s, &cfg)
@@ -80,29 +86,56 @@ func (e *cmdEnv) openNode(ctx context.Context, name string, args []string, extra
 		extra(s)
 	}
 	if err := s.parse(args); err != nil {
-		return nil, cfg, err
+		return cfg, nil, err
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, cfg, fmt.Errorf("node configuration: %w", err)
+		return cfg, nil, fmt.Errorf("node configuration: %w", err)
 	}
 	log, err := s.logger(e.stderr)
 	if err != nil {
-		return nil, cfg, err
+		return cfg, nil, err
 	}
 	cfg.Gossip.Logger = log
 	if v := os.Getenv(testClockOffsetEnv); v != "" {
 		off, err := time.ParseDuration(v)
 		if err != nil {
-			return nil, cfg, fmt.Errorf("%s: %w", testClockOffsetEnv, err)
+			return cfg, nil, fmt.Errorf("%s: %w", testClockOffsetEnv, err)
 		}
 		cfg.Clock = func() time.Time { return time.Now().Add(off) }
 		log.Warn("this node's clock is shifted for a test", "env", testClockOffsetEnv, "offset", off.String())
 	}
+	return cfg, log, nil
+}
+
+// nodeAdmin parses the node settings and returns the admin API a one-shot
+// command acts through: the running node's, or, when none runs, that of the
+// node opened by this process (which does not sync) while it holds the data
+// directory's lock; local is that node, nil when a server runs. done closes
+// what it opened.
+func (e *cmdEnv) nodeAdmin(ctx context.Context, name string, args []string, extra func(*settings)) (c *adminClient, local *node.Node, done func(), err error) {
+	cfg, log, err := e.parseNode(name, args, extra)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, lock, err := remoteAdmin(cfg.DataDir, nodeLockFile, nodeAddrFile, cfg.AdminToken, node.AdminTokenPath(cfg.DataDir))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if c != nil {
+		log.Debug("the node is running: using its admin API", "component", "cli", "url", c.base)
+		return c, nil, func() {}, nil
+	}
 	n, err := node.Open(ctx, cfg, log)
 	if err != nil {
-		return nil, cfg, err
+		lock.Unlock()
+		return nil, nil, nil, err
 	}
-	return n, cfg, nil
+	return localAdmin(n.Handler(), n.AdminToken()), n, func() {
+		if err := n.Close(); err != nil {
+			log.Error("close node", "err", err)
+		}
+		lock.Unlock()
+	}, nil
 }
 
 func (e *cmdEnv) nodeInit(ctx context.Context, args []string) error {
@@ -121,6 +154,14 @@ func (e *cmdEnv) nodeInit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	lock, err := dirlock.TryLock(dataDir, nodeLockFile)
+	if errors.Is(err, dirlock.ErrLocked) {
+		return fmt.Errorf("node init: the node on %s is running; stop it first", dataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	id, err := node.Init(ctx, dataDir, hubURL, token, log)
 	if err != nil {
 		return err
@@ -129,8 +170,51 @@ func (e *cmdEnv) nodeInit(ctx context.Context, args []string) error {
 	return nil
 }
 
+// nodeRekey is `bikfed node rekey --token T`: enrol a new key after the
+// coordination team rotated the node's key, keeping the node's data.
+func (e *cmdEnv) nodeRekey(ctx context.Context, args []string) error {
+	var dataDir, hubURL, token string
+	s := newSettings("bikfed node rekey", e.stderr)
+	s.fs.StringVar(&dataDir, "data", "bikfed-node", "data directory")
+	s.fs.StringVar(&hubURL, "hub", "", "the hub's URL (default: the one the node enrolled with)")
+	s.fs.StringVar(&token, "token", "", "enrolment token from the coordination team's rotate-key")
+	if err := s.parse(args); err != nil {
+		return err
+	}
+	if token == "" {
+		return fmt.Errorf("node rekey: --token is required")
+	}
+	log, err := s.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	lock, err := dirlock.TryLock(dataDir, nodeLockFile)
+	if errors.Is(err, dirlock.ErrLocked) {
+		return fmt.Errorf("node rekey: the node on %s is running; stop it first", dataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	id, err := node.Rekey(ctx, dataDir, hubURL, token, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "enrolled %s with %s (new key %s, epoch %s)\n", id.Node, id.HubURL, id.KeyID, id.Epoch)
+	return nil
+}
+
 func (e *cmdEnv) nodeServe(ctx context.Context, args []string) error {
-	n, cfg, err := e.openNode(ctx, "serve", args, nil)
+	cfg, log, err := e.parseNode("serve", args, nil)
+	if err != nil {
+		return err
+	}
+	lock, err := lockForServe(cfg.DataDir, nodeLockFile, nodeAddrFile)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	n, err := node.Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -139,7 +223,7 @@ func (e *cmdEnv) nodeServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	if err := writeAddr(cfg.DataDir, "node.addr", ln.Addr()); err != nil {
+	if err := writeAddr(cfg.DataDir, nodeAddrFile, ln.Addr()); err != nil {
 		ln.Close()
 		return err
 	}
@@ -150,7 +234,7 @@ func (e *cmdEnv) nodeWrite(ctx context.Context, sub string, args []string) error
 	id, args := leadingArg(args)
 	var kind, vis, publishAt, file string
 	var attach []string
-	n, _, err := e.openNode(ctx, sub, args, func(s *settings) {
+	c, _, done, err := e.nodeAdmin(ctx, sub, args, func(s *settings) {
 		s.fs.Func("attach", "attach a file (repeat for several); on update, added to the attachments the entity has", func(v string) error {
 			attach = append(attach, v)
 			return nil
@@ -163,7 +247,7 @@ func (e *cmdEnv) nodeWrite(ctx context.Context, sub string, args []string) error
 	if err != nil {
 		return err
 	}
-	defer n.Close()
+	defer done()
 	body, err := readInput(e.stdin, file)
 	if err != nil {
 		return err
@@ -176,28 +260,31 @@ func (e *cmdEnv) nodeWrite(ctx context.Context, sub string, args []string) error
 		}
 		d.PublishAt = &t
 	}
+	if !json.Valid(body) {
+		return protocol.Errorf(protocol.CodeMalformedJSON, "%s: the body is not JSON", sub)
+	}
 	var ent node.Entity
 	if sub == "create" {
-		if d.Blobs, err = attachFiles(ctx, n, nil, attach); err != nil {
+		if d.Blobs, err = attachFiles(ctx, c, nil, attach); err != nil {
 			return err
 		}
-		ent, err = n.Create(ctx, d)
+		err = c.doJSON(ctx, "POST", node.PathAdminEntities, d, &ent)
 	} else {
 		if id == "" {
 			return fmt.Errorf("update: give the entity id")
 		}
-		cur, gerr := n.Get(ctx, id)
-		if gerr != nil {
-			return gerr
+		var cur node.Entity
+		if err := c.doJSON(ctx, "GET", entityPath(id), nil, &cur); err != nil {
+			return err
 		}
 		if kind == "" {
 			d.Kind = cur.Kind
 		}
 		// An edit keeps the attachments; --attach adds to them.
-		if d.Blobs, err = attachFiles(ctx, n, cur.Blobs, attach); err != nil {
+		if d.Blobs, err = attachFiles(ctx, c, cur.Blobs, attach); err != nil {
 			return err
 		}
-		ent, err = n.Update(ctx, id, d)
+		err = c.doJSON(ctx, "PUT", entityPath(id), d, &ent)
 	}
 	if err != nil {
 		return err
@@ -208,18 +295,18 @@ func (e *cmdEnv) nodeWrite(ctx context.Context, sub string, args []string) error
 func (e *cmdEnv) nodeDelete(ctx context.Context, args []string) error {
 	id, args := leadingArg(args)
 	var erase bool
-	n, _, err := e.openNode(ctx, "delete", args, func(s *settings) {
+	c, _, done, err := e.nodeAdmin(ctx, "delete", args, func(s *settings) {
 		s.fs.BoolVar(&erase, "erase", false, "GDPR erasure: purge the body and attachments everywhere")
 	})
 	if err != nil {
 		return err
 	}
-	defer n.Close()
+	defer done()
 	if id == "" {
 		return fmt.Errorf("delete: give the entity id")
 	}
-	ent, err := n.Delete(ctx, id, erase)
-	if err != nil {
+	var ent node.Entity
+	if err := c.doJSON(ctx, "DELETE", entityPath(id)+"?erase="+strconv.FormatBool(erase), nil, &ent); err != nil {
 		return err
 	}
 	return writeJSON(e.stdout, ent)
@@ -227,13 +314,16 @@ func (e *cmdEnv) nodeDelete(ctx context.Context, args []string) error {
 
 func (e *cmdEnv) nodeGet(ctx context.Context, args []string) error {
 	id, args := leadingArg(args)
-	n, _, err := e.openNode(ctx, "get", args, nil)
+	c, _, done, err := e.nodeAdmin(ctx, "get", args, nil)
 	if err != nil {
 		return err
 	}
-	defer n.Close()
-	ent, err := n.Get(ctx, id)
-	if err != nil {
+	defer done()
+	if id == "" {
+		return fmt.Errorf("get: give the entity id")
+	}
+	var ent node.Entity
+	if err := c.doJSON(ctx, "GET", entityPath(id), nil, &ent); err != nil {
 		return err
 	}
 	return writeJSON(e.stdout, ent)
@@ -242,7 +332,7 @@ func (e *cmdEnv) nodeGet(ctx context.Context, args []string) error {
 func (e *cmdEnv) nodeList(ctx context.Context, args []string) error {
 	var f node.ListFilter
 	var kind string
-	n, _, err := e.openNode(ctx, "list", args, func(s *settings) {
+	c, _, done, err := e.nodeAdmin(ctx, "list", args, func(s *settings) {
 		s.fs.StringVar(&kind, "kind", "", "only this kind")
 		s.fs.StringVar(&f.Owner, "owner", "", "only this owner")
 		s.fs.IntVar(&f.Limit, "limit", 100, "at most this many")
@@ -251,19 +341,30 @@ func (e *cmdEnv) nodeList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer n.Close()
-	f.Kind = protocol.Kind(kind)
-	ents, err := n.List(ctx, f)
-	if err != nil {
+	defer done()
+	q := url.Values{}
+	for k, v := range map[string]string{"kind": kind, "owner": f.Owner, "after": f.After} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var list node.EntityList
+	if err := c.doJSON(ctx, "GET", node.PathAdminEntities+"?"+q.Encode(), nil, &list); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tVERSION\tVISIBILITY\tSTATE\tTITLE")
-	for _, ent := range ents {
+	for _, ent := range list.Entities {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", ent.ID, ent.Kind, ent.Version, ent.Visibility, ent.State, titleOf(ent.Body))
 	}
 	return tw.Flush()
 }
+
+// entityPath is the admin API's path of one entity.
+func entityPath(id string) string { return node.PathAdminEntities + "/" + url.PathEscape(id) }
 
 func titleOf(body json.RawMessage) string {
 	var b struct{ Title, Name string }
@@ -279,11 +380,11 @@ func titleOf(body json.RawMessage) string {
 
 func (e *cmdEnv) nodeImport(ctx context.Context, args []string) error {
 	file, args := leadingArg(args)
-	n, _, err := e.openNode(ctx, "import", args, nil)
+	c, n, done, err := e.nodeAdmin(ctx, "import", args, nil)
 	if err != nil {
 		return err
 	}
-	defer n.Close()
+	defer done()
 	if file == "" {
 		file = "-"
 	}
@@ -296,13 +397,18 @@ func (e *cmdEnv) nodeImport(ctx context.Context, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	// One line per committed batch: each is durable, so after a crash the
-	// last line says how far the import got.
-	progress := node.WithProgress(func(p node.ImportResult) {
-		fmt.Fprintf(e.stderr, "import: %d records committed (%d created, %d updated, %d unchanged, %d matched by ref, %d failed)\n",
-			p.Records, p.Created, p.Updated, p.Unchanged, p.Matched, p.Failed)
-	})
-	res, err := n.Import(ctx, r, progress)
+	var res node.ImportResult
+	if n != nil {
+		// One line per committed batch: each is durable, so after a crash
+		// the last line says how far the import got.
+		progress := node.WithProgress(func(p node.ImportResult) {
+			fmt.Fprintf(e.stderr, "import: %d records committed (%d created, %d updated, %d unchanged, %d matched by ref, %d failed)\n",
+				p.Records, p.Created, p.Updated, p.Unchanged, p.Matched, p.Failed)
+		})
+		res, err = n.Import(ctx, r, progress)
+	} else {
+		err = c.do(ctx, "POST", node.PathAdminImport, r, "application/x-ndjson", &res)
+	}
 	if err != nil {
 		return err
 	}
@@ -323,24 +429,31 @@ func (e *cmdEnv) nodeImport(ctx context.Context, args []string) error {
 }
 
 func (e *cmdEnv) nodeSync(ctx context.Context, args []string) error {
-	n, _, err := e.openNode(ctx, "sync", args, nil)
+	c, n, done, err := e.nodeAdmin(ctx, "sync", args, nil)
 	if err != nil {
 		return err
 	}
-	defer n.Close()
-	bar := newProgressBar(e.stderr)
-	err = n.SyncOnce(ctx, bar.update)
-	bar.done()
-	if err != nil {
-		return err
-	}
-	// Attachments of what was pulled; those that fail are retried later.
-	if _, err := n.FetchBlobs(ctx); err != nil {
-		return err
-	}
-	st, err := n.Status(ctx)
-	if err != nil {
-		return err
+	defer done()
+	var st node.Status
+	if n == nil {
+		// The running node syncs, and fetches attachments, itself.
+		if err := c.doJSON(ctx, "POST", node.PathAdminSync, nil, &st); err != nil {
+			return err
+		}
+	} else {
+		bar := newProgressBar(e.stderr)
+		err = n.SyncOnce(ctx, bar.update)
+		bar.done()
+		if err != nil {
+			return err
+		}
+		// Attachments of what was pulled; those that fail are retried later.
+		if _, err := n.FetchBlobs(ctx); err != nil {
+			return err
+		}
+		if st, err = n.Status(ctx); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(e.stdout, "synced: %d pending, pull cursor %d of %d\n", st.Pending, st.PullCursor, st.HubSeq)
 	return nil
@@ -348,15 +461,15 @@ func (e *cmdEnv) nodeSync(ctx context.Context, args []string) error {
 
 func (e *cmdEnv) nodeStatus(ctx context.Context, args []string) error {
 	var asJSON bool
-	n, _, err := e.openNode(ctx, "status", args, func(s *settings) {
+	c, _, done, err := e.nodeAdmin(ctx, "status", args, func(s *settings) {
 		s.fs.BoolVar(&asJSON, "json", false, "print JSON")
 	})
 	if err != nil {
 		return err
 	}
-	defer n.Close()
-	st, err := n.Status(ctx)
-	if err != nil {
+	defer done()
+	var st node.Status
+	if err := c.doJSON(ctx, "GET", node.PathAdminStatus, nil, &st); err != nil {
 		return err
 	}
 	if asJSON {
@@ -412,15 +525,15 @@ func errSuffix(s string) string {
 
 func (e *cmdEnv) verify(ctx context.Context, args []string) error {
 	var asJSON bool
-	n, _, err := e.openNode(ctx, "verify", args, func(s *settings) {
+	c, _, done, err := e.nodeAdmin(ctx, "verify", args, func(s *settings) {
 		s.fs.BoolVar(&asJSON, "json", false, "print JSON")
 	})
 	if err != nil {
 		return err
 	}
-	defer n.Close()
-	rep, err := n.Verify(ctx)
-	if err != nil {
+	defer done()
+	var rep node.VerifyReport
+	if err := c.doJSON(ctx, "GET", node.PathAdminVerify, nil, &rep); err != nil {
 		return err
 	}
 	if asJSON {
