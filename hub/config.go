@@ -46,6 +46,8 @@ type Config struct {
 	LivenessWindow time.Duration
 	// Blobs configures attachments: store, quotas, limits, collection (blobs.go).
 	Blobs BlobConfig
+	// Limits bounds what clients can take from the HTTP server (limits.go).
+	Limits LimitConfig
 }
 
 // DefaultConfig returns the settings a hub runs with unless configured otherwise.
@@ -62,6 +64,7 @@ func DefaultConfig() Config {
 		LagSampleInterval: time.Minute,
 		LivenessWindow:    5 * time.Minute,
 		Blobs:             DefaultBlobConfig(),
+		Limits:            DefaultLimitConfig(),
 	}
 }
 
@@ -113,6 +116,7 @@ func (c Config) Validate() error {
 		bad("LivenessWindow", "must be positive")
 	}
 	c.Blobs.validate(bad)
+	c.Limits.validate(bad)
 	errs = append(errs, c.Gossip.validate(protocol.HubID)...)
 	return errors.Join(errs...)
 }

@@ -95,6 +95,10 @@ type Hub struct {
 	pushedAt atomic.Int64
 
 	blobs blobState // attachments' store and staging, opened at first use (blobs.go)
+
+	limits *limits // the HTTP server's limits (limits.go)
+	// longPolls counts the long-polls each credential holds; guarded by mu.
+	longPolls map[string]int
 }
 
 // nodeState is the in-memory copy of a node's row, so authentication and an
@@ -139,6 +143,9 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, now func() time.
 		notify: make(chan struct{}),
 		drain:  make(chan struct{}),
 		kick:   make(chan struct{}, 1),
+
+		limits:    newLimits(cfg.Limits),
+		longPolls: make(map[string]int),
 	}
 	h.initOps()
 	var err error
@@ -209,12 +216,8 @@ func (h *Hub) Close() error {
 // Run serves the hub's HTTP API on ln until ctx is done, then shuts the server
 // down, giving in-flight requests up to 10 seconds.
 func (h *Hub) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           h.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
-	}
+	srv, ln := h.server(ln)
+	srv.ErrorLog = slog.NewLogLogger(h.log.Handler(), slog.LevelWarn)
 	// Long-polls would otherwise hold Shutdown for their whole wait.
 	srv.RegisterOnShutdown(h.stopLongPolls)
 	errc := make(chan error, 1)
