@@ -48,6 +48,8 @@ type Config struct {
 	// ReadyMaxSyncFailure is how long push or pull may keep failing before
 	// /readyz reports the node not ready.
 	ReadyMaxSyncFailure time.Duration `json:"ready_max_sync_failure"`
+	// Limits bounds what clients can take from the admin API (limits.go).
+	Limits LimitConfig `json:"limits"`
 }
 
 // Schedules are the node's cron schedules.
@@ -93,6 +95,7 @@ func DefaultConfig() Config {
 		Gossip:              DefaultGossipConfig(),
 		Blobs:               DefaultBlobConfig(),
 		ReadyMaxSyncFailure: 10 * time.Minute,
+		Limits:              DefaultLimitConfig(),
 	}
 }
 
@@ -156,6 +159,7 @@ func (c Config) Validate() error {
 		bad("refusal_retention", "%s must be at least 1h", c.RefusalRetention)
 	}
 	c.Blobs.validate(bad)
+	c.Limits.validate(bad)
 	if c.ReadyMaxSyncFailure <= 0 {
 		bad("ready_max_sync_failure", "must be positive")
 	}
