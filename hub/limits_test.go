@@ -362,3 +362,39 @@ func smallWindowDial(addr string) (net.Conn, error) {
 	}}
 	return d.Dial("tcp", addr)
 }
+
+func TestLimitConfig_Validate(t *testing.T) {
+	valid := DefaultConfig()
+	valid.DataDir = "/tmp/x"
+	for _, tc := range []struct {
+		name  string
+		mod   func(*LimitConfig)
+		field string
+	}{
+		{"valid", func(*LimitConfig) {}, ""},
+		{"rates off", func(l *LimitConfig) { l.PublicRate, l.SignInRate = 0, 0 }, ""},
+		{"read timeout", func(l *LimitConfig) { l.ReadTimeout = 0 }, "Limits.ReadTimeout"},
+		{"header bytes", func(l *LimitConfig) { l.MaxHeaderBytes = 2 << 20 }, "Limits.MaxHeaderBytes"},
+		{"conns", func(l *LimitConfig) { l.MaxConns = 2 }, "Limits.MaxConns"},
+		{"conns per addr", func(l *LimitConfig) { l.MaxConnsPerAddr = 0 }, "Limits.MaxConnsPerAddr"},
+		{"negative rate", func(l *LimitConfig) { l.PublicRate = -1 }, "Limits.PublicRate"},
+		{"no burst", func(l *LimitConfig) { l.SignInBurst = 0 }, "Limits.SignInRate"},
+		{"long-polls", func(l *LimitConfig) { l.LongPollsPerCredential = 0 }, "Limits.LongPollsPerCredential"},
+		{"page bytes", func(l *LimitConfig) { l.FeedPageBytes = 1000 }, "Limits.FeedPageBytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := valid
+			tc.mod(&c.Limits)
+			err := c.Validate()
+			if tc.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.field+": ") {
+				t.Fatalf("err = %v, want %s error", err, tc.field)
+			}
+		})
+	}
+}
