@@ -167,31 +167,44 @@ func (h *Hub) guard(next http.Handler) http.Handler {
 	lc := h.limits.cfg
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.Path
+		if path == "/healthz" || path == "/readyz" {
+			defer httplimit.Protect(r.Context())()
+			setDeadlines(w, lc.ReadTimeout, lc.WriteTimeout)
+			next.ServeHTTP(w, r)
+			return
+		}
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.ContentLength != 0 {
+			// No GET route reads a body; one sent anyway would be waited
+			// for under the long deadlines of downloads.
+			w.Header().Set("Connection", "close")
+			h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "a %s request has no body", r.Method))
+			return
+		}
+		authed := false
+		if authz := r.Header.Get("Authorization"); authz != "" {
+			_, err := h.authenticate(authz)
+			authed = err == nil
+		}
 		// The read deadline also bounds the handler's work: once the body
 		// is read, the server watches the connection, and a passed deadline
 		// cancels the request's context.
-		rw := lc.ReadTimeout
 		switch {
-		case path == "/healthz" || path == "/readyz":
-			defer httplimit.Protect(r.Context())()
-			setDeadlines(w, rw, lc.WriteTimeout)
-			next.ServeHTTP(w, r)
-			return
 		case path == protocol.PathChanges:
 			// The handler narrows the write deadline once its wait is over.
-			rw = h.cfg.LongPollMax + lc.WriteTimeout
-			setDeadlines(w, rw, rw)
-		case path == protocol.PathPush || strings.HasPrefix(path, protocol.PathBlobs) || strings.HasPrefix(path, protocol.PathFiles):
+			d := h.cfg.LongPollMax + lc.WriteTimeout
+			setDeadlines(w, d, d)
+		case r.Method == http.MethodGet && (strings.HasPrefix(path, protocol.PathBlobs) || strings.HasPrefix(path, protocol.PathFiles)),
+			authed && (path == protocol.PathPush || strings.HasPrefix(path, protocol.PathBlobs)):
+			// Downloads, and the bodies of pushes and uploads: bulk data
+			// at the client's pace.
 			setDeadlines(w, lc.TransferTimeout, lc.TransferTimeout)
 		default:
-			setDeadlines(w, rw, lc.WriteTimeout)
+			setDeadlines(w, lc.ReadTimeout, lc.WriteTimeout)
 		}
-		if authz := r.Header.Get("Authorization"); authz != "" {
-			if _, err := h.authenticate(authz); err == nil {
-				defer httplimit.Protect(r.Context())()
-				next.ServeHTTP(w, r)
-				return
-			}
+		if authed {
+			defer httplimit.Protect(r.Context())()
+			next.ServeHTTP(w, r)
+			return
 		}
 		lim, reason := h.limits.public, "rate"
 		if signInRoute(r) {

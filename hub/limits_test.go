@@ -69,7 +69,11 @@ func TestHub_Guard_RateLimits(t *testing.T) {
 	n := th.enrolNode(t, "be")
 	h := th.guard(th.Handler())
 	do := func(method, path, from, bearer string) *http.Response {
-		r, _ := http.NewRequest(method, "http://hub"+path, strings.NewReader("{}"))
+		var body io.Reader
+		if method == "POST" {
+			body = strings.NewReader("{}")
+		}
+		r, _ := http.NewRequest(method, "http://hub"+path, body)
 		r.RemoteAddr = from + ":40000"
 		if bearer != "" {
 			r.Header.Set("Authorization", "Bearer "+bearer)
@@ -114,6 +118,15 @@ func TestHub_Guard_RateLimits(t *testing.T) {
 		}
 		if got := do("GET", protocol.PathKeys, "192.0.2.1", "be.forged").StatusCode; got != http.StatusTooManyRequests {
 			t.Errorf("an invalid credential: %d, want 429", got)
+		}
+	})
+	t.Run("GET with a body", func(t *testing.T) {
+		r, _ := http.NewRequest("GET", "http://hub/files/"+strings.Repeat("0", 64)+"/x.pdf", strings.NewReader("slow"))
+		r.RemoteAddr = "192.0.2.9:40000"
+		w := &recorder{header: http.Header{}}
+		h.ServeHTTP(w, r)
+		if w.status != http.StatusBadRequest || w.header.Get("Connection") != "close" {
+			t.Fatalf("GET with a body: %d, Connection %q; want 400 and close", w.status, w.header.Get("Connection"))
 		}
 	})
 	t.Run("sign-in", func(t *testing.T) {
@@ -324,7 +337,7 @@ func TestHub_Changes_StalledReaderCut(t *testing.T) {
 	}
 	// The pages are read; the hub's readers go back to the pool while the
 	// clients still hold their connections.
-	eventually(t, 3*time.Second, func() bool { return th.db.Reader().Stats().InUse == 0 }, "database readers released")
+	eventually(t, 10*time.Second, func() bool { return th.db.Reader().Stats().InUse == 0 }, "database readers released")
 	if n := capped.Open(); n != 4 {
 		t.Fatalf("%d connections open, want the 4 stalled readers'", n)
 	}
