@@ -142,8 +142,13 @@ func newLimits(cfg LimitConfig) *limits {
 // connections.
 func (h *Hub) server(ln net.Listener) (*http.Server, *httplimit.Listener) {
 	lc := h.limits.cfg
+	maxConns := httplimit.FitConns(lc.MaxConns)
+	if maxConns < lc.MaxConns {
+		h.log.Warn("connection cap lowered to fit the open-file limit; raise the limit (ulimit -n, LimitNOFILE) to allow more",
+			"max_conns", lc.MaxConns, "effective", maxConns)
+	}
 	capped := httplimit.NewListener(ln, httplimit.ListenerConfig{
-		MaxConns:        httplimit.FitConns(lc.MaxConns),
+		MaxConns:        maxConns,
 		MaxConnsPerAddr: lc.MaxConnsPerAddr,
 		Exempt:          h.limits.proxies.Contains,
 		RetryAfter:      time.Second,

@@ -72,8 +72,13 @@ func (c LimitConfig) validate(bad func(field, format string, args ...any)) {
 // its connections.
 func (n *Node) server(ln net.Listener) (*http.Server, *httplimit.Listener) {
 	lc := n.cfg.Limits
+	maxConns := httplimit.FitConns(lc.MaxConns)
+	if maxConns < lc.MaxConns {
+		n.log.Warn("connection cap lowered to fit the open-file limit; raise the limit (ulimit -n, LimitNOFILE) to allow more",
+			"max_conns", lc.MaxConns, "effective", maxConns)
+	}
 	capped := httplimit.NewListener(ln, httplimit.ListenerConfig{
-		MaxConns:   httplimit.FitConns(lc.MaxConns),
+		MaxConns:   maxConns,
 		RetryAfter: time.Second,
 	})
 	return &http.Server{
