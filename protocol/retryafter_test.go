@@ -10,17 +10,17 @@ import (
 
 func TestClient_RetryAfter(t *testing.T) {
 	var calls atomic.Int32
-	var first time.Time
-	var waited time.Duration
+	var first atomic.Int64
+	var waited atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
-			first = time.Now()
+			first.Store(time.Now().UnixNano())
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusTooManyRequests)
 			w.Write([]byte(`{"error":{"code":"too_many_requests","message":"slow down"}}`))
 			return
 		}
-		waited = time.Since(first)
+		waited.Store(time.Now().UnixNano() - first.Load())
 		w.Write([]byte(`{"keys":[]}`))
 	}))
 	defer srv.Close()
@@ -29,7 +29,7 @@ func TestClient_RetryAfter(t *testing.T) {
 	if _, err := NewClient(cfg).Keys(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if calls.Load() != 2 || waited < 900*time.Millisecond {
-		t.Fatalf("%d calls, retried after %s; want the second after the 1s Retry-After", calls.Load(), waited)
+	if d := time.Duration(waited.Load()); calls.Load() != 2 || d < 900*time.Millisecond {
+		t.Fatalf("%d calls, retried after %s; want the second after the 1s Retry-After", calls.Load(), d)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -141,11 +142,11 @@ func TestListener_ServesHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := NewListener(ln, ListenerConfig{MaxConns: 16, MaxConnsPerAddr: 4})
-	var protectedSeen bool
+	var protectedSeen atomic.Bool
 	srv := &http.Server{ConnContext: ConnContext, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		release := Protect(r.Context())
 		c := r.Context().Value(connKey{}).(*Conn)
-		protectedSeen = c.protected.Load() == 1
+		protectedSeen.Store(c.protected.Load() == 1)
 		release()
 	})}
 	go srv.Serve(l)
@@ -157,8 +158,8 @@ func TestListener_ServesHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !protectedSeen {
-		t.Fatalf("status %d, protected %v", resp.StatusCode, protectedSeen)
+	if resp.StatusCode != 200 || !protectedSeen.Load() {
+		t.Fatalf("status %d, protected %v", resp.StatusCode, protectedSeen.Load())
 	}
 }
 
