@@ -97,6 +97,18 @@ func TestListener_PerAddrCap(t *testing.T) {
 	}
 }
 
+func TestListener_ExemptProxy(t *testing.T) {
+	proxy := netip.MustParseAddr("127.0.0.9")
+	l, accepted := listen(t, ListenerConfig{MaxConnsPerAddr: 1, Exempt: func(a netip.Addr) bool { return a == proxy }})
+	for range 3 {
+		dialFrom(t, l, proxy.String())
+		next(t, accepted)
+	}
+	if l.Refused() != 0 || l.Open() != 3 {
+		t.Fatalf("a trusted proxy: refused %d, open %d; want 0 and 3", l.Refused(), l.Open())
+	}
+}
+
 func TestListener_EvictsOldestUnprotected(t *testing.T) {
 	l, accepted := listen(t, ListenerConfig{MaxConns: 3})
 	ctx := func(c *Conn) context.Context { return ConnContext(context.Background(), c) }

@@ -73,12 +73,13 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := AddrKey(remoteAddr(nc.RemoteAddr()))
+		ra := remoteAddr(nc.RemoteAddr())
+		key := AddrKey(ra)
 		c := &Conn{Conn: nc, l: l, key: key}
 		var victim *Conn
 		l.mu.Lock()
 		ok := true
-		if l.cfg.MaxConnsPerAddr > 0 && l.perAddr[key] >= l.cfg.MaxConnsPerAddr && (l.cfg.Exempt == nil || !l.cfg.Exempt(key)) {
+		if l.cfg.MaxConnsPerAddr > 0 && l.perAddr[key] >= l.cfg.MaxConnsPerAddr && (l.cfg.Exempt == nil || !l.cfg.Exempt(ra)) {
 			ok = false
 		} else if l.cfg.MaxConns > 0 && l.order.Len() >= l.cfg.MaxConns {
 			if victim = l.oldestUnprotectedLocked(); victim == nil {
