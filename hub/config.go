@@ -51,6 +51,8 @@ type Config struct {
 	// every check of a change's attachments fails as a failed database read
 	// would. Empty, the default, injects nothing.
 	TestFaultFile string
+	// Limits bounds what clients can take from the HTTP server (limits.go).
+	Limits LimitConfig
 }
 
 // DefaultConfig returns the settings a hub runs with unless configured otherwise.
@@ -67,6 +69,7 @@ func DefaultConfig() Config {
 		LagSampleInterval: time.Minute,
 		LivenessWindow:    5 * time.Minute,
 		Blobs:             DefaultBlobConfig(),
+		Limits:            DefaultLimitConfig(),
 	}
 }
 
@@ -118,6 +121,7 @@ func (c Config) Validate() error {
 		bad("LivenessWindow", "must be positive")
 	}
 	c.Blobs.validate(bad)
+	c.Limits.validate(bad)
 	errs = append(errs, c.Gossip.validate(protocol.HubID)...)
 	return errors.Join(errs...)
 }

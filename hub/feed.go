@@ -17,8 +17,12 @@ import (
 	"github.com/bikfed/bikfed/protocol"
 )
 
-// feedFlushBytes is how much of a page is buffered before it is written out.
+// feedFlushBytes is how much of a page is written (or compressed) at once.
 const feedFlushBytes = 64 << 10
+
+// longPollRetry is what a client over its long-poll cap is told to wait:
+// about as long as it takes one of its long-polls to end when news comes.
+const longPollRetry = 5 * time.Second
 
 // handleChanges is GET /v1/changes?since=S&limit=N&wait=D.
 func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
@@ -53,9 +57,21 @@ func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
 		h.recordPull(p.node, since)
 	}
 	if wait > 0 && h.head.Load() <= since {
+		who := p.node
+		if who == "" {
+			who = protocol.HubID // the operator's token
+		}
+		release, ok := h.longPollSlot(who)
+		if !ok {
+			h.ops.metrics.limited.WithLabelValues("long_poll").Inc()
+			tooBusy(w, http.StatusTooManyRequests, protocol.CodeTooManyRequests, longPollRetry,
+				fmt.Sprintf("this credential already holds %d long-polls", h.limits.cfg.LongPollsPerCredential))
+			return
+		}
 		start := time.Now()
 		h.waitForChanges(r.Context(), since, wait)
 		waited = time.Since(start)
+		release()
 		// The node may have been suspended, re-keyed or removed meanwhile.
 		if err := h.nodeAllowed(p.node); err != nil {
 			h.writeError(w, r, err)
@@ -74,6 +90,7 @@ func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
 	if head := h.head.Load(); head <= since {
 		buf := make([]byte, 0, 256)
 		buf = appendFeedTrailer(append(buf, `{"changes":[`...), head, since, false, you)
+		h.feedWriteDeadline(w)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
 		w.WriteHeader(http.StatusOK)
@@ -162,12 +179,58 @@ func (h *Hub) waitForChanges(ctx context.Context, since int64, wait time.Duratio
 	}
 }
 
-// writeFeedPage streams one page of the feed. Change bytes are copied from
+// writeFeedPage answers one page of the feed. Change bytes are copied from
 // the database to the response verbatim; the JSON around them is written by
-// hand so nothing re-encodes a change. The changes go first so the page can
-// stream before its trailer (next, more) is known.
+// hand so nothing re-encodes a change. The page is read whole before any of
+// it is written: a client that reads slowly, or stops, must hold neither a
+// database reader nor the WAL, only its own buffer until the write deadline
+// cuts it off.
 func (h *Hub) writeFeedPage(ctx context.Context, w http.ResponseWriter, r *http.Request, since int64, limit int, you *protocol.Checkpoint) error {
-	return h.db.ReadTx(ctx, func(tx *sql.Tx) error {
+	page, err := h.readFeedPage(ctx, since, limit, you)
+	if err != nil {
+		return err
+	}
+	h.feedWriteDeadline(w)
+	w.Header().Set("Content-Type", "application/json")
+	var out io.Writer = w
+	var zw *gzip.Writer
+	if acceptsGzip(r) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Add("Vary", "Accept-Encoding")
+		zw = h.gzipWriter(w)
+		defer h.gzip.Put(zw)
+		out = zw
+	} else {
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+	}
+	w.WriteHeader(http.StatusOK)
+	// From here on an error cannot become an error response: abort the
+	// connection so the client never takes a cut page for a whole one.
+	fail := func(err error) error {
+		h.log.Warn("feed aborted", "since", since, "bytes", len(page), "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	for len(page) > 0 {
+		n := min(len(page), feedFlushBytes)
+		if _, err := out.Write(page[:n]); err != nil {
+			return fail(err)
+		}
+		page = page[n:]
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return fail(err)
+		}
+	}
+	return nil
+}
+
+// readFeedPage reads one page of the feed into memory: at most limit
+// changes and, past the first change, at most Limits.FeedPageBytes of them.
+func (h *Hub) readFeedPage(ctx context.Context, since int64, limit int, you *protocol.Checkpoint) ([]byte, error) {
+	maxBytes := h.limits.cfg.FeedPageBytes
+	var buf []byte
+	err := h.db.ReadTx(ctx, func(tx *sql.Tx) error {
 		var head int64
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(hub_seq), 0) FROM entities`).Scan(&head); err != nil {
 			return fmt.Errorf("read feed: %w", err)
@@ -177,26 +240,7 @@ func (h *Hub) writeFeedPage(ctx context.Context, w http.ResponseWriter, r *http.
 			return fmt.Errorf("read feed: %w", err)
 		}
 		defer rows.Close()
-
-		w.Header().Set("Content-Type", "application/json")
-		var out io.Writer = w
-		var zw *gzip.Writer
-		if acceptsGzip(r) {
-			w.Header().Set("Content-Encoding", "gzip")
-			w.Header().Add("Vary", "Accept-Encoding")
-			zw = h.gzipWriter(w)
-			defer h.gzip.Put(zw)
-			out = zw
-		}
-		w.WriteHeader(http.StatusOK)
-		// From here on an error cannot become an error response: abort the
-		// connection so the client never takes a cut page for a whole one.
-		fail := func(err error) error {
-			h.log.Warn("feed aborted", "since", since, "err", err)
-			panic(http.ErrAbortHandler)
-		}
-		buf := make([]byte, 0, feedFlushBytes+8<<10)
-		buf = append(buf, `{"changes":[`...)
+		buf = append(make([]byte, 0, feedFlushBytes), `{"changes":[`...)
 		next, n, more := since, 0, false
 		for rows.Next() {
 			if n == limit {
@@ -206,35 +250,31 @@ func (h *Hub) writeFeedPage(ctx context.Context, w http.ResponseWriter, r *http.
 			var seq int64
 			var change, sig sql.RawBytes
 			if err := rows.Scan(&seq, &change, &sig); err != nil {
-				return fail(err)
+				return fmt.Errorf("read feed: %w", err)
 			}
+			mark := len(buf)
 			if n > 0 {
 				buf = append(buf, ',')
 			}
 			buf = protocol.AppendFeedItem(buf, seq, protocol.Signed{Change: []byte(change), Sig: []byte(sig)})
+			if n > 0 && len(buf) > maxBytes {
+				buf = buf[:mark]
+				more = true
+				break
+			}
 			next = seq
 			n++
-			if len(buf) >= feedFlushBytes {
-				if _, err := out.Write(buf); err != nil {
-					return fail(err)
-				}
-				buf = buf[:0]
-			}
 		}
 		if err := rows.Err(); err != nil {
-			return fail(err)
+			return fmt.Errorf("read feed: %w", err)
 		}
 		buf = appendFeedTrailer(buf, max(head, next), next, more, you)
-		if _, err := out.Write(buf); err != nil {
-			return fail(err)
-		}
-		if zw != nil {
-			if err := zw.Close(); err != nil {
-				return fail(err)
-			}
-		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 func appendFeedTrailer(buf []byte, head, next int64, more bool, you *protocol.Checkpoint) []byte {

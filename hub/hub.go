@@ -99,6 +99,9 @@ type Hub struct {
 	blobs blobState // attachments' store and staging, opened at first use (blobs.go)
 
 	incarnation incarnationState // this start of the server and the ones before (incarnation.go)
+	limits *limits // the HTTP server's limits (limits.go)
+	// longPolls counts the long-polls each credential holds; guarded by mu.
+	longPolls map[string]int
 }
 
 // nodeState is the in-memory copy of a node's row, so authentication and an
@@ -161,6 +164,9 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 		notify: make(chan struct{}),
 		drain:  make(chan struct{}),
 		kick:   make(chan struct{}, 1),
+
+		limits:    newLimits(cfg.Limits),
+		longPolls: make(map[string]int),
 	}
 	h.initOps()
 	var err error
@@ -240,12 +246,8 @@ func (h *Hub) Run(ctx context.Context, ln net.Listener) error {
 	if err := h.startIncarnation(ctx); err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
-	}
+	srv, ln := h.server(ln)
+	srv.ErrorLog = slog.NewLogLogger(h.log.Handler(), slog.LevelWarn)
 	// Long-polls would otherwise hold Shutdown for their whole wait.
 	srv.RegisterOnShutdown(h.stopLongPolls)
 	errc := make(chan error, 1)

@@ -32,6 +32,7 @@ type hubMetrics struct {
 	refused   *prometheus.CounterVec
 	feed      prometheus.Histogram
 	blobBytes *prometheus.CounterVec
+	limited   *prometheus.CounterVec
 }
 
 func newHubMetrics(h *Hub) *hubMetrics {
@@ -58,6 +59,13 @@ func newHubMetrics(h *Hub) *hubMetrics {
 			Name: "bikfed_blob_bytes_total",
 			Help: "Attachment bytes uploaded to (in) and served by (out) the hub.",
 		}, []string{"direction"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bikfed_http_limited_total",
+			Help: "Requests and connections turned away by the server's limits, by reason: rate, sign_in, long_poll (429s), conn_refused (503s), conn_evicted (closed to make room).",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{"rate", "sign_in", "long_poll", "conn_refused", "conn_evicted"} {
+		m.limited.WithLabelValues(r)
 	}
 	// Series that exist from the start read as 0 rather than absent.
 	for _, r := range []string{"ok", "partial", "rejected", "error"} {
@@ -68,7 +76,7 @@ func newHubMetrics(h *Hub) *hubMetrics {
 	}
 	m.blobBytes.WithLabelValues(BlobIn)
 	m.blobBytes.WithLabelValues(BlobOut)
-	m.reg.MustRegister(m.batches, m.applied, m.refused, m.feed, m.blobBytes, newHubCollector(h),
+	m.reg.MustRegister(m.batches, m.applied, m.refused, m.feed, m.blobBytes, m.limited, newHubCollector(h),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -52,6 +52,8 @@ type Config struct {
 	// hub's clock against it and schedules publication by the hub's time.
 	// Tests set it to run a node whose clock is wrong.
 	Clock func() time.Time `json:"-"`
+	// Limits bounds what clients can take from the admin API (limits.go).
+	Limits LimitConfig `json:"limits"`
 }
 
 // Schedules are the node's cron schedules.
@@ -97,6 +99,7 @@ func DefaultConfig() Config {
 		Gossip:              DefaultGossipConfig(),
 		Blobs:               DefaultBlobConfig(),
 		ReadyMaxSyncFailure: 10 * time.Minute,
+		Limits:              DefaultLimitConfig(),
 	}
 }
 
@@ -160,6 +163,7 @@ func (c Config) Validate() error {
 		bad("refusal_retention", "%s must be at least 1h", c.RefusalRetention)
 	}
 	c.Blobs.validate(bad)
+	c.Limits.validate(bad)
 	if c.ReadyMaxSyncFailure <= 0 {
 		bad("ready_max_sync_failure", "must be positive")
 	}

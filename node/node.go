@@ -358,13 +358,9 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	srv := &http.Server{
-		Handler:           n.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	srv, ln := n.server(ln)
+	srv.ErrorLog = slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 1)
 	wg.Go(func() {

@@ -119,6 +119,7 @@ func configure(r *resty.Client, cfg ClientConfig) *resty.Client {
 		SetHeader("User-Agent", cfg.UserAgent).
 		SetHeader("Accept", "application/json").
 		AddRetryCondition(retryable).
+		SetRetryAfter(retryAfter).
 		SetLogger(restyLog{cfg.Logger})
 	if cfg.Transport != nil {
 		r.SetTransport(cfg.Transport)
@@ -157,6 +158,22 @@ func releaseBody(resp *resty.Response, _ error) {
 	b, _ := io.ReadAll(io.LimitReader(resp.RawResponse.Body, 64<<10))
 	resp.RawResponse.Body.Close()
 	resp.RawResponse.Body = io.NopCloser(bytes.NewReader(b))
+}
+
+// retryAfter waits as long as a 429 or 503's Retry-After asks (in seconds;
+// resty caps it at RetryMaxWait); 0 leaves the wait to the backoff.
+func retryAfter(_ *resty.Client, resp *resty.Response) (time.Duration, error) {
+	if resp == nil || resp.RawResponse == nil {
+		return 0, nil
+	}
+	if s := resp.StatusCode(); s != http.StatusTooManyRequests && s != http.StatusServiceUnavailable {
+		return 0, nil
+	}
+	secs, err := strconv.Atoi(strings.TrimSpace(resp.Header().Get("Retry-After")))
+	if err != nil || secs <= 0 {
+		return 0, nil
+	}
+	return time.Duration(min(secs, 3600)) * time.Second, nil
 }
 
 // retryable retries network failures, 5xx and 429, never other 4xx: a refusal

@@ -55,6 +55,7 @@ func hubFlags(s *settings, cfg *hub.Config) {
 	s.fs.Var(portal.MinisiteHostsValue(&cfg.MinisiteHosts), "minisite-host", "serve a portal minisite on a host name: sid=saferinternetday.example (repeat, or separate with commas)")
 	hubOpsFlags(s, cfg)  // gossip, status page (gossipcmd.go)
 	hubBlobFlags(s, cfg) // attachments (blobcmd.go)
+	hubLimitFlags(s, &cfg.Limits)
 }
 
 // parseHub parses the hub settings.

@@ -70,6 +70,7 @@ func nodeFlags(s *settings, cfg *node.Config) {
 	s.fs.DurationVar(&cfg.PushDebounce, "push-debounce", cfg.PushDebounce, "delay between a local change and its push")
 	nodeOpsFlags(s, cfg)  // gossip, readiness (gossipcmd.go)
 	nodeBlobFlags(s, cfg) // attachments (blobcmd.go)
+	nodeLimitFlags(s, &cfg.Limits)
 }
 
 // testClockOffsetEnv shifts a node's clock by a duration ("72h", "-72h"),

@@ -49,6 +49,9 @@ func startHub(t testing.TB, mutate ...func(*hub.Config)) *testNet {
 	t.Helper()
 	cfg := hub.DefaultConfig()
 	cfg.DataDir = t.TempDir()
+	// Crawls and harvests from one address are what the per-address rate
+	// limit is for; these tests are about the pages.
+	cfg.Limits.PublicRate = 0
 	for _, m := range mutate {
 		m(&cfg)
 	}
