@@ -19,7 +19,7 @@ var (
 	ErrInvalidHeader   = errors.New("invalid header")
 	ErrInvalidAddress  = errors.New("invalid address")
 	ErrNoRecipients    = errors.New("no recipients")
-	ErrInvalidText     = errors.New("text is not valid UTF-8")
+	ErrInvalidText     = errors.New("invalid text")
 	ErrTooLarge        = errors.New("message too large")
 	ErrEmptyPassword   = errors.New("empty password")
 	ErrNoSTARTTLS      = errors.New("server does not offer STARTTLS")
@@ -172,6 +172,11 @@ func Build(m Message, from string) ([]byte, []string, error) {
 	}
 	if m.Text == "" {
 		return nil, nil, fmt.Errorf("text: %w: empty", ErrInvalidText)
+	}
+	// A Printer shows only the link and SMTP only the text: a link missing
+	// from the text would reach one kind of reader and not the other.
+	if m.Link != "" && !strings.Contains(m.Text, m.Link) {
+		return nil, nil, fmt.Errorf("link: %w: not in the text", ErrInvalidText)
 	}
 	for _, part := range []struct{ name, body string }{{"text", m.Text}, {"html", m.HTML}} {
 		if !utf8.ValidString(part.body) {

@@ -201,6 +201,7 @@ func TestBuild_refuses(t *testing.T) {
 		{"control character", func(m *Message) { m.Subject = "a\x1b[2Jb" }, "", ErrInvalidHeader},
 		{"invalid UTF-8 subject", func(m *Message) { m.Subject = "a\xffb" }, "", ErrInvalidText},
 		{"invalid UTF-8 text", func(m *Message) { m.Text = "a\xffb" }, "", ErrInvalidText},
+		{"link not in text", func(m *Message) { m.Link = "https://node.example.be/i/other" }, "", ErrInvalidText},
 		{"empty text", func(m *Message) { m.Text = "" }, "", ErrInvalidText},
 		{"no recipient", func(m *Message) { m.To = nil }, "", ErrNoRecipients},
 		{"bad recipient", func(m *Message) { m.To = []string{"not an address"} }, "", ErrInvalidAddress},
