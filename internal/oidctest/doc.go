@@ -4,7 +4,9 @@
 // inside the test that agrees with whatever the code assumes.
 //
 // The provider is the example server of github.com/zitadel/oidc, built once
-// per machine by scripts/oidc.sh (make oidc) at a pinned release. It keeps
+// per machine by scripts/oidc.sh (make oidc) at a pinned release, with the
+// example's main rewritten (scripts/oidc) only to listen on 127.0.0.1
+// rather than on every interface. It keeps
 // everything in memory, serves a plain HTML login form, and knows the
 // clients and users listed in this package. A missing binary fails the test
 // instead of skipping it: a skipped sign-in test looks green in CI while
@@ -12,6 +14,7 @@
 //
 // What the provider does, as the tests rely on it:
 //
+//   - It listens on 127.0.0.1:PORT only, never on another interface.
 //   - Its issuer is http://localhost:PORT/ (trailing slash included,
 //     whatever address it is reached on), which is what discovery returns
 //     and what the iss claim of every token says.

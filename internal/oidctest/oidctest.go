@@ -23,6 +23,16 @@ import (
 // agree, since the binary's directory is named after it.
 const Version = "v3.52.0"
 
+// Build names the binary scripts/oidc.sh makes from Version: the example
+// server's own main, rewritten in scripts/oidc to listen on loopback only.
+// It names the binary's directory too, and changes whenever scripts/oidc
+// does, so that a machine with an older build rebuilds.
+const Build = Version + "-loopback"
+
+// ListenHost is the only address the provider listens on: its clients
+// have well-known secrets and its users well-known passwords.
+const ListenHost = "127.0.0.1"
+
 // The clients the example server registers, all with the same redirect URIs.
 const (
 	// ClientID is the confidential client a relying party under test uses.
@@ -106,7 +116,7 @@ func (p *Provider) Stop() { p.stop() }
 func (p *Provider) Log() string { return p.log.String() }
 
 // Binary returns the path of the provider: $BIKFED_OIDC, else
-// ${BIKFED_CACHE:-$HOME/.cache/bikfed}/oidc-<Version>/oidc-server, as
+// ${BIKFED_CACHE:-$HOME/.cache/bikfed}/oidc-<Build>/oidc-server, as
 // scripts/oidc.sh builds it.
 func Binary() (string, error) {
 	if p := os.Getenv("BIKFED_OIDC"); p != "" {
@@ -120,7 +130,7 @@ func Binary() (string, error) {
 		}
 		cache = filepath.Join(home, ".cache", "bikfed")
 	}
-	return filepath.Join(cache, "oidc-"+Version, "oidc-server"), nil
+	return filepath.Join(cache, "oidc-"+Build, "oidc-server"), nil
 }
 
 // Start runs a provider whose clients accept redirectURIs (or
@@ -232,9 +242,11 @@ func start(bin, usersFile string, cfg Config) (*Provider, error) {
 	}
 	log := &logBuffer{}
 	cmd := exec.Command(bin)
-	// The example server reads only these; it listens on every interface
-	// at PORT and names itself http://localhost:PORT/.
+	// The provider reads only these; it listens on LISTEN_HOST:PORT and
+	// names itself http://localhost:PORT/. LISTEN_HOST is also its default,
+	// but an inherited variable must not move it off loopback.
 	cmd.Env = append(os.Environ(),
+		"LISTEN_HOST="+ListenHost,
 		"PORT="+strconv.Itoa(port),
 		"USERS_FILE="+usersFile,
 		"REDIRECT_URI="+strings.Join(cfg.RedirectURIs, ","),

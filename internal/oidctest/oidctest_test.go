@@ -1,16 +1,25 @@
 package oidctest
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
+	"net/url"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -279,6 +288,156 @@ func TestProvider_SignIn(t *testing.T) {
 	}
 }
 
+// The provider's clients have well-known secrets and its users well-known
+// passwords, so nothing but this machine may reach it.
+func TestProvider_ListensOnLoopbackOnly(t *testing.T) {
+	p := Start(t)
+	issuer, err := url.Parse(p.Issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(issuer.Port())
+	if err != nil {
+		t.Fatalf("issuer %q has no port: %v", p.Issuer, err)
+	}
+
+	t.Run("listening sockets", func(t *testing.T) {
+		addrs, err := listeningAddrs(port)
+		if errors.Is(err, fs.ErrNotExist) {
+			t.Skip("no /proc/net/tcp on this system")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(addrs) == 0 {
+			t.Fatalf("no socket listens on port %d", port)
+		}
+		for _, a := range addrs {
+			if a != netip.MustParseAddr(ListenHost) {
+				t.Errorf("provider listens on %v port %d, want %s only", a, port, ListenHost)
+			}
+		}
+	})
+
+	t.Run("non-loopback address", func(t *testing.T) {
+		ip := nonLoopbackIPv4(t)
+		if !ip.IsValid() {
+			t.Skip("this machine has no non-loopback IPv4 address")
+		}
+		addr := netip.AddrPortFrom(ip, uint16(port)).String()
+		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err == nil {
+			conn.Close()
+			t.Fatalf("provider reachable at %s", addr)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("dial %s: %v, want connection refused", addr, err)
+		}
+	})
+}
+
+// listeningAddrs returns the local addresses of the TCP sockets listening
+// on port, IPv4 and IPv6, as the kernel lists them in /proc/net.
+func listeningAddrs(port int) ([]netip.Addr, error) {
+	var addrs []netip.Addr
+	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(name)
+		if err != nil {
+			if name != "/proc/net/tcp" && errors.Is(err, fs.ErrNotExist) {
+				continue // no IPv6 in this kernel
+			}
+			return nil, err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Scan() // header
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			const stateListen = "0A"
+			if len(fields) < 4 || fields[3] != stateListen {
+				continue
+			}
+			host, portHex, ok := strings.Cut(fields[1], ":")
+			if p, err := strconv.ParseUint(portHex, 16, 16); !ok || err != nil || int(p) != port {
+				continue
+			}
+			a, err := procAddr(host)
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("%s: %q: %w", name, fields[1], err)
+			}
+			addrs = append(addrs, a)
+		}
+		err = sc.Err()
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return addrs, nil
+}
+
+// procAddr decodes an address of /proc/net/tcp{,6}: the address in network
+// byte order, printed as hexadecimal 32-bit words in the host's byte order.
+func procAddr(s string) (netip.Addr, error) {
+	raw, err := hex.DecodeString(s)
+	if err != nil || (len(raw) != 4 && len(raw) != 16) {
+		return netip.Addr{}, fmt.Errorf("not an address: %q", s)
+	}
+	b := make([]byte, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		binary.NativeEndian.PutUint32(b[i:], binary.BigEndian.Uint32(raw[i:]))
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a.Unmap(), nil
+}
+
+// nonLoopbackIPv4 returns an IPv4 address of this machine that is not a
+// loopback address, or the zero Addr if it has none.
+func nonLoopbackIPv4(t *testing.T) netip.Addr {
+	t.Helper()
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatalf("list interface addresses: %v", err)
+	}
+	for _, ia := range ifaddrs {
+		ipnet, ok := ia.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		a, ok := netip.AddrFromSlice(ipnet.IP)
+		if a = a.Unmap(); ok && a.Is4() && !a.IsLoopback() && !a.IsUnspecified() {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+func TestProcAddr(t *testing.T) {
+	le := binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+	for _, tc := range []struct{ le, be, want string }{
+		{"0100007F", "7F000001", "127.0.0.1"},
+		{"00000000", "00000000", "0.0.0.0"},
+		{"0200000A", "0A000002", "10.0.0.2"},
+		{"00000000000000000000000000000000", "00000000000000000000000000000000", "::"},
+		{"00000000000000000000000001000000", "00000000000000000000000000000001", "::1"},
+		{"0000000000000000FFFF00000100007F", "00000000000000000000FFFF7F000001", "127.0.0.1"},
+	} {
+		in := tc.be
+		if le {
+			in = tc.le
+		}
+		got, err := procAddr(in)
+		if err != nil || got.String() != tc.want {
+			t.Errorf("procAddr(%q) = %v, %v; want %s", in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "0100007", "zz00007F", "0100007F00"} {
+		if _, err := procAddr(bad); err == nil {
+			t.Errorf("procAddr(%q) accepted", bad)
+		}
+	}
+}
+
 func TestStartConfig_Users(t *testing.T) {
 	custom := User{ID: "u-x", Username: "x", Password: "x-password", Email: "x@be.example", EmailVerified: true}
 	p := StartConfig(t, Config{Users: []User{custom}})
@@ -322,7 +481,7 @@ func TestStart_MissingBinary(t *testing.T) {
 func TestBinary(t *testing.T) {
 	t.Setenv("BIKFED_OIDC", "")
 	t.Setenv("BIKFED_CACHE", "/cache")
-	if got, _ := Binary(); got != "/cache/oidc-"+Version+"/oidc-server" {
+	if got, _ := Binary(); got != "/cache/oidc-"+Build+"/oidc-server" {
 		t.Errorf("Binary with BIKFED_CACHE = %q", got)
 	}
 	t.Setenv("BIKFED_OIDC", "/opt/oidc")
@@ -331,8 +490,8 @@ func TestBinary(t *testing.T) {
 	}
 }
 
-// The binary's directory is named after the pin, so the script that builds
-// it and this package must agree on it.
+// The binary's directory is named after the pin and the build, so the
+// script that builds it, the module it builds and this package must agree.
 func TestVersion_MatchesScript(t *testing.T) {
 	script, err := os.ReadFile("../../scripts/oidc.sh")
 	if err != nil {
@@ -340,5 +499,15 @@ func TestVersion_MatchesScript(t *testing.T) {
 	}
 	if !strings.Contains(string(script), "\nversion="+Version+"\n") {
 		t.Errorf("scripts/oidc.sh does not pin %s", Version)
+	}
+	if want := "\nbuild=$version" + strings.TrimPrefix(Build, Version) + "\n"; !strings.HasPrefix(Build, Version) || !strings.Contains(string(script), want) {
+		t.Errorf("scripts/oidc.sh does not build %s", Build)
+	}
+	mod, err := os.ReadFile("../../scripts/oidc/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mod), "\nrequire github.com/zitadel/oidc/v3 "+Version+"\n") {
+		t.Errorf("scripts/oidc/go.mod does not require zitadel/oidc %s", Version)
 	}
 }
