@@ -8,7 +8,7 @@ FUZZTIME  ?= 3000x
 PKGS      := ./...
 BIN       := bin/bikfed
 
-.PHONY: all build demo test testrace fuzz bench lint tidy deps minio browser clean
+.PHONY: all build demo test testrace fuzz bench lint tidy deps minio mailpit oidc browser clean
 
 all: lint test
 
@@ -23,7 +23,7 @@ demo: build
 	$(BIN) demo
 
 ## test: unit, integration and end-to-end tests, then every fuzz target briefly.
-test: deps lint minio browser
+test: deps lint minio mailpit oidc browser
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	$(MAKE) fuzz
 
@@ -37,7 +37,7 @@ fuzz:
 	  done; \
 	done
 
-testrace: minio browser
+testrace: minio mailpit oidc browser
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 ## bench: the benchmarks of docs/benchmarks.md, rewritten with this run's figures.
@@ -47,6 +47,14 @@ bench: build minio browser
 ## minio: build the pinned MinIO server the S3 tests run (once per machine, then cached).
 minio:
 	@scripts/minio.sh
+
+## mailpit: build the pinned Mailpit SMTP server the mail tests run (once per machine, then cached).
+mailpit:
+	@scripts/mailpit.sh
+
+## oidc: build the pinned OpenID Connect provider the single sign-on tests run (once per machine, then cached).
+oidc:
+	@scripts/oidc.sh
 
 ## browser: Debian's chromium and xmllint, and axe-core from npm, for the portal's
 ## browser, accessibility and OAI-PMH schema tests (installed once per machine).
