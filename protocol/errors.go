@@ -42,6 +42,8 @@ const (
 	CodeCountryTaken       Code = "country_taken"
 	CodeVisibilityMismatch Code = "visibility_mismatch"
 	CodeInvalidSource      Code = "invalid_source"
+	// An erasure is final: no version follows it (docs/protocol.md §17).
+	CodeErased Code = "erased"
 )
 
 // statusByCode is the one table that maps codes to HTTP statuses. The reverse
@@ -75,6 +77,7 @@ var statusByCode = map[Code]int{
 	CodeCountryTaken:        http.StatusConflict,
 	CodeVisibilityMismatch:  http.StatusUnprocessableEntity,
 	CodeInvalidSource:       http.StatusUnprocessableEntity,
+	CodeErased:              http.StatusGone,
 }
 
 // preferredCode picks the code a bare HTTP status stands for when several codes
@@ -188,6 +191,7 @@ var (
 	ErrCountryTaken        = &Error{Code: CodeCountryTaken}
 	ErrVisibilityMismatch  = &Error{Code: CodeVisibilityMismatch}
 	ErrInvalidSource       = &Error{Code: CodeInvalidSource}
+	ErrErased              = &Error{Code: CodeErased}
 )
 
 // ErrorResponse is the body of every non-2xx response of the sync API.

@@ -42,6 +42,7 @@ var allCodes = []struct {
 	{CodeCountryTaken, ErrCountryTaken, 409},
 	{CodeVisibilityMismatch, ErrVisibilityMismatch, 422},
 	{CodeInvalidSource, ErrInvalidSource, 422},
+	{CodeErased, ErrErased, 410},
 }
 
 func TestHTTPStatus(t *testing.T) {
@@ -80,6 +81,7 @@ func TestCodeForStatus(t *testing.T) {
 		{403, CodeForbidden},
 		{404, CodeNotFound},
 		{409, CodeConflict},
+		{410, CodeErased},
 		{413, CodeBatchTooLarge},
 		{422, CodeInvalidField},
 		{429, CodeTooManyRequests},
