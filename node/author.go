@@ -163,6 +163,12 @@ func (a *author) put(ctx context.Context, id string, d Draft, createMissing bool
 			return entityRow{}, 0, err
 		}
 	}
+	if cur != nil && cur.Erased {
+		// The hub would refuse it, and a holder that pulled only the new
+		// version would never see the erasure.
+		return entityRow{}, 0, &protocol.Error{Code: protocol.CodeErased, Record: id,
+			Message: fmt.Sprintf("erased at v%d; an erasure is final: write a new entity instead", cur.Version)}
+	}
 	if d.Kind == "" && cur != nil {
 		d.Kind = cur.Kind
 	}
