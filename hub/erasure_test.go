@@ -421,6 +421,19 @@ func TestHub_ErasureIsFinal(t *testing.T) {
 		refusedErased(t, be.mustPush(t, be.sign(t, v)), r.ID)
 	})
 
+	t.Run("tombstones before the erasure", func(t *testing.T) {
+		// What a node pushes when it erases an entity whose earlier
+		// versions it had not pushed yet: those become tombstones, and only
+		// the last version is the erasure.
+		r := be.resource(t, "Diary of John Doe", protocol.VisibilityPublic)
+		r.Deleted, r.Body = true, nil
+		del := be.next(r)
+		e := erasure(del)
+		if res := be.mustPush(t, be.signAll(t, r, del, e)...); res.Applied != 3 || len(res.Refused) != 0 {
+			t.Fatalf("tombstones then the erasure: %+v", res)
+		}
+	})
+
 	t.Run("a tombstone is not final", func(t *testing.T) {
 		r := be.resource(t, "Quiz on passwords", protocol.VisibilityPublic)
 		be.mustPush(t, be.sign(t, r))
