@@ -443,7 +443,7 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 	if len(st.ids) > 2 {
 		if st.versions == nil {
 			var err error
-			if st.versions, err = tx.PrepareContext(ctx, `SELECT id, version, kind, hash, visibility, deleted, publish_at FROM entities WHERE id IN (SELECT value FROM json_each(?))`); err != nil {
+			if st.versions, err = tx.PrepareContext(ctx, `SELECT id, version, kind, hash, visibility, deleted, erased, publish_at FROM entities WHERE id IN (SELECT value FROM json_each(?))`); err != nil {
 				return fmt.Errorf("prepare stored versions: %w", err)
 			}
 		}
@@ -455,7 +455,7 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 			var id string
 			var s stored
 			var publishAt sql.NullInt64
-			if err := rows.Scan(&id, &s.version, &s.kind, &s.hash, &s.visibility, &s.deleted, &publishAt); err != nil {
+			if err := rows.Scan(&id, &s.version, &s.kind, &s.hash, &s.visibility, &s.deleted, &s.erased, &publishAt); err != nil {
 				rows.Close()
 				return fmt.Errorf("read stored versions: %w", err)
 			}
@@ -489,6 +489,11 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 			case s.version == c.Version:
 				refuse(protocol.CodeVersionConflict, "v%d is already stored with different content", c.Version)
 				continue
+			case s.erased:
+				// A holder that pulled only this later version would never
+				// see the erasure, nor purge what it erased.
+				refuse(protocol.CodeErased, "erased at v%d; an erasure is final, no version may follow it", s.version)
+				continue
 			case s.kind != string(c.Kind):
 				refuse(protocol.CodeInvalidField, "kind cannot change from %s to %s", s.kind, c.Kind)
 				continue
@@ -520,7 +525,7 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 			boolInt(c.Deleted), boolInt(c.Erased), publishAt, c.UpdatedAt.UTC().Format(time.RFC3339Nano), appliedAt,
 			[]byte(it.signed.Change), it.signed.Sig, it.hash[:], c.KeyID, ref)
 		st.have[c.ID] = stored{version: c.Version, kind: string(c.Kind), hash: it.hash[:], visibility: string(c.Visibility),
-			deleted: c.Deleted, publishAt: c.PublishAt}
+			deleted: c.Deleted, erased: c.Erased, publishAt: c.PublishAt}
 		res.Applied++
 		if c.Erased {
 			st.erasures++
@@ -543,6 +548,7 @@ type stored struct {
 	hash       []byte
 	visibility string
 	deleted    bool
+	erased     bool
 	publishAt  *time.Time
 }
 

@@ -338,3 +338,110 @@ func TestHub_ErasurePurgesHubBlob(t *testing.T) {
 		t.Errorf("erasure = %+v, want fi still to acknowledge", e)
 	}
 }
+
+func TestHub_ErasureIsFinal(t *testing.T) {
+	th := mustOpenHub(t)
+	ctx := t.Context()
+	be, fi := th.enrolNode(t, "be"), th.enrolNode(t, "fi")
+	erasure := func(c *protocol.Change) *protocol.Change {
+		e := be.next(c)
+		e.Deleted, e.Erased, e.Body = true, true, nil
+		return e
+	}
+	revival := func(c *protocol.Change, title string) *protocol.Change {
+		v := be.next(c)
+		v.Deleted, v.Erased, v.Body = false, false, mustJSON(t, resourceBody(title))
+		return v
+	}
+	refusedErased := func(t *testing.T, res *protocol.PushResult, id string) {
+		t.Helper()
+		if res.Applied != 0 || len(res.Refused) != 1 || res.Refused[0].Code != protocol.CodeErased || res.Refused[0].ID != id {
+			t.Fatalf("later version after the erasure: %+v", res)
+		}
+	}
+	_, cursor := pullAll(t, fi.client, 0)
+
+	t.Run("the owner's erasure", func(t *testing.T) {
+		r := be.resource(t, "Personal story of Jane Doe", protocol.VisibilityPublic)
+		be.mustPush(t, be.sign(t, r))
+		e := erasure(r)
+		be.mustPush(t, be.sign(t, e))
+		_, cursor = pullAll(t, fi.client, cursor)
+
+		refusedErased(t, be.mustPush(t, be.sign(t, revival(e, "Personal story of Jane Doe, again"))), r.ID)
+		if items, _ := pullAll(t, fi.client, cursor); len(items) != 0 {
+			t.Fatalf("a holder pulled %d changes after the erasure", len(items))
+		}
+		// A tombstone after the erasure is no less a later version.
+		del := be.next(e)
+		del.Erased = false
+		refusedErased(t, be.mustPush(t, be.sign(t, del)), r.ID)
+	})
+
+	t.Run("in the same push as the erasure", func(t *testing.T) {
+		r := be.resource(t, "Class photo of John Doe", protocol.VisibilityPublic)
+		be.mustPush(t, be.sign(t, r))
+		e := erasure(r)
+		res := be.mustPush(t, be.signAll(t, e, revival(e, "Class photo of John Doe, again"))...)
+		if res.Applied != 1 || len(res.Refused) != 1 || res.Refused[0].Code != protocol.CodeErased {
+			t.Fatalf("erasure and a later version in one push: %+v", res)
+		}
+	})
+
+	t.Run("a re-sent erasure is a silent duplicate", func(t *testing.T) {
+		lu := th.enrolNode(t, "lu")
+		r := lu.resource(t, "Diary of Jane Doe", protocol.VisibilityPublic)
+		e := lu.next(r)
+		e.Deleted, e.Erased, e.Body = true, true, nil
+		ss := lu.signAll(t, r, e)
+		lu.mustPush(t, ss...)
+		// Sent again in the same epoch (the answer was lost), and again in a
+		// new epoch, where its seq is not known processed and the version
+		// check sees the same bytes.
+		if res := lu.mustPush(t, ss[1]); res.Duplicates != 1 || len(res.Refused) != 0 {
+			t.Fatalf("erasure sent again: %+v", res)
+		}
+		lu.epoch = "01JKT3RZ9W5B4V8X2N6M0QAFIN"
+		// (Version 1 under it is only older than the erasure.)
+		if res := lu.mustPush(t, ss...); res.Duplicates != 1 || res.Applied != 0 || len(res.Refused) != 1 ||
+			res.Refused[0].Code != protocol.CodeStaleVersion || res.Refused[0].Version != 1 {
+			t.Fatalf("erasure sent again in a new epoch: %+v", res)
+		}
+	})
+
+	t.Run("the coordination team's erasure", func(t *testing.T) {
+		r := be.resource(t, "Address of Jane Doe", protocol.VisibilityPublic)
+		be.mustPush(t, be.sign(t, r))
+		if _, err := th.EraseEntity(ctx, r.ID, "GDPR request 4413"); err != nil {
+			t.Fatal(err)
+		}
+		// be comes back and writes on top of what it had.
+		v := be.next(r)
+		v.Version = r.Version + 2
+		refusedErased(t, be.mustPush(t, be.sign(t, v)), r.ID)
+	})
+
+	t.Run("tombstones before the erasure", func(t *testing.T) {
+		// What a node pushes when it erases an entity whose earlier
+		// versions it had not pushed yet: those become tombstones, and only
+		// the last version is the erasure.
+		r := be.resource(t, "Diary of John Doe", protocol.VisibilityPublic)
+		r.Deleted, r.Body = true, nil
+		del := be.next(r)
+		e := erasure(del)
+		if res := be.mustPush(t, be.signAll(t, r, del, e)...); res.Applied != 3 || len(res.Refused) != 0 {
+			t.Fatalf("tombstones then the erasure: %+v", res)
+		}
+	})
+
+	t.Run("a tombstone is not final", func(t *testing.T) {
+		r := be.resource(t, "Quiz on passwords", protocol.VisibilityPublic)
+		be.mustPush(t, be.sign(t, r))
+		del := be.next(r)
+		del.Deleted, del.Body = true, nil
+		be.mustPush(t, be.sign(t, del))
+		if res := be.mustPush(t, be.sign(t, revival(del, "Quiz on passwords, revised"))); res.Applied != 1 || len(res.Refused) != 0 {
+			t.Fatalf("revival after a delete: %+v", res)
+		}
+	})
+}

@@ -163,6 +163,12 @@ func (a *author) put(ctx context.Context, id string, d Draft, createMissing bool
 			return entityRow{}, 0, err
 		}
 	}
+	if cur != nil && cur.Erased {
+		// The hub would refuse it, and a holder that pulled only the new
+		// version would never see the erasure.
+		return entityRow{}, 0, &protocol.Error{Code: protocol.CodeErased, Record: id,
+			Message: fmt.Sprintf("erased at v%d; an erasure is final: write a new entity instead", cur.Version)}
+	}
 	if d.Kind == "" && cur != nil {
 		d.Kind = cur.Kind
 	}
@@ -286,7 +292,7 @@ func (a *author) store(ctx context.Context, c *protocol.Change, scheduled bool, 
 }
 
 // remove writes a tombstone version. An erasure also purges the body and
-// attachments locally and re-signs, as erasures, the entity's changes still
+// attachments locally and re-signs, as tombstones, the entity's changes still
 // waiting in the outbox, so the erased text never leaves the node.
 func (a *author) remove(ctx context.Context, id string, erase bool) (entityRow, error) {
 	if err := a.checkOwn(id); err != nil {
@@ -330,7 +336,9 @@ func (a *author) remove(ctx context.Context, id string, erase bool) (entityRow, 
 }
 
 // erasePending turns the entity's unacknowledged outbox changes into
-// erasures of the same version and seq, keeping the outbox gap-free.
+// tombstones of the same version and seq, keeping the outbox gap-free. Not
+// erasures: the hub takes no version after an erasure, so only the last
+// change of the entity may be one.
 func (a *author) erasePending(ctx context.Context, id string) error {
 	type pending struct {
 		seq    int64
@@ -358,7 +366,7 @@ func (a *author) erasePending(ctx context.Context, id string) error {
 		if err := json.Unmarshal(p.change, &c); err != nil {
 			return fmt.Errorf("decode outbox seq %d: %w", p.seq, err)
 		}
-		c.Deleted, c.Erased, c.Body, c.Blobs, c.PublishAt = true, true, nil, nil, nil
+		c.Deleted, c.Erased, c.Body, c.Blobs, c.PublishAt = true, false, nil, nil, nil
 		s, err := a.n.key.Sign(&c)
 		if err != nil {
 			return err

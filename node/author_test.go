@@ -331,6 +331,43 @@ func TestNode_UpdateDelete(t *testing.T) {
 	})
 }
 
+func TestNode_Update_AfterErasure(t *testing.T) {
+	hub := newFakeHub(t)
+	n := newTestNode(t, hub, "be")
+
+	t.Run("an erased entity is never written again", func(t *testing.T) {
+		e := mustCreate(t, n, "Personal story of Jane Doe")
+		if _, err := n.Delete(t.Context(), e.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Update(t.Context(), e.ID, resourceDraft("Personal story of Jane Doe, again")); !errors.Is(err, protocol.ErrErased) {
+			t.Fatalf("Update after the erasure = %v, want erased", err)
+		}
+		got, err := n.Get(t.Context(), e.ID)
+		if err != nil || !got.Erased || got.Version != 2 {
+			t.Fatalf("entity after the refused update = %+v, %v", got, err)
+		}
+		var k int
+		if err := n.db.Reader().QueryRow(`SELECT count(*) FROM outbox WHERE entity_id = ? AND version > 2`, e.ID).Scan(&k); err != nil || k != 0 {
+			t.Fatalf("outbox holds %d versions after the erasure (%v)", k, err)
+		}
+		if again, err := n.Delete(t.Context(), e.ID, true); err != nil || again.Version != 2 {
+			t.Fatalf("erasing again = %+v, %v; want a no-op", again, err)
+		}
+	})
+
+	t.Run("a deleted entity may come back", func(t *testing.T) {
+		e := mustCreate(t, n, "Quiz on passwords")
+		if _, err := n.Delete(t.Context(), e.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		u, err := n.Update(t.Context(), e.ID, resourceDraft("Quiz on passwords, revised"))
+		if err != nil || u.Deleted || u.Version != 3 {
+			t.Fatalf("Update after a delete = %+v, %v", u, err)
+		}
+	})
+}
+
 func TestNode_Scheduled(t *testing.T) {
 	hub := newFakeHub(t)
 	n := newTestNode(t, hub, "be")

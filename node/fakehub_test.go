@@ -72,6 +72,7 @@ type fakeRow struct {
 	hubSeq  int64
 	signed  protocol.Signed
 	hash    [32]byte
+	erased  bool
 }
 
 func newFakeHub(t *testing.T) *fakeHub {
@@ -296,6 +297,9 @@ func (h *fakeHub) push(w http.ResponseWriter, r *http.Request, node string) {
 			case cur.version == c.Version:
 				refuse(protocol.CodeVersionConflict, "same version, other bytes")
 				continue
+			case cur.erased:
+				refuse(protocol.CodeErased, "erased")
+				continue
 			}
 		}
 		h.putLocked(c, rec.Signed)
@@ -318,7 +322,7 @@ func (h *fakeHub) lookup() protocol.KeyLookup {
 // putLocked stores a change as the latest version; the caller holds mu.
 func (h *fakeHub) putLocked(c *protocol.Change, s protocol.Signed) {
 	h.hubSeq++
-	row := &fakeRow{id: c.ID, owner: c.Owner, version: c.Version, hubSeq: h.hubSeq, signed: s, hash: s.Hash()}
+	row := &fakeRow{id: c.ID, owner: c.Owner, version: c.Version, hubSeq: h.hubSeq, signed: s, hash: s.Hash(), erased: c.Erased}
 	h.rows[c.ID] = row
 	h.bySeq = append(h.bySeq, row)
 	close(h.notify)

@@ -276,7 +276,10 @@ func (n *Node) keyLookup(ctx context.Context, refresh bool) (protocol.KeyLookup,
 // applyPullSQL applies a pulled change only when it is newer than the local
 // copy. The second condition re-adopts the hub's bytes of an own version the
 // hub already has with other bytes (after an epoch renumbered the outbox),
-// once our own copy is no longer waiting to be pushed.
+// once our own copy is no longer waiting to be pushed. The third applies an
+// erasure over whatever differs from it: the hub takes no version after an
+// erasure, so it is the entity's final state, even over an own change made
+// on a database restored from before it.
 const applyPullSQL = `INSERT INTO entities (id, owner, kind, version, visibility, deleted, erased, publish_at, updated_at,
 		scheduled, outbox_seq, hub_seq, signed_version, key_id, hash, sig, change, body, blobs)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -288,7 +291,8 @@ const applyPullSQL = `INSERT INTO entities (id, owner, kind, version, visibility
 		hash = excluded.hash, sig = excluded.sig, change = excluded.change, body = excluded.body, blobs = excluded.blobs
 	WHERE excluded.version > entities.version
 		OR (excluded.version = entities.version AND entities.owner = ? AND entities.scheduled = 0
-			AND entities.outbox_seq <= ? AND entities.hash IS NOT excluded.hash)`
+			AND entities.outbox_seq <= ? AND entities.hash IS NOT excluded.hash)
+		OR (excluded.erased AND entities.hash IS NOT excluded.hash)`
 
 // applyPage applies one verified page and its cursor in one transaction. It
 // applies nothing and reports moved when the stored cursor is no longer since.
@@ -387,6 +391,18 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 				if c.Erased {
 					erased = true
 				}
+				if c.Erased && c.Owner == self {
+					// Own changes of it still waiting to be pushed must not
+					// carry the erased text to the hub.
+					if rb == nil {
+						if rb, err = n.beginAuthor(ctx, tx, n.now()); err != nil {
+							return err
+						}
+					}
+					if err := rb.erasePending(ctx, c.ID); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		if rb != nil {
@@ -439,8 +455,8 @@ var errHeldBack = errors.New("pull held back before a change signed by a key the
 // content: the hub holds versions made from a newer copy of this database
 // (restored from a backup and edited since). The local edit is the newest
 // intent, so it is signed again on top of c rather than overwritten by it
-// or refused later. It reports whether it re-based; a is the author it
-// opens on first use.
+// or refused later; an erasure alone is never built upon (§17). It reports
+// whether it re-based; a is the author it opens on first use.
 func (n *Node) rebaseOnPull(ctx context.Context, tx *sql.Tx, a **author, c *protocol.Change, hash [32]byte, checkpoint int64) (bool, error) {
 	var version, outboxSeq int64
 	var scheduled bool
@@ -452,6 +468,9 @@ func (n *Node) rebaseOnPull(ctx context.Context, tx *sql.Tx, a **author, c *prot
 	}
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", c.ID, err)
+	}
+	if c.Erased {
+		return false, nil // final: applied over the local change, never built upon
 	}
 	if scheduled || outboxSeq <= checkpoint || c.Version < version || c.Version == version && bytes.Equal(localHash, hash[:]) {
 		return false, nil

@@ -359,6 +359,19 @@ func (n *Node) storePushResult(ctx context.Context, epoch string, checkpoint int
 			if _, ok := rebase[rf.Seq]; ok {
 				continue
 			}
+			if rf.Code == protocol.CodeErased {
+				// Refused because the entity is erased at the hub: when it
+				// is erased here too (the refused change was one of our
+				// pending changes, emptied when the erasure was applied),
+				// nothing that was meant is lost.
+				var local bool
+				if err := tx.QueryRowContext(ctx, `SELECT erased FROM entities WHERE id = ?`, rf.ID).Scan(&local); err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("read %s: %w", rf.ID, err)
+				}
+				if local {
+					continue
+				}
+			}
 			if err := insertRefusal(ctx, stmt, "push", 0, rf, now); err != nil {
 				return err
 			}

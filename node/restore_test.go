@@ -248,6 +248,76 @@ func TestSync_RestoredNodeEditedOffline(t *testing.T) {
 	}
 }
 
+// A node restored from a backup taken before it erased an entity, and edited
+// offline: the erasure the hub holds is final. The offline edit never
+// becomes a version after it; the node applies the erasure over its edit,
+// and the edit's text does not stay on the node nor reach fi.
+func TestSync_RestoredNodeEditsErasedEntity(t *testing.T) {
+	for _, pullFirst := range []bool{false, true} {
+		name := "push first"
+		if pullFirst {
+			name = "pull first"
+		}
+		t.Run(name, func(t *testing.T) {
+			hub := newFakeHub(t)
+			dir := initNode(t, hub, "be")
+			be := openNode(t, dir)
+			fi := newTestNode(t, hub, "fi")
+			e := mustCreate(t, be, "Personal story of Jane Doe")
+			mustSync(t, be)
+			backup, be2 := backupNodeDB(t, be, dir)
+			be = be2
+			if _, err := be.Delete(t.Context(), e.ID, true); err != nil {
+				t.Fatal(err)
+			}
+			mustSync(t, be)
+			mustSync(t, fi)
+
+			be = restoreNodeDB(t, be, dir, backup)
+			// Two edits: one reuses the erasure's version, one goes past it.
+			for _, title := range []string{"Jane Doe, edited offline", "Jane Doe, edited offline again"} {
+				if _, err := be.Update(t.Context(), e.ID, resourceDraft(title)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if pullFirst {
+				if err := be.Pull(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mustSync(t, be)
+			mustSync(t, be)
+			mustSync(t, fi)
+
+			if v, _, deleted := hubTitle(t, hub, e.ID); v != 2 || !deleted || !hub.rows[e.ID].erased {
+				t.Fatalf("hub holds v%d deleted=%t erased=%t, want the erasure v2", v, deleted, hub.rows[e.ID].erased)
+			}
+			for _, n := range []*Node{be, fi} {
+				got, err := n.Get(t.Context(), e.ID)
+				if err != nil || got.Version != 2 || !got.Erased || got.Body != nil {
+					t.Fatalf("%s holds %+v, %v; want the erasure", n.ID(), got, err)
+				}
+				mustEqual(t, n)
+			}
+			var k int
+			if err := be.db.Reader().QueryRow(`SELECT count(*) FROM outbox WHERE CAST(change AS TEXT) LIKE '%edited offline%'`).Scan(&k); err != nil || k != 0 {
+				t.Fatalf("be's outbox still carries the offline edit (%d, %v)", k, err)
+			}
+			s := mustStatus(t, be)
+			if s.Pending != 0 || s.Reconciling {
+				t.Fatalf("be status = %+v", s)
+			}
+			// Pushed first, the edit is refused for the erasure, and says so;
+			// pulled first, the edits became erasures before they left.
+			for _, rf := range s.Refusals {
+				if pullFirst || rf.Code != protocol.CodeErased || rf.ID != e.ID {
+					t.Fatalf("be shows refusal %+v", rf)
+				}
+			}
+		})
+	}
+}
+
 // A change signed by a key the node's key directory does not list, even
 // fetched again, is not dropped: the page applies up to it, the cursor stops
 // before it and the pull is retried, so the change arrives once the

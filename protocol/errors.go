@@ -45,6 +45,8 @@ const (
 	// CodeSuspended refuses every sync request of a node the coordination
 	// team suspended; its credential stays valid for when it is resumed.
 	CodeSuspended Code = "suspended"
+	// An erasure is final: no version follows it (docs/protocol.md §17).
+	CodeErased Code = "erased"
 )
 
 // statusByCode is the one table that maps codes to HTTP statuses. The reverse
@@ -79,6 +81,7 @@ var statusByCode = map[Code]int{
 	CodeVisibilityMismatch:  http.StatusUnprocessableEntity,
 	CodeInvalidSource:       http.StatusUnprocessableEntity,
 	CodeSuspended:           http.StatusForbidden,
+	CodeErased:              http.StatusGone,
 }
 
 // preferredCode picks the code a bare HTTP status stands for when several codes
@@ -193,6 +196,7 @@ var (
 	ErrVisibilityMismatch  = &Error{Code: CodeVisibilityMismatch}
 	ErrInvalidSource       = &Error{Code: CodeInvalidSource}
 	ErrSuspended           = &Error{Code: CodeSuspended}
+	ErrErased              = &Error{Code: CodeErased}
 )
 
 // ErrorResponse is the body of every non-2xx response of the sync API.

@@ -43,6 +43,7 @@ var allCodes = []struct {
 	{CodeVisibilityMismatch, ErrVisibilityMismatch, 422},
 	{CodeInvalidSource, ErrInvalidSource, 422},
 	{CodeSuspended, ErrSuspended, 403},
+	{CodeErased, ErrErased, 410},
 }
 
 func TestHTTPStatus(t *testing.T) {
@@ -81,6 +82,7 @@ func TestCodeForStatus(t *testing.T) {
 		{403, CodeForbidden},
 		{404, CodeNotFound},
 		{409, CodeConflict},
+		{410, CodeErased},
 		{413, CodeBatchTooLarge},
 		{422, CodeInvalidField},
 		{429, CodeTooManyRequests},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -272,5 +273,120 @@ func TestE2E_HubEraseOffline(t *testing.T) {
 	}
 	if code, _ := httpGet(t, nw.hubURL+"/api/v1/entities/"+id, ""); code != http.StatusNotFound {
 		t.Errorf("erased resource on the public API: %d", code)
+	}
+}
+
+// TestE2E_ErasureIsFinal: be erases its resource. Its own node refuses to
+// write the entity again, and a later version crafted with be's key and
+// pushed with be's credential (a node whose checks were bypassed) is refused
+// by name at the hub and never reaches fi, which keeps the erasure.
+func TestE2E_ErasureIsFinal(t *testing.T) {
+	nw := newNetwork(t)
+	be, fi := nw.addNode("be", fastSync...), nw.addNode("fi", fastSync...)
+	nw.startNode(be)
+	nw.startNode(fi)
+	dir := t.TempDir()
+	id := createdID(t, mustCLI(t, nil, "node", "create", "--kind", "resource", "--file", resourceJSON(t, dir, "Personal story of Jane Doe"), "--data", be.dir))
+	fiAPI := admin(t, fi)
+	fiHolds := func(want string) func() error {
+		return func() error {
+			code, body, err := fiAPI.do(http.MethodGet, node.PathAdminEntities+"/"+id, nil)
+			if err != nil {
+				return err
+			}
+			if code != http.StatusOK || !strings.Contains(string(body), want) {
+				return fmt.Errorf("fi holds %d %s", code, body)
+			}
+			return nil
+		}
+	}
+	waitFor(t, 30*time.Second, "fi to hold the resource", fiHolds("Personal story of Jane Doe"))
+	mustCLI(t, nil, "node", "delete", id, "--erase", "--data", be.dir)
+	waitFor(t, 30*time.Second, "fi to apply the erasure", fiHolds(`"erased":true`))
+
+	body, err := json.Marshal(protocol.Resource{Title: "Personal story of Jane Doe, again", Description: "Back after its erasure.",
+		Language: "en", Languages: []string{"en"}, AgeMin: 10, AgeMax: 14, Audiences: []string{"teachers"}, Topics: []string{"media-literacy"}, Type: "video"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	draft, _ := json.Marshal(node.Draft{Kind: protocol.KindResource, Visibility: protocol.VisibilityPublic, Body: body})
+	code, answer, err := admin(t, be).do(http.MethodPut, node.PathAdminEntities+"/"+id, draft)
+	if err != nil || code != http.StatusGone || !strings.Contains(string(answer), `"code":"erased"`) {
+		t.Fatalf("be's node wrote its erased entity again: %d %s %v", code, answer, err)
+	}
+	waitFor(t, 30*time.Second, "be's erasure at the hub", func() error {
+		if st := nodeStatus(t, be); st.Pending != 0 {
+			return fmt.Errorf("%d pending", st.Pending)
+		}
+		return nil
+	})
+	be.proc.stop()
+
+	// What a node whose own checks were bypassed would push: the next
+	// version and seq, signed with be's key, sent with be's credential.
+	db := nodeDB(t, be)
+	var cred, epoch string
+	var version int64
+	if err := db.QueryRow(`SELECT i.credential, s.epoch FROM identity i, sync_state s`).Scan(&cred, &epoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT version FROM entities WHERE id = ? AND erased`, id).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	seed, err := os.ReadFile(filepath.Join(be.dir, "node.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := protocol.KeyFromSeed("be", seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := hubNode(t, nw, "be").AppliedSeq + 1
+	later := protocol.Change{Protocol: protocol.Version, ID: id, Kind: protocol.KindResource, Owner: "be", Version: version + 1, Seq: seq,
+		UpdatedAt: time.Now().UTC(), Visibility: protocol.VisibilityPublic, Body: body, KeyID: key.ID}
+	signed, err := key.Sign(&later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := nw.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, _ := json.Marshal(protocol.PushHeader{Node: "be", Epoch: epoch, FromSeq: seq, ToSeq: seq, HeadSeq: seq})
+	push := append(protocol.AppendSigned(append(hdr, '\n'), signed), '\n')
+	req, _ := http.NewRequest(http.MethodPost, nw.hubURL+protocol.PathPush, bytes.NewReader(push))
+	req.Header.Set("Authorization", "Bearer "+cred)
+	req.Header.Set("Content-Type", protocol.ContentTypeNDJSON)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res protocol.PushResult
+	json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || res.Applied != 0 || len(res.Refused) != 1 || res.Refused[0].Code != protocol.CodeErased || res.Refused[0].ID != id {
+		t.Fatalf("later version after the erasure: %s %+v; want it refused as erased", resp.Status, res)
+	}
+
+	// fi pulls past the moment of the push and still holds the erasure.
+	after, err := nw.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.HubSeq != before.HubSeq {
+		t.Fatalf("the hub's head moved from %d to %d", before.HubSeq, after.HubSeq)
+	}
+	waitFor(t, 30*time.Second, "fi to pull up to the hub's head", func() error {
+		if st := nodeStatus(t, fi); st.PullCursor < after.HubSeq {
+			return fmt.Errorf("fi's cursor %d, hub's head %d", st.PullCursor, after.HubSeq)
+		}
+		return nil
+	})
+	if err := fiHolds(fmt.Sprintf(`"version":%d`, version))(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fiHolds(`"erased":true`)(); err != nil {
+		t.Fatal(err)
 	}
 }
