@@ -219,7 +219,7 @@ func (h *Hub) readErasures(ctx context.Context, tx *sql.Tx) ([]protocol.Erasure,
 // (secure_delete already zeroed them in the main file).
 func (h *Hub) completeErasures(ctx context.Context) error {
 	var done []int64
-	watch := int64(0)
+	waiting := false // an erasure some holder has not acknowledged yet
 	rows, err := h.db.Reader().QueryContext(ctx, `SELECT e.hub_seq, EXISTS (SELECT 1 FROM erasure_holders x
 		WHERE x.hub_seq = e.hub_seq AND x.acked_at IS NULL) FROM erasures e WHERE e.done_at IS NULL ORDER BY e.hub_seq`)
 	if err != nil {
@@ -232,18 +232,17 @@ func (h *Hub) completeErasures(ctx context.Context) error {
 			rows.Close()
 			return fmt.Errorf("read erasures: %w", err)
 		}
-		if !open {
+		if open {
+			waiting = true
+		} else {
 			done = append(done, seq)
-		} else if watch == 0 {
-			watch = seq
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read erasures: %w", err)
 	}
-	h.erasureWatch.Store(watch)
-	if len(done) == 0 && watch == 0 {
+	if len(done) == 0 && !waiting {
 		return nil
 	}
 	// The hub's own copy goes at once, whatever the holders still owe.

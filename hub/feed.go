@@ -140,9 +140,6 @@ func (h *Hub) recordPull(node string, since int64) {
 		n.pullDirty = true
 	}
 	h.mu.Unlock()
-	if e := h.erasureWatch.Load(); e > 0 && since >= e {
-		h.kickHousekeeping()
-	}
 }
 
 func (h *Hub) checkpoint(node string) *protocol.Checkpoint {

@@ -62,10 +62,6 @@ type Hub struct {
 	writeMu sync.Mutex
 	// head is the last committed hub_seq.
 	head atomic.Int64
-	// erasureWatch is the lowest hub_seq of an erasure not yet complete, 0 if
-	// none. Acknowledgements complete erasures (erasure.go); a pull past it
-	// only wakes housekeeping early.
-	erasureWatch atomic.Int64
 
 	// keys is the key directory, copied on write (enrolment is rare, lookups
 	// happen once per pushed change).
