@@ -95,7 +95,7 @@ type Hub struct {
 	blobs blobState // attachments' store and staging, opened at first use (blobs.go)
 
 	incarnation incarnationState // this start of the server and the ones before (incarnation.go)
-	limits *limits // the HTTP server's limits (limits.go)
+	limits      *limits          // the HTTP server's limits (limits.go)
 	// longPolls counts the long-polls each credential holds; guarded by mu.
 	longPolls map[string]int
 }
