@@ -259,3 +259,28 @@ func TestSite_TooMany(t *testing.T) {
 		t.Errorf("429 page without the wait in French: %s", w.Body)
 	}
 }
+
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{"/", "/a?b=c#d", "//x", "/\\x", "https://x/", "/%2F%2Fx", "/\t/x", "/@x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := SafeNext(s)
+		if got == "" {
+			return
+		}
+		if got != s {
+			t.Fatalf("SafeNext(%q) = %q: changed instead of refused", s, got)
+		}
+		u, err := url.Parse(got)
+		if err != nil || u.Host != "" || u.Scheme != "" || !strings.HasPrefix(got, "/") ||
+			strings.HasPrefix(got, "//") || strings.ContainsAny(got, "\\\t\r\n") {
+			t.Fatalf("SafeNext let %q through", got)
+		}
+		// What a browser resolves it to against this site stays on it.
+		base, _ := url.Parse("https://sic.example/x/")
+		if r := base.ResolveReference(u); r.Host != "sic.example" {
+			t.Fatalf("SafeNext(%q) leads to %s", s, r)
+		}
+	})
+}
