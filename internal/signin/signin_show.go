@@ -20,9 +20,10 @@ type signInPage struct {
 // notices are the messages the sign-in page shows after another page sent
 // a person there; the query names one by key, never carries text.
 var notices = map[string]string{
-	"signout": "signout.done",
-	"invite":  "setpassword.done",
-	"reset":   "reset.done",
+	"signout":    "signout.done",
+	"invite":     "setpassword.done",
+	"reset":      "reset.done",
+	"everywhere": "account.signout_everywhere.done",
 }
 
 func (h *Handler) showSignIn(w http.ResponseWriter, r *http.Request) {

@@ -86,6 +86,7 @@ func newFixture(t *testing.T, edit ...func(*account.Config)) *fixture {
 	mux := http.NewServeMux()
 	mux.Handle("/signin", h)
 	mux.Handle("/signin/", h)
+	mux.Handle("/account", h.Account())
 	mux.Handle("GET /{$}", site.RequireSignIn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m, _ := web.Member(r)
 		io.WriteString(w, "hello "+m.Name)
@@ -480,4 +481,45 @@ func TestHandler_ForgotAndReset(t *testing.T) {
 	a = f.get(c, link.RequestURI())
 	mustContain(t, a.body, "This link has already been used.", "Ask for a new link")
 	f.signIn(c, "eddie@example.org", newPassword)
+}
+
+func TestHandler_Account(t *testing.T) {
+	f := newFixture(t)
+	f.member("eddie@example.org")
+	if a := f.get(f.browser(), "/account"); a.status != http.StatusSeeOther ||
+		a.header.Get("Location") != "/signin?next=%2Faccount" {
+		t.Fatalf("anonymous account page: %d to %q", a.status, a.header.Get("Location"))
+	}
+	phone, laptop := f.browser(), f.browser()
+	f.signIn(phone, "eddie@example.org", goodPassword)
+	f.signIn(laptop, "eddie@example.org", goodPassword)
+
+	a := f.get(laptop, "/account")
+	if a.status != http.StatusOK {
+		t.Fatalf("account page: %d", a.status)
+	}
+	mustContain(t, a.body, "<h1>Your account</h1>", "eddie@example.org", "Eddie Editor", "Where you are signed in")
+	if n := strings.Count(a.body, "<tr><td>"); n != 2 {
+		t.Errorf("%d sessions listed, want 2", n)
+	}
+	if n := strings.Count(a.body, "(This browser)"); n != 1 {
+		t.Errorf("this browser marked %d times", n)
+	}
+
+	if a := f.post(laptop, "/account", url.Values{}); a.status != http.StatusForbidden {
+		t.Fatalf("sign out everywhere without a form token: %d", a.status)
+	}
+	if a := f.get(phone, "/"); a.status != http.StatusOK {
+		t.Fatal("a refused request ended a session")
+	}
+	a = f.post(laptop, "/account", url.Values{web.FormField: {f.formToken(laptop)}})
+	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/signin?done=everywhere" {
+		t.Fatalf("sign out everywhere: %d to %q", a.status, a.header.Get("Location"))
+	}
+	for name, c := range map[string]*http.Client{"phone": phone, "laptop": laptop} {
+		if a := f.get(c, "/"); a.status != http.StatusSeeOther {
+			t.Errorf("%s still signed in: %d", name, a.status)
+		}
+	}
+	mustContain(t, f.get(laptop, "/signin?done=everywhere").body, "You have signed out on every device.")
 }
