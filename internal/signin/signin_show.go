@@ -24,6 +24,7 @@ var notices = map[string]string{
 	"invite":     "setpassword.done",
 	"reset":      "reset.done",
 	"everywhere": "account.signout_everywhere.done",
+	"ended":      "signin.error.session_ended",
 }
 
 func (h *Handler) showSignIn(w http.ResponseWriter, r *http.Request) {

@@ -420,9 +420,11 @@ func TestHandler_SignOut(t *testing.T) {
 	// The cookie from before sign-out opens nothing.
 	replay := f.browser()
 	replay.Jar.SetCookies(u, old)
-	if a := f.get(replay, "/"); a.status != http.StatusSeeOther {
-		t.Errorf("old cookie after sign-out: %d, want a redirect to sign in", a.status)
+	a = f.get(replay, "/")
+	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/signin?done=ended&next=%2F" {
+		t.Fatalf("old cookie after sign-out: %d to %q, want a redirect to sign in", a.status, a.header.Get("Location"))
 	}
+	mustContain(t, f.get(replay, a.header.Get("Location")).body, "Your session has ended. Please sign in again.")
 }
 
 func TestHandler_Language(t *testing.T) {

@@ -13,6 +13,7 @@ type ctxKey int
 const (
 	printerKey ctxKey = iota
 	sessionKey
+	endedKey
 )
 
 type signedIn struct {

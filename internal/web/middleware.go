@@ -41,7 +41,7 @@ func (s *Site) Session(next http.Handler) http.Handler {
 		switch {
 		case errors.Is(err, account.ErrNoSession):
 			http.SetCookie(w, s.store.ClearCookie(s.cfg.Secure))
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, withValue(r, endedKey, true))
 		case err != nil:
 			s.log.Error("look up session", "err", err)
 			s.Error(w, r, http.StatusInternalServerError, "")
@@ -59,11 +59,20 @@ func (s *Site) RequireSignIn(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		to := s.cfg.SignIn
+		q := url.Values{}
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			if next := SafeNext(r.URL.RequestURI()); next != "" {
-				to += "?next=" + url.QueryEscape(next)
+				q.Set("next", next)
 			}
+		}
+		// A browser whose session ended (signed out elsewhere, expired,
+		// disabled) is told so, rather than just shown the form.
+		if ended, _ := r.Context().Value(endedKey).(bool); ended {
+			q.Set("done", "ended")
+		}
+		to := s.cfg.SignIn
+		if len(q) > 0 {
+			to += "?" + q.Encode()
 		}
 		http.Redirect(w, r, to, http.StatusSeeOther)
 	})
