@@ -525,3 +525,31 @@ func TestHandler_Account(t *testing.T) {
 	}
 	mustContain(t, f.get(laptop, "/signin?done=everywhere").body, "You have signed out on every device.")
 }
+
+func TestHandler_CrossSiteSignIn(t *testing.T) {
+	f := newFixture(t)
+	f.member("eddie@example.org")
+	c := f.browser()
+	a := f.post(c, "/signin", url.Values{"email": {"eddie@example.org"}, "password": {goodPassword}},
+		"Sec-Fetch-Site", "cross-site")
+	if a.status != http.StatusForbidden || a.header.Get("Set-Cookie") != "" {
+		t.Fatalf("sign-in from another site: %d, cookie %q", a.status, a.header.Get("Set-Cookie"))
+	}
+	mustContain(t, a.body, "This form was sent from another site")
+}
+
+func TestHandler_ForgotLimited(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	cfg := DefaultConfig()
+	for i := range cfg.ResetBurst {
+		if a := f.post(c, "/signin/forgot", url.Values{"email": {"nobody@example.org"}}); a.status != http.StatusOK {
+			t.Fatalf("request %d: %d", i+1, a.status)
+		}
+	}
+	a := f.post(c, "/signin/forgot", url.Values{"email": {"nobody@example.org"}})
+	if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" {
+		t.Fatalf("request past the burst: %d, Retry-After %q", a.status, a.header.Get("Retry-After"))
+	}
+	mustContain(t, a.body, "Too many requests. Please try again in ")
+}
