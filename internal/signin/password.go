@@ -1,0 +1,125 @@
+package signin
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/bikfed/bikfed/internal/account"
+	"github.com/bikfed/bikfed/internal/locale"
+	"github.com/bikfed/bikfed/internal/web"
+)
+
+// passwordPage is the form that sets a password from a link: an
+// invitation's first one or a reset's new one.
+type passwordPage struct {
+	Title, Intro string // message ids
+	Action       string
+	Token        string
+	// LinkError, when set, replaces the form: the link cannot be used.
+	LinkError string
+	AskAgain  string // where to get a new link, if anywhere
+	// Error is about the password, ConfirmError about the repetition.
+	Error, ConfirmError string
+	Min, Max            int
+}
+
+// linkMessages are the messages for a link that cannot be used, by kind.
+var linkMessages = map[string]map[error]string{
+	"invite": {
+		account.ErrTokenUnknown: "invitation.error.unknown",
+		account.ErrTokenExpired: "invitation.error.expired",
+		account.ErrTokenUsed:    "invitation.error.used",
+		account.ErrDisabled:     "invitation.error.unknown",
+		account.ErrActive:       "invitation.error.used",
+	},
+	"reset": {
+		account.ErrTokenUnknown: "reset.error.unknown",
+		account.ErrTokenExpired: "reset.error.expired",
+		account.ErrTokenUsed:    "reset.error.used",
+		account.ErrDisabled:     "reset.error.unknown",
+	},
+}
+
+// linkError returns the message for err if it says the link is unusable.
+func linkError(kind string, err error) (string, bool) {
+	for e, id := range linkMessages[kind] {
+		if errors.Is(err, e) {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// passwordError words a refused password.
+func passwordError(p *locale.Printer, err error) (string, bool) {
+	var pe *account.PasswordError
+	if !errors.As(err, &pe) {
+		return "", false
+	}
+	switch pe.Rule {
+	case account.RuleTooShort:
+		return p.N("setpassword.error.too_short", pe.Min), true
+	case account.RuleTooLong:
+		return p.N("setpassword.error.too_long", pe.Max), true
+	case account.RuleContainsEmail:
+		return p.T("setpassword.error.contains_email"), true
+	default:
+		return p.T("setpassword.error.common"), true
+	}
+}
+
+// usePasswordLink is the common part of accepting an invitation and
+// resetting a password. use spends the link; with an empty password it only
+// checks it, since the link is checked before the password and an empty
+// password is always refused before anything is written.
+func (h *Handler) usePasswordLink(w http.ResponseWriter, r *http.Request, kind string, page passwordPage,
+	use func(token, password string) error, done string) {
+	p := web.Printer(r)
+	page.Min, page.Max = h.minLen, h.maxLen
+	post := r.Method == http.MethodPost
+	token := r.URL.Query().Get("token")
+	var f passwordForm
+	if post {
+		var err error
+		if f, err = parsePassword(r); err != nil {
+			h.site.Error(w, r, http.StatusBadRequest, "")
+			return
+		}
+		token = f.Token
+	}
+	if len(token) > maxToken {
+		token = ""
+	}
+	page.Token = token
+	mismatch := post && f.Password != f.Confirm
+	password := f.Password
+	if mismatch {
+		password = ""
+	}
+
+	err := use(token, password)
+	if id, dead := linkError(kind, err); dead {
+		page.LinkError = p.T(id)
+		h.pages.Render(w, r, http.StatusGone, "password", page)
+		return
+	}
+	switch {
+	case err == nil:
+		http.Redirect(w, r, h.cfg.Prefix+"?done="+done, http.StatusSeeOther)
+		return
+	case !post && errors.Is(err, account.ErrWeakPassword):
+		h.pages.Render(w, r, http.StatusOK, "password", page)
+		return
+	case mismatch && errors.Is(err, account.ErrWeakPassword):
+		page.ConfirmError = p.T("setpassword.error.mismatch")
+	default:
+		msg, ok := passwordError(p, err)
+		if !ok {
+			h.log.Error("use "+kind+" link", "err", err)
+			h.site.Error(w, r, http.StatusInternalServerError, "")
+			return
+		}
+		page.Error = msg
+	}
+	h.pages.Render(w, r, http.StatusUnprocessableEntity, "password", page)
+}
