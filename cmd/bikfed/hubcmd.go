@@ -48,7 +48,7 @@ func (e *cmdEnv) hub(ctx context.Context, args []string) error {
 func hubFlags(s *settings, cfg *hub.Config) {
 	s.fs.StringVar(&cfg.DataDir, "data", "bikfed-hub", "data directory: hub.db, hub.key, admin.token")
 	s.fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address")
-	s.fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "the hub's public base URL, also of invitation links (default: http://<listen>)")
+	s.fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "the hub's public base URL, also of invitation links (which without it use http://<listen>)")
 	s.fs.StringVar(&cfg.AdminToken, "admin-token", cfg.AdminToken, "operator bearer token (default: <data>/admin.token, created if missing)")
 	s.fs.DurationVar(&cfg.EnrolTokenTTL, "enrol-token-ttl", cfg.EnrolTokenTTL, "how long an enrolment token stays valid")
 	s.fs.DurationVar(&cfg.LongPollMax, "long-poll-max", cfg.LongPollMax, "longest a changes request may wait")
