@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -19,8 +20,13 @@ type Config struct {
 	// creates the listener). Default "127.0.0.1:8080".
 	Listen string
 	// PublicURL is the hub's address as nodes and visitors reach it, e.g.
-	// https://hub.betterinternetforkids.eu. Optional; used in messages only.
+	// https://hub.betterinternetforkids.eu. Optional; used in messages and
+	// in the coordination team's invitation links, which otherwise point at
+	// the listen address.
 	PublicURL string
+	// Mail is the SMTP server that sends the coordination team's
+	// invitations; without a host the links are handed to the operator.
+	Mail mail.Config
 	// AdminToken is the operator's bearer token. When empty, the token is read
 	// from <DataDir>/admin.token, created (0600) on first open.
 	AdminToken string
@@ -70,6 +76,7 @@ func DefaultConfig() Config {
 		LivenessWindow:    5 * time.Minute,
 		Blobs:             DefaultBlobConfig(),
 		Limits:            DefaultLimitConfig(),
+		Mail:              mail.DefaultConfig(),
 	}
 }
 
@@ -95,6 +102,9 @@ func (c Config) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("PublicURL", "%q is not an absolute http(s) URL", c.PublicURL)
 		}
+	}
+	if err := c.Mail.Validate(); err != nil {
+		bad("Mail", "%v", err)
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < minAdminToken {
 		bad("AdminToken", "shorter than %d characters", minAdminToken)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/bikfed/bikfed/hub/portal"
+	"github.com/bikfed/bikfed/internal/account"
+	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/internal/privfile"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
 	"github.com/bikfed/bikfed/protocol"
@@ -74,6 +76,12 @@ type Hub struct {
 
 	// authorMu serialises hub authoring, which allocates the hub's outbox seq.
 	authorMu sync.Mutex
+
+	// accounts and mailer are the coordination team's members and the mail
+	// server that invites them (members.go); listenAddr is where Run listens.
+	accounts   *account.Store
+	mailer     mail.Sender
+	listenAddr atomic.Value
 
 	drainOnce sync.Once
 	drain     chan struct{} // closed when the server shuts down: long-polls return at once
@@ -186,6 +194,10 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 		h.db.Close()
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
+	if h.accounts, h.mailer, err = openAccounts(ctx, h.db, cfg, logger); err != nil {
+		h.db.Close()
+		return nil, fmt.Errorf("open hub: %w", err)
+	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if !serving {
 		return h, nil
@@ -242,6 +254,7 @@ func (h *Hub) Run(ctx context.Context, ln net.Listener) error {
 	if err := h.startIncarnation(ctx); err != nil {
 		return err
 	}
+	h.listenAddr.Store(ln.Addr().String())
 	srv, ln := h.server(ln)
 	srv.ErrorLog = slog.NewLogLogger(h.log.Handler(), slog.LevelWarn)
 	// Long-polls would otherwise hold Shutdown for their whole wait.

@@ -61,6 +61,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("POST "+PathAdminSync, n.auth(n.handleSync))
 	mux.HandleFunc("GET "+PathAdminVerify, n.auth(n.handleVerify))
 	n.blobRoutes(mux)
+	n.mountMembers(mux) // /admin/v1/members (members.go)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusNotFound, APIError{Code: protocol.CodeNotFound, Message: "no such endpoint"})
 	})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -54,6 +55,12 @@ type Config struct {
 	Clock func() time.Time `json:"-"`
 	// Limits bounds what clients can take from the admin API (limits.go).
 	Limits LimitConfig `json:"limits"`
+	// PublicURL is the node's address as its people reach it, the base of
+	// the links in invitations. Empty means http://<the listen address>.
+	PublicURL string `json:"public_url"`
+	// Mail is the SMTP server that sends invitations; without a host the
+	// links are handed to whoever added the member.
+	Mail mail.Config `json:"mail"`
 }
 
 // Schedules are the node's cron schedules.
@@ -100,6 +107,7 @@ func DefaultConfig() Config {
 		Blobs:               DefaultBlobConfig(),
 		ReadyMaxSyncFailure: 10 * time.Minute,
 		Limits:              DefaultLimitConfig(),
+		Mail:                mail.DefaultConfig(),
 	}
 }
 
@@ -120,6 +128,12 @@ func (c Config) Validate() error {
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		bad("admin_token", "must be at least 16 characters")
+	}
+	if err := validPublicURL(c.PublicURL); err != nil {
+		bad("public_url", "%v", err)
+	}
+	if err := c.Mail.Validate(); err != nil {
+		bad("mail", "%v", err)
 	}
 	for _, s := range []struct{ field, spec string }{
 		{"schedules.push", c.Schedules.Push},

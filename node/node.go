@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/account"
+	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/internal/privfile"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
 	"github.com/bikfed/bikfed/protocol"
@@ -72,6 +74,12 @@ type Node struct {
 
 	// blobs is the local blob store of attachments (blobs.go).
 	blobs nodeBlobs
+
+	// accounts and mailer are the node's members and the mail server that
+	// invites them (members.go); listenAddr is where Run listens.
+	accounts   *account.Store
+	mailer     mail.Sender
+	listenAddr atomic.Value
 }
 
 // Init enrols a node with the hub and stores its identity in dataDir. token is
@@ -298,6 +306,11 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 		db.Close()
 		return nil, fmt.Errorf("open node: %s holds key %s but the node enrolled with %s: run bikfed node init again", keyFile, key.ID, ident.KeyID)
 	}
+	accounts, mailer, err := openAccounts(ctx, db, cfg, logger)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open node: %w", err)
+	}
 	token := cfg.AdminToken
 	if token == "" {
 		if token, err = ensureAdminToken(cfg.DataDir); err != nil {
@@ -321,6 +334,8 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 		client:     protocol.NewClient(ccfg),
 		adminToken: token,
 		kick:       make(chan struct{}, 1),
+		accounts:   accounts,
+		mailer:     mailer,
 	}
 	n.initOps()
 	if st, err := readSyncState(ctx, db.Reader()); err == nil && st.HubClockOffset != nil {
@@ -358,6 +373,7 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	n.listenAddr.Store(ln.Addr().String())
 	srv, ln := n.server(ln)
 	srv.ErrorLog = slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
 	srv.BaseContext = func(net.Listener) context.Context { return ctx }

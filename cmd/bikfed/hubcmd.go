@@ -38,6 +38,8 @@ func (e *cmdEnv) hub(ctx context.Context, args []string) error {
 		return e.hubErase(ctx, args) // erasecmd.go
 	case "node":
 		return e.hubNode(ctx, args)
+	case "member":
+		return e.hubMember(ctx, args) // membercmd.go
 	}
 	return errUsage
 }
@@ -46,7 +48,7 @@ func (e *cmdEnv) hub(ctx context.Context, args []string) error {
 func hubFlags(s *settings, cfg *hub.Config) {
 	s.fs.StringVar(&cfg.DataDir, "data", "bikfed-hub", "data directory: hub.db, hub.key, admin.token")
 	s.fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address")
-	s.fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "the hub's public base URL")
+	s.fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "the hub's public base URL, also of invitation links (which without it use http://<listen>)")
 	s.fs.StringVar(&cfg.AdminToken, "admin-token", cfg.AdminToken, "operator bearer token (default: <data>/admin.token, created if missing)")
 	s.fs.DurationVar(&cfg.EnrolTokenTTL, "enrol-token-ttl", cfg.EnrolTokenTTL, "how long an enrolment token stays valid")
 	s.fs.DurationVar(&cfg.LongPollMax, "long-poll-max", cfg.LongPollMax, "longest a changes request may wait")
@@ -56,6 +58,7 @@ func hubFlags(s *settings, cfg *hub.Config) {
 	hubOpsFlags(s, cfg)  // gossip, status page (gossipcmd.go)
 	hubBlobFlags(s, cfg) // attachments (blobcmd.go)
 	hubLimitFlags(s, &cfg.Limits)
+	mailFlags(s, &cfg.Mail) // membercmd.go
 }
 
 // parseHub parses the hub settings.

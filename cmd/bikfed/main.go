@@ -29,6 +29,10 @@ Usage:
   bikfed hub node rotate-key ID       retire a node's key and credential, print a token to enrol a new key
   bikfed hub node remove ID --keep-content|--erase-content
                                       deregister a node for good; its content kept or erased
+  bikfed hub member add EMAIL --name NAME --role ROLE [--role ROLE…]
+                                      invite a member of the coordination team; prints the link
+  bikfed hub member list | roles ID --role R… | disable ID | remove ID | invite ID | audit
+                                      manage the coordination team's members; read the audit log
   bikfed node init --hub URL --token T
                                       create keys and enrol this node with the hub
   bikfed node rekey --token T         enrol a new key after rotate-key, keeping the node's data
@@ -40,6 +44,10 @@ Usage:
                                       read an attachment; list attachments still to be fetched
   bikfed node sync                    push and pull now, with a progress bar
   bikfed node status [--json]         pending changes, last push and pull, refusals
+  bikfed node member add EMAIL --name NAME --role ROLE [--role ROLE…] [--handle H]
+                                      invite a member of this SIC (a youth member needs a handle)
+  bikfed node member list | roles ID --role R… | disable ID | remove ID | invite ID | audit
+                                      manage this SIC's members; read the audit log
   bikfed verify                       compare this node's content with the hub's by digest
   bikfed demo                         a hub and three nodes with sample content, synced
   bikfed gossip-keygen                print a new gossip encryption key

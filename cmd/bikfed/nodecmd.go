@@ -51,6 +51,8 @@ func (e *cmdEnv) node(ctx context.Context, args []string) error {
 		return e.nodeAttach(ctx, args)
 	case "blob":
 		return e.nodeBlob(ctx, args)
+	case "member":
+		return e.nodeMember(ctx, args) // membercmd.go
 	}
 	return errUsage
 }
@@ -71,6 +73,8 @@ func nodeFlags(s *settings, cfg *node.Config) {
 	nodeOpsFlags(s, cfg)  // gossip, readiness (gossipcmd.go)
 	nodeBlobFlags(s, cfg) // attachments (blobcmd.go)
 	nodeLimitFlags(s, &cfg.Limits)
+	s.fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "the node's address as its people reach it, for invitation links (default: http://<listen>)")
+	mailFlags(s, &cfg.Mail) // membercmd.go
 }
 
 // testClockOffsetEnv shifts a node's clock by a duration ("72h", "-72h"),

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/smtp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -60,7 +61,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	}
 	envelopeFrom, _ := parseAddress(s.cfg.From) // checked by Validate
 	if err := s.deliver(ctx, envelopeFrom.Address, rcpt, msg); err != nil {
-		s.log.Warn("mail not sent", "host", s.cfg.Host, "recipients", len(rcpt), "err", err)
+		s.log.Warn("mail not sent", "host", s.cfg.Host, "recipients", len(rcpt), "err", withoutAddresses(err.Error(), rcpt))
 		return err
 	}
 	s.log.Info("mail sent", "host", s.cfg.Host, "recipients", len(rcpt))
@@ -166,4 +167,16 @@ func (s *SMTP) converse(conn net.Conn, from string, rcpt []string, msg []byte) e
 		return fmt.Errorf("quit: %w", err)
 	}
 	return nil
+}
+
+// withoutAddresses takes the recipients out of a server's answer before it
+// is logged: a refusal usually quotes the address, and an address is
+// personal data that belongs with the member, not in a log.
+func withoutAddresses(text string, rcpt []string) string {
+	for _, r := range rcpt {
+		if r != "" {
+			text = strings.ReplaceAll(text, r, "<recipient>")
+		}
+	}
+	return text
 }

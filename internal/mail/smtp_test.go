@@ -73,6 +73,7 @@ type testServer struct {
 	implicit bool // TLS from the first byte
 	startTLS bool // offer STARTTLS
 	silent   bool // accept, then never answer
+	reject   bool // refuse every recipient, quoting the address
 	mu       sync.Mutex
 	sessions []*received
 	wg       sync.WaitGroup
@@ -175,7 +176,12 @@ func (s *testServer) serve(conn net.Conn) {
 			rec.from = strings.TrimSuffix(strings.TrimPrefix(strings.Fields(arg)[0], "FROM:<"), ">")
 			reply("250 ok")
 		case "RCPT":
-			rec.rcpt = append(rec.rcpt, strings.TrimSuffix(strings.TrimPrefix(arg, "TO:<"), ">"))
+			addr := strings.TrimSuffix(strings.TrimPrefix(arg, "TO:<"), ">")
+			if s.reject {
+				reply("550 5.1.1 <" + addr + ">: Recipient address rejected")
+				continue
+			}
+			rec.rcpt = append(rec.rcpt, addr)
 			reply("250 ok")
 		case "DATA":
 			reply("354 go ahead")
@@ -278,6 +284,30 @@ func TestSMTP_Send(t *testing.T) {
 				t.Errorf("first command %q", got.commands[0])
 			}
 		})
+	}
+}
+
+// A refused recipient is in the error the caller gets, but not in the log.
+func TestSMTP_Send_refusedRecipient(t *testing.T) {
+	cert, _ := testCert(t)
+	srv := startServer(t, cert, func(s *testServer) { s.reject = true })
+	cfg := DefaultConfig()
+	cfg.Host, cfg.Port, cfg.TLS = "127.0.0.1", srv.port(), TLSNone
+	cfg.From = "bikfed@node.example.be"
+	var logs bytes.Buffer
+	s, err := NewSMTP(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Send(t.Context(), testMessage())
+	if err == nil || !strings.Contains(err.Error(), "anna@example.be") {
+		t.Fatalf("Send = %v, want the server's refusal", err)
+	}
+	if !strings.Contains(logs.String(), "mail not sent") || !strings.Contains(logs.String(), "Recipient address rejected") {
+		t.Fatalf("the failure is not logged: %s", logs.String())
+	}
+	if strings.Contains(logs.String(), "@example.be") {
+		t.Fatalf("the log holds a recipient's address: %s", logs.String())
 	}
 }
 
