@@ -26,8 +26,9 @@ const (
 var Roles = []string{RoleOperator, RoleCoordinator, RoleModerator}
 
 // PathConsoleInvite is where an invitation link points on the hub's
-// console; the token follows it.
-const PathConsoleInvite = "/console/invite/"
+// console (the sign-in pages' invitation form, internal/signin mounted at
+// /console/signin); the token follows it.
+const PathConsoleInvite = "/console/signin/invite?token="
 
 // actorOperatorToken names the operator token as the actor in the audit log.
 const actorOperatorToken = "operator-token"
@@ -86,7 +87,7 @@ func (h *Hub) BaseURL() string {
 
 // InviteURL is the link that accepts the invitation with token.
 func (h *Hub) InviteURL(token string) string {
-	return h.BaseURL() + PathConsoleInvite + url.PathEscape(token)
+	return h.BaseURL() + PathConsoleInvite + url.QueryEscape(token)
 }
 
 func (h *Hub) mountMembers(mux *http.ServeMux) {

@@ -27,9 +27,10 @@ const (
 // Roles are the node's roles, in the order they are listed to people.
 var Roles = []string{RoleAdmin, RoleEditor, RoleStaff, RoleYouthCoordinator, RoleYouth}
 
-// PathInvite is where an invitation link points on the node's workspace;
+// PathInvite is where an invitation link points on the node's workspace
+// (the sign-in pages' invitation form, internal/signin mounted at /signin);
 // the token follows it.
-const PathInvite = "/invite/"
+const PathInvite = "/signin/invite?token="
 
 // actorAdminToken names the admin token as the actor in the audit log.
 const actorAdminToken = "admin-token"
@@ -92,7 +93,7 @@ func (n *Node) PublicURL() string {
 
 // InviteURL is the link that accepts the invitation with token.
 func (n *Node) InviteURL(token string) string {
-	return n.PublicURL() + PathInvite + url.PathEscape(token)
+	return n.PublicURL() + PathInvite + url.QueryEscape(token)
 }
 
 func (n *Node) mountMembers(mux *http.ServeMux) {

@@ -110,13 +110,13 @@ func TestE2E_NodeMembers(t *testing.T) {
 	be := nw.addNode("be")
 	nw.startNode(be)
 	addr := waitServing(t, be.dir, nodeAddrFile)
-	memberCommands(t, "node", be.dir, "http://"+addr+"/invite/", "editor", "staff", "moderator", be.proc, `msg="member added"`)
+	memberCommands(t, "node", be.dir, "http://"+addr+"/signin/invite?token=", "editor", "staff", "moderator", be.proc, `msg="member added"`)
 }
 
 func TestE2E_HubMembers(t *testing.T) {
 	nw := newNetwork(t)
 	waitServing(t, nw.hubDir, hubAddrFile)
-	memberCommands(t, "hub", nw.hubDir, nw.hubURL+"/console/invite/", "operator", "moderator", "editor", nw.hub,
+	memberCommands(t, "hub", nw.hubDir, nw.hubURL+"/console/signin/invite?token=", "operator", "moderator", "editor", nw.hub,
 		`msg="admin request" component=hub method=POST path=/admin/v1/members`)
 }
 
@@ -135,11 +135,11 @@ func TestE2E_MemberInvitationEmail(t *testing.T) {
 		t.Fatalf("member add with a mail server:\n%s", out)
 	}
 	msg := mp.WaitForMessage(t, "eva@example.be")
-	link, err := msg.Link("https://sic.be.example/invite/")
+	link, err := msg.Link("https://sic.be.example/signin/invite?token=")
 	if err != nil {
 		t.Fatalf("the invitation has no link: %v", err)
 	}
-	if !strings.Contains(msg.Subject, "Safer Internet Centre BE") || len(link) < len("https://sic.be.example/invite/")+32 {
+	if !strings.Contains(msg.Subject, "Safer Internet Centre BE") || len(link) < len("https://sic.be.example/signin/invite?token=")+32 {
 		t.Fatalf("invitation %q with link %q", msg.Subject, link)
 	}
 }
