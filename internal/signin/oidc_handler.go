@@ -17,9 +17,12 @@ import (
 	"github.com/bikfed/bikfed/internal/web"
 )
 
-// oidcButton is the single sign-on form on the sign-in page.
+// oidcButton is the single sign-on button on the sign-in page. It is a
+// link rather than a form: the page's Content-Security-Policy allows forms
+// to lead only to the site itself, and browsers apply that to the redirect
+// to the provider as well.
 type oidcButton struct {
-	Action, Name string
+	Href, Name string
 }
 
 func (h *Handler) flowCookieName() string {
@@ -178,9 +181,14 @@ func clipText(s string, n int) string {
 	return s
 }
 
-// oidcStartURL is where the sign-in page's single sign-on button goes.
-func (h *Handler) oidcStartURL() string {
-	return h.cfg.Prefix + "/oidc/start"
+// oidcStartURL is where the sign-in page's single sign-on button goes,
+// carrying on where to go after.
+func (h *Handler) oidcStartURL(next string) string {
+	u := h.cfg.Prefix + "/oidc/start"
+	if next != "" {
+		u += "?next=" + url.QueryEscape(next)
+	}
+	return u
 }
 
 // defaultDisplayName names a provider by its issuer's host.

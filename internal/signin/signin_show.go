@@ -45,7 +45,7 @@ func (h *Handler) showSignIn(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) signInPage(next string) signInPage {
 	page := signInPage{Action: h.cfg.Prefix, Forgot: h.cfg.Prefix + "/forgot", Next: next}
 	if h.oidc != nil {
-		page.SSO = &oidcButton{Action: h.oidcStartURL(), Name: h.oidc.cfg.DisplayName}
+		page.SSO = &oidcButton{Href: h.oidcStartURL(next), Name: h.oidc.cfg.DisplayName}
 	}
 	return page
 }
