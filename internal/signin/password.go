@@ -91,16 +91,19 @@ func (h *Handler) usePasswordLink(w http.ResponseWriter, r *http.Request, kind a
 	}
 	page.Token = token
 	mismatch := post && f.Password != f.Confirm
-	password := f.Password
-	if mismatch {
-		password = ""
-	}
 
+	// The form is shown, or shown again for a repetition that differs,
+	// only for a link that can still be used.
 	var err error
-	if post {
-		err = use(token, password)
+	if post && !mismatch {
+		err = use(token, f.Password)
 	} else {
 		_, err = h.store.CheckLink(r.Context(), kind, token)
+		if err == nil && mismatch {
+			page.ConfirmError = p.T("setpassword.error.mismatch")
+			h.pages.Render(w, r, http.StatusUnprocessableEntity, "password", page)
+			return
+		}
 		if err == nil {
 			h.pages.Render(w, r, http.StatusOK, "password", page)
 			return
@@ -111,20 +114,16 @@ func (h *Handler) usePasswordLink(w http.ResponseWriter, r *http.Request, kind a
 		h.pages.Render(w, r, http.StatusGone, "password", page)
 		return
 	}
-	switch {
-	case err == nil:
+	if err == nil {
 		http.Redirect(w, r, h.cfg.Prefix+"?done="+done, http.StatusSeeOther)
 		return
-	case mismatch && errors.Is(err, account.ErrWeakPassword):
-		page.ConfirmError = p.T("setpassword.error.mismatch")
-	default:
-		msg, ok := passwordError(p, err)
-		if !ok {
-			h.log.Error("use "+string(kind)+" link", "err", err)
-			h.site.Error(w, r, http.StatusInternalServerError, "")
-			return
-		}
-		page.Error = msg
 	}
+	msg, ok := passwordError(p, err)
+	if !ok {
+		h.log.Error("use "+string(kind)+" link", "err", err)
+		h.site.Error(w, r, http.StatusInternalServerError, "")
+		return
+	}
+	page.Error = msg
 	h.pages.Render(w, r, http.StatusUnprocessableEntity, "password", page)
 }
