@@ -45,6 +45,8 @@ var (
 	// ErrInvalidCredentials: wrong email or password, or an account that
 	// cannot sign in; which one is deliberately not said.
 	ErrInvalidCredentials = errors.New("wrong email or password")
+	// ErrWrongPassword: the current password given to change it is wrong.
+	ErrWrongPassword = errors.New("current password is wrong")
 	// ErrThrottled: too many failed sign-ins. The error is a
 	// *ThrottledError that says when to try again.
 	ErrThrottled = errors.New("too many failed sign-ins")

@@ -24,6 +24,7 @@ const (
 	EventMemberRemoved      EventType = "member-removed"
 	EventResetRequested     EventType = "password-reset-requested"
 	EventPasswordReset      EventType = "password-reset"
+	EventPasswordChanged    EventType = "password-changed"
 )
 
 // ActorAnonymous is the actor of events caused by someone not signed in.

@@ -8,16 +8,17 @@ import (
 	"time"
 )
 
-// Links are one-time tokens sent to a person: an invitation to set a first
-// password, or a password reset. Both are single use and expire.
-type linkKind string
+// LinkKind names a kind of one-time token sent to a person: an invitation
+// to set a first password, or a password reset. Both are single use and
+// expire.
+type LinkKind string
 
 const (
-	kindInvite linkKind = "invite"
-	kindReset  linkKind = "reset"
+	LinkInvite LinkKind = "invite"
+	LinkReset  LinkKind = "reset"
 )
 
-func insertToken(ctx context.Context, tx *sql.Tx, hash []byte, kind linkKind, member int64, now time.Time, ttl time.Duration) error {
+func insertToken(ctx context.Context, tx *sql.Tx, hash []byte, kind LinkKind, member int64, now time.Time, ttl time.Duration) error {
 	_, err := tx.ExecContext(ctx,
 		"INSERT INTO tokens (hash, kind, member_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
 		hash, kind, member, ms(now), ms(now.Add(ttl)))
@@ -25,7 +26,7 @@ func insertToken(ctx context.Context, tx *sql.Tx, hash []byte, kind linkKind, me
 }
 
 // linkState returns the member a link belongs to, or why it cannot be used.
-func linkState(ctx context.Context, tx *sql.Tx, hash []byte, kind linkKind, now time.Time) (int64, error) {
+func linkState(ctx context.Context, tx *sql.Tx, hash []byte, kind LinkKind, now time.Time) (int64, error) {
 	var member, expires int64
 	var used sql.NullInt64
 	err := tx.QueryRowContext(ctx, "SELECT member_id, expires_at, used_at FROM tokens WHERE hash = ? AND kind = ?",
@@ -41,6 +42,37 @@ func linkState(ctx context.Context, tx *sql.Tx, hash []byte, kind linkKind, now 
 		return member, ErrTokenExpired
 	}
 	return member, nil
+}
+
+// CheckLink reports whether a link of kind can still be used, and whose it
+// is, without using it or writing anything: a page that shows the form for
+// a new password first says whether the link is dead. It returns
+// ErrTokenUnknown, ErrTokenExpired or ErrTokenUsed for a dead link, and
+// ErrDisabled for a disabled member's.
+func (s *Store) CheckLink(ctx context.Context, kind LinkKind, token string) (Member, error) {
+	hash, ok := parseToken(token)
+	if !ok {
+		return Member{}, ErrTokenUnknown
+	}
+	now := s.now()
+	var m Member
+	err := s.db.ReadTx(ctx, func(tx *sql.Tx) error {
+		id, err := linkState(ctx, tx, hash, kind, now)
+		if err != nil {
+			return err
+		}
+		if m, err = getMember(ctx, tx, "id = ?", id); err != nil {
+			return err
+		}
+		if m.Status == StatusDisabled {
+			return ErrDisabled
+		}
+		return nil
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("check %s link: %w", kind, err)
+	}
+	return m, nil
 }
 
 // Invite makes a new invitation for a member who has not yet accepted one,
@@ -63,7 +95,7 @@ func (s *Store) Invite(ctx context.Context, actor string, id int64) (string, err
 		case StatusActive:
 			return ErrActive
 		}
-		if err := insertToken(ctx, tx, hash, kindInvite, id, now, s.cfg.InvitationTTL); err != nil {
+		if err := insertToken(ctx, tx, hash, LinkInvite, id, now, s.cfg.InvitationTTL); err != nil {
 			return err
 		}
 		return audit(ctx, tx, now, Event{Type: EventInvited, MemberID: id, Actor: actor})
@@ -78,7 +110,7 @@ func (s *Store) Invite(ctx context.Context, actor string, id int64) (string, err
 // to and activates them. The token then no longer works, nor do the
 // member's other invitations.
 func (s *Store) Accept(ctx context.Context, token, password, address string) (Member, error) {
-	m, err := s.useLink(ctx, token, kindInvite, password, address)
+	m, err := s.useLink(ctx, token, LinkInvite, password, address)
 	if err != nil {
 		return Member{}, fmt.Errorf("accept invitation: %w", err)
 	}
@@ -108,7 +140,7 @@ func (s *Store) RequestReset(ctx context.Context, email, address string) (string
 		if err != nil {
 			return err
 		}
-		if err := insertToken(ctx, tx, hash, kindReset, m.ID, now, s.cfg.ResetTTL); err != nil {
+		if err := insertToken(ctx, tx, hash, LinkReset, m.ID, now, s.cfg.ResetTTL); err != nil {
 			return err
 		}
 		return audit(ctx, tx, now, Event{Type: EventResetRequested, MemberID: m.ID, Actor: ActorAnonymous, Address: address})
@@ -125,14 +157,14 @@ func (s *Store) RequestReset(ctx context.Context, email, address string) (string
 // ResetPassword sets a new password with a reset link and ends all the
 // member's sessions: whoever may have held the old password is signed out.
 func (s *Store) ResetPassword(ctx context.Context, token, password, address string) (Member, error) {
-	m, err := s.useLink(ctx, token, kindReset, password, address)
+	m, err := s.useLink(ctx, token, LinkReset, password, address)
 	if err != nil {
 		return Member{}, fmt.Errorf("reset password: %w", err)
 	}
 	return m, nil
 }
 
-func (s *Store) useLink(ctx context.Context, token string, kind linkKind, password, address string) (Member, error) {
+func (s *Store) useLink(ctx context.Context, token string, kind LinkKind, password, address string) (Member, error) {
 	hash, ok := parseToken(token)
 	if !ok {
 		return Member{}, ErrTokenUnknown
@@ -186,7 +218,7 @@ func (s *Store) useLink(ctx context.Context, token string, kind linkKind, passwo
 			return err
 		}
 		ev := EventInvitationAccepted
-		if kind == kindReset {
+		if kind == LinkReset {
 			ev = EventPasswordReset
 			if err := endSessions(ctx, tx, id); err != nil {
 				return err

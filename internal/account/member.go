@@ -169,7 +169,7 @@ func (s *Store) Add(ctx context.Context, actor string, nm NewMember) (Member, st
 		if m.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		if err := insertToken(ctx, tx, hash, kindInvite, m.ID, now, s.cfg.InvitationTTL); err != nil {
+		if err := insertToken(ctx, tx, hash, LinkInvite, m.ID, now, s.cfg.InvitationTTL); err != nil {
 			return err
 		}
 		return audit(ctx, tx, now, Event{Type: EventMemberAdded, MemberID: m.ID, Actor: actor,

@@ -53,11 +53,19 @@ func endSessions(ctx context.Context, tx *sql.Tx, member int64) error {
 // StartSession signs an active member in, for a sign-in method that has
 // already proved who they are, and returns the cookie's token.
 func (s *Store) StartSession(ctx context.Context, member int64, userAgent, address string) (string, Session, error) {
+	return s.StartSessionVia(ctx, member, "", userAgent, address)
+}
+
+// StartSessionVia is StartSession for a sign-in method named in the audit
+// log ("oidc"), which also forgives the member's earlier failed sign-ins as
+// a correct password does.
+func (s *Store) StartSessionVia(ctx context.Context, member int64, method, userAgent, address string) (string, Session, error) {
 	tok, hash, err := newToken()
 	if err != nil {
 		return "", Session{}, err
 	}
 	now := s.now()
+	var email string
 	err = s.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		m, err := getMember(ctx, tx, "id = ?", member)
 		if err != nil {
@@ -69,10 +77,15 @@ func (s *Store) StartSession(ctx context.Context, member int64, userAgent, addre
 		if err := insertSession(ctx, tx, hash, member, now, userAgent, address); err != nil {
 			return err
 		}
-		return audit(ctx, tx, now, Event{Type: EventSignIn, MemberID: member, Actor: memberActor(member), Address: address})
+		email = m.Email
+		return audit(ctx, tx, now, Event{Type: EventSignIn, MemberID: member, Actor: memberActor(member),
+			Address: clip(address, maxAddress), Detail: method})
 	})
 	if err != nil {
 		return "", Session{}, fmt.Errorf("start session for member %d: %w", member, err)
+	}
+	if method != "" {
+		s.throttle.reset(accountKey(email))
 	}
 	return tok, s.newSession(hash, member, now, userAgent, address), nil
 }

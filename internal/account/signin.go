@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Credentials are what a person types to sign in, with what the server
@@ -140,4 +141,40 @@ func (s *Store) dummyHash() string {
 		return ""
 	}
 	return s.dummy
+}
+
+// SignInWait returns how long sign-ins from address must wait, after too
+// many failures from it, for a sign-in method other than the password that
+// checks it before doing its work. It is 0 when they need not wait.
+func (s *Store) SignInWait(address string) time.Duration {
+	return s.throttle.wait(addressKey(address), s.now())
+}
+
+// SignInFailure is a sign-in refused by a method other than the password.
+type SignInFailure struct {
+	// MemberID is the member the attempt was matched to, if any.
+	MemberID int64
+	Address  string
+	// Method names the sign-in method ("oidc"), Detail why it was refused.
+	Method, Detail string
+}
+
+// FailSignIn records a refused sign-in in the audit log and counts it
+// against the client's address, as a wrong password is, so that a flood of
+// attempts from one address is slowed down whichever method it uses.
+func (s *Store) FailSignIn(ctx context.Context, f SignInFailure) error {
+	now := s.now()
+	s.throttle.fail(addressKey(f.Address), now, s.cfg.AddressFailures, s.cfg)
+	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		detail := f.Detail
+		if f.Method != "" {
+			detail = f.Method + ": " + detail
+		}
+		return audit(ctx, tx, now, Event{Type: EventSignInFailed, MemberID: f.MemberID, Actor: ActorAnonymous,
+			Address: clip(f.Address, maxAddress), Detail: clip(detail, 512)})
+	})
+	if err != nil {
+		return fmt.Errorf("record failed sign-in: %w", err)
+	}
+	return nil
 }

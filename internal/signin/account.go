@@ -1,10 +1,13 @@
 package signin
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/bikfed/bikfed/internal/account"
+	"github.com/bikfed/bikfed/internal/httplimit"
 	"github.com/bikfed/bikfed/internal/web"
 )
 
@@ -12,6 +15,11 @@ type accountPage struct {
 	Action   string
 	Member   account.Member
 	Sessions []sessionView
+	Notice   string
+	// The change-password form: an error about the current password, the
+	// new one, or its repetition.
+	CurrentError, NewError, ConfirmError string
+	Min, Max                             int
 }
 
 type sessionView struct {
@@ -21,16 +29,35 @@ type sessionView struct {
 	This             bool
 }
 
+// accountNotices are the messages the account page shows after a change,
+// named by key in the query.
+var accountNotices = map[string]string{
+	"password": "account.password.done",
+}
+
 // Account returns the handler of a member's own account page, which the
-// caller mounts where it likes ("/account"): who they are, the browsers
-// signed in as them, and a form to sign out of all of them. It runs behind
-// the site's middleware and sends visitors to sign in.
+// caller mounts where it likes ("/account"): who they are, a form to change
+// their password, the browsers signed in as them, and a form to sign out of
+// all of them. It runs behind the site's middleware and sends visitors to
+// sign in.
 func (h *Handler) Account() http.Handler {
 	return h.site.RequireSignIn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
-			h.showAccount(w, r)
+			page := accountPage{}
+			if id, ok := accountNotices[r.URL.Query().Get("done")]; ok {
+				page.Notice = web.Printer(r).T(id)
+			}
+			h.showAccount(w, r, http.StatusOK, page)
 		case http.MethodPost:
+			if err := r.ParseForm(); err != nil {
+				h.site.Error(w, r, http.StatusBadRequest, "")
+				return
+			}
+			if r.PostForm.Get("do") == "password" {
+				h.changePassword(w, r)
+				return
+			}
 			h.signOutEverywhere(w, r)
 		default:
 			w.Header().Set("Allow", "GET, HEAD, POST")
@@ -39,7 +66,7 @@ func (h *Handler) Account() http.Handler {
 	}))
 }
 
-func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request, status int, page accountPage) {
 	m, _ := web.Member(r)
 	current, _, _ := web.Session(r)
 	sessions, err := h.store.Sessions(r.Context(), m.ID)
@@ -48,12 +75,53 @@ func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request) {
 		h.site.Error(w, r, http.StatusInternalServerError, "")
 		return
 	}
-	page := accountPage{Action: r.URL.Path, Member: m}
+	page.Action, page.Member, page.Min, page.Max = r.URL.Path, m, h.minLen, h.maxLen
 	for _, s := range sessions {
 		page.Sessions = append(page.Sessions, sessionView{Started: s.CreatedAt, LastUsed: time.Since(s.LastSeenAt),
 			Browser: s.UserAgent, Address: s.Address, This: s.ID == current.ID})
 	}
-	h.pages.RenderIn(w, r, http.StatusOK, "account", "account", page)
+	h.pages.RenderIn(w, r, status, "account", "account", page)
+}
+
+// changePassword sets a new password after checking the current one; the
+// member stays signed in here and is signed out everywhere else.
+func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
+	m, _ := web.Member(r)
+	sess, _, _ := web.Session(r)
+	p := web.Printer(r)
+	current := field(r, "current", maxPassword)
+	next, confirm := field(r, "password", maxPassword), field(r, "confirm", maxPassword)
+	var page accountPage
+	if next != confirm {
+		page.ConfirmError = p.T("setpassword.error.mismatch")
+		h.showAccount(w, r, http.StatusUnprocessableEntity, page)
+		return
+	}
+	err := h.store.ChangePassword(r.Context(), account.PasswordChange{MemberID: m.ID, Current: current, New: next,
+		KeepSession: sess.ID, Address: h.addr(r)})
+	var throttled *account.ThrottledError
+	status := http.StatusUnprocessableEntity
+	switch {
+	case err == nil:
+		h.log.Info("password changed", "member", m.ID)
+		http.Redirect(w, r, r.URL.Path+"?done=password", http.StatusSeeOther)
+		return
+	case errors.As(err, &throttled):
+		w.Header().Set("Retry-After", strconv.Itoa(httplimit.RetryAfterSeconds(throttled.RetryAfter)))
+		page.CurrentError = p.T("signin.error.throttled", "when", p.In(throttled.RetryAfter))
+		status = http.StatusTooManyRequests
+	case errors.Is(err, account.ErrWrongPassword):
+		page.CurrentError = p.T("account.password.error.current")
+	default:
+		msg, ok := passwordError(p, err)
+		if !ok {
+			h.log.Error("change password", "member", m.ID, "err", err)
+			h.site.Error(w, r, http.StatusInternalServerError, "")
+			return
+		}
+		page.NewError = msg
+	}
+	h.showAccount(w, r, status, page)
 }
 
 // signOutEverywhere ends every session of the member, this one included.

@@ -2,6 +2,8 @@ package signin
 
 import (
 	"net/http"
+
+	"github.com/bikfed/bikfed/internal/account"
 )
 
 func (h *Handler) invitationPage() passwordPage {
@@ -17,7 +19,7 @@ func (h *Handler) showInvitation(w http.ResponseWriter, r *http.Request) {
 // acceptInvitation sets an invited member's first password; they then sign
 // in with it.
 func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request) {
-	h.usePasswordLink(w, r, "invite", h.invitationPage(), func(token, password string) error {
+	h.usePasswordLink(w, r, account.LinkInvite, h.invitationPage(), func(token, password string) error {
 		_, err := h.store.Accept(r.Context(), token, password, h.addr(r))
 		return err
 	}, "invite")

@@ -24,15 +24,15 @@ type passwordPage struct {
 }
 
 // linkMessages are the messages for a link that cannot be used, by kind.
-var linkMessages = map[string]map[error]string{
-	"invite": {
+var linkMessages = map[account.LinkKind]map[error]string{
+	account.LinkInvite: {
 		account.ErrTokenUnknown: "invitation.error.unknown",
 		account.ErrTokenExpired: "invitation.error.expired",
 		account.ErrTokenUsed:    "invitation.error.used",
 		account.ErrDisabled:     "invitation.error.unknown",
 		account.ErrActive:       "invitation.error.used",
 	},
-	"reset": {
+	account.LinkReset: {
 		account.ErrTokenUnknown: "reset.error.unknown",
 		account.ErrTokenExpired: "reset.error.expired",
 		account.ErrTokenUsed:    "reset.error.used",
@@ -41,7 +41,7 @@ var linkMessages = map[string]map[error]string{
 }
 
 // linkError returns the message for err if it says the link is unusable.
-func linkError(kind string, err error) (string, bool) {
+func linkError(kind account.LinkKind, err error) (string, bool) {
 	for e, id := range linkMessages[kind] {
 		if errors.Is(err, e) {
 			return id, true
@@ -69,10 +69,9 @@ func passwordError(p *locale.Printer, err error) (string, bool) {
 }
 
 // usePasswordLink is the common part of accepting an invitation and
-// resetting a password. use spends the link; with an empty password it only
-// checks it, since the link is checked before the password and an empty
-// password is always refused before anything is written.
-func (h *Handler) usePasswordLink(w http.ResponseWriter, r *http.Request, kind string, page passwordPage,
+// resetting a password: a GET only checks the link, a POST spends it with
+// the password it carries.
+func (h *Handler) usePasswordLink(w http.ResponseWriter, r *http.Request, kind account.LinkKind, page passwordPage,
 	use func(token, password string) error, done string) {
 	p := web.Printer(r)
 	page.Min, page.Max = h.minLen, h.maxLen
@@ -92,34 +91,39 @@ func (h *Handler) usePasswordLink(w http.ResponseWriter, r *http.Request, kind s
 	}
 	page.Token = token
 	mismatch := post && f.Password != f.Confirm
-	password := f.Password
-	if mismatch {
-		password = ""
-	}
 
-	err := use(token, password)
+	// The form is shown, or shown again for a repetition that differs,
+	// only for a link that can still be used.
+	var err error
+	if post && !mismatch {
+		err = use(token, f.Password)
+	} else {
+		_, err = h.store.CheckLink(r.Context(), kind, token)
+		if err == nil && mismatch {
+			page.ConfirmError = p.T("setpassword.error.mismatch")
+			h.pages.Render(w, r, http.StatusUnprocessableEntity, "password", page)
+			return
+		}
+		if err == nil {
+			h.pages.Render(w, r, http.StatusOK, "password", page)
+			return
+		}
+	}
 	if id, dead := linkError(kind, err); dead {
 		page.LinkError = p.T(id)
 		h.pages.Render(w, r, http.StatusGone, "password", page)
 		return
 	}
-	switch {
-	case err == nil:
+	if err == nil {
 		http.Redirect(w, r, h.cfg.Prefix+"?done="+done, http.StatusSeeOther)
 		return
-	case !post && errors.Is(err, account.ErrWeakPassword):
-		h.pages.Render(w, r, http.StatusOK, "password", page)
-		return
-	case mismatch && errors.Is(err, account.ErrWeakPassword):
-		page.ConfirmError = p.T("setpassword.error.mismatch")
-	default:
-		msg, ok := passwordError(p, err)
-		if !ok {
-			h.log.Error("use "+kind+" link", "err", err)
-			h.site.Error(w, r, http.StatusInternalServerError, "")
-			return
-		}
-		page.Error = msg
 	}
+	msg, ok := passwordError(p, err)
+	if !ok {
+		h.log.Error("use "+string(kind)+" link", "err", err)
+		h.site.Error(w, r, http.StatusInternalServerError, "")
+		return
+	}
+	page.Error = msg
 	h.pages.Render(w, r, http.StatusUnprocessableEntity, "password", page)
 }

@@ -2,6 +2,8 @@ package signin
 
 import (
 	"net/http"
+
+	"github.com/bikfed/bikfed/internal/account"
 )
 
 func (h *Handler) resetPage() passwordPage {
@@ -18,7 +20,7 @@ func (h *Handler) showReset(w http.ResponseWriter, r *http.Request) {
 // resetPassword sets a new password with a reset link, which also ends
 // every session the member had.
 func (h *Handler) resetPassword(w http.ResponseWriter, r *http.Request) {
-	h.usePasswordLink(w, r, "reset", h.resetPage(), func(token, password string) error {
+	h.usePasswordLink(w, r, account.LinkReset, h.resetPage(), func(token, password string) error {
 		_, err := h.store.ResetPassword(r.Context(), token, password, h.addr(r))
 		return err
 	}, "reset")

@@ -38,7 +38,10 @@ type Config struct {
 	// may ask for, so that the form cannot flood someone's mailbox.
 	ResetRate  float64
 	ResetBurst int
-	Log        *slog.Logger
+	// OIDC, when set, offers single sign-on with an OpenID Connect
+	// provider next to the password.
+	OIDC *OIDCConfig
+	Log  *slog.Logger
 }
 
 // DefaultConfig returns the node's settings.
@@ -61,6 +64,11 @@ func (c Config) Validate() error {
 	if c.ResetRate <= 0 || c.ResetBurst <= 0 {
 		errs = append(errs, errors.New("signin: ResetRate and ResetBurst must be positive"))
 	}
+	if c.OIDC != nil {
+		if err := c.OIDC.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -72,6 +80,7 @@ type Handler struct {
 	pages  *web.Renderer
 	log    *slog.Logger
 	resets *httplimit.RateLimiter
+	oidc   *oidcFlow // nil without single sign-on
 	mux    *http.ServeMux
 	// minLen and maxLen are the password policy's limits, for the rules
 	// shown next to a new password.
@@ -119,6 +128,18 @@ func New(site *web.Site, cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("POST "+p+"/forgot", h.sendReset)
 	h.mux.HandleFunc("GET "+p+"/reset", h.showReset)
 	h.mux.HandleFunc("POST "+p+"/reset", h.resetPassword)
+	if cfg.OIDC != nil {
+		oc := *cfg.OIDC
+		if oc.RedirectURL == "" {
+			oc.RedirectURL = cfg.BaseURL + p + "/oidc/callback"
+		}
+		if oc.DisplayName == "" {
+			oc.DisplayName = defaultDisplayName(oc.Issuer)
+		}
+		h.oidc = newOIDCFlow(oc)
+		h.mux.HandleFunc("GET "+p+"/oidc/start", h.oidcStart)
+		h.mux.HandleFunc("GET "+p+"/oidc/callback", h.oidcCallback)
+	}
 	return h, nil
 }
 

@@ -15,6 +15,8 @@ type signInPage struct {
 	Action, Forgot string
 	Email, Next    string
 	Error, Notice  string
+	// SSO is the single sign-on button, if the server offers it.
+	SSO *oidcButton
 }
 
 // notices are the messages the sign-in page shows after another page sent
@@ -41,7 +43,11 @@ func (h *Handler) showSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) signInPage(next string) signInPage {
-	return signInPage{Action: h.cfg.Prefix, Forgot: h.cfg.Prefix + "/forgot", Next: next}
+	page := signInPage{Action: h.cfg.Prefix, Forgot: h.cfg.Prefix + "/forgot", Next: next}
+	if h.oidc != nil {
+		page.SSO = &oidcButton{Href: h.oidcStartURL(next), Name: h.oidc.cfg.DisplayName}
+	}
+	return page
 }
 
 // home is where a signed-in member goes: next when it is a local path,

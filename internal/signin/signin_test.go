@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -39,6 +40,7 @@ type fixture struct {
 	acfg  account.Config
 	store *account.Store
 	site  *web.Site
+	h     *Handler
 	mail  mailbox
 }
 
@@ -46,6 +48,21 @@ type fixture struct {
 // page greets the signed-in member by name.
 func newFixture(t *testing.T, edit ...func(*account.Config)) *fixture {
 	t.Helper()
+	return newFixtureWith(t, fixtureOptions{account: edit})
+}
+
+// fixtureOptions change what newFixtureWith builds.
+type fixtureOptions struct {
+	account []func(*account.Config)
+	signin  func(*Config)
+	// listener, if set, is where the server listens, for a test that must
+	// know the server's address before building it.
+	listener net.Listener
+}
+
+func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
+	t.Helper()
+	edit := o.account
 	db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -79,10 +96,14 @@ func newFixture(t *testing.T, edit ...func(*account.Config)) *fixture {
 	cfg.BaseURL = "https://sic.example"
 	cfg.Mail = f.mail
 	cfg.Log = log
+	if o.signin != nil {
+		o.signin(&cfg)
+	}
 	h, err := New(site, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.h = h
 	mux := http.NewServeMux()
 	mux.Handle("/signin", h)
 	mux.Handle("/signin/", h)
@@ -91,7 +112,12 @@ func newFixture(t *testing.T, edit ...func(*account.Config)) *fixture {
 		m, _ := web.Member(r)
 		io.WriteString(w, "hello "+m.Name)
 	})))
-	f.srv = httptest.NewServer(site.Wrap(mux))
+	f.srv = httptest.NewUnstartedServer(site.Wrap(mux))
+	if o.listener != nil {
+		f.srv.Listener.Close()
+		f.srv.Listener = o.listener
+	}
+	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	return f
 }
