@@ -45,7 +45,7 @@ func (k *softKey) flags() byte {
 	return f
 }
 
-func clientData(t *testing.T, typ string, challenge []byte, origin string) []byte {
+func clientData(t testing.TB, typ string, challenge []byte, origin string) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"type": typ, "challenge": b64.EncodeToString(challenge),
 		"origin": origin, "crossOrigin": false})
@@ -66,7 +66,7 @@ func authData(rpID string, flags byte, count uint32, attested []byte) []byte {
 }
 
 // newKey makes a credential as an authenticator would for create().
-func newKey(t *testing.T, rpID string, handle []byte) *softKey {
+func newKey(t testing.TB, rpID string, handle []byte) *softKey {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -77,7 +77,7 @@ func newKey(t *testing.T, rpID string, handle []byte) *softKey {
 	return &softKey{id: id, key: key, handle: handle, rpID: rpID}
 }
 
-func (k *softKey) coseKey(t *testing.T) []byte {
+func (k *softKey) coseKey(t testing.TB) []byte {
 	t.Helper()
 	pub, err := k.key.PublicKey.ECDH()
 	if err != nil {
@@ -98,7 +98,7 @@ func (k *softKey) coseKey(t *testing.T) []byte {
 
 // create answers navigator.credentials.create with a "none" attestation,
 // as the JSON the browser posts (PublicKeyCredential.toJSON).
-func (k *softKey) create(t *testing.T, opts *protocol.CredentialCreation, origin string) []byte {
+func (k *softKey) create(t testing.TB, opts *protocol.CredentialCreation, origin string) []byte {
 	t.Helper()
 	cdj := clientData(t, "webauthn.create", opts.Response.Challenge, origin)
 	attested := make([]byte, 16) // AAGUID: none
@@ -128,13 +128,13 @@ func (k *softKey) create(t *testing.T, opts *protocol.CredentialCreation, origin
 
 // get answers navigator.credentials.get: it counts up, then signs
 // authenticatorData || SHA-256(clientDataJSON).
-func (k *softKey) get(t *testing.T, opts *protocol.CredentialAssertion, origin string) []byte {
+func (k *softKey) get(t testing.TB, opts *protocol.CredentialAssertion, origin string) []byte {
 	t.Helper()
 	k.count++
 	return k.sign(t, opts.Response.Challenge, origin, k.count)
 }
 
-func (k *softKey) sign(t *testing.T, challenge []byte, origin string, count uint32) []byte {
+func (k *softKey) sign(t testing.TB, challenge []byte, origin string, count uint32) []byte {
 	t.Helper()
 	cdj := clientData(t, "webauthn.get", challenge, origin)
 	ad := authData(k.rpID, k.flags(), count, nil)
@@ -161,14 +161,20 @@ func (k *softKey) sign(t *testing.T, challenge []byte, origin string, count uint
 	return body
 }
 
-// handleOf reads the user handle the relying party sent in create().
-func userHandle(t *testing.T, opts *protocol.CredentialCreation) []byte {
+// userHandle reads the user handle the relying party sent in create().
+func userHandle(t testing.TB, opts *protocol.CredentialCreation) []byte {
 	t.Helper()
 	switch id := opts.Response.User.ID.(type) {
 	case protocol.URLEncodedBase64:
 		return id
 	case []byte:
 		return id
+	case string: // as decoded from the JSON a browser gets
+		b, err := b64.DecodeString(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	default:
 		t.Fatalf("user id of type %T", id)
 		return nil

@@ -47,7 +47,7 @@ func testConfig() Config {
 	return cfg
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"), nil)
 	if err != nil {
@@ -74,7 +74,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // member adds an active member; the password is never used.
-func (f *fixture) member(t *testing.T, email string) account.Member {
+func (f *fixture) member(t testing.TB, email string) account.Member {
 	t.Helper()
 	_, tok, err := f.accounts.Add(t.Context(), "test", account.NewMember{Email: email, Name: "Test " + email, Roles: []string{"editor"}})
 	if err != nil {
@@ -88,7 +88,7 @@ func (f *fixture) member(t *testing.T, email string) account.Member {
 }
 
 // register runs a whole registration ceremony with a new software key.
-func (f *fixture) register(t *testing.T, m account.Member) *softKey {
+func (f *fixture) register(t testing.TB, m account.Member) *softKey {
 	t.Helper()
 	opts, tok, err := f.BeginRegistration(t.Context(), m)
 	if err != nil {
