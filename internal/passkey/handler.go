@@ -254,7 +254,7 @@ func (h *Handler) failErr(w http.ResponseWriter, r *http.Request, what string, e
 		status, message = http.StatusBadRequest, "passkey.error.failed"
 	default:
 		h.log.Error(what, "err", err)
-		writeJSON(w, http.StatusInternalServerError, errorBody{Error: web.Printer(r).T("error.500.body")})
+		h.fail(w, r, http.StatusInternalServerError, "error.500.body")
 		return
 	}
 	h.log.Info(what+" refused", "address", h.addr(r), "err", err)
