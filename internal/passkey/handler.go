@@ -99,6 +99,7 @@ type Handler struct {
 	begins  *httplimit.RateLimiter
 	mux     *http.ServeMux
 	cop     *http.CrossOriginProtection
+	inner   http.Handler // mux behind cop
 	jsName  string
 	maxForm int64
 }
@@ -134,6 +135,7 @@ func NewHandler(svc *Service, site *web.Site, cfg HandlerConfig) (*Handler, erro
 	h.mux.HandleFunc("POST "+p+"/second/begin", h.secondBegin)
 	h.mux.HandleFunc("POST "+p+"/second/finish", h.secondFinish)
 	h.mux.HandleFunc("GET "+h.ScriptURL(), h.serveScript)
+	h.inner = h.cop.Handler(h.mux)
 	return h, nil
 }
 
@@ -143,7 +145,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, "error.404.body")
 		return
 	}
-	h.cop.Handler(h.mux).ServeHTTP(w, r)
+	h.inner.ServeHTTP(w, r)
 }
 
 // ScriptURL is the script's address. It names the script's content, so

@@ -249,6 +249,24 @@ func TestHandler_refusals(t *testing.T) {
 		}
 	})
 
+	t.Run("passkey name too long", func(t *testing.T) {
+		c := s.browser(t)
+		s.signIn(t, c, m)
+		form := url.Values{web.FormField: {s.get(t, c, "/token")}}
+		var opts protocol.CredentialCreation
+		s.post(t, c, "/signin/passkey/register/begin", form, &opts)
+		form.Set("credential", string(newKey(t, testRPID, userHandle(t, &opts)).create(t, &opts, testOrigin)))
+		form.Set("name", strings.Repeat("n", 101))
+		var e errorBody
+		if code := s.post(t, c, "/signin/passkey/register/finish", form, &e); code != http.StatusBadRequest ||
+			!strings.Contains(e.Error, "100 characters") {
+			t.Fatalf("register/finish: %d %+v", code, e)
+		}
+		if pks, _ := s.List(t.Context(), m.ID); len(pks) != 1 {
+			t.Fatalf("passkeys: %+v", pks)
+		}
+	})
+
 	t.Run("unknown path", func(t *testing.T) {
 		var e errorBody
 		if code := s.post(t, s.browser(t), "/signin/passkey/nope", url.Values{}, &e); code != http.StatusNotFound {

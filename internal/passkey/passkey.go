@@ -159,6 +159,7 @@ func checkOrigin(o, rpID string) error {
 		return fmt.Errorf("%q is not an origin (scheme://host[:port])", o)
 	}
 	host := strings.ToLower(u.Hostname())
+	rpID = strings.ToLower(rpID)
 	if host != rpID && !strings.HasSuffix(host, "."+rpID) {
 		return fmt.Errorf("origin %q is not on RPID %q", o, rpID)
 	}
