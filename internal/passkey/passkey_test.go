@@ -445,6 +445,17 @@ func TestService_FinishLogin_zeroCounter(t *testing.T) {
 	if len(pks) != 1 || !pks[0].BackupEligible || !pks[0].BackedUp {
 		t.Fatalf("List = %+v", pks)
 	}
+
+	// With no counter to tell a replay, only the ceremony being used up
+	// stops the same answer from signing in twice.
+	lo, tok, _ := f.BeginLogin(t.Context())
+	body := k.sign(t, lo.Response.Challenge, testOrigin, 0)
+	if _, err := f.FinishLogin(t.Context(), tok, body); err != nil {
+		t.Fatalf("FinishLogin: %v", err)
+	}
+	if _, err := f.FinishLogin(t.Context(), tok, body); !errors.Is(err, ErrNoCeremony) {
+		t.Fatalf("the same answer again = %v, want %v", err, ErrNoCeremony)
+	}
 }
 
 func TestService_ceremonyStorage(t *testing.T) {
