@@ -28,7 +28,7 @@ type server struct {
 }
 
 // newServer serves the handler behind the site's middleware, with two
-// helper pages: one that names the signed-in member and one that gives the
+// test pages: one that names the signed-in member and one that gives the
 // form token.
 func newServer(t *testing.T) *server {
 	t.Helper()
