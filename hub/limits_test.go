@@ -305,7 +305,9 @@ func TestHub_Changes_PageBytes(t *testing.T) {
 
 func TestHub_Changes_StalledReaderCut(t *testing.T) {
 	th := mustOpenHub(t, func(c *Config) {
-		c.Limits.WriteTimeout = 3 * time.Second
+		// Long enough that the stalled connections are still open when
+		// the readers are checked on a loaded machine.
+		c.Limits.WriteTimeout = 8 * time.Second
 		c.Limits.FeedPageBytes = 16 << 20
 	})
 	be := th.enrolNode(t, "be")
@@ -353,7 +355,7 @@ func TestHub_Changes_StalledReaderCut(t *testing.T) {
 		}
 	}
 	// The write deadline closes the stalled connections.
-	eventually(t, 6*time.Second, func() bool { return capped.Open() == 0 }, "stalled feed connections closed by the hub")
+	eventually(t, 15*time.Second, func() bool { return capped.Open() == 0 }, "stalled feed connections closed by the hub")
 	for i, c := range conns {
 		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 		if n, _ := io.Copy(io.Discard, c); n >= pageBytes {

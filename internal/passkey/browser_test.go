@@ -182,10 +182,23 @@ func TestScript_chromium(t *testing.T) {
 		return err == nil && len(pks) == 1 && pks[0].Name == "virtual key"
 	})
 
-	step("forget the session", call("clear cookies", func(ctx context.Context) error {
-		_, err := chromedp.Call(ctx, cdpnetwork.ClearBrowserCookies, cdp.Empty{})
-		return err
-	}), chromedp.Navigate(origin+"/page"), chromedp.WaitVisible(chromedp.CSS("#signin button")))
+	// The script reloads the page once the passkey is kept; a navigation
+	// started while that reload is under way is aborted, so it is tried
+	// again until the reload has finished.
+	for try := 1; ; try++ {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := chromedp.Do(sctx, call("clear cookies", func(ctx context.Context) error {
+			_, err := chromedp.Call(ctx, cdpnetwork.ClearBrowserCookies, cdp.Empty{})
+			return err
+		}), chromedp.Navigate(origin+"/page"), chromedp.WaitVisible(chromedp.CSS("#signin button")))
+		cancel()
+		if err == nil {
+			break
+		}
+		if try == 5 || !strings.Contains(err.Error(), "ERR_ABORTED") {
+			t.Fatalf("forget the session: %v", err)
+		}
+	}
 	if who := text("#who"); who != "nobody" {
 		t.Fatalf("after clearing cookies the page shows %q", who)
 	}
