@@ -3,6 +3,7 @@ package locale
 import (
 	"io/fs"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -17,24 +18,33 @@ func mustLoad(t testing.TB) *Bundle {
 	return b
 }
 
-// readCatalogues parses every embedded catalogue on its own, so that a
-// mistake in one is reported by name.
+// readCatalogues parses every embedded catalogue file on its own, so that
+// a mistake in one is reported by name, and joins the files of each
+// language.
 func readCatalogues(t *testing.T) map[string]*catalogue {
 	t.Helper()
-	names, err := fs.Glob(embedded, "catalogues/*.json")
+	sub, err := fs.Sub(embedded, "catalogues")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := catalogueFiles(sub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := make(map[string]*catalogue)
 	for _, name := range names {
-		lang := strings.TrimSuffix(strings.TrimPrefix(name, "catalogues/"), ".json")
-		data, err := fs.ReadFile(embedded, name)
+		lang := strings.TrimSuffix(path.Base(name), ".json")
+		data, err := fs.ReadFile(sub, name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		c, err := parseCatalogue(lang, data)
 		if err != nil {
-			t.Errorf("catalogue %s: %v", lang, err)
+			t.Errorf("catalogue %s: %v", name, err)
+			continue
+		}
+		if have := out[lang]; have != nil {
+			maps.Copy(have.messages, c.messages)
 			continue
 		}
 		out[lang] = c
@@ -130,6 +140,8 @@ func TestLoadFS(t *testing.T) {
 		{"foreign category", map[string]string{"en.json": `{"a": {"one": "x", "few": "y", "other": "z"}}`}, `"few"`},
 		{"missing category", map[string]string{"en.json": `{}`, "fr.json": `{"a": {"one": "x", "other": "z"}}`}, `"many" missing`},
 		{"bad placeholder", map[string]string{"en.json": `{"a": "hello {Name}"}`}, "malformed placeholder"},
+		{"split", map[string]string{"en.json": `{"a": "A"}`, "area/en.json": `{"b": "B"}`}, ""},
+		{"given twice", map[string]string{"en.json": `{"a": "A"}`, "area/en.json": `{"a": "B"}`}, "a is given twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadFS(mapFS(tc.files))

@@ -26,7 +26,11 @@ var (
 	ErrBadPlaceholder = errors.New("malformed placeholder")
 )
 
-//go:embed catalogues/*.json
+// The catalogues of one language may be split over several files: the
+// top-level <lang>.json and <area>/<lang>.json for each part of the
+// interface, so that each part's text lives next to the rest of it.
+//
+//go:embed catalogues
 var embedded embed.FS
 
 // message is one catalogue entry: either a single text, or one text per
@@ -71,25 +75,36 @@ func Load() (*Bundle, error) {
 	return LoadFS(sub)
 }
 
-// LoadFS reads every *.json file at the top of fsys as the catalogue of the
-// language its name gives.
+// LoadFS reads every *.json file at the top of fsys, and in its
+// directories one level down, as (part of) the catalogue of the language
+// its name gives. An id given twice for one language is an error.
 func LoadFS(fsys fs.FS) (*Bundle, error) {
-	names, err := fs.Glob(fsys, "*.json")
+	files, err := catalogueFiles(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("load catalogues: %w", err)
 	}
 	b := &Bundle{catalogues: make(map[string]*catalogue)}
-	for _, name := range names {
+	for _, name := range files {
 		lang := strings.TrimSuffix(path.Base(name), ".json")
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return nil, fmt.Errorf("load catalogue %s: %w", lang, err)
+			return nil, fmt.Errorf("load catalogue %s: %w", name, err)
 		}
 		c, err := parseCatalogue(lang, data)
 		if err != nil {
-			return nil, fmt.Errorf("load catalogue %s: %w", lang, err)
+			return nil, fmt.Errorf("load catalogue %s: %w", name, err)
 		}
-		b.catalogues[lang] = c
+		have := b.catalogues[lang]
+		if have == nil {
+			b.catalogues[lang] = c
+			continue
+		}
+		for id, m := range c.messages {
+			if _, dup := have.messages[id]; dup {
+				return nil, fmt.Errorf("load catalogue %s: %w: %s is given twice", name, ErrBadCatalogue, id)
+			}
+			have.messages[id] = m
+		}
 	}
 	if b.catalogues[Fallback] == nil {
 		return nil, ErrNoFallback
@@ -109,6 +124,19 @@ func LoadFS(fsys fs.FS) (*Bundle, error) {
 	}
 	b.matcher = language.NewMatcher(tags)
 	return b, nil
+}
+
+// catalogueFiles lists the catalogue files of fsys, top level first.
+func catalogueFiles(fsys fs.FS) ([]string, error) {
+	top, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		return nil, err
+	}
+	parts, err := fs.Glob(fsys, "*/*.json")
+	if err != nil {
+		return nil, err
+	}
+	return append(top, parts...), nil
 }
 
 // matchTags says which BCP 47 tag stands for a catalogue when matching what
