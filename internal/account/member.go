@@ -45,6 +45,11 @@ type Member struct {
 // HasRole reports whether m holds role.
 func (m Member) HasRole(role string) bool { return slices.Contains(m.Roles, role) }
 
+// HasAnyRole reports whether m holds at least one of roles.
+func (m Member) HasAnyRole(roles ...string) bool {
+	return slices.ContainsFunc(roles, m.HasRole)
+}
+
 // NewMember is what Add needs to know.
 type NewMember struct {
 	Email     string

@@ -15,9 +15,10 @@ import (
 )
 
 // contentSecurityPolicy allows the page nothing but its own style sheet,
-// images and forms: no script at all, no inline style, no framing.
+// images, forms and external scripts, which may only call back to the
+// site (passkeys, upload progress): no inline script or style, no framing.
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; " +
-	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	"script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // Renderer renders one set of pages into the site's layout.
 type Renderer struct {
@@ -39,6 +40,9 @@ type View struct {
 	FormField string
 	SignOut   string
 	Languages []LanguageLink
+	// Scripts are the site's external scripts, loaded deferred; every page
+	// works without them.
+	Scripts []string
 	// Data is the page's own.
 	Data any
 }
@@ -122,11 +126,15 @@ func (rd *Renderer) RenderIn(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	v := View{Lang: p.Tag(), Product: s.cfg.Product, Home: s.cfg.Home, CSS: s.CSSURL(),
-		FormField: FormField, SignOut: s.cfg.SignOut, Data: data, Languages: s.languages(r, p.Lang())}
+		FormField: FormField, SignOut: s.cfg.SignOut, Data: data, Languages: s.languages(r, p.Lang()),
+		Scripts: s.scripts}
 	if m, ok := Member(r); ok {
 		v.Member = &m
 		v.FormToken = s.FormToken(r)
 		for _, n := range s.cfg.Nav {
+			if len(n.Roles) > 0 && !m.HasAnyRole(n.Roles...) {
+				continue
+			}
 			v.Nav = append(v.Nav, NavView{Href: n.Href, Label: p.T(n.Label), Current: section != "" && n.Section == section})
 		}
 	}

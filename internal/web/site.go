@@ -30,6 +30,9 @@ type NavItem struct {
 	// Section marks the entry as the current page when a page is rendered
 	// with the same section.
 	Section string
+	// Roles, when set, shows the entry only to members holding one of
+	// them; the page itself must still check.
+	Roles []string
 }
 
 // Config describes one site: the node's workspace or the hub's console.
@@ -101,6 +104,7 @@ type Site struct {
 	cssName string
 	errors  *Renderer
 	cop     *http.CrossOriginProtection
+	scripts []string
 }
 
 // NewSite returns the site cfg describes, with text from bundle and
@@ -132,6 +136,10 @@ func NewSite(cfg Config, bundle *locale.Bundle, store *account.Store) (*Site, er
 	}))
 	return s, nil
 }
+
+// AddScript adds an external script, at a path the caller serves, to every
+// page. Call it before the site serves.
+func (s *Site) AddScript(src string) { s.scripts = append(s.scripts, src) }
 
 // Config returns the site's settings.
 func (s *Site) Config() Config { return s.cfg }
