@@ -28,10 +28,10 @@ type dashboardPage struct {
 	// Connected is whether the last exchange with the hub in either
 	// direction succeeded; Waiting, whether there has been none yet.
 	Connected, Waiting bool
-	Scheduled []scheduledView
-	Refusals  []refusalView
-	Roles     []string
-	Now       time.Time
+	Scheduled          []scheduledView
+	Refusals           []refusalView
+	Roles              []string
+	Now                time.Time
 }
 
 type scheduledView struct {
