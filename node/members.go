@@ -51,7 +51,9 @@ func openAccounts(ctx context.Context, db *sqlitedb.DB, cfg Config, log *slog.Lo
 	if err := account.Migrate(ctx, db); err != nil {
 		return nil, nil, fmt.Errorf("migrate members: %w", err)
 	}
-	store, err := account.NewStore(db, AccountConfig())
+	acfg := AccountConfig()
+	acfg.Clock = cfg.Clock
+	store, err := account.NewStore(db, acfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -118,8 +118,17 @@ func workspaceNode(t *testing.T, id string) (*network, *testNode, string) {
 	return nw, n, "http://" + addr
 }
 
+var memberIDLine = regexp.MustCompile(`member (\d+) \(`)
+
 // addMember runs `bikfed node member add` and returns the invitation link.
 func addMember(t *testing.T, n *testNode, email, name string, roles ...string) string {
+	_, link := addMemberID(t, n, email, name, roles...)
+	return link
+}
+
+// addMemberID runs `bikfed node member add` and returns the new member's
+// id and invitation link.
+func addMemberID(t *testing.T, n *testNode, email, name string, roles ...string) (string, string) {
 	t.Helper()
 	args := []string{"node", "member", "add", email, "--name", name, "--data", n.dir}
 	for _, r := range roles {
@@ -128,7 +137,12 @@ func addMember(t *testing.T, n *testNode, email, name string, roles ...string) s
 			args = append(args, "--handle", strings.Split(email, "@")[0])
 		}
 	}
-	return invitationLink(t, mustCLI(t, nil, args...))
+	out := mustCLI(t, nil, args...)
+	m := memberIDLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("member add named no member:\n%s", out)
+	}
+	return m[1], invitationLink(t, out)
 }
 
 const testPassword = "correct horse battery staple 7"
