@@ -139,6 +139,10 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		if _, err := node.Init(ctx, ncfg.DataDir, hubURL, token, nlog); err != nil {
 			return err
 		}
+		drafts, err := sampledata.Drafts(id)
+		if err != nil {
+			return err
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
@@ -153,10 +157,6 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		people, err := inviteDemoPeople(ctx, n.Accounts(), id, demoPeople[id], n.InviteURL)
 		if err != nil {
 			ln.Close()
-			return err
-		}
-		drafts, err := sampledata.Drafts(id)
-		if err != nil {
 			return err
 		}
 		if err := createDrafts(ctx, n, drafts); err != nil {
@@ -179,7 +179,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	hubURL = h.BaseURL()
+	hubURL = h.BaseURL() // from here on, what people open
 	fmt.Fprintf(e.stdout, "\nbikfed demo: a hub and %d nodes, synced (%d entities in the aggregate)\n\n", len(nodes), st.Entities)
 	fmt.Fprintf(e.stdout, "  portal              %s/\n", hubURL)
 	fmt.Fprintf(e.stdout, "  hub                 %s\n", hubURL)
