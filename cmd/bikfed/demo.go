@@ -163,6 +163,10 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 			ln.Close()
 			return fmt.Errorf("demo content for %s: %w", id, err)
 		}
+		if err := attachWorkspace(n, ncfg.DataDir, workspaceSettings{}, nlog); err != nil {
+			ln.Close()
+			return fmt.Errorf("workspace of %s: %w", id, err)
+		}
 		serve(id, &nodesWG, func() error { return n.Run(ctx, ln) })
 		nodes = append(nodes, demoNode{id: id, n: n, admin: n.PublicURL(), token: n.AdminToken(), people: people})
 	}

@@ -108,8 +108,8 @@ type demoSite struct {
 func printDemoPeople(w io.Writer, sites []demoSite, until time.Time) {
 	fmt.Fprintf(w, "\nPeople: each link below works once, until %s, and lets its person set a password.\n",
 		until.Local().Format(time.DateTime))
-	fmt.Fprintln(w, "Open them at localhost, as printed: passkeys need a host name. A browser keeps one")
-	fmt.Fprintln(w, "sign-in per host name, not per port: sign in to each SIC in a browser profile of its own.")
+	fmt.Fprintln(w, "Open them at localhost, as printed: passkeys need a host name. Each workspace keeps")
+	fmt.Fprintln(w, "its own sign-in, so one browser can be signed in to every SIC at once.")
 	for _, s := range sites {
 		fmt.Fprintf(w, "\n  %-4s %s\n", s.id, s.name)
 		for _, p := range s.places {
