@@ -163,7 +163,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 			ln.Close()
 			return fmt.Errorf("demo content for %s: %w", id, err)
 		}
-		if err := attachWorkspace(n, ncfg.DataDir, workspaceSettings{}, nlog); err != nil {
+		if err := attachWorkspace(n, ncfg.DataDir, nil, workspaceSettings{}, nlog); err != nil {
 			ln.Close()
 			return fmt.Errorf("workspace of %s: %w", id, err)
 		}

@@ -161,5 +161,14 @@ func TestE2E_WorkspaceSignIn(t *testing.T) {
 	if got.status != 200 || !strings.Contains(got.body, "Eva Peeters") || !strings.Contains(got.body, `href="/resources/"`) {
 		t.Fatalf("dashboard: %d\n%s", got.status, got.body)
 	}
-	t.Log(got.body)
+	// The admin API takes her session as it takes the token, by role.
+	if got := eva.get("/admin/v1/status"); got.status != http.StatusOK || !strings.Contains(got.body, `"node":"be"`) {
+		t.Fatalf("an editor's session on the admin API's status: %d %s", got.status, got.body)
+	}
+	if got := eva.get("/admin/v1/members"); got.status != http.StatusForbidden {
+		t.Fatalf("an editor's session on the members API: %d %s", got.status, got.body)
+	}
+	if got := newPerson(t, base).get("/admin/v1/status"); got.status != http.StatusUnauthorized {
+		t.Fatalf("the admin API without token or session: %d", got.status)
+	}
 }

@@ -37,7 +37,9 @@ const formKeyFile = "form.key"
 
 // attachWorkspace builds the node's workspace and has the node serve it.
 // Call it once the node knows its listen address.
-func attachWorkspace(n *node.Node, dataDir string, ws workspaceSettings, log *slog.Logger) error {
+// clock, when not nil, is the node's (shifted for a test); ID tokens are
+// checked against it.
+func attachWorkspace(n *node.Node, dataDir string, clock func() time.Time, ws workspaceSettings, log *slog.Logger) error {
 	cfg := workspace.Config{Log: log}
 	key, err := loadOrCreateKey(filepath.Join(dataDir, formKeyFile))
 	if err != nil {
@@ -61,6 +63,7 @@ func attachWorkspace(n *node.Node, dataDir string, ws workspaceSettings, log *sl
 		}
 		oc := signin.DefaultOIDCConfig()
 		oc.Issuer, oc.ClientID, oc.ClientSecret, oc.DisplayName = ws.oidcIssuer, ws.oidcClientID, secret, ws.oidcName
+		oc.Now = clock
 		cfg.OIDC = &oc
 	}
 	w, err := workspace.New(n, cfg)
