@@ -139,6 +139,16 @@ func NewHandler(svc *Service, site *web.Site, cfg HandlerConfig) (*Handler, erro
 	return h, nil
 }
 
+// Service returns the service whose ceremonies the handler serves.
+func (h *Handler) Service() *Service { return h.svc }
+
+// Prefix is the path the handler is mounted under.
+func (h *Handler) Prefix() string { return h.cfg.Prefix }
+
+// PendingToken returns the token of the pending sign-in whose cookie
+// (PendingCookie) the request carries, or "".
+func (h *Handler) PendingToken(r *http.Request) string { return h.cookieValue(r, "-pending") }
+
 // ServeHTTP serves the ceremonies under the prefix.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, pattern := h.mux.Handler(r); pattern == "" {
@@ -273,6 +283,41 @@ func (h *Handler) allowBegin(w http.ResponseWriter, r *http.Request) bool {
 	return ok
 }
 
+// allowSignIn keeps an address that has failed too many sign-ins, with a
+// password or a passkey, from beginning another until it has waited.
+func (h *Handler) allowSignIn(w http.ResponseWriter, r *http.Request) bool {
+	wait := h.store.SignInWait(h.addr(r))
+	if wait <= 0 {
+		return true
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(httplimit.RetryAfterSeconds(wait)))
+	text := "signin.error.throttled"
+	if p := web.Printer(r); p != nil {
+		text = p.T("signin.error.throttled", "when", p.In(wait))
+	}
+	writeJSON(w, http.StatusTooManyRequests, errorBody{Error: text})
+	return false
+}
+
+// refuseSignIn answers a failed passkey sign-in and, when the passkey or
+// its answer was refused, records it in the audit log and counts it
+// against the client's address as a wrong password is.
+func (h *Handler) refuseSignIn(w http.ResponseWriter, r *http.Request, what string, member int64, err error) {
+	if errors.Is(err, ErrCeremonyExpired) || errors.Is(err, ErrNoPending) || errors.Is(err, ErrNoCeremony) ||
+		errors.Is(err, ErrRefused) || errors.Is(err, ErrUnknownCredential) || errors.Is(err, ErrCloned) ||
+		errors.Is(err, ErrInactive) {
+		detail := err.Error()
+		if len(detail) > 200 {
+			detail = detail[:200]
+		}
+		if ferr := h.store.FailSignIn(r.Context(), account.SignInFailure{MemberID: member, Address: h.addr(r),
+			Method: "passkey", Detail: detail}); ferr != nil {
+			h.log.Error("record failed passkey sign-in", "err", ferr)
+		}
+	}
+	h.failErr(w, r, what, err)
+}
+
 // readAnswer reads the posted form and returns the credential's JSON.
 func (h *Handler) readAnswer(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, h.maxForm)
@@ -313,10 +358,12 @@ func (h *Handler) registerBegin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, opts)
 }
 
-// registered is what a finished registration answers.
+// registered is what a finished registration answers, and where the
+// script goes next if the page said.
 type registered struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Redirect string `json:"redirect,omitempty"`
 }
 
 func (h *Handler) registerFinish(w http.ResponseWriter, r *http.Request) {
@@ -335,11 +382,11 @@ func (h *Handler) registerFinish(w http.ResponseWriter, r *http.Request) {
 		h.failErr(w, r, "finish passkey registration", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, registered{ID: pk.ID, Name: pk.Name})
+	writeJSON(w, http.StatusOK, registered{ID: pk.ID, Name: pk.Name, Redirect: web.SafeNext(r.PostForm.Get(fieldNext))})
 }
 
 func (h *Handler) loginBegin(w http.ResponseWriter, r *http.Request) {
-	if !h.allowBegin(w, r) {
+	if !h.allowBegin(w, r) || !h.allowSignIn(w, r) {
 		return
 	}
 	opts, tok, err := h.svc.BeginLogin(r.Context())
@@ -364,14 +411,14 @@ func (h *Handler) loginFinish(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, h.cookie("", "", 0))
 	member, err := h.svc.FinishLogin(r.Context(), h.cookieValue(r, ""), body)
 	if err != nil {
-		h.failErr(w, r, "passkey sign-in", err)
+		h.refuseSignIn(w, r, "passkey sign-in", 0, err)
 		return
 	}
 	h.startSession(w, r, member, "passkey")
 }
 
 func (h *Handler) secondBegin(w http.ResponseWriter, r *http.Request) {
-	if !h.allowBegin(w, r) {
+	if !h.allowBegin(w, r) || !h.allowSignIn(w, r) {
 		return
 	}
 	opts, tok, err := h.svc.BeginSecondFactor(r.Context(), h.cookieValue(r, "-pending"))
@@ -389,19 +436,25 @@ func (h *Handler) secondFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, h.cookie("", "", 0))
-	member, err := h.svc.FinishSecondFactor(r.Context(), h.cookieValue(r, "-pending"), h.cookieValue(r, ""), body)
+	pending := h.cookieValue(r, "-pending")
+	member, err := h.svc.FinishSecondFactor(r.Context(), pending, h.cookieValue(r, ""), body)
 	if err != nil {
-		h.failErr(w, r, "passkey check", err)
+		// The audit entry names whose sign-in was refused, if it is
+		// still pending.
+		waiting, _ := h.svc.Pending(r.Context(), pending)
+		h.refuseSignIn(w, r, "passkey check", waiting, err)
 		return
 	}
 	http.SetCookie(w, h.PendingCookie(""))
 	h.startSession(w, r, member, "password and passkey")
 }
 
+// startSession signs the member in as a password does, recorded in the
+// audit log as a sign-in by how.
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, member int64, how string) {
-	tok, _, err := h.store.StartSession(r.Context(), member, r.UserAgent(), h.addr(r))
+	tok, _, err := h.store.StartSessionVia(r.Context(), member, how, r.UserAgent(), h.addr(r))
 	if errors.Is(err, account.ErrDisabled) || errors.Is(err, account.ErrNotFound) {
-		h.failErr(w, r, "start session", ErrInactive)
+		h.refuseSignIn(w, r, "start session", member, ErrInactive)
 		return
 	}
 	if err != nil {

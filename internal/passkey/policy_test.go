@@ -1,0 +1,154 @@
+package passkey
+
+import (
+	"errors"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+
+	"github.com/go-webauthn/webauthn/protocol"
+
+	"github.com/bikfed/bikfed/internal/account"
+)
+
+// lastAudit returns the newest entry of the audit log, the zero Event if
+// there is none.
+func (f *fixture) lastAudit(t *testing.T) account.Event {
+	t.Helper()
+	evs, err := f.accounts.Audit(t.Context(), 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) == 0 {
+		return account.Event{}
+	}
+	return evs[0]
+}
+
+func TestService_SetRequiredRoles(t *testing.T) {
+	f := newFixture(t)
+	if got, err := f.RequiredRoles(t.Context()); err != nil || len(got) != 0 {
+		t.Fatalf("RequiredRoles at first = %v, %v", got, err)
+	}
+	tests := []struct {
+		name    string
+		roles   []string
+		want    []string
+		err     error
+		audited string // the new entry's detail; "" for no entry
+	}{
+		{"two roles", []string{"editor", "admin", "editor"}, []string{"admin", "editor"}, nil, "required for admin,editor"},
+		{"the same again", []string{"admin", "editor"}, []string{"admin", "editor"}, nil, ""},
+		{"one fewer", []string{"admin"}, []string{"admin"}, nil, "required for admin"},
+		{"empty name", []string{"admin", ""}, []string{"admin"}, ErrInvalidRole, ""},
+		{"space in name", []string{"ad min"}, []string{"admin"}, ErrInvalidRole, ""},
+		{"none", nil, nil, nil, "required for none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.lastAudit(t)
+			err := f.SetRequiredRoles(t.Context(), "member:7", tt.roles)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("SetRequiredRoles = %v, want %v", err, tt.err)
+			}
+			got, err := f.RequiredRoles(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, tt.want) {
+				t.Errorf("RequiredRoles = %v, want %v", keys, tt.want)
+			}
+			e := f.lastAudit(t)
+			switch {
+			case tt.audited == "" && e.ID != before.ID:
+				t.Errorf("audited %+v", e)
+			case tt.audited != "" && (e.Type != EventPolicyChanged || e.Actor != "member:7" || e.Detail != tt.audited):
+				t.Errorf("audit entry %+v, want %s by member:7: %s", e, EventPolicyChanged, tt.audited)
+			}
+		})
+	}
+}
+
+func TestService_RemoveAll(t *testing.T) {
+	f := newFixture(t)
+	ana, bo := f.member(t, "ana@sic.example"), f.member(t, "bo@sic.example")
+	f.register(t, ana)
+	if e := f.lastAudit(t); e.Type != EventPasskeyAdded || e.MemberID != ana.ID || e.Detail != "laptop" {
+		t.Fatalf("registration audited as %+v", e)
+	}
+	f.register(t, ana)
+	f.register(t, bo)
+	n, err := f.RemoveAll(t.Context(), "member:1", ana.ID)
+	if err != nil || n != 2 {
+		t.Fatalf("RemoveAll = %d, %v", n, err)
+	}
+	if e := f.lastAudit(t); e.Type != EventPasskeyRemoved || e.MemberID != ana.ID || e.Actor != "member:1" {
+		t.Fatalf("RemoveAll audited as %+v", e)
+	}
+	if has, _ := f.Has(t.Context(), ana.ID); has {
+		t.Error("ana still has a passkey")
+	}
+	if has, _ := f.Has(t.Context(), bo.ID); !has {
+		t.Error("bo's passkey went too")
+	}
+	before := f.lastAudit(t)
+	if n, err := f.RemoveAll(t.Context(), "member:1", ana.ID); err != nil || n != 0 {
+		t.Fatalf("RemoveAll again = %d, %v", n, err)
+	}
+	if e := f.lastAudit(t); e.ID != before.ID {
+		t.Errorf("removing nothing was audited: %+v", e)
+	}
+}
+
+// TestHandler_audit checks that a passkey sign-in is recorded as a
+// password sign-in is, and that a refused one counts as a failure.
+func TestHandler_audit(t *testing.T) {
+	s := newServer(t)
+	m := s.member(t, "ana@sic.example")
+	k := s.register(t, m)
+
+	signIn := func(b *http.Client, sign func(*protocol.CredentialAssertion) []byte) (int, errorBody) {
+		t.Helper()
+		var lo protocol.CredentialAssertion
+		if code := s.post(t, b, "/signin/passkey/login/begin", url.Values{}, &lo); code != http.StatusOK {
+			t.Fatalf("login/begin: %d", code)
+		}
+		var e errorBody
+		code := s.post(t, b, "/signin/passkey/login/finish", url.Values{"credential": {string(sign(&lo))}}, &e)
+		return code, e
+	}
+	if code, e := signIn(s.browser(t), func(lo *protocol.CredentialAssertion) []byte { return k.get(t, lo, testOrigin) }); code != http.StatusOK {
+		t.Fatalf("login/finish: %d %+v", code, e)
+	}
+	if e := s.lastAudit(t); e.Type != account.EventSignIn || e.MemberID != m.ID || e.Detail != "passkey" {
+		t.Fatalf("passkey sign-in audited as %+v", e)
+	}
+
+	// An answer for another site is refused and recorded.
+	if code, _ := signIn(s.browser(t), func(lo *protocol.CredentialAssertion) []byte {
+		return k.get(t, lo, "https://evil.example")
+	}); code != http.StatusBadRequest {
+		t.Fatalf("login/finish from another origin: %d", code)
+	}
+	if e := s.lastAudit(t); e.Type != account.EventSignInFailed || e.Actor != account.ActorAnonymous ||
+		len(e.Detail) < 8 || e.Detail[:8] != "passkey:" {
+		t.Fatalf("refused passkey sign-in audited as %+v", e)
+	}
+
+	// A disabled member's passkey opens nothing.
+	if err := s.accounts.Disable(t.Context(), "test", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser(t)
+	if code, _ := signIn(b, func(lo *protocol.CredentialAssertion) []byte { return k.get(t, lo, testOrigin) }); code != http.StatusBadRequest {
+		t.Fatalf("login/finish of a disabled member: %d", code)
+	}
+	if got := s.get(t, b, "/whoami"); got != "0" {
+		t.Fatalf("a disabled member signed in as %q", got)
+	}
+	if e := s.lastAudit(t); e.Type != account.EventSignInFailed {
+		t.Fatalf("a disabled member's passkey audited as %+v", e)
+	}
+}
