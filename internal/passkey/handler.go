@@ -85,6 +85,8 @@ func (c HandlerConfig) Validate() error {
 //	POST {prefix}/login/finish      credential, next: signs in
 //	POST {prefix}/second/begin      pending sign-in: options for get()
 //	POST {prefix}/second/finish     pending sign-in: credential, next: signs in
+//	POST {prefix}/enrol/begin       pending sign-in, no passkey yet: options for create()
+//	POST {prefix}/enrol/finish      pending sign-in: credential, name, next: signs in
 //	GET  ScriptURL()
 //
 // It runs behind the site's middleware (web.Site.Wrap), whose forgery
@@ -134,6 +136,8 @@ func NewHandler(svc *Service, site *web.Site, cfg HandlerConfig) (*Handler, erro
 	h.mux.HandleFunc("POST "+p+"/login/finish", h.loginFinish)
 	h.mux.HandleFunc("POST "+p+"/second/begin", h.secondBegin)
 	h.mux.HandleFunc("POST "+p+"/second/finish", h.secondFinish)
+	h.mux.HandleFunc("POST "+p+"/enrol/begin", h.enrolBegin)
+	h.mux.HandleFunc("POST "+p+"/enrol/finish", h.enrolFinish)
 	h.mux.HandleFunc("GET "+h.ScriptURL(), h.serveScript)
 	h.inner = h.cop.Handler(h.mux)
 	return h, nil
@@ -262,7 +266,7 @@ func (h *Handler) failErr(w http.ResponseWriter, r *http.Request, what string, e
 	case errors.Is(err, ErrInvalidName):
 		status, message = http.StatusBadRequest, "passkey.error.name"
 	case errors.Is(err, ErrNoCeremony), errors.Is(err, ErrRefused), errors.Is(err, ErrUnknownCredential),
-		errors.Is(err, ErrCloned), errors.Is(err, ErrInactive):
+		errors.Is(err, ErrCloned), errors.Is(err, ErrInactive), errors.Is(err, ErrHasPasskey):
 		status, message = http.StatusBadRequest, "passkey.error.failed"
 	default:
 		h.log.Error(what, "err", err)
@@ -305,7 +309,7 @@ func (h *Handler) allowSignIn(w http.ResponseWriter, r *http.Request) bool {
 func (h *Handler) refuseSignIn(w http.ResponseWriter, r *http.Request, what string, member int64, err error) {
 	if errors.Is(err, ErrCeremonyExpired) || errors.Is(err, ErrNoPending) || errors.Is(err, ErrNoCeremony) ||
 		errors.Is(err, ErrRefused) || errors.Is(err, ErrUnknownCredential) || errors.Is(err, ErrCloned) ||
-		errors.Is(err, ErrInactive) {
+		errors.Is(err, ErrInactive) || errors.Is(err, ErrHasPasskey) {
 		detail := err.Error()
 		if len(detail) > 200 {
 			detail = detail[:200]
@@ -447,6 +451,58 @@ func (h *Handler) secondFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, h.PendingCookie(""))
 	h.startSession(w, r, member, "password and passkey")
+}
+
+// pendingMember returns the member whose sign-in the request's pending
+// cookie names, or answers the request itself and returns false.
+func (h *Handler) pendingMember(w http.ResponseWriter, r *http.Request) (account.Member, bool) {
+	id, err := h.svc.Pending(r.Context(), h.cookieValue(r, "-pending"))
+	if err != nil {
+		h.failErr(w, r, "pending sign-in", err)
+		return account.Member{}, false
+	}
+	m, err := h.store.Get(r.Context(), id)
+	if err != nil {
+		h.failErr(w, r, "pending sign-in", fmt.Errorf("%w: %w", ErrInactive, err))
+		return account.Member{}, false
+	}
+	return m, true
+}
+
+func (h *Handler) enrolBegin(w http.ResponseWriter, r *http.Request) {
+	if !h.allowBegin(w, r) || !h.allowSignIn(w, r) {
+		return
+	}
+	m, ok := h.pendingMember(w, r)
+	if !ok {
+		return
+	}
+	opts, tok, err := h.svc.BeginEnrolment(r.Context(), h.cookieValue(r, "-pending"), m)
+	if err != nil {
+		h.failErr(w, r, "begin passkey enrolment", err)
+		return
+	}
+	http.SetCookie(w, h.cookie("", tok, h.svc.cfg.CeremonyTTL))
+	writeJSON(w, http.StatusOK, opts)
+}
+
+func (h *Handler) enrolFinish(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.readAnswer(w, r)
+	if !ok {
+		return
+	}
+	http.SetCookie(w, h.cookie("", "", 0))
+	m, ok := h.pendingMember(w, r)
+	if !ok {
+		return
+	}
+	_, err := h.svc.FinishEnrolment(r.Context(), h.cookieValue(r, "-pending"), m, h.cookieValue(r, ""), body, r.PostForm.Get(fieldName))
+	if err != nil {
+		h.refuseSignIn(w, r, "passkey enrolment", m.ID, err)
+		return
+	}
+	http.SetCookie(w, h.PendingCookie(""))
+	h.startSession(w, r, m.ID, "password, first passkey")
 }
 
 // startSession signs the member in as a password does, recorded in the

@@ -49,6 +49,9 @@ var (
 	// ErrInvalidRole: a role name given for the policy is empty, too long
 	// or holds a space or control character.
 	ErrInvalidRole = errors.New("invalid role name")
+	// ErrHasPasskey: a pending sign-in may add a first passkey only; a
+	// member who holds one confirms with it.
+	ErrHasPasskey = errors.New("member already has a passkey")
 )
 
 // SetName is the name under which Migrate records this package's migrations.

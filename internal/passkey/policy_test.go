@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -150,5 +151,61 @@ func TestHandler_audit(t *testing.T) {
 	}
 	if e := s.lastAudit(t); e.Type != account.EventSignInFailed {
 		t.Fatalf("a disabled member's passkey audited as %+v", e)
+	}
+}
+
+// TestHandler_enrolment checks that a pending sign-in of a member with no
+// passkey may add a first one, which signs them in, and nothing more.
+func TestHandler_enrolment(t *testing.T) {
+	s := newServer(t)
+	m := s.member(t, "ana@sic.example")
+	u, _ := url.Parse(s.srv.URL)
+	pendingBrowser := func() (*http.Client, string) {
+		t.Helper()
+		pending, err := s.StartPending(t.Context(), m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := s.browser(t)
+		b.Jar.SetCookies(u, []*http.Cookie{s.h.PendingCookie(pending)})
+		return b, pending
+	}
+
+	var e errorBody
+	if code := s.post(t, s.browser(t), "/signin/passkey/enrol/begin", url.Values{}, &e); code != http.StatusBadRequest {
+		t.Fatalf("enrol/begin without a pending sign-in: %d %+v", code, e)
+	}
+
+	b, pending := pendingBrowser()
+	var opts protocol.CredentialCreation
+	if code := s.post(t, b, "/signin/passkey/enrol/begin", url.Values{}, &opts); code != http.StatusOK {
+		t.Fatalf("enrol/begin: %d", code)
+	}
+	k := newKey(t, testRPID, userHandle(t, &opts))
+	form := url.Values{"credential": {string(k.create(t, &opts, testOrigin))}, "name": {"phone"}, "next": {"/work"}}
+	var done signedIn
+	if code := s.post(t, b, "/signin/passkey/enrol/finish", form, &done); code != http.StatusOK || done.Redirect != "/work" {
+		t.Fatalf("enrol/finish: %d %+v", code, done)
+	}
+	if got := s.get(t, b, "/whoami"); got != strconv.FormatInt(m.ID, 10) {
+		t.Fatalf("signed in as %q after enrolment", got)
+	}
+	if e := s.lastAudit(t); e.Type != account.EventSignIn || e.Detail != "password, first passkey" {
+		t.Fatalf("enrolment audited as %+v", e)
+	}
+	if _, err := s.Pending(t.Context(), pending); !errors.Is(err, ErrNoPending) {
+		t.Fatalf("the pending sign-in outlived the enrolment: %v", err)
+	}
+	if pks, _ := s.List(t.Context(), m.ID); len(pks) != 1 || pks[0].Name != "phone" {
+		t.Fatalf("passkeys after enrolment: %+v", pks)
+	}
+
+	// With a passkey on file, a password alone adds no other.
+	b, _ = pendingBrowser()
+	if code := s.post(t, b, "/signin/passkey/enrol/begin", url.Values{}, &e); code != http.StatusBadRequest {
+		t.Fatalf("enrol/begin with a passkey on file: %d %+v", code, e)
+	}
+	if got := s.get(t, b, "/whoami"); got != "0" {
+		t.Fatalf("signed in as %q", got)
 	}
 }

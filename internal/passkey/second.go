@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/bikfed/bikfed/internal/account"
 )
 
 // Required reports whether a member holding roles must confirm a password
@@ -163,4 +165,57 @@ func (s *Service) FinishSecondFactor(ctx context.Context, pending, token string,
 		return 0, fmt.Errorf("end pending sign-in: %w", err)
 	}
 	return member, nil
+}
+
+// BeginEnrolment starts adding the first passkey of a member whose sign-in
+// is pending because their role asks for a passkey they do not have yet.
+// m must be the pending member; a member who already holds a passkey
+// confirms with it instead (ErrHasPasskey), so that a password alone never
+// adds a second one.
+func (s *Service) BeginEnrolment(ctx context.Context, pending string, m account.Member) (*protocol.CredentialCreation, string, error) {
+	if err := s.checkEnrolment(ctx, pending, m.ID); err != nil {
+		return nil, "", err
+	}
+	return s.BeginRegistration(ctx, m)
+}
+
+// FinishEnrolment keeps the passkey of a BeginEnrolment ceremony and ends
+// the pending sign-in, whose session the caller then starts.
+func (s *Service) FinishEnrolment(ctx context.Context, pending string, m account.Member, token string, body []byte, name string) (Passkey, error) {
+	if err := s.checkEnrolment(ctx, pending, m.ID); err != nil {
+		// The ceremony is spent all the same.
+		s.takeCeremony(ctx, token, kindRegister, m.ID)
+		return Passkey{}, err
+	}
+	pk, err := s.FinishRegistration(ctx, m, token, body, name)
+	if err != nil {
+		return Passkey{}, err
+	}
+	hash, _ := tokenHash(pending)
+	err = s.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM passkey_pending WHERE hash = ?", hash)
+		return err
+	})
+	if err != nil {
+		return Passkey{}, fmt.Errorf("end pending sign-in: %w", err)
+	}
+	return pk, nil
+}
+
+func (s *Service) checkEnrolment(ctx context.Context, pending string, member int64) error {
+	waiting, err := s.Pending(ctx, pending)
+	if err != nil {
+		return err
+	}
+	if waiting != member {
+		return ErrNoPending
+	}
+	has, err := s.Has(ctx, member)
+	if err != nil {
+		return err
+	}
+	if has {
+		return ErrHasPasskey
+	}
+	return nil
 }
