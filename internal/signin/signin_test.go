@@ -133,6 +133,7 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	mux.Handle("/signin", h)
 	mux.Handle("/signin/", h)
 	mux.Handle("/account", h.Account())
+	mux.Handle(wcfg.StaticPrefix, site.StaticHandler())
 	mux.Handle("GET /{$}", site.RequireSignIn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m, _ := web.Member(r)
 		io.WriteString(w, "hello "+m.Name)
