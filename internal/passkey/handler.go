@@ -441,16 +441,16 @@ func (h *Handler) secondFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, h.cookie("", "", 0))
 	pending := h.cookieValue(r, "-pending")
+	// Read first: the audit entry names whose sign-in was refused, and
+	// how it began.
+	waiting, method, _ := h.svc.PendingVia(r.Context(), pending)
 	member, err := h.svc.FinishSecondFactor(r.Context(), pending, h.cookieValue(r, ""), body)
 	if err != nil {
-		// The audit entry names whose sign-in was refused, if it is
-		// still pending.
-		waiting, _ := h.svc.Pending(r.Context(), pending)
 		h.refuseSignIn(w, r, "passkey check", waiting, err)
 		return
 	}
 	http.SetCookie(w, h.PendingCookie(""))
-	h.startSession(w, r, member, "password and passkey")
+	h.startSession(w, r, member, method+" and passkey")
 }
 
 // pendingMember returns the member whose sign-in the request's pending
@@ -496,13 +496,14 @@ func (h *Handler) enrolFinish(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	_, method, _ := h.svc.PendingVia(r.Context(), h.cookieValue(r, "-pending"))
 	_, err := h.svc.FinishEnrolment(r.Context(), h.cookieValue(r, "-pending"), m, h.cookieValue(r, ""), body, r.PostForm.Get(fieldName))
 	if err != nil {
 		h.refuseSignIn(w, r, "passkey enrolment", m.ID, err)
 		return
 	}
 	http.SetCookie(w, h.PendingCookie(""))
-	h.startSession(w, r, m.ID, "password, first passkey")
+	h.startSession(w, r, m.ID, method+", first passkey")
 }
 
 // startSession signs the member in as a password does, recorded in the

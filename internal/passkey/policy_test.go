@@ -209,3 +209,27 @@ func TestHandler_enrolment(t *testing.T) {
 		t.Fatalf("signed in as %q", got)
 	}
 }
+
+func TestHandler_second_factor_after_oidc(t *testing.T) {
+	s := newServer(t)
+	m := s.member(t, "ana@sic.example")
+	k := s.register(t, m)
+	pending, err := s.StartPendingVia(t.Context(), m.ID, "oidc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser(t)
+	u, _ := url.Parse(s.srv.URL)
+	b.Jar.SetCookies(u, []*http.Cookie{s.h.PendingCookie(pending)})
+	var opts protocol.CredentialAssertion
+	if code := s.post(t, b, "/signin/passkey/second/begin", url.Values{}, &opts); code != http.StatusOK {
+		t.Fatalf("second/begin: %d", code)
+	}
+	var done signedIn
+	if code := s.post(t, b, "/signin/passkey/second/finish", url.Values{"credential": {string(k.get(t, &opts, testOrigin))}}, &done); code != http.StatusOK {
+		t.Fatalf("second/finish: %d", code)
+	}
+	if e := s.lastAudit(t); e.Type != account.EventSignIn || e.MemberID != m.ID || e.Detail != "oidc and passkey" {
+		t.Fatalf("second factor after single sign-on audited as %+v", e)
+	}
+}

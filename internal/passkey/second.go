@@ -27,6 +27,15 @@ func Required(roles []string, required map[string]bool) bool {
 // sign-in now waits for their passkey. It returns the marker's token for a
 // cookie; no session exists until FinishSecondFactor.
 func (s *Service) StartPending(ctx context.Context, member int64) (string, error) {
+	return s.StartPendingVia(ctx, member, "password")
+}
+
+// StartPendingVia is StartPending for a member identified by another
+// method ("oidc"), which the audit log names with the passkey.
+func (s *Service) StartPendingVia(ctx context.Context, member int64, method string) (string, error) {
+	if method == "" || len(method) > 32 {
+		return "", fmt.Errorf("start pending sign-in: bad method %q", method)
+	}
 	tok, hash, err := newToken()
 	if err != nil {
 		return "", err
@@ -36,8 +45,8 @@ func (s *Service) StartPending(ctx context.Context, member int64) (string, error
 		if _, err := tx.ExecContext(ctx, "DELETE FROM passkey_pending WHERE expires_at <= ?", ms(now)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO passkey_pending (hash, member_id, expires_at) VALUES (?, ?, ?)",
-			hash, member, ms(now.Add(s.cfg.PendingTTL)))
+		_, err := tx.ExecContext(ctx, "INSERT INTO passkey_pending (hash, member_id, method, expires_at) VALUES (?, ?, ?, ?)",
+			hash, member, method, ms(now.Add(s.cfg.PendingTTL)))
 		return err
 	})
 	if err != nil {
@@ -48,25 +57,33 @@ func (s *Service) StartPending(ctx context.Context, member int64) (string, error
 
 // Pending returns the member whose sign-in waits for a passkey under token.
 func (s *Service) Pending(ctx context.Context, token string) (int64, error) {
+	member, _, err := s.PendingVia(ctx, token)
+	return member, err
+}
+
+// PendingVia returns the member whose sign-in waits for a passkey under
+// token, and how they were identified before it.
+func (s *Service) PendingVia(ctx context.Context, token string) (int64, string, error) {
 	hash, ok := tokenHash(token)
 	if !ok {
-		return 0, ErrNoPending
+		return 0, "", ErrNoPending
 	}
 	var member, expires int64
+	var method string
 	err := s.db.ReadTx(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, "SELECT member_id, expires_at FROM passkey_pending WHERE hash = ?", hash).
-			Scan(&member, &expires)
+		return tx.QueryRowContext(ctx, "SELECT member_id, method, expires_at FROM passkey_pending WHERE hash = ?", hash).
+			Scan(&member, &method, &expires)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, ErrNoPending
+		return 0, "", ErrNoPending
 	}
 	if err != nil {
-		return 0, fmt.Errorf("look up pending sign-in: %w", err)
+		return 0, "", fmt.Errorf("look up pending sign-in: %w", err)
 	}
 	if !s.now().Before(fromMS(expires)) {
-		return 0, ErrNoPending
+		return 0, "", ErrNoPending
 	}
-	return member, nil
+	return member, method, nil
 }
 
 // CancelPending forgets a pending sign-in, for a member who gives up.

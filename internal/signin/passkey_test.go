@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bikfed/bikfed/internal/account"
+	"github.com/bikfed/bikfed/internal/oidctest"
 	"github.com/bikfed/bikfed/internal/passkey"
 	"github.com/bikfed/bikfed/internal/web"
 )
@@ -283,5 +284,36 @@ func TestHandler_AccountPasskeys(t *testing.T) {
 	f.require()
 	if a := remove(laptop); a.status != http.StatusSeeOther {
 		t.Fatalf("removing the last passkey with no policy: %d", a.status)
+	}
+}
+
+// TestHandler_OIDCPasskeyRequired checks that single sign-on does not get
+// around a role's passkey: it stops at the same second step as a password.
+func TestHandler_OIDCPasskeyRequired(t *testing.T) {
+	s := newSSOFixtureWith(t, fixtureOptions{passkeyOrigin: "https://sic.example"})
+	s.member(oidctest.Verified.Email)
+	m := s.memberID(oidctest.Verified.Email)
+	s.require("editor")
+	c := s.browser()
+	a := s.sso(c, "/signin/oidc/start?next=%2Faccount", oidctest.Verified)
+	if a.status != http.StatusOK {
+		t.Fatalf("after sign-on: %d %s", a.status, a.body)
+	}
+	mustContain(t, a.body, "<h1>Add a passkey to sign in</h1>", `<input type="hidden" name="next" value="/account">`)
+	if sessions, _ := s.store.Sessions(t.Context(), m.ID); len(sessions) != 0 {
+		t.Fatalf("single sign-on opened %d sessions past the passkey policy", len(sessions))
+	}
+	if a := s.get(c, "/"); a.status != http.StatusSeeOther {
+		t.Fatalf("home after sign-on without a passkey: %d", a.status)
+	}
+	u, _ := url.Parse(s.srv.URL)
+	var pending string
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == "bikfed-passkey-pending" {
+			pending = ck.Value
+		}
+	}
+	if id, method, err := s.keys.PendingVia(t.Context(), pending); err != nil || id != m.ID || method != "oidc" {
+		t.Fatalf("PendingVia = %d, %q, %v", id, method, err)
 	}
 }

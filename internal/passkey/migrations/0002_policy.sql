@@ -3,3 +3,8 @@
 CREATE TABLE passkey_policy (
 	role TEXT PRIMARY KEY
 ) STRICT;
+
+-- A pending sign-in remembers how its member was identified before the
+-- passkey ('password', 'oidc'), for the audit log of the sign-in that the
+-- passkey finishes.
+ALTER TABLE passkey_pending ADD COLUMN method TEXT NOT NULL DEFAULT 'password';
