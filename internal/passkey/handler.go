@@ -211,9 +211,15 @@ func (h *Handler) cookie(suffix, value string, ttl time.Duration) *http.Cookie {
 
 // PendingCookie returns the cookie that carries a StartPending token to
 // the second-factor ceremony, for the sign-in page to set after a password
-// is accepted; with an empty token, the cookie that removes it.
+// is accepted; with an empty token, the cookie that removes it. It is
+// SameSite=Lax, unlike the ceremony's: a sign-in that began at an identity
+// provider reaches the second step by a redirect from that other site,
+// which a strict cookie would not follow, and a Lax cookie still goes with
+// no other site's POST.
 func (h *Handler) PendingCookie(token string) *http.Cookie {
-	return h.cookie("-pending", token, h.svc.cfg.PendingTTL)
+	c := h.cookie("-pending", token, h.svc.cfg.PendingTTL)
+	c.SameSite = http.SameSiteLaxMode
+	return c
 }
 
 func (h *Handler) cookieValue(r *http.Request, suffix string) string {

@@ -122,6 +122,10 @@ func TestHandler_PasskeyRequired(t *testing.T) {
 	if a.status != http.StatusSeeOther || a.header.Get("Location") != "/signin/confirm?next=%2Fwork" {
 		t.Fatalf("password of a member who needs a passkey: %d to %q", a.status, a.header.Get("Location"))
 	}
+	if ck := a.header.Get("Set-Cookie"); !strings.HasPrefix(ck, "bikfed-passkey-pending=") ||
+		!strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Lax") {
+		t.Errorf("pending cookie %q: want HttpOnly and SameSite=Lax, so that a redirect from an identity provider carries it", ck)
+	}
 	pending := pendingToken(c)
 	if m, err := f.keys.Pending(t.Context(), pending); err != nil || m != eddie.ID {
 		t.Fatalf("Pending = %d, %v", m, err)
