@@ -321,3 +321,28 @@ func TestHandler_OIDCPasskeyRequired(t *testing.T) {
 		t.Fatalf("PendingVia = %d, %q, %v", id, method, err)
 	}
 }
+
+func TestConfig_Validate_passkeys(t *testing.T) {
+	f := newPasskeyFixture(t)
+	for _, tc := range []struct {
+		prefix string
+		ok     bool
+	}{
+		{"/signin/passkey", true},
+		{"/signin/keys/passkey", true},
+		{"/passkey", false},
+		{"/signinpasskey", false},
+	} {
+		pcfg := passkey.DefaultHandlerConfig()
+		pcfg.Prefix = tc.prefix
+		pk, err := passkey.NewHandler(f.keys, f.site, pcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := DefaultConfig()
+		c.BaseURL, c.Passkeys = "https://sic.example", pk
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("passkey prefix %s: Validate() = %v, want ok %v", tc.prefix, err, tc.ok)
+		}
+	}
+}
