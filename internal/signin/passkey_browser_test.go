@@ -399,6 +399,14 @@ func TestPasskeyPages_chromium(t *testing.T) {
 	if has, _ := f.keys.Has(t.Context(), zoe.ID); has {
 		t.Fatal("zoe's passkey is still on file")
 	}
+
+	// On a phone, in Dutch.
+	step("add a passkey again", chromedp.SetValue(chromedp.CSS("#passkey-name"), "telefoon"), chromedp.Click(chromedp.CSS("#passkey-add button")))
+	waitAt("the account page after adding a passkey again", "/account?done=passkey-added")
+	step("open the account page on a phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(origin+"/account?lang=nl"),
+		chromedp.WaitVisible(chromedp.Search(`//td[.="telefoon"]`)))
+	shot("09-account-phone-nl")
+	audit("the account page in Dutch on a phone")
 }
 
 // waitFor retries cond until it holds or 30 seconds pass.
