@@ -12,6 +12,7 @@ import (
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/internal/memberapi"
+	"github.com/bikfed/bikfed/internal/passkey"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
 )
 
@@ -54,6 +55,9 @@ func openAccounts(ctx context.Context, db *sqlitedb.DB, id string, cfg Config, l
 	if err := account.Migrate(ctx, db); err != nil {
 		return nil, nil, fmt.Errorf("migrate members: %w", err)
 	}
+	if err := passkey.Migrate(ctx, db); err != nil {
+		return nil, nil, fmt.Errorf("migrate passkeys: %w", err)
+	}
 	acfg := AccountConfig()
 	// Browsers keep cookies per host, whatever the port: nodes sharing a
 	// host name (several on one machine, or the demo's on localhost) must
@@ -76,6 +80,12 @@ func openAccounts(ctx context.Context, db *sqlitedb.DB, id string, cfg Config, l
 
 // Accounts returns the store of the node's members.
 func (n *Node) Accounts() *account.Store { return n.accounts }
+
+// Passkeys returns the service of the members' passkeys, for the relying
+// party cfg names: the workspace's host, which the node does not know.
+func (n *Node) Passkeys(cfg passkey.Config) (*passkey.Service, error) {
+	return passkey.New(n.db, cfg)
+}
 
 // Mailer returns the mail server's sender, nil when none is configured.
 func (n *Node) Mailer() mail.Sender { return n.mailer }

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/bikfed/bikfed/internal/locale"
+	"github.com/bikfed/bikfed/internal/passkey"
 	"github.com/bikfed/bikfed/internal/signin"
 	"github.com/bikfed/bikfed/internal/web"
 	"github.com/bikfed/bikfed/node"
@@ -124,6 +126,9 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	}
 	sc := signin.DefaultConfig()
 	sc.Prefix, sc.BaseURL, sc.OIDC, sc.ClientAddr, sc.Log = PathSignIn, cfg.BaseURL, cfg.OIDC, cfg.ClientAddr, log
+	if sc.Passkeys, err = passkeys(n, site, cfg, product, log); err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
 	if m := n.Mailer(); m != nil {
 		sc.Mail = m
 	}
@@ -147,6 +152,30 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	ws.mountProfile()
 	ws.mountMembers()
 	return ws, nil
+}
+
+// passkeys returns the passkey pages of the workspace, or nil when its
+// address has no host name for passkeys to be bound to.
+func passkeys(n *node.Node, site *web.Site, cfg Config, product string, log *slog.Logger) (*passkey.Handler, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("base URL: %w", err)
+	}
+	host := u.Hostname()
+	if _, err := netip.ParseAddr(host); err == nil || host == "" {
+		log.Info("passkeys are off: the workspace's address has no host name", "base_url", cfg.BaseURL)
+		return nil, nil
+	}
+	pc := passkey.DefaultConfig()
+	pc.RPID, pc.RPDisplayName, pc.Origins, pc.Log = host, product, []string{u.Scheme + "://" + u.Host}, log
+	svc, err := n.Passkeys(pc)
+	if err != nil {
+		return nil, err
+	}
+	hc := passkey.DefaultHandlerConfig()
+	hc.Prefix, hc.Home, hc.ClientAddr, hc.Log = PathSignIn+"/passkey", PathDashboard, cfg.ClientAddr, log
+	hc.CookieName = node.SessionCookie(n.ID()) + "-passkey"
+	return passkey.NewHandler(svc, site, hc)
 }
 
 // Handler serves the workspace.
