@@ -229,7 +229,7 @@ func (h *Hub) guard(next http.Handler) http.Handler {
 // signInRoute reports the endpoints that take a secret from an
 // unauthenticated client: guessing is slowed by their own, stricter rate.
 func signInRoute(r *http.Request) bool {
-	return r.Method == http.MethodPost && (r.URL.Path == protocol.PathEnrol || r.URL.Path == pathSignIn)
+	return r.Method == http.MethodPost && (r.URL.Path == protocol.PathEnrol || strings.HasPrefix(r.URL.Path, pathConsoleSignIn))
 }
 
 func setDeadlines(w http.ResponseWriter, read, write time.Duration) {

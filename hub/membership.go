@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"html/template"
 	"net"
 	"net/url"
 	"sync"
@@ -81,15 +80,11 @@ type ops struct {
 	serving atomic.Bool
 	// lastPrune is when lag samples were last pruned (sampler goroutine only).
 	lastPrune time.Time
-	// pages are the status page's templates.
-	pages *template.Template
-	// sessions are the status page's sign-ins (netstatus.go).
-	sessions sessions
 }
 
 // initOps sets up metrics; Open calls it once the hub is otherwise built.
 func (h *Hub) initOps() {
-	h.ops = &ops{pages: parsePages()}
+	h.ops = &ops{}
 	h.ops.metrics = newHubMetrics(h)
 }
 
