@@ -95,7 +95,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	me := signedIn(r)
 	page := overviewPage{
-		At:          now,
+		At:          now.UTC(),
 		Counts:      p.T("console.overview.counts", "nodes", p.N("console.count.nodes", len(st.Nodes)), "entities", p.N("console.count.entities", st.Entities), "seq", st.HubSeq),
 		Chart:       lag.Chart(chartLabels(p, lag)),
 		SeeErasures: me.HasAnyRole(hub.RoleOperator, hub.RoleCoordinator),
@@ -163,8 +163,13 @@ func nodeView(p *locale.Printer, n protocol.NodeStatus, now time.Time) nodeRow {
 		}
 	}
 	row.LastPush, row.LastPull, row.LastSuccess = when(p, n.LastPushAt, now), when(p, n.LastPullAt, now), when(p, n.LastSuccessAt, now)
-	row.PullLag = p.T("console.lag.value", "time", seconds(p, n.PullLagSeconds), "changes", p.N("console.count.changes", int(n.PullLag)))
-	row.PushLag = p.N("console.count.changes", int(n.PushLag))
+	row.PullLag, row.PushLag = p.T("console.nothing"), p.T("console.nothing")
+	if n.PullLag > 0 {
+		row.PullLag = p.T("console.lag.value", "time", seconds(p, n.PullLagSeconds), "changes", p.N("console.count.changes", int(n.PullLag)))
+	}
+	if n.PushLag > 0 {
+		row.PushLag = p.N("console.count.changes", int(n.PushLag))
+	}
 	if n.CursorAhead > 0 {
 		row.Ahead = p.N("console.node.ahead", int(n.CursorAhead))
 	}
