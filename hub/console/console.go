@@ -113,6 +113,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	}
 	sc := signin.DefaultConfig()
 	sc.Prefix = pathSignIn
+	sc.Intro = "console.signin.intro"
 	sc.BaseURL = h.BaseURL()
 	sc.ClientAddr = h.ClientAddr
 	sc.Mail = sender

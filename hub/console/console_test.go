@@ -401,6 +401,10 @@ func TestConsole_Members(t *testing.T) {
 
 func TestConsole_SignIn(t *testing.T) {
 	f := newFixture(t)
+	if code, _, body := f.do(t, "", "GET", "/console/signin", nil); code != http.StatusOK ||
+		!strings.Contains(body, "Sign in to the console of the Better Internet for Kids coordination team") {
+		t.Fatalf("sign-in page: %d, without the console's introduction\n%s", code, body)
+	}
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
 	resp, err := c.PostForm(f.srv.URL+"/console/signin", url.Values{"email": {"coordinator@example.org"}, "password": {password}, "next": {"/console/erasures"}})

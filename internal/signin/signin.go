@@ -38,6 +38,9 @@ type Config struct {
 	// may ask for, so that the form cannot flood someone's mailbox.
 	ResetRate  float64
 	ResetBurst int
+	// Intro is the message id of the sign-in form's first sentence, which
+	// says what one signs in to.
+	Intro string
 	// OIDC, when set, offers single sign-on with an OpenID Connect
 	// provider next to the password.
 	OIDC *OIDCConfig
@@ -46,7 +49,7 @@ type Config struct {
 
 // DefaultConfig returns the node's settings.
 func DefaultConfig() Config {
-	return Config{Prefix: "/signin", MailTimeout: time.Minute, ResetRate: 1.0 / 60, ResetBurst: 5}
+	return Config{Prefix: "/signin", Intro: "signin.intro", MailTimeout: time.Minute, ResetRate: 1.0 / 60, ResetBurst: 5}
 }
 
 // Validate reports every field that is wrong.
@@ -57,6 +60,9 @@ func (c Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.BaseURL, "https://") && !strings.HasPrefix(c.BaseURL, "http://") {
 		errs = append(errs, fmt.Errorf("signin: BaseURL %q is not an http(s) address", c.BaseURL))
+	}
+	if c.Intro == "" {
+		errs = append(errs, errors.New("signin: Intro is empty"))
 	}
 	if c.MailTimeout <= 0 {
 		errs = append(errs, errors.New("signin: MailTimeout must be positive"))
