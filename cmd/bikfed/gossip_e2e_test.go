@@ -402,11 +402,11 @@ func TestE2E_Gossip(t *testing.T) {
 	t.Run("killed node shown dead then alive", func(t *testing.T) {
 		page := signIn(t, gn.hubURL, gn.adminToken())
 		if got := page.live(t, "fi"); got != "alive" {
-			t.Fatalf("before the kill the status page shows fi %q", got)
+			t.Fatalf("before the kill the status shows fi %q", got)
 		}
 		killed := time.Now()
 		gn.nodes["fi"].proc.kill()
-		waitFor(t, 20*time.Second, "the status page to show fi dead", func() error {
+		waitFor(t, 20*time.Second, "the status to show fi dead", func() error {
 			if got := page.live(t, "fi"); got != "dead" {
 				return fmt.Errorf("fi shown %q", got)
 			}
@@ -415,7 +415,7 @@ func TestE2E_Gossip(t *testing.T) {
 		t.Logf("SIGKILLed fi shown dead after %s", time.Since(killed).Round(time.Millisecond))
 		restarted := time.Now()
 		gn.startNode(gn.nodes["fi"])
-		waitFor(t, 20*time.Second, "the status page to show fi alive again", func() error {
+		waitFor(t, 20*time.Second, "the status to show fi alive again", func() error {
 			if got := page.live(t, "fi"); got != "alive" {
 				return fmt.Errorf("fi shown %q", got)
 			}
@@ -424,7 +424,7 @@ func TestE2E_Gossip(t *testing.T) {
 		t.Logf("restarted fi shown alive after %s", time.Since(restarted).Round(time.Millisecond))
 		// A clean stop leaves the cluster: shown left, not dead.
 		gn.nodes["pt"].proc.stop()
-		waitFor(t, 10*time.Second, "the status page to show pt left", func() error {
+		waitFor(t, 10*time.Second, "the status to show pt left", func() error {
 			if got := page.live(t, "pt"); got != "left" {
 				return fmt.Errorf("pt shown %q", got)
 			}
@@ -462,7 +462,7 @@ func TestE2E_LongPollPropagation(t *testing.T) {
 	}
 	page := signIn(t, gn.hubURL, gn.adminToken())
 	if got := page.live(t, "be"); got != "alive" {
-		t.Errorf("without gossip the status page shows be %q, want alive from its last contact", got)
+		t.Errorf("without gossip the status shows be %q, want alive from its last contact", got)
 	}
 }
 
