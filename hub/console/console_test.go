@@ -453,3 +453,25 @@ func TestConsole_Overview(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestConsole_Erasures(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	id, err := f.hub.Publish(ctx, protocol.KindService, protocol.VisibilityPublic,
+		protocol.Service{Name: "PhotoApp", Category: "social", URL: "https://example.com/photoapp", MinimumAge: 13, Language: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.hub.EraseEntity(ctx, id, "GDPR request 4411"); err != nil {
+		t.Fatal(err)
+	}
+	code, _, body := f.do(t, "coordinator", "GET", "/console/erasures", nil)
+	if code != http.StatusOK {
+		t.Fatalf("erasures: %d", code)
+	}
+	for _, want := range []string{"<code>" + id + "</code>", "the coordination team", "GDPR request 4411"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("erasures page lacks %q\n%s", want, body)
+		}
+	}
+}

@@ -210,8 +210,10 @@ func attention(p *locale.Printer, n protocol.NodeStatus, row nodeRow) []string {
 	switch {
 	case n.Suspended:
 		out = append(out, p.T("console.attention.suspended", "node", name))
+	case (n.Live == hub.LiveSilent || n.Live == string(gossip.StateDead)) && row.LastSuccess == "":
+		out = append(out, p.T("console.attention.silent_unknown", "node", name))
 	case n.Live == hub.LiveSilent || n.Live == string(gossip.StateDead):
-		out = append(out, p.T("console.attention.silent", "node", name, "since", lastContact(p, row)))
+		out = append(out, p.T("console.attention.silent", "node", name, "since", row.LastSuccess))
 	case n.Live == hub.LiveNever && n.Enrolled:
 		out = append(out, p.T("console.attention.never", "node", name))
 	case !n.Enrolled:
@@ -233,14 +235,6 @@ func attention(p *locale.Printer, n protocol.NodeStatus, row nodeRow) []string {
 // before the overview calls the node behind: nodes pull within seconds
 // when they are up.
 const behindSeconds = 3600
-
-// lastContact is when the node was last in touch, or "never".
-func lastContact(p *locale.Printer, row nodeRow) string {
-	if row.LastSuccess == "" {
-		return p.T("console.never")
-	}
-	return row.LastSuccess
-}
 
 func when(p *locale.Printer, t *time.Time, now time.Time) string {
 	if t == nil || t.IsZero() {
