@@ -134,7 +134,7 @@ func (b *consoleBrowser) acceptInvitation(link, email, password, shotPrefix stri
 		b.check(shotPrefix + "-signin")
 	}
 	b.step("sign in", chromedp.SendKeys(chromedp.CSS("#email"), email), chromedp.SendKeys(chromedp.CSS("#password"), password),
-		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("h1")))
+		chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("form.out")))
 }
 
 // nodeState reads a node's suspension from the hub's JSON status.
@@ -234,7 +234,7 @@ func TestE2E_Console(t *testing.T) {
 		t.Errorf("the audit log does not show Olga adding a member:\n%s", body)
 	}
 	b.check("audit")
-	b.step("open the account", chromedp.Click(chromedp.CSS(`nav a[href="/console/account"]`)), chromedp.WaitVisible(chromedp.CSS("h1")))
+	b.step("open the account", chromedp.Click(chromedp.CSS(`nav a[href="/console/account"]`)), chromedp.WaitVisible(chromedp.CSS("#current")))
 	b.check("account")
 
 	b.step("phone width", chromedp.EmulateViewport(390, 844), chromedp.Navigate(nw.hubURL+"/console/"), chromedp.WaitVisible(chromedp.CSS("#node-be")))
@@ -245,7 +245,7 @@ func TestE2E_Console(t *testing.T) {
 	b.check("members-phone")
 	b.step("back to a wide window", chromedp.EmulateViewport(1280, 900))
 
-	b.step("sign out", chromedp.Click(chromedp.CSS(`form.out button`)), chromedp.WaitVisible(chromedp.CSS("#email")))
+	b.step("sign out", chromedp.Click(chromedp.CSS(`form.out button`)), chromedp.WaitVisible(chromedp.CSS(`a[href="/console/signin/forgot"]`)))
 	b.acceptInvitation(carlLink, "carl@example.eu", "four quiet lanterns by the sea", "")
 	if h := b.text("h1"); h != "Network status" {
 		t.Fatalf("the coordinator lands on %q", h)
@@ -255,6 +255,13 @@ func TestE2E_Console(t *testing.T) {
 		t.Fatalf("the coordinator sees %q: %s", h, body)
 	}
 	b.check("coordinator-refused")
+	// The same action sent as the form would send it, with the
+	// coordinator's own form token, is refused too.
+	status := get(t, b.ctx, "post the operator's form as the coordinator", chromedp.Evaluate[int](`fetch('/console/nodes/be/suspend', {method: 'POST',
+		body: new URLSearchParams({form_token: document.querySelector('input[name=form_token]').value})}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if status != 403 {
+		t.Errorf("the coordinator's POST got %d, want 403", status)
+	}
 	if nodeState(t, nw, "be").Suspended {
 		t.Fatal("the coordinator's visit suspended the node")
 	}
