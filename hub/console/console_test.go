@@ -16,6 +16,8 @@ import (
 	"github.com/bikfed/bikfed/hub"
 	"github.com/bikfed/bikfed/hub/console"
 	"github.com/bikfed/bikfed/internal/account"
+	"github.com/bikfed/bikfed/internal/mail"
+	"github.com/bikfed/bikfed/internal/mailpittest"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -30,12 +32,15 @@ type fixture struct {
 	ids     map[string]int64        // member ids by role
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, mods ...func(*hub.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	cfg := hub.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
+	for _, mod := range mods {
+		mod(&cfg)
+	}
 	h, err := hub.Open(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +69,7 @@ func newFixture(t *testing.T) *fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.cookies[role], f.ids[role] = store.Cookie(stok, false), m.ID
+		f.cookies[role], f.ids[role] = store.Cookie(stok, h.Secure()), m.ID
 	}
 	return f
 }
@@ -473,5 +478,27 @@ func TestConsole_Erasures(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("erasures page lacks %q\n%s", want, body)
 		}
+	}
+}
+
+// With a mail server, the invitation is emailed, and the page says so
+// without showing the link.
+func TestConsole_InvitationEmailed(t *testing.T) {
+	mp := mailpittest.Start(t)
+	f := newFixture(t, func(c *hub.Config) {
+		c.PublicURL = "https://hub.example.org"
+		c.Mail.Host, c.Mail.Port, c.Mail.TLS, c.Mail.From = mp.SMTPHost, mp.SMTPPort, mail.TLSNone, "BIK coordination <bik@hub.example.org>"
+	})
+	if name := f.cookies["operator"].Name; name != "__Host-bikfed-hub-session" {
+		t.Fatalf("session cookie %q on an https hub", name)
+	}
+	form := url.Values{"form_token": {f.token(t, "operator")}, "email": {"ana@example.org"}, "name": {"Ana"}, "roles": {"moderator"}}
+	code, _, body := f.do(t, "operator", "POST", "/console/members/", form, "Sec-Fetch-Site", "same-origin")
+	if code != http.StatusOK || !strings.Contains(body, "The invitation has been emailed to Ana at ana@example.org.") || strings.Contains(body, `id="link"`) {
+		t.Fatalf("add with a mail server: %d\n%s", code, body)
+	}
+	msg := mp.WaitForMessage(t, "ana@example.org")
+	if _, err := msg.Link("https://hub.example.org/console/signin/invite?token="); err != nil {
+		t.Fatalf("the invitation has no link to the console: %v", err)
 	}
 }
