@@ -502,3 +502,28 @@ func TestConsole_InvitationEmailed(t *testing.T) {
 		t.Fatalf("the invitation has no link to the console: %v", err)
 	}
 }
+
+// Every page, in every language, has all its words: no message id or
+// unfilled placeholder shows.
+func TestConsole_EveryLanguage(t *testing.T) {
+	f := newFixture(t)
+	leak := regexp.MustCompile(`console\.[a-z_.]+|\{[a-z]+\}`)
+	op := "/console/members/" + itoa(f.ids["coordinator"])
+	pages := []string{"/console/", "/console/nodes/be", "/console/nodes/new", "/console/erasures", "/console/members/",
+		"/console/members/audit", op, op + "/disable", op + "/remove", "/console/account"}
+	for _, a := range []string{"suspend", "resume", "rotate", "remove"} {
+		pages = append(pages, "/console/nodes/be/"+a)
+	}
+	for _, lang := range []string{"en", "nl", "fr", "de", "fi", "pt"} {
+		for _, p := range pages {
+			code, _, body := f.do(t, "operator", "GET", p+"?lang="+lang, nil)
+			if code != http.StatusOK {
+				t.Errorf("%s %s: %d", lang, p, code)
+				continue
+			}
+			if m := leak.FindString(body); m != "" {
+				t.Errorf("%s %s shows %q", lang, p, m)
+			}
+		}
+	}
+}
