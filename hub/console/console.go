@@ -177,7 +177,7 @@ func (c *Console) requireRole(roles ...string) func(http.Handler) http.Handler {
 	}
 }
 
-// member returns the signed-in member; the routes make sure there is one.
+// signedIn returns the signed-in member; the routes make sure there is one.
 func signedIn(r *http.Request) account.Member {
 	m, _ := web.Member(r)
 	return m

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bikfed/bikfed/hub"
 	"github.com/bikfed/bikfed/internal/web"
@@ -217,7 +216,7 @@ func (c *Console) register(w http.ResponseWriter, r *http.Request) {
 	case len(page.ID) > maxNodeID || protocol.ValidNodeID(page.ID) != nil || page.ID == protocol.HubID:
 		page.IDError = p.T("console.register.error.id")
 	}
-	if utf8.RuneCountInString(page.Name) > maxNameLength || len(page.Name) > maxNameLength {
+	if len(page.Name) > maxNameLength {
 		page.NameError = p.N("console.register.error.name_long", maxNameLength)
 	} else if _, bidi := protocol.BidiControl(page.Name); bidi {
 		page.NameError = p.T("console.register.error.name")
