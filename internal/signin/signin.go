@@ -39,7 +39,7 @@ type Config struct {
 	ResetRate  float64
 	ResetBurst int
 	// Intro is the message id of the sign-in form's first sentence, which
-	// says what one signs in to.
+	// says what one signs in to; empty is the workspace's.
 	Intro string
 	// OIDC, when set, offers single sign-on with an OpenID Connect
 	// provider next to the password.
@@ -49,7 +49,7 @@ type Config struct {
 
 // DefaultConfig returns the node's settings.
 func DefaultConfig() Config {
-	return Config{Prefix: "/signin", Intro: "signin.intro", MailTimeout: time.Minute, ResetRate: 1.0 / 60, ResetBurst: 5}
+	return Config{Prefix: "/signin", MailTimeout: time.Minute, ResetRate: 1.0 / 60, ResetBurst: 5}
 }
 
 // Validate reports every field that is wrong.
@@ -60,9 +60,6 @@ func (c Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.BaseURL, "https://") && !strings.HasPrefix(c.BaseURL, "http://") {
 		errs = append(errs, fmt.Errorf("signin: BaseURL %q is not an http(s) address", c.BaseURL))
-	}
-	if c.Intro == "" {
-		errs = append(errs, errors.New("signin: Intro is empty"))
 	}
 	if c.MailTimeout <= 0 {
 		errs = append(errs, errors.New("signin: MailTimeout must be positive"))
@@ -103,6 +100,9 @@ func New(site *web.Site, cfg Config) (*Handler, error) {
 	}
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = peerAddr
+	}
+	if cfg.Intro == "" {
+		cfg.Intro = "signin.intro"
 	}
 	if cfg.Mail == nil {
 		cfg.Mail = mail.NewPrinter(os.Stdout)
