@@ -4,7 +4,7 @@ import "net/http"
 
 // withBaseHeaders gives every answer of the hub the headers that are right
 // for all of them: no content-type sniffing (an attachment or a JSON body
-// is never run as a page) and no framing. The portal, the status page and
+// is never run as a page) and no framing. The portal, the console and
 // attachments set stricter policies of their own over these.
 func withBaseHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

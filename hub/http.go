@@ -22,7 +22,7 @@ func (h *Hub) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok")
 	})
-	h.mountOps(mux) // /readyz, /metrics, /status (netstatus.go)
+	h.mountOps(mux) // /readyz, /metrics, /console/ (netstatus.go)
 
 	mux.HandleFunc("POST "+protocol.PathEnrol, h.handleEnrol)
 	mux.HandleFunc("POST "+protocol.PathPush, h.handlePush)

@@ -90,8 +90,10 @@ type Hub struct {
 	gzip   sync.Pool
 	closed atomic.Bool
 
-	// ops is membership, metrics and the status page (membership.go).
+	// ops is membership, metrics and the lag history (membership.go).
 	ops *ops
+	// console is the coordination team's console, set by SetConsole.
+	console http.Handler
 
 	portal *portal.Portal // the public portal; its indexer runs with Run
 	// pushing counts pushes being read or applied and pushedAt is when the

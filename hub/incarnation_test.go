@@ -98,17 +98,6 @@ func TestHub_Incarnation(t *testing.T) {
 	if len(st.Nodes) != 1 || st.Nodes[0].PullCursor != 4 || st.Nodes[0].CursorAhead != 2 || st.Nodes[0].PullLag != 0 {
 		t.Fatalf("status = %+v", st.Nodes)
 	}
-	req, _ := http.NewRequest("GET", th.url+"/status", nil)
-	req.Header.Set("Authorization", "Bearer "+th.AdminToken())
-	page, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(page.Body)
-	page.Body.Close()
-	if !strings.Contains(string(b), `data-ahead="2"`) || !strings.Contains(string(b), "ahead of the hub") {
-		t.Fatalf("the status page does not show be ahead of the hub:\n%s", b)
-	}
 
 	// Every answer tells the hub's time.
 	th.clock.Advance(72 * time.Hour)

@@ -240,7 +240,7 @@ var chartStyles = []struct{ colour, dash string }{
 // <title>, a legend, and a title and description for assistive technology.
 // Gaps in the samples (the hub was down) break the line rather than
 // bridging it.
-func lagChartSVG(series []lagSeries, end time.Time, interval time.Duration) template.HTML {
+func lagChartSVG(series []lagSeries, end time.Time, interval time.Duration, l ChartLabels) template.HTML {
 	start := end.Add(-lagHistory)
 	worst := 0.0
 	for _, s := range series {
@@ -258,35 +258,34 @@ func lagChartSVG(series []lagSeries, end time.Time, interval time.Duration) temp
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-labelledby="lag-title lag-desc" class="chart">`, chartW, chartH)
-	b.WriteString(`<title id="lag-title">Pull lag of each node over the last 24 hours, in seconds</title>`)
-	fmt.Fprintf(&b, `<desc id="lag-desc">Line chart, one line per node, from %s to %s UTC. The table after the chart gives the same figures as text.</desc>`,
-		start.UTC().Format("2006-01-02 15:04"), end.UTC().Format("2006-01-02 15:04"))
+	fmt.Fprintf(&b, `<title id="lag-title">%s</title>`, template.HTMLEscapeString(l.Title))
+	fmt.Fprintf(&b, `<desc id="lag-desc">%s</desc>`, template.HTMLEscapeString(l.Desc))
 
 	// Axes and grid.
 	b.WriteString(`<g class="axes" font-size="11" fill="#333">`)
 	for v := 0.0; v <= top+step/2; v += step {
 		yy := y(v)
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>`, plotL, plotR, yy, yy)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, plotL-6, yy, template.HTMLEscapeString(fmtSeconds(v)))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, plotL-6, yy, template.HTMLEscapeString(l.FormatSeconds(v)))
 	}
 	for hrs := 0; hrs <= 24; hrs += 4 {
 		t := start.Add(time.Duration(hrs) * time.Hour)
 		xx := x(t)
-		label := "now"
+		label := l.Now
 		if hrs < 24 {
-			label = fmt.Sprintf("−%dh", 24-hrs)
+			label = l.HoursAgo(24 - hrs)
 		}
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#999"/>`, xx, xx, plotB, plotB+4)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, xx, plotB+16, label)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, xx, plotB+16, template.HTMLEscapeString(label))
 	}
 	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#333"/>`, plotL, plotR, plotB, plotB)
 	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#333"/>`, plotL, plotL, plotT, plotB)
-	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">time (UTC, hours before now)</text>`, (plotL+plotR)/2, plotB+34)
-	fmt.Fprintf(&b, `<text transform="translate(14 %d) rotate(-90)" text-anchor="middle">pull lag</text>`, (plotT+plotB)/2)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`, (plotL+plotR)/2, plotB+34, template.HTMLEscapeString(l.TimeAxis))
+	fmt.Fprintf(&b, `<text transform="translate(14 %d) rotate(-90)" text-anchor="middle">%s</text>`, (plotT+plotB)/2, template.HTMLEscapeString(l.LagAxis))
 	b.WriteString(`</g>`)
 
 	if len(series) == 0 {
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" font-size="13">No lag samples yet.</text>`, (plotL+plotR)/2, (plotT+plotB)/2)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" font-size="13">%s</text>`, (plotL+plotR)/2, (plotT+plotB)/2, template.HTMLEscapeString(l.Empty))
 	}
 	// A gap longer than a few sample intervals is an outage of the sampler.
 	gap := max(3*interval, lagHistory/lagColumns*2)

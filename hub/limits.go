@@ -48,7 +48,7 @@ type LimitConfig struct {
 	PublicBurst int
 	// SignInRate and SignInBurst are the attempts per minute, and the burst,
 	// one client address may make at enrolment (POST /v1/enrol) and the
-	// status page's sign-in. Default 10 and 5; a rate of 0 turns the limit off.
+	// console's sign-in pages. Default 10 and 5; a rate of 0 turns the limit off.
 	SignInRate  float64
 	SignInBurst int
 	// LongPollsPerCredential caps the long-polls one credential may hold
@@ -229,7 +229,7 @@ func (h *Hub) guard(next http.Handler) http.Handler {
 // signInRoute reports the endpoints that take a secret from an
 // unauthenticated client: guessing is slowed by their own, stricter rate.
 func signInRoute(r *http.Request) bool {
-	return r.Method == http.MethodPost && (r.URL.Path == protocol.PathEnrol || r.URL.Path == pathSignIn)
+	return r.Method == http.MethodPost && (r.URL.Path == protocol.PathEnrol || strings.HasPrefix(r.URL.Path, pathConsoleSignIn))
 }
 
 func setDeadlines(w http.ResponseWriter, read, write time.Duration) {

@@ -135,7 +135,7 @@ func TestHub_Guard_RateLimits(t *testing.T) {
 				t.Fatalf("enrolment %d of the burst refused", i+1)
 			}
 		}
-		if got := do("POST", pathSignIn, "192.0.2.3", "").StatusCode; got != http.StatusTooManyRequests {
+		if got := do("POST", pathConsoleSignIn, "192.0.2.3", "").StatusCode; got != http.StatusTooManyRequests {
 			t.Fatalf("third sign-in attempt: %d, want 429", got)
 		}
 		// Sign-in attempts have their own budget: the address may still browse.

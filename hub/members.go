@@ -90,7 +90,9 @@ func (h *Hub) InviteURL(token string) string {
 	return h.BaseURL() + PathConsoleInvite + url.QueryEscape(token)
 }
 
-func (h *Hub) mountMembers(mux *http.ServeMux) {
+// Members returns the member management the admin API serves, for the
+// console to invite through.
+func (h *Hub) Members() *memberapi.API {
 	api, err := memberapi.New(memberapi.Config{
 		Store:         h.accounts,
 		Mail:          h.mailer,
@@ -103,5 +105,9 @@ func (h *Hub) mountMembers(mux *http.ServeMux) {
 	if err != nil {
 		panic(err) // every field is set above
 	}
-	api.Mount(mux, h.operator)
+	return api
+}
+
+func (h *Hub) mountMembers(mux *http.ServeMux) {
+	h.Members().Mount(mux, h.operator)
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"html/template"
 	"net"
 	"net/url"
 	"sync"
@@ -17,9 +16,9 @@ import (
 
 // GossipConfig is the hub's membership: internal/gossip's settings and a
 // switch. Gossip only hints (the hub's hub_seq moved, so pull now) and tells
-// the status page who is alive; HTTP sync works the same without it.
+// the network status who is alive; HTTP sync works the same without it.
 type GossipConfig struct {
-	// Enabled turns gossip on. Off (the default), liveness on the status page
+	// Enabled turns gossip on. Off (the default), liveness in the network status
 	// comes from each node's last HTTP contact.
 	Enabled bool
 	// Config is the member's settings. The hub joins no one by default: the
@@ -81,20 +80,16 @@ type ops struct {
 	serving atomic.Bool
 	// lastPrune is when lag samples were last pruned (sampler goroutine only).
 	lastPrune time.Time
-	// pages are the status page's templates.
-	pages *template.Template
-	// sessions are the status page's sign-ins (netstatus.go).
-	sessions sessions
 }
 
 // initOps sets up metrics; Open calls it once the hub is otherwise built.
 func (h *Hub) initOps() {
-	h.ops = &ops{pages: parsePages()}
+	h.ops = &ops{}
 	h.ops.metrics = newHubMetrics(h)
 }
 
 // startOps begins what only a serving hub does: it joins the gossip
-// cluster (when enabled), samples lag for the status page and reports
+// cluster (when enabled), samples lag for the console's chart and reports
 // ready. The returned stop leaves the cluster first, so the nodes see a
 // departure rather than a failure and stop expecting hints, and waits for
 // the sampler, which writes to the database Close is about to close.

@@ -1,12 +1,14 @@
 package hub
 
 import (
+	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"regexp"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,166 +22,61 @@ func noRedirect() *http.Client {
 	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-func TestHub_StatusPage(t *testing.T) {
+func TestHub_Console(t *testing.T) {
+	var served []string
 	th := mustOpenHub(t, func(c *Config) { c.PublicURL = "https://hub.example.org" })
-	be := th.enrolNode(t, "be")
-	be.mustPush(t, be.sign(t, be.resource(t, "Cyberbullying: a guide for parents", protocol.VisibilityPublic)))
-	// One refused record, to be listed with its reason.
-	stale := be.resource(t, "Stale", protocol.VisibilityPublic)
-	stale.Version = 0
-	be.mustPush(t, be.sign(t, stale))
-	th.enrolNode(t, "fi")
-
+	th.SetConsole(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served = append(served, r.URL.Path) }))
+	srv := httptest.NewServer(th.Handler())
+	defer srv.Close()
 	c := noRedirect()
-	t.Run("sign-in required", func(t *testing.T) {
-		resp, err := c.Get(th.url + "/status")
+	for _, tc := range []struct{ path, location string }{
+		{"/status", "/console/"},
+		{"/console", "/console/"},
+	} {
+		resp, err := c.Get(srv.URL + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/status/signin" {
-			t.Fatalf("GET /status signed out: %s to %q", resp.Status, resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != tc.location {
+			t.Errorf("GET %s: %s to %q, want %q", tc.path, resp.Status, resp.Header.Get("Location"), tc.location)
 		}
-		code, body := get(t, th.url+"/status/signin", "")
-		if code != 200 || !strings.Contains(string(body), `type="password"`) || !strings.Contains(string(body), `<label for="token">`) {
-			t.Fatalf("sign-in form: %d\n%s", code, body)
-		}
-	})
-
-	var session *http.Cookie
-	t.Run("sign in", func(t *testing.T) {
-		resp, err := c.PostForm(th.url+"/status/signin", url.Values{"token": {"wrong-token-wrong-token"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `role="alert"`) || len(resp.Cookies()) != 0 {
-			t.Fatalf("wrong token: %s, cookies %v", resp.Status, resp.Cookies())
-		}
-		resp, err = c.PostForm(th.url+"/status/signin", url.Values{"token": {th.AdminToken()}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/status" {
-			t.Fatalf("sign in: %s to %q", resp.Status, resp.Header.Get("Location"))
-		}
-		for _, ck := range resp.Cookies() {
-			if ck.Name == sessionCookie {
-				session = ck
-			}
-		}
-		if session == nil || !session.HttpOnly || !session.Secure || session.SameSite != http.SameSiteStrictMode || session.Path != "/status" {
-			t.Fatalf("session cookie: %+v", session)
-		}
-	})
-
-	page := func(cookie *http.Cookie, bearer string) (int, string) {
-		req, _ := http.NewRequest("GET", th.url+"/status", nil)
-		if cookie != nil {
-			req.AddCookie(cookie)
-		}
-		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
 	}
-
-	t.Run("page", func(t *testing.T) {
-		ctx := context.Background()
-		if err := th.recordLag(ctx); err != nil {
-			t.Fatal(err)
-		}
-		// be pushed a moment ago: alive by its last HTTP contact.
-		if code, body := page(session, ""); code != 200 || !regexp.MustCompile(`(?s)id="node-be">.*?data-live="alive"`).MatchString(body) {
-			t.Fatalf("status page: %d, be not shown alive\n%s", code, body)
-		}
-		th.clock.Advance(6 * time.Minute) // past LivenessWindow, into the chart's next 5-minute bin
-		if err := th.recordLag(ctx); err != nil {
-			t.Fatal(err)
-		}
-		code, body := page(session, "")
-		if code != 200 {
-			t.Fatalf("status page: %d\n%s", code, body)
-		}
-		for _, want := range []string{
-			`<tr id="node-be">`, `data-live="silent"`, "last contact",
-			`<tr id="node-fi">`, `data-live="never"`,
-			"Gossip is off",
-			`<svg`, `<title id="lag-title">`, `<desc id="lag-desc">`, `<polyline`, "Lag over the last 24 hours, as text",
-			`Refused records from be`, `invalid_field`,
-			`<form class="inline" method="post" action="/status/signout">`,
-		} {
-			if !strings.Contains(body, want) {
-				t.Errorf("status page lacks %q", want)
-			}
-		}
-	})
-
-	t.Run("bearer token also works", func(t *testing.T) {
-		if code, _ := page(nil, th.AdminToken()); code != 200 {
-			t.Errorf("status page with the operator token: %d", code)
-		}
-		if code, _ := page(nil, be.cred); code != http.StatusSeeOther {
-			t.Errorf("status page with a node credential: %d, want a redirect to sign in", code)
-		}
-	})
-
-	t.Run("tampered or expired sessions are refused", func(t *testing.T) {
-		forged := &http.Cookie{Name: sessionCookie, Value: session.Value[1:] + "A"}
-		if code, _ := page(forged, ""); code != http.StatusSeeOther {
-			t.Errorf("forged session accepted: %d", code)
-		}
-		th.clock.Advance(sessionTTL + time.Minute)
-		if code, _ := page(session, ""); code != http.StatusSeeOther {
-			t.Errorf("expired session accepted: %d", code)
-		}
-	})
-
-	t.Run("sign out ends the session", func(t *testing.T) {
-		resp, err := c.PostForm(th.url+"/status/signin", url.Values{"token": {th.AdminToken()}})
+	for _, p := range []string{"/console/", "/console/nodes/be"} {
+		resp, err := c.Get(srv.URL + p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		var fresh *http.Cookie
-		for _, ck := range resp.Cookies() {
-			if ck.Name == sessionCookie {
-				fresh = ck
-			}
-		}
-		if fresh == nil {
-			t.Fatal("no session cookie")
-		}
-		if code, _ := page(fresh, ""); code != http.StatusOK {
-			t.Fatalf("signed in: %d", code)
-		}
-		req, _ := http.NewRequest("POST", th.url+"/status/signout", nil)
-		req.AddCookie(fresh)
-		resp, err = c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		var cleared bool
-		for _, ck := range resp.Cookies() {
-			cleared = cleared || (ck.Name == sessionCookie && ck.MaxAge < 0)
-		}
-		if resp.StatusCode != http.StatusSeeOther || !cleared {
-			t.Errorf("sign out: %s, cookies %v", resp.Status, resp.Cookies())
-		}
-		// A copy of the cookie kept from before the sign-out is refused.
-		if code, _ := page(fresh, ""); code != http.StatusSeeOther {
-			t.Errorf("the session after sign-out: %d, want a redirect to sign in", code)
-		}
-	})
+	}
+	if want := []string{"/console/", "/console/nodes/be"}; !slices.Equal(served, want) {
+		t.Errorf("the console served %v, want %v", served, want)
+	}
+	if !th.Secure() {
+		t.Error("an https public URL is not secure")
+	}
+}
+
+func TestHub_ConsoleFormKey(t *testing.T) {
+	th := mustOpenHub(t)
+	k1, err := th.ConsoleFormKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := th.ConsoleFormKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k1) != 32 || !bytes.Equal(k1, k2) {
+		t.Fatalf("form keys %x and %x: want the same 32 bytes each time", k1, k2)
+	}
+	fi, err := os.Stat(filepath.Join(th.cfg.DataDir, consoleKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", consoleKeyFile, fi.Mode().Perm())
+	}
 }
 
 func TestHub_ReadyAndMetrics(t *testing.T) {
@@ -354,7 +251,7 @@ func TestLagChartSVG(t *testing.T) {
 		{Node: "fi", Samples: []lagSample{{Node: "fi", At: at(time.Minute), PullLagSeconds: 30}}},
 		{Node: "old", Samples: []lagSample{{Node: "old", At: at(25 * time.Hour), PullLagSeconds: 1e6}}},
 	}
-	svg := string(lagChartSVG(series, end, time.Minute))
+	svg := string(lagChartSVG(series, end, time.Minute, DefaultChartLabels()))
 	for _, want := range []string{`role="img"`, `aria-labelledby="lag-title lag-desc"`, `<title>be</title>`, `<title>fi</title>`, "−24h", "now", `stroke-dasharray="8 4"`} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("chart lacks %q", want)
@@ -370,7 +267,7 @@ func TestLagChartSVG(t *testing.T) {
 	if !strings.Contains(svg, ">100 s</text>") {
 		t.Error("the scale does not top out at 100 s")
 	}
-	empty := string(lagChartSVG(nil, end, time.Minute))
+	empty := string(lagChartSVG(nil, end, time.Minute, DefaultChartLabels()))
 	if !strings.Contains(empty, "No lag samples yet") {
 		t.Error("empty chart has no text")
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bikfed/bikfed/hub"
+	"github.com/bikfed/bikfed/hub/console"
 	"github.com/bikfed/bikfed/internal/sampledata"
 	"github.com/bikfed/bikfed/node"
 )
@@ -104,6 +105,14 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		return err
 	}
 	closers = append(closers, h.Close)
+	ccfg := console.DefaultConfig()
+	ccfg.Log = log
+	con, err := console.New(h, ccfg)
+	if err != nil {
+		hln.Close()
+		return err
+	}
+	h.SetConsole(con)
 	hubURL := "http://" + hln.Addr().String()
 	serve("hub", &hubWG, func() error { return h.Run(hubCtx, hln) })
 	team, err := inviteDemoPeople(ctx, h.Accounts(), "", demoTeam, h.InviteURL)
@@ -191,7 +200,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	fmt.Fprintf(e.stdout, "  guide to services   %s/api/v1/entities?kind=service\n", hubURL)
 	fmt.Fprintf(e.stdout, "  key directory       %s/v1/keys\n", hubURL)
 	fmt.Fprintf(e.stdout, "  network status      curl -H 'Authorization: Bearer %s' %s/v1/status\n", h.AdminToken(), hubURL)
-	fmt.Fprintf(e.stdout, "  status page         %s/status (sign in with the token above)\n", hubURL)
+	fmt.Fprintf(e.stdout, "  console             %s/console/ (invite yourself: bikfed hub member add EMAIL --name NAME --role operator --data %s)\n", hubURL, hcfg.DataDir)
 	for _, dn := range nodes {
 		rep, err := dn.n.Verify(ctx)
 		if err != nil {

@@ -8,11 +8,9 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -404,11 +402,11 @@ func TestE2E_Gossip(t *testing.T) {
 	t.Run("killed node shown dead then alive", func(t *testing.T) {
 		page := signIn(t, gn.hubURL, gn.adminToken())
 		if got := page.live(t, "fi"); got != "alive" {
-			t.Fatalf("before the kill the status page shows fi %q", got)
+			t.Fatalf("before the kill the status shows fi %q", got)
 		}
 		killed := time.Now()
 		gn.nodes["fi"].proc.kill()
-		waitFor(t, 20*time.Second, "the status page to show fi dead", func() error {
+		waitFor(t, 20*time.Second, "the status to show fi dead", func() error {
 			if got := page.live(t, "fi"); got != "dead" {
 				return fmt.Errorf("fi shown %q", got)
 			}
@@ -417,7 +415,7 @@ func TestE2E_Gossip(t *testing.T) {
 		t.Logf("SIGKILLed fi shown dead after %s", time.Since(killed).Round(time.Millisecond))
 		restarted := time.Now()
 		gn.startNode(gn.nodes["fi"])
-		waitFor(t, 20*time.Second, "the status page to show fi alive again", func() error {
+		waitFor(t, 20*time.Second, "the status to show fi alive again", func() error {
 			if got := page.live(t, "fi"); got != "alive" {
 				return fmt.Errorf("fi shown %q", got)
 			}
@@ -426,7 +424,7 @@ func TestE2E_Gossip(t *testing.T) {
 		t.Logf("restarted fi shown alive after %s", time.Since(restarted).Round(time.Millisecond))
 		// A clean stop leaves the cluster: shown left, not dead.
 		gn.nodes["pt"].proc.stop()
-		waitFor(t, 10*time.Second, "the status page to show pt left", func() error {
+		waitFor(t, 10*time.Second, "the status to show pt left", func() error {
 			if got := page.live(t, "pt"); got != "left" {
 				return fmt.Errorf("pt shown %q", got)
 			}
@@ -464,7 +462,7 @@ func TestE2E_LongPollPropagation(t *testing.T) {
 	}
 	page := signIn(t, gn.hubURL, gn.adminToken())
 	if got := page.live(t, "be"); got != "alive" {
-		t.Errorf("without gossip the status page shows be %q, want alive from its last contact", got)
+		t.Errorf("without gossip the status shows be %q, want alive from its last contact", got)
 	}
 }
 
@@ -512,63 +510,37 @@ func logHas(path string, strs ...string) error {
 	return nil
 }
 
-// statusPage is a signed-in browser session on the hub's status page.
+// statusPage reads the network status as the operator's scripts do.
 type statusPage struct {
-	client *http.Client
-	url    string
+	url, token string
 }
 
-// signIn signs in to the status page as a browser would and returns the
-// session.
+// signIn returns the operator's reader of the network status.
 func signIn(t testing.TB, hubURL, token string) *statusPage {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	resp, err := c.Get(hubURL + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), `name="token"`) {
-		t.Fatalf("/status without a session did not lead to the sign-in form (%s)", resp.Status)
-	}
-	resp, err = c.PostForm(hubURL+"/status/signin", url.Values{"token": {"not-the-token"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("sign-in with a wrong token: %s", resp.Status)
-	}
-	resp, err = c.PostForm(hubURL+"/status/signin", url.Values{"token": {token}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/status" {
-		t.Fatalf("sign-in: %s at %s", resp.Status, resp.Request.URL)
-	}
-	return &statusPage{client: c, url: hubURL + "/status"}
+	return &statusPage{url: hubURL + protocol.PathStatus, token: token}
 }
 
-var liveRE = regexp.MustCompile(`(?s)<tr id="node-([a-z0-9]+)">.*?data-live="([a-z]*)"`)
-
-// live returns the liveness the page shows for node.
+// live returns the liveness the status gives node.
 func (p *statusPage) live(t testing.TB, node string) string {
 	t.Helper()
-	resp, err := p.client.Get(p.url)
+	req, _ := http.NewRequest("GET", p.url, nil)
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<svg") {
-		t.Fatalf("status page: %s\n%.500s", resp.Status, body)
+	defer resp.Body.Close()
+	var st protocol.NetworkStatus
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: %s", resp.Status)
 	}
-	for _, m := range liveRE.FindAllStringSubmatch(string(body), -1) {
-		if m[1] == node {
-			return m[2]
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		if n.Node == node {
+			return n.Live
 		}
 	}
 	return "absent"

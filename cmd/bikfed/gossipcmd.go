@@ -140,7 +140,7 @@ func splitHostPort(s string, defPort int) (string, int, error) {
 // hubOpsFlags registers the hub's membership and status settings.
 func hubOpsFlags(s *settings, cfg *hub.Config) {
 	gossipFlags(s, &cfg.Gossip.Enabled, &cfg.Gossip.Config, "gossip seeds, host:port, comma-separated (the hub usually has none: nodes join it)")
-	s.fs.DurationVar(&cfg.LagSampleInterval, "lag-sample-interval", cfg.LagSampleInterval, "how often each node's lag is sampled for the status page's chart")
+	s.fs.DurationVar(&cfg.LagSampleInterval, "lag-sample-interval", cfg.LagSampleInterval, "how often each node's lag is sampled for the console's lag chart")
 	s.fs.DurationVar(&cfg.LivenessWindow, "liveness-window", cfg.LivenessWindow, "without gossip, how recent a node's last contact must be to show it alive")
 }
 

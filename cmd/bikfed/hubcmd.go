@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bikfed/bikfed/hub"
+	"github.com/bikfed/bikfed/hub/console"
 	"github.com/bikfed/bikfed/hub/portal"
 	"github.com/bikfed/bikfed/protocol"
 )
@@ -55,7 +56,7 @@ func hubFlags(s *settings, cfg *hub.Config) {
 	s.fs.Int64Var(&cfg.MaxBatchBytes, "max-batch-bytes", cfg.MaxBatchBytes, "largest decompressed push accepted")
 	s.fs.IntVar(&cfg.MaxBatchChanges, "max-batch-changes", cfg.MaxBatchChanges, "most changes in one push")
 	s.fs.Var(portal.MinisiteHostsValue(&cfg.MinisiteHosts), "minisite-host", "serve a portal minisite on a host name: sid=saferinternetday.example (repeat, or separate with commas)")
-	hubOpsFlags(s, cfg)  // gossip, status page (gossipcmd.go)
+	hubOpsFlags(s, cfg)  // gossip, lag sampling (gossipcmd.go)
 	hubBlobFlags(s, cfg) // attachments (blobcmd.go)
 	hubLimitFlags(s, &cfg.Limits)
 	mailFlags(s, &cfg.Mail) // membercmd.go
@@ -139,6 +140,13 @@ func (e *cmdEnv) hubServe(ctx context.Context, args []string) error {
 		return err
 	}
 	defer h.Close()
+	ccfg := console.DefaultConfig()
+	ccfg.Log = log
+	con, err := console.New(h, ccfg)
+	if err != nil {
+		return err
+	}
+	h.SetConsole(con)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -21,7 +21,7 @@ func hubLimitFlags(s *settings, cfg *hub.LimitConfig) {
 	s.fs.IntVar(&cfg.MaxConnsPerAddr, "max-conns-per-addr", cfg.MaxConnsPerAddr, "most open connections from one client address")
 	s.fs.Float64Var(&cfg.PublicRate, "public-rate", cfg.PublicRate, "requests per second one address may send to the portal, public API, feeds, OAI-PMH and files (0: no limit)")
 	s.fs.IntVar(&cfg.PublicBurst, "public-burst", cfg.PublicBurst, "requests one address may send at once above public-rate")
-	s.fs.Float64Var(&cfg.SignInRate, "sign-in-rate", cfg.SignInRate, "enrolment and status page sign-in attempts per minute from one address (0: no limit)")
+	s.fs.Float64Var(&cfg.SignInRate, "sign-in-rate", cfg.SignInRate, "enrolment and console sign-in attempts per minute from one address (0: no limit)")
 	s.fs.IntVar(&cfg.SignInBurst, "sign-in-burst", cfg.SignInBurst, "sign-in attempts one address may make at once above sign-in-rate")
 	s.fs.IntVar(&cfg.LongPollsPerCredential, "long-polls-per-credential", cfg.LongPollsPerCredential, "most long-polls one credential may hold open")
 	s.fs.IntVar(&cfg.FeedPageBytes, "feed-page-bytes", cfg.FeedPageBytes, "largest changes feed page, before compression (a page holds at least one change)")

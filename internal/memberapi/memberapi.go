@@ -219,7 +219,7 @@ func (a *API) handleAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("member added", "member", m.ID, "roles", strings.Join(m.Roles, " "))
-	writeJSON(w, http.StatusCreated, a.deliver(r.Context(), m, tok))
+	writeJSON(w, http.StatusCreated, a.Deliver(r.Context(), m, tok))
 }
 
 // explainAdd turns a taken email into a message that says which member has
@@ -284,9 +284,11 @@ func validHandle(h string) error {
 	return nil
 }
 
-// deliver emails the invitation when a mail server is configured, and
-// otherwise, or when sending fails, hands the link to the caller.
-func (a *API) deliver(ctx context.Context, m account.Member, tok string) Invitation {
+// Deliver emails the invitation with tok to m when a mail server is
+// configured, and otherwise, or when sending fails, hands the link to the
+// caller. Pages that invite people use it too, so that an invitation reads
+// the same however it was made.
+func (a *API) Deliver(ctx context.Context, m account.Member, tok string) Invitation {
 	link := a.cfg.InviteURL(tok)
 	inv := Invitation{Member: toWire(m), ExpiresAt: time.Now().Add(a.cfg.InvitationTTL).UTC().Truncate(time.Second)}
 	if a.cfg.Mail == nil {
@@ -417,7 +419,7 @@ func (a *API) handleInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("member invited again", "member", id)
-	writeJSON(w, http.StatusCreated, a.deliver(r.Context(), m, tok))
+	writeJSON(w, http.StatusCreated, a.Deliver(r.Context(), m, tok))
 }
 
 func (a *API) handleRemove(w http.ResponseWriter, r *http.Request) {

@@ -39,6 +39,9 @@ type Config struct {
 	// may ask for, so that the form cannot flood someone's mailbox.
 	ResetRate  float64
 	ResetBurst int
+	// Intro is the message id of the sign-in form's first sentence, which
+	// says what one signs in to; empty is the workspace's.
+	Intro string
 	// OIDC, when set, offers single sign-on with an OpenID Connect
 	// provider next to the password.
 	OIDC *OIDCConfig
@@ -110,6 +113,9 @@ func New(site *web.Site, cfg Config) (*Handler, error) {
 	}
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = peerAddr
+	}
+	if cfg.Intro == "" {
+		cfg.Intro = "signin.intro"
 	}
 	if cfg.Mail == nil {
 		cfg.Mail = mail.NewPrinter(os.Stdout)

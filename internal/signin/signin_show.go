@@ -13,6 +13,7 @@ var templateFiles embed.FS
 // signInPage is what the sign-in form shows.
 type signInPage struct {
 	Action, Forgot string
+	Intro          string // message id
 	Email, Next    string
 	Error, Notice  string
 	// SSO is the single sign-on button, if the server offers it.
@@ -52,7 +53,7 @@ func (h *Handler) showSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) signInPage(next string) signInPage {
-	page := signInPage{Action: h.cfg.Prefix, Forgot: h.cfg.Prefix + "/forgot", Next: next}
+	page := signInPage{Action: h.cfg.Prefix, Forgot: h.cfg.Prefix + "/forgot", Intro: h.cfg.Intro, Next: next}
 	if h.oidc != nil {
 		page.SSO = &oidcButton{Href: h.oidcStartURL(next), Name: h.oidc.cfg.DisplayName}
 	}
