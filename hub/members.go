@@ -12,6 +12,7 @@ import (
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/internal/memberapi"
+	"github.com/bikfed/bikfed/internal/passkey"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
 )
 
@@ -47,6 +48,9 @@ func openAccounts(ctx context.Context, db *sqlitedb.DB, cfg Config, log *slog.Lo
 	if err := account.Migrate(ctx, db); err != nil {
 		return nil, nil, fmt.Errorf("migrate members: %w", err)
 	}
+	if err := passkey.Migrate(ctx, db); err != nil {
+		return nil, nil, fmt.Errorf("migrate passkeys: %w", err)
+	}
 	store, err := account.NewStore(db, AccountConfig())
 	if err != nil {
 		return nil, nil, err
@@ -63,6 +67,12 @@ func openAccounts(ctx context.Context, db *sqlitedb.DB, cfg Config, log *slog.Lo
 
 // Accounts returns the store of the coordination team's members.
 func (h *Hub) Accounts() *account.Store { return h.accounts }
+
+// Passkeys returns the service of the team's passkeys, for the relying
+// party cfg names.
+func (h *Hub) Passkeys(cfg passkey.Config) (*passkey.Service, error) {
+	return passkey.New(h.db, cfg)
+}
 
 // Mailer returns the mail server's sender, nil when none is configured.
 func (h *Hub) Mailer() mail.Sender { return h.mailer }

@@ -12,6 +12,7 @@ import (
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/internal/locale"
 	"github.com/bikfed/bikfed/internal/mail"
+	"github.com/bikfed/bikfed/internal/passkey"
 	"github.com/bikfed/bikfed/internal/signin"
 	"github.com/bikfed/bikfed/internal/web"
 )
@@ -118,6 +119,20 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	sc.ClientAddr = h.ClientAddr
 	sc.Mail = sender
 	sc.Log = log
+	if pc, ok := passkey.ForSite(passkey.DefaultConfig(), sc.BaseURL, cfg.Product); ok {
+		pc.Log = log
+		svc, err := h.Passkeys(pc)
+		if err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		hc := passkey.DefaultHandlerConfig()
+		hc.Prefix, hc.Home, hc.CookieName, hc.ClientAddr, hc.Log = pathSignIn+"/passkey", Prefix, "bikfed-hub-passkey", h.ClientAddr, log
+		if sc.Passkeys, err = passkey.NewHandler(svc, site, hc); err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+	} else {
+		log.Info("passkeys are off: the hub's address has no host name", "base_url", sc.BaseURL)
+	}
 	si, err := signin.New(site, sc)
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -105,6 +106,21 @@ type Config struct {
 	MaxBodyBytes int64
 
 	Log *slog.Logger
+}
+
+// ForSite returns cfg with the relying party of a site served at baseURL
+// (its host name, and its origin), and false when baseURL has no host name
+// for passkeys to be bound to, such as a bare IP address.
+func ForSite(cfg Config, baseURL, name string) (Config, bool) {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Hostname() == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return cfg, false
+	}
+	if _, err := netip.ParseAddr(u.Hostname()); err == nil {
+		return cfg, false
+	}
+	cfg.RPID, cfg.RPDisplayName, cfg.Origins = u.Hostname(), name, []string{u.Scheme + "://" + u.Host}
+	return cfg, true
 }
 
 // DefaultConfig returns the limits; the relying party is the caller's.

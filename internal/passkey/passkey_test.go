@@ -646,3 +646,23 @@ func TestService_SecondFactor(t *testing.T) {
 		}
 	})
 }
+
+func TestForSite(t *testing.T) {
+	for _, tc := range []struct {
+		base, rpid, origin string
+		ok                 bool
+	}{
+		{"https://sic-be.example", "sic-be.example", "https://sic-be.example", true},
+		{"https://sic-be.example:8443/", "sic-be.example", "https://sic-be.example:8443", true},
+		{"http://localhost:8081", "localhost", "http://localhost:8081", true},
+		{"http://127.0.0.1:8081", "", "", false},
+		{"http://[::1]:8081", "", "", false},
+		{"ftp://sic.example", "", "", false},
+		{"not a url", "", "", false},
+	} {
+		got, ok := ForSite(DefaultConfig(), tc.base, "SIC")
+		if ok != tc.ok || ok && (got.RPID != tc.rpid || len(got.Origins) != 1 || got.Origins[0] != tc.origin) {
+			t.Errorf("%s: %v %q %v, want %v %q %q", tc.base, ok, got.RPID, got.Origins, tc.ok, tc.rpid, tc.origin)
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 	"time"
 
@@ -157,17 +156,13 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 // passkeys returns the passkey pages of the workspace, or nil when its
 // address has no host name for passkeys to be bound to.
 func passkeys(n *node.Node, site *web.Site, cfg Config, product string, log *slog.Logger) (*passkey.Handler, error) {
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("base URL: %w", err)
-	}
-	host := u.Hostname()
-	if _, err := netip.ParseAddr(host); err == nil || host == "" {
+	pc := passkey.DefaultConfig()
+	pc.Log = log
+	pc, ok := passkey.ForSite(pc, cfg.BaseURL, product)
+	if !ok {
 		log.Info("passkeys are off: the workspace's address has no host name", "base_url", cfg.BaseURL)
 		return nil, nil
 	}
-	pc := passkey.DefaultConfig()
-	pc.RPID, pc.RPDisplayName, pc.Origins, pc.Log = host, product, []string{u.Scheme + "://" + u.Host}, log
 	svc, err := n.Passkeys(pc)
 	if err != nil {
 		return nil, err
