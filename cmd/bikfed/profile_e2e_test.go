@@ -13,7 +13,7 @@ import (
 func profileValues() url.Values {
 	return url.Values{
 		"country": {"be"}, "name": {"Safer Internet Centre Belgium"}, "website": {"https://www.saferinternet.be"},
-		"languages": {"nl, FR, de"},
+		"languages":     {"nl, FR, de"},
 		"helpline_name": {"Child Focus helpline"}, "helpline_phone": {"+32 116 000"},
 		"helpline_chat": {"https://chat.childfocus.example"}, "helpline_hours": {"Mon–Fri 9:00–18:00"},
 		"hotline_name": {"Child Focus hotline"}, "hotline_report_url": {"https://report.childfocus.example/"},
