@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/bikfed/bikfed/internal/account"
@@ -555,10 +556,21 @@ func auditText(p *locale.Printer, names map[int64]string, e account.Event) strin
 		}
 	}
 	id := "members.audit." + string(e.Type)
-	if s := p.T(id, args...); s != id {
+	s := p.T(id, args...)
+	if s == id {
+		s = p.T("members.audit.other", append(args, "event", string(e.Type))...)
+	}
+	return capitalise(s)
+}
+
+// capitalise starts a sentence with a capital letter, as one that begins
+// with an actor's description ("a script with …") would not.
+func capitalise(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 || unicode.IsUpper(r) {
 		return s
 	}
-	return p.T("members.audit.other", append(args, "event", string(e.Type))...)
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 // roleName is a role's name in the reader's language.
