@@ -235,4 +235,25 @@ func TestE2E_MembersWeb(t *testing.T) {
 			t.Errorf("the audit log is not newest first")
 		}
 	})
+
+	t.Run("the audit log pages", func(t *testing.T) {
+		for range 50 {
+			newPerson(t, base).signIn("ada@sic.example.be", testPassword)
+		}
+		first := ada.get("/members/audit")
+		m := regexp.MustCompile(`href="(/members/audit\?before=\d+)"`).FindStringSubmatch(first.body)
+		if m == nil {
+			t.Fatalf("the first page links to no older page:\n%s", first.body)
+		}
+		older := ada.get(html.UnescapeString(m[1]))
+		if older.status != 200 || !strings.Contains(older.body, "added Ada Admin as Admin.") || !strings.Contains(older.body, `href="/members/audit"`) {
+			t.Fatalf("the older page: %d\n%s", older.status, older.body)
+		}
+		if strings.Contains(first.body, "added Ada Admin as Admin.") {
+			t.Fatal("the first page holds the oldest event")
+		}
+		if got := ada.get("/members/audit?before=x"); got.status != http.StatusBadRequest {
+			t.Fatalf("a bad page: %d", got.status)
+		}
+	})
 }
