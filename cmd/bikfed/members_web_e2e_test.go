@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bikfed/bikfed/internal/mailpittest"
 )
 
 var inviteLinkField = regexp.MustCompile(`id="invite-link" value="([^"]+)"`)
@@ -256,4 +259,34 @@ func TestE2E_MembersWeb(t *testing.T) {
 			t.Fatalf("a bad page: %d", got.status)
 		}
 	})
+}
+
+// With a mail server, adding a member in the workspace emails the
+// invitation: the page says so and shows no link; the emailed link works.
+func TestE2E_MembersWebEmail(t *testing.T) {
+	mp := mailpittest.Start(t)
+	nw := newNetwork(t)
+	n := nw.addNode("be", "--smtp-host", mp.SMTPHost, "--smtp-port", strconv.Itoa(mp.SMTPPort), "--smtp-tls", "none",
+		"--smtp-from", "SIC Belgium <sic@be.example>")
+	nw.startNode(n)
+	base := "http://" + waitServing(t, n.dir, nodeAddrFile)
+	mustCLI(t, nil, "node", "member", "add", "ada@sic.example.be", "--name", "Ada Admin", "--role", "admin", "--data", n.dir)
+	adaLink, err := mp.WaitForMessage(t, "ada@sic.example.be").Link(base + "/signin/invite?token=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada := memSignedIn(t, base, adaLink, "ada@sic.example.be")
+
+	got := ada.post("/members/new", "/members/new", url.Values{"email": {"eva@sic.example.be"}, "name": {"Eva Peeters"}, "role": {"editor"}})
+	if got.status != 200 || !strings.Contains(got.body, "The invitation was emailed to eva@sic.example.be") || strings.Contains(got.body, "invite?token=") {
+		t.Fatalf("add with a mail server: %d\n%s", got.status, got.body)
+	}
+	link, err := mp.WaitForMessage(t, "eva@sic.example.be").Link(base + "/signin/invite?token=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eva := memSignedIn(t, base, link, "eva@sic.example.be")
+	if got := eva.get("/profile"); got.status != 200 {
+		t.Fatalf("the emailed member opens the profile: %d", got.status)
+	}
 }
