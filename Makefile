@@ -18,7 +18,7 @@ deps:
 build: deps
 	$(GO) build -o $(BIN) ./cmd/bikfed
 
-## demo: a hub and nodes be, fi, pt with sample content, synced; Ctrl-C stops it.
+## demo: a hub and nodes be, fi, pt with sample content and people, synced, with their sign-in links; Ctrl-C stops it.
 demo: build
 	$(BIN) demo
 

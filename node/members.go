@@ -43,15 +43,24 @@ func AccountConfig() account.Config {
 	return c
 }
 
+// SessionCookie is the name of the session cookie of node id's workspace.
+func SessionCookie(id string) string { return "bikfed-node-" + id + "-session" }
+
 // openAccounts brings the member tables of node.db up to date and opens
 // them, with the mail server when one is configured. Members live in
 // node.db only: nothing of them is ever a change, so nothing of them is
 // pushed.
-func openAccounts(ctx context.Context, db *sqlitedb.DB, cfg Config, log *slog.Logger) (*account.Store, mail.Sender, error) {
+func openAccounts(ctx context.Context, db *sqlitedb.DB, id string, cfg Config, log *slog.Logger) (*account.Store, mail.Sender, error) {
 	if err := account.Migrate(ctx, db); err != nil {
 		return nil, nil, fmt.Errorf("migrate members: %w", err)
 	}
-	store, err := account.NewStore(db, AccountConfig())
+	acfg := AccountConfig()
+	// Browsers keep cookies per host, whatever the port: nodes sharing a
+	// host name (several on one machine, or the demo's on localhost) must
+	// not overwrite each other's sessions.
+	acfg.CookieName = SessionCookie(id)
+	acfg.Clock = cfg.Clock
+	store, err := account.NewStore(db, acfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -312,7 +312,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 		db.Close()
 		return nil, fmt.Errorf("open node: %s holds key %s but the node enrolled with %s: run bikfed node init again", keyFile, key.ID, ident.KeyID)
 	}
-	accounts, mailer, err := openAccounts(ctx, db, cfg, logger)
+	accounts, mailer, err := openAccounts(ctx, db, ident.Node, cfg, logger)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open node: %w", err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/bikfed/bikfed/hub"
 	"github.com/bikfed/bikfed/internal/sampledata"
@@ -90,17 +91,25 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		return err
 	}
 	cluster.hub(&hcfg)
-	h, err := hub.Open(ctx, hcfg, log)
-	if err != nil {
-		return err
-	}
-	closers = append(closers, h.Close)
+	// Listening first gives the public URL its port: the links people are
+	// sent name localhost. The nodes reach the hub at the address itself.
 	hln, err := listenOrAny(hubListen)
 	if err != nil {
 		return err
 	}
+	hcfg.PublicURL = localURL(hln.Addr())
+	h, err := hub.Open(ctx, hcfg, log)
+	if err != nil {
+		hln.Close()
+		return err
+	}
+	closers = append(closers, h.Close)
 	hubURL := "http://" + hln.Addr().String()
 	serve("hub", &hubWG, func() error { return h.Run(hubCtx, hln) })
+	team, err := inviteDemoPeople(ctx, h.Accounts(), "", demoTeam, h.InviteURL)
+	if err != nil {
+		return err
+	}
 
 	hubDrafts, err := sampledata.Drafts("hub")
 	if err != nil {
@@ -111,10 +120,11 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	}
 
 	type demoNode struct {
-		id    string
-		n     *node.Node
-		admin string
-		token string
+		id     string
+		n      *node.Node
+		admin  string
+		token  string
+		people []demoInvitation
 	}
 	var nodes []demoNode
 	for _, id := range sampledata.Nodes() {
@@ -129,24 +139,36 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		if _, err := node.Init(ctx, ncfg.DataDir, hubURL, token, nlog); err != nil {
 			return err
 		}
-		n, err := node.Open(ctx, ncfg, log)
-		if err != nil {
-			return err
-		}
-		closers = append(closers, n.Close)
 		drafts, err := sampledata.Drafts(id)
 		if err != nil {
 			return err
-		}
-		if err := createDrafts(ctx, n, drafts); err != nil {
-			return fmt.Errorf("demo content for %s: %w", id, err)
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
+		ncfg.PublicURL = localURL(ln.Addr())
+		n, err := node.Open(ctx, ncfg, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		closers = append(closers, n.Close)
+		people, err := inviteDemoPeople(ctx, n.Accounts(), id, demoPeople[id], n.InviteURL)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if err := createDrafts(ctx, n, drafts); err != nil {
+			ln.Close()
+			return fmt.Errorf("demo content for %s: %w", id, err)
+		}
+		if err := attachWorkspace(n, ncfg.DataDir, nil, workspaceSettings{}, nlog); err != nil {
+			ln.Close()
+			return fmt.Errorf("workspace of %s: %w", id, err)
+		}
 		serve(id, &nodesWG, func() error { return n.Run(ctx, ln) })
-		nodes = append(nodes, demoNode{id: id, n: n, admin: "http://" + ln.Addr().String(), token: n.AdminToken()})
+		nodes = append(nodes, demoNode{id: id, n: n, admin: n.PublicURL(), token: n.AdminToken(), people: people})
 	}
 	// Two rounds: the first pushes every node's content, the second brings
 	// everyone's content to everyone.
@@ -161,6 +183,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	hubURL = h.BaseURL() // from here on, what people open
 	fmt.Fprintf(e.stdout, "\nbikfed demo: a hub and %d nodes, synced (%d entities in the aggregate)\n\n", len(nodes), st.Entities)
 	fmt.Fprintf(e.stdout, "  portal              %s/\n", hubURL)
 	fmt.Fprintf(e.stdout, "  hub                 %s\n", hubURL)
@@ -176,7 +199,14 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "  node %-4s admin API  curl -H 'Authorization: Bearer %s' %s/admin/v1/status   (verify: equal=%v)\n", dn.id, dn.token, dn.admin, rep.Equal)
 	}
-	fmt.Fprintf(e.stdout, "\n  data in %s\n", dir)
+	sites := []demoSite{{id: "hub", name: "the coordination team",
+		places: [][2]string{{"portal", hubURL + "/"}, {"console", consoleURL(hubURL)}}, people: team}}
+	for _, dn := range nodes {
+		sites = append(sites, demoSite{id: dn.id, name: demoNames[dn.id],
+			places: [][2]string{{"workspace", dn.n.PublicURL() + "/"}}, people: dn.people})
+	}
+	printDemoPeople(e.stdout, sites, time.Now().Add(node.AccountConfig().InvitationTTL))
+	fmt.Fprintf(e.stdout, "  data in %s\n", dir)
 	if once {
 		stop() // here, so that what the servers return while stopping is in runErr
 		return runErr

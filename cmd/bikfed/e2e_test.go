@@ -280,10 +280,3 @@ func firstID(list, prefix string) string {
 	}
 	return ""
 }
-
-func TestE2E_Demo(t *testing.T) {
-	out := mustCLI(t, nil, "demo", "--once", "--hub-listen", "127.0.0.1:0", "--dir", t.TempDir())
-	if n := strings.Count(out, "equal=true"); n != 3 {
-		t.Fatalf("demo: %d of 3 nodes verified equal:\n%s", n, out)
-	}
-}

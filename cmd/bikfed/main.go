@@ -49,7 +49,8 @@ Usage:
   bikfed node member list | roles ID --role R… | disable ID | remove ID | invite ID | audit
                                       manage this SIC's members; read the audit log
   bikfed verify                       compare this node's content with the hub's by digest
-  bikfed demo                         a hub and three nodes with sample content, synced
+  bikfed demo                         a hub and three nodes with sample content and people, synced;
+                                      prints each person's one-time sign-in link
   bikfed gossip-keygen                print a new gossip encryption key
 
 With a hub or node server running on the data directory, the one-shot commands

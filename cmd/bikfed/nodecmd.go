@@ -234,7 +234,7 @@ func (e *cmdEnv) nodeServe(ctx context.Context, args []string) error {
 		return err
 	}
 	n.SetListenAddr(ln.Addr().String())
-	if err := attachWorkspace(n, cfg.DataDir, wss, log); err != nil {
+	if err := attachWorkspace(n, cfg.DataDir, cfg.Clock, wss, log); err != nil {
 		ln.Close()
 		return fmt.Errorf("workspace: %w", err)
 	}

@@ -118,8 +118,17 @@ func workspaceNode(t *testing.T, id string) (*network, *testNode, string) {
 	return nw, n, "http://" + addr
 }
 
+var memberIDLine = regexp.MustCompile(`member (\d+) \(`)
+
 // addMember runs `bikfed node member add` and returns the invitation link.
 func addMember(t *testing.T, n *testNode, email, name string, roles ...string) string {
+	_, link := addMemberID(t, n, email, name, roles...)
+	return link
+}
+
+// addMemberID runs `bikfed node member add` and returns the new member's
+// id and invitation link.
+func addMemberID(t *testing.T, n *testNode, email, name string, roles ...string) (string, string) {
 	t.Helper()
 	args := []string{"node", "member", "add", email, "--name", name, "--data", n.dir}
 	for _, r := range roles {
@@ -128,7 +137,12 @@ func addMember(t *testing.T, n *testNode, email, name string, roles ...string) s
 			args = append(args, "--handle", strings.Split(email, "@")[0])
 		}
 	}
-	return invitationLink(t, mustCLI(t, nil, args...))
+	out := mustCLI(t, nil, args...)
+	m := memberIDLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("member add named no member:\n%s", out)
+	}
+	return m[1], invitationLink(t, out)
 }
 
 const testPassword = "correct horse battery staple 7"
@@ -147,5 +161,14 @@ func TestE2E_WorkspaceSignIn(t *testing.T) {
 	if got.status != 200 || !strings.Contains(got.body, "Eva Peeters") || !strings.Contains(got.body, `href="/resources/"`) {
 		t.Fatalf("dashboard: %d\n%s", got.status, got.body)
 	}
-	t.Log(got.body)
+	// The admin API takes her session as it takes the token, by role.
+	if got := eva.get("/admin/v1/status"); got.status != http.StatusOK || !strings.Contains(got.body, `"node":"be"`) {
+		t.Fatalf("an editor's session on the admin API's status: %d %s", got.status, got.body)
+	}
+	if got := eva.get("/admin/v1/members"); got.status != http.StatusForbidden {
+		t.Fatalf("an editor's session on the members API: %d %s", got.status, got.body)
+	}
+	if got := newPerson(t, base).get("/admin/v1/status"); got.status != http.StatusUnauthorized {
+		t.Fatalf("the admin API without token or session: %d", got.status)
+	}
 }

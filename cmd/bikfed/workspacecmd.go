@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 	_ "time/tzdata" // a node's time zone must not depend on the host having zoneinfo
 
+	"github.com/bikfed/bikfed/internal/httplimit"
 	"github.com/bikfed/bikfed/internal/signin"
 	"github.com/bikfed/bikfed/node"
 	"github.com/bikfed/bikfed/node/workspace"
@@ -22,6 +24,9 @@ import (
 type workspaceSettings struct {
 	oidcIssuer, oidcClientID, oidcSecretFile, oidcName string
 	timeZone                                           string
+	// proxies are reverse proxies in front of the workspace, whose
+	// X-Forwarded-For names the client that sign-in throttling counts.
+	proxies []netip.Prefix
 }
 
 func workspaceFlags(s *settings, w *workspaceSettings) {
@@ -29,6 +34,7 @@ func workspaceFlags(s *settings, w *workspaceSettings) {
 	s.fs.StringVar(&w.oidcClientID, "oidc-client-id", "", "client id the identity provider registered the node as")
 	s.fs.StringVar(&w.oidcSecretFile, "oidc-client-secret-file", "", "file whose first line is the client secret")
 	s.fs.StringVar(&w.oidcName, "oidc-name", "", "the identity provider's name on the sign-in button (default: the issuer's host)")
+	s.fs.Var((*prefixList)(&w.proxies), "trusted-proxy", "address or CIDR of a reverse proxy in front of the workspace whose X-Forwarded-For is believed (repeat, or separate with commas)")
 	s.fs.StringVar(&w.timeZone, "time-zone", "", "IANA time zone the workspace shows and reads times in, such as Europe/Brussels (default: the system's)")
 }
 
@@ -37,8 +43,13 @@ const formKeyFile = "form.key"
 
 // attachWorkspace builds the node's workspace and has the node serve it.
 // Call it once the node knows its listen address.
-func attachWorkspace(n *node.Node, dataDir string, ws workspaceSettings, log *slog.Logger) error {
+// clock, when not nil, is the node's (shifted for a test); ID tokens are
+// checked against it.
+func attachWorkspace(n *node.Node, dataDir string, clock func() time.Time, ws workspaceSettings, log *slog.Logger) error {
 	cfg := workspace.Config{Log: log}
+	if len(ws.proxies) > 0 {
+		cfg.ClientAddr = httplimit.Proxies(ws.proxies).ClientAddr
+	}
 	key, err := loadOrCreateKey(filepath.Join(dataDir, formKeyFile))
 	if err != nil {
 		return err
@@ -61,6 +72,7 @@ func attachWorkspace(n *node.Node, dataDir string, ws workspaceSettings, log *sl
 		}
 		oc := signin.DefaultOIDCConfig()
 		oc.Issuer, oc.ClientID, oc.ClientSecret, oc.DisplayName = ws.oidcIssuer, ws.oidcClientID, secret, ws.oidcName
+		oc.Now = clock
 		cfg.OIDC = &oc
 	}
 	w, err := workspace.New(n, cfg)

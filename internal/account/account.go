@@ -120,6 +120,9 @@ type Config struct {
 	// ThrottleWindow forgets the failures of an email or address that has
 	// had none for this long.
 	ThrottleWindow time.Duration
+	// Clock is the time sessions and links are dated and checked by;
+	// default time.Now.
+	Clock func() time.Time
 }
 
 // DefaultConfig returns the settings for roles.
@@ -245,13 +248,17 @@ func NewStore(db *sqlitedb.DB, cfg Config) (*Store, error) {
 	for _, r := range cfg.Roles {
 		roles[r] = true
 	}
+	now := cfg.Clock
+	if now == nil {
+		now = time.Now
+	}
 	return &Store{
 		db:       db,
 		cfg:      cfg,
 		roles:    roles,
 		hasher:   NewHasher(DefaultParams),
 		throttle: newThrottle(),
-		now:      time.Now,
+		now:      now,
 	}, nil
 }
 

@@ -25,10 +25,87 @@ type Credentials struct {
 // many failures for an email or from an address it returns a
 // *ThrottledError without checking anything.
 func (s *Store) SignIn(ctx context.Context, c Credentials) (string, Session, Member, error) {
+	m, phc, newPHC, err := s.verify(ctx, c)
+	if err != nil {
+		return "", Session{}, Member{}, err
+	}
+	now := s.now()
+	tok, hash, err := newToken()
+	if err != nil {
+		return "", Session{}, Member{}, err
+	}
+	err = s.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		if err := s.keepHash(ctx, tx, m.ID, phc, newPHC); err != nil {
+			return err
+		}
+		if err := insertSession(ctx, tx, hash, m.ID, now, c.UserAgent, c.Address); err != nil {
+			return err
+		}
+		return audit(ctx, tx, now, Event{Type: EventSignIn, MemberID: m.ID, Actor: memberActor(m.ID),
+			Address: clip(c.Address, maxAddress), Detail: "password"})
+	})
+	if errors.Is(err, ErrInvalidCredentials) {
+		return "", Session{}, Member{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return "", Session{}, Member{}, fmt.Errorf("sign in: %w", err)
+	}
+	return tok, s.newSession(hash, m.ID, now, c.UserAgent, c.Address), m, nil
+}
+
+// CheckSignIn checks an email and password as SignIn does, with the same
+// answers, throttling and record of failures, but starts no session: for a
+// sign-in that needs a second step (a passkey) before it opens anything.
+// A correct password is not recorded as a sign-in; the session that the
+// second step starts is.
+func (s *Store) CheckSignIn(ctx context.Context, c Credentials) (Member, error) {
+	m, phc, newPHC, err := s.verify(ctx, c)
+	if err != nil {
+		return Member{}, err
+	}
+	err = s.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		return s.keepHash(ctx, tx, m.ID, phc, newPHC)
+	})
+	if errors.Is(err, ErrInvalidCredentials) {
+		return Member{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("check sign-in: %w", err)
+	}
+	return m, nil
+}
+
+// keepHash checks, in the transaction that acts on a verified password,
+// that the member is still active with the hash that was verified (they may
+// have been disabled or given a new password meanwhile), and stores newPHC
+// in its place when the hash was made with old parameters.
+func (s *Store) keepHash(ctx context.Context, tx *sql.Tx, member int64, phc sql.NullString, newPHC string) error {
+	var status Status
+	var current sql.NullString
+	err := tx.QueryRowContext(ctx, "SELECT status, password_hash FROM members WHERE id = ?", member).Scan(&status, &current)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (status != StatusActive || current != phc) {
+		return ErrInvalidCredentials
+	}
+	if err != nil {
+		return err
+	}
+	if newPHC != "" {
+		if _, err := tx.ExecContext(ctx, "UPDATE members SET password_hash = ? WHERE id = ?", newPHC, member); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verify is the password check of SignIn and CheckSignIn. It returns the
+// member, the hash their password was checked against, and a new hash of
+// the password when the stored one was made with other parameters.
+func (s *Store) verify(ctx context.Context, c Credentials) (Member, sql.NullString, string, error) {
+	none := sql.NullString{}
 	now := s.now()
 	acct, addr := accountKey(c.Email), addressKey(c.Address)
 	if d := max(s.throttle.wait(acct, now), s.throttle.wait(addr, now)); d > 0 {
-		return "", Session{}, Member{}, &ThrottledError{RetryAfter: d}
+		return Member{}, none, "", &ThrottledError{RetryAfter: d}
 	}
 
 	var m Member
@@ -42,7 +119,7 @@ func (s *Store) SignIn(ctx context.Context, c Credentials) (string, Session, Mem
 		return tx.QueryRowContext(ctx, "SELECT password_hash FROM members WHERE id = ?", m.ID).Scan(&phc)
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return "", Session{}, Member{}, fmt.Errorf("sign in: %w", err)
+		return Member{}, none, "", fmt.Errorf("sign in: %w", err)
 	}
 
 	var ok, rehash bool
@@ -54,7 +131,7 @@ func (s *Store) SignIn(ctx context.Context, c Credentials) (string, Session, Mem
 		why = "password too long"
 	case m.ID == 0 || !phc.Valid:
 		if _, _, err := s.hasher.Verify(c.Password, s.dummyHash()); err != nil {
-			return "", Session{}, Member{}, fmt.Errorf("sign in: %w", err)
+			return Member{}, none, "", fmt.Errorf("sign in: %w", err)
 		}
 		why = "unknown email"
 		if m.ID != 0 {
@@ -62,7 +139,7 @@ func (s *Store) SignIn(ctx context.Context, c Credentials) (string, Session, Mem
 		}
 	default:
 		if ok, rehash, err = s.hasher.Verify(c.Password, phc.String); err != nil {
-			return "", Session{}, Member{}, fmt.Errorf("sign in: member %d: %w", m.ID, err)
+			return Member{}, none, "", fmt.Errorf("sign in: member %d: %w", m.ID, err)
 		}
 		switch {
 		case !ok:
@@ -80,9 +157,9 @@ func (s *Store) SignIn(ctx context.Context, c Credentials) (string, Session, Mem
 				Address: clip(c.Address, maxAddress), Detail: why})
 		})
 		if err != nil {
-			return "", Session{}, Member{}, fmt.Errorf("sign in: %w", err)
+			return Member{}, none, "", fmt.Errorf("sign in: %w", err)
 		}
-		return "", Session{}, Member{}, ErrInvalidCredentials
+		return Member{}, none, "", ErrInvalidCredentials
 	}
 	s.throttle.reset(acct)
 
@@ -91,43 +168,10 @@ func (s *Store) SignIn(ctx context.Context, c Credentials) (string, Session, Mem
 		// The parameters have changed since this hash was made; this is
 		// the only moment the password is at hand to hash it again.
 		if newPHC, err = s.hasher.Hash(c.Password); err != nil {
-			return "", Session{}, Member{}, fmt.Errorf("sign in: %w", err)
+			return Member{}, none, "", fmt.Errorf("sign in: %w", err)
 		}
 	}
-	tok, hash, err := newToken()
-	if err != nil {
-		return "", Session{}, Member{}, err
-	}
-	err = s.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		// The member may have been disabled or given a new password
-		// while the hash was being checked.
-		var status Status
-		var current sql.NullString
-		err := tx.QueryRowContext(ctx, "SELECT status, password_hash FROM members WHERE id = ?", m.ID).Scan(&status, &current)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && (status != StatusActive || current != phc) {
-			return ErrInvalidCredentials
-		}
-		if err != nil {
-			return err
-		}
-		if newPHC != "" {
-			if _, err := tx.ExecContext(ctx, "UPDATE members SET password_hash = ? WHERE id = ?", newPHC, m.ID); err != nil {
-				return err
-			}
-		}
-		if err := insertSession(ctx, tx, hash, m.ID, now, c.UserAgent, c.Address); err != nil {
-			return err
-		}
-		return audit(ctx, tx, now, Event{Type: EventSignIn, MemberID: m.ID, Actor: memberActor(m.ID),
-			Address: clip(c.Address, maxAddress), Detail: "password"})
-	})
-	if errors.Is(err, ErrInvalidCredentials) {
-		return "", Session{}, Member{}, ErrInvalidCredentials
-	}
-	if err != nil {
-		return "", Session{}, Member{}, fmt.Errorf("sign in: %w", err)
-	}
-	return tok, s.newSession(hash, m.ID, now, c.UserAgent, c.Address), m, nil
+	return m, phc, newPHC, nil
 }
 
 // dummyHash is verified against when there is no member's hash, so that an

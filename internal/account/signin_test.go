@@ -215,3 +215,45 @@ func TestThrottle_Fail(t *testing.T) {
 		t.Errorf("wait after a quiet window = %v, want 0", got)
 	}
 }
+
+func TestStore_CheckSignIn(t *testing.T) {
+	ctx := t.Context()
+	f := newStore(t)
+	m := f.active(t, "ed@example.org")
+	gone := f.active(t, "gone@example.org")
+	if err := f.Disable(ctx, "cli", gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	last := func() Event {
+		t.Helper()
+		evs, err := f.Audit(ctx, 0, 1)
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("Audit = %v, %v", evs, err)
+		}
+		return evs[0]
+	}
+
+	before := last()
+	got, err := f.CheckSignIn(ctx, Credentials{Email: "ED@example.org", Password: goodPassword, Address: "192.0.2.1"})
+	if err != nil || got.ID != m.ID {
+		t.Fatalf("CheckSignIn = %+v, %v", got, err)
+	}
+	if sessions, err := f.Sessions(ctx, m.ID); err != nil || len(sessions) != 0 {
+		t.Errorf("a checked password opened sessions: %+v, %v", sessions, err)
+	}
+	if e := last(); e.ID != before.ID {
+		t.Errorf("a checked password was audited: %+v", e)
+	}
+
+	for _, c := range []Credentials{
+		{Email: "ed@example.org", Password: "not the password at all", Address: "192.0.2.1"},
+		{Email: "gone@example.org", Password: goodPassword, Address: "192.0.2.1"},
+	} {
+		if _, err := f.CheckSignIn(ctx, c); err != ErrInvalidCredentials {
+			t.Errorf("CheckSignIn(%s) = %v, want exactly ErrInvalidCredentials", c.Email, err)
+		}
+		if e := last(); e.Type != EventSignInFailed {
+			t.Errorf("refused CheckSignIn(%s) audited as %+v", c.Email, e)
+		}
+	}
+}

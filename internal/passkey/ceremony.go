@@ -167,7 +167,11 @@ func (s *Service) FinishRegistration(ctx context.Context, m account.Member, toke
 			// file (this member's or another's) is not taken over.
 			return refused(errors.New("credential id already registered"))
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, account.Event{Type: EventPasskeyAdded, MemberID: m.ID,
+			Actor: account.MemberActor(m.ID), Detail: name})
 	})
 	if err != nil {
 		return Passkey{}, fmt.Errorf("keep passkey of member %d: %w", m.ID, err)

@@ -17,6 +17,11 @@
 // A passkey whose signature counter goes backwards is refused: two
 // authenticators are then using one key, and one of them is a copy.
 //
+// Which members need a passkey after their password is a per-role policy
+// kept in the database (RequiredRoles, SetRequiredRoles). Their sign-in is
+// pending until one of their own passkeys confirms it; a member who has no
+// passkey yet may add the first one at that step, and only then.
+//
 // The HTTP side answers JSON and is driven by a small script served as a
 // static file (no inline script, so a strict Content-Security-Policy with
 // script-src 'self' and connect-src 'self' holds). Pages show passkey forms

@@ -85,6 +85,8 @@ func (c HandlerConfig) Validate() error {
 //	POST {prefix}/login/finish      credential, next: signs in
 //	POST {prefix}/second/begin      pending sign-in: options for get()
 //	POST {prefix}/second/finish     pending sign-in: credential, next: signs in
+//	POST {prefix}/enrol/begin       pending sign-in, no passkey yet: options for create()
+//	POST {prefix}/enrol/finish      pending sign-in: credential, name, next: signs in
 //	GET  ScriptURL()
 //
 // It runs behind the site's middleware (web.Site.Wrap), whose forgery
@@ -134,10 +136,22 @@ func NewHandler(svc *Service, site *web.Site, cfg HandlerConfig) (*Handler, erro
 	h.mux.HandleFunc("POST "+p+"/login/finish", h.loginFinish)
 	h.mux.HandleFunc("POST "+p+"/second/begin", h.secondBegin)
 	h.mux.HandleFunc("POST "+p+"/second/finish", h.secondFinish)
+	h.mux.HandleFunc("POST "+p+"/enrol/begin", h.enrolBegin)
+	h.mux.HandleFunc("POST "+p+"/enrol/finish", h.enrolFinish)
 	h.mux.HandleFunc("GET "+h.ScriptURL(), h.serveScript)
 	h.inner = h.cop.Handler(h.mux)
 	return h, nil
 }
+
+// Service returns the service whose ceremonies the handler serves.
+func (h *Handler) Service() *Service { return h.svc }
+
+// Prefix is the path the handler is mounted under.
+func (h *Handler) Prefix() string { return h.cfg.Prefix }
+
+// PendingToken returns the token of the pending sign-in whose cookie
+// (PendingCookie) the request carries, or "".
+func (h *Handler) PendingToken(r *http.Request) string { return h.cookieValue(r, "-pending") }
 
 // ServeHTTP serves the ceremonies under the prefix.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -197,9 +211,15 @@ func (h *Handler) cookie(suffix, value string, ttl time.Duration) *http.Cookie {
 
 // PendingCookie returns the cookie that carries a StartPending token to
 // the second-factor ceremony, for the sign-in page to set after a password
-// is accepted; with an empty token, the cookie that removes it.
+// is accepted; with an empty token, the cookie that removes it. It is
+// SameSite=Lax, unlike the ceremony's: a sign-in that began at an identity
+// provider reaches the second step by a redirect from that other site,
+// which a strict cookie would not follow, and a Lax cookie still goes with
+// no other site's POST.
 func (h *Handler) PendingCookie(token string) *http.Cookie {
-	return h.cookie("-pending", token, h.svc.cfg.PendingTTL)
+	c := h.cookie("-pending", token, h.svc.cfg.PendingTTL)
+	c.SameSite = http.SameSiteLaxMode
+	return c
 }
 
 func (h *Handler) cookieValue(r *http.Request, suffix string) string {
@@ -252,7 +272,7 @@ func (h *Handler) failErr(w http.ResponseWriter, r *http.Request, what string, e
 	case errors.Is(err, ErrInvalidName):
 		status, message = http.StatusBadRequest, "passkey.error.name"
 	case errors.Is(err, ErrNoCeremony), errors.Is(err, ErrRefused), errors.Is(err, ErrUnknownCredential),
-		errors.Is(err, ErrCloned), errors.Is(err, ErrInactive):
+		errors.Is(err, ErrCloned), errors.Is(err, ErrInactive), errors.Is(err, ErrHasPasskey):
 		status, message = http.StatusBadRequest, "passkey.error.failed"
 	default:
 		h.log.Error(what, "err", err)
@@ -271,6 +291,41 @@ func (h *Handler) allowBegin(w http.ResponseWriter, r *http.Request) bool {
 		h.fail(w, r, http.StatusTooManyRequests, "error.429.title")
 	}
 	return ok
+}
+
+// allowSignIn keeps an address that has failed too many sign-ins, with a
+// password or a passkey, from beginning another until it has waited.
+func (h *Handler) allowSignIn(w http.ResponseWriter, r *http.Request) bool {
+	wait := h.store.SignInWait(h.addr(r))
+	if wait <= 0 {
+		return true
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(httplimit.RetryAfterSeconds(wait)))
+	text := "signin.error.throttled"
+	if p := web.Printer(r); p != nil {
+		text = p.T("signin.error.throttled", "when", p.In(wait))
+	}
+	writeJSON(w, http.StatusTooManyRequests, errorBody{Error: text})
+	return false
+}
+
+// refuseSignIn answers a failed passkey sign-in and, when the passkey or
+// its answer was refused, records it in the audit log and counts it
+// against the client's address as a wrong password is.
+func (h *Handler) refuseSignIn(w http.ResponseWriter, r *http.Request, what string, member int64, err error) {
+	if errors.Is(err, ErrCeremonyExpired) || errors.Is(err, ErrNoPending) || errors.Is(err, ErrNoCeremony) ||
+		errors.Is(err, ErrRefused) || errors.Is(err, ErrUnknownCredential) || errors.Is(err, ErrCloned) ||
+		errors.Is(err, ErrInactive) || errors.Is(err, ErrHasPasskey) {
+		detail := err.Error()
+		if len(detail) > 200 {
+			detail = detail[:200]
+		}
+		if ferr := h.store.FailSignIn(r.Context(), account.SignInFailure{MemberID: member, Address: h.addr(r),
+			Method: "passkey", Detail: detail}); ferr != nil {
+			h.log.Error("record failed passkey sign-in", "err", ferr)
+		}
+	}
+	h.failErr(w, r, what, err)
 }
 
 // readAnswer reads the posted form and returns the credential's JSON.
@@ -313,10 +368,12 @@ func (h *Handler) registerBegin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, opts)
 }
 
-// registered is what a finished registration answers.
+// registered is what a finished registration answers, and where the
+// script goes next if the page said.
 type registered struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Redirect string `json:"redirect,omitempty"`
 }
 
 func (h *Handler) registerFinish(w http.ResponseWriter, r *http.Request) {
@@ -335,11 +392,11 @@ func (h *Handler) registerFinish(w http.ResponseWriter, r *http.Request) {
 		h.failErr(w, r, "finish passkey registration", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, registered{ID: pk.ID, Name: pk.Name})
+	writeJSON(w, http.StatusOK, registered{ID: pk.ID, Name: pk.Name, Redirect: web.SafeNext(r.PostForm.Get(fieldNext))})
 }
 
 func (h *Handler) loginBegin(w http.ResponseWriter, r *http.Request) {
-	if !h.allowBegin(w, r) {
+	if !h.allowBegin(w, r) || !h.allowSignIn(w, r) {
 		return
 	}
 	opts, tok, err := h.svc.BeginLogin(r.Context())
@@ -364,14 +421,14 @@ func (h *Handler) loginFinish(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, h.cookie("", "", 0))
 	member, err := h.svc.FinishLogin(r.Context(), h.cookieValue(r, ""), body)
 	if err != nil {
-		h.failErr(w, r, "passkey sign-in", err)
+		h.refuseSignIn(w, r, "passkey sign-in", 0, err)
 		return
 	}
 	h.startSession(w, r, member, "passkey")
 }
 
 func (h *Handler) secondBegin(w http.ResponseWriter, r *http.Request) {
-	if !h.allowBegin(w, r) {
+	if !h.allowBegin(w, r) || !h.allowSignIn(w, r) {
 		return
 	}
 	opts, tok, err := h.svc.BeginSecondFactor(r.Context(), h.cookieValue(r, "-pending"))
@@ -389,19 +446,78 @@ func (h *Handler) secondFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, h.cookie("", "", 0))
-	member, err := h.svc.FinishSecondFactor(r.Context(), h.cookieValue(r, "-pending"), h.cookieValue(r, ""), body)
+	pending := h.cookieValue(r, "-pending")
+	// Read first: the audit entry names whose sign-in was refused, and
+	// how it began.
+	waiting, method, _ := h.svc.PendingVia(r.Context(), pending)
+	member, err := h.svc.FinishSecondFactor(r.Context(), pending, h.cookieValue(r, ""), body)
 	if err != nil {
-		h.failErr(w, r, "passkey check", err)
+		h.refuseSignIn(w, r, "passkey check", waiting, err)
 		return
 	}
 	http.SetCookie(w, h.PendingCookie(""))
-	h.startSession(w, r, member, "password and passkey")
+	h.startSession(w, r, member, method+" and passkey")
 }
 
+// pendingMember returns the member whose sign-in the request's pending
+// cookie names, or answers the request itself and returns false.
+func (h *Handler) pendingMember(w http.ResponseWriter, r *http.Request) (account.Member, bool) {
+	id, err := h.svc.Pending(r.Context(), h.cookieValue(r, "-pending"))
+	if err != nil {
+		h.failErr(w, r, "pending sign-in", err)
+		return account.Member{}, false
+	}
+	m, err := h.store.Get(r.Context(), id)
+	if err != nil {
+		h.failErr(w, r, "pending sign-in", fmt.Errorf("%w: %w", ErrInactive, err))
+		return account.Member{}, false
+	}
+	return m, true
+}
+
+func (h *Handler) enrolBegin(w http.ResponseWriter, r *http.Request) {
+	if !h.allowBegin(w, r) || !h.allowSignIn(w, r) {
+		return
+	}
+	m, ok := h.pendingMember(w, r)
+	if !ok {
+		return
+	}
+	opts, tok, err := h.svc.BeginEnrolment(r.Context(), h.cookieValue(r, "-pending"), m)
+	if err != nil {
+		h.failErr(w, r, "begin passkey enrolment", err)
+		return
+	}
+	http.SetCookie(w, h.cookie("", tok, h.svc.cfg.CeremonyTTL))
+	writeJSON(w, http.StatusOK, opts)
+}
+
+func (h *Handler) enrolFinish(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.readAnswer(w, r)
+	if !ok {
+		return
+	}
+	http.SetCookie(w, h.cookie("", "", 0))
+	m, ok := h.pendingMember(w, r)
+	if !ok {
+		return
+	}
+	_, method, _ := h.svc.PendingVia(r.Context(), h.cookieValue(r, "-pending"))
+	_, err := h.svc.FinishEnrolment(r.Context(), h.cookieValue(r, "-pending"), m, h.cookieValue(r, ""), body, r.PostForm.Get(fieldName))
+	if err != nil {
+		h.refuseSignIn(w, r, "passkey enrolment", m.ID, err)
+		return
+	}
+	http.SetCookie(w, h.PendingCookie(""))
+	h.startSession(w, r, m.ID, method+", first passkey")
+}
+
+// startSession signs the member in as a password does, recorded in the
+// audit log as a sign-in by how.
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, member int64, how string) {
-	tok, _, err := h.store.StartSession(r.Context(), member, r.UserAgent(), h.addr(r))
+	tok, _, err := h.store.StartSessionVia(r.Context(), member, how, r.UserAgent(), h.addr(r))
 	if errors.Is(err, account.ErrDisabled) || errors.Is(err, account.ErrNotFound) {
-		h.failErr(w, r, "start session", ErrInactive)
+		h.refuseSignIn(w, r, "start session", member, ErrInactive)
 		return
 	}
 	if err != nil {

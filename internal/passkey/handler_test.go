@@ -324,6 +324,43 @@ func TestHandler_second_factor(t *testing.T) {
 	if _, err := s.Pending(t.Context(), pending); err == nil {
 		t.Fatal("the pending sign-in outlived its passkey check")
 	}
+	if e := s.lastAudit(t); e.Type != account.EventSignIn || e.MemberID != m.ID || e.Detail != "password and passkey" {
+		t.Fatalf("second factor audited as %+v", e)
+	}
+}
+
+// TestHandler_second_factor_other_member checks that another member's
+// passkey cannot finish a pending sign-in, which stays pending.
+func TestHandler_second_factor_other_member(t *testing.T) {
+	s := newServer(t)
+	ana, bo := s.member(t, "ana@sic.example"), s.member(t, "bo@sic.example")
+	s.register(t, ana)
+	boKey := s.register(t, bo)
+	pending, err := s.StartPending(t.Context(), ana.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.browser(t)
+	u, _ := url.Parse(s.srv.URL)
+	b.Jar.SetCookies(u, []*http.Cookie{s.h.PendingCookie(pending)})
+	var opts protocol.CredentialAssertion
+	if code := s.post(t, b, "/signin/passkey/second/begin", url.Values{}, &opts); code != http.StatusOK {
+		t.Fatalf("second/begin: %d", code)
+	}
+	var e errorBody
+	form := url.Values{"credential": {string(boKey.get(t, &opts, testOrigin))}}
+	if code := s.post(t, b, "/signin/passkey/second/finish", form, &e); code != http.StatusBadRequest || e.Error == "" {
+		t.Fatalf("second/finish with bo's passkey: %d %+v", code, e)
+	}
+	if got := s.get(t, b, "/whoami"); got != "0" {
+		t.Fatalf("signed in as %q with another member's passkey", got)
+	}
+	if m, err := s.Pending(t.Context(), pending); err != nil || m != ana.ID {
+		t.Fatalf("after a refused passkey, Pending = %d, %v; want ana still pending", m, err)
+	}
+	if ev := s.lastAudit(t); ev.Type != account.EventSignInFailed || ev.MemberID != ana.ID {
+		t.Fatalf("refused second factor audited as %+v", ev)
+	}
 }
 
 func TestHandler_script(t *testing.T) {

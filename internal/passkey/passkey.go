@@ -46,6 +46,12 @@ var (
 	// ErrNoPending: no sign-in is waiting for a passkey under that token,
 	// or it has expired.
 	ErrNoPending = errors.New("no sign-in is waiting for a passkey")
+	// ErrInvalidRole: a role name given for the policy is empty, too long
+	// or holds a space or control character.
+	ErrInvalidRole = errors.New("invalid role name")
+	// ErrHasPasskey: a pending sign-in may add a first passkey only; a
+	// member who holds one confirms with it.
+	ErrHasPasskey = errors.New("member already has a passkey")
 )
 
 // SetName is the name under which Migrate records this package's migrations.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/bikfed/bikfed/internal/account"
 )
 
 // Passkey is a registered passkey as its member sees it.
@@ -331,21 +333,46 @@ func (s *Service) Remove(ctx context.Context, member int64, id string) error {
 		return ErrNotFound
 	}
 	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM passkeys WHERE id = ? AND member_id = ?", raw, member)
+		var name string
+		err := tx.QueryRowContext(ctx, "DELETE FROM passkeys WHERE id = ? AND member_id = ? RETURNING name", raw, member).Scan(&name)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return s.audit(ctx, tx, account.Event{Type: EventPasskeyRemoved, MemberID: member,
+			Actor: account.MemberActor(member), Detail: name})
 	})
 	if err != nil {
 		return fmt.Errorf("remove passkey of member %d: %w", member, err)
 	}
 	return nil
+}
+
+// RemoveAll deletes every passkey of a member, for an admin (actor) when
+// they are lost or stolen, and returns how many there were. Removing none
+// is not an error and records nothing.
+func (s *Service) RemoveAll(ctx context.Context, actor string, member int64) (int, error) {
+	var n int64
+	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM passkeys WHERE member_id = ?", member)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return s.audit(ctx, tx, account.Event{Type: EventPasskeyRemoved, MemberID: member, Actor: actor,
+			Detail: fmt.Sprintf("all %d", n)})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("remove passkeys of member %d: %w", member, err)
+	}
+	if n > 0 {
+		s.log.Info("passkeys removed", "member", member, "count", n, "actor", actor)
+	}
+	return int(n), nil
 }
 
 // Rename gives one of a member's passkeys a new name.

@@ -16,10 +16,46 @@ type accountPage struct {
 	Member   account.Member
 	Sessions []sessionView
 	Notice   string
+	// Alert says that something asked for could not be done.
+	Alert string
 	// The change-password form: an error about the current password, the
 	// new one, or its repetition.
 	CurrentError, NewError, ConfirmError string
 	Min, Max                             int
+	// Passkeys is the passkeys' part, when the server offers them.
+	Passkeys *passkeysView
+}
+
+// passkeysView lists the member's passkeys, with the form that adds one
+// and, when asked for, the form that renames one.
+type passkeysView struct {
+	Items []passkeyView
+	// Required is set when the member's role asks for a passkey after the
+	// password.
+	Required bool
+	Add      *ceremonyForm
+	// AddDone is where the script goes once a passkey is added.
+	AddDone string
+	Rename  *renameForm
+}
+
+type passkeyView struct {
+	ID, Name           string
+	Added, LastUsed    time.Time
+	RenameHref, Remove string
+}
+
+type renameForm struct {
+	ID, Name, Old, Error string
+}
+
+// removePage asks before a passkey is removed.
+type removePage struct {
+	Action, Cancel string
+	ID, Name       string
+	// Last is set when the passkey may not go: the member's role asks for
+	// one and it is their only one.
+	Last bool
 }
 
 type sessionView struct {
@@ -32,7 +68,10 @@ type sessionView struct {
 // accountNotices are the messages the account page shows after a change,
 // named by key in the query.
 var accountNotices = map[string]string{
-	"password": "account.password.done",
+	"password":        "account.password.done",
+	"passkey-added":   "passkey.done.added",
+	"passkey-renamed": "passkey.done.renamed",
+	"passkey-removed": "passkey.done.removed",
 }
 
 // Account returns the handler of a member's own account page, which the
@@ -48,17 +87,40 @@ func (h *Handler) Account() http.Handler {
 			if id, ok := accountNotices[r.URL.Query().Get("done")]; ok {
 				page.Notice = web.Printer(r).T(id)
 			}
+			if h.keys != nil {
+				q := r.URL.Query()
+				if id := q.Get("remove"); id != "" {
+					h.askRemovePasskey(w, r, id)
+					return
+				}
+				if id := q.Get("rename"); id != "" {
+					page.Passkeys = &passkeysView{Rename: &renameForm{ID: id}}
+				}
+			}
 			h.showAccount(w, r, http.StatusOK, page)
 		case http.MethodPost:
 			if err := r.ParseForm(); err != nil {
 				h.site.Error(w, r, http.StatusBadRequest, "")
 				return
 			}
-			if r.PostForm.Get("do") == "password" {
+			switch r.PostForm.Get("do") {
+			case "password":
 				h.changePassword(w, r)
-				return
+			case "passkey-rename":
+				if h.keys != nil {
+					h.renamePasskey(w, r)
+					return
+				}
+				h.site.Error(w, r, http.StatusBadRequest, "")
+			case "passkey-remove":
+				if h.keys != nil {
+					h.removePasskey(w, r)
+					return
+				}
+				h.site.Error(w, r, http.StatusBadRequest, "")
+			default:
+				h.signOutEverywhere(w, r)
 			}
-			h.signOutEverywhere(w, r)
 		default:
 			w.Header().Set("Allow", "GET, HEAD, POST")
 			h.site.Error(w, r, http.StatusBadRequest, "")
@@ -79,6 +141,13 @@ func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request, status int
 	for _, s := range sessions {
 		page.Sessions = append(page.Sessions, sessionView{Started: s.CreatedAt, LastUsed: time.Since(s.LastSeenAt),
 			Browser: s.UserAgent, Address: s.Address, This: s.ID == current.ID})
+	}
+	if h.keys != nil {
+		if err := h.fillPasskeys(r, &page); err != nil {
+			h.log.Error("list passkeys", "member", m.ID, "err", err)
+			h.site.Error(w, r, http.StatusInternalServerError, "")
+			return
+		}
 	}
 	h.pages.RenderIn(w, r, status, "account", "account", page)
 }

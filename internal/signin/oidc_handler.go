@@ -14,6 +14,7 @@ import (
 
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/internal/httplimit"
+	"github.com/bikfed/bikfed/internal/passkey"
 	"github.com/bikfed/bikfed/internal/web"
 )
 
@@ -134,6 +135,18 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		refuse("signin.oidc.error.unknown", m.ID, errUnknownUser.Error()+": "+clipText(id.Email, maxEmail))
 		return
 	}
+	// The provider proves who the person is, not that they hold the
+	// passkey their role asks for: that step follows as after a password.
+	if pending, err := h.oidcPending(r, m); err != nil {
+		h.log.Error("single sign-on: passkey policy", "member", m.ID, "err", err)
+		h.site.Error(w, r, http.StatusInternalServerError, "")
+		return
+	} else if pending != "" {
+		http.SetCookie(w, h.passkeys.PendingCookie(pending))
+		h.log.Info("identified by single sign-on, passkey needed", "member", m.ID)
+		http.Redirect(w, r, h.confirmURL(f.Next), http.StatusSeeOther)
+		return
+	}
 	session, _, err := h.store.StartSessionVia(r.Context(), m.ID, "oidc", r.UserAgent(), addr)
 	if errors.Is(err, account.ErrDisabled) || errors.Is(err, account.ErrNotFound) {
 		refuse("signin.oidc.error.unknown", m.ID, errUnknownUser.Error())
@@ -197,4 +210,18 @@ func defaultDisplayName(issuer string) string {
 		return u.Hostname()
 	}
 	return issuer
+}
+
+// oidcPending starts a pending sign-in for a member identified by single
+// sign-on whose role asks for a passkey, and returns its token; "" when
+// no passkey is needed.
+func (h *Handler) oidcPending(r *http.Request, m account.Member) (string, error) {
+	if h.keys == nil {
+		return "", nil
+	}
+	required, err := h.keys.RequiredRoles(r.Context())
+	if err != nil || !passkey.Required(m.Roles, required) {
+		return "", err
+	}
+	return h.keys.StartPendingVia(r.Context(), m.ID, "oidc")
 }

@@ -31,19 +31,27 @@ type ssoFixture struct {
 
 func newSSOFixture(t *testing.T) *ssoFixture {
 	t.Helper()
+	return newSSOFixtureWith(t, fixtureOptions{})
+}
+
+// newSSOFixtureWith is newSSOFixture with more options.
+func newSSOFixtureWith(t *testing.T, o fixtureOptions) *ssoFixture {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &ssoFixture{redirect: "http://" + l.Addr().String() + "/signin/oidc/callback"}
 	s.p = oidctest.Start(t, s.redirect)
-	s.fixture = newFixtureWith(t, fixtureOptions{listener: l, signin: func(c *Config) {
+	o.listener = l
+	o.signin = func(c *Config) {
 		oc := DefaultOIDCConfig()
 		oc.Issuer, oc.ClientID, oc.ClientSecret = s.p.Issuer, oidctest.ClientID, oidctest.ClientSecret
 		oc.RedirectURL, oc.DisplayName = s.redirect, "Testland ID"
 		oc.Now = func() time.Time { return time.Now().Add(time.Duration(s.ahead.Load())) }
 		c.OIDC = &oc
-	}})
+	}
+	s.fixture = newFixtureWith(t, o)
 	return s
 }
 

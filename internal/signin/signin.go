@@ -15,6 +15,7 @@ import (
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/internal/httplimit"
 	"github.com/bikfed/bikfed/internal/mail"
+	"github.com/bikfed/bikfed/internal/passkey"
 	"github.com/bikfed/bikfed/internal/web"
 )
 
@@ -41,7 +42,13 @@ type Config struct {
 	// OIDC, when set, offers single sign-on with an OpenID Connect
 	// provider next to the password.
 	OIDC *OIDCConfig
-	Log  *slog.Logger
+	// Passkeys, when set, offers sign-in with a passkey, asks for one after
+	// the password of a member whose role the passkey policy names, and
+	// lists the member's passkeys on the account page. The handler's prefix
+	// must lie under Prefix: the sign-in pages serve it, and add its
+	// script to every page of the site.
+	Passkeys *passkey.Handler
+	Log      *slog.Logger
 }
 
 // DefaultConfig returns the node's settings.
@@ -69,6 +76,9 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if c.Passkeys != nil && !strings.HasPrefix(c.Passkeys.Prefix(), c.Prefix+"/") {
+		errs = append(errs, fmt.Errorf("signin: the passkey prefix %q is not under %q", c.Passkeys.Prefix(), c.Prefix))
+	}
 	return errors.Join(errs...)
 }
 
@@ -81,7 +91,10 @@ type Handler struct {
 	log    *slog.Logger
 	resets *httplimit.RateLimiter
 	oidc   *oidcFlow // nil without single sign-on
-	mux    *http.ServeMux
+	// passkeys and keys are nil without passkeys.
+	passkeys *passkey.Handler
+	keys     *passkey.Service
+	mux      *http.ServeMux
 	// minLen and maxLen are the password policy's limits, for the rules
 	// shown next to a new password.
 	minLen, maxLen int
@@ -139,6 +152,13 @@ func New(site *web.Site, cfg Config) (*Handler, error) {
 		h.oidc = newOIDCFlow(oc)
 		h.mux.HandleFunc("GET "+p+"/oidc/start", h.oidcStart)
 		h.mux.HandleFunc("GET "+p+"/oidc/callback", h.oidcCallback)
+	}
+	if pk := cfg.Passkeys; pk != nil {
+		h.passkeys, h.keys = pk, pk.Service()
+		h.mux.Handle(pk.Prefix()+"/", pk)
+		h.mux.HandleFunc("GET "+p+"/confirm", h.showConfirm)
+		h.mux.HandleFunc("POST "+p+"/confirm", h.cancelConfirm)
+		site.AddScript(pk.ScriptURL())
 	}
 	return h, nil
 }

@@ -17,6 +17,14 @@ type signInPage struct {
 	Error, Notice  string
 	// SSO is the single sign-on button, if the server offers it.
 	SSO *oidcButton
+	// Passkey is the passkey sign-in form, if the server offers it.
+	Passkey *ceremonyForm
+}
+
+// ceremonyForm is a form the passkey script drives: it begins the ceremony
+// at Begin and posts the browser's answer to Finish.
+type ceremonyForm struct {
+	Begin, Finish string
 }
 
 // notices are the messages the sign-in page shows after another page sent
@@ -27,6 +35,7 @@ var notices = map[string]string{
 	"reset":      "reset.done",
 	"everywhere": "account.signout_everywhere.done",
 	"ended":      "signin.error.session_ended",
+	"pending":    "passkey.confirm.expired",
 }
 
 func (h *Handler) showSignIn(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +56,9 @@ func (h *Handler) signInPage(next string) signInPage {
 	if h.oidc != nil {
 		page.SSO = &oidcButton{Href: h.oidcStartURL(next), Name: h.oidc.cfg.DisplayName}
 	}
+	if h.passkeys != nil {
+		page.Passkey = h.ceremony("login")
+	}
 	return page
 }
 
@@ -57,4 +69,11 @@ func (h *Handler) home(next string) string {
 		return next
 	}
 	return h.site.Config().Home
+}
+
+// ceremony returns the addresses of a passkey ceremony ("login", "second",
+// "enrol", "register").
+func (h *Handler) ceremony(kind string) *ceremonyForm {
+	base := h.passkeys.Prefix() + "/" + kind
+	return &ceremonyForm{Begin: base + "/begin", Finish: base + "/finish"}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/internal/locale"
 	"github.com/bikfed/bikfed/internal/mail"
+	"github.com/bikfed/bikfed/internal/passkey"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
 	"github.com/bikfed/bikfed/internal/web"
 )
@@ -42,6 +43,9 @@ type fixture struct {
 	site  *web.Site
 	h     *Handler
 	mail  mailbox
+	// keys and pk are the passkeys, when the options ask for them.
+	keys *passkey.Service
+	pk   *passkey.Handler
 }
 
 // newFixture serves the sign-in pages under /signin of a site whose home
@@ -58,6 +62,9 @@ type fixtureOptions struct {
 	// listener, if set, is where the server listens, for a test that must
 	// know the server's address before building it.
 	listener net.Listener
+	// passkeyOrigin, if set, offers passkeys to a site opened at this
+	// origin, whose host is the relying party.
+	passkeyOrigin string
 }
 
 func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
@@ -96,6 +103,24 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	cfg.BaseURL = "https://sic.example"
 	cfg.Mail = f.mail
 	cfg.Log = log
+	if o.passkeyOrigin != "" {
+		if err := passkey.Migrate(t.Context(), db); err != nil {
+			t.Fatal(err)
+		}
+		u, err := url.Parse(o.passkeyOrigin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pcfg := passkey.DefaultConfig()
+		pcfg.RPID, pcfg.RPDisplayName, pcfg.Origins, pcfg.Log = u.Hostname(), wcfg.Product, []string{o.passkeyOrigin}, log
+		if f.keys, err = passkey.New(db, pcfg); err != nil {
+			t.Fatal(err)
+		}
+		if f.pk, err = passkey.NewHandler(f.keys, site, passkey.DefaultHandlerConfig()); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Passkeys = f.pk
+	}
 	if o.signin != nil {
 		o.signin(&cfg)
 	}
@@ -108,6 +133,7 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	mux.Handle("/signin", h)
 	mux.Handle("/signin/", h)
 	mux.Handle("/account", h.Account())
+	mux.Handle(wcfg.StaticPrefix, site.StaticHandler())
 	mux.Handle("GET /{$}", site.RequireSignIn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m, _ := web.Member(r)
 		io.WriteString(w, "hello "+m.Name)

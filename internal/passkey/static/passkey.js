@@ -1,10 +1,12 @@
 // Passkey ceremonies for bikfed's pages. A page marks each passkey form
-// with data-passkey="register", "login" or "second", hides it with the
-// hidden attribute, gives its begin address in data-passkey-begin and its
-// finish address as the form's action, and says in data-passkey-failed what
-// to show when the browser gives no passkey (the person cancelled, say).
-// This script shows those forms only where WebAuthn works, so a page
-// without it, or without JavaScript, keeps to its password form.
+// with data-passkey="register", "enrol", "login" or "second", hides it with
+// the hidden attribute, gives its begin address in data-passkey-begin and
+// its finish address as the form's action, and says in data-passkey-failed
+// what to show when the browser gives no passkey (the person cancelled,
+// say). This script shows those forms only where WebAuthn works, so a page
+// without it, or without JavaScript, keeps to its password form; and it
+// hides what the page marks data-passkey-missing, the words for a browser
+// that cannot use passkeys.
 (function () {
 	"use strict";
 	if (!window.PublicKeyCredential || !navigator.credentials || !window.fetch || !window.URLSearchParams) {
@@ -118,7 +120,7 @@
 		}
 		post(form.getAttribute("data-passkey-begin"), fields).then(function (opts) {
 			fromServer = false;
-			return kind === "register" ?
+			return kind === "register" || kind === "enrol" ?
 				navigator.credentials.create(creationOptions(opts)) :
 				navigator.credentials.get(requestOptions(opts));
 		}, function (err) {
@@ -140,6 +142,11 @@
 				button.disabled = false;
 			}
 		});
+	}
+
+	var missing = document.querySelectorAll("[data-passkey-missing]");
+	for (var j = 0; j < missing.length; j++) {
+		missing[j].hidden = true;
 	}
 
 	var forms = document.querySelectorAll("form[data-passkey]");
