@@ -13,6 +13,7 @@ import (
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/internal/locale"
 	"github.com/bikfed/bikfed/internal/memberapi"
+	"github.com/bikfed/bikfed/internal/passkey"
 	"github.com/bikfed/bikfed/internal/web"
 	"github.com/bikfed/bikfed/node"
 )
@@ -45,6 +46,9 @@ type memberRow struct {
 type membersPage struct {
 	Members []memberRow
 	Notice  string
+	// Passkeys are the roles of the passkey policy form, nil where members
+	// have no passkeys.
+	Passkeys []roleChoice
 }
 
 // roleChoice is one role's checkbox.
@@ -107,6 +111,7 @@ func (ws *Workspace) mountMembers() {
 	ws.handle("GET "+PathMembers+"{id}/{action}", ws.confirmMember, rolesMembers...)
 	ws.handle("POST "+PathMembers+"{id}/disable", ws.disableMember, rolesMembers...)
 	ws.handle("POST "+PathMembers+"{id}/remove", ws.removeMember, rolesMembers...)
+	ws.mountPasskeyPolicy()
 }
 
 // actor names the signed-in admin in the audit log.
@@ -144,9 +149,12 @@ func (ws *Workspace) listMembers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := membersPage{}
-	switch r.URL.Query().Get("done") {
-	case "removed":
-		page.Notice = web.Printer(r).T("members.done.removed")
+	if page.Passkeys, err = ws.passkeyChoices(r); err != nil {
+		ws.fail(w, r, "read passkey policy", err)
+		return
+	}
+	if d := r.URL.Query().Get("done"); d == "removed" || d == "passkeys" {
+		page.Notice = web.Printer(r).T("members.done." + d)
 	}
 	for _, m := range ms {
 		row := memberRow{Member: m, Self: m.ID == me.ID}
@@ -543,6 +551,12 @@ func auditText(p *locale.Printer, names map[int64]string, e account.Event) strin
 		args = append(args, "from", roles(from), "to", roles(to))
 	case account.EventMemberAdded:
 		args = append(args, "roles", roles(strings.TrimPrefix(e.Detail, "roles ")))
+	case passkey.EventPolicyChanged:
+		list := strings.TrimPrefix(e.Detail, "required for ")
+		if list == "none" {
+			list = ""
+		}
+		args = append(args, "roles", roles(strings.ReplaceAll(list, ",", " ")))
 	case account.EventSignIn:
 		if m := "members.audit.method." + e.Detail; p.T(m) != m {
 			args = append(args, "method", p.T(m))

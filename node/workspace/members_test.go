@@ -22,7 +22,12 @@ func TestAuditText(t *testing.T) {
 		{account.Event{Type: account.EventSignInFailed, Actor: account.ActorAnonymous, Detail: "unknown email"},
 			"A sign-in with an unknown email address failed (unknown email)."},
 		{account.Event{Type: account.EventMemberDisabled, MemberID: 2, Actor: "cli"}, "The command line on the server disabled Eva Peeters."},
-		{account.Event{Type: "passkey-added", MemberID: 2, Actor: "member:2"}, "Eva Peeters: passkey-added (Eva Peeters)."},
+		{account.Event{Type: "passkey-added", MemberID: 2, Actor: "member:2"}, "Eva Peeters added a passkey."},
+		{account.Event{Type: "passkey-policy-changed", Actor: "member:1", Detail: "required for admin,editor"},
+			"Ada Admin set the roles that must sign in with a passkey: Admin, Editor."},
+		{account.Event{Type: "passkey-policy-changed", Actor: "member:1", Detail: "required for none"},
+			"Ada Admin set the roles that must sign in with a passkey: no role."},
+		{account.Event{Type: "something-new", MemberID: 2, Actor: "member:2"}, "Eva Peeters: something-new (Eva Peeters)."},
 	} {
 		if got := auditText(p, names, c.e); got != c.want {
 			t.Errorf("%s: %q, want %q", c.e.Type, got, c.want)

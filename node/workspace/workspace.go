@@ -81,6 +81,8 @@ type Workspace struct {
 	log    *slog.Logger
 	// mux routes the pages, behind the site's middleware.
 	mux *http.ServeMux
+	// passkeys is the per-role passkey policy; nil without passkeys.
+	passkeys passkeyPolicy
 }
 
 // New returns the workspace of n.
