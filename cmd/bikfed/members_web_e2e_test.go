@@ -259,6 +259,27 @@ func TestE2E_MembersWeb(t *testing.T) {
 			t.Fatalf("a bad page: %d", got.status)
 		}
 	})
+
+	t.Run("every page in every language", func(t *testing.T) {
+		leaked := regexp.MustCompile(`\b(profile|members)\.[a-z_]+\.?[a-z_.-]*`)
+		id := memID(t, ada, "Robin")
+		pages := []string{"/profile", "/profile/preview", "/members/", "/members/new", "/members/audit", "/members/" + id, "/members/" + id + "/remove"}
+		for _, lang := range []string{"nl", "fr", "de", "fi", "pt", "en"} {
+			for _, path := range pages {
+				got := ada.get(path + "?lang=" + lang)
+				if got.status != 200 || !strings.Contains(got.body, `<html lang="`+lang) {
+					t.Errorf("%s in %s: %d", path, lang, got.status)
+					continue
+				}
+				if m := leaked.FindString(got.body); m != "" {
+					t.Errorf("%s in %s shows the message id %q", path, lang, m)
+				}
+			}
+		}
+		if got := ada.get("/members/new?lang=nl"); !strings.Contains(got.body, "Lid toevoegen") {
+			t.Error("the Dutch add form is not in Dutch")
+		}
+	})
 }
 
 // With a mail server, adding a member in the workspace emails the
