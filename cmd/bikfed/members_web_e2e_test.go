@@ -145,6 +145,17 @@ func TestE2E_MembersWeb(t *testing.T) {
 		if page := ada.get("/members/" + id).body; !strings.Contains(page, "Staff") || strings.Contains(page, `value="editor" checked`) {
 			t.Fatalf("the member page after the change:\n%s", page)
 		}
+		got = ada.post("/members/"+id, "/members/"+id+"/roles", url.Values{"role": {"youth"}})
+		if got.status != http.StatusUnprocessableEntity || !strings.Contains(got.body, "has no pseudonym") {
+			t.Fatalf("youth for a member without a pseudonym: %d\n%s", got.status, got.body)
+		}
+		got = ada.post("/members/"+id, "/members/"+id+"/roles", url.Values{})
+		if got.status != http.StatusUnprocessableEntity || !strings.Contains(got.body, "Choose at least one role.") {
+			t.Fatalf("no role: %d\n%s", got.status, got.body)
+		}
+		if got := eva.get("/"); got.status != 200 {
+			t.Fatalf("a refused change ended eva's session: %d", got.status)
+		}
 	})
 
 	t.Run("disabling ends the open session", func(t *testing.T) {
