@@ -115,7 +115,9 @@ func (n *Node) InviteURL(token string) string {
 	return n.PublicURL() + PathInvite + url.QueryEscape(token)
 }
 
-func (n *Node) mountMembers(mux *http.ServeMux) {
+// Members is the node's member management: what the admin API's member
+// routes do, for the workspace's pages to do the same.
+func (n *Node) Members() *memberapi.API {
 	name := n.ident.Name
 	if name == "" {
 		name = n.ident.Node
@@ -135,7 +137,11 @@ func (n *Node) mountMembers(mux *http.ServeMux) {
 	if err != nil {
 		panic(err) // every field is set above
 	}
-	api.Mount(mux, n.authAs(RoleAdmin))
+	return api
+}
+
+func (n *Node) mountMembers(mux *http.ServeMux) {
+	n.Members().Mount(mux, n.authAs(RoleAdmin))
 }
 
 func validPublicURL(s string) error {

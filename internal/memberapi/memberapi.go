@@ -206,20 +206,53 @@ func (a *API) handleAdd(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	pseudonym, err := a.pseudonym(req.Roles, req.Handle)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	m, tok, err := a.cfg.Store.Add(r.Context(), a.actor(r), account.NewMember{
-		Email: req.Email, Name: req.Name, Roles: req.Roles, Pseudonym: pseudonym,
-	})
+	inv, err := a.Add(r.Context(), a.actor(r), req)
 	if err != nil {
 		a.writeError(w, r, a.explainAdd(r.Context(), req.Email, err))
 		return
 	}
+	writeJSON(w, http.StatusCreated, inv)
+}
+
+// Add invites a new member for actor (the audit log's name for whoever
+// adds them) and delivers the invitation: by email when a mail server is
+// configured, else in the answer's Link. A handle that does not fit the
+// roles is refused with ErrHandleRequired, ErrHandleNotAllowed or
+// ErrHandleInvalid; the store's refusals (account.ErrEmailTaken,
+// account.ErrInvalidRole, …) come back wrapped. Errors may quote the
+// email, so they are not for the log as they are.
+func (a *API) Add(ctx context.Context, actor string, req AddRequest) (Invitation, error) {
+	pseudonym, err := a.pseudonym(req.Roles, req.Handle)
+	if err != nil {
+		return Invitation{}, err
+	}
+	m, tok, err := a.cfg.Store.Add(ctx, actor, account.NewMember{
+		Email: req.Email, Name: req.Name, Roles: req.Roles, Pseudonym: pseudonym,
+	})
+	if err != nil {
+		return Invitation{}, err
+	}
 	a.log.Info("member added", "member", m.ID, "roles", strings.Join(m.Roles, " "))
-	writeJSON(w, http.StatusCreated, a.Deliver(r.Context(), m, tok))
+	return a.Deliver(ctx, m, tok), nil
+}
+
+// Pseudonym is the pseudonym a handle gives on this server, or "" where
+// members have none.
+func (a *API) Pseudonym(handle string) string {
+	if a.cfg.PseudonymPrefix == "" || handle == "" {
+		return ""
+	}
+	return a.cfg.PseudonymPrefix + "-" + handle
+}
+
+// PseudonymPrefix is the <sic> of the pseudonyms <sic>-<handle> given
+// here, and PseudonymRole the role that needs one; both "" on a server
+// without pseudonyms.
+func (a *API) PseudonymPrefix() (prefix, role string) {
+	if a.cfg.PseudonymPrefix == "" {
+		return "", ""
+	}
+	return a.cfg.PseudonymPrefix, a.cfg.PseudonymRole
 }
 
 // explainAdd turns a taken email into a message that says which member has
@@ -250,20 +283,50 @@ type redacted struct {
 func (r redacted) Error() string { return r.text }
 func (r redacted) Unwrap() error { return r.err }
 
+// Why a handle is refused, for callers that word it themselves; each
+// also is a protocol error of CodeInvalidField.
+var (
+	// ErrHandleRequired: a member of the pseudonym role needs a handle.
+	ErrHandleRequired = errors.New("handle required")
+	// ErrHandleNotAllowed: a handle was given for someone who gets no
+	// pseudonym.
+	ErrHandleNotAllowed = errors.New("handle not allowed")
+	// ErrHandleInvalid: the handle is not 1 to MaxHandle lowercase
+	// letters, digits and single '-' inside.
+	ErrHandleInvalid = errors.New("handle invalid")
+	// ErrNoPseudonym: a member without a pseudonym cannot be given the
+	// pseudonym role.
+	ErrNoPseudonym = errors.New("member has no pseudonym")
+)
+
+// refusal is a protocol error that also matches one of this package's
+// sentinel errors.
+type refusal struct {
+	pe     *protocol.Error
+	reason error
+}
+
+func (r refusal) Error() string   { return r.pe.Error() }
+func (r refusal) Unwrap() []error { return []error{r.pe, r.reason} }
+
+func refuse(reason error, format string, args ...any) error {
+	return refusal{pe: protocol.Errorf(protocol.CodeInvalidField, format, args...), reason: reason}
+}
+
 // pseudonym checks a handle against the roles and returns the pseudonym it
 // makes: required for the pseudonym role, refused for anyone else.
 func (a *API) pseudonym(roles []string, handle string) (string, error) {
 	needs := a.cfg.PseudonymPrefix != "" && slices.Contains(roles, a.cfg.PseudonymRole)
 	switch {
 	case handle == "" && needs:
-		return "", protocol.Errorf(protocol.CodeInvalidField,
+		return "", refuse(ErrHandleRequired,
 			"a %s member needs a handle: their pseudonym on the network is %s-<handle>", a.cfg.PseudonymRole, a.cfg.PseudonymPrefix)
 	case handle == "":
 		return "", nil
 	case a.cfg.PseudonymPrefix == "":
-		return "", protocol.Errorf(protocol.CodeInvalidField, "members here have no pseudonym: leave the handle out")
+		return "", refuse(ErrHandleNotAllowed, "members here have no pseudonym: leave the handle out")
 	case !needs:
-		return "", protocol.Errorf(protocol.CodeInvalidField, "a handle is only for %s members", a.cfg.PseudonymRole)
+		return "", refuse(ErrHandleNotAllowed, "a handle is only for %s members", a.cfg.PseudonymRole)
 	}
 	if err := validHandle(handle); err != nil {
 		return "", err
@@ -278,7 +341,7 @@ func validHandle(h string) error {
 		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
 	}
 	if !ok {
-		return protocol.Errorf(protocol.CodeInvalidField,
+		return refuse(ErrHandleInvalid,
 			"handle %q: 1 to %d lowercase letters, digits and single '-' inside", h, MaxHandle)
 	}
 	return nil
@@ -361,26 +424,35 @@ func (a *API) handleRoles(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if a.cfg.PseudonymPrefix != "" && slices.Contains(req.Roles, a.cfg.PseudonymRole) {
-		cur, err := a.cfg.Store.Get(r.Context(), id)
-		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		if cur.Pseudonym == "" {
-			a.writeError(w, r, protocol.Errorf(protocol.CodeInvalidField,
-				"member %d has no pseudonym, which a %s member needs: invite them as a new %s member with a handle",
-				id, a.cfg.PseudonymRole, a.cfg.PseudonymRole))
-			return
-		}
-	}
-	m, err := a.cfg.Store.SetRoles(r.Context(), a.actor(r), id, req.Roles)
+	m, err := a.SetRoles(r.Context(), a.actor(r), id, req.Roles)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	a.log.Info("member roles changed", "member", m.ID, "roles", strings.Join(m.Roles, " "))
 	writeJSON(w, http.StatusOK, toWire(m))
+}
+
+// SetRoles replaces member id's roles for actor, which ends their
+// sessions. The pseudonym role is refused (ErrNoPseudonym) to a member
+// who was not invited with a handle.
+func (a *API) SetRoles(ctx context.Context, actor string, id int64, roles []string) (account.Member, error) {
+	if a.cfg.PseudonymPrefix != "" && slices.Contains(roles, a.cfg.PseudonymRole) {
+		cur, err := a.cfg.Store.Get(ctx, id)
+		if err != nil {
+			return account.Member{}, err
+		}
+		if cur.Pseudonym == "" {
+			return account.Member{}, refuse(ErrNoPseudonym,
+				"member %d has no pseudonym, which a %s member needs: invite them as a new %s member with a handle",
+				id, a.cfg.PseudonymRole, a.cfg.PseudonymRole)
+		}
+	}
+	m, err := a.cfg.Store.SetRoles(ctx, actor, id, roles)
+	if err != nil {
+		return account.Member{}, err
+	}
+	a.log.Info("member roles changed", "member", m.ID, "roles", strings.Join(m.Roles, " "))
+	return m, nil
 }
 
 func (a *API) handleDisable(w http.ResponseWriter, r *http.Request) {
@@ -408,18 +480,27 @@ func (a *API) handleInvite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	tok, err := a.cfg.Store.Invite(r.Context(), a.actor(r), id)
+	inv, err := a.Reinvite(r.Context(), a.actor(r), id)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	m, err := a.cfg.Store.Get(r.Context(), id)
+	writeJSON(w, http.StatusCreated, inv)
+}
+
+// Reinvite makes a new invitation for member id, for actor, and delivers
+// it as Add does.
+func (a *API) Reinvite(ctx context.Context, actor string, id int64) (Invitation, error) {
+	tok, err := a.cfg.Store.Invite(ctx, actor, id)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return Invitation{}, err
+	}
+	m, err := a.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return Invitation{}, err
 	}
 	a.log.Info("member invited again", "member", id)
-	writeJSON(w, http.StatusCreated, a.Deliver(r.Context(), m, tok))
+	return a.Deliver(ctx, m, tok), nil
 }
 
 func (a *API) handleRemove(w http.ResponseWriter, r *http.Request) {

@@ -17,6 +17,7 @@ import (
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
+	"github.com/bikfed/bikfed/protocol"
 )
 
 // recorder is a mail.Sender that keeps what it is given, or fails.
@@ -37,8 +38,10 @@ func (r *recorder) Send(ctx context.Context, m mail.Message) error {
 }
 
 type fixture struct {
-	srv  *httptest.Server
-	logs *bytes.Buffer
+	srv   *httptest.Server
+	logs  *bytes.Buffer
+	api   *API
+	store *account.Store
 }
 
 func newFixture(t testing.TB, sender mail.Sender) *fixture {
@@ -69,7 +72,7 @@ func newFixture(t testing.TB, sender mail.Sender) *fixture {
 	api.Mount(mux, func(h http.HandlerFunc) http.HandlerFunc { return h })
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, logs: logs}
+	return &fixture{srv: srv, logs: logs, api: api, store: store}
 }
 
 func (f *fixture) add(t *testing.T, req AddRequest) (int, Invitation) {
@@ -168,4 +171,77 @@ func FuzzAdd(f *testing.F) {
 			t.Fatalf("status %d for %q\n%s", resp.StatusCode, body, fx.logs)
 		}
 	})
+}
+
+// TestAPI_Add refuses a handle that does not fit the roles with the
+// sentinel a caller words itself, and the store's refusals wrapped.
+func TestAPI_Add(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := t.Context()
+	if _, err := f.api.Add(ctx, "member:9", AddRequest{Email: "a@example.be", Name: "A", Roles: []string{"editor"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		req  AddRequest
+		want error
+	}{
+		{"youth without a handle", AddRequest{Email: "k@example.be", Name: "K", Roles: []string{"youth"}}, ErrHandleRequired},
+		{"editor with a handle", AddRequest{Email: "e@example.be", Name: "E", Roles: []string{"editor"}, Handle: "e"}, ErrHandleNotAllowed},
+		{"bad handle", AddRequest{Email: "k@example.be", Name: "K", Roles: []string{"youth"}, Handle: "K!"}, ErrHandleInvalid},
+		{"email taken", AddRequest{Email: "A@example.be", Name: "A2", Roles: []string{"editor"}}, account.ErrEmailTaken},
+		{"unknown role", AddRequest{Email: "x@example.be", Name: "X", Roles: []string{"pilot"}}, account.ErrInvalidRole},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := f.api.Add(ctx, "member:9", c.req)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("Add: %v, want %v", err, c.want)
+			}
+			if errors.Is(c.want, ErrHandleRequired) && protocol.ErrorCode(err) != protocol.CodeInvalidField {
+				t.Fatalf("code %s, want %s", protocol.ErrorCode(err), protocol.CodeInvalidField)
+			}
+		})
+	}
+	inv, err := f.api.Add(ctx, "member:9", AddRequest{Email: "k@example.be", Name: "K", Roles: []string{"youth"}, Handle: "kim"})
+	if err != nil || inv.Member.Pseudonym != "be-kim" || inv.Link == "" || inv.Emailed {
+		t.Fatalf("Add youth: %+v, %v", inv, err)
+	}
+	evs, err := f.store.Audit(ctx, 0, 10)
+	if err != nil || len(evs) == 0 || evs[0].Actor != "member:9" {
+		t.Fatalf("audit: %+v, %v; want the caller's actor", evs, err)
+	}
+}
+
+// TestAPI_SetRoles_Reinvite are the Go calls behind PUT …/roles and POST
+// …/invite, with the caller as the audit actor.
+func TestAPI_SetRoles_Reinvite(t *testing.T) {
+	rec := &recorder{}
+	f := newFixture(t, rec)
+	ctx := t.Context()
+	inv, err := f.api.Add(ctx, "member:1", AddRequest{Email: "e@example.be", Name: "E", Roles: []string{"editor"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := inv.Member.ID
+	if _, err := f.api.SetRoles(ctx, "member:1", id, []string{"youth"}); !errors.Is(err, ErrNoPseudonym) {
+		t.Fatalf("youth role for a member without a pseudonym: %v", err)
+	}
+	m, err := f.api.SetRoles(ctx, "member:1", id, []string{"editor"})
+	if err != nil || len(m.Roles) != 1 {
+		t.Fatalf("SetRoles: %+v, %v", m, err)
+	}
+	again, err := f.api.Reinvite(ctx, "member:1", id)
+	if err != nil || !again.Emailed || again.Link != "" || len(rec.msgs) != 2 {
+		t.Fatalf("Reinvite: %+v, %v, %d messages", again, err, len(rec.msgs))
+	}
+	if _, err := f.api.Reinvite(ctx, "member:1", id+100); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("Reinvite of nobody: %v", err)
+	}
+	evs, _ := f.store.Audit(ctx, 0, 1)
+	if len(evs) != 1 || evs[0].Type != account.EventInvited || evs[0].Actor != "member:1" {
+		t.Fatalf("audit %+v", evs)
+	}
+	if got := f.api.Pseudonym("kim"); got != "be-kim" {
+		t.Fatalf("Pseudonym: %q", got)
+	}
 }

@@ -82,6 +82,8 @@ type Workspace struct {
 	log    *slog.Logger
 	// mux routes the pages, behind the site's middleware.
 	mux *http.ServeMux
+	// passkeys is the per-role passkey policy; nil without passkeys.
+	passkeys passkeyPolicy
 }
 
 // New returns the workspace of n.
@@ -141,6 +143,9 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	}
 	ws := &Workspace{node: n, cfg: cfg, bundle: bundle, site: site, signin: sh, pages: pages, log: log,
 		mux: http.NewServeMux()}
+	if sc.Passkeys != nil {
+		ws.passkeys = sc.Passkeys.Service()
+	}
 	ws.mux.Handle(PathSignIn, sh)
 	ws.mux.Handle(PathSignIn+"/", sh)
 	ws.mux.Handle(PathAccount, sh.Account())
