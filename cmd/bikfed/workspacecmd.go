@@ -22,6 +22,7 @@ import (
 type workspaceSettings struct {
 	oidcIssuer, oidcClientID, oidcSecretFile, oidcName string
 	timeZone                                           string
+	maxUpload                                          int64
 }
 
 func workspaceFlags(s *settings, w *workspaceSettings) {
@@ -30,6 +31,7 @@ func workspaceFlags(s *settings, w *workspaceSettings) {
 	s.fs.StringVar(&w.oidcSecretFile, "oidc-client-secret-file", "", "file whose first line is the client secret")
 	s.fs.StringVar(&w.oidcName, "oidc-name", "", "the identity provider's name on the sign-in button (default: the issuer's host)")
 	s.fs.StringVar(&w.timeZone, "time-zone", "", "IANA time zone the workspace shows and reads times in, such as Europe/Brussels (default: the system's)")
+	s.fs.Var((*byteSize)(&w.maxUpload), "max-upload", "largest attachment the workspace takes from a browser, e.g. 2GiB (default and at most 8GiB)")
 }
 
 // formKeyFile keeps the key of the workspace's form tokens across restarts.
@@ -38,7 +40,7 @@ const formKeyFile = "form.key"
 // attachWorkspace builds the node's workspace and has the node serve it.
 // Call it once the node knows its listen address.
 func attachWorkspace(n *node.Node, dataDir string, ws workspaceSettings, log *slog.Logger) error {
-	cfg := workspace.Config{Log: log}
+	cfg := workspace.Config{Log: log, MaxUpload: ws.maxUpload}
 	key, err := loadOrCreateKey(filepath.Join(dataDir, formKeyFile))
 	if err != nil {
 		return err

@@ -67,7 +67,10 @@ type Config struct {
 	// ClientAddr returns the client's address behind trusted proxies;
 	// default: the peer's.
 	ClientAddr func(*http.Request) netip.Addr
-	Log        *slog.Logger
+	// MaxUpload bounds one attachment sent through the workspace; default
+	// and at most protocol.MaxBlobSize.
+	MaxUpload int64
+	Log       *slog.Logger
 }
 
 // Workspace serves one node's workspace.
@@ -80,7 +83,8 @@ type Workspace struct {
 	pages  *web.Renderer
 	log    *slog.Logger
 	// mux routes the pages, behind the site's middleware.
-	mux *http.ServeMux
+	mux       *http.ServeMux
+	maxUpload int64
 }
 
 // New returns the workspace of n.
