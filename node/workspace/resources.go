@@ -335,7 +335,9 @@ func (ws *Workspace) submitResource(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if e.Deleted {
-			ws.site.Error(w, r, http.StatusConflict, "resources.error.deleted")
+			pg := ws.formPage(r, e.ID, resourceInput{}, nil)
+			pg.State, pg.Deleted, pg.Erased = ws.stateWords(p, e), true, e.Erased
+			ws.render(w, r, http.StatusConflict, "resources_form", sectionResources, pg)
 			return
 		}
 		cur = &e

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// resFile is a file chosen in a form.
+type resFile struct {
+	name string
+	body []byte
+}
+
+// resMultipart sends a multipart form as a browser does, its token in the
+// action's query when the page at from has one.
+func resMultipart(p *person, from, action string, form url.Values, files []resFile, header ...string) page {
+	p.t.Helper()
+	if from != "" {
+		if tok := formToken(p.get(from).body); tok != "" && !strings.Contains(action, "form_token=") {
+			sep := "?"
+			if strings.Contains(action, "?") {
+				sep = "&"
+			}
+			action += sep + "form_token=" + tok
+		}
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, vs := range form {
+		for _, v := range vs {
+			mw.WriteField(k, v)
+		}
+	}
+	if files == nil {
+		// A file input with nothing chosen still sends an empty part.
+		w, _ := mw.CreateFormFile("files", "")
+		w.Write(nil)
+	}
+	for _, f := range files {
+		w, _ := mw.CreateFormFile("files", f.name)
+		w.Write(f.body)
+	}
+	mw.Close()
+	req, err := http.NewRequest("POST", p.base+action, &buf)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := p.c.Do(req)
+	if err != nil {
+		p.t.Fatalf("POST %s: %v", action, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return page{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(b)}
+}
+
+// resForm is a valid resource form.
+func resForm(title string) url.Values {
+	return url.Values{
+		"action": {"save"}, "title": {title}, "description": {"A kit for schools.\nWith posters."},
+		"language": {"en"}, "languages": {"en", "nl"}, "age_min": {"9"}, "age_max": {"14"},
+		"audiences": {"teachers", "children"}, "topics": {"cyberbullying"}, "type": {"guide"},
+		"licence": {"CC BY 4.0"}, "url": {"https://example.be/kit"}, "minisites": {"sid"},
+		"visibility": {"public"}, "publish_at": {""},
+	}
+}
+
+// resNode is a hub and a running node "be" whose workspace takes files of
+// at most 1 MiB and thinks in Brussels time, with its workspace address.
+func resNode(t *testing.T) (*network, *testNode, string) {
+	nw := newNetwork(t)
+	n := nw.addNode("be", "--max-upload", "1MiB", "--time-zone", "Europe/Brussels")
+	nw.startNode(n)
+	return nw, n, "http://" + waitServing(t, n.dir, nodeAddrFile)
+}
+
+var resSavedID = regexp.MustCompile(`^/resources/(be:[0-9A-Z]+)\?saved=1$`)
+
+// resCount is how many resources the list says the centre has.
+func resCount(p *person, query string) int {
+	p.t.Helper()
+	got := p.get("/resources/" + query)
+	if got.status != http.StatusOK {
+		p.t.Fatalf("list: %d\n%s", got.status, got.body)
+	}
+	m := regexp.MustCompile(`<h2 id="found">(\d+) resources?</h2>`).FindStringSubmatch(got.body)
+	if m == nil {
+		return 0
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	return n
+}
+
+func TestE2E_Resources(t *testing.T) {
+	_, n, base := resNode(t)
+	eva := newPerson(t, base)
+	eva.acceptInvitation(addMember(t, n, "eva@sic.example.be", "Eva Peeters", "editor"), testPassword)
+	eva.signIn("eva@sic.example.be", testPassword)
+
+	if got := eva.get("/resources/"); got.status != 200 || !strings.Contains(got.body, "no resources yet") {
+		t.Fatalf("empty list: %d\n%s", got.status, got.body)
+	}
+
+	t.Run("invalid form comes back with the input, the messages and the file", func(t *testing.T) {
+		f := resForm("")
+		f.Set("description", "Typed with care.")
+		f.Set("age_min", "nine")
+		f.Del("topics")
+		got := resMultipart(eva, "/resources/new", "/resources/new", f, []resFile{{"kit.pdf", []byte("%PDF-1.4 small")}})
+		if got.status != http.StatusUnprocessableEntity {
+			t.Fatalf("status %d, want 422\n%s", got.status, got.body)
+		}
+		for _, want := range []string{
+			`<h2 id="errors-h">There is a problem</h2>`,
+			`<a href="#f-title">Give the resource a title`,
+			`<a href="#f-age-min">Give the youngest age`,
+			`<a href="#f-topics-cyberbullying">Choose at least one topic.`,
+			`>Typed with care.</textarea>`, `name="age_min" min="0" max="99" inputmode="numeric" value="nine" aria-invalid="true"`,
+			`value="teachers" checked`, `Remove kit.pdf (14 B)`, `name="attachment" value="{&#34;sha256&#34;`,
+		} {
+			if !strings.Contains(got.body, want) {
+				t.Errorf("the form lacks %q", want)
+			}
+		}
+		if c := resCount(eva, ""); c != 0 {
+			t.Errorf("an invalid form created %d resources", c)
+		}
+	})
+
+	t.Run("a file over the limit is refused with a clear message", func(t *testing.T) {
+		big := bytes.Repeat([]byte("x"), 1<<20+1)
+		got := resMultipart(eva, "/resources/new", "/resources/new", resForm("Too big"), []resFile{{"video.mp4", big}})
+		if got.status != http.StatusUnprocessableEntity || !strings.Contains(got.body, "video.mp4 is larger than 1 MB, the largest file this workspace takes.") {
+			t.Fatalf("status %d\n%s", got.status, got.body)
+		}
+		if !strings.Contains(got.body, `value="Too big"`) {
+			t.Error("the title typed was lost")
+		}
+		if c := resCount(eva, ""); c != 0 {
+			t.Errorf("created %d resources", c)
+		}
+		tok := formToken(eva.get("/resources/new").body)
+		ans := resMultipart(eva, "", "/resources/upload?form_token="+tok, nil, []resFile{{"video.mp4", big}})
+		if ans.status != http.StatusUnprocessableEntity || !strings.Contains(ans.body, "larger than 1 MB") {
+			t.Errorf("the script's upload of a file over the limit: %d %s", ans.status, ans.body)
+		}
+	})
+
+	var id string
+	t.Run("save with a file, then edit", func(t *testing.T) {
+		tok := formToken(eva.get("/resources/new").body)
+		ans := resMultipart(eva, "", "/resources/upload?form_token="+tok, nil, []resFile{{"poster.pdf", []byte("%PDF-1.4 poster")}})
+		var ref struct{ Value, Name string }
+		if ans.status != http.StatusCreated || json.Unmarshal([]byte(ans.body), &ref) != nil || ref.Name != "poster.pdf" {
+			t.Fatalf("upload ahead of the form: %d %s", ans.status, ans.body)
+		}
+		f := resForm("Safer Internet Day kit")
+		f.Set("attachment", ref.Value)
+		got := resMultipart(eva, "/resources/new", "/resources/new", f, []resFile{{"kit.pdf", []byte("%PDF-1.4 kit")}})
+		m := resSavedID.FindStringSubmatch(got.location)
+		if got.status != http.StatusSeeOther || m == nil {
+			t.Fatalf("save: %d to %q\n%s", got.status, got.location, got.body)
+		}
+		id = m[1]
+		edit := eva.get(got.location)
+		for _, want := range []string{"Saved. This resource is now", "Remove poster.pdf", "Remove kit.pdf", `value="Safer Internet Day kit"`} {
+			if !strings.Contains(edit.body, want) {
+				t.Errorf("the edit page lacks %q\n%s", want, edit.body)
+			}
+		}
+		// Remove one file and change the title.
+		f = resForm("Safer Internet Day kit 2027")
+		f.Set("attachment", ref.Value)
+		var kit string
+		for _, m := range regexp.MustCompile(`name="attachment" value="([^"]+)"`).FindAllStringSubmatch(edit.body, -1) {
+			v := strings.ReplaceAll(m[1], "&#34;", `"`)
+			if strings.Contains(v, "kit.pdf") {
+				kit = v
+			}
+		}
+		f.Add("attachment", kit)
+		var kref struct {
+			SHA256 string `json:"sha256"`
+		}
+		json.Unmarshal([]byte(kit), &kref)
+		f.Set("remove", kref.SHA256)
+		got = resMultipart(eva, "/resources/"+id, "/resources/"+id, f, nil)
+		if got.status != http.StatusSeeOther {
+			t.Fatalf("update: %d\n%s", got.status, got.body)
+		}
+		edit = eva.get("/resources/" + id)
+		if strings.Contains(edit.body, "kit.pdf") || !strings.Contains(edit.body, "poster.pdf") || !strings.Contains(edit.body, "Safer Internet Day kit 2027") {
+			t.Errorf("after the update:\n%s", edit.body)
+		}
+		pv := eva.get("/resources/" + id + "/preview")
+		for _, want := range []string{"Preview", "Safer Internet Day kit 2027", "<dd>9–14</dd>", "<dd>Teachers, Children</dd>", "poster.pdf", "Safer Internet Day"} {
+			if pv.status != 200 || !strings.Contains(pv.body, want) {
+				t.Errorf("preview lacks %q: %d", want, pv.status)
+			}
+		}
+	})
+
+	t.Run("preview of the unsaved form, then save from it", func(t *testing.T) {
+		f := resForm("Quiz on privacy")
+		f.Set("action", "preview")
+		pv := resMultipart(eva, "/resources/new", "/resources/new", f, nil)
+		if pv.status != 200 || !strings.Contains(pv.body, "Preview — not published yet") || !strings.Contains(pv.body, "<h1>Quiz on privacy</h1>") {
+			t.Fatalf("preview: %d\n%s", pv.status, pv.body)
+		}
+		if c := resCount(eva, "?q=privacy"); c != 0 {
+			t.Fatalf("the preview saved it")
+		}
+		hidden := url.Values{}
+		for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(pv.body, -1) {
+			hidden.Add(m[1], strings.ReplaceAll(m[2], "&#34;", `"`))
+		}
+		hidden.Set("action", "save")
+		action := regexp.MustCompile(`<form method="post" action="([^"]+)">`).FindAllStringSubmatch(pv.body, -1)
+		got := eva.do("POST", strings.ReplaceAll(action[len(action)-1][1], "&amp;", "&"), hidden)
+		if got.status != http.StatusSeeOther || resSavedID.FindStringSubmatch(got.location) == nil {
+			t.Fatalf("save from the preview: %d %q\n%s", got.status, got.location, got.body)
+		}
+		if c := resCount(eva, "?q=privacy"); c != 1 {
+			t.Errorf("search for it finds %d", c)
+		}
+	})
+
+	t.Run("scheduled in Brussels time", func(t *testing.T) {
+		f := resForm("Launch of the youth panel")
+		f.Set("publish_at", "2031-02-10T08:00")
+		got := resMultipart(eva, "/resources/new", "/resources/new", f, nil)
+		if got.status != http.StatusSeeOther {
+			t.Fatalf("save: %d\n%s", got.status, got.body)
+		}
+		list := eva.get("/resources/?state=scheduled")
+		if !strings.Contains(list.body, "Launch of the youth panel") || !strings.Contains(list.body, "scheduled for 10 February 2031 at 8:00") {
+			t.Errorf("scheduled list:\n%s", list.body)
+		}
+		edit := eva.get(got.location)
+		if !strings.Contains(edit.body, `value="2031-02-10T08:00"`) {
+			t.Error("the edit form does not show the publication time as typed")
+		}
+		dash := eva.get("/")
+		href := strings.TrimSuffix(got.location, "?saved=1")
+		if !strings.Contains(dash.body, `href="`+href+`"`) {
+			t.Errorf("the dashboard does not link the scheduled resource to %s", href)
+		}
+	})
+
+	t.Run("another centre's resource is not found", func(t *testing.T) {
+		other := "nl:01JH3K5Z8X9Y7W6V5T4S3R2Q1P"
+		for _, path := range []string{"/resources/" + other, "/resources/" + other + "/preview", "/resources/" + other + "/delete", "/resources/" + other + "/erase", "/resources/nonsense"} {
+			if got := eva.get(path); got.status != http.StatusNotFound {
+				t.Errorf("GET %s: %d, want 404", path, got.status)
+			}
+		}
+		if got := eva.post("/resources/", "/resources/"+other+"/delete", url.Values{}); got.status != http.StatusNotFound {
+			t.Errorf("POST delete: %d, want 404", got.status)
+		}
+	})
+
+	before := resCount(eva, "")
+	t.Run("a youth member may not write resources", func(t *testing.T) {
+		yo := newPerson(t, base)
+		yo.acceptInvitation(addMember(t, n, "lou@sic.example.be", "Lou", "youth"), testPassword)
+		yo.signIn("lou@sic.example.be", testPassword)
+		if got := yo.get("/resources/new"); got.status != http.StatusForbidden {
+			t.Errorf("GET /resources/new: %d, want 403", got.status)
+		}
+		if got := resMultipart(yo, "/", "/resources/new", resForm("By youth"), nil); got.status != http.StatusForbidden {
+			t.Errorf("POST /resources/new: %d, want 403", got.status)
+		}
+		if got := yo.get("/resources/" + id); got.status != http.StatusForbidden {
+			t.Errorf("GET the edit page: %d, want 403", got.status)
+		}
+	})
+
+	t.Run("forged requests are refused", func(t *testing.T) {
+		tok := formToken(eva.get("/resources/new").body)
+		cases := map[string]page{
+			"no token":    resMultipart(eva, "", "/resources/new", resForm("Forged 1"), nil),
+			"wrong token": resMultipart(eva, "", "/resources/new?form_token=00"+tok[2:], resForm("Forged 2"), nil),
+			"cross-site": resMultipart(eva, "", "/resources/new?form_token="+tok, resForm("Forged 3"), nil,
+				"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"),
+			"delete without token": eva.do("POST", "/resources/"+id+"/delete", url.Values{}),
+		}
+		for name, got := range cases {
+			if got.status != http.StatusForbidden {
+				t.Errorf("%s: %d, want 403", name, got.status)
+			}
+		}
+		if c := resCount(eva, ""); c != before {
+			t.Errorf("forged requests changed the count from %d to %d", before, c)
+		}
+	})
+	if c := resCount(eva, ""); c != before {
+		t.Errorf("a youth member or a forged request created something: %d, was %d", c, before)
+	}
+
+	t.Run("delete, then erase", func(t *testing.T) {
+		conf := eva.get("/resources/" + id + "/delete")
+		if conf.status != 200 || !strings.Contains(conf.body, "removes it from the portal and from every centre") || !strings.Contains(conf.body, "cannot be restored here") {
+			t.Fatalf("delete confirmation: %d\n%s", conf.status, conf.body)
+		}
+		if got := eva.post("/resources/"+id+"/delete", "/resources/"+id+"/delete", url.Values{}); got.status != http.StatusSeeOther {
+			t.Fatalf("delete: %d\n%s", got.status, got.body)
+		}
+		if c := resCount(eva, "?state=deleted"); c != 1 {
+			t.Errorf("deleted list has %d", c)
+		}
+		if c := resCount(eva, ""); c != before-1 {
+			t.Errorf("the list still has it: %d", c)
+		}
+		edit := eva.get("/resources/" + id)
+		if !strings.Contains(edit.body, "This resource was deleted") || strings.Contains(edit.body, `name="title"`) {
+			t.Errorf("edit page of a deleted resource:\n%s", edit.body)
+		}
+		if got := resMultipart(eva, "/resources/"+id, "/resources/"+id, resForm("Back again"), nil); got.status != http.StatusConflict {
+			t.Errorf("saving a deleted resource: %d, want 409", got.status)
+		}
+		conf = eva.get("/resources/" + id + "/erase")
+		if conf.status != 200 || !strings.Contains(conf.body, "It cannot be undone.") || !strings.Contains(conf.body, "lose their source") {
+			t.Fatalf("erase confirmation: %d\n%s", conf.status, conf.body)
+		}
+		if got := eva.post("/resources/"+id+"/erase", "/resources/"+id+"/erase", url.Values{}); got.status != http.StatusSeeOther {
+			t.Fatalf("erase: %d\n%s", got.status, got.body)
+		}
+		if edit := eva.get("/resources/" + id); !strings.Contains(edit.body, "erased") || strings.Contains(edit.body, "poster.pdf") {
+			t.Errorf("edit page of an erased resource:\n%s", edit.body)
+		}
+	})
+}
