@@ -2,15 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // resFile is a file chosen in a form.
@@ -342,4 +349,227 @@ func TestE2E_Resources(t *testing.T) {
 			t.Errorf("edit page of an erased resource:\n%s", edit.body)
 		}
 	})
+}
+
+// resBrowser starts headless chromium for a journey and returns its tab
+// with functions that save a full-page screenshot under testout/<test>/
+// and run axe-core (WCAG 2.1 A and AA) on the page shown.
+func resBrowser(t *testing.T) (ctx context.Context, shot func(string), audit func(string)) {
+	chromium, axePath := browserTools(t)
+	axeJS, err := os.ReadFile(axePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shots := filepath.Join("..", "..", "testout", t.Name())
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-extensions", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	do(t, ctx, "set the person's languages", acceptLanguage("en-GB,en;q=0.9"))
+	shot = func(name string) {
+		t.Helper()
+		png := get(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	audit = func(name string) {
+		t.Helper()
+		get(t, ctx, "inject axe-core", chromedp.Evaluate[bool](string(axeJS)+";true"))
+		out := get(t, ctx, "run axe-core on "+name, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+			.then(r => JSON.stringify({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+				nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary)}))}))`, chromedp.EvalAwaitPromise))
+		var res struct {
+			Passes     int   `json:"passes"`
+			Violations []any `json:"violations"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("axe-core on %s: %v", name, err)
+		}
+		if res.Passes < 10 {
+			t.Errorf("axe-core checked only %d rules on %s: did it run?", res.Passes, name)
+		}
+		if len(res.Violations) > 0 {
+			b, _ := json.MarshalIndent(res.Violations, "", "  ")
+			t.Errorf("axe-core: WCAG 2.1 A/AA violations on %s:\n%s", name, b)
+		}
+	}
+	return ctx, shot, audit
+}
+
+// TestE2E_ResourcesJourney is an invited editor publishing a resource for
+// Safer Internet Day in a real browser: from the invitation to the file on
+// the hub's portal, and a second resource waiting for its date.
+func TestE2E_ResourcesJourney(t *testing.T) {
+	nw := newNetwork(t)
+	n := nw.addNode("be", "--time-zone", "Europe/Brussels")
+	nw.startNode(n)
+	base := "http://" + waitServing(t, n.dir, nodeAddrFile)
+	link := addMember(t, n, "eva@sic.example.be", "Eva Peeters", "editor")
+	ctx, shot, audit := resBrowser(t)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	location := func() string { t.Helper(); return get(t, ctx, "read the location", chromedp.Location()) }
+
+	// A file of a few megabytes that looks like a PDF, so progress shows.
+	pdf := append([]byte("%PDF-1.4\n"), make([]byte, 4<<20)...)
+	rand.Read(pdf[9:])
+	pdf = append(pdf, "\n%%EOF\n"...)
+	pdfPath := filepath.Join(t.TempDir(), "sid-kit.pdf")
+	if err := os.WriteFile(pdfPath, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	do(t, ctx, "open the invitation", chromedp.Navigate(link), chromedp.WaitVisible(css("#password")))
+	do(t, ctx, "set a password", chromedp.SendKeys(css("#password"), testPassword), chromedp.SendKeys(css("#confirm"), testPassword),
+		chromedp.Click(css("main form button[type=submit]")), chromedp.WaitNotPresent(css("#confirm")))
+	do(t, ctx, "open the sign-in page", chromedp.Navigate(base+"/signin"), chromedp.WaitVisible(css("#email")))
+	do(t, ctx, "sign in", chromedp.SendKeys(css("#email"), "eva@sic.example.be"), chromedp.SendKeys(css("#password"), testPassword),
+		chromedp.Click(css("main form button[type=submit]")), chromedp.WaitVisible(css(`nav a[href="/resources/"]`)))
+
+	do(t, ctx, "open the resources", chromedp.Click(css(`nav a[href="/resources/"]`)), chromedp.WaitVisible(css("#found")))
+	shot("01-list-empty")
+	audit("the empty list")
+	do(t, ctx, "start a new resource", chromedp.Click(css(`main a[href="/resources/new"]`)), chromedp.WaitVisible(css("#f-title")))
+	audit("the new resource form")
+
+	// Sent without a title or topics: the form comes back with what was typed.
+	do(t, ctx, "send an incomplete form",
+		chromedp.SendKeys(css("#f-description"), "Posters, lesson plans and a quiz for Safer Internet Day 2027."),
+		chromedp.Click(css(`button[value=save]`)), chromedp.WaitVisible(css("#errors")))
+	shot("02-form-errors")
+	audit("the form with errors")
+	if got := get(t, ctx, "read the description", chromedp.Value(css("#f-description"))); !strings.Contains(got, "Safer Internet Day 2027") {
+		t.Errorf("the description typed was lost: %q", got)
+	}
+
+	do(t, ctx, "fill in the form",
+		chromedp.SendKeys(css("#f-title"), "Safer Internet Day 2027 school kit"),
+		chromedp.SetValue(css("#f-language"), "en"),
+		chromedp.Click(css("#f-languages-nl")), chromedp.Click(css("#f-languages-fr")),
+		chromedp.SetValue(css("#f-age-min"), "9"), chromedp.SetValue(css("#f-age-max"), "14"),
+		chromedp.Click(css("#f-audiences-teachers")), chromedp.Click(css("#f-audiences-children")),
+		chromedp.Click(css("#f-topics-cyberbullying")), chromedp.Click(css("#f-topics-online-safety")),
+		chromedp.SetValue(css("#f-type"), "lesson-plan"), chromedp.SetValue(css("#f-licence"), "CC BY 4.0"),
+		chromedp.SendKeys(css("#f-url"), "https://www.saferinternet.example.be/sid"),
+		chromedp.Click(css("#f-minisites-sid")),
+		chromedp.SetValue(css("#f-publish-at"), "2026-01-05T08:00"),
+		chromedp.SetUploadFiles(css("#f-files"), []string{pdfPath}))
+	// What the progress region says is kept across the page change.
+	get(t, ctx, "watch the progress", chromedp.Evaluate[bool](`(() => {
+		const box = document.querySelector('[data-upload-status]');
+		sessionStorage.setItem('said', '[]');
+		new MutationObserver(() => {
+			const said = JSON.parse(sessionStorage.getItem('said'));
+			said.push(box.querySelector('[data-upload-text]').textContent + ' | ' + box.querySelector('progress').value);
+			sessionStorage.setItem('said', JSON.stringify(said));
+		}).observe(box, {subtree: true, childList: true, characterData: true, attributes: true});
+		return true;
+	})()`))
+	do(t, ctx, "preview it", chromedp.Click(css(`button[value=preview]`)), chromedp.WaitVisible(css(".preview-banner")))
+	said := get(t, ctx, "read what the progress said", chromedp.Evaluate[string](`sessionStorage.getItem('said')`))
+	if !strings.Contains(said, "Sending sid-kit.pdf: 0%") || !strings.Contains(said, "sid-kit.pdf is sent. | 100") {
+		t.Errorf("the upload's progress was not shown: %s", said)
+	}
+	shot("03-preview")
+	audit("the preview")
+	text := get(t, ctx, "read the preview", chromedp.Text(css("main")))
+	for _, want := range []string{"Preview — not published yet", "Safer Internet Day 2027 school kit", "9–14", "Children, Teachers",
+		"Cyberbullying, Online safety", "Lesson plan", "CC BY 4.0", "sid-kit.pdf", "Published as soon as it is saved"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the preview lacks %q:\n%s", want, text)
+		}
+	}
+	do(t, ctx, "save it", chromedp.Click(css(`button[value=save]`)), chromedp.WaitVisible(css(".notice")))
+	m := resSavedID.FindStringSubmatch(strings.TrimPrefix(location(), base))
+	if m == nil {
+		t.Fatalf("after saving: %s", location())
+	}
+	id := m[1]
+	shot("04-saved")
+	audit("the saved resource")
+
+	// The portal shows it with its file, byte for byte.
+	var portal string
+	waitFor(t, 60*time.Second, "the resource on the hub's portal", func() error {
+		code, body := httpGet(t, nw.hubURL+"/resources/"+id, "")
+		if code != http.StatusOK || !strings.Contains(string(body), "Safer Internet Day 2027 school kit") {
+			return fmt.Errorf("portal: %d", code)
+		}
+		portal = string(body)
+		return nil
+	})
+	fm := regexp.MustCompile(`href="(/files/[0-9a-f]{64}/sid-kit.pdf)"`).FindStringSubmatch(portal)
+	if fm == nil {
+		t.Fatalf("the portal page has no link to the file:\n%s", portal)
+	}
+	resp, err := http.Get(nw.hubURL + fm[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, pdf) {
+		t.Errorf("the portal's file: %d, %d bytes, want the %d bytes sent", resp.StatusCode, len(got), len(pdf))
+	}
+
+	// A second one waits for its date, and the dashboard says so.
+	do(t, ctx, "start another", chromedp.Navigate(base+"/resources/new"), chromedp.WaitVisible(css("#f-title")),
+		chromedp.SendKeys(css("#f-title"), "Youth panel launch"),
+		chromedp.SetValue(css("#f-age-min"), "13"), chromedp.SetValue(css("#f-age-max"), "18"),
+		chromedp.Click(css("#f-audiences-teens")), chromedp.Click(css("#f-topics-wellbeing")),
+		chromedp.SetValue(css("#f-type"), "campaign"), chromedp.Click(css("#f-minisites-youth")),
+		chromedp.SetValue(css("#f-publish-at"), "2031-02-10T08:00"),
+		chromedp.Click(css(`button[value=save]`)), chromedp.WaitVisible(css(".notice")))
+	later := strings.TrimSuffix(strings.TrimPrefix(location(), base), "?saved=1")
+	if note := get(t, ctx, "read the notice", chromedp.Text(css(".notice"))); !strings.Contains(note, "scheduled for 10 February 2031 at 8:00") {
+		t.Errorf("the saved notice: %q", note)
+	}
+	do(t, ctx, "open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(css("#sched-h")))
+	if dash := get(t, ctx, "read the dashboard", chromedp.OuterHTML(css("main"))); !strings.Contains(dash, `href="`+later+`"`) || !strings.Contains(dash, "Youth panel launch") {
+		t.Errorf("the dashboard does not list the scheduled resource:\n%s", dash)
+	}
+	do(t, ctx, "follow the dashboard's link", chromedp.Click(css(`main a[href="`+later+`"]`)), chromedp.WaitVisible(css("#f-title")))
+
+	do(t, ctx, "open the list", chromedp.Navigate(base+"/resources/"), chromedp.WaitVisible(css("#found")))
+	shot("05-list")
+	audit("the list")
+	if list := get(t, ctx, "read the list", chromedp.Text(css("main"))); !strings.Contains(list, "scheduled for 10 February 2031") || !strings.Contains(list, "Dutch, English, French · on the network") {
+		t.Errorf("the list:\n%s", list)
+	}
+	do(t, ctx, "open the delete confirmation", chromedp.Navigate(base+later+"/delete"), chromedp.WaitVisible(css("button.danger")))
+	shot("06-delete")
+	audit("the delete confirmation")
+	do(t, ctx, "open the erase confirmation", chromedp.Navigate(base+later+"/erase"), chromedp.WaitVisible(css("button.danger")))
+	shot("07-erase")
+	audit("the erase confirmation")
+	do(t, ctx, "erase it", chromedp.Click(css("button.danger")), chromedp.WaitVisible(css("main h1")))
+
+	do(t, ctx, "phone width", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/resources/"), chromedp.WaitVisible(css("#found")))
+	shot("08-phone-list")
+	do(t, ctx, "phone: form with errors", chromedp.Navigate(base+"/resources/new"), chromedp.WaitVisible(css("#f-title")),
+		chromedp.Click(css(`button[value=save]`)), chromedp.WaitVisible(css("#errors")))
+	shot("09-phone-form-errors")
+	if wide := get(t, ctx, "look for anything wider than the phone", chromedp.Evaluate[string](`(() => {
+		const w = document.documentElement.clientWidth;
+		return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > w + 1)
+			.slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('; ');
+	})()`)); wide != "" {
+		t.Errorf("the form is wider than a phone: %s", wide)
+	}
+	audit("the form with errors on a phone")
+	do(t, ctx, "phone: preview", chromedp.Navigate(base+"/resources/"+id+"/preview"), chromedp.WaitVisible(css(".preview-banner")))
+	shot("10-phone-preview")
 }
