@@ -22,6 +22,20 @@ import (
 // resourcesPerPage is how many resources a page of the list shows.
 const resourcesPerPage = 20
 
+// uploadTimeout bounds a form or file that carries attachments, like the
+// node's own transfer timeout for its attachments API: a large file over a
+// centre's uplink takes far longer than an ordinary request may.
+const uploadTimeout = 30 * time.Minute
+
+// allowTransfer gives a request that carries files the time to send them.
+func (ws *Workspace) allowTransfer(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	at := time.Now().Add(uploadTimeout)
+	if err := errors.Join(rc.SetReadDeadline(at), rc.SetWriteDeadline(at)); err != nil {
+		ws.log.Warn("cannot give an upload more time", "err", err)
+	}
+}
+
 //go:embed static/resources-upload.js
 var uploadScript []byte
 
@@ -342,6 +356,7 @@ func (ws *Workspace) submitResource(w http.ResponseWriter, r *http.Request) {
 		}
 		cur = &e
 	}
+	ws.allowTransfer(w)
 	r.Body = http.MaxBytesReader(w, r.Body, int64(protocol.MaxBlobsPerItem)*(ws.maxUpload+overflowDrain)+maxFormText)
 	vals, ups, err := ws.readResourceForm(w, r)
 	if err != nil {
@@ -418,6 +433,7 @@ func (ws *Workspace) submitResource(w http.ResponseWriter, r *http.Request) {
 // that its progress can be shown, and answers with the reference the
 // form then carries.
 func (ws *Workspace) uploadFile(w http.ResponseWriter, r *http.Request) {
+	ws.allowTransfer(w)
 	r.Body = http.MaxBytesReader(w, r.Body, ws.maxUpload+overflowDrain+maxFormText)
 	_, ups, err := ws.readResourceForm(w, r)
 	answer := func(status int, v any) {
