@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdpnetwork "github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -478,12 +480,23 @@ func TestE2E_ResourcesJourney(t *testing.T) {
 		}).observe(box, {subtree: true, childList: true, characterData: true, attributes: true});
 		return true;
 	})()`))
-	do(t, ctx, "preview it", chromedp.Click(css(`button[value=preview]`)), chromedp.WaitVisible(css(".preview-banner")))
+	// A centre's uplink, not a loopback: the file takes a few seconds.
+	do(t, ctx, "slow the upload down", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdpnetwork.EmulateNetworkConditionsByRule, cdpnetwork.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*cdpnetwork.Conditions{{URLPattern: base + "/resources/upload*", DownloadThroughput: -1, UploadThroughput: 1 << 20}}})
+		return err
+	}))
+	do(t, ctx, "preview it", chromedp.Click(css(`button[value=preview]`)), chromedp.WaitVisible(css("[data-upload-status] p")))
+	get(t, ctx, "wait for the upload to be under way", chromedp.Poll[bool](
+		`(() => { const p = document.querySelector('[data-upload-status] progress'); return !!p && p.value >= 20; })()`))
+	shot("03-uploading")
+	audit("the form while a file is sent")
+	do(t, ctx, "wait for the preview", chromedp.WaitVisible(css(".preview-banner")))
 	said := get(t, ctx, "read what the progress said", chromedp.Evaluate[string](`sessionStorage.getItem('said')`))
 	if !strings.Contains(said, "Sending sid-kit.pdf: 0%") || !strings.Contains(said, "sid-kit.pdf is sent. | 100") {
 		t.Errorf("the upload's progress was not shown: %s", said)
 	}
-	shot("03-preview")
+	shot("04-preview")
 	audit("the preview")
 	text := get(t, ctx, "read the preview", chromedp.Text(css("main")))
 	for _, want := range []string{"Preview — not published yet", "Safer Internet Day 2027 school kit", "9–14", "Children, Teachers",
@@ -498,7 +511,7 @@ func TestE2E_ResourcesJourney(t *testing.T) {
 		t.Fatalf("after saving: %s", location())
 	}
 	id := m[1]
-	shot("04-saved")
+	shot("05-saved")
 	audit("the saved resource")
 
 	// The portal shows it with its file, byte for byte.
@@ -544,24 +557,24 @@ func TestE2E_ResourcesJourney(t *testing.T) {
 	do(t, ctx, "follow the dashboard's link", chromedp.Click(css(`main a[href="`+later+`"]`)), chromedp.WaitVisible(css("#f-title")))
 
 	do(t, ctx, "open the list", chromedp.Navigate(base+"/resources/"), chromedp.WaitVisible(css("#found")))
-	shot("05-list")
+	shot("06-list")
 	audit("the list")
 	if list := get(t, ctx, "read the list", chromedp.Text(css("main"))); !strings.Contains(list, "scheduled for 10 February 2031") || !strings.Contains(list, "Dutch, English, French · on the network") {
 		t.Errorf("the list:\n%s", list)
 	}
 	do(t, ctx, "open the delete confirmation", chromedp.Navigate(base+later+"/delete"), chromedp.WaitVisible(css("button.danger")))
-	shot("06-delete")
+	shot("07-delete")
 	audit("the delete confirmation")
 	do(t, ctx, "open the erase confirmation", chromedp.Navigate(base+later+"/erase"), chromedp.WaitVisible(css("button.danger")))
-	shot("07-erase")
+	shot("08-erase")
 	audit("the erase confirmation")
 	do(t, ctx, "erase it", chromedp.Click(css("button.danger")), chromedp.WaitVisible(css("main h1")))
 
 	do(t, ctx, "phone width", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/resources/"), chromedp.WaitVisible(css("#found")))
-	shot("08-phone-list")
+	shot("09-phone-list")
 	do(t, ctx, "phone: form with errors", chromedp.Navigate(base+"/resources/new"), chromedp.WaitVisible(css("#f-title")),
 		chromedp.Click(css(`button[value=save]`)), chromedp.WaitVisible(css("#errors")))
-	shot("09-phone-form-errors")
+	shot("10-phone-form-errors")
 	if wide := get(t, ctx, "look for anything wider than the phone", chromedp.Evaluate[string](`(() => {
 		const w = document.documentElement.clientWidth;
 		return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > w + 1)
@@ -571,5 +584,5 @@ func TestE2E_ResourcesJourney(t *testing.T) {
 	}
 	audit("the form with errors on a phone")
 	do(t, ctx, "phone: preview", chromedp.Navigate(base+"/resources/"+id+"/preview"), chromedp.WaitVisible(css(".preview-banner")))
-	shot("10-phone-preview")
+	shot("11-phone-preview")
 }
