@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -165,6 +167,92 @@ func TestE2E_Resources(t *testing.T) {
 		ans := resMultipart(eva, "", "/resources/upload?form_token="+tok, nil, []resFile{{"video.mp4", big}})
 		if ans.status != http.StatusUnprocessableEntity || !strings.Contains(ans.body, "larger than 1 MB") {
 			t.Errorf("the script's upload of a file over the limit: %d %s", ans.status, ans.body)
+		}
+	})
+
+	t.Run("a large file goes in pieces and resumes after a dropped connection", func(t *testing.T) {
+		tok := formToken(eva.get("/resources/new").body)
+		file := make([]byte, 900_000)
+		rand.Read(file)
+		up := "/resources/upload?form_token=" + tok
+		call := func(query string) (int, map[string]any) {
+			t.Helper()
+			got := resMultipart(eva, "", up+query, url.Values{}, []resFile{})
+			var ans map[string]any
+			json.Unmarshal([]byte(got.body), &ans)
+			return got.status, ans
+		}
+		if st, ans := call("&start=1&name=huge.bin&size=2000000"); st != http.StatusUnprocessableEntity || !strings.Contains(fmt.Sprint(ans["error"]), "larger than 1 MB") {
+			t.Errorf("starting an upload over the limit: %d %v", st, ans)
+		}
+		st, ans := call("&start=1&name=dump.bin&type=application%2Foctet-stream&size=900000")
+		id, _ := ans["upload"].(string)
+		if st != http.StatusOK || id == "" {
+			t.Fatalf("start: %d %v", st, ans)
+		}
+		chunkReq := func(offset int, body []byte) (int, map[string]any) {
+			t.Helper()
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			w, _ := mw.CreateFormFile("chunk", "dump.bin")
+			w.Write(body)
+			mw.Close()
+			req, _ := http.NewRequest("POST", eva.base+up+fmt.Sprintf("&upload=%s&offset=%d", id, offset), &buf)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			resp, err := eva.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var ans map[string]any
+			json.NewDecoder(resp.Body).Decode(&ans)
+			return resp.StatusCode, ans
+		}
+		if st, ans := chunkReq(0, file[:300_000]); st != http.StatusOK || ans["offset"] != 300_000.0 {
+			t.Fatalf("first piece: %d %v", st, ans)
+		}
+		if st, ans := chunkReq(0, file[:300_000]); st != http.StatusConflict || ans["offset"] != 300_000.0 {
+			t.Fatalf("a piece sent again: %d %v, want 409 and where the file stands", st, ans)
+		}
+		// The second piece is cut off half-way by a dropped connection.
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		w, _ := mw.CreateFormFile("chunk", "dump.bin")
+		w.Write(file[300_000:600_000])
+		mw.Close()
+		u, _ := url.Parse(eva.base)
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cookies []string
+		for _, c := range eva.c.Jar.Cookies(u) {
+			cookies = append(cookies, c.Name+"="+c.Value)
+		}
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+			up+"&upload="+id+"&offset=300000", u.Host, strings.Join(cookies, "; "), mw.FormDataContentType(), body.Len())
+		conn.Write(body.Bytes()[:body.Len()/2])
+		conn.Close()
+		var at float64
+		waitFor(t, 10*time.Second, "the node to keep what arrived of the cut piece", func() error {
+			st, ans := call("&upload="+id)
+			at, _ = ans["offset"].(float64)
+			if st != http.StatusOK || at <= 300_000 || at >= 600_000 {
+				return fmt.Errorf("%d %v", st, ans)
+			}
+			return nil
+		})
+		st, ans = chunkReq(int(at), file[int(at):])
+		if st != http.StatusCreated || ans["sha256"] != fmt.Sprintf("%x", sha256.Sum256(file)) {
+			t.Fatalf("the rest: %d %v", st, ans)
+		}
+		f := resForm("Data dump")
+		f.Set("attachment", ans["value"].(string))
+		if got := resMultipart(eva, "/resources/new", "/resources/new", f, nil); got.status != http.StatusSeeOther {
+			t.Fatalf("save with the resumed file: %d\n%s", got.status, got.body)
+		}
+		if st, _ := call("&upload="+id); st != http.StatusNotFound {
+			t.Errorf("a finished upload is still there: %d", st)
 		}
 	})
 
@@ -480,20 +568,31 @@ func TestE2E_ResourcesJourney(t *testing.T) {
 		}).observe(box, {subtree: true, childList: true, characterData: true, attributes: true});
 		return true;
 	})()`))
-	// A centre's uplink, not a loopback: the file takes a few seconds.
-	do(t, ctx, "slow the upload down", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdpnetwork.EmulateNetworkConditionsByRule, cdpnetwork.EmulateNetworkConditionsByRuleParams{
-			MatchedNetworkConditions: []*cdpnetwork.Conditions{{URLPattern: base + "/resources/upload*", DownloadThroughput: -1, UploadThroughput: 1 << 20}}})
-		return err
-	}))
+	// A centre's uplink, not a loopback: the file takes a few seconds, in
+	// pieces of 1 MiB, and the connection drops half-way.
+	uplink := func(offline bool) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, cdpnetwork.EmulateNetworkConditionsByRule, cdpnetwork.EmulateNetworkConditionsByRuleParams{
+				MatchedNetworkConditions: []*cdpnetwork.Conditions{{URLPattern: base + "/resources/upload*", DownloadThroughput: -1,
+					UploadThroughput: 1 << 20, Offline: offline}}})
+			return err
+		})
+	}
+	do(t, ctx, "slow the upload down", uplink(false))
+	get(t, ctx, "send the file in pieces of 1 MiB", chromedp.Evaluate[bool](`document.getElementById('f-files').setAttribute('data-chunk', String(1 << 20)), true`))
 	do(t, ctx, "preview it", chromedp.Click(css(`button[value=preview]`)), chromedp.WaitVisible(css("[data-upload-status] p")))
 	get(t, ctx, "wait for the upload to be under way", chromedp.Poll[bool](
-		`(() => { const p = document.querySelector('[data-upload-status] progress'); return !!p && p.value >= 20; })()`))
+		`(() => { const p = document.querySelector('[data-upload-status] progress'); return !!p && p.value >= 30; })()`))
 	shot("03-uploading")
 	audit("the form while a file is sent")
+	do(t, ctx, "drop the connection", uplink(true))
+	get(t, ctx, "wait for the script to notice", chromedp.Poll[bool](
+		`(() => { const p = document.querySelector('[data-upload-text]'); return !!p && p.textContent.includes('connection was lost'); })()`))
+	shot("03b-connection-lost")
+	do(t, ctx, "connect again", uplink(false))
 	do(t, ctx, "wait for the preview", chromedp.WaitVisible(css(".preview-banner")))
 	said := get(t, ctx, "read what the progress said", chromedp.Evaluate[string](`sessionStorage.getItem('said')`))
-	if !strings.Contains(said, "Sending sid-kit.pdf: 0%") || !strings.Contains(said, "sid-kit.pdf is sent. | 100") {
+	if !strings.Contains(said, "Sending sid-kit.pdf: 0%") || !strings.Contains(said, "The connection was lost at") || !strings.Contains(said, "sid-kit.pdf is sent. | 100") {
 		t.Errorf("the upload's progress was not shown: %s", said)
 	}
 	shot("04-preview")
@@ -505,7 +604,7 @@ func TestE2E_ResourcesJourney(t *testing.T) {
 			t.Errorf("the preview lacks %q:\n%s", want, text)
 		}
 	}
-	do(t, ctx, "save it", chromedp.Click(css(`button[value=save]`)), chromedp.WaitVisible(css(".notice")))
+	do(t, ctx, "save it", chromedp.Click(css(`button[value=save]`)), chromedp.WaitVisible(css(`p.notice[role=status]`)))
 	m := resSavedID.FindStringSubmatch(strings.TrimPrefix(location(), base))
 	if m == nil {
 		t.Fatalf("after saving: %s", location())
@@ -545,7 +644,7 @@ func TestE2E_ResourcesJourney(t *testing.T) {
 		chromedp.Click(css("#f-audiences-teens")), chromedp.Click(css("#f-topics-wellbeing")),
 		chromedp.SetValue(css("#f-type"), "campaign"), chromedp.Click(css("#f-minisites-youth")),
 		chromedp.SetValue(css("#f-publish-at"), "2031-02-10T08:00"),
-		chromedp.Click(css(`button[value=save]`)), chromedp.WaitVisible(css(".notice")))
+		chromedp.Click(css(`button[value=save]`)), chromedp.WaitVisible(css(`p.notice[role=status]`)))
 	later := strings.TrimSuffix(strings.TrimPrefix(location(), base), "?saved=1")
 	if note := get(t, ctx, "read the notice", chromedp.Text(css(".notice"))); !strings.Contains(note, "scheduled for 10 February 2031 at 8:00") {
 		t.Errorf("the saved notice: %q", note)

@@ -37,10 +37,13 @@ func workspaceFlags(s *settings, w *workspaceSettings) {
 // formKeyFile keeps the key of the workspace's form tokens across restarts.
 const formKeyFile = "form.key"
 
+// uploadsDir keeps files sent to the workspace in pieces until they are whole.
+const uploadsDir = "uploads"
+
 // attachWorkspace builds the node's workspace and has the node serve it.
 // Call it once the node knows its listen address.
 func attachWorkspace(n *node.Node, dataDir string, ws workspaceSettings, log *slog.Logger) error {
-	cfg := workspace.Config{Log: log, MaxUpload: ws.maxUpload}
+	cfg := workspace.Config{Log: log, MaxUpload: ws.maxUpload, UploadDir: filepath.Join(dataDir, uploadsDir)}
 	key, err := loadOrCreateKey(filepath.Join(dataDir, formKeyFile))
 	if err != nil {
 		return err

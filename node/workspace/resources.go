@@ -271,10 +271,13 @@ type resourceFormPage struct {
 	Attachments           []attachmentView
 	MaxUpload             string
 	MaxBytes              int64
-	State                 string
-	Saved, Deleted        bool
-	Erased                bool
-	Zone                  string
+	// Chunk is the size of the pieces a large file goes in, 0 when files
+	// go whole.
+	Chunk          int64
+	State          string
+	Saved, Deleted bool
+	Erased         bool
+	Zone           string
 }
 
 type attachmentView struct {
@@ -292,6 +295,9 @@ func (ws *Workspace) formPage(r *http.Request, id string, in resourceInput, ps p
 	pg := resourceFormPage{ID: id, Action: action + "?" + web.FormField + "=" + tok,
 		UploadURL: PathResources + "upload?" + web.FormField + "=" + tok, In: in, Problems: ps.sorted(),
 		MaxUpload: humanBytes(ws.maxUpload), MaxBytes: ws.maxUpload, Zone: ws.cfg.Location.String()}
+	if ws.cfg.UploadDir != "" {
+		pg.Chunk = resumeChunk
+	}
 	if pg.Zone == "Local" {
 		pg.Zone = ""
 	}
@@ -358,7 +364,7 @@ func (ws *Workspace) submitResource(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.allowTransfer(w)
 	r.Body = http.MaxBytesReader(w, r.Body, int64(protocol.MaxBlobsPerItem)*(ws.maxUpload+overflowDrain)+maxFormText)
-	vals, ups, err := ws.readResourceForm(w, r)
+	vals, ups, err := ws.readResourceForm(r)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return
@@ -434,14 +440,23 @@ func (ws *Workspace) submitResource(w http.ResponseWriter, r *http.Request) {
 // form then carries.
 func (ws *Workspace) uploadFile(w http.ResponseWriter, r *http.Request) {
 	ws.allowTransfer(w)
-	r.Body = http.MaxBytesReader(w, r.Body, ws.maxUpload+overflowDrain+maxFormText)
-	_, ups, err := ws.readResourceForm(w, r)
 	answer := func(status int, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(v)
 	}
+	if q := r.URL.Query(); q.Has("start") || q.Has("upload") {
+		if ws.cfg.UploadDir == "" {
+			answer(http.StatusNotFound, map[string]string{"error": web.Printer(r).T("resources.error.upload")})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, resumeChunkMax+maxFormText)
+		ws.resumable(w, r, answer)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, ws.maxUpload+overflowDrain+maxFormText)
+	_, ups, err := ws.readResourceForm(r)
 	p := web.Printer(r)
 	switch {
 	case err != nil:
@@ -451,10 +466,15 @@ func (ws *Workspace) uploadFile(w http.ResponseWriter, r *http.Request) {
 	case ups[0].err != "":
 		answer(http.StatusUnprocessableEntity, map[string]string{"error": ups[0].err})
 	default:
-		b := ups[0].ref
-		answer(http.StatusCreated, map[string]string{"value": refValue(b), "name": b.Name, "size": humanBytes(b.Size),
-			"type": b.MediaType, "sha256": b.SHA256})
+		answer(http.StatusCreated, uploadAnswer(ups[0]))
 	}
+}
+
+// uploadAnswer tells the script what the form is to carry for a file.
+func uploadAnswer(u upload) map[string]string {
+	b := u.ref
+	return map[string]string{"value": refValue(b), "name": b.Name, "size": humanBytes(b.Size), "type": b.MediaType,
+		"sha256": b.SHA256}
 }
 
 // resourcePreview is a resource as the portal will show it, in the same

@@ -325,7 +325,7 @@ type upload struct {
 // by part and each file streamed into the blob store as it arrives, so no
 // file is ever held whole in memory; an ordinary form body was read by
 // the site's form protection already.
-func (ws *Workspace) readResourceForm(w http.ResponseWriter, r *http.Request) (url.Values, []upload, error) {
+func (ws *Workspace) readResourceForm(r *http.Request) (url.Values, []upload, error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct != "multipart/form-data" {
 		if err := r.ParseForm(); err != nil {

@@ -70,6 +70,9 @@ type Config struct {
 	// MaxUpload bounds one attachment sent through the workspace; default
 	// and at most protocol.MaxBlobSize.
 	MaxUpload int64
+	// UploadDir keeps large files sent in pieces until they are whole;
+	// empty: every file goes in one request.
+	UploadDir string
 	Log       *slog.Logger
 }
 
@@ -83,8 +86,9 @@ type Workspace struct {
 	pages  *web.Renderer
 	log    *slog.Logger
 	// mux routes the pages, behind the site's middleware.
-	mux       *http.ServeMux
-	maxUpload int64
+	mux         *http.ServeMux
+	maxUpload   int64
+	resumeLocks resumeLocks
 }
 
 // New returns the workspace of n.

@@ -35,6 +35,105 @@
         list.hidden = false;
       }
     }
+    // post sends data to the upload address with extra query parameters
+    // and calls back with the status and the JSON answer (status 0: the
+    // connection failed).
+    function post(query, data, progress, back) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", input.getAttribute("data-upload") + query);
+      xhr.responseType = "json";
+      if (progress) {
+        xhr.upload.onprogress = function (e) {
+          if (e.lengthComputable) {
+            progress(e.loaded);
+          }
+        };
+      }
+      xhr.onload = function () { back(xhr.status, xhr.response || {}); };
+      xhr.onerror = function () { back(0, {}); };
+      xhr.send(data || new FormData());
+    }
+    function sendOne(f, done, fail) {
+      var step = -1;
+      function shown(sent) {
+        var pct = Math.min(100, Math.floor((sent / Math.max(f.size, 1)) * 100));
+        bar.value = pct;
+        // Words change in steps of ten, so a screen reader is not flooded.
+        if (Math.floor(pct / 10) !== step) {
+          step = Math.floor(pct / 10);
+          say(fill(input.getAttribute("data-msg-progress"), { name: f.name, percent: String(pct) }));
+        }
+      }
+      function finished(ans) {
+        bar.value = 100;
+        say(fill(input.getAttribute("data-msg-done"), { name: f.name }));
+        done(ans);
+      }
+      var failed = fill(input.getAttribute("data-msg-failed"), { name: f.name });
+      bar.value = 0;
+      shown(0);
+      var chunk = Number(input.getAttribute("data-chunk") || 0);
+      if (!chunk || f.size <= chunk) {
+        var data = new FormData();
+        data.append("files", f, f.name);
+        post("", data, shown, function (status, ans) {
+          if (status === 201 && ans.value) {
+            finished(ans);
+          } else {
+            fail(ans.error || failed);
+          }
+        });
+        return;
+      }
+      // A large file goes in pieces; a dropped connection resumes where
+      // the node says the file stands.
+      var id = "";
+      var tries = 0;
+      function resume(offset) {
+        if (tries >= 8) {
+          fail(failed);
+          return;
+        }
+        say(fill(input.getAttribute("data-msg-retry"), { name: f.name, percent: String(Math.floor((offset / f.size) * 100)) }));
+        setTimeout(function () {
+          tries++;
+          post("&upload=" + id, null, null, function (status, ans) {
+            if (status === 200) {
+              piece(ans.offset);
+            } else if (status === 0 || status >= 500) {
+              resume(offset);
+            } else {
+              fail(ans.error || failed);
+            }
+          });
+        }, Math.min(30000, 1000 * Math.pow(2, tries)));
+      }
+      function piece(offset) {
+        var data = new FormData();
+        data.append("chunk", f.slice(offset, Math.min(offset + chunk, f.size)), f.name);
+        post("&upload=" + id + "&offset=" + offset, data, function (sent) { shown(offset + sent); }, function (status, ans) {
+          if (status === 201 && ans.value) {
+            finished(ans);
+          } else if (status === 200 || status === 409 && typeof ans.offset === "number") {
+            tries = 0;
+            piece(ans.offset);
+          } else if (status === 0 || status === 400 || status >= 500) {
+            resume(offset);
+          } else {
+            fail(ans.error || failed);
+          }
+        });
+      }
+      post("&start=1&name=" + encodeURIComponent(f.name) + "&size=" + f.size + "&type=" + encodeURIComponent(f.type || ""),
+        null, null, function (status, ans) {
+          if (status === 200 && ans.upload) {
+            id = ans.upload;
+            piece(0);
+          } else {
+            fail(ans.error || failed);
+          }
+        });
+    }
     function send(files, i, done, fail) {
       if (i === files.length) {
         done();
@@ -45,41 +144,10 @@
         fail(fill(input.getAttribute("data-msg-size"), { name: f.name }));
         return;
       }
-      var data = new FormData();
-      data.append("files", f, f.name);
-      var xhr = new XMLHttpRequest();
-      var step = -1;
-      xhr.open("POST", input.getAttribute("data-upload"));
-      xhr.responseType = "json";
-      xhr.upload.onprogress = function (e) {
-        if (!e.lengthComputable) {
-          return;
-        }
-        var pct = Math.floor((e.loaded / e.total) * 100);
-        bar.value = pct;
-        // Words change in steps of ten, so a screen reader is not flooded.
-        if (Math.floor(pct / 10) !== step) {
-          step = Math.floor(pct / 10);
-          say(fill(input.getAttribute("data-msg-progress"), { name: f.name, percent: String(pct) }));
-        }
-      };
-      xhr.onload = function () {
-        var ans = xhr.response || {};
-        if (xhr.status === 201 && ans.value) {
-          bar.value = 100;
-          say(fill(input.getAttribute("data-msg-done"), { name: f.name }));
-          keep(ans);
-          send(files, i + 1, done, fail);
-        } else {
-          fail(ans.error || fill(input.getAttribute("data-msg-failed"), { name: f.name }));
-        }
-      };
-      xhr.onerror = function () {
-        fail(fill(input.getAttribute("data-msg-failed"), { name: f.name }));
-      };
-      bar.value = 0;
-      say(fill(input.getAttribute("data-msg-progress"), { name: f.name, percent: "0" }));
-      xhr.send(data);
+      sendOne(f, function (ans) {
+        keep(ans);
+        send(files, i + 1, done, fail);
+      }, fail);
     }
     form.addEventListener("submit", function (ev) {
       if (busy) {
