@@ -235,7 +235,7 @@ func TestE2E_Resources(t *testing.T) {
 		conn.Close()
 		var at float64
 		waitFor(t, 10*time.Second, "the node to keep what arrived of the cut piece", func() error {
-			st, ans := call("&upload="+id)
+			st, ans := call("&upload=" + id)
 			at, _ = ans["offset"].(float64)
 			if st != http.StatusOK || at <= 300_000 || at >= 600_000 {
 				return fmt.Errorf("%d %v", st, ans)
@@ -251,7 +251,7 @@ func TestE2E_Resources(t *testing.T) {
 		if got := resMultipart(eva, "/resources/new", "/resources/new", f, nil); got.status != http.StatusSeeOther {
 			t.Fatalf("save with the resumed file: %d\n%s", got.status, got.body)
 		}
-		if st, _ := call("&upload="+id); st != http.StatusNotFound {
+		if st, _ := call("&upload=" + id); st != http.StatusNotFound {
 			t.Errorf("a finished upload is still there: %d", st)
 		}
 	})
