@@ -254,6 +254,14 @@ func TestE2E_Resources(t *testing.T) {
 		if st, _ := call("&upload=" + id); st != http.StatusNotFound {
 			t.Errorf("a finished upload is still there: %d", st)
 		}
+		for i := range 8 {
+			if st, ans := call("&start=1&name=part.bin&size=1000"); st != http.StatusOK {
+				t.Fatalf("unfinished upload %d: %d %v", i+1, st, ans)
+			}
+		}
+		if st, ans := call("&start=1&name=part.bin&size=1000"); st != http.StatusTooManyRequests || !strings.Contains(fmt.Sprint(ans["error"]), "too many files half sent") {
+			t.Errorf("a ninth unfinished upload: %d %v", st, ans)
+		}
 	})
 
 	var id string

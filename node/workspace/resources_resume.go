@@ -34,6 +34,9 @@ const (
 	resumeChunkMax = 64 << 20
 	// resumeMaxAge is how long an upload nobody finishes is kept.
 	resumeMaxAge = 24 * time.Hour
+	// resumeOpen bounds the unfinished uploads of one member, so that
+	// abandoned ones cannot fill the disk.
+	resumeOpen = 8
 )
 
 var resumeIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -72,7 +75,10 @@ func (ws *Workspace) resumable(w http.ResponseWriter, r *http.Request, answer fu
 	q := r.URL.Query()
 	refuse := func(status int, msg string) { answer(status, map[string]string{"error": msg}) }
 	if q.Get("start") != "" {
-		ws.sweepUploads()
+		if ws.sweepUploads(m.ID) >= resumeOpen {
+			refuse(http.StatusTooManyRequests, p.T("resources.error.uploads_open"))
+			return
+		}
 		name, mt := q.Get("name"), q.Get("type")
 		size, err := strconv.ParseInt(q.Get("size"), 10, 64)
 		switch {
@@ -208,12 +214,14 @@ func (ws *Workspace) dropUpload(id string) {
 	ws.resumeLocks.m.Delete(id)
 }
 
-// sweepUploads removes the uploads nobody finished in time.
-func (ws *Workspace) sweepUploads() {
+// sweepUploads removes the uploads nobody finished in time and returns
+// how many of member's are left.
+func (ws *Workspace) sweepUploads(member int64) int {
 	entries, err := os.ReadDir(ws.cfg.UploadDir)
 	if err != nil {
-		return
+		return 0
 	}
+	open := 0
 	for _, e := range entries {
 		id, ok := strings.CutSuffix(e.Name(), ".json")
 		if !ok || !resumeIDPattern.MatchString(id) {
@@ -227,6 +235,12 @@ func (ws *Workspace) sweepUploads() {
 		}
 		if err == nil && time.Since(info.ModTime()) > resumeMaxAge {
 			ws.dropUpload(id)
+			continue
+		}
+		var meta resumeMeta
+		if raw, err := os.ReadFile(ws.resumePath(id, ".json")); err == nil && json.Unmarshal(raw, &meta) == nil && meta.Member == member {
+			open++
 		}
 	}
+	return open
 }
