@@ -125,6 +125,20 @@ func TestE2E_Resources(t *testing.T) {
 		t.Fatalf("empty list: %d\n%s", got.status, got.body)
 	}
 
+	t.Run("every word in every language", func(t *testing.T) {
+		for _, lang := range []string{"nl", "fr", "de", "fi", "pt", "en"} {
+			for _, path := range []string{"/resources/?lang=" + lang, "/resources/new?lang=" + lang} {
+				got := eva.get(path)
+				if m := regexp.MustCompile(`resources\.[a-z_]+\.[a-z_.-]+`).FindString(got.body); got.status != 200 || m != "" {
+					t.Errorf("%s: %d, shows the message id %q", path, got.status, m)
+				}
+			}
+		}
+		if got := eva.get("/resources/new"); !strings.Contains(got.body, "Language of the title and description") {
+			t.Error("the language chosen last is not English again")
+		}
+	})
+
 	t.Run("invalid form comes back with the input, the messages and the file", func(t *testing.T) {
 		f := resForm("")
 		f.Set("description", "Typed with care.")
