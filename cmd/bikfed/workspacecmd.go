@@ -27,6 +27,8 @@ type workspaceSettings struct {
 	// proxies are reverse proxies in front of the workspace, whose
 	// X-Forwarded-For names the client that sign-in throttling counts.
 	proxies []netip.Prefix
+	// maxUpload bounds one attachment sent from a browser.
+	maxUpload int64
 }
 
 func workspaceFlags(s *settings, w *workspaceSettings) {
@@ -36,17 +38,21 @@ func workspaceFlags(s *settings, w *workspaceSettings) {
 	s.fs.StringVar(&w.oidcName, "oidc-name", "", "the identity provider's name on the sign-in button (default: the issuer's host)")
 	s.fs.Var((*prefixList)(&w.proxies), "trusted-proxy", "address or CIDR of a reverse proxy in front of the workspace whose X-Forwarded-For is believed (repeat, or separate with commas)")
 	s.fs.StringVar(&w.timeZone, "time-zone", "", "IANA time zone the workspace shows and reads times in, such as Europe/Brussels (default: the system's)")
+	s.fs.Var((*byteSize)(&w.maxUpload), "max-upload", "largest attachment the workspace takes from a browser, e.g. 2GiB (default and at most 8GiB)")
 }
 
 // formKeyFile keeps the key of the workspace's form tokens across restarts.
 const formKeyFile = "form.key"
+
+// uploadsDir keeps files sent to the workspace in pieces until they are whole.
+const uploadsDir = "uploads"
 
 // attachWorkspace builds the node's workspace and has the node serve it.
 // Call it once the node knows its listen address.
 // clock, when not nil, is the node's (shifted for a test); ID tokens are
 // checked against it.
 func attachWorkspace(n *node.Node, dataDir string, clock func() time.Time, ws workspaceSettings, log *slog.Logger) error {
-	cfg := workspace.Config{Log: log}
+	cfg := workspace.Config{Log: log, MaxUpload: ws.maxUpload, UploadDir: filepath.Join(dataDir, uploadsDir)}
 	if len(ws.proxies) > 0 {
 		cfg.ClientAddr = httplimit.Proxies(ws.proxies).ClientAddr
 	}

@@ -68,7 +68,13 @@ type Config struct {
 	// ClientAddr returns the client's address behind trusted proxies;
 	// default: the peer's.
 	ClientAddr func(*http.Request) netip.Addr
-	Log        *slog.Logger
+	// MaxUpload bounds one attachment sent through the workspace; default
+	// and at most protocol.MaxBlobSize.
+	MaxUpload int64
+	// UploadDir keeps large files sent in pieces until they are whole;
+	// empty: every file goes in one request.
+	UploadDir string
+	Log       *slog.Logger
 }
 
 // Workspace serves one node's workspace.
@@ -83,7 +89,9 @@ type Workspace struct {
 	// mux routes the pages, behind the site's middleware.
 	mux *http.ServeMux
 	// passkeys is the per-role passkey policy; nil without passkeys.
-	passkeys passkeyPolicy
+	passkeys    passkeyPolicy
+	maxUpload   int64
+	resumeLocks resumeLocks
 }
 
 // New returns the workspace of n.
