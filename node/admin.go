@@ -44,7 +44,16 @@ type EntityList struct {
 	Next     string   `json:"next,omitempty"`
 }
 
-// Handler returns the admin HTTP API.
+// SetWorkspace serves h, the web workspace of the node's people, at every
+// path the admin API does not use. Call it before Run.
+func (n *Node) SetWorkspace(h http.Handler) { n.workspace.Store(h) }
+
+// SetListenAddr tells the node the address it is about to serve on, so
+// that PublicURL is right before Run starts.
+func (n *Node) SetListenAddr(addr string) { n.listenAddr.Store(addr) }
+
+// Handler returns the admin HTTP API, and the workspace set with
+// SetWorkspace.
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, r *http.Request) {
@@ -62,21 +71,20 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET "+PathAdminVerify, n.auth(n.handleVerify))
 	n.blobRoutes(mux)
 	n.mountMembers(mux) // /admin/v1/members (members.go)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusNotFound, APIError{Code: protocol.CodeNotFound, Message: "no such endpoint"})
-	})
-	return mux
-}
-
-func (n *Node) auth(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !n.authorised(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="bikfed-node"`)
-			writeAPIError(w, http.StatusUnauthorized, APIError{Code: protocol.CodeUnauthorized, Message: "admin token required"})
+	}
+	mux.HandleFunc("/admin/", notFound)
+	mux.HandleFunc("/v1/", notFound)
+	// Everything else is the workspace's, for the node's people.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if ws, ok := n.workspace.Load().(http.Handler); ok && ws != nil {
+			ws.ServeHTTP(w, r)
 			return
 		}
-		h(w, r)
-	}
+		notFound(w, r)
+	})
+	return mux
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

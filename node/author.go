@@ -32,6 +32,8 @@ type ListFilter struct {
 	// Limit defaults to 100 and is at most 1000.
 	Limit int
 	After string
+	// Scheduled keeps only own entities waiting for their publish_at.
+	Scheduled bool
 }
 
 // outcome says what a write did.
@@ -565,6 +567,9 @@ func (n *Node) List(ctx context.Context, f ListFilter) ([]Entity, error) {
 		lo, hi := ownerRange(f.Owner)
 		q += ` AND id >= ? AND id < ?`
 		args = append(args, lo, hi)
+	}
+	if f.Scheduled {
+		q += ` AND scheduled = 1`
 	}
 	if f.After != "" {
 		q += ` AND id > ?`

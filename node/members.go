@@ -110,12 +110,13 @@ func (n *Node) mountMembers(mux *http.ServeMux) {
 		PseudonymRole:   RoleYouth,
 		Site:            name,
 		Actor:           actorAdminToken,
+		ActorOf:         apiActor,
 		Logger:          n.log,
 	})
 	if err != nil {
 		panic(err) // every field is set above
 	}
-	api.Mount(mux, n.auth)
+	api.Mount(mux, n.authAs(RoleAdmin))
 }
 
 func validPublicURL(s string) error {

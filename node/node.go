@@ -80,6 +80,12 @@ type Node struct {
 	accounts   *account.Store
 	mailer     mail.Sender
 	listenAddr atomic.Value
+
+	// workspace is the people's web workspace (SetWorkspace); apiOrigin
+	// keeps other sites from acting through a member's session cookie on
+	// the admin API (apiauth.go).
+	workspace atomic.Value
+	apiOrigin *http.CrossOriginProtection
 }
 
 // Init enrols a node with the hub and stores its identity in dataDir. token is
@@ -336,6 +342,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 		kick:       make(chan struct{}, 1),
 		accounts:   accounts,
 		mailer:     mailer,
+		apiOrigin:  http.NewCrossOriginProtection(),
 	}
 	n.initOps()
 	if st, err := readSyncState(ctx, db.Reader()); err == nil && st.HubClockOffset != nil {

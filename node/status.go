@@ -59,6 +59,9 @@ type Status struct {
 	// Refusals are the newest 50, newest first; RefusalCount counts all kept.
 	Refusals     []Refusal `json:"refusals"`
 	RefusalCount int64     `json:"refusal_count"`
+	// ErasuresWaiting counts erasures this node has still to finish: purge
+	// the erased text and files, or acknowledge them to the hub.
+	ErasuresWaiting int64 `json:"erasures_waiting"`
 	// Entities counts every entity held, tombstones included.
 	Entities int64         `json:"entities"`
 	Counts   []EntityCount `json:"counts"`
@@ -92,6 +95,9 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM entities WHERE scheduled = 1`).Scan(&s.Scheduled); err != nil {
 			return fmt.Errorf("count scheduled: %w", err)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM erasure_purges WHERE purged = 0 OR hub_seq IS NOT NULL`).Scan(&s.ErasuresWaiting); err != nil {
+			return fmt.Errorf("count erasures: %w", err)
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM refusals`).Scan(&s.RefusalCount); err != nil {
 			return fmt.Errorf("count refusals: %w", err)

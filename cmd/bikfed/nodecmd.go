@@ -210,7 +210,8 @@ func (e *cmdEnv) nodeRekey(ctx context.Context, args []string) error {
 }
 
 func (e *cmdEnv) nodeServe(ctx context.Context, args []string) error {
-	cfg, log, err := e.parseNode("serve", args, nil)
+	var wss workspaceSettings
+	cfg, log, err := e.parseNode("serve", args, func(s *settings) { workspaceFlags(s, &wss) })
 	if err != nil {
 		return err
 	}
@@ -231,6 +232,11 @@ func (e *cmdEnv) nodeServe(ctx context.Context, args []string) error {
 	if err := writeAddr(cfg.DataDir, nodeAddrFile, ln.Addr()); err != nil {
 		ln.Close()
 		return err
+	}
+	n.SetListenAddr(ln.Addr().String())
+	if err := attachWorkspace(n, cfg.DataDir, wss, log); err != nil {
+		ln.Close()
+		return fmt.Errorf("workspace: %w", err)
 	}
 	return n.Run(ctx, ln)
 }

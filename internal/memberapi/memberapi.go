@@ -64,6 +64,9 @@ type Config struct {
 	Site string
 	// Actor names the admin token in the audit log.
 	Actor string
+	// ActorOf, when set, names the caller of one request in the audit log
+	// (a signed-in member); an empty answer falls back to Actor.
+	ActorOf func(*http.Request) string
 	// Logger receives member ids and outcomes, never emails or names.
 	Logger *slog.Logger
 }
@@ -90,6 +93,16 @@ func (c Config) Validate() error {
 type API struct {
 	cfg Config
 	log *slog.Logger
+}
+
+// actor names who sends r, for the audit log.
+func (a *API) actor(r *http.Request) string {
+	if a.cfg.ActorOf != nil {
+		if v := a.cfg.ActorOf(r); v != "" {
+			return v
+		}
+	}
+	return a.cfg.Actor
 }
 
 // New returns the API for cfg.
@@ -198,7 +211,7 @@ func (a *API) handleAdd(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	m, tok, err := a.cfg.Store.Add(r.Context(), a.cfg.Actor, account.NewMember{
+	m, tok, err := a.cfg.Store.Add(r.Context(), a.actor(r), account.NewMember{
 		Email: req.Email, Name: req.Name, Roles: req.Roles, Pseudonym: pseudonym,
 	})
 	if err != nil {
@@ -359,7 +372,7 @@ func (a *API) handleRoles(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	m, err := a.cfg.Store.SetRoles(r.Context(), a.cfg.Actor, id, req.Roles)
+	m, err := a.cfg.Store.SetRoles(r.Context(), a.actor(r), id, req.Roles)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -374,7 +387,7 @@ func (a *API) handleDisable(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if err := a.cfg.Store.Disable(r.Context(), a.cfg.Actor, id); err != nil {
+	if err := a.cfg.Store.Disable(r.Context(), a.actor(r), id); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -393,7 +406,7 @@ func (a *API) handleInvite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	tok, err := a.cfg.Store.Invite(r.Context(), a.cfg.Actor, id)
+	tok, err := a.cfg.Store.Invite(r.Context(), a.actor(r), id)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -413,7 +426,7 @@ func (a *API) handleRemove(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if err := a.cfg.Store.Remove(r.Context(), a.cfg.Actor, id); err != nil {
+	if err := a.cfg.Store.Remove(r.Context(), a.actor(r), id); err != nil {
 		a.writeError(w, r, err)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/internal/locale"
@@ -66,6 +67,12 @@ func funcs(p *locale.Printer) template.FuncMap {
 		"in":       p.In,
 		"ago":      p.Ago,
 		"datetime": p.DateTime,
+		"date":     p.Date,
+		"int":      func(v int64) int { return int(v) },
+		// since and until word how far a time is from now: "3 minutes
+		// ago", "in 2 days".
+		"since": func(t time.Time) string { return p.Ago(time.Since(t)) },
+		"until": func(t time.Time) string { return p.In(time.Until(t)) },
 	}
 }
 
