@@ -34,7 +34,7 @@ var (
 // Worklist limits.
 const (
 	// MaxWorklistQuery is the longest text query, in bytes.
-	MaxWorklistQuery = 200
+	MaxWorklistQuery     = 200
 	defaultWorklistLimit = 20
 	maxWorklistLimit     = 100
 )
