@@ -402,3 +402,27 @@ func (n *Node) SourceDiff(ctx context.Context, id string, from, to int64) (Sourc
 	return SourceChanges{Resource: id, From: from, To: to, FromAt: oldAt, ToAt: curAt,
 		Fields: textdiff.Resources(old, cur)}, nil
 }
+
+// SICNames returns the names the given owners' live profiles give their
+// centres, by owner; an owner with no profile on this node is left out.
+func (n *Node) SICNames(ctx context.Context, owners []string) (map[string]string, error) {
+	out := make(map[string]string, len(owners))
+	for _, owner := range owners {
+		if _, done := out[owner]; done {
+			continue
+		}
+		lo, hi := ownerRange(owner)
+		var name sql.NullString
+		err := n.db.Reader().QueryRowContext(ctx, `SELECT json_extract(body, '$.name') FROM entities
+			WHERE id >= ? AND id < ? AND kind = 'profile' AND deleted = 0 AND body IS NOT NULL
+			ORDER BY updated_at DESC LIMIT 1`, lo, hi).Scan(&name)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, fmt.Errorf("read profile of %s: %w", owner, err)
+		case name.Valid && name.String != "":
+			out[owner] = name.String
+		}
+	}
+	return out, nil
+}

@@ -370,4 +370,8 @@ func TestNode_ProfileLanguages(t *testing.T) {
 	if got, err := n.ProfileLanguages(t.Context()); err != nil || !slices.Equal(got, []string{"fi", "sv"}) {
 		t.Fatalf("ProfileLanguages = %v, %v", got, err)
 	}
+	names, err := n.SICNames(t.Context(), []string{"fi", "be", "fi"})
+	if err != nil || !reflect.DeepEqual(names, map[string]string{"fi": "Finnish Safer Internet Centre"}) {
+		t.Fatalf("SICNames = %v, %v", names, err)
+	}
 }
