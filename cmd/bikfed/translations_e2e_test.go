@@ -187,6 +187,7 @@ func TestE2E_Translations(t *testing.T) {
 	br.check("02-worklist-sv")
 	do(t, ctx, "filter to Finnish", chromedp.SetValue(chromedp.CSS("#to"), "fi"),
 		chromedp.Click(chromedp.Search(`//form[@role="search"]//button`)),
+		chromedp.WaitVisible(chromedp.Search(`//h2[@id="todo-h"][contains(., "suomi")]`)),
 		chromedp.WaitVisible(chromedp.Search(`//section[@aria-labelledby="todo-h"]//a[contains(., "Online privacy in the classroom")]`)))
 	if loc := br.location(); !strings.Contains(loc, "to=fi") {
 		t.Fatalf("the filter went to %s; the choice belongs in the address", loc)
@@ -293,6 +294,9 @@ func TestE2E_Translations(t *testing.T) {
 		t.Fatalf("%d outdated entries after the update", n)
 	}
 	own = trOwnTranslations(t, fi)
+	if len(own) != 1 {
+		t.Fatalf("fi has %d translations after the update, want 1", len(own))
+	}
 	if err := json.Unmarshal(own[0].Body, &tr); err != nil {
 		t.Fatal(err)
 	}
@@ -300,10 +304,55 @@ func TestE2E_Translations(t *testing.T) {
 		t.Fatalf("after the update: source_version %d, attachments %+v", tr.SourceVersion, own[0].Blobs)
 	}
 
-	// On a phone.
-	do(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844), chromedp.Navigate(fiBase+"/translations/?to=sv"),
-		chromedp.WaitVisible(chromedp.CSS("#todo-h")))
-	br.check("10-worklist-phone")
-	do(t, ctx, "open the form on a phone", chromedp.Navigate(fiBase+"/translations/"+own[0].ID+"/edit"), chromedp.WaitVisible(chromedp.CSS("#title")))
-	br.check("11-form-phone")
+	// The source changes again while she writes the Swedish version:
+	// nothing is saved, and the form shows what changed meanwhile.
+	do(t, ctx, "open the Swedish form", chromedp.Navigate(fiBase+"/translations/new?"+url.Values{"resource": {src.ID}, "to": {"sv"}}.Encode()),
+		chromedp.WaitVisible(chromedp.CSS("#title")), chromedp.SendKeys(chromedp.CSS("#title"), "Integritet på nätet i klassrummet"))
+	plan.Title = "Online privacy in the classroom and at home"
+	mustCLI(t, mustJSON(t, plan), "node", "update", src.ID, "--file", "-", "--data", be.dir)
+	waitFor(t, 60*time.Second, "fi to pull the new title", func() error {
+		e, err := trEntity(t, fi, src.ID)
+		if err == nil && e.Version != 3 {
+			err = fmt.Errorf("fi holds v%d", e.Version)
+		}
+		return err
+	})
+	do(t, ctx, "save the Swedish version", chromedp.Click(chromedp.Search(`//form[@enctype="multipart/form-data"]//button[@type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#changes.alert")))
+	fields, ins, del = br.marked("#changes dt"), br.marked("#changes ins"), br.marked("#changes del")
+	if !slices.Equal(fields, []string{"Title"}) || !slices.Equal(ins, []string{" and at home"}) || len(del) != 0 {
+		t.Fatalf("the late save shows fields %q, added %q, removed %q; want only \" and at home\" added to the title", fields, ins, del)
+	}
+	if v := get(t, ctx, "read the title", chromedp.Evaluate[string](`document.querySelector('#title').value`)); v != "Integritet på nätet i klassrummet" {
+		t.Fatalf("the title came back as %q", v)
+	}
+	if n := len(trOwnTranslations(t, fi)); n != 1 {
+		t.Fatalf("a save against a source that moved on stored something: %d translations", n)
+	}
+	br.check("10-source-moved")
+	do(t, ctx, "save it again", chromedp.Click(chromedp.Search(`//form[@enctype="multipart/form-data"]//button[@type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice a`)))
+	own = trOwnTranslations(t, fi)
+	var sv protocol.Translation
+	for _, e := range own {
+		var x protocol.Translation
+		if json.Unmarshal(e.Body, &x) == nil && x.Language == "sv" {
+			sv = x
+		}
+	}
+	if sv.SourceVersion != 3 || sv.Title != "Integritet på nätet i klassrummet" {
+		t.Fatalf("the Swedish translation: %+v, want made from version 3", sv)
+	}
+
+	// On a phone: the Finnish translation is outdated again.
+	do(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844), chromedp.Navigate(fiBase+"/translations/?to=fi"),
+		chromedp.WaitVisible(chromedp.Search(`//section[@id="outdated"]//a[contains(., "Verkkoyksityisyys luokassa")]`)))
+	br.check("11-worklist-phone")
+	if w := get(t, ctx, "measure the page", chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, document.documentElement.clientWidth,
+		...[...document.querySelectorAll('main *')].map(e => Math.ceil(e.getBoundingClientRect().right)).filter(r => r > document.documentElement.clientWidth)]`)); len(w) > 2 || w[0] > w[1] {
+		t.Errorf("the worklist is wider than a phone: scroll width, client width, overflowing elements' right edges: %v", w)
+	}
+	do(t, ctx, "open the changes on a phone", chromedp.Click(chromedp.Search(`//section[@id="outdated"]//a[contains(@href, "#changes")]`)),
+		chromedp.WaitVisible(chromedp.CSS("#changes")))
+	br.check("12-changes-phone")
 }
