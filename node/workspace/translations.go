@@ -38,8 +38,12 @@ const (
 	translationMaxField = protocol.MaxTextField + 1024
 	// translationMaxParts bounds the parts of one form.
 	translationMaxParts = 32
-	trOutdatedPerPage   = 20
-	trWorklistPerPage   = 20
+	// translationUploadTime is how long sending the form may take: a
+	// translated file on a slow line outlasts the node's deadline for an
+	// ordinary request. Only a signed-in editor gets this long.
+	translationUploadTime = 30 * time.Minute
+	trOutdatedPerPage     = 20
+	trWorklistPerPage     = 20
 )
 
 // trFallbackLanguages are offered for the worklist when the SIC has published no
@@ -554,6 +558,13 @@ func (ws *Workspace) readTranslationForm(w http.ResponseWriter, r *http.Request,
 	var errs []trFieldErr
 	bad := func(field, id string, args ...any) {
 		errs = append(errs, trFieldErr{Field: field, Message: t(id, args...)})
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(translationUploadTime)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return f, nil, err
+	}
+	if err := rc.SetWriteDeadline(time.Now().Add(translationUploadTime)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return f, nil, err
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, translationMaxFile+translationMaxParts*translationMaxField)
 	mr, err := r.MultipartReader()
