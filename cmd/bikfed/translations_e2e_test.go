@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -130,6 +134,36 @@ func trOwnTranslations(t *testing.T, n *testNode) []node.Entity {
 		list = append(list, e)
 	}
 	return list
+}
+
+// trSend posts the translation form as a browser would, multipart, with
+// the form token in the action's query.
+func trSend(t *testing.T, p *person, action, token string, fields map[string]string) page {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	fw, _ := mw.CreateFormFile("file", "")
+	fw.Write(nil)
+	mw.Close()
+	u := p.base + action
+	if token != "" {
+		u += "?" + url.Values{"form_token": {token}}.Encode()
+	}
+	req, err := http.NewRequest("POST", u, &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := p.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return page{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(b)}
 }
 
 // A SIC translates another SIC's resource: the Finnish editor finds the
@@ -355,4 +389,58 @@ func TestE2E_Translations(t *testing.T) {
 	do(t, ctx, "open the changes on a phone", chromedp.Click(chromedp.Search(`//section[@id="outdated"]//a[contains(@href, "#changes")]`)),
 		chromedp.WaitVisible(chromedp.CSS("#changes")))
 	br.check("12-changes-phone")
+
+	// Forms that are not what the page gave are refused, and change nothing.
+	aino := newPerson(t, fiBase)
+	aino.signIn("aino@sic.example.fi", testPassword)
+	newDE := "/translations/new?" + url.Values{"resource": {src.ID}, "to": {"de"}}.Encode()
+	tok := formToken(aino.get(newDE).body)
+	if tok == "" {
+		t.Fatal("the form carries no form token")
+	}
+	de := map[string]string{"resource": src.ID, "version": "3", "language": "de", "title": "Datenschutz im Klassenzimmer",
+		"method": "human", "review": "reviewed"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range de {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	refusals := []struct {
+		name   string
+		token  string
+		fields map[string]string
+		status int
+		shows  string
+	}{
+		{"an older source version", tok, with("version", "1"), http.StatusConflict, `id="changes"`},
+		{"a source version not reached", tok, with("version", "9"), http.StatusConflict, `id="changes"`},
+		{"no form token", "", de, http.StatusForbidden, ""},
+		{"an unknown method", tok, with("method", "ai"), http.StatusUnprocessableEntity, `href="#method"`},
+		{"no title", tok, with("title", " "), http.StatusUnprocessableEntity, `href="#title"`},
+		{"a web address that is not one", tok, with("url", "javascript:alert(1)"), http.StatusUnprocessableEntity, `href="#url"`},
+		{"a translation as the source", tok, with("resource", own[0].ID), http.StatusNotFound, ""},
+		{"a malformed language", tok, with("language", "deutsch!"), http.StatusBadRequest, ""},
+	}
+	for _, r := range refusals {
+		got := trSend(t, aino, "/translations/new", r.token, r.fields)
+		if got.status != r.status || !strings.Contains(got.body, r.shows) {
+			t.Errorf("%s: %d, want %d showing %s\n%.2000s", r.name, got.status, r.status, r.shows, got.body)
+		}
+	}
+	if n := len(trOwnTranslations(t, fi)); n != 2 {
+		t.Fatalf("after the refused forms fi has %d translations, want 2", n)
+	}
+	if got := trSend(t, aino, "/translations/new", tok, de); got.status != http.StatusSeeOther {
+		t.Fatalf("the German translation: %d\n%s", got.status, got.body)
+	}
+	if n := len(trOwnTranslations(t, fi)); n != 3 {
+		t.Fatalf("after the German translation fi has %d translations, want 3", n)
+	}
+	// The edit form of another centre's entity is not there.
+	if got := aino.get("/translations/" + src.ID + "/edit"); got.status != http.StatusNotFound {
+		t.Errorf("editing the Belgian resource as a translation: %d", got.status)
+	}
 }

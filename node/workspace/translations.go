@@ -647,13 +647,17 @@ func (ws *Workspace) readTranslationForm(w http.ResponseWriter, r *http.Request,
 		for i := range min(len(kept.sha), len(kept.name), len(kept.mediaType), len(kept.size), 4) {
 			size, _ := strconv.ParseInt(kept.size[i], 10, 64)
 			ref := protocol.BlobRef{SHA256: kept.sha[i], Name: kept.name[i], MediaType: kept.mediaType[i], Size: size}
-			rc, info, err := ws.node.OpenBlob(r.Context(), ref.SHA256)
+			blob, info, err := ws.node.OpenBlob(r.Context(), ref.SHA256)
 			if err != nil {
 				bad("file", "translations.file.gone")
 				continue
 			}
-			rc.Close()
+			blob.Close()
+			// The store, not the form, says what the bytes are.
 			ref.Size = info.Size
+			if info.MediaType != "" {
+				ref.MediaType = info.MediaType
+			}
 			f.Blobs = append(f.Blobs, ref)
 		}
 	}
