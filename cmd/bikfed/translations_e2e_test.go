@@ -390,6 +390,17 @@ func TestE2E_Translations(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#changes")))
 	br.check("12-changes-phone")
 
+	// In Finnish, the editor's own language.
+	do(t, ctx, "the worklist in Finnish", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(fiBase+"/translations/?to=fi&lang=fi"),
+		chromedp.WaitVisible(chromedp.Search(`//h2[@id="outdated-h"][contains(., "Vanhentuneet")]`)))
+	br.check("13-worklist-in-finnish")
+	do(t, ctx, "the changes in Finnish", chromedp.Click(chromedp.Search(`//section[@id="outdated"]//a[contains(@href, "#changes")]`)),
+		chromedp.WaitVisible(chromedp.CSS("#changes")))
+	if spoken := get(t, ctx, "read the diff's spoken text", chromedp.TextContent(chromedp.CSS("#changes ins"))); !strings.Contains(spoken, "lisätty") {
+		t.Errorf("the added words are not marked in Finnish: %q", spoken)
+	}
+	br.check("14-changes-in-finnish")
+
 	// Forms that are not what the page gave are refused, and change nothing.
 	aino := newPerson(t, fiBase)
 	aino.signIn("aino@sic.example.fi", testPassword)

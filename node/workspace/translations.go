@@ -325,6 +325,12 @@ func (ws *Workspace) newTranslation(w http.ResponseWriter, r *http.Request) {
 	ws.renderTranslation(w, r, http.StatusOK, trPage{Source: src, Form: f})
 }
 
+// TextLang reports whether a changed field's text is in the source's
+// language, and so marked with it.
+func (p trPage) TextLang(field string) bool {
+	return field == "title" || field == "description" || field == "licence"
+}
+
 // translationSource reads the resource a new translation is made from,
 // answering the request itself when there is none to translate.
 func (ws *Workspace) translationSource(w http.ResponseWriter, r *http.Request, id string) (node.SourceResource, bool) {
@@ -394,6 +400,17 @@ func (ws *Workspace) translationChanges(w http.ResponseWriter, r *http.Request, 
 		ws.fail(w, r, "compare source versions", err)
 		return false
 	default:
+		// Languages read better by name than by tag.
+		for i, f := range ch.Fields {
+			if f.Name == "languages" {
+				for j, tag := range f.Added {
+					ch.Fields[i].Added[j] = trLangName(tag) + " (" + tag + ")"
+				}
+				for j, tag := range f.Removed {
+					ch.Fields[i].Removed[j] = trLangName(tag) + " (" + tag + ")"
+				}
+			}
+		}
 		page.Changes = &ch
 	}
 	return true
