@@ -221,7 +221,9 @@ func (ws *Workspace) showWorklist(w http.ResponseWriter, r *http.Request) {
 	}
 	opage, _ := strconv.Atoi(q.Get("opage"))
 	opage = max(opage, 1)
-	outdated, more, err := ws.node.OutdatedTranslations(ctx, node.OutdatedFilter{Language: to, Limit: trOutdatedPerPage,
+	// Every outdated translation of the centre's is listed, whatever the
+	// language chosen: one into another language must not go unseen.
+	outdated, more, err := ws.node.OutdatedTranslations(ctx, node.OutdatedFilter{Limit: trOutdatedPerPage,
 		Offset: (opage - 1) * trOutdatedPerPage})
 	if err != nil {
 		ws.fail(w, r, "list outdated translations", err)
