@@ -322,6 +322,73 @@ func (n *Node) OutdatedTranslations(ctx context.Context, f OutdatedFilter) (list
 	return list, false, nil
 }
 
+// OwnTranslations lists this SIC's live translations, into f.Language
+// when it is set, the most recently written first, each with where its
+// source stands. more says there are further pages.
+func (n *Node) OwnTranslations(ctx context.Context, f OutdatedFilter) (list []OwnTranslation, more bool, err error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultWorklistLimit
+	}
+	limit = min(limit, maxWorklistLimit)
+	lo, hi := ownerRange(n.ident.Node)
+	q := `SELECT t.id, t.version, t.updated_at, t.body, r.id, r.owner,
+			CASE WHEN r.scheduled = 1 THEN r.signed_version ELSE r.version END, r.updated_at, r.body, r.blobs,
+			coalesce(r.deleted OR r.kind != 'resource', 1)
+		FROM entities t LEFT JOIN entities r ON r.id = json_extract(t.body, '$.resource')
+		WHERE t.id >= ? AND t.id < ? AND t.kind = 'translation' AND t.deleted = 0 AND t.body IS NOT NULL`
+	args := []any{lo, hi}
+	if f.Language != "" {
+		lang, err := protocol.ParseLanguageTag(f.Language)
+		if err != nil {
+			return nil, false, fieldError("language", "%v", err)
+		}
+		q += ` AND (json_extract(t.body, '$.language') = ? OR json_extract(t.body, '$.language') LIKE ?)`
+		args = append(args, lang, lang+"-%")
+	}
+	q += ` ORDER BY t.updated_at DESC, t.id LIMIT ? OFFSET ?`
+	args = append(args, limit+1, max(f.Offset, 0))
+	rows, err := n.db.Reader().QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("list own translations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			o                OwnTranslation
+			tAt, tBody       string
+			rID, rOwner, rAt sql.NullString
+			rBody, blobs     sql.NullString
+			rVersion         sql.NullInt64
+		)
+		if err := rows.Scan(&o.ID, &o.Version, &tAt, &tBody, &rID, &rOwner, &rVersion, &rAt, &rBody, &blobs,
+			&o.SourceDeleted); err != nil {
+			return nil, false, fmt.Errorf("list own translations: %w", err)
+		}
+		if json.Unmarshal([]byte(tBody), &o.Translation) != nil {
+			continue
+		}
+		o.UpdatedAt = parseTime(tAt)
+		o.Source.ID = o.Translation.Resource
+		if rID.Valid {
+			o.Source.Owner, o.Source.Version = rOwner.String, rVersion.Int64
+			o.Source.UpdatedAt = parseTime(rAt.String)
+			o.Source.Blobs = decodeBlobs(blobs)
+			if rBody.Valid && !o.SourceDeleted {
+				_ = json.Unmarshal([]byte(rBody.String), &o.Source.Body)
+			}
+		}
+		list = append(list, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("list own translations: %w", err)
+	}
+	if len(list) > limit {
+		return list[:limit], true, nil
+	}
+	return list, false, nil
+}
+
 // GetTranslation returns one of this SIC's translations with where its
 // source stands.
 func (n *Node) GetTranslation(ctx context.Context, id string) (OwnTranslation, error) {

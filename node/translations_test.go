@@ -335,6 +335,28 @@ func TestNode_OutdatedTranslations(t *testing.T) {
 		}
 	})
 
+	t.Run("own translations", func(t *testing.T) {
+		list, more, err := n.OwnTranslations(t.Context(), OutdatedFilter{Language: "fi"})
+		if err != nil || more || len(list) != 2 {
+			t.Fatalf("OwnTranslations(fi) = %d, %v, %v", len(list), more, err)
+		}
+		got := map[string]bool{}
+		for _, o := range list {
+			got[o.Translation.Resource] = o.Outdated()
+		}
+		if !reflect.DeepEqual(got, map[string]bool{plan.ID: true, other.ID: false}) {
+			t.Fatalf("outdated by resource: %v", got)
+		}
+		all, _, err := n.OwnTranslations(t.Context(), OutdatedFilter{})
+		if err != nil || len(all) != 3 {
+			t.Fatalf("OwnTranslations() = %d, %v", len(all), err)
+		}
+		page, more, err := n.OwnTranslations(t.Context(), OutdatedFilter{Limit: 2})
+		if err != nil || len(page) != 2 || !more {
+			t.Fatalf("first page of 2: %d, %v, %v", len(page), more, err)
+		}
+	})
+
 	t.Run("brought up to date", func(t *testing.T) {
 		if _, err := n.Update(t.Context(), fi.ID, Draft{Visibility: protocol.VisibilityPublic,
 			Body: translationBody(plan.ID, 2, "fi", "Käännös")}); err != nil {
@@ -347,6 +369,23 @@ func TestNode_OutdatedTranslations(t *testing.T) {
 		o, err := n.GetTranslation(t.Context(), fi.ID)
 		if err != nil || o.Outdated() {
 			t.Fatalf("GetTranslation = %+v, %v", o, err)
+		}
+	})
+
+	t.Run("source deleted", func(t *testing.T) {
+		be.put(protocol.Change{ID: other.ID, Version: 2, Deleted: true})
+		mustSync(t, n)
+		list, _, err := n.OwnTranslations(t.Context(), OutdatedFilter{Language: "fi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range list {
+			if o.Translation.Resource == other.ID && (!o.SourceDeleted || o.Outdated()) {
+				t.Fatalf("translation of a deleted resource: deleted %v, outdated %v", o.SourceDeleted, o.Outdated())
+			}
+		}
+		if out, _, err := n.OutdatedTranslations(t.Context(), OutdatedFilter{}); err != nil || len(out) != 1 {
+			t.Fatalf("outdated after the delete: %d, %v", len(out), err)
 		}
 	})
 

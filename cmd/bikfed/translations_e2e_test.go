@@ -265,6 +265,10 @@ func TestE2E_Translations(t *testing.T) {
 		`[...document.querySelectorAll('section[aria-labelledby="todo-h"] a')].map(a => a.textContent).filter(s => s.includes('Online privacy'))`))); n != 0 {
 		t.Fatal("the resource is still on the worklist after its translation into Finnish")
 	}
+	if mine := get(t, ctx, "read the centre's translations", chromedp.Text(chromedp.Search(`//section[@id="mine"]//li`))); !strings.Contains(mine, "Verkkoyksityisyys luokassa") ||
+		!strings.Contains(mine, "up to date with version 1") {
+		t.Fatalf("the centre's translations into Finnish show %q", mine)
+	}
 	br.check("06-saved")
 	own := trOwnTranslations(t, fi)
 	if len(own) != 1 {

@@ -104,7 +104,10 @@ type trWorklistPage struct {
 	Outdated  []trOutdatedItem
 	// OutdatedNext and OutdatedPrev page the outdated list.
 	OutdatedNext, OutdatedPrev string
-	Now                        time.Time
+	// Mine are the centre's translations into the chosen language.
+	Mine               []trMineItem
+	MineNext, MinePrev string
+	Now                time.Time
 }
 
 type trWorklistItem struct {
@@ -112,6 +115,14 @@ type trWorklistItem struct {
 	Languages                    []trLangView
 	UpdatedAt                    time.Time
 	Href                         string
+}
+
+type trMineItem struct {
+	Title, TitleLang string
+	Href             string
+	From, Now        int64
+	Outdated, Gone   bool
+	UpdatedAt        time.Time
 }
 
 type trOutdatedItem struct {
@@ -258,6 +269,32 @@ func (ws *Workspace) showWorklist(w http.ResponseWriter, r *http.Request) {
 	}
 	if opage > 1 {
 		page.OutdatedPrev = opageHref(opage - 1)
+	}
+	mpage, _ := strconv.Atoi(q.Get("mpage"))
+	mpage = max(mpage, 1)
+	mine, more, err := ws.node.OwnTranslations(ctx, node.OutdatedFilter{Language: to, Limit: trOutdatedPerPage,
+		Offset: (mpage - 1) * trOutdatedPerPage})
+	if err != nil {
+		ws.fail(w, r, "list own translations", err)
+		return
+	}
+	for _, o := range mine {
+		page.Mine = append(page.Mine, trMineItem{Title: o.Translation.Title, TitleLang: o.Translation.Language,
+			Href: PathTranslations + pathID(o.ID) + "/edit", From: o.Translation.SourceVersion, Now: o.Source.Version,
+			Outdated: o.Outdated(), Gone: o.SourceDeleted, UpdatedAt: o.UpdatedAt})
+	}
+	mpageHref := func(n int) string {
+		v := url.Values{"to": {to}, "mpage": {strconv.Itoa(n)}}
+		if page.Query != "" {
+			v.Set("q", page.Query)
+		}
+		return PathTranslations + "?" + v.Encode() + "#mine"
+	}
+	if more {
+		page.MineNext = mpageHref(mpage + 1)
+	}
+	if mpage > 1 {
+		page.MinePrev = mpageHref(mpage - 1)
 	}
 	ws.render(w, r, http.StatusOK, "translations", sectionTranslations, page)
 }
