@@ -188,8 +188,13 @@ func TestE2E_Translations(t *testing.T) {
 	plan := protocol.Resource{Title: "Online privacy in the classroom", Language: "en", Languages: []string{"nl", "fr", "en"},
 		Description: "A lesson plan for teachers about privacy settings on social media.",
 		AgeMin:      10, AgeMax: 12, Audiences: []string{"teachers"}, Topics: []string{"privacy"}, Type: "lesson-plan"}
+	srcPDF := filepath.Join(t.TempDir(), "lesson-plan.pdf")
+	if err := os.WriteFile(srcPDF, []byte("%PDF-1.4\n% Online privacy in the classroom\n%%EOF\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var src node.Entity
-	if err := json.Unmarshal([]byte(mustCLI(t, mustJSON(t, plan), "node", "create", "--kind", "resource", "--file", "-", "--data", be.dir)), &src); err != nil {
+	if err := json.Unmarshal([]byte(mustCLI(t, mustJSON(t, plan), "node", "create", "--kind", "resource", "--attach", srcPDF,
+		"--file", "-", "--data", be.dir)), &src); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 60*time.Second, "fi to pull the Belgian lesson plan", func() error {
@@ -243,6 +248,16 @@ func TestE2E_Translations(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//section[@aria-labelledby="todo-h"]//a[contains(., "Online privacy in the classroom")]`)),
 		chromedp.WaitVisible(chromedp.CSS("#title")))
 	br.check("04-form")
+	// The translator downloads the source's file from her own node.
+	dl := get(t, ctx, "read the source file's link", chromedp.AttributeValue(chromedp.CSS(`a[download="lesson-plan.pdf"]`), "href"))
+	waitFor(t, 30*time.Second, "the source's file on fi", func() error {
+		got := get(t, ctx, "download the source's file", chromedp.Evaluate[string](fmt.Sprintf(
+			`fetch(%q).then(r => r.ok ? r.text() : 'status ' + r.status)`, dl.Value), chromedp.EvalAwaitPromise))
+		if !strings.Contains(got, "Online privacy in the classroom") {
+			return fmt.Errorf("the download gave %q", got)
+		}
+		return nil
+	})
 	// A save without a title comes back with the error and nothing lost.
 	do(t, ctx, "send without a title", chromedp.SendKeys(chromedp.CSS("#description"), "Tuntisuunnitelma opettajille."),
 		chromedp.Click(chromedp.Search(`//form[@enctype="multipart/form-data"]//button[@type="submit"]`)),

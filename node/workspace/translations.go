@@ -347,6 +347,9 @@ type trPage struct {
 	// Moved says the source changed while the form was open.
 	Moved   bool
 	MaxFile string
+	// BlobBase is where the node serves an attachment by its hash, for
+	// the translator to download the source's files.
+	BlobBase string
 }
 
 func (ws *Workspace) newTranslation(w http.ResponseWriter, r *http.Request) {
@@ -465,6 +468,7 @@ func (ws *Workspace) renderTranslation(w http.ResponseWriter, r *http.Request, s
 	page.SourceLangs = trLangViews(page.Source.Body.Languages, "")
 	page.LangName = trLangName(page.Form.Language)
 	page.Methods, page.Reviews = protocol.TranslationMethods, protocol.ReviewStates
+	page.BlobBase = node.PathAdminBlobs + "/"
 	page.MaxFile = web.Printer(r).T("translations.file.max", "size", strconv.Itoa(translationMaxFile>>20))
 	token := url.Values{web.FormField: {ws.site.FormToken(r)}}.Encode()
 	if page.ID == "" {
