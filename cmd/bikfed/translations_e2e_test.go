@@ -136,6 +136,14 @@ func trOwnTranslations(t *testing.T, n *testNode) []node.Entity {
 	return list
 }
 
+// trZeros reads as endless zero bytes.
+type trZeros struct{}
+
+func (trZeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
 // trSend posts the translation form as a browser would, multipart, with
 // the form token in the action's query.
 func trSend(t *testing.T, p *person, action, token string, fields map[string]string) page {
@@ -470,6 +478,38 @@ func TestE2E_Translations(t *testing.T) {
 	if n := len(trOwnTranslations(t, fi)); n != 3 {
 		t.Fatalf("after the German translation fi has %d translations, want 3", n)
 	}
+	// A file over the limit: the form comes back filled in with the
+	// file's error, without the node reading the rest of the upload.
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		for _, k := range []string{"resource", "version", "language", "title", "method", "review"} {
+			mw.WriteField(k, with("title", "Datenschutz, zu groß")[k])
+		}
+		fw, _ := mw.CreateFormFile("file", "huge.pdf")
+		_, err := io.Copy(fw, io.LimitReader(trZeros{}, 100<<20+1))
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	req, _ := http.NewRequest("POST", fiBase+"/translations/new?"+url.Values{"form_token": {tok}}.Encode(), pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if resp, err := aino.c.Do(req); err != nil {
+		t.Errorf("an oversized file: %v", err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), `href="#file"`) ||
+			!strings.Contains(string(b), "Datenschutz, zu groß") {
+			t.Errorf("an oversized file: %d\n%.2000s", resp.StatusCode, b)
+		}
+	}
+	pr.Close()
+	if n := len(trOwnTranslations(t, fi)); n != 3 {
+		t.Fatalf("after the oversized file fi has %d translations, want 3", n)
+	}
+
 	// The edit form of another centre's entity is not there.
 	if got := aino.get("/translations/" + src.ID + "/edit"); got.status != http.StatusNotFound {
 		t.Errorf("editing the Belgian resource as a translation: %d", got.status)

@@ -629,16 +629,17 @@ func (ws *Workspace) readTranslationForm(w http.ResponseWriter, r *http.Request,
 	r.Body = http.MaxBytesReader(w, r.Body, translationMaxFile+translationMaxParts*translationMaxField)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return f, nil, fmt.Errorf("%w: %v", errTrBadForm, err)
+		return f, nil, fmt.Errorf("%w: %w", errTrBadForm, err)
 	}
 	var kept struct{ sha, name, mediaType, size []string }
+parts:
 	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return f, nil, fmt.Errorf("%w: %v", errTrBadForm, err)
+			return f, nil, fmt.Errorf("%w: %w", errTrBadForm, err)
 		}
 		if parts >= translationMaxParts {
 			part.Close()
@@ -647,10 +648,16 @@ func (ws *Workspace) readTranslationForm(w http.ResponseWriter, r *http.Request,
 		name := part.FormName()
 		if name == "file" {
 			ref, ok, err := ws.attachTranslationFile(r, part)
+			if errors.Is(err, errTrFileTooLarge) {
+				// The file comes last in the form, after every field: the
+				// form can come back filled in without reading the rest of
+				// the upload, and the connection closes after the answer.
+				bad("file", "translations.file.too_large", "size", strconv.Itoa(translationMaxFile>>20))
+				w.Header().Set("Connection", "close")
+				break parts
+			}
 			part.Close()
 			switch {
-			case errors.Is(err, errTrFileTooLarge):
-				bad("file", "translations.file.too_large", "size", strconv.Itoa(translationMaxFile>>20))
 			case err != nil:
 				var ve *protocol.ValidationError
 				if errors.As(err, &ve) {
