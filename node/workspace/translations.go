@@ -107,7 +107,6 @@ type trWorklistPage struct {
 	// Mine are the centre's translations into the chosen language.
 	Mine               []trMineItem
 	MineNext, MinePrev string
-	Now                time.Time
 }
 
 type trWorklistItem struct {
@@ -136,10 +135,10 @@ type trOutdatedItem struct {
 	Href, ChangesHref string
 }
 
-// worklistLanguages returns the languages offered and the one chosen: the
+// translationLanguages returns the languages offered and the one chosen: the
 // to parameter when it is a language tag, else the SIC's first language,
 // else the interface's.
-func (ws *Workspace) worklistLanguages(r *http.Request) (offered []string, chosen string, own bool, err error) {
+func (ws *Workspace) translationLanguages(r *http.Request) (offered []string, chosen string, own bool, err error) {
 	offered, err = ws.node.ProfileLanguages(r.Context())
 	if err != nil {
 		return nil, "", false, err
@@ -180,14 +179,14 @@ func trWorklistHref(to, q, after string) string {
 func (ws *Workspace) showWorklist(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := web.Printer(r)
-	offered, to, own, err := ws.worklistLanguages(r)
+	offered, to, own, err := ws.translationLanguages(r)
 	if err != nil {
 		ws.fail(w, r, "read the centre's languages", err)
 		return
 	}
 	q := r.URL.Query()
 	page := trWorklistPage{To: to, ToName: trLangName(to), Languages: trLangViews(offered, to), Own: own,
-		Query: strings.TrimSpace(q.Get("q")), Now: time.Now()}
+		Query: strings.TrimSpace(q.Get("q"))}
 	if saved := q.Get("saved"); saved != "" {
 		if _, err := protocol.SplitEntityID(saved); err == nil {
 			page.SavedHref = PathTranslations + pathID(saved) + "/edit"
