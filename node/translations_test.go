@@ -1,8 +1,11 @@
 package node
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -160,6 +163,36 @@ func TestNode_ResourceVersions(t *testing.T) {
 		if got := storedVersions(t, n, e.ID); len(got) != 0 {
 			t.Fatalf("after delete: %v", got)
 		}
+	})
+}
+
+// An erased resource's past bodies leave every file of the node, not only
+// the table: the erasure's purge checkpoints the WAL over zeroed pages.
+func TestNode_ResourceVersionsErasedFromFiles(t *testing.T) {
+	hub := newFakeHub(t)
+	n := newTestNode(t, hub, "fi")
+	const marker = "QZV-PAST-BODY-9931"
+	e := mustCreate(t, n, "Story of "+marker)
+	for _, title := range []string{"v2", "v3"} {
+		if _, err := n.Update(t.Context(), e.ID, resourceDraft(title)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := storedVersions(t, n, e.ID); !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Fatalf("before the erasure: %v", got)
+	}
+	if _, err := n.Delete(t.Context(), e.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"node.db", "node.db-wal"}
+	waitFor(t, 10*time.Second, "the past body to leave the node's files", func() bool {
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(n.cfg.DataDir, f))
+			if err == nil && bytes.Contains(b, []byte(marker)) {
+				return false
+			}
+		}
+		return true
 	})
 }
 
