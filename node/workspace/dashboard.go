@@ -82,7 +82,7 @@ func (ws *Workspace) showDashboard(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			page.Scheduled = append(page.Scheduled, scheduledView{ID: e.ID, Kind: e.Kind, Title: titleOf(e.Body),
-				At: *e.PublishAt, Href: editHref(e)})
+				At: e.PublishAt.In(ws.cfg.Location), Href: editHref(e)})
 		}
 		slices.SortFunc(page.Scheduled, func(a, b scheduledView) int { return a.At.Compare(b.At) })
 		page.Scheduled = page.Scheduled[:min(len(page.Scheduled), dashboardScheduled)]
