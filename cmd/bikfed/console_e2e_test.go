@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,47 +17,14 @@ import (
 // consoleBrowser is a headless chromium on the hub's console that audits
 // every page it is shown with axe-core and keeps a screenshot of it.
 type consoleBrowser struct {
-	t     *testing.T
-	ctx   context.Context
-	axeJS string
-	shots string
-	n     int
+	*webBrowser
+	n int
 }
 
 func newConsoleBrowser(t *testing.T) *consoleBrowser {
-	chromium, axePath := browserTools(t)
-	axeJS, err := os.ReadFile(axePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shots := filepath.Join("..", "..", "testout", t.Name())
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	do(t, ctx, "set the reader's languages", acceptLanguage("en"))
-	return &consoleBrowser{t: t, ctx: ctx, axeJS: string(axeJS), shots: shots}
+	b := startWebBrowser(t, t.Name())
+	b.do("set the reader's languages", acceptLanguage("en"))
+	return &consoleBrowser{webBrowser: b}
 }
 
 // step runs browser steps; when one fails, the page it got stuck on is
@@ -79,12 +45,6 @@ func (b *consoleBrowser) step(what string, steps ...chromedp.Action[chromedp.Voi
 	}
 }
 
-// text returns the text of the first element sel matches.
-func (b *consoleBrowser) text(sel string) string {
-	b.t.Helper()
-	return get(b.t, b.ctx, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
-}
-
 // value returns the value of the input sel matches.
 func (b *consoleBrowser) value(sel string) string {
 	b.t.Helper()
@@ -92,32 +52,12 @@ func (b *consoleBrowser) value(sel string) string {
 }
 
 // check audits the page with axe-core (WCAG 2.1 A and AA) and saves a
-// full-page screenshot named after it.
+// full-page screenshot named after it, numbered in the order taken.
 func (b *consoleBrowser) check(name string) {
 	b.t.Helper()
 	b.n++
-	png := get(b.t, b.ctx, "screenshot "+name, chromedp.FullScreenshot(100))
-	if err := os.WriteFile(filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.n, name)), png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-	get(b.t, b.ctx, "inject axe-core", chromedp.Evaluate[bool](b.axeJS+";true"))
-	out := get(b.t, b.ctx, "run axe-core on "+name, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
-		.then(r => JSON.stringify({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-			nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary)}))}))`, chromedp.EvalAwaitPromise))
-	var res struct {
-		Passes     int   `json:"passes"`
-		Violations []any `json:"violations"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		b.t.Fatalf("axe-core on %s: %v", name, err)
-	}
-	if res.Passes < 10 {
-		b.t.Errorf("axe-core checked only %d rules on %s: did it run?", res.Passes, name)
-	}
-	if len(res.Violations) > 0 {
-		js, _ := json.MarshalIndent(res.Violations, "", "  ")
-		b.t.Errorf("axe-core: WCAG 2.1 A/AA violations on %s:\n%s", name, js)
-	}
+	b.shot(fmt.Sprintf("%02d-%s", b.n, name))
+	b.audit(name)
 }
 
 // acceptInvitation opens an invitation link, chooses a password and signs

@@ -467,59 +467,9 @@ func TestE2E_Resources(t *testing.T) {
 // with functions that save a full-page screenshot under testout/<test>/
 // and run axe-core (WCAG 2.1 A and AA) on the page shown.
 func resBrowser(t *testing.T) (ctx context.Context, shot func(string), audit func(string)) {
-	chromium, axePath := browserTools(t)
-	axeJS, err := os.ReadFile(axePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shots := filepath.Join("..", "..", "testout", t.Name())
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	do(t, ctx, "set the person's languages", acceptLanguage("en-GB,en;q=0.9"))
-	shot = func(name string) {
-		t.Helper()
-		png := get(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	audit = func(name string) {
-		t.Helper()
-		get(t, ctx, "inject axe-core", chromedp.Evaluate[bool](string(axeJS)+";true"))
-		out := get(t, ctx, "run axe-core on "+name, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
-			.then(r => JSON.stringify({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-				nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary)}))}))`, chromedp.EvalAwaitPromise))
-		var res struct {
-			Passes     int   `json:"passes"`
-			Violations []any `json:"violations"`
-		}
-		if err := json.Unmarshal([]byte(out), &res); err != nil {
-			t.Fatalf("axe-core on %s: %v", name, err)
-		}
-		if res.Passes < 10 {
-			t.Errorf("axe-core checked only %d rules on %s: did it run?", res.Passes, name)
-		}
-		if len(res.Violations) > 0 {
-			b, _ := json.MarshalIndent(res.Violations, "", "  ")
-			t.Errorf("axe-core: WCAG 2.1 A/AA violations on %s:\n%s", name, b)
-		}
-	}
-	return ctx, shot, audit
+	b := startWebBrowser(t, t.Name())
+	b.do("set the person's languages", acceptLanguage("en-GB,en;q=0.9"))
+	return b.ctx, b.shot, b.audit
 }
 
 // TestE2E_ResourcesJourney is an invited editor publishing a resource for

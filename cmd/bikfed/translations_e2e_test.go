@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,79 +24,15 @@ import (
 // trBrowser is a headless chromium with the checks every workspace page of
 // the translations journey gets: a full-page screenshot and axe-core's WCAG
 // 2.1 A/AA rules.
-type trBrowser struct {
-	t     *testing.T
-	ctx   context.Context
-	axe   string
-	shots string
-}
+type trBrowser struct{ *webBrowser }
 
-func newTrBrowser(t *testing.T) *trBrowser {
-	chromium, axePath := browserTools(t)
-	axeJS, err := os.ReadFile(axePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shots := filepath.Join("..", "..", "testout", t.Name())
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return &trBrowser{t: t, ctx: ctx, axe: string(axeJS), shots: shots}
-}
+func newTrBrowser(t *testing.T) *trBrowser { return &trBrowser{startWebBrowser(t, t.Name())} }
 
 // check saves a screenshot of the page as name and runs axe-core on it.
 func (b *trBrowser) check(name string) {
-	t := b.t
-	t.Helper()
-	png := get(t, b.ctx, "screenshot "+name, chromedp.FullScreenshot(100))
-	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	get(t, b.ctx, "inject axe-core", chromedp.Evaluate[bool](b.axe+";true"))
-	out := get(t, b.ctx, "run axe-core on "+name, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
-		.then(r => JSON.stringify({passes: r.passes.length, violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-			nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary)}))}))`, chromedp.EvalAwaitPromise))
-	var res struct {
-		Passes     int   `json:"passes"`
-		Violations []any `json:"violations"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("axe-core on %s: %v", name, err)
-	}
-	if res.Passes < 10 {
-		t.Errorf("axe-core checked only %d rules on %s: did it run?", res.Passes, name)
-	}
-	if len(res.Violations) > 0 {
-		v, _ := json.MarshalIndent(res.Violations, "", "  ")
-		t.Errorf("axe-core: WCAG 2.1 A/AA violations on %s:\n%s", name, v)
-	}
-}
-
-func (b *trBrowser) location() string {
 	b.t.Helper()
-	return get(b.t, b.ctx, "read the location", chromedp.Location())
+	b.shot(name)
+	b.audit(name)
 }
 
 // marked returns the text of the elements sel matches, without the words
