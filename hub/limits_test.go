@@ -337,8 +337,10 @@ func TestHub_Changes_StalledReaderCut(t *testing.T) {
 		fmt.Fprintf(c, "GET %s?since=0 HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer %s\r\n\r\n", protocol.PathChanges, be.cred)
 		conns = append(conns, c)
 	}
-	// The pages are read; the hub's readers go back to the pool while the
-	// clients still hold their connections.
+	// The hub takes the four connections (on a loaded machine, not at
+	// once); the pages are read, and the hub's readers go back to the
+	// pool while the clients still hold their connections.
+	eventually(t, 10*time.Second, func() bool { return capped.Open() == 4 }, "the four readers connected")
 	eventually(t, 10*time.Second, func() bool { return th.db.Reader().Stats().InUse == 0 }, "database readers released")
 	if n := capped.Open(); n != 4 {
 		t.Fatalf("%d connections open, want the 4 stalled readers'", n)

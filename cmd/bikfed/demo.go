@@ -172,7 +172,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 			ln.Close()
 			return fmt.Errorf("demo content for %s: %w", id, err)
 		}
-		if err := attachWorkspace(n, ncfg.DataDir, nil, workspaceSettings{}, nlog); err != nil {
+		if err := attachWorkspace(n, ncfg.DataDir, nil, workspaceSettings{timeZone: demoZones[id]}, nlog); err != nil {
 			ln.Close()
 			return fmt.Errorf("workspace of %s: %w", id, err)
 		}
@@ -228,6 +228,10 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 
 // listenOrAny listens on addr, or on any free loopback port when addr is taken,
 // so the demo starts even where 8080 is in use.
+// demoZones are the demo SICs' time zones, in which their people type and
+// read times.
+var demoZones = map[string]string{"be": "Europe/Brussels", "fi": "Europe/Helsinki", "pt": "Europe/Lisbon"}
+
 func listenOrAny(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err == nil {

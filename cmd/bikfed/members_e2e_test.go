@@ -159,6 +159,16 @@ func TestE2E_YouthMemberStaysOnNode(t *testing.T) {
 	if !strings.Contains(out, "pseudonym be-robin") {
 		t.Fatalf("youth add:\n%s", out)
 	}
+	// Robin uses the workspace: sessions, sign-ins and the audit log are
+	// written, all on be.
+	robin := newPerson(t, "http://"+waitServing(t, be.dir, nodeAddrFile))
+	robin.acceptInvitation(invitationLink(t, out), testPassword)
+	robin.signIn(email, testPassword)
+	for _, path := range []string{"/", "/account"} {
+		if got := robin.get(path); got.status != 200 || !strings.Contains(got.body, name) {
+			t.Fatalf("robin opening %s: %d", path, got.status)
+		}
+	}
 	if _, err := runCLI(t, nil, "node", "member", "add", "other@youth.example.be", "--name", "Other", "--role", "youth", "--data", be.dir); err == nil ||
 		!strings.Contains(err.Error(), "handle") {
 		t.Fatalf("youth without a handle: %v", err)

@@ -639,7 +639,16 @@ func TestE2E_ResourcesJourney(t *testing.T) {
 	do(t, ctx, "open the erase confirmation", chromedp.Navigate(base+later+"/erase"), chromedp.WaitVisible(css("button.danger")))
 	shot("08-erase")
 	audit("the erase confirmation")
-	do(t, ctx, "erase it", chromedp.Click(css("button.danger")), chromedp.WaitVisible(css("main h1")))
+	do(t, ctx, "erase it", chromedp.Click(css("button.danger")))
+	// The answer redirects: the next page is only safe to leave once the
+	// browser has arrived there.
+	waitFor(t, 30*time.Second, "the page after erasing", func() error {
+		if strings.HasSuffix(location(), "/erase") {
+			return fmt.Errorf("still at %s", location())
+		}
+		return nil
+	})
+	do(t, ctx, "see the erased resource", chromedp.WaitVisible(css("main h1")))
 
 	do(t, ctx, "phone width", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/resources/"), chromedp.WaitVisible(css("#found")))
 	shot("09-phone-list")

@@ -93,7 +93,7 @@ func (b *webBrowser) check(name string) {
 	b.shot(name)
 	b.do("narrow to a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	b.shot(name + "-phone")
-	b.do("widen again", chromedp.ResetViewport())
+	b.do("widen again", chromedp.EmulateViewport(1280, 900))
 }
 
 func (b *webBrowser) shot(name string) {

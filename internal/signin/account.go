@@ -58,6 +58,25 @@ type removePage struct {
 	Last bool
 }
 
+// browserWords says which browser a session runs in, from its User-Agent:
+// "Firefox on Windows", or the header itself, shortened, when it names
+// neither.
+func browserWords(t func(string, ...any) string, ua string) string {
+	b, sys := browserOf(ua)
+	switch {
+	case b != "" && sys != "":
+		return t("account.session.browser_on", "browser", b, "system", sys)
+	case b != "":
+		return b
+	case sys != "":
+		return sys
+	}
+	if r := []rune(ua); len(r) > 60 {
+		return string(r[:60]) + "…"
+	}
+	return ua
+}
+
 type sessionView struct {
 	Started          time.Time
 	LastUsed         time.Duration // ago
@@ -138,9 +157,10 @@ func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	page.Action, page.Member, page.Min, page.Max = r.URL.Path, m, h.minLen, h.maxLen
+	pr := web.Printer(r)
 	for _, s := range sessions {
 		page.Sessions = append(page.Sessions, sessionView{Started: s.CreatedAt, LastUsed: time.Since(s.LastSeenAt),
-			Browser: s.UserAgent, Address: s.Address, This: s.ID == current.ID})
+			Browser: browserWords(pr.T, s.UserAgent), Address: s.Address, This: s.ID == current.ID})
 	}
 	if h.keys != nil {
 		if err := h.fillPasskeys(r, &page); err != nil {

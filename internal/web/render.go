@@ -188,6 +188,9 @@ func (s *Site) languages(r *http.Request, current string) []LanguageLink {
 	var out []LanguageLink
 	for _, lang := range s.bundle.Languages() {
 		q := r.URL.Query()
+		// A form's token may be in the address (a streamed upload's
+		// action); links must not carry it on.
+		q.Del(FormField)
 		q.Set("lang", lang)
 		p := s.bundle.Printer(lang)
 		out = append(out, LanguageLink{Tag: p.Tag(), Name: p.T("language.name"),

@@ -32,6 +32,9 @@ type dashboardPage struct {
 	Refusals           []refusalView
 	Roles              []string
 	Now                time.Time
+	// Zone names the time zone of the times shown; Pseudonym is a youth
+	// member's name on the network.
+	Zone, Pseudonym string
 }
 
 type scheduledView struct {
@@ -57,7 +60,7 @@ func (ws *Workspace) mountDashboard() {
 func (ws *Workspace) showDashboard(w http.ResponseWriter, r *http.Request) {
 	m, _ := web.Member(r)
 	page := dashboardPage{Name: m.Name, Roles: m.Roles, Now: time.Now(),
-		Content: m.HasAnyRole(rolesContent...)}
+		Content: m.HasAnyRole(rolesContent...), Zone: ws.zoneName(), Pseudonym: m.Pseudonym}
 	if page.Content {
 		st, err := ws.node.Status(r.Context())
 		if err != nil {

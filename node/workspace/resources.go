@@ -294,12 +294,9 @@ func (ws *Workspace) formPage(r *http.Request, id string, in resourceInput, ps p
 	tok := url.QueryEscape(ws.site.FormToken(r))
 	pg := resourceFormPage{ID: id, Action: action + "?" + web.FormField + "=" + tok,
 		UploadURL: PathResources + "upload?" + web.FormField + "=" + tok, In: in, Problems: ps.sorted(),
-		MaxUpload: humanBytes(ws.maxUpload), MaxBytes: ws.maxUpload, Zone: ws.cfg.Location.String()}
+		MaxUpload: humanBytes(ws.maxUpload), MaxBytes: ws.maxUpload, Zone: ws.zoneName()}
 	if ws.cfg.UploadDir != "" {
 		pg.Chunk = resumeChunk
-	}
-	if pg.Zone == "Local" {
-		pg.Zone = ""
 	}
 	pg.Languages = languageChoices(p, "f-languages-", in.Languages)
 	pg.TextLangs = languageChoices(p, "", []string{in.Language})

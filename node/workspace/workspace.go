@@ -227,6 +227,17 @@ func (ws *Workspace) fail(w http.ResponseWriter, r *http.Request, what string, e
 	ws.site.Error(w, r, http.StatusInternalServerError, "")
 }
 
+// zoneName names the time zone the workspace shows times in: its IANA
+// name ("Europe/Brussels"), or for the system's own zone, which Go calls
+// "Local", its abbreviation now ("CET", "UTC").
+func (ws *Workspace) zoneName() string {
+	if name := ws.cfg.Location.String(); name != "Local" {
+		return name
+	}
+	abbr, _ := time.Now().In(ws.cfg.Location).Zone()
+	return abbr
+}
+
 // Site returns the web site the workspace is built on, for the parts that
 // need its middleware or error pages.
 func (ws *Workspace) Site() *web.Site { return ws.site }
