@@ -100,7 +100,7 @@ func TestHub_AdminHTTP(t *testing.T) {
 		return resp.StatusCode, b
 	}
 	body := string(mustJSON(t, map[string]any{"kind": "post", "visibility": "public", "publish_at": time.Now().Add(time.Hour),
-		"body": protocol.Post{Space: "news", Format: "blog", Title: "Bulletin", Text: "News", Language: "en", Author: "coordination"}}))
+		"body": protocol.Post{Space: "news", Format: "blog", Title: "Bulletin", Text: "News", Language: "en", Author: protocol.Author{Name: "coordination", SIC: protocol.HubID}}}))
 
 	if code, _ := do("POST", "/admin/v1/entities", be.cred, body); code != 403 {
 		t.Fatalf("node may publish: %d", code)
@@ -121,7 +121,7 @@ func TestHub_AdminHTTP(t *testing.T) {
 	if code, _ := get(t, th.url+"/api/v1/entities/"+res.ID, ""); code != 404 {
 		t.Fatalf("scheduled post is public: %d", code)
 	}
-	upd := `{"publish_at": null, "body": {"space":"news","format":"blog","title":"Bulletin","text":"News now","language":"en","author":"coordination"}}`
+	upd := `{"publish_at": null, "body": {"space":"news","format":"blog","title":"Bulletin","text":"News now","language":"en","author":{"name":"coordination","sic":"hub"}}}`
 	if code, b := do("PUT", "/admin/v1/entities/"+res.ID, th.AdminToken(), upd); code != 200 {
 		t.Fatalf("update: %d %s", code, b)
 	}

@@ -20,9 +20,9 @@ func TestHub_PublicAPI(t *testing.T) {
 	pub := be.resource(t, "Open guide", protocol.VisibilityPublic)
 	pubV2 := be.next(pub)
 	community := be.newChange(t, protocol.KindPost, protocol.VisibilityCommunity, protocol.Post{Space: "helplines",
-		Format: "thread", Title: "Case " + marker, Text: "text " + marker, Language: "en", Author: "a"})
+		Format: "thread", Title: "Case " + marker, Text: "text " + marker, Language: "en", Author: protocol.Author{Name: "a", SIC: "be"}})
 	youth := be.newChange(t, protocol.KindPost, protocol.VisibilityYouth, protocol.Post{Space: "youth",
-		Format: "blog", Title: "Youth " + marker, Text: "t " + marker, Language: "en", Author: "kid"})
+		Format: "blog", Title: "Youth " + marker, Text: "t " + marker, Language: "en", Author: protocol.Author{Pseudonym: "be-kid"}})
 	future := time.Now().Add(48 * time.Hour).UTC()
 	scheduled := be.resource(t, "Embargoed "+marker, protocol.VisibilityPublic)
 	scheduled.PublishAt = &future

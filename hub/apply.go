@@ -222,6 +222,9 @@ func (h *Hub) verify(it *pushItem, node string) {
 	if it.refusal == nil && it.fail == nil && c.Kind == protocol.KindProfile && !c.Deleted {
 		h.requireCountry(it, node)
 	}
+	if it.refusal == nil && it.fail == nil && c.Kind == protocol.KindPost && !c.Deleted {
+		refuseNationalYouth(it)
+	}
 }
 
 // nameUnparsed reads what it can of a change the strict parser refused:

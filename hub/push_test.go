@@ -24,7 +24,7 @@ func TestHub_PushFeedRoundTrip(t *testing.T) {
 	ss := be.signAll(t,
 		be.resource(t, "Cyberbullying guide", protocol.VisibilityPublic),
 		be.newChange(t, protocol.KindPost, protocol.VisibilityCommunity, protocol.Post{Space: "awareness", Format: "thread",
-			Title: "SID plans", Text: "Draft plans — ünïcødé ✓", Language: "en", Author: "ann"}),
+			Title: "SID plans", Text: "Draft plans — ünïcødé ✓", Language: "en", Author: protocol.Author{Name: "ann", SIC: "be"}}),
 		be.resource(t, "Privacy tips", protocol.VisibilityPublic),
 	)
 	res := be.mustPush(t, ss...)

@@ -12,7 +12,8 @@ import (
 
 // Rules between a change and what the hub holds (docs/protocol.md §4):
 // a profile speaks for a country its node is bound to, and for one only;
-// a comment and a translation agree with the entity they name. They are
+// a comment and a translation agree with the entity they name; nothing of
+// a national youth space is taken. They are
 // checked in body order, against the stored aggregate and the records of
 // the batch applied before them.
 
@@ -37,6 +38,26 @@ func (h *Hub) requireCountry(it *pushItem, node string) {
 		it.refusal = &protocol.Refusal{Line: it.line, Seq: c.Seq, ID: c.ID, Version: c.Version, Code: protocol.CodeCountryNotAllowed,
 			Reason: fmt.Sprintf("%s may not publish a profile for country %q (its countries: %s); the coordination team binds them at register-node --country",
 				node, body.Country, allowed)}
+	}
+}
+
+// refuseNationalYouth refuses a post of a national youth space. Its node
+// keeps such posts to itself; the hub refuses them all the same, so that a
+// node that sends one by mistake (or on purpose) cannot publish what its
+// young people wrote for their own SIC alone.
+func refuseNationalYouth(it *pushItem) {
+	c := it.change
+	var body struct {
+		Space string `json:"space"`
+	}
+	if err := json.Unmarshal(c.Body, &body); err != nil {
+		it.refusal = &protocol.Refusal{Line: it.line, Seq: c.Seq, ID: c.ID, Version: c.Version, Code: protocol.CodeInvalidField,
+			Reason: fmt.Sprintf("body: %v", err)}
+		return
+	}
+	if _, ok := protocol.NationalYouthSIC(body.Space); ok {
+		it.refusal = &protocol.Refusal{Line: it.line, Seq: c.Seq, ID: c.ID, Version: c.Version, Code: protocol.CodeInvalidSpace,
+			Reason: fmt.Sprintf("%s is a national youth space: its posts stay on their node and never reach the hub", body.Space)}
 	}
 }
 
@@ -124,6 +145,14 @@ func (st *applyState) checkRules(ctx context.Context, tx *sql.Tx, it *pushItem) 
 		if s, ok := st.have[it.ref]; ok && s.version > 0 {
 			t = &protocol.Target{Kind: protocol.Kind(s.kind), Version: s.version, Visibility: protocol.Visibility(s.visibility),
 				Deleted: s.deleted, PublishAt: s.publishAt}
+		}
+		if t == nil && c.Kind == protocol.KindComment && c.Visibility == protocol.VisibilityYouth {
+			// A node pushes its own post before any comment on it, so a
+			// youth comment on an own post the hub never had is, as far
+			// as the hub can tell, in the node's national youth space.
+			if owner, err := protocol.SplitEntityID(it.ref); err == nil && owner == c.Owner {
+				return protocol.Errorf(protocol.CodeInvalidSpace, "the hub does not hold %s, a post of %s's own: a comment in a national youth space stays on its node", it.ref, c.Owner), nil
+			}
 		}
 		return protocol.CheckReference(c, t, st.now), nil
 	}

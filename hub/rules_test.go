@@ -1,8 +1,10 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -220,7 +222,7 @@ func TestHub_ReferenceRules(t *testing.T) {
 	future := time.Now().Add(48 * time.Hour).UTC()
 
 	thread := be.newChange(t, protocol.KindPost, protocol.VisibilityCommunity, protocol.Post{Space: "helplines", Format: "thread",
-		Title: "Sextortion", Text: "Seen more cases?", Language: "en", Author: "Helpline"})
+		Title: "Sextortion", Text: "Seen more cases?", Language: "en", Author: protocol.Author{Name: "Helpline", SIC: "be"}})
 	res := be.newChange(t, protocol.KindResource, protocol.VisibilityPublic, resourceBody("Guide"))
 	resV2 := be.next(res)
 	gone := be.resource(t, "Gone", protocol.VisibilityPublic)
@@ -229,7 +231,7 @@ func TestHub_ReferenceRules(t *testing.T) {
 	embargoed := be.resource(t, "Embargoed", protocol.VisibilityPublic)
 	embargoed.PublishAt = &future
 	// A comment on a post of the same batch.
-	youthComment := be.newChange(t, protocol.KindComment, protocol.VisibilityYouth, protocol.Comment{Post: thread.ID, Text: "hi", Language: "en", Author: "kid"})
+	youthComment := be.newChange(t, protocol.KindComment, protocol.VisibilityYouth, protocol.Comment{Post: thread.ID, Text: "hi", Language: "en", Author: protocol.Author{Pseudonym: "be-kid"}})
 	if r := be.mustPush(t, be.signAll(t, thread, res, resV2, gone, goneDel, embargoed, youthComment)...); len(r.Refused) != 1 ||
 		r.Refused[0].Code != protocol.CodeVisibilityMismatch || r.Refused[0].ID != youthComment.ID {
 		t.Fatalf("same batch = %+v", r)
@@ -240,7 +242,7 @@ func TestHub_ReferenceRules(t *testing.T) {
 			Language: "fi", Title: "Opas", Method: "human", Review: "reviewed"})
 	}
 	comment := func(vis protocol.Visibility) *protocol.Change {
-		return fi.newChange(t, protocol.KindComment, vis, protocol.Comment{Post: thread.ID, Text: "Yes", Language: "en", Author: "fi"})
+		return fi.newChange(t, protocol.KindComment, vis, protocol.Comment{Post: thread.ID, Text: "Yes", Language: "en", Author: protocol.Author{Name: "Mikko", SIC: "fi"}})
 	}
 	for _, tc := range []struct {
 		name string
@@ -293,4 +295,54 @@ func FuzzNameUnparsed(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHub_CommunityRules: a national youth space never reaches the hub, and
+// an author speaks for the node that signs, whatever a node sends.
+func TestHub_CommunityRules(t *testing.T) {
+	th := mustOpenHub(t)
+	pt := th.enrolNode(t, "pt")
+	const marker = "NATIONAL-YOUTH-5512"
+	post := func(space string, vis protocol.Visibility, a protocol.Author) *protocol.Change {
+		text := "Texto"
+		if space == "youth:pt" {
+			text += " " + marker
+		}
+		return pt.newChange(t, protocol.KindPost, vis, protocol.Post{Space: space, Format: "thread", Title: "Olá",
+			Text: text, Language: "pt", Author: a})
+	}
+	national := post("youth:pt", protocol.VisibilityYouth, protocol.Author{Pseudonym: "pt-rita"})
+	coordinator := post("youth:pt", protocol.VisibilityYouth, protocol.Author{Name: "Joana", SIC: "pt"})
+	european := post("youth", protocol.VisibilityYouth, protocol.Author{Pseudonym: "pt-rita"})
+	forged := post("helplines", protocol.VisibilityCommunity, protocol.Author{Name: "Els", SIC: "be"})
+	forgedPseudonym := post("youth", protocol.VisibilityYouth, protocol.Author{Pseudonym: "be-sam"})
+	news := post("news", protocol.VisibilityPublic, protocol.Author{Name: "Joana", SIC: "pt"})
+	// A comment on the national post, which the hub never took.
+	onNational := pt.newChange(t, protocol.KindComment, protocol.VisibilityYouth, protocol.Comment{Post: national.ID, Text: "Eu também " + marker,
+		Language: "pt", Author: protocol.Author{Pseudonym: "pt-tiago"}})
+	onEuropean := pt.newChange(t, protocol.KindComment, protocol.VisibilityYouth, protocol.Comment{Post: european.ID, Text: "Sim",
+		Language: "pt", Author: protocol.Author{Pseudonym: "pt-tiago"}})
+	r := pt.mustPush(t, pt.signAll(t, national, coordinator, european, forged, forgedPseudonym, news, onNational, onEuropean)...)
+	want := map[string]protocol.Code{national.ID: protocol.CodeInvalidSpace, coordinator.ID: protocol.CodeInvalidSpace,
+		forged.ID: protocol.CodeInvalidAuthor, forgedPseudonym.ID: protocol.CodeInvalidAuthor, news.ID: protocol.CodeInvalidSpace,
+		onNational.ID: protocol.CodeInvalidSpace}
+	got := map[string]protocol.Code{}
+	for _, rf := range r.Refused {
+		got[rf.ID] = rf.Code
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("refused %v, want %v", got, want)
+	}
+	if r.Applied != 2 {
+		t.Fatalf("applied %d, want the European post and its comment", r.Applied)
+	}
+	feed, err := pt.client.Changes(t.Context(), 0, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range feed.Changes {
+		if bytes.Contains(item.Change, []byte(marker)) {
+			t.Fatalf("the feed carries a national youth change: %s", item.Change)
+		}
+	}
 }

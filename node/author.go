@@ -80,9 +80,10 @@ type author struct {
 }
 
 const upsertOwnSQL = `INSERT INTO entities (id, owner, kind, version, visibility, deleted, erased, publish_at, updated_at,
-		scheduled, outbox_seq, signed_version, key_id, hash, sig, change, body, blobs)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		scheduled, outbox_seq, signed_version, key_id, hash, sig, change, body, blobs, local)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET
+		local = excluded.local,
 		owner = excluded.owner, kind = excluded.kind, version = excluded.version,
 		visibility = excluded.visibility, deleted = excluded.deleted, erased = excluded.erased,
 		publish_at = excluded.publish_at, updated_at = excluded.updated_at, scheduled = excluded.scheduled,
@@ -210,11 +211,28 @@ func (a *author) put(ctx context.Context, id string, d Draft, createMissing bool
 	if err := a.checkRules(ctx, &c); err != nil {
 		return entityRow{}, 0, err
 	}
+	local, err := a.isLocal(ctx, &c)
+	if err != nil {
+		return entityRow{}, 0, err
+	}
+	if cur != nil {
+		was, err := a.localRow(ctx, id)
+		if err != nil {
+			return entityRow{}, 0, err
+		}
+		if was != local {
+			// Moving a post out would publish what was written for the
+			// SIC alone; moving one in cannot call back what the network
+			// already holds.
+			return entityRow{}, 0, &protocol.Error{Code: protocol.CodeInvalidSpace, Record: id,
+				Message: fmt.Sprintf("a post cannot move into or out of %s, the national youth space: write a new post there instead", protocol.NationalYouthSpace(self))}
+		}
+	}
 	if cur != nil && unchanged(*cur, c) {
 		return *cur, outcomeUnchanged, nil
 	}
 	scheduled := publishAt != nil && publishAt.After(a.now)
-	row, err := a.store(ctx, &c, scheduled, body)
+	row, err := a.store(ctx, &c, scheduled, local, body)
 	if err != nil {
 		return entityRow{}, 0, err
 	}
@@ -243,16 +261,18 @@ func unchanged(cur entityRow, c protocol.Change) bool {
 	return slices.Equal(cur.Blobs, c.Blobs) || len(cur.Blobs) == 0 && len(c.Blobs) == 0
 }
 
-// store writes c as the entity's current state; unless it is scheduled, it
-// signs c with the next seq and appends it to the outbox in the same
-// transaction, which is what keeps the outbox gap-free.
-func (a *author) store(ctx context.Context, c *protocol.Change, scheduled bool, localBody json.RawMessage) (entityRow, error) {
+// store writes c as the entity's current state; unless it is scheduled or
+// local, it signs c with the next seq and appends it to the outbox in the
+// same transaction, which is what keeps the outbox gap-free. A local entity
+// (isLocal) is never signed: with no signature and no outbox row, no path
+// of the node (push, reconciliation, verification) has anything to send.
+func (a *author) store(ctx context.Context, c *protocol.Change, scheduled, local bool, localBody json.RawMessage) (entityRow, error) {
 	var (
 		outboxSeq, signedVersion int64
 		keyID                    any
 		hash, sig, change        []byte
 	)
-	if !scheduled {
+	if !scheduled && !local {
 		c.Seq = a.head + 1
 		s, err := a.n.key.Sign(c)
 		if err != nil {
@@ -278,7 +298,7 @@ func (a *author) store(ctx context.Context, c *protocol.Change, scheduled bool, 
 		body = string(localBody)
 	}
 	_, err := a.upsert.ExecContext(ctx, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility), c.Deleted, c.Erased,
-		fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), scheduled, outboxSeq, signedVersion, keyID, hash, sig, change, body, blobs)
+		fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), scheduled, outboxSeq, signedVersion, keyID, hash, sig, change, body, blobs, local)
 	if err != nil {
 		return entityRow{}, fmt.Errorf("store %s: %w", c.ID, err)
 	}
@@ -322,7 +342,11 @@ func (a *author) remove(ctx context.Context, id string, erase bool) (entityRow, 
 		}
 		a.erased = true
 	}
-	r, err := a.store(ctx, &c, false, localBody)
+	local, err := a.localRow(ctx, id)
+	if err != nil {
+		return entityRow{}, err
+	}
+	r, err := a.store(ctx, &c, false, local, localBody)
 	if err != nil {
 		return entityRow{}, err
 	}
@@ -392,8 +416,45 @@ func (a *author) publish(ctx context.Context, r entityRow) error {
 	if err := checkChange(&c); err != nil {
 		return err
 	}
-	_, err := a.store(ctx, &c, false, r.Body)
+	local, err := a.localRow(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	_, err = a.store(ctx, &c, false, local, r.Body)
 	return err
+}
+
+// isLocal reports whether c stays on this node: a post of its national
+// youth space, or a comment on a post that stays.
+func (a *author) isLocal(ctx context.Context, c *protocol.Change) (bool, error) {
+	var ref struct {
+		Space string `json:"space"`
+		Post  string `json:"post"`
+	}
+	switch c.Kind {
+	case protocol.KindPost:
+		if err := json.Unmarshal(c.Body, &ref); err != nil {
+			return false, fieldError("body", "%v", err)
+		}
+		return ref.Space == protocol.NationalYouthSpace(a.n.ident.Node), nil
+	case protocol.KindComment:
+		if err := json.Unmarshal(c.Body, &ref); err != nil {
+			return false, fieldError("body", "%v", err)
+		}
+		return a.localRow(ctx, ref.Post)
+	}
+	return false, nil
+}
+
+// localRow reports whether the entity id is stored as local; an entity the
+// node does not hold is not.
+func (a *author) localRow(ctx context.Context, id string) (bool, error) {
+	var local bool
+	err := a.tx.QueryRowContext(ctx, `SELECT local FROM entities WHERE id = ?`, id).Scan(&local)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("read %s: %w", id, err)
+	}
+	return local, nil
 }
 
 // write runs fn as one authoring transaction and wakes the push loop after it.

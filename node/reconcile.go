@@ -31,7 +31,7 @@ func (a *author) rebase(ctx context.Context, r entityRow, onto int64) (entityRow
 	if err := checkChange(&c); err != nil {
 		return entityRow{}, fmt.Errorf("rebase %s: %w", r.ID, err)
 	}
-	out, err := a.store(ctx, &c, false, r.Body)
+	out, err := a.store(ctx, &c, false, false, r.Body)
 	if err != nil {
 		return entityRow{}, err
 	}
@@ -138,8 +138,10 @@ func (n *Node) reconcileLocked(ctx context.Context) error {
 			hash                              []byte
 		}
 		var local []own
+		// A local entity (a national youth space's) is none of the hub's
+		// business: it is neither compared nor ever sent.
 		rows, err := tx.QueryContext(ctx, `SELECT id, version, signed_version, outbox_seq, scheduled, hash FROM entities
-			WHERE id >= ? AND id < ? ORDER BY id`, lo, hi)
+			WHERE id >= ? AND id < ? AND local = 0 ORDER BY id`, lo, hi)
 		if err != nil {
 			return fmt.Errorf("read own entities: %w", err)
 		}

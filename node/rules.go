@@ -53,6 +53,14 @@ func (a *author) checkRules(ctx context.Context, c *protocol.Change) error {
 				// The network has only the last signed version.
 				t.Version = r.signedVersion
 			}
+			if r.Kind == protocol.KindPost && !r.Deleted {
+				var post struct {
+					Space string `json:"space"`
+				}
+				if json.Unmarshal(r.Body, &post) == nil {
+					t.Space = post.Space
+				}
+			}
 		case !errors.Is(err, protocol.ErrNotFound):
 			return err
 		}

@@ -370,6 +370,16 @@ func (v *fieldErrors) add(field, format string, args ...any) {
 	v.fields = append(v.fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
+// refuse is add for a field whose error has its own code. The change is
+// refused with the first such code; a forged author outranks the others,
+// since it is the one a reader must not miss.
+func (v *fieldErrors) refuse(code Code, field, format string, args ...any) {
+	if v.code == "" || code == CodeInvalidAuthor {
+		v.code = code
+	}
+	v.add(field, format, args...)
+}
+
 func (v *fieldErrors) err() error {
 	if len(v.fields) == 0 {
 		return nil
@@ -728,7 +738,7 @@ var postFields = []fastField[Post]{
 	{"title", func(d *fastDecoder, p *Post) bool { return d.str(&p.Title) }},
 	{"text", func(d *fastDecoder, p *Post) bool { return d.str(&p.Text) }},
 	{"language", func(d *fastDecoder, p *Post) bool { return d.str(&p.Language) }},
-	{"author", func(d *fastDecoder, p *Post) bool { return d.str(&p.Author) }},
+	{"author", func(d *fastDecoder, p *Post) bool { return decodeObject(d, &p.Author, authorFields) }},
 	{"tags", func(d *fastDecoder, p *Post) bool { return decodeList(d, &p.Tags, (*fastDecoder).str) }},
 }
 
@@ -736,7 +746,13 @@ var commentFields = []fastField[Comment]{
 	{"post", func(d *fastDecoder, m *Comment) bool { return d.str(&m.Post) }},
 	{"text", func(d *fastDecoder, m *Comment) bool { return d.str(&m.Text) }},
 	{"language", func(d *fastDecoder, m *Comment) bool { return d.str(&m.Language) }},
-	{"author", func(d *fastDecoder, m *Comment) bool { return d.str(&m.Author) }},
+	{"author", func(d *fastDecoder, m *Comment) bool { return decodeObject(d, &m.Author, authorFields) }},
+}
+
+var authorFields = []fastField[Author]{
+	{"name", func(d *fastDecoder, a *Author) bool { return d.str(&a.Name) }},
+	{"sic", func(d *fastDecoder, a *Author) bool { return d.str(&a.SIC) }},
+	{"pseudonym", func(d *fastDecoder, a *Author) bool { return d.str(&a.Pseudonym) }},
 }
 
 var profileFields = []fastField[Profile]{

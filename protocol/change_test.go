@@ -189,12 +189,49 @@ func TestChange_Validate(t *testing.T) {
 		{"translation review", KindTranslation, func(c, b map[string]any) { b["review"] = "outdated" }, CodeInvalidField, []string{"body.review"}},
 		{"translation language", KindTranslation, func(c, b map[string]any) { b["language"] = "nl-be" }, CodeInvalidField, []string{"body.language"}},
 		// Post.
-		{"post visibility/space mismatch", KindPost, func(c, b map[string]any) { c["visibility"] = "public" }, CodeInvalidField, []string{"visibility"}},
-		{"youth post not youth", KindPost, func(c, b map[string]any) { b["space"] = "youth" }, CodeInvalidField, []string{"visibility"}},
-		{"news post not public", KindPost, func(c, b map[string]any) { b["space"] = "news" }, CodeInvalidField, []string{"visibility"}},
-		{"unknown space", KindPost, func(c, b map[string]any) { b["space"] = "general" }, CodeInvalidField, []string{"body.space"}},
+		{"post visibility/space mismatch", KindPost, func(c, b map[string]any) { c["visibility"] = "public" }, CodeVisibilityMismatch, []string{"visibility"}},
+		{"youth post not youth", KindPost, func(c, b map[string]any) { b["space"] = "youth" }, CodeVisibilityMismatch, []string{"visibility"}},
+		{"national youth post not youth", KindPost, func(c, b map[string]any) { b["space"] = "youth:be" }, CodeVisibilityMismatch, []string{"visibility"}},
+		{"blog post public", KindPost, func(c, b map[string]any) { b["space"] = "blog"; c["visibility"] = "public" }, CodeVisibilityMismatch, []string{"visibility"}},
+		{"news post by a node", KindPost, func(c, b map[string]any) { b["space"] = "news"; c["visibility"] = "public" }, CodeInvalidSpace, []string{"body.space"}},
+		{"unknown space", KindPost, func(c, b map[string]any) { b["space"] = "general" }, CodeInvalidSpace, []string{"body.space"}},
+		{"old youth area name", KindPost, func(c, b map[string]any) { b["space"] = "youth:" }, CodeInvalidSpace, []string{"body.space"}},
+		{"another SIC's national youth space", KindPost, func(c, b map[string]any) { b["space"] = "youth:pt"; c["visibility"] = "youth" }, CodeInvalidSpace, []string{"body.space"}},
 		{"post format", KindPost, func(c, b map[string]any) { b["format"] = "wiki" }, CodeInvalidField, []string{"body.format"}},
 		{"post without author", KindPost, func(c, b map[string]any) { delete(b, "author") }, CodeInvalidField, []string{"body.author"}},
+		{"post author as a string", KindPost, func(c, b map[string]any) { b["author"] = "Els" }, CodeMalformedJSON, nil},
+		{"post author with an unknown member", KindPost, func(c, b map[string]any) { b["author"] = map[string]any{"name": "Els", "sic": "be", "email": "e@x"} }, CodeMalformedJSON, nil},
+		{"post author without a name", KindPost, func(c, b map[string]any) { b["author"] = map[string]any{"sic": "be"} }, CodeInvalidField, []string{"body.author.name"}},
+		{"post author of another SIC", KindPost, func(c, b map[string]any) { b["author"] = map[string]any{"name": "Els", "sic": "fr"} }, CodeInvalidAuthor, []string{"body.author.sic"}},
+		{"forged author outranks other errors", KindPost, func(c, b map[string]any) {
+			b["author"] = map[string]any{"name": "Els", "sic": "fr"}
+			b["space"] = "general"
+		}, CodeInvalidAuthor, []string{"body.space", "body.author.sic"}},
+		{"pseudonym in a staff space", KindPost, func(c, b map[string]any) { b["author"] = map[string]any{"pseudonym": "be-sam"} }, CodeInvalidField, []string{"body.author.pseudonym"}},
+		{"pseudonym of another SIC", KindPost, func(c, b map[string]any) {
+			c["visibility"], b["space"], b["author"] = "youth", "youth", map[string]any{"pseudonym": "fr-sam"}
+		}, CodeInvalidAuthor, []string{"body.author.pseudonym"}},
+		{"pseudonym without its SIC", KindPost, func(c, b map[string]any) {
+			c["visibility"], b["space"], b["author"] = "youth", "youth", map[string]any{"pseudonym": "sam"}
+		}, CodeInvalidAuthor, []string{"body.author.pseudonym"}},
+		{"pseudonym with capitals", KindPost, func(c, b map[string]any) {
+			c["visibility"], b["space"], b["author"] = "youth", "youth", map[string]any{"pseudonym": "be-Sam"}
+		}, CodeInvalidField, []string{"body.author.pseudonym"}},
+		{"pseudonym with a double hyphen", KindPost, func(c, b map[string]any) {
+			c["visibility"], b["space"], b["author"] = "youth", "youth", map[string]any{"pseudonym": "be-sam--x"}
+		}, CodeInvalidField, []string{"body.author.pseudonym"}},
+		{"pseudonym handle too long", KindPost, func(c, b map[string]any) {
+			c["visibility"], b["space"], b["author"] = "youth", "youth", map[string]any{"pseudonym": "be-" + strings.Repeat("s", MaxHandleLen+1)}
+		}, CodeInvalidField, []string{"body.author.pseudonym"}},
+		{"pseudonym and name", KindPost, func(c, b map[string]any) {
+			c["visibility"], b["space"], b["author"] = "youth", "youth", map[string]any{"pseudonym": "be-sam", "name": "Sam", "sic": "be"}
+		}, CodeInvalidField, []string{"body.author"}},
+		{"comment author of another SIC", KindComment, func(c, b map[string]any) { b["author"] = map[string]any{"name": "Mikko", "sic": "fi"} }, CodeInvalidAuthor, []string{"body.author.sic"}},
+		{"pseudonym in a staff comment", KindComment, func(c, b map[string]any) { b["author"] = map[string]any{"pseudonym": "be-sam"} }, CodeInvalidField, []string{"body.author.pseudonym"}},
+		{"youth comment by another SIC's pseudonym", KindComment, func(c, b map[string]any) {
+			c["visibility"], b["author"] = "youth", map[string]any{"pseudonym": "pt-sam"}
+		}, CodeInvalidAuthor, []string{"body.author.pseudonym"}},
+		{"comment without author", KindComment, func(c, b map[string]any) { delete(b, "author") }, CodeInvalidField, []string{"body.author"}},
 		{"post tag too long", KindPost, func(c, b map[string]any) { b["tags"] = []any{strings.Repeat("t", 65)} }, CodeInvalidField, []string{"body.tags[0]"}},
 		// Comment.
 		{"public comment", KindComment, func(c, b map[string]any) { c["visibility"] = "public" }, CodeInvalidField, []string{"visibility"}},
@@ -271,9 +308,24 @@ func TestChange_Validate_accepts(t *testing.T) {
 		}},
 		{"hub news post", KindPost, func(c, b map[string]any) {
 			c["owner"], c["id"], c["key_id"], c["visibility"] = "hub", "hub:01JKT3S9HREHT78X3MEHT78X3M", "hub-cefdc15aab03ee79", "public"
-			b["space"], b["format"] = "news", "blog"
+			b["space"], b["format"], b["author"] = "news", "blog", map[string]any{"name": "BIK team", "sic": "hub"}
 		}},
 		{"youth post", KindPost, func(c, b map[string]any) { c["visibility"] = "youth"; b["space"] = "youth" }},
+		{"youth post by a young person", KindPost, func(c, b map[string]any) {
+			c["visibility"], b["space"], b["author"] = "youth", "youth", map[string]any{"pseudonym": "be-sam-2"}
+		}},
+		{"national youth post by a young person", KindPost, func(c, b map[string]any) {
+			c["visibility"], b["space"], b["author"] = "youth", "youth:be", map[string]any{"pseudonym": "be-" + strings.Repeat("s", MaxHandleLen)}
+		}},
+		{"national youth post by a coordinator", KindPost, func(c, b map[string]any) { c["visibility"] = "youth"; b["space"] = "youth:be" }},
+		{"blog post", KindPost, func(c, b map[string]any) { b["space"] = "blog" }},
+		{"youth comment by a young person", KindComment, func(c, b map[string]any) {
+			c["visibility"], b["author"] = "youth", map[string]any{"pseudonym": "be-sam"}
+		}},
+		{"hub comment by the coordination team", KindComment, func(c, b map[string]any) {
+			c["owner"], c["id"], c["key_id"] = "hub", "hub:01JKT3SAH0K6CSK6CSK6CSK6CS", "hub-cefdc15aab03ee79"
+			b["author"] = map[string]any{"name": "BIK team", "sic": "hub"}
+		}},
 		{"scheduled", KindResource, func(c, b map[string]any) { c["publish_at"] = "2026-02-10T08:00:00+01:00" }},
 		{"community resource", KindResource, func(c, b map[string]any) { c["visibility"] = "community" }},
 		{"zero age range", KindResource, func(c, b map[string]any) { b["age_min"], b["age_max"] = 0, 0 }},
@@ -574,7 +626,7 @@ func TestDecodeChangeFast(t *testing.T) {
 		pub := time.Date(2026, 2, 10, 8, 0, 0, 0, time.UTC)
 		c := &Change{Protocol: Version, ID: "be:01JKT3S6M00M2GA1850M2GA185", Kind: KindPost, Owner: "be", Version: 2, Seq: 7,
 			UpdatedAt: time.Now(), Visibility: VisibilityPublic, PublishAt: &pub, Deleted: true, Erased: true, KeyID: "be-81bcc3dfb9ba630c",
-			Body: json.RawMessage(`{"space":"news","format":"blog","title":"<Safer> & \"you\" \u2028 été","text":"x","language":"fr","author":"a","tags":[]}`)}
+			Body: json.RawMessage(`{"space":"news","format":"blog","title":"<Safer> & \"you\" \u2028 été","text":"x","language":"fr","author":{"name":"a","sic":"hub"},"tags":[]}`)}
 		raw, err := json.Marshal(c)
 		if err != nil {
 			t.Fatal(err)
@@ -668,8 +720,8 @@ func TestChange_Validate_bidiControls(t *testing.T) {
 		{KindResource, "body.title", func(c, b map[string]any, s string) { b["title"] = s }},
 		{KindTranslation, "body.title", func(c, b map[string]any, s string) { b["title"] = s }},
 		{KindPost, "body.title", func(c, b map[string]any, s string) { b["title"] = s }},
-		{KindPost, "body.author", func(c, b map[string]any, s string) { b["author"] = s }},
-		{KindComment, "body.author", func(c, b map[string]any, s string) { b["author"] = s }},
+		{KindPost, "body.author.name", func(c, b map[string]any, s string) { sub(b, "author")["name"] = s }},
+		{KindComment, "body.author.name", func(c, b map[string]any, s string) { sub(b, "author")["name"] = s }},
 		{KindProfile, "body.name", func(c, b map[string]any, s string) { b["name"] = s }},
 		{KindProfile, "body.awareness.name", func(c, b map[string]any, s string) { sub(b, "awareness")["name"] = s }},
 		{KindProfile, "body.helpline.name", func(c, b map[string]any, s string) { sub(b, "helpline")["name"] = s }},

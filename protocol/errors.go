@@ -42,6 +42,12 @@ const (
 	CodeCountryTaken       Code = "country_taken"
 	CodeVisibilityMismatch Code = "visibility_mismatch"
 	CodeInvalidSource      Code = "invalid_source"
+	// CodeInvalidSpace refuses a post in a space that is not on the list,
+	// that its owner may not write in, or that never leaves its node.
+	CodeInvalidSpace Code = "invalid_space"
+	// CodeInvalidAuthor refuses a post or comment whose author speaks for
+	// another SIC than the one that signs it.
+	CodeInvalidAuthor Code = "invalid_author"
 	// CodeSuspended refuses every sync request of a node the coordination
 	// team suspended; its credential stays valid for when it is resumed.
 	CodeSuspended Code = "suspended"
@@ -80,6 +86,8 @@ var statusByCode = map[Code]int{
 	CodeCountryTaken:        http.StatusConflict,
 	CodeVisibilityMismatch:  http.StatusUnprocessableEntity,
 	CodeInvalidSource:       http.StatusUnprocessableEntity,
+	CodeInvalidSpace:        http.StatusUnprocessableEntity,
+	CodeInvalidAuthor:       http.StatusUnprocessableEntity,
 	CodeSuspended:           http.StatusForbidden,
 	CodeErased:              http.StatusGone,
 }
@@ -195,6 +203,8 @@ var (
 	ErrCountryTaken        = &Error{Code: CodeCountryTaken}
 	ErrVisibilityMismatch  = &Error{Code: CodeVisibilityMismatch}
 	ErrInvalidSource       = &Error{Code: CodeInvalidSource}
+	ErrInvalidSpace        = &Error{Code: CodeInvalidSpace}
+	ErrInvalidAuthor       = &Error{Code: CodeInvalidAuthor}
 	ErrSuspended           = &Error{Code: CodeSuspended}
 	ErrErased              = &Error{Code: CodeErased}
 )

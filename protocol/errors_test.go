@@ -42,6 +42,8 @@ var allCodes = []struct {
 	{CodeCountryTaken, ErrCountryTaken, 409},
 	{CodeVisibilityMismatch, ErrVisibilityMismatch, 422},
 	{CodeInvalidSource, ErrInvalidSource, 422},
+	{CodeInvalidSpace, ErrInvalidSpace, 422},
+	{CodeInvalidAuthor, ErrInvalidAuthor, 422},
 	{CodeSuspended, ErrSuspended, 403},
 	{CodeErased, ErrErased, 410},
 }

@@ -85,6 +85,14 @@ func FuzzParseChange(f *testing.F) {
 	f.Add([]byte(`{"v":1,"id":"be:01JKT3S6M00M2GA1850M2GA185","kind":"resource","owner":"be","version":1,"seq":1,"updated_at":"2025-02-11T09:00:00Z","visibility":"public","deleted":true,"erased":true,"key_id":"be-81bcc3dfb9ba630c"}`))
 	f.Add([]byte(`{"v":1,"body":{"a":[{"b":[1,{"c":null}]}]},"body":{}}`))
 	f.Add([]byte(`{}`))
+	// Authors and spaces: a pseudonym in a national youth space, a
+	// forged SIC, an author that is not an object, one with a member
+	// repeated or unknown.
+	f.Add([]byte(`{"v":1,"id":"pt:01JKT3S9HREHT78X3MEHT78X3M","kind":"post","owner":"pt","version":1,"seq":1,"updated_at":"2025-02-11T09:00:00Z","visibility":"youth","body":{"space":"youth:pt","format":"thread","title":"t","text":"x","language":"pt","author":{"pseudonym":"pt-rita-9"}},"key_id":"pt-81bcc3dfb9ba630c"}`))
+	f.Add([]byte(`{"v":1,"id":"be:01JKT3SAH0K6CSK6CSK6CSK6CS","kind":"comment","owner":"be","version":1,"seq":1,"updated_at":"2025-02-11T09:00:00Z","visibility":"community","body":{"post":"fi:01JKT3S6M00M2GA1850M2GA185","text":"x","language":"en","author":{"name":"n","sic":"fi"}},"key_id":"be-81bcc3dfb9ba630c"}`))
+	f.Add([]byte(`{"v":1,"kind":"post","body":{"author":"name","space":"youth:"}}`))
+	f.Add([]byte(`{"v":1,"kind":"comment","body":{"author":{"sic":"be","sic":"fr","name":null}}}`))
+	f.Add([]byte(`{"v":1,"kind":"post","body":{"author":{"pseudonym":"be-a","email":"x"}}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c, err := ParseChange(raw)
 		if err != nil {
@@ -297,6 +305,14 @@ func FuzzDecodeChangeFast(f *testing.F) {
 	f.Add([]byte(`{"v":1,"kind":"post","body":{"title":"a\u00e9\ud83d\ude00\"\\\/\b\f\n\r\t","tags":[]},"seq":-0,"version":18446744073709551616}`))
 	f.Add([]byte(`{"v":1,"kind":"comment","deleted":true,"erased":false,"blobs":[{"size":1,"name":"x"},{}],"publish_at":"2025-02-11T09:00:00Z"}`))
 	f.Add([]byte(`{"v":1.0,"version":1e3,"seq":01,"deleted":null,"body":{}}`))
+	// Authors and spaces: a pseudonym in a national youth space, a
+	// forged SIC, an author that is not an object, one with a member
+	// repeated or unknown.
+	f.Add([]byte(`{"v":1,"id":"pt:01JKT3S9HREHT78X3MEHT78X3M","kind":"post","owner":"pt","version":1,"seq":1,"updated_at":"2025-02-11T09:00:00Z","visibility":"youth","body":{"space":"youth:pt","format":"thread","title":"t","text":"x","language":"pt","author":{"pseudonym":"pt-rita-9"}},"key_id":"pt-81bcc3dfb9ba630c"}`))
+	f.Add([]byte(`{"v":1,"id":"be:01JKT3SAH0K6CSK6CSK6CSK6CS","kind":"comment","owner":"be","version":1,"seq":1,"updated_at":"2025-02-11T09:00:00Z","visibility":"community","body":{"post":"fi:01JKT3S6M00M2GA1850M2GA185","text":"x","language":"en","author":{"name":"n","sic":"fi"}},"key_id":"be-81bcc3dfb9ba630c"}`))
+	f.Add([]byte(`{"v":1,"kind":"post","body":{"author":"name","space":"youth:"}}`))
+	f.Add([]byte(`{"v":1,"kind":"comment","body":{"author":{"sic":"be","sic":"fr","name":null}}}`))
+	f.Add([]byte(`{"v":1,"kind":"post","body":{"author":{"pseudonym":"be-a","email":"x"}}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c, body, ok := decodeChangeFast(raw)
 		if !ok {

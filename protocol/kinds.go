@@ -46,7 +46,7 @@ type Post struct {
 	Title    string   `json:"title"`
 	Text     string   `json:"text"`
 	Language string   `json:"language"`
-	Author   string   `json:"author"`
+	Author   Author   `json:"author"`
 	Tags     []string `json:"tags,omitempty"`
 }
 
@@ -55,7 +55,66 @@ type Comment struct {
 	Post     string `json:"post"`
 	Text     string `json:"text"`
 	Language string `json:"language"`
-	Author   string `json:"author"`
+	Author   Author `json:"author"`
+}
+
+// Author says who wrote a post or a comment. It lives in the body, so the
+// owner's signature covers it: a SIC cannot speak in another's name. A
+// member of staff or of the coordination team is named, with the SIC that
+// publishes the entity (the hub's id for the coordination team); a young
+// person is only a pseudonym, <sic>-<handle>, never a name.
+type Author struct {
+	Name      string `json:"name,omitempty"`
+	SIC       string `json:"sic,omitempty"`
+	Pseudonym string `json:"pseudonym,omitempty"`
+}
+
+// MaxHandleLen bounds the handle of a pseudonym, after its "<sic>-" prefix.
+const MaxHandleLen = 32
+
+// validate checks the author of an entity owned by owner in space, a space
+// of the list or "" when the space is not known (a comment's post lives
+// elsewhere). An author that speaks for another SIC is a forgery, refused
+// with CodeInvalidAuthor rather than as a mistyped field.
+func (a *Author) validate(v *fieldErrors, owner, space string) {
+	switch {
+	case a.Pseudonym != "" && (a.Name != "" || a.SIC != ""):
+		v.add("body.author", "either a pseudonym or a name with its SIC, not both")
+	case a.Pseudonym != "":
+		if space != "" && !IsYouthSpace(space) {
+			v.add("body.author.pseudonym", "pseudonyms write in the youth spaces only; %s is a staff space", space)
+			return
+		}
+		handle, ok := strings.CutPrefix(a.Pseudonym, owner+"-")
+		if !ok {
+			v.refuse(CodeInvalidAuthor, "body.author.pseudonym", "%q is not a pseudonym of %s: it must start with %q", a.Pseudonym, owner, owner+"-")
+			return
+		}
+		if err := ValidHandle(handle); err != nil {
+			v.add("body.author.pseudonym", "%v", err)
+		}
+	case a.Name != "" || a.SIC != "":
+		requireName(v, "body.author.name", a.Name, MaxShortField)
+		if a.SIC != owner {
+			v.refuse(CodeInvalidAuthor, "body.author.sic", "%q: an author speaks for the SIC that publishes, %s", a.SIC, owner)
+		}
+	default:
+		v.add("body.author", "required: a name with its sic, or a pseudonym")
+	}
+}
+
+// ValidHandle checks the part of a pseudonym after its "<sic>-": lowercase
+// letters and digits, single hyphens inside, at most MaxHandleLen bytes.
+func ValidHandle(h string) error {
+	ok := h != "" && len(h) <= MaxHandleLen && h[0] != '-' && h[len(h)-1] != '-' && !strings.Contains(h, "--")
+	for i := 0; ok && i < len(h); i++ {
+		c := h[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("handle %q is not 1 to %d lowercase letters, digits and single hyphens", h, MaxHandleLen)
+	}
+	return nil
 }
 
 // Profile is a SIC's national signposting.
@@ -165,11 +224,18 @@ func (t *Translation) validate(v *fieldErrors, c *Change) {
 }
 
 func (p *Post) validate(v *fieldErrors, c *Change) {
-	want, ok := spaceVisibility[p.Space]
-	if !ok {
-		v.add("body.space", "%q is not a space (%s)", p.Space, strings.Join(Spaces, ", "))
-	} else if c.Visibility != want {
-		v.add("visibility", "posts in %s must be %s, not %s", p.Space, want, c.Visibility)
+	space := p.Space
+	want, err := SpaceVisibility(space)
+	switch {
+	case err != nil:
+		v.refuse(CodeInvalidSpace, "body.space", "%v", err)
+		space = ""
+	case space == SpaceNews && c.Owner != HubID:
+		v.refuse(CodeInvalidSpace, "body.space", "news is the coordination team's: only the hub publishes in it")
+	case strings.HasPrefix(space, youthSpacePrefix) && space != NationalYouthSpace(c.Owner):
+		v.refuse(CodeInvalidSpace, "body.space", "%s is the national youth space of another SIC; %s writes in %s", space, c.Owner, NationalYouthSpace(c.Owner))
+	case c.Visibility != want:
+		v.refuse(CodeVisibilityMismatch, "visibility", "posts in %s are %s, not %s", space, want, c.Visibility)
 	}
 	if !inVocab(PostFormats, p.Format) {
 		v.add("body.format", "%q is not one of %s", p.Format, strings.Join(PostFormats, ", "))
@@ -177,7 +243,7 @@ func (p *Post) validate(v *fieldErrors, c *Change) {
 	requireName(v, "body.title", p.Title, MaxShortField)
 	requireText(v, "body.text", p.Text, MaxTextField)
 	requireLang(v, "body.language", p.Language)
-	requireName(v, "body.author", p.Author, MaxShortField)
+	p.Author.validate(v, c.Owner, space)
 	if len(p.Tags) > MaxListLen {
 		v.add("body.tags", "%d tags, limit %d", len(p.Tags), MaxListLen)
 	}
@@ -190,7 +256,13 @@ func (m *Comment) validate(v *fieldErrors, c *Change) {
 	}
 	requireText(v, "body.text", m.Text, MaxTextField)
 	requireLang(v, "body.language", m.Language)
-	requireName(v, "body.author", m.Author, MaxShortField)
+	space := ""
+	if c.Visibility != VisibilityYouth {
+		// Only the youth spaces have youth visibility: any other comment is
+		// in a staff space, whichever one its post is in.
+		space = SpaceBlog
+	}
+	m.Author.validate(v, c.Owner, space)
 	if c.Visibility == VisibilityPublic {
 		v.add("visibility", "comments are for signed-in members, not public")
 	}

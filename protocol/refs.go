@@ -13,11 +13,14 @@ type Target struct {
 	Visibility Visibility
 	Deleted    bool
 	PublishAt  *time.Time
+	// Space is a post's space, when the holder knows it.
+	Space string
 }
 
 // CheckReference applies the rules between a comment or a translation and
 // the entity its body names (§4), which validation of the change alone
-// cannot see: a comment has its post's visibility; a translation has its
+// cannot see: a comment has its post's visibility, and one on a post of a
+// national youth space is its SIC's own; a translation has its
 // resource's, and names a resource that exists, is not deleted, is
 // published at now (or the translation is embargoed until it is), at a
 // version it has reached. t is nil when the holder
@@ -35,6 +38,9 @@ func CheckReference(c *Change, t *Target, now time.Time) *Error {
 		}
 		if c.Visibility != t.Visibility {
 			return Errorf(CodeVisibilityMismatch, "visibility %s: a comment has its post's visibility, %s", c.Visibility, t.Visibility)
+		}
+		if sic, ok := NationalYouthSIC(t.Space); ok && c.Owner != sic {
+			return Errorf(CodeInvalidSpace, "its post is in %s, the national youth space of %s: only %s comments there", t.Space, sic, sic)
 		}
 	case KindTranslation:
 		var body struct {

@@ -19,6 +19,13 @@ func TestCheckReference(t *testing.T) {
 	}
 	resource := &Target{Kind: KindResource, Version: 3, Visibility: VisibilityPublic}
 	post := &Target{Kind: KindPost, Version: 1, Visibility: VisibilityCommunity}
+	ptYouth := &Target{Kind: KindPost, Version: 1, Visibility: VisibilityYouth, Space: "youth:pt"}
+	europeanYouth := &Target{Kind: KindPost, Version: 1, Visibility: VisibilityYouth, Space: "youth"}
+	commentBy := func(owner string) *Change {
+		c := comment(VisibilityYouth)
+		c.Owner = owner
+		return c
+	}
 	for _, tc := range []struct {
 		name string
 		c    *Change
@@ -28,6 +35,9 @@ func TestCheckReference(t *testing.T) {
 		{"comment with its post's visibility", comment(VisibilityCommunity), post, nil},
 		{"youth comment on a community post", comment(VisibilityYouth), post, ErrVisibilityMismatch},
 		{"comment on a post not held", comment(VisibilityYouth), nil, nil},
+		{"comment in its own national youth space", commentBy("pt"), ptYouth, nil},
+		{"comment in another SIC's national youth space", commentBy("be"), ptYouth, ErrInvalidSpace},
+		{"comment in the European youth space", commentBy("be"), europeanYouth, nil},
 		{"deleted comment", &Change{Kind: KindComment, Visibility: VisibilityYouth, Deleted: true}, post, nil},
 		{"translation of the current version", translation(3, VisibilityPublic, nil), resource, nil},
 		{"translation of an older version", translation(1, VisibilityPublic, nil), resource, nil},

@@ -347,9 +347,9 @@ func TestVerify(t *testing.T) {
 // spaces and tabs between tokens, members out of struct order, raw HTML
 // characters and escapes. Verbatim transport must keep it verifiable.
 const oddChange = `{ "v" : 1,	"kind":"post" , "id":"be:01JKT3S9HREHT78X3MEHT78X3M","owner":"be","version":1,"seq":44,` +
-	`"updated_at":"2025-02-11T09:10:00.5+01:00","visibility":"public",` +
-	`"body":{"space":"news","format":"blog","title":"Safer Internet Day <2026> & \"you\"",` +
-	`"text":"<script>alert('x')</script> \u00e9t\u00e9 \/ é \u2028","language":"fr-BE","author":"SIC Belgium"},` +
+	`"updated_at":"2025-02-11T09:10:00.5+01:00","visibility":"community",` +
+	`"body":{"space":"blog","format":"blog","title":"Safer Internet Day <2026> & \"you\"",` +
+	`"text":"<script>alert('x')</script> \u00e9t\u00e9 \/ é \u2028","language":"fr-BE","author":{ "sic":"be", "name":"SIC Belgium"}},` +
 	`"key_id":"be-81bcc3dfb9ba630c" }`
 
 func TestSigned_verbatim(t *testing.T) {
@@ -549,7 +549,7 @@ func TestSign_docs(t *testing.T) {
 		t.Fatalf("public key %s", got)
 	}
 	s := signedGolden(t, KindComment)
-	if got := base64.StdEncoding.EncodeToString(s.Sig); got != "zmp7Fk9J8Mux/PL34q8IhBHAHQ0xC6OHRYafdt8AXIkU0mQFCH6KTwIz9SpmirJJDUix7dnsbeGoJYH2ZAE5DQ==" {
+	if got := base64.StdEncoding.EncodeToString(s.Sig); got != "wo3s8Dm/P47UHNBoYBBi/8je77IbJujxjRwn2UavQb2a5NT8HWCLevmogblwKm3pz67Tjdi7j7GwbWHH2V9rAg==" {
 		t.Fatalf("sig %s", got)
 	}
 }

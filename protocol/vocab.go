@@ -1,6 +1,10 @@
 package protocol
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // The controlled vocabularies. They are part of the protocol: a record using a
 // term outside them is refused, so every node and the portal's facets agree on
@@ -27,9 +31,11 @@ var (
 	// Minisites are the portal's minisites a resource can be tagged for:
 	// Safer Internet Day, BIK Youth and the Positive Online Content Campaign.
 	Minisites = []string{"sid", "youth", "pocc"}
-	// Spaces are where posts live: the four Communities of Practice, the youth
-	// area, and public news.
-	Spaces = []string{"awareness", "helplines", "youth-participation", "hotlines", "youth", "news"}
+	// Spaces are where posts live: the four Communities of Practice, the
+	// network's blog, the European youth space and public news. Each SIC
+	// also has its national youth space, NationalYouthSpace(its node id),
+	// which SpaceVisibility knows without a list.
+	Spaces = []string{"awareness", "helplines", "youth-participation", "hotlines", SpaceBlog, SpaceYouth, SpaceNews}
 	// TranslationMethods say how a translation was made.
 	TranslationMethods = []string{"human", "machine", "post-edited"}
 	// ReviewStates say where a translation is in review.
@@ -40,15 +46,59 @@ var (
 	ModerationDecisions = []string{"approve", "hide"}
 )
 
-// spaceVisibility is the visibility each space demands: Communities of Practice
-// are for signed-in members, the youth area is its own audience, news is public.
+// The spaces other code names.
+const (
+	SpaceBlog  = "blog"
+	SpaceYouth = "youth"
+	SpaceNews  = "news"
+	// youthSpacePrefix starts a national youth space: youth:<sic>.
+	youthSpacePrefix = "youth:"
+)
+
+// spaceVisibility is the visibility each space demands: Communities of
+// Practice and the blog are for signed-in staff, the youth spaces are their
+// own audience, news is public.
 var spaceVisibility = map[string]Visibility{
 	"awareness":           VisibilityCommunity,
 	"helplines":           VisibilityCommunity,
 	"youth-participation": VisibilityCommunity,
 	"hotlines":            VisibilityCommunity,
-	"youth":               VisibilityYouth,
-	"news":                VisibilityPublic,
+	SpaceBlog:             VisibilityCommunity,
+	SpaceYouth:            VisibilityYouth,
+	SpaceNews:             VisibilityPublic,
+}
+
+// NationalYouthSpace is the closed youth space of the SIC whose node id is
+// sic. Its posts and their comments never leave that SIC's node.
+func NationalYouthSpace(sic string) string { return youthSpacePrefix + sic }
+
+// NationalYouthSIC returns the SIC of a national youth space, or false when
+// space is not one.
+func NationalYouthSIC(space string) (string, bool) {
+	sic, ok := strings.CutPrefix(space, youthSpacePrefix)
+	if !ok || ValidNodeID(sic) != nil {
+		return "", false
+	}
+	return sic, true
+}
+
+// IsYouthSpace reports whether space is the European youth space or a
+// national one: the spaces where young people write under a pseudonym.
+func IsYouthSpace(space string) bool {
+	_, national := NationalYouthSIC(space)
+	return space == SpaceYouth || national
+}
+
+// SpaceVisibility returns the visibility the posts of space have, or an
+// error naming the spaces when space is none of them.
+func SpaceVisibility(space string) (Visibility, error) {
+	if v, ok := spaceVisibility[space]; ok {
+		return v, nil
+	}
+	if _, ok := NationalYouthSIC(space); ok {
+		return VisibilityYouth, nil
+	}
+	return "", fmt.Errorf("%q is not a space (%s, or %s<sic> for a SIC's national youth space)", space, strings.Join(Spaces, ", "), youthSpacePrefix)
 }
 
 func inVocab(vocab []string, term string) bool { return slices.Contains(vocab, term) }

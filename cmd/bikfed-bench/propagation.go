@@ -356,7 +356,7 @@ func allSeeAll(apis []nodeAPI) bool {
 // from sending the request, to be readable on every other node.
 func publishAndWait(owner nodeAPI, apis []nodeAPI, title string) (time.Duration, error) {
 	body, _ := json.Marshal(map[string]any{"kind": "post", "visibility": "community", "body": map[string]any{
-		"space": "awareness", "format": "thread", "language": "en", "author": "bench", "title": title,
+		"space": "awareness", "format": "thread", "language": "en", "author": map[string]any{"name": "bench", "sic": owner.id}, "title": title,
 		"text": "Sharing this term's campaign materials on screen time with the other awareness centres.",
 	}})
 	start := time.Now()

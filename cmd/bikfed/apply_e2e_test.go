@@ -316,10 +316,10 @@ func TestE2E_ReferenceRules(t *testing.T) {
 	dir := t.TempDir()
 	thread := createdID(t, mustCLI(t, nil, "node", "create", "--kind", "post", "--visibility", "community",
 		"--file", writeJSONFile(t, dir, "thread.json", protocol.Post{Space: "helplines", Format: "thread", Title: "Sextortion after the holidays",
-			Text: "Are others seeing more cases?", Language: "en", Author: "Helpline coordinator"}), "--data", be.dir))
+			Text: "Are others seeing more cases?", Language: "en", Author: protocol.Author{Name: "Helpline coordinator", SIC: "be"}}), "--data", be.dir))
 	guide := createdID(t, mustCLI(t, nil, "node", "create", "--kind", "resource", "--file", resourceJSON(t, dir, "Guide for parents"), "--data", be.dir))
 	comment := func(vis protocol.Visibility) string {
-		return writeJSONFile(t, dir, "comment-"+string(vis)+".json", protocol.Comment{Post: thread, Text: "Yes, twice as many.", Language: "en", Author: "kid"})
+		return writeJSONFile(t, dir, "comment-"+string(vis)+".json", protocol.Comment{Post: thread, Text: "Yes, twice as many.", Language: "en", Author: protocol.Author{Name: "Pieter", SIC: "be"}})
 	}
 	translation := func(source int64) string {
 		return writeJSONFile(t, dir, fmt.Sprintf("tr-%d.json", source), protocol.Translation{Resource: guide, SourceVersion: source,
@@ -355,12 +355,12 @@ func TestE2E_ReferenceRules(t *testing.T) {
 		}
 		return s, c.ID
 	}
-	youth, youthID := sign(protocol.KindComment, protocol.VisibilityYouth, protocol.Comment{Post: thread, Text: "hi", Language: "en", Author: "kid"})
+	youth, youthID := sign(protocol.KindComment, protocol.VisibilityYouth, protocol.Comment{Post: thread, Text: "hi", Language: "en", Author: protocol.Author{Pseudonym: "fi-kid"}})
 	ahead, aheadID := sign(protocol.KindTranslation, protocol.VisibilityPublic, protocol.Translation{Resource: guide, SourceVersion: 7,
 		Language: "fi", Title: "Opas", Method: "human", Review: "reviewed"})
 	nowhere, nowhereID := sign(protocol.KindTranslation, protocol.VisibilityPublic, protocol.Translation{Resource: "be:01ARZ3NDEKTSV4RRFFQ69G5FAV",
 		SourceVersion: 1, Language: "fi", Title: "Opas", Method: "human", Review: "reviewed"})
-	good, goodID := sign(protocol.KindComment, protocol.VisibilityCommunity, protocol.Comment{Post: thread, Text: "Same here.", Language: "en", Author: "fi"})
+	good, goodID := sign(protocol.KindComment, protocol.VisibilityCommunity, protocol.Comment{Post: thread, Text: "Same here.", Language: "en", Author: protocol.Author{Name: "Mikko", SIC: "fi"}})
 	res, status := fi.push(1, fi.seq, line(youth), line(ahead), line(nowhere), line(good))
 	if status != 200 || res.Applied != 1 || res.AppliedSeq != fi.seq {
 		t.Fatalf("push = %d %+v", status, res)

@@ -525,7 +525,7 @@ func TestE2E_AttachmentRefusals(t *testing.T) {
 	os.WriteFile(minutes, []byte("%PDF-1.7 minutes of the helplines meeting"), 0o600)
 	os.WriteFile(guide, []byte("%PDF-1.7 a public guide for parents"), 0o600)
 	post, _ := json.Marshal(map[string]any{"space": "helplines", "format": "thread", "title": "Meeting minutes", "text": "Attached.",
-		"language": "en", "author": "Helpline team"})
+		"language": "en", "author": map[string]any{"name": "Helpline team", "sic": "be"}})
 	postPath := filepath.Join(dir, "post.json")
 	os.WriteFile(postPath, post, 0o600)
 	mustCLI(t, nil, "node", "create", "--kind", "post", "--visibility", "community", "--file", postPath, "--attach", minutes, "--data", be.dir)

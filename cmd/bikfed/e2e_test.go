@@ -32,7 +32,7 @@ func importDrafts(t testing.TB, n *testNode, drafts []sampledata.Draft) {
 // but never a public surface.
 func communityPost(owner string) sampledata.Draft {
 	body, _ := json.Marshal(map[string]any{
-		"space": "helplines", "format": "thread", "language": "en", "author": "helpline-" + owner,
+		"space": "helplines", "format": "thread", "language": "en", "author": map[string]any{"name": "helpline-" + owner, "sic": owner},
 		"title": "Sextortion contacts rising after the holidays (" + owner + ")",
 		"text":  "Our helpline saw more sextortion contacts this month; how are other helplines handling follow-up with parents?",
 	})

@@ -87,7 +87,7 @@ func (gn *gossipNetwork) addGossipNode(id string, extra ...string) *testNode {
 
 // adminAPI is a running node's admin API.
 type adminAPI struct {
-	base, token string
+	node, base, token string
 }
 
 var apiClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -95,7 +95,7 @@ var apiClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transpo
 // admin reads a running node's admin address (written at each start) and token.
 func admin(t testing.TB, n *testNode) adminAPI {
 	t.Helper()
-	var a adminAPI
+	a := adminAPI{node: n.id}
 	waitFor(t, 20*time.Second, n.id+" admin address", func() error {
 		b, err := os.ReadFile(filepath.Join(n.dir, "node.addr"))
 		if err != nil {
@@ -135,7 +135,7 @@ func (a adminAPI) do(method, path string, body []byte) (int, []byte, error) {
 // publish creates a community post on the node and returns its id.
 func (a adminAPI) publish(title string) (string, error) {
 	body, _ := json.Marshal(map[string]any{"kind": "post", "visibility": "community", "body": map[string]any{
-		"space": "helplines", "format": "thread", "language": "en", "author": "e2e", "title": title,
+		"space": "helplines", "format": "thread", "language": "en", "author": map[string]any{"name": "e2e", "sic": a.node}, "title": title,
 		"text": "How are other helplines handling follow-up with parents after a sextortion report?",
 	}})
 	code, b, err := a.do("POST", "/admin/v1/entities", body)

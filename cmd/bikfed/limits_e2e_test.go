@@ -308,7 +308,7 @@ func TestE2E_StalledFeedReaders(t *testing.T) {
 	a, b := nw.addNode("be"), nw.addNode("fi")
 	drafts := make([]sampledata.Draft, bigPosts)
 	for i := range drafts {
-		body, _ := json.Marshal(map[string]any{"space": "helplines", "format": "thread", "language": "en", "author": "e2e",
+		body, _ := json.Marshal(map[string]any{"space": "helplines", "format": "thread", "language": "en", "author": map[string]any{"name": "e2e", "sic": "be"},
 			"title": fmt.Sprintf("Long report %d", i), "text": strings.Repeat("A long report on helpline contacts. ", postBytes/36)})
 		drafts[i] = sampledata.Draft{Kind: "post", Visibility: "community", Body: body}
 	}

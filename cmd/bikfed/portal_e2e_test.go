@@ -66,11 +66,11 @@ func privateDrafts(owner string) []sampledata.Draft {
 	body := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 	return []sampledata.Draft{
 		{Ref: owner + "-priv-post", Kind: "post", Visibility: "community", Body: body(protocol.Post{Space: "hotlines", Format: "thread",
-			Title: "Case notes " + privateMarker, Text: "Members only: " + privateMarker, Language: "en", Author: "analyst-" + privateMarker})},
+			Title: "Case notes " + privateMarker, Text: "Members only: " + privateMarker, Language: "en", Author: protocol.Author{Name: "analyst-" + privateMarker, SIC: owner}})},
 		{Ref: owner + "-priv-comment", Kind: "comment", Visibility: "community", Body: body(protocol.Comment{Post: "@" + owner + "-priv-post",
-			Text: "Reply " + privateMarker, Language: "en", Author: "colleague-" + privateMarker})},
+			Text: "Reply " + privateMarker, Language: "en", Author: protocol.Author{Name: "colleague-" + privateMarker, SIC: owner}})},
 		{Ref: owner + "-priv-youth", Kind: "post", Visibility: "youth", Body: body(protocol.Post{Space: "youth", Format: "thread",
-			Title: "Youth panel " + privateMarker, Text: "Only the youth area: " + privateMarker, Language: "en", Author: "panellist-" + privateMarker})},
+			Title: "Youth panel " + privateMarker, Text: "Only the youth area: " + privateMarker, Language: "en", Author: protocol.Author{Pseudonym: owner + "-panellist-" + strings.ToLower(privateMarker)}})},
 		{Ref: owner + "-priv-res", Kind: "resource", Visibility: "community", Body: body(protocol.Resource{Title: "Draft guide " + privateMarker,
 			Description: "Not yet public " + privateMarker, Language: "en", Languages: []string{"en"}, AgeMin: 8, AgeMax: 12,
 			Audiences: []string{"teachers"}, Topics: []string{"privacy"}, Type: "guide"})},

@@ -88,7 +88,7 @@ func TestPortal_OnlyPublicPublishedVisible(t *testing.T) {
 		draft{kind: "resource", vis: "public", body: resourceBody("Visible guide", "en", []string{"en"}, 8, 12, "guide", []string{"privacy"})},
 		draft{kind: "resource", vis: "community", body: resourceBody("Community draft guide", "en", []string{"en"}, 8, 12, "guide", []string{"privacy"})},
 		draft{kind: "resource", vis: "public", publishAt: &soon, body: resourceBody("Embargoed guide", "en", []string{"en"}, 8, 12, "guide", []string{"privacy"})},
-		draft{kind: "post", vis: "community", body: protocol.Post{Space: "awareness", Format: "blog", Title: "Members only post", Text: "Members only.", Language: "en", Author: "x"}},
+		draft{kind: "post", vis: "community", body: protocol.Post{Space: "awareness", Format: "blog", Title: "Members only post", Text: "Members only.", Language: "en", Author: protocol.Author{Name: "x", SIC: "be"}}},
 	)
 	n.waitIndexed()
 	titles := func() string {
@@ -175,13 +175,13 @@ func TestPortal_Privacy(t *testing.T) {
 	blob := be.upload([]byte("%PDF-1.4 members only "+marker), "members-"+marker+".pdf", "application/pdf")
 	pubBlob := be.upload([]byte("%PDF-1.4 a public handout"), "handout.pdf", "application/pdf")
 	priv := be.push(
-		draft{kind: "post", vis: "community", body: protocol.Post{Space: "helplines", Format: "thread", Title: "Case " + marker, Text: "Details " + marker, Language: "en", Author: "helpline-" + marker}},
-		draft{kind: "comment", vis: "community", body: protocol.Comment{Post: ids["be-post-1"], Text: "Reply " + marker, Language: "en", Author: "a-" + marker}},
+		draft{kind: "post", vis: "community", body: protocol.Post{Space: "helplines", Format: "thread", Title: "Case " + marker, Text: "Details " + marker, Language: "en", Author: protocol.Author{Name: "helpline-" + marker, SIC: "be"}}},
+		draft{kind: "comment", vis: "community", body: protocol.Comment{Post: ids["be-post-1"], Text: "Reply " + marker, Language: "en", Author: protocol.Author{Name: "a-" + marker, SIC: "be"}}},
 		draft{kind: "resource", vis: "community", blobs: []protocol.BlobRef{blob}, body: resourceBody("Draft "+marker, "en", []string{"en"}, 8, 12, "guide", []string{"privacy"})},
 	)
 	// A translation has its resource's visibility: this one, the members'.
 	be.push(draft{kind: "translation", vis: "community", body: protocol.Translation{Resource: priv[2], SourceVersion: 1, Language: "it", Title: "Bozza " + marker, Method: "human", Review: "unreviewed"}})
-	fi.push(draft{kind: "post", vis: "youth", body: protocol.Post{Space: "youth", Format: "thread", Title: "Youth " + marker, Text: "Youth text " + marker, Language: "fi", Author: "panel-" + marker}})
+	fi.push(draft{kind: "post", vis: "youth", body: protocol.Post{Space: "youth", Format: "thread", Title: "Youth " + marker, Text: "Youth text " + marker, Language: "fi", Author: protocol.Author{Pseudonym: "fi-panel-" + strings.ToLower(marker)}}})
 	hidden := fi.push(draft{kind: "resource", vis: "public", body: resourceBody("Reported "+marker, "fi", []string{"fi"}, 8, 12, "guide", []string{"privacy"})})
 	if _, err := n.h.Publish(t.Context(), protocol.KindModeration, protocol.VisibilityCommunity, protocol.Moderation{Target: hidden[0], Decision: "hide", Reason: marker}); err != nil {
 		t.Fatal(err)
