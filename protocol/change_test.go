@@ -195,7 +195,11 @@ func TestChange_Validate(t *testing.T) {
 		{"blog post public", KindPost, func(c, b map[string]any) { b["space"] = "blog"; c["visibility"] = "public" }, CodeVisibilityMismatch, []string{"visibility"}},
 		{"news post by a node", KindPost, func(c, b map[string]any) { b["space"] = "news"; c["visibility"] = "public" }, CodeInvalidSpace, []string{"body.space"}},
 		{"unknown space", KindPost, func(c, b map[string]any) { b["space"] = "general" }, CodeInvalidSpace, []string{"body.space"}},
-		{"old youth area name", KindPost, func(c, b map[string]any) { b["space"] = "youth:" }, CodeInvalidSpace, []string{"body.space"}},
+		{"the hub's national youth space", KindPost, func(c, b map[string]any) {
+			c["owner"], c["id"], c["key_id"], c["visibility"] = "hub", "hub:01JKT3S9HREHT78X3MEHT78X3M", "hub-cefdc15aab03ee79", "youth"
+			b["space"], b["author"] = "youth:hub", map[string]any{"name": "BIK team", "sic": "hub"}
+		}, CodeInvalidSpace, []string{"body.space"}},
+		{"national youth space without its SIC", KindPost, func(c, b map[string]any) { b["space"] = "youth:" }, CodeInvalidSpace, []string{"body.space"}},
 		{"another SIC's national youth space", KindPost, func(c, b map[string]any) { b["space"] = "youth:pt"; c["visibility"] = "youth" }, CodeInvalidSpace, []string{"body.space"}},
 		{"post format", KindPost, func(c, b map[string]any) { b["format"] = "wiki" }, CodeInvalidField, []string{"body.format"}},
 		{"post without author", KindPost, func(c, b map[string]any) { delete(b, "author") }, CodeInvalidField, []string{"body.author"}},

@@ -73,10 +73,11 @@ var spaceVisibility = map[string]Visibility{
 func NationalYouthSpace(sic string) string { return youthSpacePrefix + sic }
 
 // NationalYouthSIC returns the SIC of a national youth space, or false when
-// space is not one.
+// space is not one. The hub is no SIC and has none: what it publishes goes
+// to every node.
 func NationalYouthSIC(space string) (string, bool) {
 	sic, ok := strings.CutPrefix(space, youthSpacePrefix)
-	if !ok || ValidNodeID(sic) != nil {
+	if !ok || sic == HubID || ValidNodeID(sic) != nil {
 		return "", false
 	}
 	return sic, true
