@@ -137,6 +137,11 @@ func TestNode_NationalYouthSpace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, e := range []Entity{national, byCoordinator, reply} {
+		if got, err := n.Get(ctx, e.ID); err != nil || got.State != StateLocal {
+			t.Fatalf("%s shows as %q (%v), want %q: it never leaves the node", e.ID, got.State, err, StateLocal)
+		}
+	}
 	if _, err := n.Update(ctx, national.ID, post("youth:pt", protocol.Author{Pseudonym: "pt-rita"}, "só para Portugal, editado")); err != nil {
 		t.Fatal(err)
 	}

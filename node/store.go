@@ -65,6 +65,9 @@ const (
 	StateSynced State = "synced"
 	// StateRemote is another owner's entity, pulled from the hub.
 	StateRemote State = "remote"
+	// StateLocal is an own entity that never leaves this node: a post of
+	// the SIC's national youth space, or a comment on one.
+	StateLocal State = "local"
 )
 
 // Entity is the local view of one entity, as the admin API and CLI show it.
@@ -89,10 +92,12 @@ type entityRow struct {
 	scheduled     bool
 	outboxSeq     int64
 	signedVersion int64
+	// local marks an entity that never leaves the node (migration 0009).
+	local bool
 }
 
 const entityColumns = `id, owner, kind, version, visibility, deleted, erased, publish_at, updated_at,
-	scheduled, outbox_seq, signed_version, body, blobs`
+	scheduled, outbox_seq, signed_version, body, blobs, local`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -105,7 +110,7 @@ func scanEntity(s scanner) (entityRow, error) {
 		blobs     sql.NullString
 	)
 	err := s.Scan(&r.ID, &r.Owner, &r.Kind, &r.Version, &r.Visibility, &r.Deleted, &r.Erased,
-		&publishAt, &updatedAt, &r.scheduled, &r.outboxSeq, &r.signedVersion, &body, &blobs)
+		&publishAt, &updatedAt, &r.scheduled, &r.outboxSeq, &r.signedVersion, &body, &blobs, &r.local)
 	if err != nil {
 		return r, err
 	}
@@ -131,6 +136,8 @@ func (r entityRow) view(self string, checkpoint int64) Entity {
 	switch {
 	case r.Owner != self:
 		e.State = StateRemote
+	case r.local:
+		e.State = StateLocal
 	case r.scheduled:
 		e.State = StateScheduled
 	case r.outboxSeq > checkpoint:
