@@ -21,7 +21,9 @@
 //     /files/<sha256>/<name>; any other image becomes its alternative text.
 //   - No style, class, id or event attribute, and no script, iframe, object,
 //     embed, form or input element survives.
-//   - The source is at most MaxSize bytes; text nested more than MaxDepth
-//     levels deep, or that would render to more than MaxOutput bytes, is
-//     refused with ErrTooComplex.
+//   - The source is at most MaxSize bytes (ErrTooLong). A source with a
+//     line longer than MaxLine, nested more than MaxDepth levels deep, with
+//     a table of more than MaxCells cells, or that would render to more
+//     than MaxOutput bytes is refused with ErrTooComplex, before the parser
+//     spends more than a moment on it.
 package markup

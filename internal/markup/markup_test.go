@@ -24,6 +24,7 @@ func TestRender_Kept(t *testing.T) {
 		{"paragraph and emphasis", "Hello *there* **you** ~~not~~", []string{
 			"<p>Hello <em>there</em> <strong>you</strong> <del>not</del></p>"}},
 		{"hard break", "one  \ntwo", []string{"one<br>", "two"}},
+		{"backslash break", "one\\\ntwo", []string{"one<br>", "two"}},
 		{"headings shift down", "# One\n\n## Two\n\n### Three\n\n#### Four\n\n###### Six", []string{
 			"<h2>One</h2>", "<h3>Two</h3>", "<h4>Three</h4>", "<h4>Four</h4>", "<h4>Six</h4>"}},
 		{"setext heading shifts", "Title\n=====", []string{"<h2>Title</h2>"}},
@@ -82,6 +83,8 @@ func TestRender_Removed(t *testing.T) {
 		{"tab in scheme", "[x](<java\tscript:alert(1)>)", []string{"<a"}, ""},
 		{"vbscript link", "[x](vbscript:msgbox(1))", []string{"<a"}, "<p>x</p>"},
 		{"data link", "[x](data:text/html,<script>alert(1)</script>)", []string{"<a"}, ""},
+		{"data image link", "[x](data:image/png;base64,AAAA)", []string{"<a"}, "<p>x</p>"},
+		{"file link", "[x](file:///etc/passwd)", []string{"<a"}, "<p>x</p>"},
 		{"data href in HTML", `<a href="data:text/html,<script>alert(1)</script>">x</a>`, []string{"<a"}, ""},
 		{"javascript autolink", "<javascript:alert(1)>", []string{"<a"}, "<p>javascript:alert(1)</p>"},
 		{"javascript reference", "[x][r]\n\n[r]: javascript:alert(1)", []string{"<a"}, "<p>x</p>"},
@@ -410,4 +413,33 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestRender_Concurrent shares the one parser, renderer and policy between
+// goroutines, as the web servers do; run with -race.
+func TestRender_Concurrent(t *testing.T) {
+	src := "# T\n\n[a](https://a.example) ![p](" + blob + "p.png) | a |\n|---|\n| 1 |\n\n- [x] x"
+	want := mustRender(t, src)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 50 {
+				got, err := Render(src)
+				if err == nil && string(got) != want {
+					err = fmt.Errorf("got %q, want %q", got, want)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				_ = Excerpt(src, 10)
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
