@@ -47,6 +47,8 @@ func TestRender_Kept(t *testing.T) {
 		{"reference link", "[a][r]\n\n[r]: https://example.org/x", []string{`<a href="https://example.org/x"`}},
 		{"attachment image", "![A poster](" + blob + "poster.png \"Poster\")", []string{
 			`<img src="` + blob + `poster.png" alt="A poster" title="Poster" loading="lazy">`}},
+		{"description and title with punctuation", "![Poster: \"Be kind?\" <3 & more](" + blob + "p.png \"Why? Because: 100%\")", []string{
+			`alt="Poster: &#34;Be kind?&#34; &lt;3 &amp; more"`, `title="Why? Because: 100%"`}},
 		{"raw HTML shown as text", "Use <b>bold</b> & <br> here", []string{
 			"<p>Use &lt;b&gt;bold&lt;/b&gt; &amp; &lt;br&gt; here</p>"}},
 		{"entities", "caf&eacute; &#x41; &lt;", []string{"café A &lt;"}},
@@ -86,7 +88,7 @@ func TestRender_Removed(t *testing.T) {
 		{"data image link", "[x](data:image/png;base64,AAAA)", []string{"<a"}, "<p>x</p>"},
 		{"file link", "[x](file:///etc/passwd)", []string{"<a"}, "<p>x</p>"},
 		{"data href in HTML", `<a href="data:text/html,<script>alert(1)</script>">x</a>`, []string{"<a"}, ""},
-		{"javascript autolink", "<javascript:alert(1)>", []string{"<a"}, "<p>javascript:alert(1)</p>"},
+		{"javascript autolink", "<javascript:alert(1)>", []string{"<a"}, "<p>javascript&#58;alert(1)</p>"},
 		{"javascript reference", "[x][r]\n\n[r]: javascript:alert(1)", []string{"<a"}, "<p>x</p>"},
 		{"iframe", `<iframe src="https://evil.example"></iframe>`, []string{"<iframe"}, ""},
 		{"object and embed", `<object data="x.swf"></object><embed src="x.swf">`, []string{"<object", "<embed"}, ""},
@@ -121,6 +123,37 @@ func TestRender_Removed(t *testing.T) {
 				t.Errorf("Render(%q) = %q, want it to contain %q", tt.src, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestRender_Defused checks that the words written with a character
+// reference read, and link, exactly as the author wrote them.
+func TestRender_Defused(t *testing.T) {
+	src := "Never paste javascript: links; x onclick=y is [text](<https://a.example/?q=javascript:x&b= onload=1> \"Beware JavaScript: links\")."
+	got := mustRender(t, src)
+	if m := literal.FindString(got); m != "" {
+		t.Fatalf("Render = %q contains %q", got, m)
+	}
+	var text strings.Builder
+	var href, title string
+	z := html.NewTokenizer(strings.NewReader(got))
+	for tt := z.Next(); tt != html.ErrorToken; tt = z.Next() {
+		tok := z.Token()
+		switch {
+		case tt == html.TextToken:
+			text.WriteString(tok.Data)
+		case tok.Data == "a" && tt == html.StartTagToken:
+			href, title = attr(tok, "href"), attr(tok, "title")
+		}
+	}
+	if want := "Never paste javascript: links; x onclick=y is text.\n"; text.String() != want {
+		t.Errorf("text = %q, want %q", text.String(), want)
+	}
+	if want := "https://a.example/?q=javascript:x&b=%20onload=1"; href != want {
+		t.Errorf("href = %q, want %q", href, want)
+	}
+	if want := "Beware JavaScript: links"; title != want {
+		t.Errorf("title = %q, want %q", title, want)
 	}
 }
 
@@ -313,16 +346,19 @@ var allowed = map[string][]string{
 	"a": {"href", "title", "rel"}, "img": {"src", "alt", "title", "loading"},
 }
 
+// literal is what the output never contains, in tags or in text.
+var literal = regexp.MustCompile(`(?i)<script|\son[a-z]+=|javascript:`)
+
 var eventAttr = regexp.MustCompile(`(?i)\son[a-z]+\s*=`)
 
 // assertSafe checks html against the allow-list: known elements and
 // attributes only, no event handler, links with http, https, mailto or
-// relative addresses and the rel, images from the attachment store only,
-// and "<script" nowhere at all.
+// relative addresses and the rel, images from the attachment store only;
+// and "<script", "javascript:" and " on…=" nowhere at all.
 func assertSafe(t *testing.T, src, out string) {
 	t.Helper()
-	if strings.Contains(strings.ToLower(out), "<script") {
-		t.Fatalf("Render(%q) = %q contains <script", src, out)
+	if m := literal.FindString(out); m != "" {
+		t.Fatalf("Render(%q) = %q contains %q", src, out, m)
 	}
 	z := html.NewTokenizer(strings.NewReader(out))
 	for {

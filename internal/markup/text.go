@@ -52,12 +52,14 @@ func Excerpt(src string, n int) string {
 	// Room for the ellipsis: the kept text has at most n-1 runes.
 	limit := n - 1
 	var b strings.Builder
+	runes := 0
 	for _, w := range words {
 		sep := 0
 		if b.Len() > 0 {
 			sep = 1
 		}
-		if utf8.RuneCountInString(b.String())+sep+utf8.RuneCountInString(w) > limit {
+		wn := utf8.RuneCountInString(w)
+		if runes+sep+wn > limit {
 			if b.Len() == 0 {
 				// One word longer than the excerpt: cut inside it rather
 				// than show nothing.
@@ -69,6 +71,7 @@ func Excerpt(src string, n int) string {
 			b.WriteByte(' ')
 		}
 		b.WriteString(w)
+		runes += sep + wn
 	}
 	kept := strings.TrimRightFunc(b.String(), func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsPunct(r) && r != ')' && r != '"' && r != '»'
