@@ -23,15 +23,19 @@ const (
 // more than MaxDepth nested quotes or lists at once, and tables of more
 // than MaxCells cells.
 func precheck(src string) error {
-	lines := strings.Split(src, "\n")
+	// A lone carriage return ends a line too.
+	lines := strings.Split(newlines.Replace(src), "\n")
 	for i, line := range lines {
 		if len(line) > MaxLine {
 			return ErrTooComplex
 		}
-		if openers(line) > MaxDepth {
+		depth, rest := openers(line)
+		if depth > MaxDepth {
 			return ErrTooComplex
 		}
-		if cols := delimiterColumns(line); cols > 0 {
+		// A table may sit in a quote or a list item: its delimiter row is
+		// what follows their markers.
+		if cols := delimiterColumns(rest); cols > 0 {
 			rows := 1 // the header above the delimiter row
 			for _, next := range lines[i+1:] {
 				if strings.TrimSpace(next) == "" {
@@ -47,19 +51,21 @@ func precheck(src string) error {
 	return nil
 }
 
+var newlines = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
 // openers counts the block quote and list markers that start line, each
-// of which opens one more level of nesting.
-func openers(line string) int {
+// of which opens one more level of nesting, and returns what follows them.
+func openers(line string) (n int, rest string) {
 	if isThematicBreak(line) {
-		return 0
+		return 0, line
 	}
-	n, i := 0, 0
+	i := 0
 	for {
 		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
 			i++
 		}
 		if i >= len(line) {
-			return n
+			return n, ""
 		}
 		switch c := line[i]; {
 		case c == '>':
@@ -71,7 +77,7 @@ func openers(line string) int {
 				i += 2
 				continue
 			}
-			return n
+			return n, line[i:]
 		case c >= '0' && c <= '9':
 			j := i
 			for j < len(line) && j-i < 10 && line[j] >= '0' && line[j] <= '9' {
@@ -83,9 +89,9 @@ func openers(line string) int {
 				i = j + 1
 				continue
 			}
-			return n
+			return n, line[i:]
 		default:
-			return n
+			return n, line[i:]
 		}
 	}
 }

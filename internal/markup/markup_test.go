@@ -210,14 +210,18 @@ func TestRender_Limits(t *testing.T) {
 		"one long line":      fill("[a]("),
 		"reference bomb": "[r]: /" + strings.Repeat("x", 8000) + " '" + strings.Repeat("t", 100) + "'\n\n" +
 			fill(line("[a][r]"))[:MaxSize-8200],
-		"table padding":  "|" + strings.Repeat("a|", 2000) + "\n|" + strings.Repeat("-|", 2000) + "\n" + fill("x\n")[:MaxSize-8100],
-		"many tables":    fill("|a|b|\n|-|-|\n|1|2|\n\n"),
-		"entities":       fill("&#x41;&amp;"),
-		"hard breaks":    fill("a  \n"),
-		"link in link":   fill(line("[[a](b)](c)")),
-		"autolink soup":  fill(line("www.a.b http://x.y <a@b.c> ")),
-		"html blocks":    fill("<div>\n\n"),
-		"fenced in list": fill("- ```\n  a\n"),
+		"table padding":    "|" + strings.Repeat("a|", 2000) + "\n|" + strings.Repeat("-|", 2000) + "\n" + fill("x\n")[:MaxSize-8100],
+		"table in a quote": "> |" + strings.Repeat("a|", 2000) + "\n> |" + strings.Repeat("-|", 2000) + "\n" + fill("> x\n")[:MaxSize-8100],
+		"table on carriage returns": fill("|" + strings.Repeat("a|", 500) + "\r|" + strings.Repeat("-|", 500) + "\r" +
+			strings.Repeat("x\r", 1500) + "\n\n"),
+		"table in a list": "- |" + strings.Repeat("a|", 2000) + "\n  |" + strings.Repeat("-|", 2000) + "\n" + fill("  x\n")[:MaxSize-8100],
+		"many tables":     fill("|a|b|\n|-|-|\n|1|2|\n\n"),
+		"entities":        fill("&#x41;&amp;"),
+		"hard breaks":     fill("a  \n"),
+		"link in link":    fill(line("[[a](b)](c)")),
+		"autolink soup":   fill(line("www.a.b http://x.y <a@b.c> ")),
+		"html blocks":     fill("<div>\n\n"),
+		"fenced in list":  fill("- ```\n  a\n"),
 	}
 	for name, src := range bombs {
 		t.Run(name, func(t *testing.T) {
@@ -241,8 +245,11 @@ func TestRender_Limits(t *testing.T) {
 			t.Logf("%d bytes in %v, err %v", len(src), took, err)
 		})
 	}
-	t.Run("nesting is refused", func(t *testing.T) {
-		for _, src := range []string{fill(">"), nestedList(250), strings.Repeat("> ", MaxDepth+1) + "x"} {
+	t.Run("nesting and large tables are refused", func(t *testing.T) {
+		for _, src := range []string{
+			fill(">"), nestedList(250), strings.Repeat("> ", MaxDepth+1) + "x",
+			bombs["table padding"], bombs["table in a quote"], bombs["table on carriage returns"], bombs["table in a list"],
+		} {
 			if _, err := Render(src); !errors.Is(err, ErrTooComplex) {
 				t.Errorf("Render(%.20q…) err = %v, want ErrTooComplex", src, err)
 			}
