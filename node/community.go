@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -313,11 +315,13 @@ type SearchResults struct {
 
 // SearchCommunity finds live posts and comments in q.Spaces whose title or
 // text has every word of q.Text, the best match first (bm25, a title
-// weighing more than a text) and the newest first among equals.
+// weighing more than a text) and the most recently stored first among
+// equals.
 func (n *Node) SearchCommunity(ctx context.Context, q CommunityQuery) (SearchResults, error) {
 	out := SearchResults{Hits: []CommunityHit{}}
 	match := ftsQuery(q.Text)
-	if match == "" || len(q.Spaces) == 0 {
+	spaces := slices.DeleteFunc(slices.Clone(q.Spaces), func(s string) bool { return s == "" })
+	if match == "" || len(spaces) == 0 {
 		return out, nil
 	}
 	limit := communityLimit(q.Limit)
@@ -334,23 +338,20 @@ func (n *Node) SearchCommunity(ctx context.Context, q CommunityQuery) (SearchRes
 	if offset >= maxSearchOffset {
 		return out, nil
 	}
-	spaces, _ := json.Marshal(q.Spaces)
-	// The inner query ranks without building snippets; only the page's few
-	// rows get one.
+	match = communityMatch(match, spaces, q.SIC)
+	// The inner query ranks inside the full-text index alone; only the
+	// page's few rows are joined and get snippets.
 	rows, err := n.db.Reader().QueryContext(ctx, `WITH top AS MATERIALIZED (
-			SELECT f.rowid AS n, bm25(community_fts, 3.0, 1.0) AS score, i.created_at AS created_at
-			FROM community_fts f JOIN community_items i ON i.n = f.rowid
-			JOIN community_threads t ON t.post = i.post
-			WHERE community_fts MATCH ?1 AND t.space IN (SELECT value FROM json_each(?2)) AND (?3 = '' OR i.owner = ?3)
-			ORDER BY score, i.created_at DESC, f.rowid DESC LIMIT ?4 OFFSET ?5)
+			SELECT rowid AS n, bm25(community_fts, 3.0, 1.0, 0.0, 0.0) AS score FROM community_fts
+			WHERE community_fts MATCH ?1 ORDER BY score, rowid DESC LIMIT ?2 OFFSET ?3)
 		SELECT i.id, i.kind, i.post, t.space, i.owner, i.created_at, json_extract(pe.body, '$.title'),
-			snippet(community_fts, -1, ?6, ?7, '…', 16)
+			snippet(community_fts, 0, ?4, ?5, '…', 16), snippet(community_fts, 1, ?4, ?5, '…', 16)
 		FROM top JOIN community_fts ON community_fts.rowid = top.n AND community_fts MATCH ?1
 		JOIN community_items i ON i.n = top.n
 		JOIN community_threads t ON t.post = i.post
 		JOIN entities pe ON pe.id = i.post
-		ORDER BY top.score, top.created_at DESC, top.n DESC`,
-		match, string(spaces), q.SIC, limit+1, offset, snippetOpen, snippetClose)
+		ORDER BY top.score, top.n DESC`,
+		match, limit+1, offset, snippetOpen, snippetClose)
 	if err != nil {
 		return out, fmt.Errorf("search the community: %w", err)
 	}
@@ -363,13 +364,17 @@ func (n *Node) SearchCommunity(ctx context.Context, q CommunityQuery) (SearchRes
 			break
 		}
 		var h CommunityHit
-		var kind, created, snippet string
+		var kind, created, inTitle, inText string
 		var title sql.NullString
-		if err := rows.Scan(&h.ID, &kind, &h.Post, &h.Space, &h.Owner, &created, &title, &snippet); err != nil {
+		if err := rows.Scan(&h.ID, &kind, &h.Post, &h.Space, &h.Owner, &created, &title, &inTitle, &inText); err != nil {
 			return out, fmt.Errorf("search the community: %w", err)
 		}
 		h.Kind, h.Title, h.CreatedAt = protocol.Kind(kind), title.String, parseTime(created)
-		h.Snippet = splitSnippet(snippet)
+		// The text's snippet, unless only the title matched.
+		if h.Kind == protocol.KindPost && !strings.Contains(inText, snippetOpen) {
+			inText = inTitle
+		}
+		h.Snippet = splitSnippet(inText)
 		out.Hits = append(out.Hits, h)
 	}
 	if err := rows.Err(); err != nil {
@@ -397,6 +402,25 @@ func ftsQuery(text string) string {
 		words[i] = `"` + w + `"`
 	}
 	return strings.Join(words, " ")
+}
+
+// communityMatch restricts a query of ftsQuery's to the title and text
+// columns, the spaces and, unless empty, one SIC, all as tokens of the index
+// (see migration 0008).
+func communityMatch(words string, spaces []string, sic string) string {
+	var b strings.Builder
+	b.WriteString("{title text}: (" + words + ") AND space: (")
+	for i, s := range spaces {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString(`"` + hex.EncodeToString([]byte(s)) + `"`)
+	}
+	b.WriteString(")")
+	if sic != "" {
+		b.WriteString(` AND sic: "` + hex.EncodeToString([]byte(sic)) + `"`)
+	}
+	return b.String()
 }
 
 // splitSnippet cuts a snippet at its match markers.

@@ -113,6 +113,16 @@ func TestNode_CommunityIndex(t *testing.T) {
 		if got := searchIDs(t, n, CommunityQuery{Text: "gaming", Spaces: []string{"awareness"}}); len(got) != 0 {
 			t.Errorf("found in its old space: %v", got)
 		}
+		c := be.putComment("", 1, p2.ID, "Bedtime matters.")
+		mustSync(t, n)
+		be.putPost(p2.ID, 3, "hotlines", "Gaming and sleep", "Late-night gaming, again.")
+		mustSync(t, n)
+		if got := searchIDs(t, n, CommunityQuery{Text: "bedtime", Spaces: []string{"hotlines"}}); !slices.Equal(got, []string{c.ID}) {
+			t.Errorf("the comment did not move with its post: %v", got)
+		}
+		if got := searchIDs(t, n, CommunityQuery{Text: "bedtime", Spaces: []string{"helplines"}}); len(got) != 0 {
+			t.Errorf("the comment stayed in the post's old space: %v", got)
+		}
 	})
 	t.Run("a comment edited bumps the activity, deleted leaves the count", func(t *testing.T) {
 		ed := be.putComment(c1.ID, 2, p1.ID, "Our school tried it for a year.")
@@ -138,11 +148,17 @@ func TestNode_CommunityIndex(t *testing.T) {
 		if _, err := n.CommunityThread(t.Context(), id, 0, CommentPage{}); !errors.Is(err, protocol.ErrNotFound) {
 			t.Fatalf("thread before its post: %v", err)
 		}
+		if got := searchIDs(t, n, CommunityQuery{Text: "first"}); len(got) != 0 {
+			t.Fatalf("a comment without its post found: %v", got)
+		}
 		be.putPost(id, 1, "hotlines", "Late post", "Here.")
 		mustSync(t, n)
 		th := mustThread(t, n, id, 0)
 		if th.CommentCount != 1 || th.Comments[0].ID != early.ID {
 			t.Fatalf("count %d comments %+v", th.CommentCount, th.Comments)
+		}
+		if got := searchIDs(t, n, CommunityQuery{Text: "first", Spaces: []string{"hotlines"}}); !slices.Equal(got, []string{early.ID}) {
+			t.Fatalf("the comment once its post came: %v", got)
 		}
 	})
 	t.Run("a deleted post leaves lists, threads and search", func(t *testing.T) {
@@ -344,7 +360,7 @@ func TestNode_CommunitySearch(t *testing.T) {
 		if !slices.Equal(got, []string{helpline.ID, comment.ID}) && !slices.Equal(got, []string{comment.ID, helpline.ID}) {
 			t.Errorf("nl only: %v", got)
 		}
-		if got := searchIDs(t, n, CommunityQuery{Text: "cyberbullying", Spaces: []string{}}); len(got) != 0 {
+		if got := searchIDs(t, n, CommunityQuery{Text: "cyberbullying", Spaces: []string{""}}); len(got) != 0 {
 			t.Errorf("no readable space: %v", got)
 		}
 		if got := searchIDs(t, n, CommunityQuery{Text: "cyberbullying", Spaces: []string{"youth"}}); !slices.Equal(got, []string{youth.ID}) {

@@ -55,8 +55,13 @@ CREATE TABLE community_reads (
 ) WITHOUT ROWID;
 
 -- The search table keeps its own copy of the text (title and raw Markdown),
--- so snippets need no JSON parsing. rowid is community_items.n.
-CREATE VIRTUAL TABLE community_fts USING fts5 (title, text, tokenize = 'unicode61 remove_diacritics 2');
+-- so snippets need no JSON parsing. rowid is community_items.n. space and
+-- sic hold the thread's space and the item's owner as one hex token each,
+-- so a search filters on them inside the full-text index instead of
+-- looking up every match's thread: a common word matches a large part of
+-- the community. A comment whose post is not live (not arrived yet, or
+-- deleted) has no space token, so no search finds it.
+CREATE VIRTUAL TABLE community_fts USING fts5 (title, text, space, sic, tokenize = 'unicode61 remove_diacritics 2');
 
 -- Deleted entries leave the index at once instead of at the next merge, so
 -- an erased text is in no page of the search table.
@@ -69,8 +74,11 @@ BEGIN
 		VALUES (NEW.id, NEW.kind, CASE NEW.kind WHEN 'post' THEN NEW.id ELSE COALESCE(json_extract(NEW.body, '$.post'), '') END,
 			NEW.owner, NEW.updated_at, NEW.updated_at)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, post = excluded.post, owner = excluded.owner, updated_at = excluded.updated_at;
-	INSERT INTO community_fts (rowid, title, text)
-		SELECT n, COALESCE(json_extract(NEW.body, '$.title'), ''), COALESCE(json_extract(NEW.body, '$.text'), '')
+	INSERT INTO community_fts (rowid, title, text, space, sic)
+		SELECT n, COALESCE(json_extract(NEW.body, '$.title'), ''), COALESCE(json_extract(NEW.body, '$.text'), ''),
+			CASE NEW.kind WHEN 'post' THEN hex(COALESCE(json_extract(NEW.body, '$.space'), ''))
+				ELSE COALESCE((SELECT hex(t.space) FROM community_threads t WHERE t.post = community_items.post), '') END,
+			hex(NEW.owner)
 		FROM community_items WHERE id = NEW.id;
 	-- A post may arrive after some of its comments.
 	INSERT INTO community_threads (post, space, owner, created_at, updated_at, last_activity_at, comment_count)
@@ -103,8 +111,11 @@ BEGIN
 			NEW.owner, NEW.updated_at, NEW.updated_at
 		WHERE NEW.kind IN ('post', 'comment') AND NEW.deleted = 0 AND NEW.body IS NOT NULL
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, post = excluded.post, owner = excluded.owner, updated_at = excluded.updated_at;
-	INSERT INTO community_fts (rowid, title, text)
-		SELECT n, COALESCE(json_extract(NEW.body, '$.title'), ''), COALESCE(json_extract(NEW.body, '$.text'), '')
+	INSERT INTO community_fts (rowid, title, text, space, sic)
+		SELECT n, COALESCE(json_extract(NEW.body, '$.title'), ''), COALESCE(json_extract(NEW.body, '$.text'), ''),
+			CASE NEW.kind WHEN 'post' THEN hex(COALESCE(json_extract(NEW.body, '$.space'), ''))
+				ELSE COALESCE((SELECT hex(t.space) FROM community_threads t WHERE t.post = community_items.post), '') END,
+			hex(NEW.owner)
 		FROM community_items WHERE id = NEW.id;
 	INSERT INTO community_threads (post, space, owner, created_at, updated_at, last_activity_at, comment_count)
 		SELECT NEW.id, COALESCE(json_extract(NEW.body, '$.space'), ''), NEW.owner, NEW.updated_at, NEW.updated_at,
@@ -117,21 +128,41 @@ BEGIN
 		WHERE NEW.kind = 'comment' AND NEW.deleted = 0 AND NEW.body IS NOT NULL AND post = json_extract(NEW.body, '$.post');
 END;
 
--- A post's readers go with it; a reinstated post is read afresh.
-CREATE TRIGGER community_reads_on_thread_delete AFTER DELETE ON community_threads
+-- A post's readers go with it; a reinstated post is read afresh. Its
+-- comments leave search with it.
+CREATE TRIGGER community_on_thread_delete AFTER DELETE ON community_threads
 BEGIN
 	DELETE FROM community_reads WHERE post = OLD.post;
+	UPDATE community_fts SET space = ''
+		WHERE rowid IN (SELECT n FROM community_items WHERE post = OLD.post AND kind = 'comment');
 END;
 
--- Posts and comments a node already holds.
+-- A post's comments are searched in its space, wherever it moves; those
+-- stored before it become searchable when it comes.
+CREATE TRIGGER community_on_thread_insert AFTER INSERT ON community_threads
+BEGIN
+	UPDATE community_fts SET space = hex(NEW.space)
+		WHERE rowid IN (SELECT n FROM community_items WHERE post = NEW.post AND kind = 'comment');
+END;
+
+CREATE TRIGGER community_on_thread_move AFTER UPDATE OF space ON community_threads
+	WHEN OLD.space IS NOT NEW.space
+BEGIN
+	UPDATE community_fts SET space = hex(NEW.space)
+		WHERE rowid IN (SELECT n FROM community_items WHERE post = NEW.post AND kind = 'comment');
+END;
+
+-- Posts and comments a node already holds (the threads first, so the
+-- search rows find their space).
 INSERT INTO community_items (id, kind, post, owner, created_at, updated_at)
 	SELECT id, kind, CASE kind WHEN 'post' THEN id ELSE COALESCE(json_extract(body, '$.post'), '') END, owner, updated_at, updated_at
 	FROM entities WHERE kind IN ('post', 'comment') AND deleted = 0 AND body IS NOT NULL;
-INSERT INTO community_fts (rowid, title, text)
-	SELECT i.n, COALESCE(json_extract(e.body, '$.title'), ''), COALESCE(json_extract(e.body, '$.text'), '')
-	FROM community_items i JOIN entities e ON e.id = i.id;
 INSERT INTO community_threads (post, space, owner, created_at, updated_at, last_activity_at, comment_count)
 	SELECT p.id, COALESCE(json_extract(e.body, '$.space'), ''), p.owner, p.created_at, p.updated_at,
 		MAX(p.updated_at, COALESCE((SELECT MAX(c.updated_at) FROM community_items c WHERE c.post = p.id AND c.kind = 'comment'), '')),
 		(SELECT COUNT(*) FROM community_items c WHERE c.post = p.id AND c.kind = 'comment')
 	FROM community_items p JOIN entities e ON e.id = p.id WHERE p.kind = 'post';
+INSERT INTO community_fts (rowid, title, text, space, sic)
+	SELECT i.n, COALESCE(json_extract(e.body, '$.title'), ''), COALESCE(json_extract(e.body, '$.text'), ''),
+		COALESCE((SELECT hex(t.space) FROM community_threads t WHERE t.post = i.post), ''), hex(i.owner)
+	FROM community_items i JOIN entities e ON e.id = i.id;
