@@ -32,6 +32,8 @@ const (
 	// maxSearchOffset bounds how deep search pages go: past it, the query
 	// needs narrowing, not another page.
 	maxSearchOffset = 1000
+	// searchWindow is how many of the most recent matches a search ranks.
+	searchWindow = 5000
 	// maxSearchTerms bounds the words of a search.
 	maxSearchTerms = 16
 	// The snippet's match markers: private-use characters, which a body's
@@ -339,46 +341,59 @@ func (n *Node) SearchCommunity(ctx context.Context, q CommunityQuery) (SearchRes
 		return out, nil
 	}
 	match = communityMatch(match, spaces, q.SIC)
-	// The inner query ranks inside the full-text index alone; only the
-	// page's few rows are joined and get snippets.
-	rows, err := n.db.Reader().QueryContext(ctx, `WITH top AS MATERIALIZED (
-			SELECT rowid AS n, bm25(community_fts, 3.0, 1.0, 0.0, 0.0) AS score FROM community_fts
-			WHERE community_fts MATCH ?1 ORDER BY score, rowid DESC LIMIT ?2 OFFSET ?3)
-		SELECT i.id, i.kind, i.post, t.space, i.owner, i.created_at, json_extract(pe.body, '$.title'),
-			snippet(community_fts, 0, ?4, ?5, '…', 16), snippet(community_fts, 1, ?4, ?5, '…', 16)
-		FROM top JOIN community_fts ON community_fts.rowid = top.n AND community_fts MATCH ?1
-		JOIN community_items i ON i.n = top.n
-		JOIN community_threads t ON t.post = i.post
-		JOIN entities pe ON pe.id = i.post
-		ORDER BY top.score, top.n DESC`,
-		match, limit+1, offset, snippetOpen, snippetClose)
-	if err != nil {
-		return out, fmt.Errorf("search the community: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if len(out.Hits) == limit {
-			if offset+limit < maxSearchOffset {
-				out.Next = encodeCursor("o", strconv.Itoa(offset+limit))
+	err := n.db.ReadTx(ctx, func(tx *sql.Tx) error {
+		// A word in most posts matches a large part of the community, and
+		// bm25 must score every match before the best are known; so the
+		// ranking runs over the most recent searchWindow matches, found
+		// newest first by the index at little cost.
+		var lo int64
+		err := tx.QueryRowContext(ctx, `SELECT rowid FROM community_fts WHERE community_fts MATCH ?
+			ORDER BY rowid DESC LIMIT 1 OFFSET ?`, match, searchWindow-1).Scan(&lo)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// The inner query ranks inside the full-text index alone; only the
+		// page's few rows are joined and get snippets.
+		rows, err := tx.QueryContext(ctx, `WITH top AS MATERIALIZED (
+				SELECT rowid AS n, bm25(community_fts, 3.0, 1.0, 0.0, 0.0) AS score FROM community_fts
+				WHERE community_fts MATCH ?1 AND rowid >= ?6 ORDER BY score, rowid DESC LIMIT ?2 OFFSET ?3)
+			SELECT i.id, i.kind, i.post, t.space, i.owner, i.created_at, json_extract(pe.body, '$.title'),
+				snippet(community_fts, 0, ?4, ?5, '…', 16), snippet(community_fts, 1, ?4, ?5, '…', 16)
+			FROM top JOIN community_fts ON community_fts.rowid = top.n AND community_fts MATCH ?1
+			JOIN community_items i ON i.n = top.n
+			JOIN community_threads t ON t.post = i.post
+			JOIN entities pe ON pe.id = i.post
+			ORDER BY top.score, top.n DESC`,
+			match, limit+1, offset, snippetOpen, snippetClose, lo)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if len(out.Hits) == limit {
+				if offset+limit < maxSearchOffset {
+					out.Next = encodeCursor("o", strconv.Itoa(offset+limit))
+				}
+				break
 			}
-			break
+			var h CommunityHit
+			var kind, created, inTitle, inText string
+			var title sql.NullString
+			if err := rows.Scan(&h.ID, &kind, &h.Post, &h.Space, &h.Owner, &created, &title, &inTitle, &inText); err != nil {
+				return err
+			}
+			h.Kind, h.Title, h.CreatedAt = protocol.Kind(kind), title.String, parseTime(created)
+			// The text's snippet, unless only the title matched.
+			if h.Kind == protocol.KindPost && !strings.Contains(inText, snippetOpen) {
+				inText = inTitle
+			}
+			h.Snippet = splitSnippet(inText)
+			out.Hits = append(out.Hits, h)
 		}
-		var h CommunityHit
-		var kind, created, inTitle, inText string
-		var title sql.NullString
-		if err := rows.Scan(&h.ID, &kind, &h.Post, &h.Space, &h.Owner, &created, &title, &inTitle, &inText); err != nil {
-			return out, fmt.Errorf("search the community: %w", err)
-		}
-		h.Kind, h.Title, h.CreatedAt = protocol.Kind(kind), title.String, parseTime(created)
-		// The text's snippet, unless only the title matched.
-		if h.Kind == protocol.KindPost && !strings.Contains(inText, snippetOpen) {
-			inText = inTitle
-		}
-		h.Snippet = splitSnippet(inText)
-		out.Hits = append(out.Hits, h)
-	}
-	if err := rows.Err(); err != nil {
-		return out, fmt.Errorf("search the community: %w", err)
+		return rows.Err()
+	})
+	if err != nil {
+		return SearchResults{Hits: []CommunityHit{}}, fmt.Errorf("search the community: %w", err)
 	}
 	return out, nil
 }

@@ -95,7 +95,7 @@ func buildBenchCommunity(b *testing.B) *benchCommunity {
 		at := start.Add(time.Duration(r.Int64N(int64(span))))
 		id, _ := protocol.NewEntityID(o, at)
 		body, _ := json.Marshal(protocol.Post{Space: benchSpaces[i%len(benchSpaces)], Format: "thread",
-			Title: benchText(r, z, vocab, 6), Text: benchText(r, z, vocab, 60+r.IntN(120)), Language: "en", Author: "Author " + o})
+			Title: benchText(r, z, vocab, 6), Text: benchText(r, z, vocab, 40+r.IntN(80)), Language: "en", Author: "Author " + o})
 		rows = append(rows, row{id, o, "post", string(body), at})
 		bc.posts = append(bc.posts, id)
 		postAt[id] = at
@@ -110,7 +110,7 @@ func buildBenchCommunity(b *testing.B) *benchCommunity {
 		o := owners[r.IntN(len(owners))]
 		at := postAt[post].Add(time.Duration(r.Int64N(int64(30 * 24 * time.Hour))))
 		id, _ := protocol.NewEntityID(o, at)
-		body, _ := json.Marshal(protocol.Comment{Post: post, Text: benchText(r, z, vocab, 20+r.IntN(60)), Language: "en", Author: "Author " + o})
+		body, _ := json.Marshal(protocol.Comment{Post: post, Text: benchText(r, z, vocab, 10+r.IntN(40)), Language: "en", Author: "Author " + o})
 		rows = append(rows, row{id, o, "comment", string(body), at})
 	}
 	// Pulled in hub order, which is roughly time order.
