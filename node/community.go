@@ -33,7 +33,7 @@ const (
 	// needs narrowing, not another page.
 	maxSearchOffset = 1000
 	// searchWindow is how many of the most recent matches a search ranks.
-	searchWindow = 5000
+	searchWindow = 2000
 	// maxSearchTerms bounds the words of a search.
 	maxSearchTerms = 16
 	// The snippet's match markers: private-use characters, which a body's
@@ -383,6 +383,11 @@ func (n *Node) SearchCommunity(ctx context.Context, q CommunityQuery) (SearchRes
 				return err
 			}
 			h.Kind, h.Title, h.CreatedAt = protocol.Kind(kind), title.String, parseTime(created)
+			// Spaces the protocol does not name are not excluded by the
+			// query; the protocol refuses them, and they are dropped here.
+			if !slices.Contains(spaces, h.Space) {
+				continue
+			}
 			// The text's snippet, unless only the title matched.
 			if h.Kind == protocol.KindPost && !strings.Contains(inText, snippetOpen) {
 				inText = inTitle
@@ -421,21 +426,22 @@ func ftsQuery(text string) string {
 
 // communityMatch restricts a query of ftsQuery's to the title and text
 // columns, the spaces and, unless empty, one SIC, all as tokens of the index
-// (see migration 0008).
+// (see migration 0008). Spaces are filtered by excluding the others: each
+// space's token is in a large part of the index, and FTS5 checks a NOT for
+// the matches alone, where an AND with an OR of spaces walks their lists.
+// The space none is that of comments whose post is not live.
 func communityMatch(words string, spaces []string, sic string) string {
-	var b strings.Builder
-	b.WriteString("{title text}: (" + words + ") AND space: (")
-	for i, s := range spaces {
-		if i > 0 {
-			b.WriteString(" OR ")
-		}
-		b.WriteString(`"` + hex.EncodeToString([]byte(s)) + `"`)
-	}
-	b.WriteString(")")
+	q := "({title text}: (" + words + "))"
 	if sic != "" {
-		b.WriteString(` AND sic: "` + hex.EncodeToString([]byte(sic)) + `"`)
+		q = "(" + q + ` AND sic: "` + hex.EncodeToString([]byte(sic)) + `")`
 	}
-	return b.String()
+	excluded := []string{`"none"`}
+	for _, s := range protocol.Spaces {
+		if !slices.Contains(spaces, s) {
+			excluded = append(excluded, `"`+hex.EncodeToString([]byte(s))+`"`)
+		}
+	}
+	return q + " NOT space: (" + strings.Join(excluded, " OR ") + ")"
 }
 
 // splitSnippet cuts a snippet at its match markers.

@@ -60,7 +60,7 @@ CREATE TABLE community_reads (
 -- so a search filters on them inside the full-text index instead of
 -- looking up every match's thread: a common word matches a large part of
 -- the community. A comment whose post is not live (not arrived yet, or
--- deleted) has no space token, so no search finds it.
+-- deleted) has the space token none (not hex), which every search excludes.
 CREATE VIRTUAL TABLE community_fts USING fts5 (title, text, space, sic, tokenize = 'unicode61 remove_diacritics 2');
 
 -- Deleted entries leave the index at once instead of at the next merge, so
@@ -76,8 +76,8 @@ BEGIN
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, post = excluded.post, owner = excluded.owner, updated_at = excluded.updated_at;
 	INSERT INTO community_fts (rowid, title, text, space, sic)
 		SELECT n, COALESCE(json_extract(NEW.body, '$.title'), ''), COALESCE(json_extract(NEW.body, '$.text'), ''),
-			CASE NEW.kind WHEN 'post' THEN hex(COALESCE(json_extract(NEW.body, '$.space'), ''))
-				ELSE COALESCE((SELECT hex(t.space) FROM community_threads t WHERE t.post = community_items.post), '') END,
+			CASE NEW.kind WHEN 'post' THEN COALESCE(NULLIF(hex(json_extract(NEW.body, '$.space')), ''), 'none')
+				ELSE COALESCE((SELECT NULLIF(hex(t.space), '') FROM community_threads t WHERE t.post = community_items.post), 'none') END,
 			hex(NEW.owner)
 		FROM community_items WHERE id = NEW.id;
 	-- A post may arrive after some of its comments.
@@ -113,8 +113,8 @@ BEGIN
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, post = excluded.post, owner = excluded.owner, updated_at = excluded.updated_at;
 	INSERT INTO community_fts (rowid, title, text, space, sic)
 		SELECT n, COALESCE(json_extract(NEW.body, '$.title'), ''), COALESCE(json_extract(NEW.body, '$.text'), ''),
-			CASE NEW.kind WHEN 'post' THEN hex(COALESCE(json_extract(NEW.body, '$.space'), ''))
-				ELSE COALESCE((SELECT hex(t.space) FROM community_threads t WHERE t.post = community_items.post), '') END,
+			CASE NEW.kind WHEN 'post' THEN COALESCE(NULLIF(hex(json_extract(NEW.body, '$.space')), ''), 'none')
+				ELSE COALESCE((SELECT NULLIF(hex(t.space), '') FROM community_threads t WHERE t.post = community_items.post), 'none') END,
 			hex(NEW.owner)
 		FROM community_items WHERE id = NEW.id;
 	INSERT INTO community_threads (post, space, owner, created_at, updated_at, last_activity_at, comment_count)
@@ -133,7 +133,7 @@ END;
 CREATE TRIGGER community_on_thread_delete AFTER DELETE ON community_threads
 BEGIN
 	DELETE FROM community_reads WHERE post = OLD.post;
-	UPDATE community_fts SET space = ''
+	UPDATE community_fts SET space = 'none'
 		WHERE rowid IN (SELECT n FROM community_items WHERE post = OLD.post AND kind = 'comment');
 END;
 
@@ -141,14 +141,14 @@ END;
 -- stored before it become searchable when it comes.
 CREATE TRIGGER community_on_thread_insert AFTER INSERT ON community_threads
 BEGIN
-	UPDATE community_fts SET space = hex(NEW.space)
+	UPDATE community_fts SET space = COALESCE(NULLIF(hex(NEW.space), ''), 'none')
 		WHERE rowid IN (SELECT n FROM community_items WHERE post = NEW.post AND kind = 'comment');
 END;
 
 CREATE TRIGGER community_on_thread_move AFTER UPDATE OF space ON community_threads
 	WHEN OLD.space IS NOT NEW.space
 BEGIN
-	UPDATE community_fts SET space = hex(NEW.space)
+	UPDATE community_fts SET space = COALESCE(NULLIF(hex(NEW.space), ''), 'none')
 		WHERE rowid IN (SELECT n FROM community_items WHERE post = NEW.post AND kind = 'comment');
 END;
 
@@ -164,5 +164,5 @@ INSERT INTO community_threads (post, space, owner, created_at, updated_at, last_
 	FROM community_items p JOIN entities e ON e.id = p.id WHERE p.kind = 'post';
 INSERT INTO community_fts (rowid, title, text, space, sic)
 	SELECT i.n, COALESCE(json_extract(e.body, '$.title'), ''), COALESCE(json_extract(e.body, '$.text'), ''),
-		COALESCE((SELECT hex(t.space) FROM community_threads t WHERE t.post = i.post), ''), hex(i.owner)
+		COALESCE((SELECT NULLIF(hex(t.space), '') FROM community_threads t WHERE t.post = i.post), 'none'), hex(i.owner)
 	FROM community_items i JOIN entities e ON e.id = i.id;
