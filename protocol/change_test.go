@@ -260,6 +260,12 @@ func TestChange_Validate(t *testing.T) {
 		{"public moderation", KindModeration, func(c, b map[string]any) { c["visibility"] = "public" }, CodeInvalidField, []string{"visibility"}},
 		{"moderation decision", KindModeration, func(c, b map[string]any) { b["decision"] = "delete" }, CodeInvalidField, []string{"body.decision"}},
 		{"moderation target", KindModeration, func(c, b map[string]any) { b["target"] = "be" }, CodeInvalidField, []string{"body.target"}},
+		{"moderation of the hub's own entity", KindModeration, func(c, b map[string]any) { b["target"] = "hub:01JKT3SCFGWFHY7RZ3WFHY7RZ3" }, CodeInvalidField, []string{"body.target"}},
+		{"hide without a reason", KindModeration, func(c, b map[string]any) { b["decision"] = "hide"; b["reason"] = " " }, CodeInvalidField, []string{"body.reason"}},
+		{"moderation reason too long", KindModeration, func(c, b map[string]any) {
+			b["decision"] = "restore"
+			b["reason"] = strings.Repeat("x", MaxModerationReason+1)
+		}, CodeInvalidField, []string{"body.reason"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -93,6 +93,10 @@ func FuzzParseChange(f *testing.F) {
 	f.Add([]byte(`{"v":1,"kind":"post","body":{"author":"name","space":"youth:"}}`))
 	f.Add([]byte(`{"v":1,"kind":"comment","body":{"author":{"sic":"be","sic":"fr","name":null}}}`))
 	f.Add([]byte(`{"v":1,"kind":"post","body":{"author":{"pseudonym":"be-a","email":"x"}}}`))
+	// Moderation: a hide with its reason, one without, one of the hub's own entity.
+	f.Add([]byte(`{"v":1,"id":"hub:01JKT3SDER1040G2081040G208","kind":"moderation","owner":"hub","version":1,"seq":1,"updated_at":"2025-02-11T09:30:00Z","visibility":"community","body":{"target":"be:01JKT3S9HREHT78X3MEHT78X3M","decision":"hide","reason":"Personal data."},"key_id":"hub-cefdc15aab03ee79"}`))
+	f.Add([]byte(`{"v":1,"id":"hub:01JKT3SDER1040G2081040G208","kind":"moderation","owner":"hub","version":2,"seq":2,"updated_at":"2025-02-11T09:30:00Z","visibility":"community","body":{"target":"be:01JKT3S9HREHT78X3MEHT78X3M","decision":"hide"},"key_id":"hub-cefdc15aab03ee79"}`))
+	f.Add([]byte(`{"v":1,"kind":"moderation","owner":"hub","body":{"target":"hub:01JKT3SCFGWFHY7RZ3WFHY7RZ3","decision":"restore","reason":null}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c, err := ParseChange(raw)
 		if err != nil {

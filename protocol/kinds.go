@@ -325,14 +325,28 @@ func (s *Service) validate(v *fieldErrors, c *Change) {
 	requireLang(v, "body.language", s.Language)
 }
 
+// MaxModerationReason bounds a moderation decision's reason: a few
+// sentences shown to the author's SIC, not an essay.
+const MaxModerationReason = 2000
+
 func (m *Moderation) validate(v *fieldErrors, c *Change) {
-	if _, err := SplitEntityID(m.Target); err != nil {
+	// Moderators decide about what SICs write: the hub's own entities are
+	// not moderated. An id does not say its kind; the nodes apply a
+	// decision to posts and comments only.
+	if owner, err := SplitEntityID(m.Target); err != nil {
 		v.add("body.target", "%v", err)
+	} else if owner == HubID {
+		v.add("body.target", "the hub's own entity %q is not moderated", m.Target)
 	}
 	if !inVocab(ModerationDecisions, m.Decision) {
 		v.add("body.decision", "%q is not one of %s", m.Decision, strings.Join(ModerationDecisions, ", "))
 	}
-	optionalText(v, "body.reason", m.Reason, MaxTextField)
+	// The author's SIC is told why its post or comment was hidden.
+	if m.Decision == "hide" {
+		requireText(v, "body.reason", m.Reason, MaxModerationReason)
+	} else {
+		optionalText(v, "body.reason", m.Reason, MaxModerationReason)
+	}
 	if c.Visibility == VisibilityPublic {
 		v.add("visibility", "moderation decisions are not public")
 	}

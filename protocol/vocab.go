@@ -42,8 +42,10 @@ var (
 	ReviewStates = []string{"unreviewed", "in-review", "reviewed"}
 	// PostFormats distinguish blog posts from forum threads.
 	PostFormats = []string{"blog", "thread"}
-	// ModerationDecisions are what moderators decide.
-	ModerationDecisions = []string{"approve", "hide"}
+	// ModerationDecisions are what moderators decide: approve a post held
+	// for review, hide a post or a comment from the network, restore one
+	// hidden, or dismiss a report without changing anything.
+	ModerationDecisions = []string{"approve", "hide", "restore", "dismiss"}
 )
 
 // The spaces other code names.
