@@ -22,6 +22,12 @@ import (
 // triggers keep the tables these read in step with entities, so nothing here
 // writes posts or comments. Which spaces a member may read is the caller's
 // to decide: it passes them in; what this returns is never deleted or erased.
+//
+// Posts and comments the hub's moderators hid (migration 0011) are left out,
+// a hidden post with its whole thread, except for the SIC that wrote them:
+// a query's HiddenOf names the node whose own hidden posts and comments are
+// shown, marked Hidden with the moderators' reason, so that its admins and
+// authors see what was hidden and why.
 
 // ErrInvalidCursor is a paging cursor this node did not issue.
 var ErrInvalidCursor = errors.New("invalid paging cursor")
@@ -59,6 +65,9 @@ type ThreadQuery struct {
 	Limit int
 	// Before is the Next of the previous page; empty for the first.
 	Before string
+	// HiddenOf is the SIC whose hidden threads are listed, marked Hidden:
+	// this node's own id for its members; empty lists none.
+	HiddenOf string
 }
 
 // ThreadSummary is one line of a space's thread list.
@@ -75,6 +84,10 @@ type ThreadSummary struct {
 	// Unread: the thread has activity after the member last read it (or
 	// the member never read it).
 	Unread bool
+	// Hidden: the moderators hid the post, for HiddenReason; only a query
+	// with the post's owner as HiddenOf lists it.
+	Hidden       bool
+	HiddenReason string
 }
 
 // ThreadList is a page of threads; Next is empty on the last page.
@@ -95,11 +108,12 @@ func (n *Node) CommunityThreads(ctx context.Context, q ThreadQuery) (ThreadList,
 		}
 	}
 	rows, err := n.db.Reader().QueryContext(ctx, `SELECT t.post, t.space, t.owner, t.created_at, t.last_activity_at,
-			t.comment_count, e.body, r.seen_at
+			t.comment_count - (SELECT COUNT(*) FROM community_items h WHERE h.post = t.post AND h.hidden = 1 AND h.owner IS NOT ?5),
+			e.body, r.seen_at, t.hidden, COALESCE((SELECT m.reason FROM moderation_current m WHERE m.target = t.post AND t.hidden = 1), '')
 		FROM community_threads t JOIN entities e ON e.id = t.post
-		LEFT JOIN community_reads r ON r.member_id = ? AND r.post = t.post
-		WHERE t.space = ? AND (t.last_activity_at, t.post) < (?, ?)
-		ORDER BY t.last_activity_at DESC, t.post DESC LIMIT ?`, q.Member, q.Space, at, post, limit+1)
+		LEFT JOIN community_reads r ON r.member_id = ?1 AND r.post = t.post
+		WHERE t.space = ?2 AND (t.last_activity_at, t.post) < (?3, ?4) AND (t.hidden = 0 OR t.owner = ?5)
+		ORDER BY t.last_activity_at DESC, t.post DESC LIMIT ?6`, q.Member, q.Space, at, post, q.HiddenOf, limit+1)
 	if err != nil {
 		return ThreadList{}, fmt.Errorf("list threads of %s: %w", q.Space, err)
 	}
@@ -109,7 +123,7 @@ func (n *Node) CommunityThreads(ctx context.Context, q ThreadQuery) (ThreadList,
 		var s ThreadSummary
 		var created, last, body string
 		var seen sql.NullString
-		if err := rows.Scan(&s.Post, &s.Space, &s.Owner, &created, &last, &s.Comments, &body, &seen); err != nil {
+		if err := rows.Scan(&s.Post, &s.Space, &s.Owner, &created, &last, &s.Comments, &body, &seen, &s.Hidden, &s.HiddenReason); err != nil {
 			return ThreadList{}, fmt.Errorf("list threads of %s: %w", q.Space, err)
 		}
 		var p protocol.Post
@@ -138,6 +152,9 @@ type CommentPage struct {
 	Limit int
 	// After is the Next of the previous page; empty for the first.
 	After string
+	// HiddenOf is the SIC whose hidden post or comments are shown, marked
+	// Hidden: this node's own id for its members; empty shows none.
+	HiddenOf string
 }
 
 // CommunityPost is a live post as the node holds it.
@@ -147,6 +164,10 @@ type CommunityPost struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Post      protocol.Post
+	// Hidden: the moderators hid the post (and its thread) for
+	// HiddenReason; shown only to a page whose HiddenOf is its owner.
+	Hidden       bool
+	HiddenReason string
 }
 
 // CommunityComment is a live comment as the node holds it.
@@ -156,13 +177,18 @@ type CommunityComment struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Comment   protocol.Comment
+	// Hidden: the moderators hid the comment for HiddenReason; shown only
+	// to a page whose HiddenOf is its owner.
+	Hidden       bool
+	HiddenReason string
 }
 
 // Thread is a post with a page of its comments, oldest first.
 type Thread struct {
 	Post         CommunityPost
 	LastActivity time.Time
-	// CommentCount counts all the thread's live comments, not the page's.
+	// CommentCount counts all the thread's live comments the page may
+	// show, not the page's.
 	CommentCount int
 	Comments     []CommunityComment
 	// Next is empty on the last page.
@@ -175,7 +201,8 @@ type Thread struct {
 
 // CommunityThread returns a live post and a page of its comments in the
 // order they were written, with member's read state. It returns
-// protocol.ErrNotFound for a post that is not live (or not a post).
+// protocol.ErrNotFound for a post that is not live (or not a post), or
+// hidden from page.HiddenOf.
 func (n *Node) CommunityThread(ctx context.Context, postID string, member int64, page CommentPage) (Thread, error) {
 	limit := communityLimit(page.Limit)
 	at, after := "", ""
@@ -189,10 +216,13 @@ func (n *Node) CommunityThread(ctx context.Context, postID string, member int64,
 	err := n.db.ReadTx(ctx, func(tx *sql.Tx) error {
 		var created, updated, last, body string
 		var seen sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT t.owner, t.created_at, t.updated_at, t.last_activity_at, t.comment_count, e.body, r.seen_at
+		err := tx.QueryRowContext(ctx, `SELECT t.owner, t.created_at, t.updated_at, t.last_activity_at,
+				t.comment_count - (SELECT COUNT(*) FROM community_items h WHERE h.post = t.post AND h.hidden = 1 AND h.owner IS NOT ?3),
+				e.body, r.seen_at, t.hidden, COALESCE((SELECT m.reason FROM moderation_current m WHERE m.target = t.post AND t.hidden = 1), '')
 			FROM community_threads t JOIN entities e ON e.id = t.post
-			LEFT JOIN community_reads r ON r.member_id = ? AND r.post = t.post
-			WHERE t.post = ?`, member, postID).Scan(&th.Post.Owner, &created, &updated, &last, &th.CommentCount, &body, &seen)
+			LEFT JOIN community_reads r ON r.member_id = ?1 AND r.post = t.post
+			WHERE t.post = ?2 AND (t.hidden = 0 OR t.owner = ?3)`, member, postID, page.HiddenOf).Scan(
+			&th.Post.Owner, &created, &updated, &last, &th.CommentCount, &body, &seen, &th.Post.Hidden, &th.Post.HiddenReason)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("thread %s: %w", postID, protocol.ErrNotFound)
 		}
@@ -208,10 +238,11 @@ func (n *Node) CommunityThread(ctx context.Context, postID string, member int64,
 		if seen.Valid {
 			th.SeenAt = parseTime(seen.String)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT i.id, i.owner, i.created_at, i.updated_at, e.body
+		rows, err := tx.QueryContext(ctx, `SELECT i.id, i.owner, i.created_at, i.updated_at, e.body,
+				i.hidden, COALESCE((SELECT m.reason FROM moderation_current m WHERE m.target = i.id AND i.hidden = 1), '')
 			FROM community_items i JOIN entities e ON e.id = i.id
-			WHERE i.post = ? AND i.kind = 'comment' AND (i.created_at, i.id) > (?, ?)
-			ORDER BY i.created_at, i.id LIMIT ?`, postID, at, after, limit+1)
+			WHERE i.post = ? AND i.kind = 'comment' AND (i.created_at, i.id) > (?, ?) AND (i.hidden = 0 OR i.owner = ?)
+			ORDER BY i.created_at, i.id LIMIT ?`, postID, at, after, page.HiddenOf, limit+1)
 		if err != nil {
 			return err
 		}
@@ -220,7 +251,7 @@ func (n *Node) CommunityThread(ctx context.Context, postID string, member int64,
 		for rows.Next() {
 			var c CommunityComment
 			var created, updated, body string
-			if err := rows.Scan(&c.ID, &c.Owner, &created, &updated, &body); err != nil {
+			if err := rows.Scan(&c.ID, &c.Owner, &created, &updated, &body, &c.Hidden, &c.HiddenReason); err != nil {
 				return err
 			}
 			if len(th.Comments) == limit {
@@ -288,6 +319,9 @@ type CommunityQuery struct {
 	Limit int
 	// After is the Next of the previous page; empty for the first.
 	After string
+	// HiddenOf is the SIC whose hidden posts and comments are found,
+	// marked Hidden: this node's own id for its members; empty finds none.
+	HiddenOf string
 }
 
 // SnippetPart is a piece of a hit's snippet; Match marks the searched words.
@@ -307,6 +341,9 @@ type CommunityHit struct {
 	Title     string
 	CreatedAt time.Time
 	Snippet   []SnippetPart
+	// Hidden: the moderators hid the item or its post, for HiddenReason.
+	Hidden       bool
+	HiddenReason string
 }
 
 // SearchResults is a page of hits; Next is empty on the last page.
@@ -356,15 +393,21 @@ func (n *Node) SearchCommunity(ctx context.Context, q CommunityQuery) (SearchRes
 		// page's few rows are joined and get snippets.
 		rows, err := tx.QueryContext(ctx, `WITH top AS MATERIALIZED (
 				SELECT rowid AS n, bm25(community_fts, 3.0, 1.0, 0.0, 0.0) AS score FROM community_fts
-				WHERE community_fts MATCH ?1 AND rowid >= ?6 ORDER BY score, rowid DESC LIMIT ?2 OFFSET ?3)
+				WHERE community_fts MATCH ?1 AND rowid >= ?6
+					AND rowid NOT IN (SELECT h.n FROM community_items h WHERE h.hidden = 1 AND h.owner IS NOT ?7)
+					AND rowid NOT IN (SELECT h.n FROM community_threads ht JOIN community_items h ON h.post = ht.post
+						WHERE ht.hidden = 1 AND ht.owner IS NOT ?7)
+				ORDER BY score, rowid DESC LIMIT ?2 OFFSET ?3)
 			SELECT i.id, i.kind, i.post, t.space, i.owner, i.created_at, json_extract(pe.body, '$.title'),
-				snippet(community_fts, 0, ?4, ?5, '…', 16), snippet(community_fts, 1, ?4, ?5, '…', 16)
+				snippet(community_fts, 0, ?4, ?5, '…', 16), snippet(community_fts, 1, ?4, ?5, '…', 16),
+				i.hidden OR t.hidden, COALESCE((SELECT m.reason FROM moderation_current m
+					WHERE m.decision = 'hide' AND m.target IN (i.id, i.post) ORDER BY m.target = i.id DESC LIMIT 1), '')
 			FROM top JOIN community_fts ON community_fts.rowid = top.n AND community_fts MATCH ?1
 			JOIN community_items i ON i.n = top.n
 			JOIN community_threads t ON t.post = i.post
 			JOIN entities pe ON pe.id = i.post
 			ORDER BY top.score, top.n DESC`,
-			match, limit+1, offset, snippetOpen, snippetClose, lo)
+			match, limit+1, offset, snippetOpen, snippetClose, lo, q.HiddenOf)
 		if err != nil {
 			return err
 		}
@@ -379,7 +422,7 @@ func (n *Node) SearchCommunity(ctx context.Context, q CommunityQuery) (SearchRes
 			var h CommunityHit
 			var kind, created, inTitle, inText string
 			var title sql.NullString
-			if err := rows.Scan(&h.ID, &kind, &h.Post, &h.Space, &h.Owner, &created, &title, &inTitle, &inText); err != nil {
+			if err := rows.Scan(&h.ID, &kind, &h.Post, &h.Space, &h.Owner, &created, &title, &inTitle, &inText, &h.Hidden, &h.HiddenReason); err != nil {
 				return err
 			}
 			h.Kind, h.Title, h.CreatedAt = protocol.Kind(kind), title.String, parseTime(created)
