@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -25,7 +26,14 @@ const (
 	EventResetRequested     EventType = "password-reset-requested"
 	EventPasswordReset      EventType = "password-reset"
 	EventPasswordChanged    EventType = "password-changed"
+	// EventHeldApproved and EventHeldRejected record a coordinator's
+	// decision on a young member's item held for pre-moderation.
+	EventHeldApproved EventType = "held-approved"
+	EventHeldRejected EventType = "held-rejected"
 )
+
+// ErrInvalidEvent: an event to record has no type or no actor.
+var ErrInvalidEvent = errors.New("audit event needs a type and an actor")
 
 // ActorAnonymous is the actor of events caused by someone not signed in.
 const ActorAnonymous = "anonymous"
@@ -54,6 +62,16 @@ func audit(ctx context.Context, tx *sql.Tx, now time.Time, e Event) error {
 		return fmt.Errorf("audit %s: %w", e.Type, err)
 	}
 	return nil
+}
+
+// RecordTx appends e to the audit log inside tx, a write transaction on the
+// database the store lives in, so the event commits or rolls back with the
+// change it records. At is the store's clock; e.At is ignored.
+func (s *Store) RecordTx(ctx context.Context, tx *sql.Tx, e Event) error {
+	if e.Type == "" || e.Actor == "" {
+		return ErrInvalidEvent
+	}
+	return audit(ctx, tx, s.now(), e)
 }
 
 // Audit returns up to limit events, newest first, older than the event with

@@ -1,6 +1,8 @@
 package account
 
 import (
+	"database/sql"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -75,5 +77,39 @@ func TestStore_Audit(t *testing.T) {
 	}
 	if left, err := f.Audit(ctx, 0, 0); err != nil || len(left) != 1 {
 		t.Fatalf("after pruning, %d events left (%v), want 1", len(left), err)
+	}
+}
+
+func TestStore_RecordTx(t *testing.T) {
+	ctx := t.Context()
+	f := newStore(t)
+	ev := Event{Type: EventHeldApproved, MemberID: 7, Actor: MemberActor(3), Detail: "held h1 as e1"}
+	if err := f.db.WriteTx(ctx, func(tx *sql.Tx) error { return f.RecordTx(ctx, tx, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	// A transaction that fails takes its event with it.
+	boom := errors.New("the recorded change failed")
+	err := f.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		if err := f.RecordTx(ctx, tx, Event{Type: EventHeldRejected, Actor: "cli"}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("failing transaction: %v", err)
+	}
+	if err := f.db.WriteTx(ctx, func(tx *sql.Tx) error { return f.RecordTx(ctx, tx, Event{Actor: "cli"}) }); !errors.Is(err, ErrInvalidEvent) {
+		t.Fatalf("event without a type: %v, want ErrInvalidEvent", err)
+	}
+	events, err := f.Audit(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("%d events, want 1: %+v", len(events), events)
+	}
+	got := events[0]
+	if got.Type != ev.Type || got.MemberID != 7 || got.Actor != "member:3" || got.Detail != ev.Detail || !got.At.Equal(f.clock.Now()) {
+		t.Fatalf("recorded %+v, want %+v at %v", got, ev, f.clock.Now())
 	}
 }
