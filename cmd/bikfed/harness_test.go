@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,22 +69,37 @@ func waitFor(t testing.TB, timeout time.Duration, what string, check func() erro
 // moments apart could otherwise be told the same address.
 var handedOut sync.Map
 
-// freeAddr returns a loopback address no listener holds now and this test
-// binary has not handed out before.
+// freeAddr returns a loopback address no listener holds now, for TCP and
+// UDP alike (gossip takes both), and this test binary has not handed out
+// before. Its port lies below the kernel's ephemeral range, so no process
+// that listens on port 0 (the nodes, the test's own servers) can be given
+// it between now and when its user binds it.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 10000 {
+		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		addr := ln.Addr().String()
+		pc, err := net.ListenPacket("udp", addr)
 		ln.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
 		if _, seen := handedOut.LoadOrStore(addr, true); !seen {
 			return addr
 		}
 	}
+	t.Fatal("no free loopback port")
+	return ""
 }
+
+// freePortLow and freePortHigh bound freeAddr's ports: under Linux's
+// default ephemeral range (32768–60999).
+const freePortLow, freePortHigh = 20000, 32768
 
 // proc is a running bikfed process.
 type proc struct {
