@@ -200,7 +200,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	fmt.Fprintf(e.stdout, "  guide to services   %s/api/v1/entities?kind=service\n", hubURL)
 	fmt.Fprintf(e.stdout, "  key directory       %s/v1/keys\n", hubURL)
 	fmt.Fprintf(e.stdout, "  network status      curl -H 'Authorization: Bearer %s' %s/v1/status\n", h.AdminToken(), hubURL)
-	fmt.Fprintf(e.stdout, "  console             %s/console/ (invite yourself: bikfed hub member add EMAIL --name NAME --role operator --data %s)\n", hubURL, hcfg.DataDir)
+	fmt.Fprintf(e.stdout, "  console             %s/console/ (the team's sign-in links are below)\n", hubURL)
 	for _, dn := range nodes {
 		rep, err := dn.n.Verify(ctx)
 		if err != nil {
