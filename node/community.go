@@ -39,7 +39,7 @@ const (
 	// needs narrowing, not another page.
 	maxSearchOffset = 1000
 	// searchWindow is how many of the most recent matches a search ranks.
-	searchWindow = 2000
+	searchWindow = 1000
 	// maxSearchTerms bounds the words of a search.
 	maxSearchTerms = 16
 	// The snippet's match markers: private-use characters, which a body's
@@ -377,52 +377,78 @@ func (n *Node) SearchCommunity(ctx context.Context, q CommunityQuery) (SearchRes
 	if offset >= maxSearchOffset {
 		return out, nil
 	}
+	terms := searchTerms(match)
 	match = communityMatch(match, spaces, q.SIC)
 	err := n.db.ReadTx(ctx, func(tx *sql.Tx) error {
 		// A word in most posts matches a large part of the community, and
-		// bm25 must score every match before the best are known; so the
-		// ranking runs over the most recent searchWindow matches, found
-		// newest first by the index at little cost.
-		var lo int64
-		err := tx.QueryRowContext(ctx, `SELECT rowid FROM community_fts WHERE community_fts MATCH ?
-			ORDER BY rowid DESC LIMIT 1 OFFSET ?`, match, searchWindow-1).Scan(&lo)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		// The inner query ranks inside the full-text index alone; only the
-		// page's few rows are joined and get snippets.
-		rows, err := tx.QueryContext(ctx, `WITH top AS MATERIALIZED (
-				SELECT rowid AS n, bm25(community_fts, 3.0, 1.0, 0.0, 0.0) AS score FROM community_fts
-				WHERE community_fts MATCH ?1 AND rowid >= ?6
-					AND rowid NOT IN (SELECT h.n FROM community_items h WHERE h.hidden = 1 AND h.owner IS NOT ?7)
-					AND rowid NOT IN (SELECT h.n FROM community_threads ht JOIN community_items h ON h.post = ht.post
-						WHERE ht.hidden = 1 AND ht.owner IS NOT ?7)
-				ORDER BY score, rowid DESC LIMIT ?2 OFFSET ?3)
-			SELECT i.id, i.kind, i.post, t.space, i.owner, i.created_at, json_extract(pe.body, '$.title'),
-				snippet(community_fts, 0, ?4, ?5, '…', 16), snippet(community_fts, 1, ?4, ?5, '…', 16),
-				i.hidden OR t.hidden, COALESCE((SELECT m.reason FROM moderation_current m
-					WHERE m.decision = 'hide' AND m.target IN (i.id, i.post) ORDER BY m.target = i.id DESC LIMIT 1), '')
-			FROM top JOIN community_fts ON community_fts.rowid = top.n AND community_fts MATCH ?1
-			JOIN community_items i ON i.n = top.n
-			JOIN community_threads t ON t.post = i.post
-			JOIN entities pe ON pe.id = i.post
-			ORDER BY top.score, top.n DESC`,
-			match, limit+1, offset, snippetOpen, snippetClose, lo, q.HiddenOf)
+		// ranking must score every match before the best are known; so the
+		// ranking runs over the most recent searchWindow matches, which the
+		// index finds newest first at little cost, with their words to
+		// rank them by (communityrank.go). The hidden are excluded from
+		// the few hidden rows up: a hidden post's row is hidden itself,
+		// and its thread's comments are found through the thread index.
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, title, text FROM community_fts
+			WHERE community_fts MATCH ?1
+				AND rowid NOT IN (SELECT h.n FROM community_items h WHERE h.hidden = 1 AND h.owner IS NOT ?2)
+				AND rowid NOT IN (SELECT h.n FROM community_items h WHERE h.kind = 'comment' AND h.post IN
+					(SELECT ht.post FROM community_threads ht WHERE ht.hidden = 1 AND ht.owner IS NOT ?2))
+			ORDER BY rowid DESC LIMIT ?3`, match, q.HiddenOf, searchWindow)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		var docs []searchDoc
 		for rows.Next() {
-			if len(out.Hits) == limit {
+			var d searchDoc
+			if err := rows.Scan(&d.n, &d.title, &d.text); err != nil {
+				rows.Close()
+				return err
+			}
+			docs = append(docs, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if offset >= len(docs) {
+			return nil
+		}
+		total, avg, err := ftsAverages(ctx, tx)
+		if err != nil {
+			return err
+		}
+		df, err := n.docFreqs(ctx, tx, terms, total)
+		if err != nil {
+			return err
+		}
+		rankDocs(docs, terms, df, total, avg)
+		page := docs[offset:min(len(docs), offset+limit+1)]
+		// Only the page's few rows are looked up.
+		st, err := tx.PrepareContext(ctx, `SELECT i.id, i.kind, i.post, t.space, i.owner, i.created_at, json_extract(pe.body, '$.title'),
+				i.hidden OR t.hidden, COALESCE((SELECT m.reason FROM moderation_current m
+					WHERE m.decision = 'hide' AND m.target IN (i.id, i.post) ORDER BY m.target = i.id DESC LIMIT 1), '')
+			FROM community_items i
+			JOIN community_threads t ON t.post = i.post
+			JOIN entities pe ON pe.id = i.post
+			WHERE i.n = ?`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for k, d := range page {
+			if k == limit {
 				if offset+limit < maxSearchOffset {
 					out.Next = encodeCursor("o", strconv.Itoa(offset+limit))
 				}
 				break
 			}
 			var h CommunityHit
-			var kind, created, inTitle, inText string
+			var kind, created string
 			var title sql.NullString
-			if err := rows.Scan(&h.ID, &kind, &h.Post, &h.Space, &h.Owner, &created, &title, &inTitle, &inText, &h.Hidden, &h.HiddenReason); err != nil {
+			err := st.QueryRowContext(ctx, d.n).Scan(&h.ID, &kind, &h.Post, &h.Space, &h.Owner, &created, &title, &h.Hidden, &h.HiddenReason)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
 				return err
 			}
 			h.Kind, h.Title, h.CreatedAt = protocol.Kind(kind), title.String, parseTime(created)
@@ -432,13 +458,14 @@ func (n *Node) SearchCommunity(ctx context.Context, q CommunityQuery) (SearchRes
 				continue
 			}
 			// The text's snippet, unless only the title matched.
-			if h.Kind == protocol.KindPost && !strings.Contains(inText, snippetOpen) {
-				inText = inTitle
+			snippet, ok := snippetOf(d.text, terms)
+			if inTitle, ok2 := snippetOf(d.title, terms); !ok && ok2 && h.Kind == protocol.KindPost {
+				snippet = inTitle
 			}
-			h.Snippet = splitSnippet(inText)
+			h.Snippet = splitSnippet(snippet)
 			out.Hits = append(out.Hits, h)
 		}
-		return rows.Err()
+		return nil
 	})
 	if err != nil {
 		return SearchResults{Hits: []CommunityHit{}}, fmt.Errorf("search the community: %w", err)

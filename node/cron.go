@@ -50,8 +50,9 @@ func (n *Node) startCron(ctx context.Context) (*cron.Cron, error) {
 	return c, nil
 }
 
-// Housekeeping prunes old refusals, lets SQLite refresh its statistics and,
-// after erasures, checkpoints the WAL so purged text leaves it.
+// Housekeeping prunes old refusals, lets SQLite refresh its statistics,
+// recounts the community search's common words and, after erasures,
+// checkpoints the WAL so purged text leaves it.
 func (n *Node) Housekeeping(ctx context.Context) error {
 	cutoff := fmtTime(time.Now().Add(-n.cfg.RefusalRetention))
 	res, err := n.db.Writer().ExecContext(ctx, `DELETE FROM refusals WHERE at < ?`, cutoff)
@@ -66,6 +67,9 @@ func (n *Node) Housekeeping(ctx context.Context) error {
 		return fmt.Errorf("housekeeping: %w", err)
 	}
 	if err := n.blobHousekeeping(ctx); err != nil {
+		return fmt.Errorf("housekeeping: %w", err)
+	}
+	if err := n.RefreshSearchStats(ctx); err != nil {
 		return fmt.Errorf("housekeeping: %w", err)
 	}
 	if n.needCheckpoint.Swap(false) {

@@ -35,6 +35,11 @@ const (
 	adminTokenFile = "admin.token"
 )
 
+// readerMmap is how much of the database the readers map into memory: a
+// community search reads pages all over a large full-text index, and a
+// mapped page costs no read call.
+const readerMmap = 2 << 30
+
 // Node is a running national node: its database, its key, its sync client.
 type Node struct {
 	cfg        Config
@@ -86,6 +91,10 @@ type Node struct {
 	// the admin API (apiauth.go).
 	workspace atomic.Value
 	apiOrigin *http.CrossOriginProtection
+
+	// terms caches the community search index's common words
+	// (communityrank.go).
+	terms termCache
 }
 
 // Init enrols a node with the hub and stores its identity in dataDir. token is
@@ -294,7 +303,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open node: read key: %w", err)
 	}
-	db, err := sqlitedb.Open(ctx, dbPath, migrations())
+	db, err := sqlitedb.Open(ctx, dbPath, migrations(), sqlitedb.ReaderMmap(readerMmap))
 	if err != nil {
 		return nil, fmt.Errorf("open node: %w", err)
 	}
@@ -422,6 +431,9 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 			n.log.Warn("hub not reachable at start; working offline", "err", err)
 		}
 		n.kickPush()
+		if err := n.RefreshSearchStats(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("community search statistics", "err", err)
+		}
 	})
 	n.log.Info("node running", "admin", ln.Addr().String(), "hub", n.ident.HubURL, "long_poll", n.cfg.LongPoll)
 

@@ -85,6 +85,7 @@ type Option func(*options)
 
 type options struct {
 	writerCacheKiB int
+	readerMmap     int64
 }
 
 // WriterCache sets the writer's page cache, in MiB, above SQLite's 2 MiB.
@@ -93,6 +94,16 @@ type options struct {
 // once more: the hub's pushes of 1,000 changes dirty a few MiB each.
 func WriterCache(mib int) Option {
 	return func(o *options) { o.writerCacheKiB = mib << 10 }
+}
+
+// ReaderMmap maps up to bytes of the database file into memory on each
+// reader connection, so that reading a page already in the operating
+// system's cache is a memory access instead of a read call: a query that
+// touches many pages spread over a large file (a full-text search over a
+// big index) makes hundreds of them. The mapping is shared by the
+// connections and costs address space, not memory.
+func ReaderMmap(bytes int64) Option {
+	return func(o *options) { o.readerMmap = bytes }
 }
 
 // Open opens (creating if needed) the database at path and applies any
@@ -164,7 +175,11 @@ func (db *DB) open(ctx context.Context, abs string, migrations fs.FS, o options)
 		return err
 	}
 
-	if db.reader, err = sql.Open("sqlite", dsn(abs, readerParams)); err != nil {
+	rparams := readerParams
+	if o.readerMmap > 0 {
+		rparams += fmt.Sprintf("&_pragma=mmap_size(%d)", o.readerMmap)
+	}
+	if db.reader, err = sql.Open("sqlite", dsn(abs, rparams)); err != nil {
 		return fmt.Errorf("reader: %w", err)
 	}
 	n := max(4, runtime.NumCPU())

@@ -120,6 +120,20 @@ func TestOpen_WriterCache(t *testing.T) {
 	}
 }
 
+func TestOpen_ReaderMmap(t *testing.T) {
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"), nil, ReaderMmap(64<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := pragma(t, db.Reader(), "mmap_size"); got != "67108864" {
+		t.Errorf("reader mmap_size = %s, want 67108864", got)
+	}
+	if got := pragma(t, db.Writer(), "mmap_size"); got != "0" {
+		t.Errorf("writer mmap_size = %s, want 0: the writer reads through its cache", got)
+	}
+}
+
 // Pragmas live in the DSN so that connections database/sql opens later get
 // them too, not only the first one.
 func TestOpen_PragmasOnEveryReaderConnection(t *testing.T) {
