@@ -37,9 +37,11 @@ const (
 	maxCommunityLimit     = 100
 	// maxSearchOffset bounds how deep search pages go: past it, the query
 	// needs narrowing, not another page.
-	maxSearchOffset = 1000
-	// searchWindow is how many of the most recent matches a search ranks.
-	searchWindow = 1000
+	maxSearchOffset = 500
+	// searchWindow is how many of the most recent matches a search ranks:
+	// as many as its pages go deep. Ranking reads each one's words, about
+	// 10 µs a match.
+	searchWindow = maxSearchOffset
 	// maxSearchTerms bounds the words of a search.
 	maxSearchTerms = 16
 	// The snippet's match markers: private-use characters, which a body's

@@ -179,7 +179,7 @@ func TestNode_DocFreqs(t *testing.T) {
 	ctx := t.Context()
 	bc := buildCommunity(t, 400, 800)
 	n := bc.n
-	words := strings.Fields(bc.queries[0] + " " + bc.queries[1] + " zzzznotaword")
+	words := searchTerms(ftsQuery(strings.Join(bc.queries[:6], " ") + " zzzznotaword " + benchVocab()[0]))
 	count := func(w string) int64 {
 		var c int64
 		if err := n.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM community_fts WHERE community_fts MATCH ?`,
@@ -206,10 +206,17 @@ func TestNode_DocFreqs(t *testing.T) {
 			if err != nil {
 				return err
 			}
+			cached := 0
 			for i, w := range words {
 				if want := count(w); df[i] != want {
 					t.Errorf("warm %v: %q in %d rows, want %d", warm, w, df[i], want)
 				}
+				if _, ok := n.terms.df[w]; ok {
+					cached++
+				}
+			}
+			if warm && cached == 0 {
+				t.Errorf("none of %q cached", words)
 			}
 			return nil
 		})
