@@ -42,7 +42,7 @@ testrace: minio mailpit oidc browser
 
 ## bench: the benchmarks of docs/benchmarks.md, rewritten with this run's figures.
 bench: build minio browser
-	$(GO) run ./cmd/bikfed-bench -out docs/benchmarks.md
+	$(GO) run ./cmd/bikfed-bench -go $(GO) -out docs/benchmarks.md
 
 ## minio: build the pinned MinIO server the S3 tests run (once per machine, then cached).
 minio:

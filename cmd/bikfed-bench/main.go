@@ -2,7 +2,9 @@
 // the same run on the same machine, and writes docs/benchmarks.md. Figures are
 // ratios to those baselines because the machines it runs on are shared and noisy.
 //
-// It starts the real bikfed binary as hub and node processes on loopback.
+// It starts the real bikfed binary as hub and node processes on loopback;
+// the community section times the node's community calls on a database
+// file of the target size, through a test of package node that it runs.
 package main
 
 import (
@@ -29,6 +31,8 @@ func main() {
 	flag.BoolVar(&cfg.propagation, "propagation", false, "run only the propagation benchmark and print its section (the report file is left alone)")
 	flag.BoolVar(&cfg.syncOnly, "sync", false, "run only the sync benchmarks (apply, pull, idle rounds, memory) and print their section (the report file is left alone)")
 	flag.BoolVar(&cfg.portalOnly, "portal", false, "run only the portal benchmark and print its section (the report file is left alone)")
+	flag.BoolVar(&cfg.communityOnly, "community", false, "run only the community benchmark, print its section and put it in place of its section of the report file, leaving the others as they are")
+	flag.StringVar(&cfg.goCmd, "go", "go", "the go command, which builds and runs the community benchmark (a test of package node)")
 	load := loadFlags()
 	flag.Parse()
 	// The load comes from one loopback address, which the hub's per-address
@@ -64,6 +68,10 @@ type benchConfig struct {
 	portalOnly bool
 	// syncOnly runs only the sync benchmarks (sync.go).
 	syncOnly bool
+	// communityOnly runs only the community benchmark (community.go),
+	// and goCmd is the go command it runs.
+	communityOnly bool
+	goCmd         string
 }
 
 func run(ctx context.Context, cfg benchConfig) error {
@@ -90,6 +98,22 @@ func run(ctx context.Context, cfg benchConfig) error {
 			fmt.Print(b.markdown())
 		}
 		return err
+	}
+	if cfg.communityOnly {
+		c, err := benchCommunity(ctx, cfg, dir)
+		if err != nil {
+			return err
+		}
+		section := c.markdown()
+		fmt.Print(section)
+		if cfg.out == "-" {
+			return nil
+		}
+		old, err := os.ReadFile(cfg.out)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(cfg.out, []byte(replaceSection(string(old), section)), 0o644)
 	}
 	if cfg.portalOnly {
 		p, err := benchPortal(ctx, cfg, dir)
@@ -141,7 +165,14 @@ func run(ctx context.Context, cfg benchConfig) error {
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)
 	}
-	return emit(portal.markdown())
+	if err := emit(portal.markdown()); err != nil {
+		return err
+	}
+	community, err := benchCommunity(ctx, cfg, dir)
+	if err != nil {
+		return err
+	}
+	return emit(community.markdown())
 }
 
 func machine() string {
