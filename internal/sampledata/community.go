@@ -181,6 +181,8 @@ func Community() ([]CommunityDraft, error) {
 		"Merci pour ces chiffres. Nous voyons aussi plus d'enseignants à propos des groupes de classe.")
 	reply("pt-blog-gaming-1", "pt", WriterStaff, "fi-blog-gaming", "en",
 		"Great message from the panel. Our youth panel said almost the same about skins in football games.")
+	reply("fi-blog-gaming-2", "fi", WriterYouthCoordinator, "fi-blog-gaming", "fi",
+		"Kiitos, hyvä kooste! Otetaan nuorten toiveet mukaan kevään vanhempainiltojen materiaaliin.")
 
 	reply("be-youth-sid-1", "be", WriterYouth, "fi-youth-sid", "en",
 		"Cool idea! We are doing a quiz about fake news for our school, in Dutch and French. Can we share the videos with you after?")
