@@ -438,3 +438,51 @@ var communitySpacesJSON = func() string {
 	b, _ := json.Marshal(CommunitySpaces)
 	return string(b)
 }()
+
+// ErrNotAuthor refuses an edit by a member who did not write the item.
+var ErrNotAuthor = errors.New("community: only its author edits a post or a comment")
+
+// PublishCommunity publishes a hub-owned post or comment written by the
+// member of the coordination team memberID, and remembers that it is
+// theirs to edit.
+func (h *Hub) PublishCommunity(ctx context.Context, memberID int64, kind protocol.Kind, vis protocol.Visibility, body any) (string, error) {
+	id, err := h.Publish(ctx, kind, vis, body)
+	if err != nil {
+		return "", err
+	}
+	err = h.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO console_authors (entity, member_id) VALUES (?, ?)`, id, memberID)
+		return err
+	})
+	if err != nil {
+		return id, fmt.Errorf("record the author of %s: %w", id, err)
+	}
+	return id, nil
+}
+
+// CommunityAuthor is the member of the team who wrote the hub-owned item
+// id in the console, or 0.
+func (h *Hub) CommunityAuthor(ctx context.Context, id string) (int64, error) {
+	var m int64
+	err := h.db.Reader().QueryRowContext(ctx, `SELECT member_id FROM console_authors WHERE entity = ?`, id).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the author of %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// UpdateCommunity writes a new version of a hub-owned post or comment with
+// body, for the member who wrote it; anyone else gets ErrNotAuthor.
+func (h *Hub) UpdateCommunity(ctx context.Context, memberID int64, id string, body any) error {
+	author, err := h.CommunityAuthor(ctx, id)
+	if err != nil {
+		return err
+	}
+	if author == 0 || author != memberID {
+		return ErrNotAuthor
+	}
+	return h.UpdateEntity(ctx, id, "", body)
+}

@@ -94,3 +94,11 @@ INSERT INTO community_threads (post, space, owner, created_at, updated_at, last_
 		(SELECT COUNT(*) FROM community_comments c WHERE c.post = e.id)
 	FROM (SELECT *, COALESCE(CAST(unixepoch(updated_at, 'subsec') * 1000 AS INTEGER), applied_at) AS u FROM entities) e
 	WHERE e.kind = 'post' AND e.deleted = 0;
+
+-- console_authors says which member of the coordination team wrote each
+-- post and comment the hub published from the console, so that they, and
+-- only they, may edit it: the signed body names the author only by name.
+CREATE TABLE console_authors (
+	entity    TEXT PRIMARY KEY,
+	member_id INTEGER NOT NULL
+) STRICT;
