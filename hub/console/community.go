@@ -704,7 +704,7 @@ func (c *Console) showNews(w http.ResponseWriter, r *http.Request) {
 	// The portal shows news as plain paragraphs: the Markdown becomes its
 	// words, and the credit closes the text.
 	credit := c.creditLine(t.Post.Post.Language, t.Post.Owner)
-	text := markup.Text(t.Post.Post.Text) + "\n\n" + credit
+	text := strings.Join(strings.Split(markup.Text(t.Post.Post.Text), "\n"), "\n\n") + "\n\n" + credit
 	c.renderNews(w, r, http.StatusOK, t, newsPage{Title: t.Post.Post.Title, Text: text, Credit: credit})
 }
 
