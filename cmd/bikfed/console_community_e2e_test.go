@@ -126,6 +126,27 @@ func TestE2E_ConsoleCommunity(t *testing.T) {
 		return nil
 	})
 
+	b.step("edit the reply", chromedp.Click(chromedp.CSS(`#`+cssID(reply)+` a[href$="/edit"]`)), chromedp.WaitVisible(chromedp.CSS("#text")))
+	shots("edit-reply")
+	const edited = replyText + " It is in Dutch and French too."
+	b.fill(map[string]string{"#text": edited})
+	b.step("save the edit", chromedp.Submit(chromedp.CSS("#text")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	if got := b.text("#" + cssID(reply)); !strings.Contains(got, edited) {
+		t.Errorf("after editing, the reply shows %q", got)
+	}
+	waitFor(t, 60*time.Second, "be to hold the edited reply", func() error {
+		out, err := runCLI(t, nil, "node", "get", reply, "--data", be.dir)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, "Dutch and French") {
+			return fmt.Errorf("be holds %s", out)
+		}
+		return nil
+	})
+
+	b.step("open the European youth space", chromedp.Navigate(nw.hubURL+"/console/community/youth/"), chromedp.WaitVisible(chromedp.CSS("#threads-h")))
+	shots("youth")
 	b.step("open the blog", chromedp.Navigate(nw.hubURL+"/console/community/blog/"), chromedp.WaitVisible(chromedp.CSS("#threads")))
 	shots("blog")
 	b.step("write a blog post", chromedp.Click(chromedp.CSS(`a[href="/console/community/blog/new"]`)), chromedp.WaitVisible(chromedp.CSS("#title")))

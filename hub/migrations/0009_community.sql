@@ -84,6 +84,18 @@ BEGIN
 		WHERE (NEW.kind = 'comment' OR OLD.kind = 'comment') AND post IN (NEW.ref, OLD.ref);
 END;
 
+-- The hub never deletes an entity's row (a deletion is a tombstone
+-- version), but should a row go, its traces here go with it.
+CREATE TRIGGER community_on_delete AFTER DELETE ON entities
+	WHEN OLD.kind IN ('post', 'comment')
+BEGIN
+	DELETE FROM community_comments WHERE id = OLD.id;
+	DELETE FROM community_threads WHERE post = OLD.id;
+	UPDATE community_threads SET comment_count = (SELECT COUNT(*) FROM community_comments c WHERE c.post = community_threads.post),
+		last_activity = MAX(updated_at, COALESCE((SELECT MAX(c.updated_at) FROM community_comments c WHERE c.post = community_threads.post), 0))
+		WHERE OLD.kind = 'comment' AND post = OLD.ref;
+END;
+
 -- What the hub held before this migration.
 INSERT INTO community_comments (id, post, ord, updated_at)
 	SELECT id, ref, substr(id, instr(id, ':') + 1), COALESCE(CAST(unixepoch(updated_at, 'subsec') * 1000 AS INTEGER), applied_at)
