@@ -662,7 +662,11 @@ func (c *Console) creditLine(lang, owner string) string {
 	if c.bundle.Has(lang) {
 		pr = c.bundle.Printer(lang)
 	}
-	return pr.T("console.community.news.credit", "sic", c.hub.NodeName(owner))
+	name := c.hub.NodeName(owner)
+	if owner == protocol.HubID {
+		name = pr.T("console.community.team")
+	}
+	return pr.T("console.community.news.credit", "sic", name)
 }
 
 // portalParagraphs splits a text as the portal's news page does.
