@@ -20,9 +20,8 @@ import (
 const pathCommunity = "/console/community/"
 
 // Limits of the community forms. A post's text is bounded by what
-// internal/markup renders; the whole form by that and a little more.
+// internal/markup renders; the whole form by the site's form limit.
 const (
-	maxFormBytes = markup.MaxSize + 16<<10
 	maxTags      = 10
 	maxTagLen    = 64
 	excerptRunes = 200
@@ -297,8 +296,7 @@ func (f *writeForm) setLanguages() {
 }
 
 // readWriteForm parses and checks a post's or comment's form.
-func readWriteForm(w http.ResponseWriter, r *http.Request, action string, isPost bool) (writeForm, []string, bool) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+func readWriteForm(r *http.Request, action string, isPost bool) (writeForm, []string, bool) {
 	if err := r.ParseForm(); err != nil {
 		return writeForm{}, nil, false
 	}
@@ -389,7 +387,7 @@ func (c *Console) newPost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, tags, ok := readWriteForm(w, r, pathCommunity+space+"/new", true)
+	f, tags, ok := readWriteForm(r, pathCommunity+space+"/new", true)
 	if !ok {
 		c.site.Error(w, r, http.StatusBadRequest, "console.community.error.form")
 		return
@@ -516,7 +514,7 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, _, ok := readWriteForm(w, r, threadPath(space, t.Post.ID)+"/reply", false)
+	f, _, ok := readWriteForm(r, threadPath(space, t.Post.ID)+"/reply", false)
 	if !ok {
 		c.site.Error(w, r, http.StatusBadRequest, "console.community.error.form")
 		return
@@ -606,7 +604,7 @@ func (c *Console) edit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, tags, ok := readWriteForm(w, r, r.URL.Path, it.Post != nil)
+	f, tags, ok := readWriteForm(r, r.URL.Path, it.Post != nil)
 	if !ok {
 		c.site.Error(w, r, http.StatusBadRequest, "console.community.error.form")
 		return
@@ -726,7 +724,6 @@ func (c *Console) publishNews(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		c.site.Error(w, r, http.StatusBadRequest, "console.community.error.form")
 		return

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -295,4 +296,126 @@ func (f *fixture) publicNews(t *testing.T) []protocol.Change {
 		}
 	}
 	return out
+}
+
+func TestConsole_CommunityForms(t *testing.T) {
+	f := newFixture(t)
+	fi := f.enrol(t, "fi")
+	blog := fi.publish(t, protocol.KindPost, protocol.VisibilityCommunity, protocol.Post{Space: "blog", Format: "blog",
+		Title: "A blog post", Text: "Words.", Language: "en", Author: protocol.Author{Name: "Aino", SIC: "fi"}})
+	many := make([]string, 11)
+	for i := range many {
+		many[i] = "tag" + strconv.Itoa(i)
+	}
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want []string
+	}{
+		{"nothing", url.Values{}, []string{"Give a title.", "Write the text.", "Choose the language"}},
+		{"too long", url.Values{"title": {strings.Repeat("t", protocol.MaxShortField+1)}, "text": {strings.Repeat("x", 64<<10+1)}, "language": {"en"}},
+			[]string{"The title is too long: at most 512 characters.", "The text is too long: at most 65536 bytes."}},
+		{"unknown language", url.Values{"title": {"t"}, "text": {"x"}, "language": {"xx"}}, []string{"Choose the language"}},
+		{"too many tags", url.Values{"title": {"t"}, "text": {"x"}, "language": {"en"}, "tags": {strings.Join(many, ",")}}, []string{"Use at most 10 tags."}},
+		{"a long tag", url.Values{"title": {"t"}, "text": {"x"}, "language": {"en"}, "tags": {strings.Repeat("g", 65)}}, []string{"Each tag may have at most 64 characters."}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, body := f.post(t, "moderator", "/console/community/awareness/new", tc.form)
+			if code != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d", code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("no %q", w)
+				}
+			}
+			if !strings.Contains(body, `id="error-summary"`) {
+				t.Error("no error summary")
+			}
+		})
+	}
+	t.Run("a text far too long", func(t *testing.T) {
+		code, _, body := f.post(t, "moderator", "/console/community/awareness/new", url.Values{"title": {"t"}, "text": {strings.Repeat("x", 200<<10)}, "language": {"en"}})
+		if code != http.StatusUnprocessableEntity || !strings.Contains(body, "The text is too long") {
+			t.Fatalf("status %d", code)
+		}
+	})
+	if l, _ := f.hub.CommunityThreads(context.Background(), hub.ThreadQuery{Space: "awareness"}); len(l.Threads) != 0 {
+		t.Fatalf("a refused form published %d threads", len(l.Threads))
+	}
+	t.Run("news without a title", func(t *testing.T) {
+		code, _, body := f.post(t, "coordinator", "/console/community/blog/"+blog+"/news", url.Values{"title": {" "}, "text": {"kept"}, "do": {"publish"}})
+		if code != http.StatusUnprocessableEntity || !strings.Contains(body, "Give a title.") || !strings.Contains(body, ">kept</textarea>") {
+			t.Fatalf("status %d", code)
+		}
+		if n := len(f.publicNews(t)); n != 0 {
+			t.Fatalf("%d news published", n)
+		}
+	})
+	t.Run("a hidden blog post does not become news", func(t *testing.T) {
+		if _, err := f.hub.Publish(context.Background(), protocol.KindModeration, protocol.VisibilityCommunity,
+			protocol.Moderation{Target: blog, Decision: "hide", Reason: "copyright"}); err != nil {
+			t.Fatal(err)
+		}
+		code, _, _ := f.post(t, "coordinator", "/console/community/blog/"+blog+"/news", url.Values{"title": {"t"}, "text": {"x"}, "do": {"publish"}})
+		if code != http.StatusForbidden || len(f.publicNews(t)) != 0 {
+			t.Fatalf("status %d", code)
+		}
+		if _, _, page := f.do(t, "coordinator", "GET", "/console/community/blog/"+blog, nil); strings.Contains(page, "publish-news") {
+			t.Error("a hidden blog post offers to become news")
+		}
+	})
+}
+
+func TestConsole_CommunityPages(t *testing.T) {
+	f := newFixture(t)
+	fi := f.enrol(t, "fi")
+	ctx := context.Background()
+	var first string
+	for i := range hub.DefaultThreadPage + 1 {
+		id, err := f.hub.PublishCommunity(ctx, f.ids["moderator"], protocol.KindPost, protocol.VisibilityCommunity, protocol.Post{Space: "hotlines",
+			Format: "thread", Title: "Thread " + strconv.Itoa(i), Text: "x", Language: "en", Author: protocol.Author{Name: "The moderator", SIC: "hub"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = id
+		}
+	}
+	_, _, page := f.do(t, "coordinator", "GET", "/console/community/hotlines/", nil)
+	older := regexp.MustCompile(`href="(/console/community/hotlines/\?before=[^"]+)" rel="next"`).FindStringSubmatch(page)
+	if strings.Contains(page, first) || older == nil {
+		t.Fatal("the first page shows the oldest thread, or no link to older ones")
+	}
+	_, _, page = f.do(t, "coordinator", "GET", strings.ReplaceAll(older[1], "&amp;", "&"), nil)
+	if !strings.Contains(page, first) || strings.Contains(page, `rel="next"`) {
+		t.Fatal("the second page lacks the oldest thread or links further")
+	}
+
+	post := fi.publish(t, protocol.KindPost, protocol.VisibilityCommunity, protocol.Post{Space: "hotlines", Format: "thread",
+		Title: "Many replies", Text: "x", Language: "en", Author: protocol.Author{Name: "Aino", SIC: "fi"}})
+	var last, hidden string
+	for i := range hub.DefaultThreadPage + 1 {
+		last = fi.publish(t, protocol.KindComment, protocol.VisibilityCommunity, protocol.Comment{Post: post, Text: "reply number " + strconv.Itoa(i),
+			Language: "en", Author: protocol.Author{Name: "Aino", SIC: "fi"}})
+		if i == 3 {
+			hidden = last
+		}
+	}
+	if _, err := f.hub.Publish(ctx, protocol.KindModeration, protocol.VisibilityCommunity,
+		protocol.Moderation{Target: hidden, Decision: "hide", Reason: "off topic"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, page = f.do(t, "moderator", "GET", "/console/community/hotlines/"+post, nil)
+	later := regexp.MustCompile(`href="(/console/community/hotlines/[^"?]+\?after=[^"]+)" rel="next"`).FindStringSubmatch(page)
+	if strings.Contains(page, last) || later == nil || !strings.Contains(page, "51 replies") {
+		t.Fatal("the first page of replies shows the last, or no link to later ones, or not the count")
+	}
+	if !regexp.MustCompile(`id="` + hidden + `"[\s\S]*?The moderators hid this from the centres: off topic`).MatchString(page) {
+		t.Error("the hidden reply is not marked")
+	}
+	_, _, page = f.do(t, "moderator", "GET", later[1], nil)
+	if !strings.Contains(page, last) {
+		t.Fatal("the second page lacks the last reply")
+	}
 }
