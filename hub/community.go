@@ -422,12 +422,16 @@ func (h *Hub) PublishNewsFromBlog(ctx context.Context, n NewsFromBlog) (string, 
 		return "", err
 	}
 	err = h.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO community_news (news, source, member_id, created_at) VALUES (?, ?, ?, ?)`,
+			id, n.Source, n.MemberID, toMillis(h.now())); err != nil {
+			return err
+		}
 		return h.accounts.RecordTx(ctx, tx, account.Event{Type: EventCommunityNews, MemberID: n.MemberID,
 			Actor: account.MemberActor(n.MemberID), Address: n.Address, Detail: "news " + id + " from " + n.Source + " by " + t.Post.Owner})
 	})
 	if err != nil {
 		// The news is out; losing its audit line must not hide that.
-		h.log.Error("record news in the audit log", "news", id, "source", n.Source, "err", err)
+		h.log.Error("record the news in the audit log", "news", id, "source", n.Source, "err", err)
 	}
 	h.log.Info("community blog post published as news", "news", id, "source", n.Source, "member", n.MemberID)
 	return id, nil
@@ -485,4 +489,32 @@ func (h *Hub) UpdateCommunity(ctx context.Context, memberID int64, id string, bo
 		return ErrNotAuthor
 	}
 	return h.UpdateEntity(ctx, id, "", body)
+}
+
+// NewsRecord is a news item the team made from a blog post.
+type NewsRecord struct {
+	News     string
+	MemberID int64
+	At       time.Time
+}
+
+// NewsFrom lists the news items made from the blog post source, oldest
+// first.
+func (h *Hub) NewsFrom(ctx context.Context, source string) ([]NewsRecord, error) {
+	rows, err := h.db.Reader().QueryContext(ctx, `SELECT news, member_id, created_at FROM community_news WHERE source = ? ORDER BY created_at, news`, source)
+	if err != nil {
+		return nil, fmt.Errorf("news from %s: %w", source, err)
+	}
+	defer rows.Close()
+	var out []NewsRecord
+	for rows.Next() {
+		var r NewsRecord
+		var at int64
+		if err := rows.Scan(&r.News, &r.MemberID, &at); err != nil {
+			return nil, fmt.Errorf("news from %s: %w", source, err)
+		}
+		r.At = fromMillis(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

@@ -239,6 +239,10 @@ func TestHub_PublishNewsFromBlog(t *testing.T) {
 	if err != nil || src.Visibility != protocol.VisibilityCommunity || src.Version != 1 {
 		t.Fatalf("the blog post changed: %+v %v", src, err)
 	}
+	recs, err := th.NewsFrom(ctx, bp.ID)
+	if err != nil || len(recs) != 1 || recs[0].News != id || recs[0].MemberID != 7 {
+		t.Fatalf("news records: %+v %v", recs, err)
+	}
 	evs, err := th.Accounts().Audit(ctx, 0, 10)
 	if err != nil {
 		t.Fatal(err)

@@ -175,6 +175,9 @@ func TestE2E_ConsoleCommunity(t *testing.T) {
 	}
 	shots("news-confirm")
 	b.step("publish on the portal", chromedp.Click(chromedp.CSS("#publish")), chromedp.WaitVisible(chromedp.CSS("#news-link")))
+	if made := b.text("#made-news"); !strings.Contains(made, "This blog post has been published as public news") {
+		t.Errorf("the blog post does not say it is news: %q", made)
+	}
 	shots("news-published")
 	href := get(t, b.ctx, "read the news link", chromedp.Evaluate[string](`document.querySelector('#news-link').getAttribute('href')`))
 	news := strings.TrimPrefix(href, "/news/")

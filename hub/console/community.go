@@ -450,6 +450,24 @@ type threadPage struct {
 	Reply            writeForm
 	Notice           string
 	NewsHref         string
+	// News are the news items made from this blog post.
+	News []newsLink
+}
+
+// newsLink is a news item made from a blog post, on the portal.
+type newsLink struct{ Href, At string }
+
+// newsLinks lists the news items made from the blog post source.
+func (c *Console) newsLinks(r *http.Request, source string) ([]newsLink, error) {
+	recs, err := c.hub.NewsFrom(r.Context(), source)
+	if err != nil {
+		return nil, err
+	}
+	var out []newsLink
+	for _, n := range recs {
+		out = append(out, newsLink{Href: "/news/" + n.News, At: web.Printer(r).DateTime(n.At)})
+	}
+	return out, nil
 }
 
 var threadNotices = map[string]string{
@@ -488,6 +506,13 @@ func (c *Console) renderThread(w http.ResponseWriter, r *http.Request, status in
 		page.Post.EditHref = threadPath(space, t.Post.ID) + "/edit"
 	}
 	page.IsBlog = space == protocol.SpaceBlog
+	if page.IsBlog {
+		var err error
+		if page.News, err = c.newsLinks(r, t.Post.ID); err != nil {
+			c.fail(w, r, "read news", err)
+			return
+		}
+	}
 	page.CanPublishNews = page.IsBlog && mayPublishNews(signedIn(r)) && !t.Post.Hidden
 	page.CommentCount = t.CommentCount
 	page.Created, page.LastActivity = p.DateTime(t.Created), p.DateTime(t.LastActivity)
@@ -649,6 +674,8 @@ type newsPage struct {
 	Credit                string
 	Error                 string
 	PortalLanguage        string
+	// Already are the news items made from this blog post before.
+	Already []newsLink
 }
 
 func (p newsPage) HasErrors() bool { return p.TitleError != "" || p.TextError != "" }
@@ -716,6 +743,11 @@ func (c *Console) renderNews(w http.ResponseWriter, r *http.Request, status int,
 	page.Back = threadPath(protocol.SpaceBlog, t.Post.ID)
 	page.Preview = portalParagraphs(page.Text)
 	page.PortalLanguage = t.Post.Post.Language
+	var err error
+	if page.Already, err = c.newsLinks(r, t.Post.ID); err != nil {
+		c.fail(w, r, "read news", err)
+		return
+	}
 	c.pages.RenderIn(w, r, status, "community-news", "community", page)
 }
 

@@ -263,6 +263,12 @@ func TestConsole_Community(t *testing.T) {
 			!strings.Contains(string(got[0].Body), `"name":"The coordinator","sic":"hub"`) {
 			t.Fatalf("news: %+v", got)
 		}
+		if _, _, page := f.do(t, "moderator", "GET", "/console/community/blog/"+fiBlog, nil); !strings.Contains(page, `href="/news/`+news+`"`) {
+			t.Error("the blog post does not link to its news")
+		}
+		if _, _, page := f.do(t, "coordinator", "GET", path, nil); !strings.Contains(page, `id="already"`) {
+			t.Error("the confirmation does not warn that the post is already news")
+		}
 		evs, err := f.hub.Accounts().Audit(context.Background(), 0, 5)
 		if err != nil || len(evs) == 0 || evs[0].Type != hub.EventCommunityNews || evs[0].MemberID != f.ids["coordinator"] {
 			t.Fatalf("audit: %+v %v", evs, err)

@@ -114,3 +114,15 @@ CREATE TABLE console_authors (
 	entity    TEXT PRIMARY KEY,
 	member_id INTEGER NOT NULL
 ) STRICT;
+
+-- community_news records each blog post the team made public news: which
+-- news item, from which post, by which member, when (unix ms). The console
+-- shows it beside the blog post, so the same post is not made news twice
+-- by mistake.
+CREATE TABLE community_news (
+	news       TEXT PRIMARY KEY,
+	source     TEXT NOT NULL,
+	member_id  INTEGER NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX community_news_source ON community_news (source, created_at);
