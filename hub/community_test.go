@@ -251,3 +251,33 @@ func TestHub_PublishNewsFromBlog(t *testing.T) {
 		t.Fatalf("audit: %+v", evs)
 	}
 }
+
+// The migration fills the thread tables from what a hub already held.
+func TestHub_CommunityMigrationBackfill(t *testing.T) {
+	th := mustOpenHub(t)
+	ctx := context.Background()
+	be := th.enrolNode(t, "be")
+	p := be.newChange(t, protocol.KindPost, protocol.VisibilityCommunity, postBody("be", "hotlines", "old"))
+	c := be.newChange(t, protocol.KindComment, protocol.VisibilityCommunity, commentBody("be", p.ID, "old reply"))
+	be.mustPush(t, be.signAll(t, p, c)...)
+	want, err := th.CommunityThreads(ctx, ThreadQuery{Space: "hotlines"})
+	if err != nil || len(want.Threads) != 1 {
+		t.Fatalf("before: %+v %v", want, err)
+	}
+	sqlText, err := migrationFS.ReadFile("migrations/0009_community.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, backfill, ok := strings.Cut(string(sqlText), "-- What the hub held before this migration.")
+	backfill, _, _ = strings.Cut(backfill, "-- console_authors")
+	if !ok {
+		t.Fatal("the migration has no backfill")
+	}
+	if _, err := th.db.Writer().ExecContext(ctx, `DELETE FROM community_threads; DELETE FROM community_comments;`+backfill); err != nil {
+		t.Fatal(err)
+	}
+	got, err := th.CommunityThreads(ctx, ThreadQuery{Space: "hotlines"})
+	if err != nil || len(got.Threads) != 1 || got.Threads[0].Comments != 1 || !got.Threads[0].LastActivity.Equal(want.Threads[0].LastActivity) {
+		t.Fatalf("after the backfill: %+v %v, want %+v", got, err, want)
+	}
+}
