@@ -204,3 +204,28 @@ func decisionTx(ctx context.Context, tx *sql.Tx, target string) (Decision, bool,
 func placeholders(k int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", k), ", ")
 }
+
+// ModerationOf returns the moderators' latest decision on each of targets
+// that has one, a dismiss included. At most 500 targets at a time.
+func (n *Node) ModerationOf(ctx context.Context, targets []string) (map[string]Decision, error) {
+	if len(targets) > maxFlagTargets {
+		return nil, fmt.Errorf("decisions on %d targets: at most %d at a time", len(targets), maxFlagTargets)
+	}
+	out := map[string]Decision{}
+	err := n.db.ReadTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range targets {
+			d, ok, err := decisionTx(ctx, tx, t)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out[t] = d
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("moderation of targets: %w", err)
+	}
+	return out, nil
+}

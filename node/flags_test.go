@@ -115,6 +115,42 @@ func TestNode_YouthFlags(t *testing.T) {
 		t.Errorf("decision after dismiss: %+v", d)
 	}
 
+	t.Run("ModerationOf", func(t *testing.T) {
+		got, err := n.ModerationOf(ctx, []string{ritaPost, staffPost.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[ritaPost].Decision != "dismiss" || got[ritaPost].Reason != "Nada mais a fazer." {
+			t.Errorf("ModerationOf = %+v, want the dismiss on Rita's post only", got)
+		}
+	})
+
+	t.Run("DecidedHeld", func(t *testing.T) {
+		again, err := n.Hold(ctx, rita.ID, draftOf(t, protocol.KindPost, protocol.VisibilityYouth, protocol.Post{Space: "youth",
+			Format: "thread", Title: "Outra", Text: "Mais uma", Language: "pt"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting, err := n.Hold(ctx, rita.ID, draftOf(t, protocol.KindPost, protocol.VisibilityYouth, protocol.Post{Space: "youth",
+			Format: "thread", Title: "Espera", Text: "Ainda não", Language: "pt"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.RejectHeld(ctx, again.ID, joana.ID, "Repetido."); err != nil {
+			t.Fatal(err)
+		}
+		got, err := n.DecidedHeld(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].ID != again.ID || got[0].State != HeldRejected || got[1].ID != held.ID || got[1].DecidedBy != joana.ID {
+			t.Errorf("DecidedHeld = %+v, want the rejection then the approval", got)
+		}
+		if got, _ := n.DecidedHeld(ctx, 1); len(got) != 1 || got[0].ID == waiting.ID {
+			t.Errorf("DecidedHeld(1) = %+v", got)
+		}
+	})
+
 	t.Run("FlagsOn", func(t *testing.T) {
 		on, err := n.FlagsOn(ctx, []string{ritaPost, staffPost.ID, "pt:nothing"})
 		if err != nil {
