@@ -36,3 +36,12 @@ func (n *Node) DecidedHeld(ctx context.Context, limit int) ([]HeldItem, error) {
 	}
 	return out, nil
 }
+
+// HeldWaitingCount returns how many held items wait for a coordinator.
+func (n *Node) HeldWaitingCount(ctx context.Context) (int, error) {
+	var k int
+	if err := n.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM held_items WHERE state = 'waiting'`).Scan(&k); err != nil {
+		return 0, fmt.Errorf("count waiting held items: %w", err)
+	}
+	return k, nil
+}
