@@ -203,6 +203,18 @@ func TestWorkspace_youthApprovals(t *testing.T) {
 	if err != nil || h.State != node.HeldApproved || h.EntityID == "" || h.DecidedBy != f.members["joana"].ID {
 		t.Fatalf("after approval: %+v, %v", h, err)
 	}
+	// A comment on the published post shows the post it answers.
+	cb, _ := json.Marshal(protocol.Comment{Post: h.EntityID, Text: "Concordo _totalmente_.", Language: "pt"})
+	comment, err := f.n.Hold(t.Context(), f.members["tiago"].ID, node.Draft{Kind: protocol.KindComment, Visibility: protocol.VisibilityYouth, Body: cb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "a held comment", f.do(t, "joana", "GET", PathYouthApprovals, nil, ""), http.StatusOK,
+		"Comment by pt-tiago", "Concordo <em>totalmente</em>.", "In reply to", `<a href="/community/youth/`+h.EntityID+`" lang="pt">Redes sociais</a>`,
+		"O que acham?")
+	if _, err := f.n.RejectHeld(t.Context(), comment.ID, f.members["joana"].ID, "Obrigada!"); err != nil {
+		t.Fatal(err)
+	}
 	mustContain(t, "again", f.do(t, "joana", "POST", PathYouthApprovals+"/"+second.ID+"/approve", url.Values{}, PathYouthApprovals),
 		http.StatusSeeOther)
 	mustContain(t, "deciding twice", f.do(t, "joana", "GET", PathYouthApprovals+"/"+second.ID+"/reject", nil, ""),
@@ -251,7 +263,8 @@ func TestWorkspace_youthApprovals(t *testing.T) {
 	}
 	all := strings.Join(said, "\n")
 	for _, want := range []string{"Joana approved a post or comment by Rita; it is published.",
-		"Joana did not publish a post or comment by Kai and gave them a reason."} {
+		"Joana did not publish a post or comment by Kai and gave them a reason.",
+		"Joana did not publish a post or comment by Tiago and gave them a reason."} {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit wording lacks %q:\n%s", want, all)
 		}
