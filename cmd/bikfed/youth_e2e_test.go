@@ -22,8 +22,9 @@ import (
 // the European youth space stays on pt's node until pt's youth coordinator
 // approves it in the workspace; then it reaches be within seconds. A
 // refused item never leaves pt, and its author reads the coordinator's
-// message. The audit log words both decisions, and when a be coordinator
-// flags the published post, pt's coordinator sees the flag.
+// message. The audit log words both decisions; when a be coordinator
+// flags the published post, pt's coordinator sees the flag, and when the
+// hub's moderators hide it, both the coordinator and Rita read why.
 func TestE2E_YouthPreModeration(t *testing.T) {
 	const (
 		approvedMarker = "YOUTH-APPROVED-7731"
@@ -163,6 +164,33 @@ func TestE2E_YouthPreModeration(t *testing.T) {
 	b.mustShow("main", "Dados pessoais")
 	b.mustShow("main", "Ainda não decidido")
 	b.check("06-flags")
+
+	// The hub's moderators hide the post: the coordinator reads the
+	// decision next to the flag, and Rita sees her post hidden, and why.
+	const hideReason = "Diz o nome de uma escola. HIDE-REASON-8812"
+	mod, _ := json.Marshal(protocol.Moderation{Target: entityID, Decision: "hide", Reason: hideReason})
+	mustCLI(t, mod, "hub", "publish", "--kind", "moderation", "--visibility", "youth", "--data", nw.hubDir)
+	waitFor(t, 60*time.Second, "the moderators' decision on pt's youth flags page", func() error {
+		b.open(ptBase+"/youth/flags", "main h1")
+		if !strings.Contains(b.text("main"), hideReason) {
+			return fmt.Errorf("not there yet")
+		}
+		return nil
+	})
+	b.mustShow("main dl", "Ocultado")
+	b.check("07-flags-hidden")
+	signOut()
+	b.open(ptBase+"/signin", "#email")
+	b.fill(map[string]string{"#email": "rita@jovens.example.pt", "#password": testPassword})
+	b.do("Rita signs in again", chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("form.out button")))
+	b.open(ptBase+"/youth/mine", "main h1")
+	b.mustShow("main", "Os moderadores da rede ocultaram isto")
+	b.mustShow("main", hideReason)
+	if n := get(t, b.ctx, "look for a link to the hidden post", chromedp.Evaluate[int](
+		`document.querySelectorAll('a[href="/community/youth/`+entityID+`"]').length`)); n != 0 {
+		t.Errorf("the hidden post is still linked %d times", n)
+	}
+	b.check("08-my-posts-hidden")
 
 	// The refused post and its reason are in no file but pt's.
 	mustCLI(t, nil, "node", "sync", "--data", be.dir)
