@@ -127,6 +127,9 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 		{Href: PathTranslations, Label: "nav.translations", Section: sectionTranslations, Roles: rolesContent},
 		{Href: PathProfile, Label: "nav.profile", Section: sectionProfile, Roles: rolesContent},
 		{Href: PathMembers, Label: "nav.members", Section: sectionMembers, Roles: rolesMembers},
+		{Href: PathYouthApprovals, Label: "youth.nav.approvals", Section: sectionYouthApprovals, Roles: rolesYouthCoordinator,
+			Badge: youthWaitingBadge(n)},
+		{Href: PathYouthMine, Label: "youth.nav.mine", Section: sectionYouthMine, Roles: rolesYouth},
 		{Href: PathAccount, Label: "nav.account", Section: sectionAccount},
 	}
 	site, err := web.NewSite(wc, bundle, n.Accounts())
@@ -163,6 +166,7 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	ws.mountTranslations()
 	ws.mountProfile()
 	ws.mountMembers()
+	ws.mountYouth()
 	return ws, nil
 }
 
