@@ -82,6 +82,10 @@ type NotifySettings struct {
 	Modes map[string]NotifyMode
 }
 
+// NotifyConfig returns the notification settings the node runs with, for
+// the pages that say when digests come.
+func (n *Node) NotifyConfig() NotifyConfig { return n.cfg.Notify }
+
 // NotifyEnabled reports whether the node has a mail server to send
 // notifications with; without one, choices are kept and nothing is sent.
 func (n *Node) NotifyEnabled() bool { return n.mailer != nil }

@@ -491,8 +491,8 @@ func (n *Node) threadLink(space, post string) string {
 	return n.PublicURL() + "/community/" + space + "/" + post
 }
 
-// spaceName is a space's name in p's language.
-func spaceName(p *locale.Printer, space string) string {
+// SpaceName is a space's name in p's language.
+func SpaceName(p *locale.Printer, space string) string {
 	if sic, ok := protocol.NationalYouthSIC(space); ok {
 		return p.T("notify.space.national", "sic", strings.ToUpper(sic))
 	}
@@ -554,7 +554,7 @@ func (n *Node) postMessage(ctx context.Context, r notifyRow, m account.Member, s
 	if s.Modes[it.Space] != NotifyPost || n.authoredBy(m, owner, author) {
 		return mail.Message{}, false, nil
 	}
-	it.SpaceName, it.Author = spaceName(p, it.Space), authorName(p, author)
+	it.SpaceName, it.Author = SpaceName(p, it.Space), authorName(p, author)
 	unsub, err := n.UnsubscribeLink(ctx, UnsubscribeToken{Member: m.ID, Created: m.CreatedAt.UnixMilli(), Space: it.Space})
 	if err != nil {
 		return mail.Message{}, false, err
@@ -619,7 +619,7 @@ func (n *Node) digestMessage(ctx context.Context, r notifyRow, m account.Member,
 			threads[it.Post] = th
 			order = append(order, it.Post)
 		}
-		it.SpaceName, it.Author = spaceName(p, it.Space), authorName(p, author)
+		it.SpaceName, it.Author = SpaceName(p, it.Space), authorName(p, author)
 		if it.Reply {
 			th.replies++
 			if !th.isNew {
@@ -635,7 +635,7 @@ func (n *Node) digestMessage(ctx context.Context, r notifyRow, m account.Member,
 	var groups []mailGroup
 	listed := 0
 	for _, sp := range spaces {
-		g := mailGroup{Name: spaceName(p, sp)}
+		g := mailGroup{Name: SpaceName(p, sp)}
 		for _, post := range order {
 			th := threads[post]
 			if th.item.Space != sp {
@@ -669,7 +669,7 @@ func (n *Node) digestMessage(ctx context.Context, r notifyRow, m account.Member,
 	}
 	names := make([]string, len(spaces))
 	for i, sp := range spaces {
-		names[i] = spaceName(p, sp)
+		names[i] = SpaceName(p, sp)
 	}
 	v := mailView{
 		Lang: p.Tag(), Subject: p.N("notify.digest.subject", count, "site", n.siteName()),
