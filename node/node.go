@@ -94,9 +94,8 @@ type Node struct {
 	notifyLoc      *time.Location
 	notifyKick     chan struct{}
 	notifyPruned   time.Time
-	notifyKeyOnce  sync.Once
+	notifyKeyMu    sync.Mutex
 	notifyKeyBytes []byte
-	notifyKeyErr   error
 	bundleOnce     sync.Once
 	bundle         *locale.Bundle
 	bundleErr      error

@@ -217,21 +217,25 @@ func queueHead(ctx context.Context, tx *sql.Tx) (int64, error) {
 // the first time and kept in the database, so links stay valid across
 // restarts and a new node key.
 func (n *Node) notifyKey(ctx context.Context) ([]byte, error) {
-	n.notifyKeyOnce.Do(func() {
-		fresh := make([]byte, 32)
-		rand.Read(fresh)
-		_, err := n.db.Writer().ExecContext(ctx, `INSERT INTO notify_state (id, post_seq, key)
-			VALUES (1, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notify_queue'), 0), ?)
-			ON CONFLICT (id) DO NOTHING`, fresh)
-		if err == nil {
-			err = n.db.Reader().QueryRowContext(ctx, `SELECT key FROM notify_state WHERE id = 1`).Scan(&n.notifyKeyBytes)
-		}
-		n.notifyKeyErr = err
-	})
-	if n.notifyKeyErr != nil {
-		return nil, fmt.Errorf("notification key: %w", n.notifyKeyErr)
+	n.notifyKeyMu.Lock()
+	defer n.notifyKeyMu.Unlock()
+	if n.notifyKeyBytes != nil {
+		return n.notifyKeyBytes, nil
 	}
-	return n.notifyKeyBytes, nil
+	fresh := make([]byte, 32)
+	rand.Read(fresh)
+	var key []byte
+	_, err := n.db.Writer().ExecContext(ctx, `INSERT INTO notify_state (id, post_seq, key)
+		VALUES (1, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notify_queue'), 0), ?)
+		ON CONFLICT (id) DO NOTHING`, fresh)
+	if err == nil {
+		err = n.db.Writer().QueryRowContext(ctx, `SELECT key FROM notify_state WHERE id = 1`).Scan(&key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("notification key: %w", err)
+	}
+	n.notifyKeyBytes = key
+	return key, nil
 }
 
 // UnsubscribeToken is what an unsubscribe link says: whose choice it

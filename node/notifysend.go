@@ -729,9 +729,8 @@ var mailHTML = template.Must(template.New("mail").Parse(`<!DOCTYPE html>
 <p>{{.Lead}}</p>
 {{range .Groups}}{{if .Name}}<h2 style="font-size:1.15rem;margin:1.5rem 0 .5rem">{{.Name}}</h2>{{end}}
 {{range .Items}}<div style="margin:0 0 1.2rem">
-{{if .Heading}}<p style="margin:0"><strong>{{.Heading}}</strong><br>{{.By}}</p>{{else}}<p style="margin:0"><strong>{{.Title}}</strong></p>{{end}}
+<p style="margin:0"><strong><a href="{{.Link}}">{{if .Heading}}{{.Heading}}{{else}}{{.Title}}{{end}}</a></strong>{{with .By}}<br>{{.}}{{end}}</p>
 {{if .Excerpt}}<p style="margin:.3rem 0">{{.Excerpt}}</p>{{end}}
-<p style="margin:0"><a href="{{.Link}}">{{$.Read}}</a></p>
 </div>
 {{end}}{{end}}{{if .More}}<p><a href="{{.MoreLink}}">{{.More}}</a></p>{{end}}
 <hr>

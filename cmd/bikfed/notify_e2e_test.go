@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,6 +127,13 @@ func TestE2E_NotifyDigest(t *testing.T) {
 		digest.ListUnsubscribe.HeaderPost != "List-Unsubscribe=One-Click" || digest.ListUnsubscribe.Errors != "" {
 		t.Fatalf("List-Unsubscribe: %+v", digest.ListUnsubscribe)
 	}
+	// The digest as a mail program shows its HTML part.
+	emailFile := filepath.Join(t.TempDir(), "digest.html")
+	if err := os.WriteFile(emailFile, []byte(digest.HTML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.open("file://"+emailFile, "h2")
+	b.shot("digest-email")
 	unsub := digest.ListUnsubscribe.Links[0]
 	if visible, err := digest.Link("/unsubscribe/"); err != nil || visible != unsub {
 		t.Errorf("the body's unsubscribe link %q (%v), the header's %q", visible, err, unsub)
