@@ -80,6 +80,16 @@ func TestE2E_NotifyDigest(t *testing.T) {
 		t.Fatalf("the invented choice changed Mikko's:\n%s", got.body)
 	}
 
+	// The choices page is a state change like any other: another site's
+	// request, or one without the page's form token, is refused.
+	if got := mikko.post("/account/notifications", "/account/notifications", url.Values{"space-helplines": {"none"}, "lang": {"en"}},
+		"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); got.status != http.StatusForbidden {
+		t.Fatalf("a cross-site change of choices: %d", got.status)
+	}
+	if got := mikko.do("POST", "/account/notifications", url.Values{"space-helplines": {"none"}, "lang": {"en"}}); got.status != http.StatusForbidden {
+		t.Fatalf("a change of choices without the form token: %d", got.status)
+	}
+
 	// Aino chooses the daily digest in Chromium, in Finnish.
 	b := startWebBrowser(t, "TestE2E_NotifyDigest")
 	b.do("read Finnish", acceptLanguage("fi-FI,fi;q=0.9,en;q=0.5"))
@@ -166,6 +176,12 @@ func TestE2E_NotifyDigest(t *testing.T) {
 	b.open(unsub, "main .lead")
 	b.mustShow("main", "aino@sic.example.fi")
 	b.check("unsubscribed")
+	// The link itself is the authority: a cross-site POST of it works as
+	// the mail client's does (it can do no more than the link's holder).
+	if got := newPerson(t, fiBase).do("POST", strings.TrimPrefix(unsub, fiBase), url.Values{"List-Unsubscribe": {"One-Click"}},
+		"Sec-Fetch-Site", "cross-site", "Origin", "https://mail.example"); got.status != http.StatusOK {
+		t.Errorf("a cross-site one-click POST: %d\n%s", got.status, got.body)
+	}
 	// A forged link is refused and changes nothing.
 	if got := newPerson(t, fiBase).do("POST", "/unsubscribe/"+strings.TrimPrefix(unsub, fiBase+"/unsubscribe/")+"A", url.Values{"List-Unsubscribe": {"One-Click"}}); got.status != http.StatusNotFound {
 		t.Errorf("a forged link: %d", got.status)
