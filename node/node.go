@@ -94,6 +94,7 @@ type Node struct {
 	notifyLoc      *time.Location
 	notifyKick     chan struct{}
 	notifyPruned   time.Time
+	notifyPeriod   string // the digest period last planned
 	notifyKeyMu    sync.Mutex
 	notifyKeyBytes []byte
 	bundleOnce     sync.Once

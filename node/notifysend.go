@@ -193,6 +193,15 @@ func (n *Node) planPosts(ctx context.Context, now time.Time) error {
 	if _, err := n.notifyKey(ctx); err != nil {
 		return err
 	}
+	// Most rounds find nothing new: they take no write lock.
+	var waiting bool
+	if err := n.db.Reader().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM notify_queue
+		WHERE seq > (SELECT post_seq FROM notify_state WHERE id = 1))`).Scan(&waiting); err != nil {
+		return fmt.Errorf("plan notifications: %w", err)
+	}
+	if !waiting {
+		return nil
+	}
 	members, err := n.notifyMembers(ctx)
 	if err != nil {
 		return err
@@ -320,6 +329,11 @@ func (n *Node) authoredBy(m account.Member, owner string, author protocol.Author
 // last digest was for an earlier period.
 func (n *Node) planDigests(ctx context.Context, now time.Time) error {
 	period := n.digestPeriod(now)
+	// A choice made during a period waits for the next, so digests need
+	// planning only when the period changes.
+	if period == n.notifyPeriod {
+		return nil
+	}
 	err := n.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		head, err := queueHead(ctx, tx)
 		if err != nil {
@@ -343,6 +357,7 @@ func (n *Node) planDigests(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("plan digests: %w", err)
 	}
+	n.notifyPeriod = period
 	return nil
 }
 
