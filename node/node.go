@@ -359,7 +359,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 		apiOrigin:  http.NewCrossOriginProtection(),
 		notifyKick: make(chan struct{}, 1),
 	}
-	if n.notifyLoc, err = time.LoadLocation(cfg.Notify.TimeZone); err != nil {
+	if n.notifyLoc, err = cfg.Notify.location(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open node: notify time zone: %w", err)
 	}

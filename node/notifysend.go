@@ -64,7 +64,7 @@ func (c NotifyConfig) validate(bad func(field, format string, args ...any)) {
 	if c.DigestEvery != 0 && c.DigestEvery < time.Second {
 		bad("notify.digest_every", "%s must be 0 (daily) or at least 1s", c.DigestEvery)
 	}
-	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+	if _, err := c.location(); err != nil {
 		bad("notify.time_zone", "%q: %v", c.TimeZone, err)
 	}
 	if c.Batch < 1 || c.Batch > 1000 {
@@ -76,6 +76,15 @@ func (c NotifyConfig) validate(bad func(field, format string, args ...any)) {
 	if c.Poll < 100*time.Millisecond || c.Poll > 10*time.Minute {
 		bad("notify.poll", "%s must be between 100ms and 10m", c.Poll)
 	}
+}
+
+// location is the zone of DigestHour. time.LoadLocation reads "" as UTC,
+// where the setting means the system's zone.
+func (c NotifyConfig) location() (*time.Location, error) {
+	if c.TimeZone == "" {
+		return time.Local, nil
+	}
+	return time.LoadLocation(c.TimeZone)
 }
 
 const (
