@@ -545,3 +545,35 @@ func TestNode_NotifyLinks(t *testing.T) {
 		t.Errorf("a link for another account with the same id: %v", err)
 	}
 }
+
+func TestNotifyConfig_Validate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*NotifyConfig)
+		field  string // "" when valid
+	}{
+		{"default", func(*NotifyConfig) {}, ""},
+		{"a zone", func(c *NotifyConfig) { c.TimeZone, c.DigestHour = "Europe/Lisbon", 23 }, ""},
+		{"every few seconds", func(c *NotifyConfig) { c.DigestEvery = 3 * time.Second }, ""},
+		{"hour 24", func(c *NotifyConfig) { c.DigestHour = 24 }, "notify.digest_hour"},
+		{"negative hour", func(c *NotifyConfig) { c.DigestHour = -1 }, "notify.digest_hour"},
+		{"every millisecond", func(c *NotifyConfig) { c.DigestEvery = time.Millisecond }, "notify.digest_every"},
+		{"unknown zone", func(c *NotifyConfig) { c.TimeZone = "Europe/Atlantis" }, "notify.time_zone"},
+		{"no batch", func(c *NotifyConfig) { c.Batch = 0 }, "notify.batch"},
+		{"long pause", func(c *NotifyConfig) { c.BatchPause = time.Hour }, "notify.batch_pause"},
+		{"busy poll", func(c *NotifyConfig) { c.Poll = time.Millisecond }, "notify.poll"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.DataDir = t.TempDir()
+			tc.change(&c.Notify)
+			err := c.Validate()
+			if tc.field == "" && err != nil || tc.field != "" && (err == nil || !strings.Contains(err.Error(), tc.field+":")) {
+				t.Errorf("Validate() = %v, want a problem with %q", err, tc.field)
+			}
+		})
+	}
+	if loc, err := DefaultNotifyConfig().location(); err != nil || loc != time.Local {
+		t.Errorf("the default zone is %v (%v), want the system's", loc, err)
+	}
+}
