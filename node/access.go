@@ -8,14 +8,15 @@ import (
 )
 
 // Who reads which space (docs/community.md, "Spaces and authors"). The
-// node's members are its SIC's people: its staff, editors and admins read
-// and write the Communities of Practice and the blog; young people read
+// node's members are its SIC's people: its staff and admins read and write
+// the Communities of Practice and the blog (an editor who is not also
+// staff edits the SIC's resources, not the community); young people read
 // only the youth spaces; a youth coordinator reads both, as the bridge
 // between the two. A national youth space is its own SIC's: no other node
 // holds it, and here too only the youth roles open it.
 
 // staffRoles read the staff spaces.
-var staffRoles = []string{RoleStaff, RoleEditor, RoleAdmin, RoleYouthCoordinator}
+var staffRoles = []string{RoleStaff, RoleAdmin, RoleYouthCoordinator}
 
 // youthRoles read the youth spaces.
 var youthRoles = []string{RoleYouth, RoleYouthCoordinator}

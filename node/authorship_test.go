@@ -124,36 +124,3 @@ func TestNode_CreateAs(t *testing.T) {
 		t.Fatalf("AuthoredBy(Sam) = %v, %v; want the post and two flags", ids, err)
 	}
 }
-
-func TestReadableSpaces(t *testing.T) {
-	for _, tc := range []struct {
-		roles []string
-		want  []string
-	}{
-		{[]string{RoleStaff}, []string{"awareness", "helplines", "youth-participation", "hotlines", "blog"}},
-		{[]string{RoleAdmin}, []string{"awareness", "helplines", "youth-participation", "hotlines", "blog"}},
-		{[]string{RoleYouth}, []string{"youth", "youth:pt"}},
-		{[]string{RoleYouthCoordinator}, []string{"awareness", "helplines", "youth-participation", "hotlines", "blog", "youth", "youth:pt"}},
-		{nil, nil},
-	} {
-		got := ReadableSpaces(account.Member{Roles: tc.roles, Status: account.StatusActive}, "pt")
-		if !equalStrings(got, tc.want) {
-			t.Errorf("ReadableSpaces(%v) = %v, want %v", tc.roles, got, tc.want)
-		}
-	}
-	if got := ReadableSpaces(account.Member{Roles: []string{RoleStaff}, Status: account.StatusDisabled}, "pt"); got != nil {
-		t.Errorf("a disabled member reads %v", got)
-	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

@@ -157,6 +157,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 			return fmt.Errorf("listen: %w", err)
 		}
 		ncfg.PublicURL = localURL(ln.Addr())
+		ncfg.Notify.TimeZone = demoZones[id]
 		n, err := node.Open(ctx, ncfg, log)
 		if err != nil {
 			ln.Close()

@@ -144,6 +144,7 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	if m := n.Mailer(); m != nil {
 		sc.Mail = m
 	}
+	sc.AccountLinks = []web.NavItem{{Href: node.PathNotifications, Label: "notifications.account_link"}}
 	sh, err := signin.New(site, sc)
 	if err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)
@@ -167,6 +168,7 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	ws.mountProfile()
 	ws.mountMembers()
 	ws.mountYouth()
+	ws.mountNotifications()
 	return ws, nil
 }
 
@@ -199,7 +201,17 @@ func (ws *Workspace) Handler() http.Handler {
 		}
 		ws.mux.ServeHTTP(w, r)
 	})
-	return ws.site.Wrap(inner)
+	site := ws.site.Wrap(inner)
+	// Unsubscribe links work without a session or a form token (see
+	// unsubscribeHandler); everything else is behind the site's layers.
+	unsubscribe := ws.unsubscribeHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, node.PathUnsubscribe) {
+			unsubscribe.ServeHTTP(w, r)
+			return
+		}
+		site.ServeHTTP(w, r)
+	})
 }
 
 // handle registers a page for signed-in members holding one of roles (any
