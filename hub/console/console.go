@@ -97,6 +97,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	wc.Nav = []web.NavItem{
 		{Href: Prefix, Label: "console.nav.overview", Section: "overview"},
 		{Href: pathErasures, Label: "console.nav.erasures", Section: "erasures", Roles: []string{hub.RoleOperator, hub.RoleCoordinator}},
+		{Href: pathModeration, Label: "console.moderation.nav", Section: "moderation", Roles: moderationReaders},
 		{Href: pathMembers, Label: "console.nav.members", Section: "members", Roles: []string{hub.RoleOperator}},
 		{Href: pathAccount, Label: "nav.account", Section: "account"},
 	}
@@ -159,6 +160,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	m.Handle("POST "+pathMembers+"{id}/invite", operator(http.HandlerFunc(c.inviteAgain)))
 	m.Handle("GET "+pathMembers+"{id}/{action}", operator(http.HandlerFunc(c.confirmMemberAction)))
 	m.Handle("POST "+pathMembers+"{id}/{action}", operator(http.HandlerFunc(c.memberAction)))
+	c.mountModeration(m)
 	c.root = site.Wrap(http.HandlerFunc(c.route))
 	return c, nil
 }
