@@ -48,6 +48,7 @@ type modTab struct {
 // modRow is one item of the queue as the list shows it.
 type modRow struct {
 	ID, Href, Kind, Title, Excerpt string
+	Lang                           string // the item's language
 	Space, Owner, Author           string
 	Flags, OpenFlags               int
 	Reasons                        string
@@ -130,7 +131,7 @@ func itemHref(id string) string { return pathModeration + url.PathEscape(id) }
 func queueRow(p *locale.Printer, e hub.QueueEntry, now time.Time) modRow {
 	it := e.Item
 	row := modRow{ID: it.ID, Href: itemHref(it.ID), Kind: p.T("console.moderation.kind." + string(it.Kind)), Title: it.Title,
-		Excerpt: markup.Excerpt(it.Text, excerptLen), Space: spaceName(p, it.Space), Owner: it.Owner, Author: it.AuthorName(),
+		Excerpt: markup.Excerpt(it.Text, excerptLen), Lang: it.Language, Space: spaceName(p, it.Space), Owner: it.Owner, Author: it.AuthorName(),
 		Flags: len(e.Flags), OpenFlags: e.OpenFlags, Youth: e.Youth, Hidden: it.Hidden, Waiting: e.Waiting}
 	var reasons []string
 	for _, f := range e.Flags {
@@ -143,7 +144,7 @@ func queueRow(p *locale.Printer, e hub.QueueEntry, now time.Time) modRow {
 		row.Age = p.Ago(now.Sub(e.Since))
 	}
 	if e.Last != nil {
-		row.Last = p.T("console.moderation.decision." + e.Last.Decision)
+		row.Last = p.T("console.moderation.decided." + e.Last.Decision)
 		row.LastAt = p.DateTime(e.Last.At)
 	}
 	return row
@@ -261,14 +262,14 @@ func (c *Console) renderCase(w http.ResponseWriter, r *http.Request, status int,
 		}
 	}
 	for _, d := range cs.Decisions {
-		page.Decisions = append(page.Decisions, modDecisionView{Decision: p.T("console.moderation.decision." + d.Decision), Reason: d.Reason, At: p.DateTime(d.At)})
+		page.Decisions = append(page.Decisions, modDecisionView{Decision: p.T("console.moderation.decided." + d.Decision), Reason: d.Reason, At: p.DateTime(d.At)})
 	}
 	page.Waiting, page.Youth = cs.Waiting, cs.Youth
 	page.History.Hidden, page.History.Restored, page.History.Dismissed = cs.History.Hidden, cs.History.Restored, cs.History.Dismissed
 	for _, h := range cs.History.Recent {
 		v := itemView(p, h.Item)
 		v.HTML = "" // the list shows excerpts
-		v.Decision, v.DecisionReason, v.DecisionAt = p.T("console.moderation.decision."+h.Decision), h.Reason, p.DateTime(h.At)
+		v.Decision, v.DecisionReason, v.DecisionAt = p.T("console.moderation.decided."+h.Decision), h.Reason, p.DateTime(h.At)
 		page.History.Recent = append(page.History.Recent, v)
 	}
 	page.Decide = slices.ContainsFunc(moderationDeciders, signedIn(r).HasRole)
