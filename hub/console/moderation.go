@@ -28,6 +28,10 @@ var (
 	moderationDeciders = []string{hub.RoleModerator}
 )
 
+// The audit log names a moderator's decision in words, like the team's
+// own events.
+func init() { auditEvents[hub.EventModerationDecision] = true }
+
 // excerptLen is how many characters of an item the queue shows.
 const excerptLen = 160
 

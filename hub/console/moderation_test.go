@@ -199,6 +199,10 @@ func TestConsole_Moderation(t *testing.T) {
 		if err != nil || evs[0].Type != hub.EventModerationDecision || evs[0].Actor != "member:"+itoa(f.ids["moderator"]) {
 			t.Fatalf("audit: %+v %v", evs, err)
 		}
+		_, _, log := f.do(t, "operator", "GET", "/console/members/audit", nil)
+		if !strings.Contains(log, "moderation decision") || !strings.Contains(log, "hide "+post) {
+			t.Error("the audit log page does not show the decision in words")
+		}
 		_, _, waiting := f.do(t, "moderator", "GET", "/console/moderation/?filter=flagged", nil)
 		if strings.Contains(waiting, post) {
 			t.Error("the hidden item still waits")
