@@ -53,7 +53,8 @@ func (a adminAPI) decisions() (int, error) {
 // the flagger and the reason; a moderator signed in to the console hides
 // it with a reason, and after a sync round neither node shows it, except
 // be's own view, which shows it hidden with the reason. A dismiss of
-// another flagged thread changes nothing. Every moderation page passes
+// another flagged thread changes nothing, nor does a dismiss of the hidden
+// one. Every moderation page passes
 // axe-core.
 func TestE2E_ModerationQueue(t *testing.T) {
 	nw := newNetwork(t)
@@ -178,9 +179,16 @@ func TestE2E_ModerationQueue(t *testing.T) {
 	check("item-dismissed")
 	b.step("the flagged tab is empty", chromedp.Navigate(queue+"?filter=flagged"), chromedp.WaitVisible(chromedp.CSS("#queue-empty")))
 	check("queue-flagged-empty")
-	waitFor(t, 60*time.Second, "be and fi to pull the dismiss", func() error {
+	// A dismiss after the hide says a later look found nothing new: the
+	// thread stays hidden, on the hub and on every node.
+	b.step("dismiss on the hidden thread", chromedp.Navigate(queue+"?filter=decided"), chromedp.WaitVisible(chromedp.CSS(row(hidden))),
+		chromedp.Click(chromedp.CSS(row(hidden)+" a")), chromedp.WaitVisible(chromedp.CSS("#decision-restore")),
+		chromedp.Click(chromedp.CSS("#decision-dismiss")), chromedp.SendKeys(chromedp.CSS("#reason"), "Looked at again: the hide stands."),
+		chromedp.Submit(chromedp.CSS("#reason")), chromedp.WaitVisible(chromedp.CSS("#decided")))
+	b.mustShow("#hidden-state", reason)
+	waitFor(t, 60*time.Second, "be and fi to pull both dismisses", func() error {
 		for _, a := range []adminAPI{beAPI, fiAPI} {
-			if n, err := a.decisions(); err != nil || n != 2 {
+			if n, err := a.decisions(); err != nil || n != 3 {
 				return fmt.Errorf("%s holds %d decisions (%v)", a.node, n, err)
 			}
 		}
