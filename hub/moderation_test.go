@@ -273,6 +273,11 @@ func TestHub_AuthorHistory(t *testing.T) {
 	m.decide(t, named.ID, DecisionHide, "not be-sam either")
 	m.decide(t, now.ID, DecisionDismiss, "this item's own")
 
+	// Two pages of two and more: the decided list pages newest first, an
+	// item once, by its latest decision.
+	if got, want := m.queue(t, QueueDecided), []string{now.ID, named.ID, other.ID, c.ID, b.ID, a.ID}; !slices.Equal(got, want) {
+		t.Fatalf("decided = %v, want %v", got, want)
+	}
 	cs, err := m.th.Case(t.Context(), now.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -148,6 +148,13 @@ func TestConsole_Moderation(t *testing.T) {
 		if strings.Contains(body, `value="restore"`) {
 			t.Error("restore is offered for an item that is not hidden")
 		}
+		reply := fi.push(t, protocol.KindComment, protocol.VisibilityCommunity, protocol.Comment{Post: post, Text: "We see the _same_.",
+			Language: "en", Author: protocol.Author{Name: "Liisa Virtanen", SIC: "fi"}})
+		code, _, body := f.do(t, "moderator", "GET", "/console/moderation/"+reply, nil)
+		if code != http.StatusOK || !strings.Contains(body, "Comment by Liisa Virtanen") || !strings.Contains(body, `id="thread-text"`) ||
+			!strings.Contains(body, "Calls about sextortion") || !strings.Contains(body, "<em>same</em>") {
+			t.Errorf("a comment's page lacks its thread or its text: %d\n%s", code, body)
+		}
 	})
 
 	tok := f.token(t, "moderator")
