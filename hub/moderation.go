@@ -38,7 +38,7 @@ var Decisions = []string{DecisionHide, DecisionRestore, DecisionDismiss}
 // audit log.
 const EventModerationDecision account.EventType = "moderation-decision"
 
-// Errors of Decide.
+// Errors of Queue and Decide.
 var (
 	ErrUnknownDecision = errors.New("the decision is not hide, restore or dismiss")
 	ErrNoReason        = errors.New("a decision needs a reason")
@@ -47,6 +47,7 @@ var (
 	ErrNotHidden       = errors.New("the item is not hidden: there is nothing to restore")
 	ErrNoActor         = errors.New("a decision names the moderator who takes it")
 	ErrBadCursor       = errors.New("not a cursor of this queue")
+	ErrBadFilter       = errors.New("not a filter of the queue")
 )
 
 // QueueFilter chooses what the queue lists.
@@ -267,7 +268,7 @@ func (h *Hub) Queue(ctx context.Context, q QueueQuery) (QueuePage, error) {
 		}
 		query += ` ORDER BY at, o.target LIMIT ?`
 	default:
-		return QueuePage{}, fmt.Errorf("queue filter %q: %w", q.Filter, ErrBadCursor)
+		return QueuePage{}, fmt.Errorf("queue filter %q: %w", q.Filter, ErrBadFilter)
 	}
 	args = append(args, limit+1)
 	type row struct {

@@ -185,7 +185,10 @@ func TestHub_Queue(t *testing.T) {
 		}
 	})
 
-	t.Run("bad cursors", func(t *testing.T) {
+	t.Run("bad cursors and filters", func(t *testing.T) {
+		if _, err := m.th.Queue(t.Context(), QueueQuery{Filter: "everything"}); !errors.Is(err, ErrBadFilter) {
+			t.Errorf("an unknown filter: %v", err)
+		}
 		for _, c := range []string{"x", "0~be:01M97JXJX57R1WK5FJKAX5A9YY", "12~nothing", "12"} {
 			if _, err := m.th.Queue(t.Context(), QueueQuery{After: c}); !errors.Is(err, ErrBadCursor) {
 				t.Errorf("cursor %q: %v", c, err)
