@@ -137,8 +137,9 @@ type ThreadList struct {
 	Next string
 }
 
-// ErrBadCursor is a page cursor the hub did not hand out.
-var ErrBadCursor = errors.New("community: invalid page cursor")
+// ErrBadCursor is a page cursor the hub did not hand out, for the
+// community's pages and the moderation queue alike.
+var ErrBadCursor = errors.New("invalid page cursor")
 
 func pageLimit(n int) int {
 	switch {

@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bikfed/bikfed/hub/portal/portaltest"
 	"github.com/bikfed/bikfed/internal/account"
+	"github.com/bikfed/bikfed/internal/mailpittest"
 	"github.com/bikfed/bikfed/internal/sampledata"
 	"github.com/bikfed/bikfed/node"
 	"github.com/bikfed/bikfed/protocol"
@@ -30,19 +32,18 @@ import (
 type crawlMarkers struct {
 	threadTitle, threadText, reply, blog, attachment, youthPost, youthReply,
 	nationalYouth, flag, moderationReason string
-	// digest is a marker written only into a member's email digest. A
-	// digest is mail a node sends to its own members, which the hub never
-	// holds; while no digest can be produced in this test it stays empty
-	// and is not checked, and once one can, its marker is checked with the
-	// others.
-	digest string
+	// digest is in the display name of the member who gets a digest: a
+	// digest greets its reader by name, and the name stays on the
+	// member's node. digestLink is the digest's unsubscribe token, which
+	// exists only in the message.
+	digest, digestLink string
 }
 
 func (m crawlMarkers) all() []string {
 	out := []string{m.threadTitle, m.threadText, m.reply, m.blog, m.attachment, m.youthPost, m.youthReply,
-		m.nationalYouth, m.flag, m.moderationReason}
-	if m.digest != "" {
-		out = append(out, m.digest)
+		m.nationalYouth, m.flag, m.moderationReason, m.digest}
+	if m.digestLink != "" {
+		out = append(out, m.digestLink)
 	}
 	return out
 }
@@ -106,7 +107,8 @@ func mustCreateAs(t *testing.T, n *node.Node, member int64, d node.Draft) string
 // TestE2E_CommunityNeverPublic writes unique markers into every kind of
 // community content (a staff thread's title and text, a reply, a blog post
 // and its attachment, a European youth post and reply held and approved, a
-// national youth post, a flag and a moderator's reason), lets a real hub
+// national youth post, a flag, a moderator's reason and a member's email
+// digest), lets a real hub
 // and two real nodes sync it, and then crawls every public surface of the
 // hub: its pages from / onwards, search, feeds, sitemaps, the JSON APIs,
 // OAI-PMH with its resumption tokens, the attachment's public address and
@@ -118,12 +120,15 @@ func TestE2E_CommunityNeverPublic(t *testing.T) {
 		threadTitle: newMarker(t, "threadtitle"), threadText: newMarker(t, "threadtext"), reply: newMarker(t, "reply"),
 		blog: newMarker(t, "blog"), attachment: newMarker(t, "attachment"), youthPost: newMarker(t, "youthpost"),
 		youthReply: newMarker(t, "youthreply"), nationalYouth: newMarker(t, "nationalyouth"), flag: newMarker(t, "flag"),
-		moderationReason: newMarker(t, "moderation"),
+		moderationReason: newMarker(t, "moderation"), digest: newMarker(t, "digest"),
 	}
 	public := newMarker(t, "public")
 
+	mp := mailpittest.Start(t)
 	nw := newNetwork(t)
-	be, pt := nw.addNode("be", fastSync...), nw.addNode("pt", fastSync...)
+	be := nw.addNode("be", fastSync...)
+	pt := nw.addNode("pt", append(slices.Clone(fastSync), "--smtp-host", mp.SMTPHost, "--smtp-port", strconv.Itoa(mp.SMTPPort),
+		"--smtp-tls", "none", "--smtp-from", "SIC Portugal <sic@pt.example>", "--digest-every", "3s", "--notify-poll", "300ms")...)
 	// The network's sample content gives the portal pages, feeds and
 	// records to crawl through.
 	refs := map[string]string{}
@@ -172,8 +177,31 @@ func TestE2E_CommunityNeverPublic(t *testing.T) {
 				Title: "Group chats", Text: "What does your panel do about group chats? " + m.youthPost})})
 		community = append(community, thread, blog, youthPost)
 	})
+	// A pt member, named with the digest's marker, chooses the daily
+	// digest of the helplines space, where be's thread arrives.
+	reader := "leitora@pt.example"
+	withNode(t, pt, func(n *node.Node) {
+		_, token, err := n.Accounts().Add(t.Context(), "test", account.NewMember{Email: reader, Name: "Leitora " + m.digest,
+			Roles: []string{node.RoleStaff}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		member, err := n.Accounts().Accept(t.Context(), token, testPassword, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.SetNotifySettings(t.Context(), member, node.NotifySettings{Lang: "en",
+			Modes: map[string]node.NotifyMode{"helplines": node.NotifyDigest}}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	nw.startNode(be)
 	nw.startNode(pt)
+	digest := mp.WaitForMessage(t, reader, mailpittest.SubjectContains("digest"))
+	if !strings.Contains(digest.Text, m.digest) || !strings.Contains(digest.Text, m.threadTitle) || len(digest.ListUnsubscribe.Links) != 1 {
+		t.Fatalf("the digest does not greet its reader or lacks be's thread:\n%s", digest.Text)
+	}
+	m.digestLink = digest.ListUnsubscribe.Links[0][strings.LastIndex(digest.ListUnsubscribe.Links[0], "/")+1:]
 	waitFor(t, 60*time.Second, "pt to hold be's thread and youth post", func() error {
 		for _, id := range []string{thread, youthPost} {
 			if _, err := runCLI(t, nil, "node", "get", id, "--data", pt.dir); err != nil {
@@ -256,10 +284,11 @@ func TestE2E_CommunityNeverPublic(t *testing.T) {
 
 	// The hub holds every item the crawl looks for: the markers are in its
 	// files, so their absence from its public surfaces means something.
-	// The national youth post is the exception: it never leaves pt.
+	// The national youth post is the exception: it never leaves pt, and
+	// neither do the digest's reader and the message itself.
 	for _, marker := range m.all() {
 		inHub := len(demoFilesWith(t, nw.hubDir, marker)) > 0
-		if want := marker != m.nationalYouth; inHub != want {
+		if want := marker != m.nationalYouth && marker != m.digest && marker != m.digestLink; inHub != want {
 			t.Errorf("marker %s in the hub's files: %v, want %v", marker, inHub, want)
 		}
 	}

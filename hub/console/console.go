@@ -100,6 +100,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 		{Href: Prefix, Label: "console.nav.overview", Section: "overview"},
 		{Href: pathCommunity, Label: "console.community.nav", Section: "community"},
 		{Href: pathErasures, Label: "console.nav.erasures", Section: "erasures", Roles: []string{hub.RoleOperator, hub.RoleCoordinator}},
+		{Href: pathModeration, Label: "console.moderation.nav", Section: "moderation", Roles: moderationReaders},
 		{Href: pathMembers, Label: "console.nav.members", Section: "members", Roles: []string{hub.RoleOperator}},
 		{Href: pathAccount, Label: "nav.account", Section: "account"},
 	}
@@ -163,6 +164,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	m.Handle("GET "+pathMembers+"{id}/{action}", operator(http.HandlerFunc(c.confirmMemberAction)))
 	m.Handle("POST "+pathMembers+"{id}/{action}", operator(http.HandlerFunc(c.memberAction)))
 	c.communityRoutes()
+	c.mountModeration(m)
 	c.root = site.Wrap(http.HandlerFunc(c.route))
 	return c, nil
 }
