@@ -126,6 +126,7 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 		{Href: PathResources, Label: "nav.resources", Section: sectionResources, Roles: rolesContent},
 		{Href: PathTranslations, Label: "nav.translations", Section: sectionTranslations, Roles: rolesContent},
 		{Href: PathProfile, Label: "nav.profile", Section: sectionProfile, Roles: rolesContent},
+		{Href: PathCommunity, Label: "community.nav", Section: sectionCommunity, Roles: rolesCommunity},
 		{Href: PathMembers, Label: "nav.members", Section: sectionMembers, Roles: rolesMembers},
 		{Href: PathAccount, Label: "nav.account", Section: sectionAccount},
 	}
@@ -163,6 +164,7 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	ws.mountTranslations()
 	ws.mountProfile()
 	ws.mountMembers()
+	ws.mountCommunity()
 	return ws, nil
 }
 

@@ -1,0 +1,48 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// maxFlaggedTargets bounds the items FlaggedBy looks up at once: a thread
+// page's post and comments.
+const maxFlaggedTargets = 500
+
+// FlaggedBy returns which of targets, the ids of posts and comments, member
+// memberID has flagged (with a live flag), so a page can tell the member
+// that they already did.
+func (n *Node) FlaggedBy(ctx context.Context, memberID int64, targets []string) (map[string]bool, error) {
+	out := make(map[string]bool)
+	if len(targets) == 0 {
+		return out, nil
+	}
+	if len(targets) > maxFlaggedTargets {
+		targets = targets[:maxFlaggedTargets]
+	}
+	args := make([]any, 0, len(targets)+1)
+	args = append(args, memberID)
+	for _, t := range targets {
+		args = append(args, t)
+	}
+	rows, err := n.db.Reader().QueryContext(ctx, `SELECT json_extract(e.body, '$.target')
+		FROM authorship a JOIN entities e ON e.id = a.entity_id
+		WHERE a.member_id = ? AND e.kind = 'flag' AND e.deleted = 0
+			AND json_extract(e.body, '$.target') IN (?`+strings.Repeat(", ?", len(targets)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("flags of member %d: %w", memberID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("flags of member %d: %w", memberID, err)
+		}
+		out[t] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("flags of member %d: %w", memberID, err)
+	}
+	return out, nil
+}
