@@ -404,6 +404,13 @@ type itemView struct {
 	EditHref, FlagHref string
 	Flagged            bool
 	Tags               []string
+	Files              []fileLink
+}
+
+// fileLink is an attachment as the thread page lists it; Markdown is how
+// its author shows an image in the text.
+type fileLink struct {
+	Href, Name, Type, Size, Markdown string
 }
 
 type replyInput struct {
@@ -491,7 +498,7 @@ func (ws *Workspace) threadView(r *http.Request, v viewer, space string, th node
 	p := web.Printer(r)
 	href := threadHref(space, th.Post.ID)
 	page := threadPage{Space: space, SpaceName: ws.spaceName(p, space), SpaceHref: spaceHref(space), Href: href,
-		Action: href, Blog: th.Post.Post.Format == "blog", CommentCount: th.CommentCount, Reply: in, Problems: ps.sorted(),
+		Action: href, Blog: th.Post.Post.Format == "blog", CommentCount: th.CommentCount, Reply: in, Problems: ordered(ps, replyOrder),
 		Languages: languageChoices(p, "", []string{in.Language}), Held: v.heldForApproval(), MayReply: !th.Post.Hidden,
 		Thanks: r.URL.Query().Get("flagged") == "1"}
 	ids := []string{th.Post.ID}
@@ -499,6 +506,10 @@ func (ws *Workspace) threadView(r *http.Request, v viewer, space string, th node
 		ids = append(ids, c.ID)
 	}
 	flagged, err := ws.node.FlaggedBy(r.Context(), v.ID, ids)
+	if err != nil {
+		return threadPage{}, err
+	}
+	files, err := ws.node.AttachmentsOf(r.Context(), ids)
 	if err != nil {
 		return threadPage{}, err
 	}
@@ -521,6 +532,13 @@ func (ws *Workspace) threadView(r *http.Request, v viewer, space string, th node
 		}
 		if !mine {
 			iv.FlagHref = href + "/flag?" + vals.Encode()
+		}
+		for _, b := range files[id] {
+			fl := fileLink{Href: fileHref(b), Name: b.Name, Type: b.MediaType, Size: humanBytes(b.Size)}
+			if mine && strings.HasPrefix(b.MediaType, "image/") {
+				fl.Markdown = "![" + strings.NewReplacer("[", "", "]", "").Replace(b.Name) + "](" + fl.Href + ")"
+			}
+			iv.Files = append(iv.Files, fl)
 		}
 		return iv, nil
 	}

@@ -60,7 +60,7 @@ func (ws *Workspace) flagView(r *http.Request, space string, th node.Thread, e n
 	href := threadHref(space, th.Post.ID)
 	pg := flagPage{SpaceName: ws.spaceName(p, space), SpaceHref: spaceHref(space), Href: href + "#" + anchorID(e.ID),
 		Action: href + "/flag?" + url.Values{"item": {e.ID}}.Encode(), Title: th.Post.Post.Title,
-		Reason: reason, Text: text, Problems: ps.sorted(), Max: protocol.MaxFlagText}
+		Reason: reason, Text: text, Problems: ordered(ps, flagOrder), Max: protocol.MaxFlagText}
 	var author protocol.Author
 	if e.Kind == protocol.KindPost {
 		author = th.Post.Post.Author

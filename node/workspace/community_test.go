@@ -1,8 +1,11 @@
 package workspace
 
 import (
+	"bytes"
 	"encoding/json"
+	"html"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -424,5 +427,75 @@ func TestWorkspace_communityFlag(t *testing.T) {
 	}
 	if strings.Contains(s.get("anna", thread).Body.String(), "You flagged this.") {
 		t.Error("anna is told she flagged it")
+	}
+}
+
+func TestWorkspace_communityFiles(t *testing.T) {
+	s := newCommunitySite(t)
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 64)...)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range map[string]string{"title": "Our new poster", "text": "See the file.", "language": "en"} {
+		mw.WriteField(k, v)
+	}
+	fw, err := mw.CreateFormFile("files", "poster.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(png)
+	mw.Close()
+	tok := formTokenOf(s.get("anna", "/account").Body.String())
+	req := httptest.NewRequest("POST", "/community/awareness/new?"+web.FormField+"="+tok, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.AddCookie(s.cookies["anna"])
+	rec := httptest.NewRecorder()
+	s.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("new thread with a file: %d\n%s", rec.Code, rec.Body)
+	}
+	thread := rec.Header().Get("Location")
+	id := postIDOf(t, thread)
+	e, err := s.n.Get(t.Context(), id)
+	if err != nil || len(e.Blobs) != 1 || e.Blobs[0].Name != "poster.png" {
+		t.Fatalf("the post's attachments: %+v %v", e.Blobs, err)
+	}
+	file := "/files/" + e.Blobs[0].SHA256 + "/poster.png"
+	page := s.get("anna", thread).Body.String()
+	if !strings.Contains(page, `href="`+file+`"`) || !strings.Contains(page, "![poster.png]("+file+")") {
+		t.Errorf("the author's page does not list the file with its Markdown:\n%s", page)
+	}
+	if page := s.get("bram", thread).Body.String(); !strings.Contains(page, file) || strings.Contains(page, "![poster.png]") {
+		t.Error("a reader's page: the file is missing, or its Markdown hint is shown")
+	}
+	got := s.get("bram", file)
+	if got.Code != http.StatusOK || !bytes.Equal(got.Body.Bytes(), png) || got.Header().Get("Content-Type") != "image/png" {
+		t.Errorf("bram gets the file: %d %q", got.Code, got.Header().Get("Content-Type"))
+	}
+	for _, tt := range []struct{ who, path string }{
+		{"kid", file},
+		{"bram", "/files/" + strings.Repeat("ab", 32) + "/x.png"},
+		{"bram", "/files/nothex/x.png"},
+	} {
+		if code := s.get(tt.who, tt.path).Code; code != http.StatusNotFound {
+			t.Errorf("%s GET %s: %d, want 404", tt.who, tt.path, code)
+		}
+	}
+	// The author places the image in the text; the edit keeps the file.
+	edit := thread + "/edit?item=" + url.QueryEscape(id)
+	form := s.get("anna", edit).Body.String()
+	attachment := regexp.MustCompile(`name="attachment" value="([^"]+)"`).FindStringSubmatch(form)
+	if attachment == nil {
+		t.Fatalf("the edit form does not carry the file:\n%s", form)
+	}
+	rec = s.post("anna", edit, url.Values{"title": {"Our new poster"}, "text": {"![The poster](" + file + ")"},
+		"language": {"en"}, "attachment": {html.UnescapeString(attachment[1])}})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", rec.Code, rec.Body)
+	}
+	if page := s.get("bram", thread).Body.String(); !strings.Contains(page, `<img src="`+file+`" alt="The poster"`) {
+		t.Errorf("the image is not in the text:\n%s", page)
+	}
+	if e, _ := s.n.Get(t.Context(), id); len(e.Blobs) != 1 {
+		t.Errorf("the edit dropped the file: %+v", e.Blobs)
 	}
 }

@@ -22,6 +22,21 @@ import (
 // UpdateAs); a young person's post or reply goes to their coordinators
 // (Hold) instead of the network.
 
+// formOrders are the order of each form's fields, which its error
+// summary follows.
+var (
+	postOrder  = []string{"title", "text", "language", "tags", "files", "general"}
+	flagOrder  = []string{"reason", "text", "general"}
+	replyOrder = []string{"text", "language", "general"}
+)
+
+// ordered returns ps in the order of fields.
+func ordered(ps problems, fields []string) problems {
+	out := slices.Clone(ps)
+	slices.SortStableFunc(out, func(a, b fieldProblem) int { return slices.Index(fields, a.Field) - slices.Index(fields, b.Field) })
+	return out
+}
+
 // maxTagLen bounds one tag, as the protocol does.
 const maxTagLen = 64
 
@@ -32,12 +47,19 @@ const PathYouthMine = "/youth/mine"
 // as typed so the form can come back with it.
 type postInput struct {
 	Title, Text, Language, Tags string
+	// Attachments are the post's files, Remove those ticked to go.
+	Attachments []protocol.BlobRef
+	Remove      []string
 }
 
-func postInputFrom(r *http.Request) postInput {
-	f := r.PostForm
+func postInputFrom(f url.Values) postInput {
 	return postInput{Title: strings.TrimSpace(f.Get("title")), Text: strings.ReplaceAll(f.Get("text"), "\r\n", "\n"),
-		Language: strings.TrimSpace(f.Get("language")), Tags: strings.TrimSpace(f.Get("tags"))}
+		Language: strings.TrimSpace(f.Get("language")), Tags: strings.TrimSpace(f.Get("tags")), Remove: f["remove"]}
+}
+
+// blobs are the attachments the post keeps.
+func (in postInput) blobs() []protocol.BlobRef {
+	return slices.DeleteFunc(slices.Clone(in.Attachments), func(b protocol.BlobRef) bool { return slices.Contains(in.Remove, b.SHA256) })
 }
 
 func (in postInput) tags() []string {
@@ -131,14 +153,65 @@ type postFormPage struct {
 	Problems   problems
 	Languages  []choice
 	MaxText    string
+	// Files: the form takes attachments; Attachments are those it has.
+	Files       bool
+	Attachments []attachmentView
+	MaxUpload   string
 }
 
 func (ws *Workspace) postForm(r *http.Request, v viewer, space, kind, action, cancel string, in postInput, ps problems) postFormPage {
 	p := web.Printer(r)
-	return postFormPage{Space: space, SpaceName: ws.spaceName(p, space), SpaceHref: spaceHref(space), Action: action,
+	sep := "?"
+	if strings.Contains(action, "?") {
+		sep = "&"
+	}
+	pg := postFormPage{Space: space, SpaceName: ws.spaceName(p, space), SpaceHref: spaceHref(space),
+		Action: action + sep + web.FormField + "=" + url.QueryEscape(ws.site.FormToken(r)),
 		Cancel: cancel, Kind: kind, Blog: space == protocol.SpaceBlog, Held: v.heldForApproval(), In: in,
-		Problems: ps.sorted(), Languages: languageChoices(p, "", []string{in.Language}),
-		MaxText: humanBytes(protocol.MaxTextField)}
+		Problems: ordered(ps, postOrder), Languages: languageChoices(p, "", []string{in.Language}),
+		MaxText: humanBytes(protocol.MaxTextField), MaxUpload: humanBytes(ws.maxUpload)}
+	// A young person's text is held, and held items carry no files.
+	pg.Files = kind == "post" && !pg.Held
+	for _, b := range in.Attachments {
+		pg.Attachments = append(pg.Attachments, attachmentView{Value: refValue(b), SHA: b.SHA256, Name: b.Name,
+			Type: b.MediaType, Size: humanBytes(b.Size), Href: fileHref(b), Remove: slices.Contains(in.Remove, b.SHA256)})
+	}
+	return pg
+}
+
+// readPostForm reads a post's form, with the files it carries streamed
+// into the blob store; current are the attachments the post has. A form
+// that cannot be read is answered here, and ok is false.
+func (ws *Workspace) readPostForm(w http.ResponseWriter, r *http.Request, v viewer, current []protocol.BlobRef) (postInput, problems, bool) {
+	p := web.Printer(r)
+	ws.allowTransfer(w)
+	r.Body = http.MaxBytesReader(w, r.Body, int64(protocol.MaxBlobsPerItem)*(ws.maxUpload+overflowDrain)+maxFormText)
+	vals, ups, err := ws.readResourceForm(r)
+	if err != nil {
+		if r.Context().Err() == nil {
+			ws.log.Info("community form refused", "err", err)
+			ws.site.Error(w, r, http.StatusBadRequest, "")
+		}
+		return postInput{}, nil, false
+	}
+	in := postInputFrom(vals)
+	in.Attachments = ws.keptAttachments(r, vals, current)
+	var ps problems
+	for _, u := range ups {
+		switch {
+		case u.err != "":
+			ps.add("files", u.err)
+		case !slices.ContainsFunc(in.Attachments, func(b protocol.BlobRef) bool { return b.SHA256 == u.ref.SHA256 }):
+			in.Attachments = append(in.Attachments, u.ref)
+		}
+	}
+	switch {
+	case v.heldForApproval() && len(in.Attachments) > 0:
+		ps.add("files", p.T("community.error.files_held"))
+	case len(in.blobs()) > protocol.MaxBlobsPerItem:
+		ps.add("files", p.T("community.error.files_many", "max", strconv.Itoa(protocol.MaxBlobsPerItem)))
+	}
+	return in, ps, true
 }
 
 // communityNew is the form of a new thread, or of a blog post in the blog.
@@ -167,7 +240,7 @@ func postDraft(space string, in postInput) (node.Draft, error) {
 	if err != nil {
 		return node.Draft{}, err
 	}
-	return node.Draft{Kind: protocol.KindPost, Visibility: vis, Body: body}, nil
+	return node.Draft{Kind: protocol.KindPost, Visibility: vis, Body: body, Blobs: in.blobs()}, nil
 }
 
 // communityCreate takes a new thread or blog post.
@@ -177,13 +250,16 @@ func (ws *Workspace) communityCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := web.Printer(r)
-	in := postInputFrom(r)
+	in, ps, ok := ws.readPostForm(w, r, v, nil)
+	if !ok {
+		return
+	}
 	action := spaceHref(space) + "new"
 	again := func(ps problems) {
 		ws.render(w, r, http.StatusUnprocessableEntity, "community_form", sectionCommunity,
 			ws.postForm(r, v, space, "post", action, spaceHref(space), in, ps))
 	}
-	if ps := checkPost(p, in, true); len(ps) > 0 {
+	if ps = append(checkPost(p, in, true), ps...); len(ps) > 0 {
 		again(ps)
 		return
 	}
@@ -255,7 +331,7 @@ func (ws *Workspace) communityReply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := web.Printer(r)
-	in := postInputFrom(r)
+	in := postInputFrom(r.PostForm)
 	reply := replyInput{Text: in.Text, Language: in.Language}
 	again := func(ps problems) {
 		page, err := ws.threadView(r, v, space, th, reply, ps)
@@ -361,7 +437,8 @@ func editInput(e node.Entity) postInput {
 	if e.Kind == protocol.KindPost {
 		var b protocol.Post
 		_ = json.Unmarshal(e.Body, &b)
-		return postInput{Title: b.Title, Text: b.Text, Language: b.Language, Tags: strings.Join(b.Tags, ", ")}
+		return postInput{Title: b.Title, Text: b.Text, Language: b.Language, Tags: strings.Join(b.Tags, ", "),
+			Attachments: slices.Clone(e.Blobs)}
 	}
 	var c protocol.Comment
 	_ = json.Unmarshal(e.Body, &c)
@@ -390,14 +467,17 @@ func (ws *Workspace) communityUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := web.Printer(r)
-	in := postInputFrom(r)
+	isPost := e.Kind == protocol.KindPost
+	in, ps, ok := ws.readPostForm(w, r, v, e.Blobs)
+	if !ok {
+		return
+	}
 	again := func(ps problems) {
 		pg := ws.postForm(r, v, space, string(e.Kind), editAction(space, post, e.ID), threadHref(space, post), in, ps)
 		pg.Edit = true
 		ws.render(w, r, http.StatusUnprocessableEntity, "community_form", sectionCommunity, pg)
 	}
-	isPost := e.Kind == protocol.KindPost
-	if ps := checkPost(p, in, isPost); len(ps) > 0 {
+	if ps = append(checkPost(p, in, isPost), ps...); len(ps) > 0 {
 		again(ps)
 		return
 	}
@@ -408,13 +488,12 @@ func (ws *Workspace) communityUpdate(w http.ResponseWriter, r *http.Request) {
 	} else {
 		var body []byte
 		body, err = json.Marshal(protocol.Comment{Post: post, Text: in.Text, Language: in.Language})
-		d = node.Draft{Kind: protocol.KindComment, Visibility: e.Visibility, Body: body}
+		d = node.Draft{Kind: protocol.KindComment, Visibility: e.Visibility, Body: body, Blobs: e.Blobs}
 	}
 	if err != nil {
 		ws.fail(w, r, "edit", err)
 		return
 	}
-	d.Blobs = e.Blobs
 	if _, err := ws.node.UpdateAs(r.Context(), v.ID, e.ID, d); err != nil {
 		if ps, ok := refusal(p, err); ok {
 			again(ps)

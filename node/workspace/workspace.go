@@ -165,6 +165,7 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	ws.mountProfile()
 	ws.mountMembers()
 	ws.mountCommunity()
+	ws.mountCommunityFiles()
 	return ws, nil
 }
 
