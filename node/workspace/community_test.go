@@ -298,6 +298,18 @@ func TestWorkspace_communityWrite(t *testing.T) {
 			t.Errorf("a long text: %d", rec.Code)
 		}
 	})
+	t.Run("preview sends nothing", func(t *testing.T) {
+		rec := s.post("anna", "/community/helplines/new", url.Values{"title": {"Draft only"}, "text": {"A **bold** plan"},
+			"language": {"en"}, "action": {"preview"}})
+		page := rec.Body.String()
+		if rec.Code != http.StatusOK || !strings.Contains(page, `id="preview-h"`) || !strings.Contains(page, "<strong>bold</strong>") ||
+			!strings.Contains(page, "A **bold** plan</textarea>") {
+			t.Errorf("preview: %d\n%s", rec.Code, page)
+		}
+		if strings.Contains(s.get("bram", "/community/helplines/").Body.String(), "Draft only") {
+			t.Error("a preview was published")
+		}
+	})
 	t.Run("edits are the author's", func(t *testing.T) {
 		edit := thread + "/edit?item=" + url.QueryEscape(id)
 		if code := s.get("bram", edit).Code; code != http.StatusForbidden {

@@ -3,6 +3,7 @@ package workspace
 import (
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -50,11 +51,14 @@ type postInput struct {
 	// Attachments are the post's files, Remove those ticked to go.
 	Attachments []protocol.BlobRef
 	Remove      []string
+	// Preview asks to see the text as it will show, not to send it yet.
+	Preview bool
 }
 
 func postInputFrom(f url.Values) postInput {
 	return postInput{Title: strings.TrimSpace(f.Get("title")), Text: strings.ReplaceAll(f.Get("text"), "\r\n", "\n"),
-		Language: strings.TrimSpace(f.Get("language")), Tags: strings.TrimSpace(f.Get("tags")), Remove: f["remove"]}
+		Language: strings.TrimSpace(f.Get("language")), Tags: strings.TrimSpace(f.Get("tags")), Remove: f["remove"],
+		Preview: f.Get("action") == "preview"}
 }
 
 // blobs are the attachments the post keeps.
@@ -157,6 +161,8 @@ type postFormPage struct {
 	Files       bool
 	Attachments []attachmentView
 	MaxUpload   string
+	// Preview is the text as it will show, when the member asked for it.
+	Preview template.HTML
 }
 
 func (ws *Workspace) postForm(r *http.Request, v viewer, space, kind, action, cancel string, in postInput, ps problems) postFormPage {
@@ -214,6 +220,17 @@ func (ws *Workspace) readPostForm(w http.ResponseWriter, r *http.Request, v view
 	return in, ps, true
 }
 
+// previewPost adds to a checked form its text as the thread will show it.
+func (ws *Workspace) previewPost(r *http.Request, pg postFormPage) postFormPage {
+	html, err := markup.Render(pg.In.Text)
+	if err != nil {
+		ws.log.Warn("preview of a checked text failed", "err", err)
+		return pg
+	}
+	pg.Preview = html
+	return pg
+}
+
 // communityNew is the form of a new thread, or of a blog post in the blog.
 func (ws *Workspace) communityNew(w http.ResponseWriter, r *http.Request) {
 	v, space, ok := ws.openSpace(w, r)
@@ -261,6 +278,11 @@ func (ws *Workspace) communityCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	if ps = append(checkPost(p, in, true), ps...); len(ps) > 0 {
 		again(ps)
+		return
+	}
+	if in.Preview {
+		ws.render(w, r, http.StatusOK, "community_form", sectionCommunity,
+			ws.previewPost(r, ws.postForm(r, v, space, "post", action, spaceHref(space), in, nil)))
 		return
 	}
 	d, err := postDraft(space, in)
@@ -479,6 +501,12 @@ func (ws *Workspace) communityUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	if ps = append(checkPost(p, in, isPost), ps...); len(ps) > 0 {
 		again(ps)
+		return
+	}
+	if in.Preview {
+		pg := ws.postForm(r, v, space, string(e.Kind), editAction(space, post, e.ID), threadHref(space, post), in, nil)
+		pg.Edit = true
+		ws.render(w, r, http.StatusOK, "community_form", sectionCommunity, ws.previewPost(r, pg))
 		return
 	}
 	var d node.Draft
