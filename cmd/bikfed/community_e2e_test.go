@@ -4,8 +4,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -66,8 +70,13 @@ func TestE2E_CommunityWorkspace(t *testing.T) {
 		"- one volunteer on the phone\n- one on chat\n\n" +
 		"<script>window.pwned = 1</script>\n\n<img src=x onerror=\"window.pwned = 2\">\n\nMarker kumquatzebra."
 	b.fill(map[string]string{"#f-title": title})
-	b.do("write the text", chromedp.SetValue(chromedp.CSS("#f-text"), text))
-	b.do("publish", chromedp.Click(chromedp.CSS(`main form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("#post-h")))
+	b.do("write the text and attach a picture", chromedp.SetValue(chromedp.CSS("#f-text"), text),
+		chromedp.SetUploadFiles(chromedp.CSS("#f-files"), []string{rotaPNG(t)}))
+	b.do("preview", chromedp.Click(chromedp.CSS(`main form button[value=preview]`)), chromedp.WaitVisible(chromedp.CSS("#preview-h")))
+	b.mustShow("section.preview", "night shift")
+	b.mustShow("main form", "rota.png")
+	b.check("04-new-thread-preview")
+	b.do("publish", chromedp.Click(chromedp.CSS(`main form button[value=send]`)), chromedp.WaitVisible(chromedp.CSS("#post-h")))
 	m := threadPath.FindStringSubmatch(b.location())
 	if m == nil {
 		t.Fatalf("after publishing the browser is at %s", b.location())
@@ -82,6 +91,11 @@ func TestE2E_CommunityWorkspace(t *testing.T) {
 		strong: document.querySelectorAll('.community-text strong').length})`)); got != `{"pwned":"undefined","scripts":0,"handlers":0,"strong":1}` {
 		t.Errorf("the thread page: %s", got)
 	}
+	b.mustShow(".community-files", "rota.png")
+	file := get(t, b.ctx, "read the picture's address", chromedp.Evaluate[string](`document.querySelector('.community-files a').getAttribute('href')`))
+	if !regexp.MustCompile(`^/files/[0-9a-f]{64}/rota\.png$`).MatchString(file) {
+		t.Fatalf("the picture's address: %q", file)
+	}
 	b.check("04-thread")
 
 	// Aino, in Finland, sees it unread on fi's node within seconds.
@@ -94,6 +108,14 @@ func TestE2E_CommunityWorkspace(t *testing.T) {
 		return nil
 	})
 	b.check("05-fi-space-unread")
+	aino := newPerson(t, fiBase)
+	aino.signIn("aino@sic.example.fi", testPassword)
+	waitFor(t, 30*time.Second, "the picture on fi's node", func() error {
+		if got := aino.get(file); got.status != http.StatusOK || !strings.HasPrefix(got.body, "\x89PNG") {
+			return fmt.Errorf("fi's %s: %d", file, got.status)
+		}
+		return nil
+	})
 	b.do("open the thread", chromedp.Click(chromedp.CSS(`main a[href="`+thread+`"]`)), chromedp.WaitVisible(chromedp.CSS("#post-h")))
 	b.mustShow("#post-h", title)
 	b.mustShow("article.community-post", "Jo Peeters (BE)")
@@ -173,8 +195,6 @@ func TestE2E_CommunityWorkspace(t *testing.T) {
 	const reason = "Shift details of a named volunteer."
 	mod, _ := json.Marshal(protocol.Moderation{Target: postID, Decision: "hide", Reason: reason})
 	mustCLI(t, mod, "hub", "publish", "--kind", "moderation", "--visibility", "community", "--data", nw.hubDir)
-	aino := newPerson(t, fiBase)
-	aino.signIn("aino@sic.example.fi", testPassword)
 	waitFor(t, 30*time.Second, "the hidden thread gone from fi's workspace", func() error {
 		if got := aino.get(thread); got.status != http.StatusNotFound {
 			return fmt.Errorf("fi's thread: %d", got.status)
@@ -195,4 +215,47 @@ func TestE2E_CommunityWorkspace(t *testing.T) {
 		return nil
 	})
 	b.check("11-hidden-author")
+
+	// Sunny, a young person, writes in the European youth space: the text
+	// waits for the coordinator.
+	b.do("Jo signs out", chromedp.Click(chromedp.CSS("form.out button")), chromedp.WaitVisible(chromedp.CSS("#email")))
+	b.fill(map[string]string{"#email": "sunny@sic.example.be", "#password": testPassword})
+	b.do("Sunny signs in", chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS(`nav a[href="/community/"]`)))
+	b.open(beBase+"/community/helplines/", "main h1")
+	b.mustShow("main", "This space is not open to you.")
+	b.check("12-youth-refused")
+	b.open(beBase+"/community/youth/new", "#f-title")
+	if n := get(t, b.ctx, "look for a file input", chromedp.Evaluate[int](`document.querySelectorAll('#f-files').length`)); n != 0 {
+		t.Error("a young person is offered attachments")
+	}
+	b.fill(map[string]string{"#f-title": "Our poster week"})
+	b.do("write and send", chromedp.SetValue(chromedp.CSS("#f-text"), "We made posters about *kindness online*."),
+		chromedp.Click(chromedp.CSS(`main form button[value=send]`)), chromedp.WaitVisible(chromedp.CSS(`a[href="/youth/mine"]`)))
+	b.mustShow("main", "sent to your youth coordinator for approval")
+	b.check("13-youth-sent")
+	b.open(beBase+"/community/youth/", "#threads-h")
+	if strings.Contains(b.text("main"), "Our poster week") {
+		t.Error("the held post is listed as published")
+	}
+}
+
+// rotaPNG writes a small picture to attach and returns its path.
+func rotaPNG(t *testing.T) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 40, 20))
+	for x := 0; x < 40; x++ {
+		for y := 0; y < 20; y++ {
+			img.Set(x, y, color.RGBA{R: uint8(6 * x), G: 80, B: uint8(12 * y), A: 255})
+		}
+	}
+	path := filepath.Join(t.TempDir(), "rota.png")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
