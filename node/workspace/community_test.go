@@ -346,6 +346,28 @@ func TestWorkspace_communityWrite(t *testing.T) {
 	})
 }
 
+func TestWorkspace_communityBlog(t *testing.T) {
+	s := newCommunitySite(t)
+	if page := s.get("anna", "/community/blog/").Body.String(); !strings.Contains(page, "Write a new blog post") {
+		t.Error("the blog offers no new blog post")
+	}
+	thread := s.newThread("anna", "blog", "A year of the helpline", "What we learnt.")
+	e, err := s.n.Get(t.Context(), postIDOf(t, thread))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p protocol.Post
+	if err := json.Unmarshal(e.Body, &p); err != nil || p.Format != "blog" {
+		t.Fatalf("format %q, %v", p.Format, err)
+	}
+	page := s.get("bram", thread).Body.String()
+	for _, want := range []string{"Written by Anna Peeters (BE)", "0 comments", "Send comment"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the blog post's page has no %q", want)
+		}
+	}
+}
+
 func TestWorkspace_communityYouth(t *testing.T) {
 	s := newCommunitySite(t)
 	rec := s.post("kid", "/community/youth/new", url.Values{"title": {"Our school campaign"}, "text": {"We made posters."},
