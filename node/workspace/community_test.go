@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"html"
 	"io"
@@ -9,9 +10,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/internal/web"
@@ -24,6 +27,7 @@ import (
 type communitySite struct {
 	t       *testing.T
 	n       *node.Node
+	dir     string
 	h       http.Handler
 	cookies map[string]*http.Cookie
 	ids     map[string]int64
@@ -57,7 +61,7 @@ func newCommunitySite(t *testing.T) *communitySite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &communitySite{t: t, n: n, h: ws.Handler(), cookies: map[string]*http.Cookie{}, ids: map[string]int64{}}
+	s := &communitySite{t: t, n: n, dir: dir, h: ws.Handler(), cookies: map[string]*http.Cookie{}, ids: map[string]int64{}}
 	members := []struct {
 		who, name, pseudonym string
 		roles                []string
@@ -532,4 +536,81 @@ func TestWorkspace_communityFiles(t *testing.T) {
 	if e, _ := s.n.Get(t.Context(), id); len(e.Blobs) != 1 {
 		t.Errorf("the edit dropped the file: %+v", e.Blobs)
 	}
+}
+
+// hide stores a moderators' decision to hide target, as a pull from the
+// hub would: the node's triggers apply it.
+func (s *communitySite) hide(target, reason string) {
+	s.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, "node.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().UTC()
+	id, err := protocol.NewEntityID(protocol.HubID, now)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	body, _ := json.Marshal(protocol.Moderation{Target: target, Decision: "hide", Reason: reason})
+	if _, err := db.ExecContext(s.t.Context(), `INSERT INTO entities (id, owner, kind, version, visibility, updated_at, body)
+		VALUES (?, ?, 'moderation', 1, 'community', ?, ?)`, id, protocol.HubID, now.Format(time.RFC3339Nano), string(body)); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func TestWorkspace_communityHidden(t *testing.T) {
+	s := newCommunitySite(t)
+	hiddenThread := s.newThread("anna", "helplines", "Caller details", "A caller called Tomcatfish phoned twice.")
+	open := s.newThread("anna", "helplines", "Rota", "Who covers Sunday?")
+	rec := s.post("bram", open, url.Values{"text": {"Mention Otterplum here."}, "language": {"en"}})
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("reply: %d", rec.Code)
+	}
+	ids, err := s.n.AuthoredBy(t.Context(), s.ids["bram"])
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("bram's reply: %v %v", ids, err)
+	}
+	s.hide(postIDOf(t, hiddenThread), "Names a caller.")
+	s.hide(ids[0], "Off topic.")
+
+	t.Run("a hidden thread", func(t *testing.T) {
+		for _, who := range []string{"anna", "admin"} {
+			got := s.get(who, hiddenThread)
+			if got.Code != http.StatusOK || !strings.Contains(got.Body.String(), "Hidden by the moderators: Names a caller.") {
+				t.Errorf("%s opens the hidden thread: %d", who, got.Code)
+			}
+			if list := s.get(who, "/community/helplines/").Body.String(); !strings.Contains(list, "Caller details") {
+				t.Errorf("%s's list leaves out the hidden thread", who)
+			}
+		}
+		for _, who := range []string{"bram", "coord"} {
+			if code := s.get(who, hiddenThread).Code; code != http.StatusNotFound {
+				t.Errorf("%s opens the hidden thread: %d, want 404", who, code)
+			}
+			if list := s.get(who, "/community/helplines/").Body.String(); strings.Contains(list, "Caller details") {
+				t.Errorf("%s's list shows the hidden thread", who)
+			}
+			if page := s.get(who, "/community/search?q=tomcatfish").Body.String(); strings.Contains(page, "<mark>") {
+				t.Errorf("%s's search finds the hidden thread", who)
+			}
+		}
+		if page := s.get("anna", "/community/search?q=tomcatfish").Body.String(); !strings.Contains(page, "Names a caller.") {
+			t.Error("the author's search leaves out her hidden thread")
+		}
+	})
+	t.Run("a hidden reply", func(t *testing.T) {
+		for who, visible := range map[string]bool{"bram": true, "admin": true, "anna": false, "coord": false} {
+			page := s.get(who, open).Body.String()
+			if got := strings.Contains(page, "Otterplum"); got != visible {
+				t.Errorf("%s sees the hidden reply: %v, want %v", who, got, visible)
+			}
+			if visible && !strings.Contains(page, "Hidden by the moderators: Off topic.") {
+				t.Errorf("%s is not told the reply is hidden", who)
+			}
+			if found := strings.Contains(s.get(who, "/community/search?q=otterplum").Body.String(), "<mark>"); found != visible {
+				t.Errorf("%s's search finds the hidden reply: %v, want %v", who, found, visible)
+			}
+		}
+	})
 }
