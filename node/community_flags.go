@@ -2,8 +2,12 @@ package node
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/bikfed/bikfed/protocol"
 )
 
 // maxFlaggedTargets bounds the items FlaggedBy looks up at once: a thread
@@ -45,4 +49,20 @@ func (n *Node) FlaggedBy(ctx context.Context, memberID int64, targets []string) 
 		return nil, fmt.Errorf("flags of member %d: %w", memberID, err)
 	}
 	return out, nil
+}
+
+// ItemHidden reports whether the moderators hid the post or comment id, or
+// the thread it is in; protocol.ErrNotFound when it is not in the
+// community.
+func (n *Node) ItemHidden(ctx context.Context, id string) (bool, error) {
+	var hidden bool
+	err := n.db.Reader().QueryRowContext(ctx, `SELECT i.hidden OR t.hidden FROM community_items i
+		JOIN community_threads t ON t.post = i.post WHERE i.id = ?`, id).Scan(&hidden)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("%s: %w", id, protocol.ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("hidden state of %s: %w", id, err)
+	}
+	return hidden, nil
 }

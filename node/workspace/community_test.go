@@ -612,5 +612,11 @@ func TestWorkspace_communityHidden(t *testing.T) {
 				t.Errorf("%s's search finds the hidden reply: %v, want %v", who, found, visible)
 			}
 		}
+		if code := s.get("coord", open+"/flag?item="+url.QueryEscape(ids[0])).Code; code != http.StatusNotFound {
+			t.Errorf("flagging a reply hidden from the member: %d, want 404", code)
+		}
+		if code := s.get("admin", open+"/flag?item="+url.QueryEscape(ids[0])).Code; code != http.StatusOK {
+			t.Errorf("an admin flags a hidden reply: %d", code)
+		}
 	})
 }

@@ -440,6 +440,25 @@ func (ws *Workspace) threadItem(w http.ResponseWriter, r *http.Request, th node.
 		ws.site.NotFound(w, r)
 		return node.Entity{}, false
 	}
+	// A reply the moderators hid is there only for those who see it.
+	hidden, err := ws.node.ItemHidden(r.Context(), e.ID)
+	if errors.Is(err, protocol.ErrNotFound) {
+		ws.site.NotFound(w, r)
+		return node.Entity{}, false
+	}
+	if err != nil {
+		ws.fail(w, r, "read item", err)
+		return node.Entity{}, false
+	}
+	show, err := ws.mayShow(r.Context(), ws.viewerOf(r), e.ID, hidden)
+	if err != nil {
+		ws.fail(w, r, "read item", err)
+		return node.Entity{}, false
+	}
+	if !show {
+		ws.site.NotFound(w, r)
+		return node.Entity{}, false
+	}
 	switch e.Kind {
 	case protocol.KindPost:
 		if e.ID == th.Post.ID {
