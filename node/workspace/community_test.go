@@ -196,9 +196,17 @@ func TestWorkspace_communityAccess(t *testing.T) {
 			}
 		})
 	}
-	t.Run("menu", func(t *testing.T) {
+	t.Run("menu and names", func(t *testing.T) {
 		if !strings.Contains(s.get("kid", "/").Body.String(), `href="/community/"`) {
 			t.Error("a young person's menu has no community entry")
+		}
+		index := s.get("kid", "/community/").Body.String()
+		if !strings.Contains(index, "BIK Youth Europe") || !strings.Contains(index, "Belgium youth panel") ||
+			strings.Contains(index, "Helplines") {
+			t.Errorf("a young person's spaces:\n%s", index)
+		}
+		if fr := s.get("kid", "/community/?lang=fr").Body.String(); !strings.Contains(fr, "Panel jeunesse Belgique") {
+			t.Error("the national youth space is not named in French")
 		}
 	})
 	t.Run("writing in a closed space", func(t *testing.T) {
