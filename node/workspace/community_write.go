@@ -23,7 +23,7 @@ import (
 // UpdateAs); a young person's post or reply goes to their coordinators
 // (Hold) instead of the network.
 
-// formOrders are the order of each form's fields, which its error
+// The order of each form's fields, which its error
 // summary follows.
 var (
 	postOrder  = []string{"title", "text", "language", "tags", "files", "general"}
@@ -76,7 +76,7 @@ func (in postInput) tags() []string {
 	return out
 }
 
-// check words what is wrong with in, field by field, before the node sees
+// checkPost words what is wrong with in, field by field, before the node sees
 // it; withTitle for a post.
 func checkPost(p *locale.Printer, in postInput, withTitle bool) problems {
 	var ps problems
