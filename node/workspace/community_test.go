@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -627,4 +628,56 @@ func TestWorkspace_communityHidden(t *testing.T) {
 			t.Errorf("an admin flags a hidden reply: %d", code)
 		}
 	})
+}
+
+func TestWorkspace_communityPaging(t *testing.T) {
+	s := newCommunitySite(t)
+	ctx := t.Context()
+	var first string
+	for i := range threadsPerPage + 2 {
+		body, _ := json.Marshal(protocol.Post{Space: "hotlines", Format: "thread", Title: "Thread number " + strconv.Itoa(i),
+			Text: "Text.", Language: "en"})
+		e, err := s.n.CreateAs(ctx, s.ids["anna"], node.Draft{Kind: protocol.KindPost, Visibility: protocol.VisibilityCommunity, Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = e.ID
+		}
+	}
+	for i := range commentsPerPage + 1 {
+		body, _ := json.Marshal(protocol.Comment{Post: first, Text: "Reply number " + strconv.Itoa(i) + ".", Language: "en"})
+		if _, err := s.n.CreateAs(ctx, s.ids["bram"], node.Draft{Kind: protocol.KindComment, Visibility: protocol.VisibilityCommunity, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	older := regexp.MustCompile(`href="(/community/hotlines/\?before=[^"]+)" rel="next"`)
+	page := s.get("bram", "/community/hotlines/").Body.String()
+	if n := strings.Count(page, "Thread number "); n != threadsPerPage {
+		t.Errorf("first page: %d threads, want %d", n, threadsPerPage)
+	}
+	m := older.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no link to older threads:\n%s", page)
+	}
+	page = s.get("bram", html.UnescapeString(m[1])).Body.String()
+	if n := strings.Count(page, "Thread number "); n != 2 || older.MatchString(page) {
+		t.Errorf("second page: %d threads, or a further page", n)
+	}
+	if page := s.get("bram", "/community/hotlines/?sic=fi").Body.String(); strings.Contains(page, "Thread number ") {
+		t.Error("the SIC filter lets be's threads through")
+	}
+	thread := "/community/hotlines/" + first
+	page = s.get("anna", thread).Body.String()
+	if n := strings.Count(page, "Reply number "); n != commentsPerPage {
+		t.Errorf("first page of replies: %d", n)
+	}
+	m = regexp.MustCompile(`href="([^"]+\?after=[^"]+)" rel="next"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no link to later replies")
+	}
+	page = s.get("anna", html.UnescapeString(m[1])).Body.String()
+	if !strings.Contains(page, "Reply number "+strconv.Itoa(commentsPerPage)+".") || strings.Count(page, "Reply number ") != 1 {
+		t.Error("the second page of replies")
+	}
 }
