@@ -126,6 +126,7 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 		{Href: PathResources, Label: "nav.resources", Section: sectionResources, Roles: rolesContent},
 		{Href: PathTranslations, Label: "nav.translations", Section: sectionTranslations, Roles: rolesContent},
 		{Href: PathProfile, Label: "nav.profile", Section: sectionProfile, Roles: rolesContent},
+		{Href: PathCommunity, Label: "community.nav", Section: sectionCommunity, Roles: rolesCommunity},
 		{Href: PathMembers, Label: "nav.members", Section: sectionMembers, Roles: rolesMembers},
 		{Href: PathYouthApprovals, Label: "youth.nav.approvals", Section: sectionYouthApprovals, Roles: rolesYouthCoordinator,
 			Badge: youthWaitingBadge(n)},
@@ -169,6 +170,8 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	ws.mountMembers()
 	ws.mountYouth()
 	ws.mountNotifications()
+	ws.mountCommunity()
+	ws.mountCommunityFiles()
 	return ws, nil
 }
 

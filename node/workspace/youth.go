@@ -136,11 +136,6 @@ func spaceName(p *locale.Printer, space string) string {
 	return space
 }
 
-// threadHref is the address of post's thread in space.
-func threadHref(space, post string) string {
-	return pathCommunity + space + "/" + post
-}
-
 // itemOf builds what the pages show of a post or comment body, looking up
 // the post a comment answers.
 func (ws *Workspace) itemOf(r *http.Request, kind protocol.Kind, raw json.RawMessage) (youthItem, string, error) {
