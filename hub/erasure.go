@@ -411,3 +411,76 @@ func (h *Hub) purgeErasedBlobs(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ErasureGroup is a group of erasures one owner labelled together (an
+// erasure of a person: everything one member of the owner's node wrote),
+// with how far each holder has got.
+type ErasureGroup struct {
+	Owner, Group string
+	// At is when the hub applied the first of them.
+	At time.Time
+	// Records counts the erasures the hub has applied; Done those complete.
+	Records, Done int
+	Holders       []GroupHolder
+}
+
+// GroupHolder is one holder of a group's erasures: Acked of Total
+// acknowledged.
+type GroupHolder struct {
+	Node         string
+	Acked, Total int
+}
+
+// Complete reports whether every erasure of the group is complete.
+func (g ErasureGroup) Complete() bool { return g.Done == g.Records }
+
+// ErasureGroups lists the labelled groups of erasures, newest first.
+func (h *Hub) ErasureGroups(ctx context.Context) ([]ErasureGroup, error) {
+	var out []ErasureGroup
+	err := h.db.ReadTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT e.owner, g.grp, MIN(e.at), COUNT(*), COUNT(e.done_at)
+			FROM erasure_groups g JOIN erasures e ON e.id = g.id
+			GROUP BY e.owner, g.grp ORDER BY MIN(e.hub_seq) DESC`)
+		if err != nil {
+			return err
+		}
+		index := map[[2]string]int{}
+		for rows.Next() {
+			var g ErasureGroup
+			var at int64
+			if err := rows.Scan(&g.Owner, &g.Group, &at, &g.Records, &g.Done); err != nil {
+				rows.Close()
+				return err
+			}
+			g.At = fromMillis(at)
+			index[[2]string{g.Owner, g.Group}] = len(out)
+			out = append(out, g)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT e.owner, g.grp, x.node, COUNT(*), COUNT(x.acked_at)
+			FROM erasure_groups g JOIN erasures e ON e.id = g.id JOIN erasure_holders x ON x.hub_seq = e.hub_seq
+			GROUP BY e.owner, g.grp, x.node ORDER BY x.node`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var owner, grp string
+			var gh GroupHolder
+			if err := rows.Scan(&owner, &grp, &gh.Node, &gh.Total, &gh.Acked); err != nil {
+				return err
+			}
+			if i, ok := index[[2]string{owner, grp}]; ok {
+				out[i].Holders = append(out[i].Holders, gh)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read erasure groups: %w", err)
+	}
+	return out, nil
+}

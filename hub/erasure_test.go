@@ -477,9 +477,21 @@ func TestHub_ErasureStatus(t *testing.T) {
 		t.Errorf("the console's erasure has group %q, want person-1", e.Group)
 	}
 
+	groups, err := th.ErasureGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 1 || groups[0].Owner != "be" || groups[0].Group != "person-1" || groups[0].Records != 1 || groups[0].Complete() ||
+		fmt.Sprint(groups[0].Holders) != fmt.Sprint([]GroupHolder{{Node: "fi", Acked: 0, Total: 1}}) {
+		t.Fatalf("groups = %+v", groups)
+	}
 	if _, err := fi.client.AckErasures(ctx, []int64{res.HubSeq}); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, 10*time.Second, func() bool {
+		groups, err := th.ErasureGroups(ctx)
+		return err == nil && len(groups) == 1 && groups[0].Complete() && groups[0].Holders[0].Acked == 1
+	}, "the group completes")
 	eventually(t, 10*time.Second, func() bool {
 		st, err := be.client.ErasureStatus(ctx, protocol.ErasureStatusRequest{IDs: []string{r.ID}})
 		return err == nil && st.Erasures[0].Complete && len(st.Erasures[0].Holders) == 1 && st.Erasures[0].Holders[0].Acked

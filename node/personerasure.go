@@ -244,8 +244,9 @@ func (n *Node) PersonErasures(ctx context.Context) ([]PersonErasureProgress, err
 }
 
 // personProgress fills in p's holders. This node has purged an item once
-// its erasure_purges row is gone; the hub once it has applied the erasure
-// (its hub_seq); every other holder once the hub has its acknowledgement.
+// its erasure_purges row is gone; every other holder once the hub has its
+// acknowledgement; the hub once the erasure is complete there, since the
+// hub clears its own write-ahead log of the erased text only then (§17).
 func (n *Node) personProgress(ctx context.Context, tx *sql.Tx, p *PersonErasureProgress) error {
 	rows, err := tx.QueryContext(ctx, `SELECT i.local, i.hub_seq, i.complete, i.holders,
 		EXISTS (SELECT 1 FROM erasure_purges u WHERE u.entity_id = i.entity_id)
@@ -275,7 +276,7 @@ func (n *Node) personProgress(ctx context.Context, tx *sql.Tx, p *PersonErasureP
 		}
 		complete = complete && done && !pending
 		hub.Total++
-		if seq > 0 {
+		if done {
 			hub.Done++
 		}
 		var hs []protocol.HolderState
