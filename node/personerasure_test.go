@@ -3,13 +3,16 @@ package node
 import (
 	"bytes"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bikfed/bikfed/internal/account"
+	"github.com/bikfed/bikfed/internal/memberapi"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -258,4 +261,53 @@ func fileWith(t *testing.T, n *Node, s string) string {
 		}
 	}
 	return ""
+}
+
+func TestAdmin_WriteAsMemberAndErase(t *testing.T) {
+	hub := newFakeHub(t)
+	n := newTestNode(t, hub, "be")
+	srv := httptest.NewServer(n.Handler())
+	t.Cleanup(srv.Close)
+	c := adminClient{t: t, base: srv.URL, token: n.adminToken}
+	ctx := t.Context()
+	lena, _, err := n.Accounts().Add(ctx, "cli", account.NewMember{Email: "lena@example.be", Name: "Lena Peeters", Roles: []string{RoleStaff}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sam, _, err := n.Accounts().Add(ctx, "cli", account.NewMember{Email: "sam@example.be", Name: "Sam", Roles: []string{RoleYouth}, Pseudonym: "be-sam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := `{"kind":"post","visibility":"community","body":{"space":"helplines","format":"thread","title":"Night shifts","text":"How?","language":"en"}}`
+	var e Entity
+	if code := c.do("POST", PathAdminEntities+"?member="+strconv.FormatInt(lena.ID, 10), strings.NewReader(post), &e); code != 201 {
+		t.Fatalf("create as Lena: status %d", code)
+	}
+	if who, ok, _ := n.AuthorOf(ctx, e.ID); !ok || who != lena.ID || !bytes.Contains(e.Body, []byte(`"Lena Peeters"`)) {
+		t.Fatalf("author of %s = %d %v, body %s", e.ID, who, ok, e.Body)
+	}
+	for _, tt := range []struct {
+		member string
+		code   protocol.Code
+	}{
+		{strconv.FormatInt(sam.ID, 10), protocol.CodeForbidden},
+		{"999", protocol.CodeNotFound},
+		{"x", protocol.CodeBadRequest},
+	} {
+		var eb errorBody
+		c.do("POST", PathAdminEntities+"?member="+tt.member, strings.NewReader(post), &eb)
+		if eb.Error.Code != tt.code {
+			t.Errorf("member=%s: %+v, want %s", tt.member, eb, tt.code)
+		}
+	}
+	var res memberapi.Erasure
+	if code := c.do("DELETE", memberapi.PathMembers+"/"+strconv.FormatInt(lena.ID, 10)+"?erase=true", nil, &res); code != 200 {
+		t.Fatalf("erase Lena: status %d", code)
+	}
+	if res.Member != lena.ID || res.Posts != 1 || res.ID == 0 {
+		t.Fatalf("erasure = %+v", res)
+	}
+	if got, err := n.Get(ctx, e.ID); err != nil || !got.Erased {
+		t.Fatalf("Lena's post after the erasure: %+v, %v", got, err)
+	}
 }
