@@ -26,10 +26,10 @@ const (
 	// EventMemberErased records the removal of a member together with
 	// everything they wrote (Store.EraseTx); its detail is a count, never
 	// what they wrote nor who they were.
-	EventMemberErased EventType = "member-erased"
-	EventResetRequested     EventType = "password-reset-requested"
-	EventPasswordReset      EventType = "password-reset"
-	EventPasswordChanged    EventType = "password-changed"
+	EventMemberErased    EventType = "member-erased"
+	EventResetRequested  EventType = "password-reset-requested"
+	EventPasswordReset   EventType = "password-reset"
+	EventPasswordChanged EventType = "password-changed"
 	// EventHeldApproved and EventHeldRejected record a coordinator's
 	// decision on a young member's item held for pre-moderation.
 	EventHeldApproved EventType = "held-approved"

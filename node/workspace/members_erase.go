@@ -121,7 +121,7 @@ func (ws *Workspace) showErasures(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Query().Get("done") == "erased" {
-		page.Notice = p.T("members.erasures.done")
+		page.Notice = p.T("members.erasures.started")
 	}
 	self := ws.node.ID()
 	for _, e := range list {
