@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -99,6 +100,8 @@ func (n *Node) Authored(ctx context.Context, memberID int64) (AuthoredCounts, er
 // on actor's authority (an audit log actor: account.MemberActor of the
 // admin, or the admin token's). The member may not be the actor. It returns
 // the recorded person erasure; an unknown member is account.ErrNotFound.
+// A member removed earlier without erasure can still be erased by their
+// number: what they wrote goes as above, and the audit log records it.
 func (n *Node) ErasePerson(ctx context.Context, memberID int64, actor string) (PersonErasure, error) {
 	if actor == memberActorOf(memberID) {
 		return PersonErasure{}, ErrEraseSelf
@@ -151,7 +154,14 @@ func (n *Node) ErasePerson(ctx context.Context, memberID int64, actor string) (P
 		held, _ := res.RowsAffected()
 		pe.Held = int(held)
 		// An approved item's text is its entity's, erased above; the row
-		// itself says which member it was.
+		// itself says which member it was. Rows left of a member removed
+		// earlier make the erasure worth recording even with nothing left
+		// to erase.
+		var orphans bool
+		if err := a.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM held_items WHERE member_id = ?1)
+			OR EXISTS (SELECT 1 FROM authorship WHERE member_id = ?1)`, memberID).Scan(&orphans); err != nil {
+			return fmt.Errorf("erase member %d: %w", memberID, err)
+		}
 		for _, q := range []string{
 			`DELETE FROM held_items WHERE member_id = ?`,
 			`DELETE FROM community_reads WHERE member_id = ?`,
@@ -162,7 +172,16 @@ func (n *Node) ErasePerson(ctx context.Context, memberID int64, actor string) (P
 			}
 		}
 		detail := fmt.Sprintf("%d posts, %d comments, %d flags, %d held items", pe.Posts, pe.Comments, pe.Flags, pe.Held)
-		if _, err := n.accounts.EraseTx(ctx, a.tx, actor, memberID, detail); err != nil {
+		_, err = n.accounts.EraseTx(ctx, a.tx, actor, memberID, detail)
+		switch {
+		case errors.Is(err, account.ErrNotFound) && (len(items) > 0 || pe.Held > 0 || orphans):
+			// Removed earlier without erasure: what they wrote is still
+			// theirs to erase.
+			err = n.accounts.RecordTx(ctx, a.tx, account.Event{Type: account.EventMemberErased, MemberID: memberID, Actor: actor, Detail: detail})
+			if err != nil {
+				return err
+			}
+		case err != nil:
 			return err
 		}
 		err = a.tx.QueryRowContext(ctx, `INSERT INTO person_erasures (member_id, actor, at, posts, comments, flags, held)

@@ -214,6 +214,14 @@ func TestNode_ErasePerson(t *testing.T) {
 	if _, err := n.RejectHeld(ctx, rejected.ID, joke.ID, "Not for this space"); err != nil {
 		t.Fatal(err)
 	}
+	approved, err := n.Hold(ctx, sam.ID, draftOf(t, protocol.KindPost, protocol.VisibilityYouth, protocol.Post{Space: "youth",
+		Format: "thread", Title: "Sam approved " + marker + "approved", Text: "Hello", Language: "nl"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if approved, err = n.ApproveHeld(ctx, approved.ID, joke.ID); err != nil {
+		t.Fatal(err)
+	}
 	if fileWith(t, n, marker+"rejected") == "" {
 		t.Fatal("the rejected item is in no file before the erasure")
 	}
@@ -221,8 +229,11 @@ func TestNode_ErasePerson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pe.Held != 2 || pe.Items() != 0 {
-		t.Fatalf("Sam's erasure = %+v, want 2 held items", pe)
+	if pe.Held != 2 || pe.Posts != 1 || pe.Items() != 1 {
+		t.Fatalf("Sam's erasure = %+v, want 2 held items and the approved post", pe)
+	}
+	if e, err := n.Get(ctx, approved.EntityID); err != nil || !e.Erased {
+		t.Errorf("Sam's approved post: %+v, %v", e, err)
 	}
 	if k := count(t, n.db.Reader(), `SELECT count(*) FROM held_items`); k != 0 {
 		t.Errorf("%d held items left", k)
@@ -233,8 +244,24 @@ func TestNode_ErasePerson(t *testing.T) {
 	if err := n.RefreshPersonErasures(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if list, err = n.PersonErasures(ctx); err != nil || len(list) != 2 || list[0].ID != pe.ID || !list[0].Complete {
-		t.Fatalf("with nothing to purge the erasure is complete at once: %+v, %v", list, err)
+	if list, err = n.PersonErasures(ctx); err != nil || len(list) != 2 || list[0].ID != pe.ID || list[0].Complete {
+		t.Fatalf("Sam's erasure waits for fi: %+v, %v", list, err)
+	}
+
+	// Tom was removed without erasure; his reply can still be erased by
+	// his number.
+	if err := n.Accounts().Remove(ctx, "cli", tom.ID); err != nil {
+		t.Fatal(err)
+	}
+	pe, err = n.ErasePerson(ctx, tom.ID, "admin-token")
+	if err != nil || pe.Comments != 1 {
+		t.Fatalf("erasing removed Tom: %+v, %v", pe, err)
+	}
+	if e, err := n.Get(ctx, tomsReply.ID); err != nil || !e.Erased {
+		t.Errorf("Tom's reply: %+v, %v", e, err)
+	}
+	if _, err := n.ErasePerson(ctx, tom.ID, "admin-token"); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("erasing Tom again = %v, want account.ErrNotFound", err)
 	}
 }
 
