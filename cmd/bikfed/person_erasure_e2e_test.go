@@ -197,4 +197,24 @@ func TestE2E_PersonErasure(t *testing.T) {
 		t.Errorf("the console's holders of the person's erasure:\n%s", table)
 	}
 	b.check("console-erasures")
+
+	// The command line does the same, here for fi's member.
+	out = []byte(mustCLI(t, nil, "node", "member", "remove", mikko, "--erase", "--data", fi.dir))
+	if !strings.Contains(string(out), "member "+mikko+" removed and erasure 1 started: 0 posts, 1 comments") {
+		t.Errorf("bikfed node member remove --erase:\n%s", out)
+	}
+	waitFor(t, 60*time.Second, "be to erase fi's reply", func() error {
+		code, out, err := beAPI.do(http.MethodGet, node.PathAdminEntities+"/"+reply, nil)
+		if err != nil || code != http.StatusOK || !strings.Contains(string(out), `"erased":true`) {
+			return fmt.Errorf("%d %s %v", code, out, err)
+		}
+		return nil
+	})
+	// The purge follows the pull that applied the erasure.
+	waitFor(t, 30*time.Second, "be to purge fi's reply", func() error {
+		if f := treeHolds(t, be.dir, replyMark); f != "" {
+			return fmt.Errorf("%s holds it", f)
+		}
+		return nil
+	})
 }
