@@ -103,7 +103,7 @@ func (n *Node) Authored(ctx context.Context, memberID int64) (AuthoredCounts, er
 // A member removed earlier without erasure can still be erased by their
 // number: what they wrote goes as above, and the audit log records it.
 func (n *Node) ErasePerson(ctx context.Context, memberID int64, actor string) (PersonErasure, error) {
-	if actor == memberActorOf(memberID) {
+	if actor == account.MemberActor(memberID) {
 		return PersonErasure{}, ErrEraseSelf
 	}
 	var pe PersonErasure
@@ -210,10 +210,6 @@ func (n *Node) ErasePerson(ctx context.Context, memberID int64, actor string) (P
 		"posts", pe.Posts, "comments", pe.Comments, "flags", pe.Flags, "held", pe.Held)
 	return pe, nil
 }
-
-// memberActorOf is account.MemberActor, kept here so that a comparison
-// with the actor needs no account import at the call site.
-func memberActorOf(id int64) string { return "member:" + strconv.FormatInt(id, 10) }
 
 const personErasureColumns = `id, member_id, actor, at, posts, comments, flags, held, checked_at, complete_at`
 
