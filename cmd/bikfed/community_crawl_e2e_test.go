@@ -57,20 +57,6 @@ func newMarker(t *testing.T, kind string) string {
 	return "mk" + kind + hex.EncodeToString(b[:])
 }
 
-// withNode opens a stopped node's data directory in this process, as the
-// workspace does in the node's own, and closes it after fn.
-func withNode(t *testing.T, n *testNode, fn func(*node.Node)) {
-	t.Helper()
-	cfg := node.DefaultConfig()
-	cfg.DataDir = n.dir
-	nd, err := node.Open(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nd.Close()
-	fn(nd)
-}
-
 // crawlMember adds a member with one role to a node's accounts.
 func crawlMember(t *testing.T, n *node.Node, email, name, role, pseudonym string) int64 {
 	t.Helper()
@@ -152,7 +138,7 @@ func TestE2E_CommunityNeverPublic(t *testing.T) {
 	var thread, youthPost, attachment string
 	var blob protocol.BlobRef
 	attachmentText := "Planning notes for Safer Internet Day, members only: " + m.attachment + "\n"
-	withNode(t, be, func(n *node.Node) {
+	withNode(t, be.dir, func(n *node.Node) {
 		staff := crawlMember(t, n, "jonas@be.example", "Jonas Schmitz", node.RoleStaff, "")
 		coordinator := crawlMember(t, n, "nathalie@be.example", "Nathalie Lambert", node.RoleYouthCoordinator, "")
 		youth := crawlMember(t, n, "lucas@be.example", "Lucas Maes", node.RoleYouth, "be-pixelpanda")
@@ -180,7 +166,7 @@ func TestE2E_CommunityNeverPublic(t *testing.T) {
 	// A pt member, named with the digest's marker, chooses the daily
 	// digest of the helplines space, where be's thread arrives.
 	reader := "leitora@pt.example"
-	withNode(t, pt, func(n *node.Node) {
+	withNode(t, pt.dir, func(n *node.Node) {
 		_, token, err := n.Accounts().Add(t.Context(), "test", account.NewMember{Email: reader, Name: "Leitora " + m.digest,
 			Roles: []string{node.RoleStaff}})
 		if err != nil {
@@ -213,7 +199,7 @@ func TestE2E_CommunityNeverPublic(t *testing.T) {
 
 	pt.proc.stop()
 	var reply, flag string
-	withNode(t, pt, func(n *node.Node) {
+	withNode(t, pt.dir, func(n *node.Node) {
 		staff := crawlMember(t, n, "marta@pt.example", "Marta Costa", node.RoleStaff, "")
 		coordinator := crawlMember(t, n, "rui@pt.example", "Rui Oliveira", node.RoleYouthCoordinator, "")
 		youth := crawlMember(t, n, "ines@pt.example", "Inês Santos", node.RoleYouth, "pt-gaivota")
