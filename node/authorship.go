@@ -70,7 +70,8 @@ func (n *Node) CreateAs(ctx context.Context, memberID int64, d Draft) (Entity, e
 
 // UpdateAs writes a new version of a post or comment member memberID
 // wrote; anyone else's is refused with ErrNotAuthor. The author stays the
-// member's.
+// member's. A young person's edit would reach the network unread by a
+// coordinator, so it is refused with ErrHeldForApproval.
 func (n *Node) UpdateAs(ctx context.Context, memberID int64, id string, d Draft) (Entity, error) {
 	m, err := n.activeMember(ctx, memberID)
 	if err != nil {
@@ -90,6 +91,9 @@ func (n *Node) UpdateAs(ctx context.Context, memberID int64, id string, d Draft)
 		}
 		if d.Kind != cur.Kind {
 			return fieldError("kind", "cannot change from %s to %s", cur.Kind, d.Kind)
+		}
+		if d.Kind != protocol.KindFlag && HeldForApproval(m) {
+			return ErrHeldForApproval
 		}
 		body, err := n.authoredBody(ctx, a.tx, m, d)
 		if err != nil {

@@ -98,6 +98,10 @@ func TestNode_CreateAs(t *testing.T) {
 	if who, ok, _ := n.AuthorOf(ctx, approved.EntityID); !ok || who != sam.ID {
 		t.Fatalf("approved post's author = %d %v, want Sam", who, ok)
 	}
+	if _, err := n.UpdateAs(ctx, sam.ID, approved.EntityID, draftOf(t, protocol.KindPost, protocol.VisibilityYouth, protocol.Post{Space: "youth",
+		Format: "thread", Title: "Group chats", Text: "Edited without a coordinator", Language: "nl"})); !errors.Is(err, ErrHeldForApproval) {
+		t.Fatalf("a young person's edit = %v, want ErrHeldForApproval", err)
+	}
 	youthFlag, err := n.CreateAs(ctx, sam.ID, flag(approved.EntityID, protocol.VisibilityYouth))
 	if err != nil {
 		t.Fatal(err)
