@@ -12,12 +12,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/bikfed/bikfed/internal/mailpittest"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -26,21 +29,30 @@ var threadPath = regexp.MustCompile(`/community/helplines/((?:be|fi):[0-9A-Z]{26
 
 // A be staff member starts a thread in the helplines space in a browser; a
 // fi colleague sees it unread on fi's node, replies, and the reply reaches
-// be's node; search finds it with its filters; a young person is refused
-// the space; the fi colleague flags the post and the flag reaches the hub;
-// a moderator's hide takes it from fi's workspace while its author sees
-// why. Every page passes axe-core.
+// be's node; the fi colleague, who chose the daily digest for helplines
+// before the thread was written, receives it in a real SMTP server and
+// stops it with the digest's own link. Search finds the thread with its
+// filters; a young person is refused the space; the fi colleague flags
+// the post and the flag reaches the hub; a moderator's hide takes it from
+// fi's workspace while its author sees why. Every page passes axe-core.
 func TestE2E_CommunityWorkspace(t *testing.T) {
+	mp := mailpittest.Start(t)
 	nw := newNetwork(t)
 	be := nw.addNode("be", fastSync...)
-	fi := nw.addNode("fi", fastSync...)
+	fi := nw.addNode("fi", append(slices.Clone(fastSync), "--smtp-host", mp.SMTPHost, "--smtp-port", strconv.Itoa(mp.SMTPPort),
+		"--smtp-tls", "none", "--smtp-from", "SIC Finland <sic@fi.example>", "--digest-every", "3s", "--notify-poll", "300ms")...)
 	nw.startNode(be)
 	nw.startNode(fi)
 	beBase := "http://" + waitServing(t, be.dir, nodeAddrFile)
 	fiBase := "http://" + waitServing(t, fi.dir, nodeAddrFile)
 	joLink := addMember(t, be, "jo@sic.example.be", "Jo Peeters", "staff")
-	ainoLink := addMember(t, fi, "aino@sic.example.fi", "Aino Korhonen", "staff")
 	sunnyLink := addMember(t, be, "sunny@sic.example.be", "Sunny", "youth")
+	// fi has a mail server: Aino's invitation comes by email.
+	mustCLI(t, nil, "node", "member", "add", "aino@sic.example.fi", "--name", "Aino Korhonen", "--role", "staff", "--data", fi.dir)
+	ainoLink, err := mp.WaitForMessage(t, "aino@sic.example.fi").Link(fiBase + "/signin/invite?token=")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	b := startWebBrowser(t, "TestE2E_CommunityWorkspace")
 	signUp := func(link, email string) {
@@ -51,6 +63,21 @@ func TestE2E_CommunityWorkspace(t *testing.T) {
 		b.fill(map[string]string{"#email": email, "#password": testPassword})
 		b.do("sign in", chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS(`nav a[href="/community/"]`)))
 	}
+
+	// Aino, in Finland, asks for the daily digest of helplines.
+	signUp(ainoLink, "aino@sic.example.fi")
+	b.do("open her account", chromedp.Click(chromedp.CSS(`main a[href="/account"]`)), chromedp.WaitVisible(chromedp.CSS(`main a[href="/account/notifications"]`)))
+	b.check("00-account")
+	b.do("open the notifications page", chromedp.Click(chromedp.CSS(`main a[href="/account/notifications"]`)), chromedp.WaitVisible(chromedp.CSS("#space-helplines")))
+	if !checked(t, b, "#space-helplines-none") {
+		t.Fatal("a new member's choice for helplines is not none")
+	}
+	b.do("choose the digest for helplines", chromedp.Click(chromedp.CSS("#space-helplines-digest")),
+		chromedp.Click(chromedp.CSS(`main form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("main .notice")))
+	if !checked(t, b, "#space-helplines-digest") {
+		t.Fatal("the digest choice was not kept")
+	}
+	b.check("00-notifications-digest")
 
 	// Jo, in Belgium, opens the community and starts a thread, first
 	// sending the form empty.
@@ -98,8 +125,8 @@ func TestE2E_CommunityWorkspace(t *testing.T) {
 	}
 	b.check("04-thread")
 
-	// Aino, in Finland, sees it unread on fi's node within seconds.
-	signUp(ainoLink, "aino@sic.example.fi")
+	// Aino, still signed in on fi's node, sees it unread there within
+	// seconds.
 	waitFor(t, 30*time.Second, "the thread on fi's node", func() error {
 		b.open(fiBase+"/community/helplines/", "#threads-h")
 		if txt := b.text("main"); !strings.Contains(txt, title) || !strings.Contains(txt, "Unread") {
@@ -135,6 +162,46 @@ func TestE2E_CommunityWorkspace(t *testing.T) {
 		return nil
 	})
 	b.mustShow(".community-comments", "New")
+
+	// Aino's digest brings the thread by email, and its link stops it.
+	var digest *mailpittest.Message
+	waitFor(t, 60*time.Second, "Aino's digest with Jo's thread", func() error {
+		msgs, err := mp.Find(t.Context(), mailpittest.To("aino@sic.example.fi"), mailpittest.SubjectContains("Community digest"))
+		if err != nil {
+			return err
+		}
+		for _, s := range msgs {
+			m, err := mp.Message(t.Context(), s.ID)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(m.Text, title) && strings.Contains(m.HTML, title) {
+				digest = m
+				return nil
+			}
+		}
+		return fmt.Errorf("%d digests, none with the thread", len(msgs))
+	})
+	if !strings.Contains(digest.Text, "Jo Peeters (BE)") || !strings.Contains(digest.Text, fiBase+thread) {
+		t.Errorf("the digest:\n%s", digest.Text)
+	}
+	if len(digest.ListUnsubscribe.Links) != 1 || digest.ListUnsubscribe.HeaderPost != "List-Unsubscribe=One-Click" || digest.ListUnsubscribe.Errors != "" {
+		t.Fatalf("List-Unsubscribe: %+v", digest.ListUnsubscribe)
+	}
+	stop, err := digest.Link("/unsubscribe/")
+	if err != nil || stop != digest.ListUnsubscribe.Links[0] {
+		t.Fatalf("the body's unsubscribe link %q (%v), the header's %q", stop, err, digest.ListUnsubscribe.Links[0])
+	}
+	b.open(stop, "main form button")
+	b.mustShow("main", "Stop the daily community digest for aino@sic.example.fi?")
+	b.check("06-unsubscribe")
+	b.do("stop the digest", chromedp.Click(chromedp.CSS("main form button")), chromedp.WaitVisible(chromedp.CSS("main .notice")))
+	b.mustShow("main .notice", "aino@sic.example.fi no longer receives these emails (Helplines)")
+	b.check("06-unsubscribe-done")
+	b.open(fiBase+"/account/notifications", "#space-helplines")
+	if !checked(t, b, "#space-helplines-none") {
+		t.Fatal("after the digest's link, helplines is not none")
+	}
 
 	// Search on fi's node, with its filters.
 	b.open(fiBase+"/community/search?q=kumquatzebra", "#hits-h")
