@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/bikfed/bikfed/node"
+	"github.com/bikfed/bikfed/protocol"
 )
 
 // TestE2E_YouthPreModeration: a Portuguese young person writes in the
@@ -35,9 +37,10 @@ func TestE2E_YouthPreModeration(t *testing.T) {
 		hideReason     = "Diz o nome de uma escola. HIDE-REASON-8812"
 	)
 	nw := newNetwork(t)
-	pt, be := nw.addNode("pt", fastSync...), nw.addNode("be", fastSync...)
+	pt, be, fi := nw.addNode("pt", fastSync...), nw.addNode("be", fastSync...), nw.addNode("fi", fastSync...)
 	nw.startNode(pt)
 	nw.startNode(be)
+	nw.startNode(fi)
 	ptBase := "http://" + waitServing(t, pt.dir, nodeAddrFile)
 	beBase := "http://" + waitServing(t, be.dir, nodeAddrFile)
 	ritaLink := addMember(t, pt, "rita@jovens.example.pt", "Rita Marques", "youth")
@@ -102,7 +105,8 @@ func TestE2E_YouthPreModeration(t *testing.T) {
 	// Nothing is signed, so the posts are in pt's database only.
 	mustCLI(t, nil, "node", "sync", "--data", pt.dir)
 	mustCLI(t, nil, "node", "sync", "--data", be.dir)
-	for _, root := range []string{nw.hubDir, be.dir} {
+	mustCLI(t, nil, "node", "sync", "--data", fi.dir)
+	for _, root := range []string{nw.hubDir, be.dir, fi.dir} {
 		grepTree(t, "before approval", root, approvedMarker, rejectedMarker)
 	}
 	if !fileHolds(pt.dir, approvedMarker) {
@@ -161,6 +165,14 @@ func TestE2E_YouthPreModeration(t *testing.T) {
 		return nil
 	})
 	b.check("05-be-youth-space")
+	// fi, the third node, holds it too.
+	waitFor(t, 30*time.Second, "the approved post on fi", func() error {
+		var err error
+		withNode(t, fi.dir, func(n *node.Node) {
+			_, err = n.CommunityThread(t.Context(), entityID, 0, node.CommentPage{})
+		})
+		return err
+	})
 	b.do("open the thread", chromedp.Click(chromedp.CSS(`main a[href="`+thread+`"]`)), chromedp.WaitVisible(chromedp.CSS("#post-h")))
 	b.mustShow("article.community-post", approvedMarker)
 	b.mustShow("article.community-post", "pt-rita")
@@ -219,7 +231,19 @@ func TestE2E_YouthPreModeration(t *testing.T) {
 	b.mustShow("#hidden-state", hideReason)
 	b.check("11-item-hidden")
 
-	// Within a sync round it is gone from Sam's workspace on be ...
+	// Within a sync round it is gone from every node: from fi, the third ...
+	waitFor(t, 30*time.Second, "the hidden post gone from fi's community", func() error {
+		var err error
+		withNode(t, fi.dir, func(n *node.Node) {
+			if _, err = n.CommunityThread(t.Context(), entityID, 0, node.CommentPage{}); err == nil {
+				err = fmt.Errorf("fi still shows %s", entityID)
+			} else if errors.Is(err, protocol.ErrNotFound) {
+				err = nil
+			}
+		})
+		return err
+	})
+	// ... from Sam's workspace on be ...
 	waitFor(t, 30*time.Second, "the hidden post gone from be's youth space", func() error {
 		b.open(beBase+"/community/youth/", "#threads-h")
 		if strings.Contains(b.text("main"), approvedTitle) {
@@ -279,10 +303,11 @@ func TestE2E_YouthPreModeration(t *testing.T) {
 
 	// The refused post and its reason are in no file but pt's.
 	mustCLI(t, nil, "node", "sync", "--data", be.dir)
-	for _, root := range []string{nw.hubDir, be.dir} {
+	mustCLI(t, nil, "node", "sync", "--data", fi.dir)
+	for _, root := range []string{nw.hubDir, be.dir, fi.dir} {
 		grepTree(t, "after the decisions", root, rejectedMarker, reasonMarker)
 	}
-	for _, log := range []string{nw.hub.log, be.proc.log, pt.proc.log} {
+	for _, log := range []string{nw.hub.log, be.proc.log, pt.proc.log, fi.proc.log} {
 		grepFile(t, "after the decisions", log, rejectedMarker, reasonMarker, approvedMarker)
 	}
 }
