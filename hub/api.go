@@ -30,12 +30,14 @@ var errNotPublic = protocol.Errorf(protocol.CodeNotFound, "no such public entity
 
 // publicFilter selects the entities a public surface may show. ?1 is now in
 // unix ms. A translation shows only while its resource does; the latest
-// moderation decision about an entity, if any, may hide it.
+// moderation decision about an entity that is not a dismiss (which leaves
+// it as it was), if any, may hide it.
 const publicFilter = `e.visibility = 'public' AND e.deleted = 0 AND (e.publish_at IS NULL OR e.publish_at <= ?1)
 	AND (e.kind != 'translation' OR EXISTS (SELECT 1 FROM entities r WHERE r.id = e.ref
 		AND r.visibility = 'public' AND r.deleted = 0 AND (r.publish_at IS NULL OR r.publish_at <= ?1)))
 	AND COALESCE((SELECT json_extract(CAST(m.change AS TEXT), '$.body.decision') FROM entities m
-		WHERE m.ref = e.id AND m.kind = 'moderation' AND m.deleted = 0 ORDER BY m.hub_seq DESC LIMIT 1), '') != 'hide'`
+		WHERE m.ref = e.id AND m.kind = 'moderation' AND m.deleted = 0
+			AND json_extract(CAST(m.change AS TEXT), '$.body.decision') != 'dismiss' ORDER BY m.hub_seq DESC LIMIT 1), '') != 'hide'`
 
 // apiEntity is an entity as the public API shows it: metadata and the
 // decoded body.

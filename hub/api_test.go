@@ -47,6 +47,12 @@ func TestHub_PublicAPI(t *testing.T) {
 		protocol.Moderation{Target: hidden.ID, Decision: "hide", Reason: "reported"}); err != nil {
 		t.Fatal(err)
 	}
+	// A dismiss after the hide says a later report was unfounded: the
+	// resource stays hidden.
+	if _, err := th.Publish(ctx, protocol.KindModeration, protocol.VisibilityCommunity,
+		protocol.Moderation{Target: hidden.ID, Decision: "dismiss", Reason: "the second report is unfounded"}); err != nil {
+		t.Fatal(err)
+	}
 	svc, err := th.Publish(ctx, protocol.KindService, protocol.VisibilityPublic, protocol.Service{Name: "ChatApp",
 		Category: "messaging", URL: "https://chat.example", MinimumAge: 13, Language: "en"})
 	if err != nil {

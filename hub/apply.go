@@ -262,7 +262,7 @@ func bodyRef(c *protocol.Change) string {
 		Target   string `json:"target"`
 	}
 	switch c.Kind {
-	case protocol.KindTranslation, protocol.KindComment, protocol.KindModeration:
+	case protocol.KindTranslation, protocol.KindComment, protocol.KindModeration, protocol.KindFlag:
 	default:
 		return ""
 	}
@@ -437,7 +437,7 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 		}
 		st.last = seq
 		st.want(c.ID)
-		if it.ref != "" && (c.Kind == protocol.KindComment || c.Kind == protocol.KindTranslation) {
+		if it.ref != "" && (c.Kind == protocol.KindComment || c.Kind == protocol.KindTranslation || c.Kind == protocol.KindFlag) {
 			st.want(it.ref) // read with the chunk's entities, for checkRules
 		}
 		todo = append(todo, it)
@@ -503,7 +503,7 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 			}
 		}
 		switch c.Kind {
-		case protocol.KindProfile, protocol.KindComment, protocol.KindTranslation:
+		case protocol.KindProfile, protocol.KindComment, protocol.KindTranslation, protocol.KindFlag:
 			broken, err := st.checkRules(ctx, tx, it)
 			if err != nil {
 				return err

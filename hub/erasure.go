@@ -76,6 +76,7 @@ const PathAdminErasures = "/admin/v1/erasures"
 
 func (h *Hub) erasureRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+protocol.PathErasureAck, h.handleErasureAck)
+	mux.HandleFunc("POST "+protocol.PathErasureStatus, h.handleErasureStatus)
 	mux.HandleFunc("POST "+PathAdminErasures, h.operator(h.handleAdminErase))
 }
 
@@ -123,6 +124,97 @@ func (h *Hub) handleErasureAck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// handleErasureStatus is POST /v1/erasures/status: a node asks how far the
+// erasures of its own entities have got, and labels them as one group.
+// Another owner's entity is refused: a node learns nothing here about what
+// others erase.
+func (h *Hub) handleErasureStatus(w http.ResponseWriter, r *http.Request) {
+	p, err := h.authenticate(r.Header.Get("Authorization"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if p.node == "" {
+		h.writeError(w, r, protocol.Errorf(protocol.CodeForbidden, "only nodes ask for the status of their erasures"))
+		return
+	}
+	q, err := protocol.DecodeErasureStatus(http.MaxBytesReader(w, r.Body, protocol.MaxErasureStatusBytes+1))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	for _, id := range q.IDs {
+		if owner, _ := protocol.SplitEntityID(id); owner != p.node {
+			h.writeError(w, r, &protocol.Error{Code: protocol.CodeNotOwner, Record: id,
+				Message: fmt.Sprintf("owned by %q; a node asks only about its own erasures", owner)})
+			return
+		}
+	}
+	res, err := h.ErasureStatus(r.Context(), q.Group, q.IDs)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// ErasureStatus reports how far the erasures of entities ids have got and,
+// when group is not empty, labels them with it for the console.
+func (h *Hub) ErasureStatus(ctx context.Context, group string, ids []string) (*protocol.ErasureStatusResult, error) {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("erasure status: %w", err)
+	}
+	if group != "" {
+		if _, err := h.db.Writer().ExecContext(ctx, `INSERT INTO erasure_groups (id, grp) SELECT value, ? FROM json_each(?)
+			WHERE true ON CONFLICT (id) DO UPDATE SET grp = excluded.grp`, group, string(list)); err != nil {
+			return nil, fmt.Errorf("label erasures %s: %w", group, err)
+		}
+	}
+	byID := make(map[string]*protocol.ErasureState, len(ids))
+	res := &protocol.ErasureStatusResult{Erasures: make([]protocol.ErasureState, len(ids))}
+	for i, id := range ids {
+		res.Erasures[i] = protocol.ErasureState{ID: id, Holders: []protocol.HolderState{}}
+		byID[id] = &res.Erasures[i]
+	}
+	err = h.db.ReadTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT e.id, e.hub_seq, e.done_at IS NOT NULL, h.node, h.acked_at IS NOT NULL
+			FROM erasures e LEFT JOIN erasure_holders h ON h.hub_seq = e.hub_seq
+			WHERE e.id IN (SELECT value FROM json_each(?)) ORDER BY e.hub_seq, h.node`, string(list))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var seq int64
+			var done bool
+			var node sql.NullString
+			var acked sql.NullBool
+			if err := rows.Scan(&id, &seq, &done, &node, &acked); err != nil {
+				return err
+			}
+			st := byID[id]
+			if st == nil {
+				continue
+			}
+			if st.HubSeq != seq {
+				// An entity is erased once: a later row would be a
+				// record of the same erasure.
+				st.HubSeq, st.Complete, st.Holders = seq, done, st.Holders[:0]
+			}
+			if node.Valid {
+				st.Holders = append(st.Holders, protocol.HolderState{Node: node.String, Acked: acked.Bool})
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("erasure status: %w", err)
+	}
+	return res, nil
 }
 
 // ackErasures records node's acknowledgement of the erasures at hubSeqs.
@@ -181,10 +273,11 @@ func (h *Hub) readErasures(ctx context.Context, tx *sql.Tx) ([]protocol.Erasure,
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT hub_seq, id, at, done_at, by_hub, reason FROM erasures
-		WHERE done_at IS NULL OR hub_seq >= COALESCE((SELECT hub_seq FROM erasures WHERE done_at IS NOT NULL
+	rows, err = tx.QueryContext(ctx, `SELECT e.hub_seq, e.id, e.at, e.done_at, e.by_hub, e.reason, COALESCE(g.grp, '')
+		FROM erasures e LEFT JOIN erasure_groups g ON g.id = e.id
+		WHERE e.done_at IS NULL OR e.hub_seq >= COALESCE((SELECT hub_seq FROM erasures WHERE done_at IS NOT NULL
 			ORDER BY hub_seq DESC LIMIT 1 OFFSET ?), 0)
-		ORDER BY hub_seq`, maxDoneErasures-1)
+		ORDER BY e.hub_seq`, maxDoneErasures-1)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +288,7 @@ func (h *Hub) readErasures(ctx context.Context, tx *sql.Tx) ([]protocol.Erasure,
 		var at int64
 		var done sql.NullInt64
 		var byHub bool
-		if err := rows.Scan(&e.HubSeq, &e.ID, &at, &done, &byHub, &e.Reason); err != nil {
+		if err := rows.Scan(&e.HubSeq, &e.ID, &at, &done, &byHub, &e.Reason, &e.Group); err != nil {
 			return nil, err
 		}
 		e.At, e.DoneAt = fromMillis(at), timePtr(done)
@@ -317,4 +410,77 @@ func (h *Hub) purgeErasedBlobs(ctx context.Context) error {
 		return fmt.Errorf("purge erased attachments: %w", err)
 	}
 	return nil
+}
+
+// ErasureGroup is a group of erasures one owner labelled together (an
+// erasure of a person: everything one member of the owner's node wrote),
+// with how far each holder has got.
+type ErasureGroup struct {
+	Owner, Group string
+	// At is when the hub applied the first of them.
+	At time.Time
+	// Records counts the erasures the hub has applied; Done those complete.
+	Records, Done int
+	Holders       []GroupHolder
+}
+
+// GroupHolder is one holder of a group's erasures: Acked of Total
+// acknowledged.
+type GroupHolder struct {
+	Node         string
+	Acked, Total int
+}
+
+// Complete reports whether every erasure of the group is complete.
+func (g ErasureGroup) Complete() bool { return g.Done == g.Records }
+
+// ErasureGroups lists the labelled groups of erasures, newest first.
+func (h *Hub) ErasureGroups(ctx context.Context) ([]ErasureGroup, error) {
+	var out []ErasureGroup
+	err := h.db.ReadTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT e.owner, g.grp, MIN(e.at), COUNT(*), COUNT(e.done_at)
+			FROM erasure_groups g JOIN erasures e ON e.id = g.id
+			GROUP BY e.owner, g.grp ORDER BY MIN(e.hub_seq) DESC`)
+		if err != nil {
+			return err
+		}
+		index := map[[2]string]int{}
+		for rows.Next() {
+			var g ErasureGroup
+			var at int64
+			if err := rows.Scan(&g.Owner, &g.Group, &at, &g.Records, &g.Done); err != nil {
+				rows.Close()
+				return err
+			}
+			g.At = fromMillis(at)
+			index[[2]string{g.Owner, g.Group}] = len(out)
+			out = append(out, g)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT e.owner, g.grp, x.node, COUNT(*), COUNT(x.acked_at)
+			FROM erasure_groups g JOIN erasures e ON e.id = g.id JOIN erasure_holders x ON x.hub_seq = e.hub_seq
+			GROUP BY e.owner, g.grp, x.node ORDER BY x.node`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var owner, grp string
+			var gh GroupHolder
+			if err := rows.Scan(&owner, &grp, &gh.Node, &gh.Total, &gh.Acked); err != nil {
+				return err
+			}
+			if i, ok := index[[2]string{owner, grp}]; ok {
+				out[i].Holders = append(out[i].Holders, gh)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read erasure groups: %w", err)
+	}
+	return out, nil
 }

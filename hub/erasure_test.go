@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path/filepath"
@@ -445,4 +446,72 @@ func TestHub_ErasureIsFinal(t *testing.T) {
 			t.Fatalf("revival after a delete: %+v", res)
 		}
 	})
+}
+
+func TestHub_ErasureStatus(t *testing.T) {
+	th := mustOpenHub(t)
+	ctx := t.Context()
+	be, fi := th.enrolNode(t, "be"), th.enrolNode(t, "fi")
+	r := be.resource(t, "A story of one person", protocol.VisibilityCommunity)
+	kept := be.resource(t, "Another story", protocol.VisibilityCommunity)
+	be.mustPush(t, be.sign(t, r), be.sign(t, kept))
+	pullAll(t, fi.client, 0)
+	erase := be.next(r)
+	erase.Deleted, erase.Erased, erase.Body = true, true, nil
+	res := be.mustPush(t, be.sign(t, erase))
+	unpushed := "be:01JKT3S9HREHT78X3MEHT78X3M"
+
+	st, err := be.client.ErasureStatus(ctx, protocol.ErasureStatusRequest{Group: "person-1", IDs: []string{r.ID, kept.ID, unpushed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []protocol.ErasureState{
+		{ID: r.ID, HubSeq: res.HubSeq, Holders: []protocol.HolderState{{Node: "fi"}}},
+		{ID: kept.ID, Holders: []protocol.HolderState{}},
+		{ID: unpushed, Holders: []protocol.HolderState{}},
+	}
+	if fmt.Sprint(st.Erasures) != fmt.Sprint(want) {
+		t.Fatalf("status = %+v, want %+v", st.Erasures, want)
+	}
+	if e := erasureOf(t, th, res.HubSeq); e.Group != "person-1" {
+		t.Errorf("the console's erasure has group %q, want person-1", e.Group)
+	}
+
+	groups, err := th.ErasureGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 1 || groups[0].Owner != "be" || groups[0].Group != "person-1" || groups[0].Records != 1 || groups[0].Complete() ||
+		fmt.Sprint(groups[0].Holders) != fmt.Sprint([]GroupHolder{{Node: "fi", Acked: 0, Total: 1}}) {
+		t.Fatalf("groups = %+v", groups)
+	}
+	if _, err := fi.client.AckErasures(ctx, []int64{res.HubSeq}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool {
+		groups, err := th.ErasureGroups(ctx)
+		return err == nil && len(groups) == 1 && groups[0].Complete() && groups[0].Holders[0].Acked == 1
+	}, "the group completes")
+	eventually(t, 10*time.Second, func() bool {
+		st, err := be.client.ErasureStatus(ctx, protocol.ErasureStatusRequest{IDs: []string{r.ID}})
+		return err == nil && st.Erasures[0].Complete && len(st.Erasures[0].Holders) == 1 && st.Erasures[0].Holders[0].Acked
+	}, "the status shows fi's acknowledgement and completion")
+
+	// A node asks only about its own erasures, and only nodes ask.
+	if _, err := fi.client.ErasureStatus(ctx, protocol.ErasureStatusRequest{IDs: []string{r.ID}}); protocol.ErrorCode(err) != protocol.CodeNotOwner {
+		t.Errorf("fi asking about be's erasure: %v, want %s", err, protocol.CodeNotOwner)
+	}
+	req, _ := http.NewRequest(http.MethodPost, th.url+protocol.PathErasureStatus, strings.NewReader(`{"ids":["`+r.ID+`"]}`))
+	req.Header.Set("Authorization", "Bearer "+th.AdminToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the operator asking: status %d, want 403", resp.StatusCode)
+	}
+	if _, err := be.client.ErasureStatus(ctx, protocol.ErasureStatusRequest{Group: "Eva Peeters", IDs: []string{r.ID}}); protocol.ErrorCode(err) != protocol.CodeInvalidField {
+		t.Errorf("a group with a name in it: %v, want %s", err, protocol.CodeInvalidField)
+	}
 }

@@ -123,8 +123,8 @@ func (lp *liveProfiles) claim(c *protocol.Change, country string) *protocol.Erro
 }
 
 // checkRules applies the rules between entities to one record about to be
-// applied: its profile's country, or the entity its comment or translation
-// names, which the stored-versions query of its chunk has read into
+// applied: its profile's country, or the entity its comment, flag or
+// translation names, which the stored-versions query of its chunk has read into
 // st.have with the batch's records before it.
 func (st *applyState) checkRules(ctx context.Context, tx *sql.Tx, it *pushItem) (*protocol.Error, error) {
 	c := it.change
@@ -137,7 +137,7 @@ func (st *applyState) checkRules(ctx context.Context, tx *sql.Tx, it *pushItem) 
 			}
 		}
 		return st.profiles.claim(c, it.country), nil
-	case protocol.KindComment, protocol.KindTranslation:
+	case protocol.KindComment, protocol.KindTranslation, protocol.KindFlag:
 		if c.Deleted {
 			return nil, nil
 		}
@@ -146,13 +146,19 @@ func (st *applyState) checkRules(ctx context.Context, tx *sql.Tx, it *pushItem) 
 			t = &protocol.Target{Kind: protocol.Kind(s.kind), Version: s.version, Visibility: protocol.Visibility(s.visibility),
 				Deleted: s.deleted, PublishAt: s.publishAt}
 		}
-		if t == nil && c.Kind == protocol.KindComment && c.Visibility == protocol.VisibilityYouth {
-			// A node pushes its own post before any comment on it, so a
-			// youth comment on an own post the hub never had is, as far
-			// as the hub can tell, in the node's national youth space.
+		if t == nil && c.Kind != protocol.KindTranslation && c.Visibility == protocol.VisibilityYouth {
+			// A node pushes its own post before any comment or flag on
+			// it, so a youth comment or flag on an own entity the hub
+			// never had is, as far as the hub can tell, in the node's
+			// national youth space.
 			if owner, err := protocol.SplitEntityID(it.ref); err == nil && owner == c.Owner {
-				return protocol.Errorf(protocol.CodeInvalidSpace, "the hub does not hold %s, a post of %s's own: a comment in a national youth space stays on its node", it.ref, c.Owner), nil
+				return protocol.Errorf(protocol.CodeInvalidSpace, "the hub does not hold %s, an entity of %s's own: a %s in a national youth space stays on its node", it.ref, c.Owner, c.Kind), nil
 			}
+		}
+		if t == nil && c.Kind == protocol.KindFlag {
+			// The hub holds every shared post and comment: a flag on
+			// anything else names nothing a moderator could look at.
+			return protocol.Errorf(protocol.CodeInvalidSource, "the flagged entity %s does not exist", it.ref), nil
 		}
 		return protocol.CheckReference(c, t, st.now), nil
 	}

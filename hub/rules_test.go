@@ -322,10 +322,30 @@ func TestHub_CommunityRules(t *testing.T) {
 		Language: "pt", Author: protocol.Author{Pseudonym: "pt-tiago"}})
 	onEuropean := pt.newChange(t, protocol.KindComment, protocol.VisibilityYouth, protocol.Comment{Post: european.ID, Text: "Sim",
 		Language: "pt", Author: protocol.Author{Pseudonym: "pt-tiago"}})
-	r := pt.mustPush(t, pt.signAll(t, national, coordinator, european, forged, forgedPseudonym, news, onNational, onEuropean)...)
+	flag := func(target string, vis protocol.Visibility) *protocol.Change {
+		text := "Flagged"
+		if target == national.ID {
+			text += " " + marker
+		}
+		return pt.newChange(t, protocol.KindFlag, vis, protocol.Flag{Target: target, Reason: "other", Text: text,
+			Author: protocol.Author{Pseudonym: "pt-tiago"}})
+	}
+	// Flags: on the European post, on the national post the hub never
+	// took, on nothing the hub holds, and with the wrong visibility.
+	flagEuropean, flagNational := flag(european.ID, protocol.VisibilityYouth), flag(national.ID, protocol.VisibilityYouth)
+	missing, err := protocol.NewEntityID("fi", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagMissing := flag(missing, protocol.VisibilityYouth)
+	flagMismatch := pt.newChange(t, protocol.KindFlag, protocol.VisibilityCommunity, protocol.Flag{Target: european.ID, Reason: "spam",
+		Author: protocol.Author{Name: "Joana", SIC: "pt"}})
+	r := pt.mustPush(t, pt.signAll(t, national, coordinator, european, forged, forgedPseudonym, news, onNational, onEuropean,
+		flagEuropean, flagNational, flagMissing, flagMismatch)...)
 	want := map[string]protocol.Code{national.ID: protocol.CodeInvalidSpace, coordinator.ID: protocol.CodeInvalidSpace,
 		forged.ID: protocol.CodeInvalidAuthor, forgedPseudonym.ID: protocol.CodeInvalidAuthor, news.ID: protocol.CodeInvalidSpace,
-		onNational.ID: protocol.CodeInvalidSpace}
+		onNational.ID: protocol.CodeInvalidSpace, flagNational.ID: protocol.CodeInvalidSpace, flagMissing.ID: protocol.CodeInvalidSource,
+		flagMismatch.ID: protocol.CodeVisibilityMismatch}
 	got := map[string]protocol.Code{}
 	for _, rf := range r.Refused {
 		got[rf.ID] = rf.Code
@@ -333,8 +353,8 @@ func TestHub_CommunityRules(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Fatalf("refused %v, want %v", got, want)
 	}
-	if r.Applied != 2 {
-		t.Fatalf("applied %d, want the European post and its comment", r.Applied)
+	if r.Applied != 3 {
+		t.Fatalf("applied %d, want the European post, its comment and its flag", r.Applied)
 	}
 	feed, err := pt.client.Changes(t.Context(), 0, 100, 0)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/bikfed/bikfed/internal/account"
+
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -153,13 +155,42 @@ func (n *Node) handleCreate(w http.ResponseWriter, r *http.Request) {
 		n.writeError(w, r, fieldError("id", "ids are given by the node; update with PUT %s/{id}", PathAdminEntities))
 		return
 	}
-	e, err := n.Create(r.Context(), rec.Draft)
+	var e Entity
+	if v := r.URL.Query().Get("member"); v != "" {
+		e, err = n.createAsMember(r, v, rec.Draft)
+	} else {
+		e, err = n.Create(r.Context(), rec.Draft)
+	}
 	if err != nil {
 		n.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Location", PathAdminEntities+"/"+e.ID)
 	writeJSON(w, http.StatusCreated, e)
+}
+
+// createAsMember is POST /admin/v1/entities?member=ID: a post, comment or
+// flag written as member ID (CreateAs), for scripts that bring a member's
+// writing over from elsewhere. Only the admin token may: a signed-in
+// member writes as themselves in the workspace.
+func (n *Node) createAsMember(r *http.Request, v string, d Draft) (Entity, error) {
+	if apiCaller(r).member != nil {
+		return Entity{}, protocol.Errorf(protocol.CodeForbidden, "only the admin token writes as another member")
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return Entity{}, protocol.Errorf(protocol.CodeBadRequest, "member=%q is not a member id", v)
+	}
+	e, err := n.CreateAs(r.Context(), id, d)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		return Entity{}, protocol.Errorf(protocol.CodeNotFound, "no member %d", id)
+	case errors.Is(err, ErrHeldForApproval):
+		return Entity{}, protocol.Errorf(protocol.CodeForbidden, "member %d is a youth member: what they write waits for a coordinator", id)
+	case errors.Is(err, ErrSpaceClosed):
+		return Entity{}, protocol.Errorf(protocol.CodeForbidden, "member %d may not write there: %v", id, err)
+	}
+	return e, err
 }
 
 func (n *Node) handleUpdate(w http.ResponseWriter, r *http.Request) {

@@ -425,11 +425,12 @@ func (a *author) publish(ctx context.Context, r entityRow) error {
 }
 
 // isLocal reports whether c stays on this node: a post of its national
-// youth space, or a comment on a post that stays.
+// youth space, or a comment or a flag on an entity that stays.
 func (a *author) isLocal(ctx context.Context, c *protocol.Change) (bool, error) {
 	var ref struct {
-		Space string `json:"space"`
-		Post  string `json:"post"`
+		Space  string `json:"space"`
+		Post   string `json:"post"`
+		Target string `json:"target"`
 	}
 	switch c.Kind {
 	case protocol.KindPost:
@@ -442,6 +443,11 @@ func (a *author) isLocal(ctx context.Context, c *protocol.Change) (bool, error) 
 			return false, fieldError("body", "%v", err)
 		}
 		return a.localRow(ctx, ref.Post)
+	case protocol.KindFlag:
+		if err := json.Unmarshal(c.Body, &ref); err != nil {
+			return false, fieldError("body", "%v", err)
+		}
+		return a.localRow(ctx, ref.Target)
 	}
 	return false, nil
 }

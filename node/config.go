@@ -61,6 +61,8 @@ type Config struct {
 	// Mail is the SMTP server that sends invitations; without a host the
 	// links are handed to whoever added the member.
 	Mail mail.Config `json:"mail"`
+	// Notify configures the community's email notifications (notifysend.go).
+	Notify NotifyConfig `json:"notify"`
 }
 
 // Schedules are the node's cron schedules.
@@ -108,6 +110,7 @@ func DefaultConfig() Config {
 		ReadyMaxSyncFailure: 10 * time.Minute,
 		Limits:              DefaultLimitConfig(),
 		Mail:                mail.DefaultConfig(),
+		Notify:              DefaultNotifyConfig(),
 	}
 }
 
@@ -178,6 +181,7 @@ func (c Config) Validate() error {
 	}
 	c.Blobs.validate(bad)
 	c.Limits.validate(bad)
+	c.Notify.validate(bad)
 	if c.ReadyMaxSyncFailure <= 0 {
 		bad("ready_max_sync_failure", "must be positive")
 	}

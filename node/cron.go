@@ -66,6 +66,10 @@ func (n *Node) Housekeeping(ctx context.Context) error {
 	if err := n.settleErasures(ctx); err != nil {
 		return fmt.Errorf("housekeeping: %w", err)
 	}
+	if err := n.RefreshPersonErasures(ctx); err != nil && ctx.Err() == nil {
+		// The hub's answer only feeds the admins' page; the next round asks again.
+		n.log.Warn("person erasure status not refreshed", "err", err)
+	}
 	if err := n.blobHousekeeping(ctx); err != nil {
 		return fmt.Errorf("housekeeping: %w", err)
 	}

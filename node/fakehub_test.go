@@ -47,6 +47,10 @@ type fakeHub struct {
 	pushDelay   time.Duration
 	// acks are the erasure acknowledgements received, per node.
 	acks map[string][]int64
+	// erasureHolders are the nodes the status of an erasure names as its
+	// holders; groups the labels nodes gave, per entity id.
+	erasureHolders []string
+	groups         map[string]string
 	// incarnations are the hub's starts, oldest first, with the hub_seq
 	// each began at; the last is the current one.
 	incarnations []fakeIncarnation
@@ -89,6 +93,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 		rows:    map[string]*fakeRow{},
 		refuse:  map[string]protocol.Code{},
 		acks:    map[string][]int64{},
+		groups:  map[string]string{},
 		notify:  make(chan struct{}),
 		maxWait: 30 * time.Second,
 	}
@@ -101,6 +106,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 	mux.HandleFunc("GET "+protocol.PathKeys, h.keyDir)
 	mux.HandleFunc("GET "+protocol.PathManifest, h.auth(h.manifest))
 	mux.HandleFunc("POST "+protocol.PathErasureAck, h.auth(h.ackErasures))
+	mux.HandleFunc("POST "+protocol.PathErasureStatus, h.auth(h.erasureStatus))
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		fail := h.failNext > 0
@@ -538,6 +544,39 @@ func (h *fakeHub) ackErasures(w http.ResponseWriter, r *http.Request, node strin
 	h.acks[node] = append(h.acks[node], a.HubSeqs...)
 	h.mu.Unlock()
 	hubJSON(w, protocol.ErasureAckResult{Acknowledged: a.HubSeqs})
+}
+
+// erasureStatus answers as the hub does: an erased row's hub_seq, with
+// erasureHolders as its holders, complete once all of them acknowledged it.
+func (h *fakeHub) erasureStatus(w http.ResponseWriter, r *http.Request, node string) {
+	q, err := protocol.DecodeErasureStatus(r.Body)
+	if err != nil {
+		var pe *protocol.Error
+		if !errors.As(err, &pe) {
+			pe = protocol.Errorf(protocol.CodeBadRequest, "%v", err)
+		}
+		hubError(w, pe)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	res := protocol.ErasureStatusResult{}
+	for _, id := range q.IDs {
+		st := protocol.ErasureState{ID: id, Holders: []protocol.HolderState{}}
+		if row, ok := h.rows[id]; ok && row.erased {
+			st.HubSeq, st.Complete = row.hubSeq, true
+			for _, holder := range h.erasureHolders {
+				acked := slices.Contains(h.acks[holder], row.hubSeq)
+				st.Holders = append(st.Holders, protocol.HolderState{Node: holder, Acked: acked})
+				st.Complete = st.Complete && acked
+			}
+		}
+		if q.Group != "" {
+			h.groups[id] = q.Group
+		}
+		res.Erasures = append(res.Erasures, st)
+	}
+	hubJSON(w, res)
 }
 
 // acked returns the erasure acknowledgements node sent.

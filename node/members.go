@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"github.com/bikfed/bikfed/internal/memberapi"
 	"github.com/bikfed/bikfed/internal/passkey"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
+	"github.com/bikfed/bikfed/protocol"
 )
 
 // The roles a member of a node may hold.
@@ -133,6 +135,7 @@ func (n *Node) Members() *memberapi.API {
 		Actor:           actorAdminToken,
 		ActorOf:         apiActor,
 		Logger:          n.log,
+		Erase:           n.eraseMember,
 	})
 	if err != nil {
 		panic(err) // every field is set above
@@ -153,4 +156,16 @@ func validPublicURL(s string) error {
 		return fmt.Errorf("%q is not an absolute http(s) URL without query", s)
 	}
 	return nil
+}
+
+// eraseMember is the members API's removal with erasure.
+func (n *Node) eraseMember(ctx context.Context, actor string, id int64) (memberapi.Erasure, error) {
+	pe, err := n.ErasePerson(ctx, id, actor)
+	if errors.Is(err, ErrEraseSelf) {
+		return memberapi.Erasure{}, protocol.Errorf(protocol.CodeForbidden, "a member cannot erase themselves")
+	}
+	if err != nil {
+		return memberapi.Erasure{}, err
+	}
+	return memberapi.Erasure{ID: pe.ID, Member: pe.MemberID, Posts: pe.Posts, Comments: pe.Comments, Flags: pe.Flags, Held: pe.Held}, nil
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bikfed/bikfed/internal/account"
+	"github.com/bikfed/bikfed/internal/locale"
 	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/internal/privfile"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
@@ -95,6 +96,18 @@ type Node struct {
 	// terms caches the community search index's common words
 	// (communityrank.go).
 	terms termCache
+	// The community's email notifications (notify.go, notifysend.go):
+	// the time zone of the digest hour, the sender's wake-up, the key of
+	// unsubscribe links and the message catalogues, both read once.
+	notifyLoc      *time.Location
+	notifyKick     chan struct{}
+	notifyPruned   time.Time
+	notifyPeriod   string // the digest period last planned
+	notifyKeyMu    sync.Mutex
+	notifyKeyBytes []byte
+	bundleOnce     sync.Once
+	bundle         *locale.Bundle
+	bundleErr      error
 }
 
 // Init enrols a node with the hub and stores its identity in dataDir. token is
@@ -352,6 +365,11 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 		accounts:   accounts,
 		mailer:     mailer,
 		apiOrigin:  http.NewCrossOriginProtection(),
+		notifyKick: make(chan struct{}, 1),
+	}
+	if n.notifyLoc, err = cfg.Notify.location(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open node: notify time zone: %w", err)
 	}
 	n.initOps()
 	if st, err := readSyncState(ctx, db.Reader()); err == nil && st.HubClockOffset != nil {
@@ -418,6 +436,7 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 	}
 	wg.Go(func() { n.pushLoop(ctx) })
 	wg.Go(func() { n.blobLoop(ctx) })
+	wg.Go(func() { n.notifyLoop(ctx) })
 	if n.cfg.LongPoll {
 		wg.Go(func() { n.pullLoop(ctx) })
 	}

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -92,23 +91,7 @@ func newHeldID() (string, error) {
 // withPseudonym replaces the body's author with the member's pseudonym:
 // whatever the draft claims, a held item speaks only as its member.
 func withPseudonym(body json.RawMessage, pseudonym string) (json.RawMessage, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, fieldError("body", "required")
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		return nil, fieldError("body", "not a JSON object")
-	}
-	author, err := json.Marshal(protocol.Author{Pseudonym: pseudonym})
-	if err != nil {
-		return nil, fmt.Errorf("encode author: %w", err)
-	}
-	fields["author"] = author
-	out, err := json.Marshal(fields)
-	if err != nil {
-		return nil, fieldError("body", "%v", err)
-	}
-	return out, nil
+	return withAuthor(body, protocol.Author{Pseudonym: pseudonym})
 }
 
 // youthMember returns the member who may write held items.
@@ -318,6 +301,9 @@ func (n *Node) ApproveHeld(ctx context.Context, id string, coordinatorID int64) 
 		}
 		r, _, err := a.put(ctx, "", Draft{Kind: h.Kind, Visibility: h.Visibility, Body: h.Body}, false)
 		if err != nil {
+			return err
+		}
+		if err := a.recordAuthor(ctx, r.ID, h.MemberID); err != nil {
 			return err
 		}
 		at := a.now

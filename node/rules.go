@@ -32,17 +32,21 @@ func (a *author) checkRules(ctx context.Context, c *protocol.Change) error {
 	switch c.Kind {
 	case protocol.KindProfile:
 		return a.checkProfile(ctx, c)
-	case protocol.KindComment, protocol.KindTranslation:
+	case protocol.KindComment, protocol.KindTranslation, protocol.KindFlag:
 		var ref struct {
 			Post     string `json:"post"`
 			Resource string `json:"resource"`
+			Target   string `json:"target"`
 		}
 		if err := json.Unmarshal(c.Body, &ref); err != nil {
 			return fieldError("body", "%v", err)
 		}
 		target := ref.Post
-		if c.Kind == protocol.KindTranslation {
+		switch c.Kind {
+		case protocol.KindTranslation:
 			target = ref.Resource
+		case protocol.KindFlag:
+			target = ref.Target
 		}
 		var t *protocol.Target
 		r, err := getEntityTx(ctx, a.tx, target)
@@ -52,6 +56,17 @@ func (a *author) checkRules(ctx context.Context, c *protocol.Change) error {
 			if r.scheduled {
 				// The network has only the last signed version.
 				t.Version = r.signedVersion
+			}
+			if r.Kind == protocol.KindComment && !r.Deleted && c.Kind == protocol.KindFlag {
+				// A flag on a comment stays where the comment's post is.
+				var comment struct {
+					Post string `json:"post"`
+				}
+				if json.Unmarshal(r.Body, &comment) == nil {
+					if p, err := getEntityTx(ctx, a.tx, comment.Post); err == nil {
+						r = p // for the space, below
+					}
+				}
 			}
 			if r.Kind == protocol.KindPost && !r.Deleted {
 				var post struct {

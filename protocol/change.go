@@ -30,10 +30,11 @@ const (
 	KindProfile     Kind = "profile"
 	KindService     Kind = "service"
 	KindModeration  Kind = "moderation"
+	KindFlag        Kind = "flag"
 )
 
 // Kinds lists every kind, in the order documentation shows them.
-var Kinds = []Kind{KindResource, KindTranslation, KindPost, KindComment, KindProfile, KindService, KindModeration}
+var Kinds = []Kind{KindResource, KindTranslation, KindPost, KindComment, KindProfile, KindService, KindModeration, KindFlag}
 
 // HubOnly reports whether only the hub may own entities of kind k.
 func (k Kind) HubOnly() bool { return k == KindService || k == KindModeration }
@@ -524,6 +525,8 @@ func DecodeBody(kind Kind, raw json.RawMessage) (Body, error) {
 		b = new(Service)
 	case KindModeration:
 		b = new(Moderation)
+	case KindFlag:
+		b = new(Flag)
 	default:
 		return nil, Errorf(CodeUnknownKind, "unknown kind %q", kind)
 	}
@@ -664,6 +667,11 @@ func decodeBodyAs(kind Kind, d *fastDecoder) Body {
 	case KindModeration:
 		b := new(Moderation)
 		if ok = decodeObject(d, b, moderationFields); ok {
+			return b
+		}
+	case KindFlag:
+		b := new(Flag)
+		if ok = decodeObject(d, b, flagFields); ok {
 			return b
 		}
 	}
@@ -817,6 +825,13 @@ var moderationFields = []fastField[Moderation]{
 	{"target", func(d *fastDecoder, m *Moderation) bool { return d.str(&m.Target) }},
 	{"decision", func(d *fastDecoder, m *Moderation) bool { return d.str(&m.Decision) }},
 	{"reason", func(d *fastDecoder, m *Moderation) bool { return d.str(&m.Reason) }},
+}
+
+var flagFields = []fastField[Flag]{
+	{"target", func(d *fastDecoder, f *Flag) bool { return d.str(&f.Target) }},
+	{"reason", func(d *fastDecoder, f *Flag) bool { return d.str(&f.Reason) }},
+	{"text", func(d *fastDecoder, f *Flag) bool { return d.str(&f.Text) }},
+	{"author", func(d *fastDecoder, f *Flag) bool { return decodeObject(d, &f.Author, authorFields) }},
 }
 
 // decodeObject decodes an object into v, member by member, with fields. A

@@ -266,6 +266,15 @@ func TestChange_Validate(t *testing.T) {
 			b["decision"] = "restore"
 			b["reason"] = strings.Repeat("x", MaxModerationReason+1)
 		}, CodeInvalidField, []string{"body.reason"}},
+		// Flag.
+		{"public flag", KindFlag, func(c, b map[string]any) { c["visibility"] = "public" }, CodeInvalidField, []string{"visibility"}},
+		{"flag reason", KindFlag, func(c, b map[string]any) { b["reason"] = "dislike" }, CodeInvalidField, []string{"body.reason"}},
+		{"other without words", KindFlag, func(c, b map[string]any) { b["reason"] = "other"; delete(b, "text") }, CodeInvalidField, []string{"body.text"}},
+		{"flag text too long", KindFlag, func(c, b map[string]any) { b["text"] = strings.Repeat("x", MaxFlagText+1) }, CodeInvalidField, []string{"body.text"}},
+		{"flag target", KindFlag, func(c, b map[string]any) { b["target"] = "fi" }, CodeInvalidField, []string{"body.target"}},
+		{"flag of itself", KindFlag, func(c, b map[string]any) { b["target"] = c["id"] }, CodeInvalidField, []string{"body.target"}},
+		{"flag in another SIC's name", KindFlag, func(c, b map[string]any) { b["author"] = map[string]any{"name": "Mikko", "sic": "fi"} }, CodeInvalidAuthor, []string{"body.author.sic"}},
+		{"pseudonym flags in a staff space", KindFlag, func(c, b map[string]any) { b["author"] = map[string]any{"pseudonym": "be-sam"} }, CodeInvalidField, []string{"body.author.pseudonym"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -336,6 +336,16 @@ func (c *Client) AckErasures(ctx context.Context, hubSeqs []int64) (*ErasureAckR
 	return &out, nil
 }
 
+// ErasureStatus asks the hub how far the erasures of this node's entities
+// have got, labelling them as one group (see ErasureStatusRequest).
+func (c *Client) ErasureStatus(ctx context.Context, req ErasureStatusRequest) (*ErasureStatusResult, error) {
+	var out ErasureStatusResult
+	if err := c.do(ctx, http.MethodPost, PathErasureStatus, nil, req, &out); err != nil {
+		return nil, fmt.Errorf("erasure status: %w", err)
+	}
+	return &out, nil
+}
+
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
 	req := c.r.R().SetContext(ctx)
 	if q != nil {

@@ -14,6 +14,9 @@ import (
 // PathErasureAck is where a node acknowledges the erasures it has purged.
 const PathErasureAck = "/v1/erasures/ack"
 
+// PathErasureStatus is where a node asks how far its own erasures have got.
+const PathErasureStatus = "/v1/erasures/status"
+
 // Limits of an erasure acknowledgement.
 const (
 	// MaxErasureAcks is how many erasures one acknowledgement may name; a
@@ -24,7 +27,53 @@ const (
 	MaxErasureAckBytes = 64 << 10
 	// MaxErasureReason bounds the coordination team's reason for an erasure.
 	MaxErasureReason = 2048
+	// MaxErasureStatusIDs is how many entities one status request may
+	// name; a node with more asks several times.
+	MaxErasureStatusIDs = 500
+	// MaxErasureStatusBytes bounds a status request's body.
+	MaxErasureStatusBytes = 64 << 10
+	// MaxErasureGroup bounds the label of a group of erasures.
+	MaxErasureGroup = 64
 )
+
+// ErasureStatusRequest is the body of POST /v1/erasures/status: a node asks
+// how far the erasures of its own entities IDs have got. A Group labels them
+// as one (the erasure of a person: everything one member wrote), so that
+// the coordination team sees them together; it is the node's own label
+// (lowercase letters, digits and hyphens) and says nothing about the
+// person.
+type ErasureStatusRequest struct {
+	Group string   `json:"group,omitempty"`
+	IDs   []string `json:"ids"`
+}
+
+// ErasureStatusResult answers a status request, one state per id asked
+// about, in the order asked.
+type ErasureStatusResult struct {
+	Erasures []ErasureState `json:"erasures"`
+}
+
+// ErasureState is how far the erasure of one entity has got.
+type ErasureState struct {
+	ID string `json:"id"`
+	// HubSeq is the erasure's on the hub: 0 while the hub has not applied
+	// an erasure of the entity (it has not been pushed yet, or the entity
+	// was not erased). Once it has, the hub holds no copy of the entity's
+	// text.
+	HubSeq int64 `json:"hub_seq"`
+	// Complete is set when every holder has acknowledged the erasure and
+	// the hub has purged its own files (§17).
+	Complete bool `json:"complete"`
+	// Holders are the nodes that held a copy, and whether each has
+	// acknowledged its purge.
+	Holders []HolderState `json:"holders"`
+}
+
+// HolderState is one holder of an erasure.
+type HolderState struct {
+	Node  string `json:"node"`
+	Acked bool   `json:"acked"`
+}
 
 // ErasureAck is the body of POST /v1/erasures/ack: the hub_seqs of erasures
 // the node has applied and durably purged (§17).
@@ -49,6 +98,9 @@ type Erasure struct {
 	// coordination team erased another owner's entity, with its Reason.
 	By     string `json:"by"`
 	Reason string `json:"reason,omitempty"`
+	// Group is the owner's label for the erasures it asked about together
+	// (ErasureStatusRequest), such as all of one person's; empty for none.
+	Group string `json:"group,omitempty"`
 	// Pending lists the holders that have not acknowledged it yet.
 	Pending  []string   `json:"pending,omitempty"`
 	Complete bool       `json:"complete"`
@@ -84,6 +136,60 @@ func DecodeErasureAck(r io.Reader) (*ErasureAck, error) {
 		return nil, err
 	}
 	return &a, nil
+}
+
+// DecodeErasureStatus reads and validates a status request body, reading at
+// most MaxErasureStatusBytes of r.
+func DecodeErasureStatus(r io.Reader) (*ErasureStatusRequest, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, MaxErasureStatusBytes+1))
+	if err != nil {
+		return nil, Errorf(CodeBadRequest, "read erasure status request: %v", err)
+	}
+	if len(raw) > MaxErasureStatusBytes {
+		return nil, Errorf(CodeRecordTooLarge, "erasure status request is larger than %d bytes", MaxErasureStatusBytes)
+	}
+	var q ErasureStatusRequest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
+		return nil, Errorf(CodeMalformedJSON, "decode erasure status request: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, Errorf(CodeMalformedJSON, "decode erasure status request: trailing data")
+	}
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	return &q, nil
+}
+
+// Validate checks the request: 1 to MaxErasureStatusIDs entity ids, none
+// twice, and a group of at most MaxErasureGroup lowercase letters, digits
+// and hyphens, or none.
+func (q *ErasureStatusRequest) Validate() error {
+	v := &fieldErrors{}
+	if len(q.Group) > MaxErasureGroup {
+		v.add("group", "%d bytes, limit %d", len(q.Group), MaxErasureGroup)
+	} else if strings.Trim(q.Group, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		v.add("group", "only lowercase letters, digits and hyphens")
+	}
+	switch {
+	case len(q.IDs) == 0:
+		v.add("ids", "required: at least one entity id")
+	case len(q.IDs) > MaxErasureStatusIDs:
+		v.add("ids", "%d entries, limit %d", len(q.IDs), MaxErasureStatusIDs)
+	default:
+		seen := make(map[string]bool, len(q.IDs))
+		for i, id := range q.IDs {
+			if _, err := SplitEntityID(id); err != nil {
+				v.add(fmt.Sprintf("ids[%d]", i), "%v", err)
+			} else if seen[id] {
+				v.add(fmt.Sprintf("ids[%d]", i), "%s is listed twice", id)
+			}
+			seen[id] = true
+		}
+	}
+	return v.err()
 }
 
 // Validate checks the acknowledgement: 1 to MaxErasureAcks hub_seqs, each

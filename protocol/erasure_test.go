@@ -197,3 +197,74 @@ func FuzzDecodeErasureAck(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeErasureStatus(t *testing.T) {
+	many := make([]string, MaxErasureStatusIDs+1)
+	for i := range many {
+		many[i] = fmt.Sprintf(`"be:%026d"`, i)
+	}
+	tests := []struct {
+		name  string
+		body  string
+		group string
+		ids   int
+		code  Code
+	}{
+		{"one", `{"ids":["be:01JKT3S9HREHT78X3MEHT78X3M"]}`, "", 1, ""},
+		{"with a group", `{"group":"person-3","ids":["be:01JKT3S9HREHT78X3MEHT78X3M","be:01JKT3S9HREHT78X3MEHT78X3N"]}`, "person-3", 2, ""},
+		{"the limit", `{"ids":[` + strings.Join(many[:MaxErasureStatusIDs], ",") + `]}`, "", MaxErasureStatusIDs, ""},
+		{"over the limit", `{"ids":[` + strings.Join(many, ",") + `]}`, "", 0, CodeInvalidField},
+		{"no ids", `{"ids":[]}`, "", 0, CodeInvalidField},
+		{"missing ids", `{"group":"person-3"}`, "", 0, CodeInvalidField},
+		{"not an entity id", `{"ids":["nothing"]}`, "", 0, CodeInvalidField},
+		{"twice", `{"ids":["be:01JKT3S9HREHT78X3MEHT78X3M","be:01JKT3S9HREHT78X3MEHT78X3M"]}`, "", 0, CodeInvalidField},
+		{"group with capitals", `{"group":"Eva Peeters","ids":["be:01JKT3S9HREHT78X3MEHT78X3M"]}`, "", 0, CodeInvalidField},
+		{"group too long", `{"group":"` + strings.Repeat("a", MaxErasureGroup+1) + `","ids":["be:01JKT3S9HREHT78X3MEHT78X3M"]}`, "", 0, CodeInvalidField},
+		{"unknown member", `{"ids":["be:01JKT3S9HREHT78X3MEHT78X3M"],"name":"x"}`, "", 0, CodeMalformedJSON},
+		{"trailing data", `{"ids":["be:01JKT3S9HREHT78X3MEHT78X3M"]} {}`, "", 0, CodeMalformedJSON},
+		{"too large", `{"ids":["` + strings.Repeat("a", MaxErasureStatusBytes) + `"]}`, "", 0, CodeRecordTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := DecodeErasureStatus(strings.NewReader(tt.body))
+			if tt.code != "" {
+				if ErrorCode(err) != tt.code {
+					t.Fatalf("err = %v, want %s", err, tt.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.Group != tt.group || len(q.IDs) != tt.ids {
+				t.Fatalf("got group %q and %d ids, want %q and %d", q.Group, len(q.IDs), tt.group, tt.ids)
+			}
+		})
+	}
+}
+
+func FuzzDecodeErasureStatus(f *testing.F) {
+	f.Add([]byte(`{"group":"person-3","ids":["be:01JKT3S9HREHT78X3MEHT78X3M"]}`))
+	f.Add([]byte(`{"ids":["be:x","be:x"]}`))
+	f.Add([]byte(`{"group":"A","ids":[]}`))
+	f.Add([]byte(`{"ids":null}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		q, err := DecodeErasureStatus(bytes.NewReader(body))
+		if err != nil {
+			if ErrorCode(err) == CodeInternal {
+				t.Fatalf("error without a protocol code: %v", err)
+			}
+			return
+		}
+		if len(body) > MaxErasureStatusBytes || len(q.IDs) == 0 || len(q.IDs) > MaxErasureStatusIDs || len(q.Group) > MaxErasureGroup {
+			t.Fatalf("accepted %d bytes with %d ids and group %q", len(body), len(q.IDs), q.Group)
+		}
+		seen := map[string]bool{}
+		for _, id := range q.IDs {
+			if _, err := SplitEntityID(id); err != nil || seen[id] {
+				t.Fatalf("accepted ids %v", q.IDs)
+			}
+			seen[id] = true
+		}
+	})
+}

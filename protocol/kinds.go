@@ -177,6 +177,21 @@ type Moderation struct {
 	Reason   string `json:"reason,omitempty"`
 }
 
+// Flag is a member's report that a post or a comment breaks the network's
+// rules. It is owned by the flagger's node and names the flagger like a
+// comment names its author; it has its target's visibility, so it never
+// reaches a public surface, and the hub's moderators decide on it.
+type Flag struct {
+	Target string `json:"target"`
+	Reason string `json:"reason"`
+	Text   string `json:"text,omitempty"`
+	Author Author `json:"author"`
+}
+
+// MaxFlagText bounds a flag's free text: what went wrong, in a few
+// sentences.
+const MaxFlagText = 1000
+
 func (r *Resource) validate(v *fieldErrors, c *Change) {
 	requireName(v, "body.title", r.Title, MaxShortField)
 	optionalText(v, "body.description", r.Description, MaxTextField)
@@ -350,6 +365,33 @@ func (m *Moderation) validate(v *fieldErrors, c *Change) {
 	if c.Visibility == VisibilityPublic {
 		v.add("visibility", "moderation decisions are not public")
 	}
+}
+
+func (f *Flag) validate(v *fieldErrors, c *Change) {
+	if _, err := SplitEntityID(f.Target); err != nil {
+		v.add("body.target", "%v", err)
+	} else if f.Target == c.ID {
+		v.add("body.target", "a flag names another entity")
+	}
+	if !inVocab(FlagReasons, f.Reason) {
+		v.add("body.reason", "%q is not one of %s", f.Reason, strings.Join(FlagReasons, ", "))
+	}
+	// "other" says nothing by itself: the moderator needs the words.
+	if f.Reason == "other" {
+		requireText(v, "body.text", f.Text, MaxFlagText)
+	} else {
+		optionalText(v, "body.text", f.Text, MaxFlagText)
+	}
+	// A flag has its target's visibility, and only posts and comments are
+	// flagged, which are never public unless they are the hub's news.
+	if c.Visibility == VisibilityPublic {
+		v.add("visibility", "flags are not public")
+	}
+	space := ""
+	if c.Visibility == VisibilityCommunity {
+		space = SpaceBlog // any staff space: a pseudonym flags only in youth spaces
+	}
+	f.Author.validate(v, c.Owner, space)
 }
 
 func requireText(v *fieldErrors, field, s string, max int) {

@@ -17,10 +17,12 @@ type Target struct {
 	Space string
 }
 
-// CheckReference applies the rules between a comment or a translation and
-// the entity its body names (§4), which validation of the change alone
+// CheckReference applies the rules between a comment, a flag or a
+// translation and the entity its body names (§4), which validation of the change alone
 // cannot see: a comment has its post's visibility, and one on a post of a
-// national youth space is its SIC's own; a translation has its
+// national youth space is its SIC's own; a flag names a live post or
+// comment, has its visibility, and stays with a national youth space's SIC
+// like a comment; a translation has its
 // resource's, and names a resource that exists, is not deleted, is
 // published at now (or the translation is embargoed until it is), at a
 // version it has reached. t is nil when the holder
@@ -41,6 +43,24 @@ func CheckReference(c *Change, t *Target, now time.Time) *Error {
 		}
 		if sic, ok := NationalYouthSIC(t.Space); ok && c.Owner != sic {
 			return Errorf(CodeInvalidSpace, "its post is in %s, the national youth space of %s: only %s comments there", t.Space, sic, sic)
+		}
+	case KindFlag:
+		// A holder that has not seen the target yet cannot compare; the
+		// hub, which has every shared entity, does.
+		if t == nil {
+			return nil
+		}
+		if t.Kind != KindPost && t.Kind != KindComment {
+			return Errorf(CodeInvalidSource, "a flag names a post or a comment, not a %s", t.Kind)
+		}
+		if t.Deleted {
+			return Errorf(CodeInvalidSource, "the flagged %s is deleted", t.Kind)
+		}
+		if c.Visibility != t.Visibility {
+			return Errorf(CodeVisibilityMismatch, "visibility %s: a flag has its target's visibility, %s", c.Visibility, t.Visibility)
+		}
+		if sic, ok := NationalYouthSIC(t.Space); ok && c.Owner != sic {
+			return Errorf(CodeInvalidSpace, "its target is in %s, the national youth space of %s: only %s flags there", t.Space, sic, sic)
 		}
 	case KindTranslation:
 		var body struct {

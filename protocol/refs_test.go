@@ -21,6 +21,9 @@ func TestCheckReference(t *testing.T) {
 	post := &Target{Kind: KindPost, Version: 1, Visibility: VisibilityCommunity}
 	ptYouth := &Target{Kind: KindPost, Version: 1, Visibility: VisibilityYouth, Space: "youth:pt"}
 	europeanYouth := &Target{Kind: KindPost, Version: 1, Visibility: VisibilityYouth, Space: "youth"}
+	flag := func(owner string, vis Visibility) *Change {
+		return &Change{Kind: KindFlag, Owner: owner, Visibility: vis, Body: json.RawMessage(`{"target":"pt:01JKT3S6M00M2GA1850M2GA185"}`)}
+	}
 	commentBy := func(owner string) *Change {
 		c := comment(VisibilityYouth)
 		c.Owner = owner
@@ -39,6 +42,14 @@ func TestCheckReference(t *testing.T) {
 		{"comment in another SIC's national youth space", commentBy("be"), ptYouth, ErrInvalidSpace},
 		{"comment in the European youth space", commentBy("be"), europeanYouth, nil},
 		{"deleted comment", &Change{Kind: KindComment, Visibility: VisibilityYouth, Deleted: true}, post, nil},
+		{"flag with its target's visibility", flag("be", VisibilityCommunity), post, nil},
+		{"flag of a comment", flag("be", VisibilityCommunity), &Target{Kind: KindComment, Version: 2, Visibility: VisibilityCommunity}, nil},
+		{"flag with another visibility", flag("be", VisibilityYouth), post, ErrVisibilityMismatch},
+		{"flag of a resource", flag("be", VisibilityCommunity), &Target{Kind: KindResource, Version: 1, Visibility: VisibilityCommunity}, ErrInvalidSource},
+		{"flag of a deleted post", flag("be", VisibilityCommunity), &Target{Kind: KindPost, Version: 2, Visibility: VisibilityCommunity, Deleted: true}, ErrInvalidSource},
+		{"flag in its own national youth space", flag("pt", VisibilityYouth), ptYouth, nil},
+		{"flag in another SIC's national youth space", flag("be", VisibilityYouth), ptYouth, ErrInvalidSpace},
+		{"flag of a target not held", flag("be", VisibilityYouth), nil, nil},
 		{"translation of the current version", translation(3, VisibilityPublic, nil), resource, nil},
 		{"translation of an older version", translation(1, VisibilityPublic, nil), resource, nil},
 		{"source_version ahead", translation(4, VisibilityPublic, nil), resource, ErrInvalidSource},

@@ -46,6 +46,9 @@ var (
 	// for review, hide a post or a comment from the network, restore one
 	// hidden, or dismiss a report without changing anything.
 	ModerationDecisions = []string{"approve", "hide", "restore", "dismiss"}
+	// FlagReasons are why a member flags a post or a comment: a short list
+	// a moderator can sort by, with free text beside it ("other" needs it).
+	FlagReasons = []string{"harassment", "personal-data", "harmful", "spam", "off-topic", "other"}
 )
 
 // The spaces other code names.

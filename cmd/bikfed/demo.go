@@ -157,6 +157,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 			return fmt.Errorf("listen: %w", err)
 		}
 		ncfg.PublicURL = localURL(ln.Addr())
+		ncfg.Notify.TimeZone = demoZones[id]
 		n, err := node.Open(ctx, ncfg, log)
 		if err != nil {
 			ln.Close()
@@ -181,12 +182,26 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	}
 	// Two rounds: the first pushes every node's content, the second brings
 	// everyone's content to everyone.
-	for round := 0; round < 2; round++ {
-		for _, dn := range nodes {
-			if err := dn.n.SyncOnce(ctx, nil); err != nil {
-				return fmt.Errorf("sync %s: %w", dn.id, err)
+	syncAll := func() error {
+		for round := 0; round < 2; round++ {
+			for _, dn := range nodes {
+				if err := dn.n.SyncOnce(ctx, nil); err != nil {
+					return fmt.Errorf("sync %s: %w", dn.id, err)
+				}
 			}
 		}
+		return nil
+	}
+	byID, peopleOf := map[string]*node.Node{}, map[string][]demoInvitation{}
+	for _, dn := range nodes {
+		byID[dn.id], peopleOf[dn.id] = dn.n, dn.people
+	}
+	community, err := writeCommunity(ctx, byID, peopleOf, syncAll)
+	if err != nil {
+		return err
+	}
+	if err := syncAll(); err != nil {
+		return err
 	}
 	st, err := h.NetworkStatus(ctx)
 	if err != nil {
@@ -201,6 +216,11 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	fmt.Fprintf(e.stdout, "  key directory       %s/v1/keys\n", hubURL)
 	fmt.Fprintf(e.stdout, "  network status      curl -H 'Authorization: Bearer %s' %s/v1/status\n", h.AdminToken(), hubURL)
 	fmt.Fprintf(e.stdout, "  console             %s/console/ (the team's sign-in links are below)\n", hubURL)
+	fmt.Fprintf(e.stdout, "  community           %d threads, %d blog posts and %d replies between be, fi and pt staff, in each workspace's /community/\n",
+		community.threads, community.blogs, community.replies)
+	fmt.Fprintf(e.stdout, "  BIK Youth           %d posts and replies in the European youth space; %d waiting for %s's youth coordinator at /youth/approvals\n",
+		community.youth, community.waiting, community.waitingAt)
+	fmt.Fprintf(e.stdout, "  moderation          %d flag waiting in the console's moderation queue, %smoderation/\n", community.flags, consoleURL(hubURL))
 	for _, dn := range nodes {
 		rep, err := dn.n.Verify(ctx)
 		if err != nil {
@@ -209,10 +229,14 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		fmt.Fprintf(e.stdout, "  node %-4s admin API  curl -H 'Authorization: Bearer %s' %s/admin/v1/status   (verify: equal=%v)\n", dn.id, dn.token, dn.admin, rep.Equal)
 	}
 	sites := []demoSite{{id: "hub", name: "the coordination team",
-		places: [][2]string{{"portal", hubURL + "/"}, {"console", consoleURL(hubURL)}}, people: team}}
+		places: [][2]string{{"portal", hubURL + "/"}, {"console", consoleURL(hubURL)},
+			{"moderation", consoleURL(hubURL) + "moderation/"}}, people: team}}
 	for _, dn := range nodes {
-		sites = append(sites, demoSite{id: dn.id, name: demoNames[dn.id],
-			places: [][2]string{{"workspace", dn.n.PublicURL() + "/"}}, people: dn.people})
+		places := [][2]string{{"workspace", dn.n.PublicURL() + "/"}, {"community", dn.n.PublicURL() + "/community/"}}
+		if dn.id == community.waitingAt {
+			places = append(places, [2]string{"approvals", dn.n.PublicURL() + "/youth/approvals"})
+		}
+		sites = append(sites, demoSite{id: dn.id, name: demoNames[dn.id], places: places, people: dn.people})
 	}
 	printDemoPeople(e.stdout, sites, time.Now().Add(node.AccountConfig().InvitationTTL))
 	fmt.Fprintf(e.stdout, "  data in %s\n", dir)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,7 +21,9 @@ import (
 
 	"github.com/bikfed/bikfed/hub"
 	"github.com/bikfed/bikfed/internal/account"
+	"github.com/bikfed/bikfed/internal/sampledata"
 	"github.com/bikfed/bikfed/node"
+	"github.com/bikfed/bikfed/protocol"
 )
 
 // demoOutPerson is one person as the demo printed them.
@@ -36,7 +39,7 @@ type demoOutSite struct {
 
 var (
 	demoSiteLine   = regexp.MustCompile(`^  (\S+) +(.+)$`)
-	demoPlaceLine  = regexp.MustCompile(`^    (portal|console|workspace) +(\S+)$`)
+	demoPlaceLine  = regexp.MustCompile(`^    (portal|console|moderation|workspace|community|approvals) +(\S+)$`)
 	demoPersonLine = regexp.MustCompile(`^    ([a-z-]+) +(.+)$`)
 	demoLinkLine   = regexp.MustCompile(`^ {24}(http://\S+)$`)
 )
@@ -197,6 +200,7 @@ func TestE2E_Demo(t *testing.T) {
 	// With the servers still running, their WAL files hold the latest
 	// writes; after they stop, the databases do.
 	checkYouthStaysHome(t, data, stderrPath)
+	checkHeldStaysHome(t, data)
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-done:
@@ -208,10 +212,12 @@ func TestE2E_Demo(t *testing.T) {
 		t.Fatal("the demo did not stop within 30s of SIGTERM")
 	}
 	checkYouthStaysHome(t, data, stderrPath)
+	checkHeldStaysHome(t, data)
 
 	// Every printed link is a live invitation of the person printed with it.
 	ctx := context.Background()
 	stores := map[string]*account.Store{}
+	nodes := map[string]*node.Node{}
 	for id := range want {
 		if id == "hub" {
 			cfg := hub.DefaultConfig()
@@ -232,7 +238,9 @@ func TestE2E_Demo(t *testing.T) {
 		}
 		t.Cleanup(func() { n.Close() })
 		stores[id] = n.Accounts()
+		nodes[id] = n
 	}
+	checkDemoCommunity(t, data, nodes)
 	for _, l := range links {
 		m, err := stores[l.site].CheckLink(ctx, account.LinkInvite, l.token)
 		if err != nil {
@@ -356,4 +364,152 @@ func checkYouthStaysHome(t *testing.T, data, logPath string) {
 			}
 		}
 	}
+}
+
+// checkDemoCommunity reads what the demo wrote in the community from each
+// node's own store: another SIC's threads, the European youth conversation
+// on every node, the one item waiting at pt alone, and fi's flag on the
+// nodes it reached through the hub.
+func checkDemoCommunity(t *testing.T, data string, nodes map[string]*node.Node) {
+	t.Helper()
+	ctx := context.Background()
+	threads := func(id, space string) []node.ThreadSummary {
+		t.Helper()
+		l, err := nodes[id].CommunityThreads(ctx, node.ThreadQuery{Space: space, Limit: 100})
+		if err != nil {
+			t.Fatalf("%s: threads of %s: %v", id, space, err)
+		}
+		return l.Threads
+	}
+	for _, id := range []string{"be", "fi", "pt"} {
+		owners := map[string]int{}
+		for _, space := range []string{"helplines", "awareness", "hotlines", "youth-participation", protocol.SpaceBlog} {
+			for _, th := range threads(id, space) {
+				owners[th.Owner]++
+				if th.Author.Name == "" || th.Author.SIC != th.Owner {
+					t.Errorf("%s: thread %q of %s names %+v as its author", id, th.Title, th.Owner, th.Author)
+				}
+			}
+		}
+		for _, sic := range []string{"be", "fi", "pt"} {
+			if owners[sic] == 0 {
+				t.Errorf("%s holds no staff thread of %s: %v", id, sic, owners)
+			}
+		}
+		// The European youth conversation: fi's young person's post with
+		// the approved replies of be's and pt's young people and fi's
+		// coordinator, not pt's reply that still waits.
+		youth := threads(id, protocol.SpaceYouth)
+		if !slices.ContainsFunc(youth, func(th node.ThreadSummary) bool {
+			return th.Author.Pseudonym == "fi-"+demoHandle("fi") && th.Comments == 3
+		}) {
+			t.Errorf("%s: the European youth space holds %+v, want fi-%s's post with 3 replies", id, youth, demoHandle("fi"))
+		}
+		flags, err := nodes[id].List(ctx, node.ListFilter{Kind: protocol.KindFlag})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f protocol.Flag
+		if len(flags) != 1 || flags[0].Owner != "fi" || json.Unmarshal(flags[0].Body, &f) != nil ||
+			f.Reason != "personal-data" || f.Author.SIC != "fi" || !strings.HasPrefix(f.Target, "be:") {
+			t.Errorf("%s holds flags %+v, want fi's flag on an item of be", id, flags)
+		}
+		if id == "fi" && len(flags) == 1 && !slices.ContainsFunc(demoFilesWith(t, data, f.Text), func(rel string) bool {
+			return strings.HasPrefix(rel, "hub"+string(filepath.Separator))
+		}) {
+			t.Errorf("fi's flag %q is in none of the hub's files", f.Text)
+		}
+	}
+	helplines := threads("fi", "helplines")
+	if !slices.ContainsFunc(helplines, func(th node.ThreadSummary) bool { return th.Owner == "be" && th.Comments >= 3 }) {
+		t.Errorf("fi's helplines space holds no be thread with the replies of fi, pt and be: %+v", helplines)
+	}
+	for id, n := range nodes {
+		waiting, err := n.HeldItems(ctx, node.HeldFilter{State: node.HeldWaiting})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]int{"pt": 1}[id]; len(waiting) != want {
+			t.Errorf("%s: %d items wait for a youth coordinator, want %d", id, len(waiting), want)
+		}
+		approved, err := n.HeldItems(ctx, node.HeldFilter{State: node.HeldApproved})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(approved) == 0 {
+			t.Errorf("%s: no young person's item was approved by its coordinator", id)
+		}
+	}
+}
+
+// checkHeldStaysHome greps the demo's files for the text of the young
+// person's item that waits for pt's coordinator: it is on pt's node and in
+// no other server's files.
+func checkHeldStaysHome(t *testing.T, data string) {
+	t.Helper()
+	drafts, err := sampledata.Community()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text string
+	for _, d := range drafts {
+		if d.Waiting {
+			var c protocol.Comment
+			if err := json.Unmarshal(d.Body, &c); err != nil {
+				t.Fatal(err)
+			}
+			text = c.Text
+		}
+	}
+	if text == "" {
+		t.Fatal("the sample community has no item waiting")
+	}
+	var home, elsewhere []string
+	for _, rel := range demoFilesWith(t, data, text) {
+		if strings.HasPrefix(rel, "pt"+string(filepath.Separator)) {
+			home = append(home, rel)
+		} else {
+			elsewhere = append(elsewhere, rel)
+		}
+	}
+	if len(home) == 0 {
+		t.Errorf("the item waiting at pt is in none of pt's files: the search finds nothing")
+	}
+	if len(elsewhere) > 0 {
+		t.Errorf("the item waiting at pt is in %v", elsewhere)
+	}
+}
+
+// demoFilesWith lists the files under data, relative to it, that hold text.
+func demoFilesWith(t *testing.T, data, text string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			// A WAL or lock file may go between listing and reading.
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if os.IsNotExist(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(text)) {
+			rel, _ := filepath.Rel(data, path)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

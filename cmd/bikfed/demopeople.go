@@ -62,6 +62,7 @@ const demoActor = "demo"
 // demoInvitation is a person invited, with their one-time link.
 type demoInvitation struct {
 	demoPerson
+	id        int64 // the member's id in their server's accounts
 	pseudonym string
 	link      string
 }
@@ -75,11 +76,11 @@ func inviteDemoPeople(ctx context.Context, store *account.Store, prefix string, 
 		if p.handle != "" {
 			pseudonym = prefix + "-" + p.handle
 		}
-		_, tok, err := store.Add(ctx, demoActor, account.NewMember{Email: p.email, Name: p.name, Roles: []string{p.role}, Pseudonym: pseudonym})
+		m, tok, err := store.Add(ctx, demoActor, account.NewMember{Email: p.email, Name: p.name, Roles: []string{p.role}, Pseudonym: pseudonym})
 		if err != nil {
 			return nil, fmt.Errorf("demo member %s of %s: %w", p.role, prefix, err)
 		}
-		out = append(out, demoInvitation{demoPerson: p, pseudonym: pseudonym, link: link(tok)})
+		out = append(out, demoInvitation{demoPerson: p, id: m.ID, pseudonym: pseudonym, link: link(tok)})
 	}
 	return out, nil
 }

@@ -46,7 +46,7 @@ Usage:
   bikfed node status [--json]         pending changes, last push and pull, refusals
   bikfed node member add EMAIL --name NAME --role ROLE [--role ROLE…] [--handle H]
                                       invite a member of this SIC (a youth member needs a handle)
-  bikfed node member list | roles ID --role R… | disable ID | remove ID | invite ID | audit
+  bikfed node member list | roles ID --role R… | disable ID | remove ID [--erase] | invite ID | audit
                                       manage this SIC's members; read the audit log
   bikfed verify                       compare this node's content with the hub's by digest
   bikfed demo                         a hub and three nodes with sample content and people, synced;

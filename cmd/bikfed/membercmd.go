@@ -67,6 +67,7 @@ func (e *cmdEnv) member(ctx context.Context, side string, args []string, open ad
 		roles        []string
 		asJSON       bool
 		limit        int
+		erase        bool
 	)
 	c, done, err := open(ctx, "member "+action, args, func(s *settings) {
 		switch action {
@@ -80,6 +81,10 @@ func (e *cmdEnv) member(ctx context.Context, side string, args []string, open ad
 			s.fs.Var(rolesValue{&roles}, "role", "a role (repeat for several)")
 		case "audit":
 			s.fs.IntVar(&limit, "limit", 50, "how many events, newest first")
+		case "remove":
+			if side == "node" {
+				s.fs.BoolVar(&erase, "erase", false, "also erase every post, comment and flag the member wrote, from the whole network")
+			}
 		}
 		s.fs.BoolVar(&asJSON, "json", false, "print the admin API's JSON answer")
 	})
@@ -160,6 +165,18 @@ func (e *cmdEnv) member(ctx context.Context, side string, args []string, open ad
 		p, err := idPath()
 		if err != nil {
 			return err
+		}
+		if erase {
+			var res memberapi.Erasure
+			if err := c.doJSON(ctx, "DELETE", p+"?erase=true", nil, &res); err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(e.stdout, res)
+			}
+			fmt.Fprintf(e.stdout, "member %d removed and erasure %d started: %d posts, %d comments, %d flags and %d held items erased;"+
+				" follow it on the workspace's Members > Erasures page\n", res.Member, res.ID, res.Posts, res.Comments, res.Flags, res.Held)
+			return nil
 		}
 		if err := c.doJSON(ctx, "DELETE", p, nil, nil); err != nil {
 			return err

@@ -74,7 +74,8 @@ func nodeFlags(s *settings, cfg *node.Config) {
 	nodeBlobFlags(s, cfg) // attachments (blobcmd.go)
 	nodeLimitFlags(s, &cfg.Limits)
 	s.fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "the node's address as its people reach it, for invitation links (default: http://<listen>)")
-	mailFlags(s, &cfg.Mail) // membercmd.go
+	mailFlags(s, &cfg.Mail)     // membercmd.go
+	notifyFlags(s, &cfg.Notify) // notifycmd.go
 }
 
 // testClockOffsetEnv shifts a node's clock by a duration ("72h", "-72h"),
@@ -215,6 +216,8 @@ func (e *cmdEnv) nodeServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Digests go at an hour of the zone the workspace's people think in.
+	cfg.Notify.TimeZone = wss.timeZone
 	lock, err := lockForServe(cfg.DataDir, nodeLockFile, nodeAddrFile)
 	if err != nil {
 		return err

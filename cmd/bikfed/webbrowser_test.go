@@ -56,10 +56,22 @@ func (b *webBrowser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	do(b.t, b.ctx, what, steps...)
 }
 
-// text returns the visible text of the first element sel matches.
+// text returns the visible text of the first element sel matches. Just
+// after a page loads, Chromium may renumber the document's nodes under
+// chromedp's query; the read is then tried again on the new ones.
 func (b *webBrowser) text(sel string) string {
 	b.t.Helper()
-	return get(b.t, b.ctx, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(b.ctx, browserStepTimeout)
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return v
+		}
+		if try == 3 || !strings.Contains(err.Error(), "No node with given id found") {
+			b.t.Fatalf("read %s: %v", sel, err)
+		}
+	}
 }
 
 // location is the page's address.

@@ -64,6 +64,8 @@ type Console struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	root  http.Handler
+	// bundle gives the credit line of news in the news item's language.
+	bundle *locale.Bundle
 }
 
 // New builds the console of h.
@@ -96,7 +98,9 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	wc.Log = log
 	wc.Nav = []web.NavItem{
 		{Href: Prefix, Label: "console.nav.overview", Section: "overview"},
+		{Href: pathCommunity, Label: "console.community.nav", Section: "community"},
 		{Href: pathErasures, Label: "console.nav.erasures", Section: "erasures", Roles: []string{hub.RoleOperator, hub.RoleCoordinator}},
+		{Href: pathModeration, Label: "console.moderation.nav", Section: "moderation", Roles: moderationReaders},
 		{Href: pathMembers, Label: "console.nav.members", Section: "members", Roles: []string{hub.RoleOperator}},
 		{Href: pathAccount, Label: "nav.account", Section: "account"},
 	}
@@ -137,7 +141,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
-	c := &Console{hub: h, site: site, pages: pages, log: log, mux: http.NewServeMux()}
+	c := &Console{hub: h, site: site, pages: pages, log: log, mux: http.NewServeMux(), bundle: bundle}
 	operator := c.requireRole(hub.RoleOperator)
 	m := c.mux
 	m.Handle(pathStatic, site.StaticHandler())
@@ -159,6 +163,8 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	m.Handle("POST "+pathMembers+"{id}/invite", operator(http.HandlerFunc(c.inviteAgain)))
 	m.Handle("GET "+pathMembers+"{id}/{action}", operator(http.HandlerFunc(c.confirmMemberAction)))
 	m.Handle("POST "+pathMembers+"{id}/{action}", operator(http.HandlerFunc(c.memberAction)))
+	c.communityRoutes()
+	c.mountModeration(m)
 	c.root = site.Wrap(http.HandlerFunc(c.route))
 	return c, nil
 }

@@ -361,7 +361,7 @@ var auditEvents = map[account.EventType]bool{
 	account.EventSignOutEverywhere: true, account.EventMemberAdded: true, account.EventInvited: true,
 	account.EventInvitationAccepted: true, account.EventRolesChanged: true, account.EventMemberDisabled: true,
 	account.EventMemberRemoved: true, account.EventResetRequested: true, account.EventPasswordReset: true,
-	account.EventPasswordChanged: true,
+	account.EventPasswordChanged: true, hub.EventCommunityNews: true,
 }
 
 func (c *Console) audit(w http.ResponseWriter, r *http.Request) {

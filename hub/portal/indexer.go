@@ -455,10 +455,13 @@ func (a *applier) unindex(ctx context.Context, id string, kind protocol.Kind) er
 	return nil
 }
 
-// hidden reports whether the latest moderation decision about id hides it.
+// hidden reports whether the decision in force about id hides it: the
+// latest that is not a dismiss, which says a report was unfounded and
+// leaves the entity as it was, as on every node.
 func (a *applier) hidden(ctx context.Context, id string) (bool, error) {
 	var d string
-	err := a.tx.QueryRowContext(ctx, `SELECT decision FROM moderations WHERE target = ? ORDER BY hub_seq DESC LIMIT 1`, id).Scan(&d)
+	err := a.tx.QueryRowContext(ctx, `SELECT decision FROM moderations WHERE target = ? AND decision != 'dismiss'
+		ORDER BY hub_seq DESC LIMIT 1`, id).Scan(&d)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -115,6 +115,17 @@ func TestPortal_OnlyPublicPublishedVisible(t *testing.T) {
 	if got := titles(); strings.Contains(got, "Visible guide") {
 		t.Errorf("hidden by moderation but listed: %q", got)
 	}
+	// A dismiss after a hide says a report was unfounded: nothing changes.
+	if _, err := n.h.Publish(t.Context(), protocol.KindModeration, protocol.VisibilityCommunity, protocol.Moderation{Target: ids[0], Decision: "dismiss", Reason: "unfounded"}); err != nil {
+		t.Fatal(err)
+	}
+	n.waitIndexed()
+	if got := titles(); strings.Contains(got, "Visible guide") {
+		t.Errorf("a dismiss after the hide listed it again: %q", got)
+	}
+	if resp, _ := n.get("/resources/" + ids[0]); resp.StatusCode != 404 {
+		t.Errorf("hidden, then dismissed: the resource page is %s", resp.Status)
+	}
 	if err := n.h.UpdateEntity(t.Context(), hide, "", protocol.Moderation{Target: ids[0], Decision: "approve"}); err != nil {
 		t.Fatal(err)
 	}

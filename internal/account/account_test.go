@@ -1,6 +1,7 @@
 package account
 
 import (
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -277,5 +278,73 @@ func TestStore_Remove(t *testing.T) {
 	}
 	if err := f.Remove(ctx, "cli", m.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second Remove = %v, want ErrNotFound", err)
+	}
+}
+
+func TestStore_EraseTx(t *testing.T) {
+	f := newStore(t)
+	ctx := t.Context()
+	admin := f.active(t, "admin@example.org", "admin")
+	m := f.active(t, "eva.erased@example.org")
+	tok := f.signIn(t, "eva.erased@example.org")
+	if _, _, _, err := f.SignIn(ctx, Credentials{Email: "eva.erased@example.org", Password: "wrong password here", Address: "198.51.100.7"}); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	if err := f.FailSignIn(ctx, SignInFailure{Address: "198.51.100.8", Method: "oidc", Detail: "unknown user: eva.erased@example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.SetRoles(ctx, MemberActor(m.ID), admin.ID, []string{"admin", "editor"}); err != nil {
+		t.Fatal(err)
+	}
+	var got Member
+	err := f.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		got, err = f.EraseTx(ctx, tx, MemberActor(admin.ID), m.ID, "3 items")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != m.ID || got.Email != m.Email {
+		t.Errorf("EraseTx returned %+v, want member %d", got, m.ID)
+	}
+	if _, _, err := f.Lookup(ctx, tok); !errors.Is(err, ErrNoSession) {
+		t.Errorf("Lookup after EraseTx = %v, want ErrNoSession", err)
+	}
+	if _, err := f.Get(ctx, m.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after EraseTx = %v, want ErrNotFound", err)
+	}
+	evs, err := f.Audit(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	erased := false
+	for _, e := range evs {
+		about := e.MemberID == m.ID || e.Actor == MemberActor(m.ID)
+		if strings.Contains(e.Detail, "eva.erased") {
+			t.Errorf("event %s still quotes the email: %q", e.Type, e.Detail)
+		}
+		if about && e.Address != "" {
+			t.Errorf("event %s about the erased member keeps address %q", e.Type, e.Address)
+		}
+		if e.MemberID == m.ID && e.Type != EventMemberErased && e.Detail != "" {
+			t.Errorf("event %s about the erased member keeps detail %q", e.Type, e.Detail)
+		}
+		if e.Type == EventMemberErased {
+			erased = e.MemberID == m.ID && e.Detail == "3 items" && e.Actor == MemberActor(admin.ID)
+		}
+		if e.Type == EventRolesChanged && e.MemberID == admin.ID && e.Detail == "" {
+			t.Errorf("the erased member's change to another member lost its detail")
+		}
+	}
+	if !erased {
+		t.Errorf("no member-erased event for member %d in %+v", m.ID, evs)
+	}
+	err = f.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := f.EraseTx(ctx, tx, "cli", m.ID, "")
+		return err
+	})
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("second EraseTx = %v, want ErrNotFound", err)
 	}
 }

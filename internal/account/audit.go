@@ -23,9 +23,13 @@ const (
 	EventRolesChanged       EventType = "roles-changed"
 	EventMemberDisabled     EventType = "member-disabled"
 	EventMemberRemoved      EventType = "member-removed"
-	EventResetRequested     EventType = "password-reset-requested"
-	EventPasswordReset      EventType = "password-reset"
-	EventPasswordChanged    EventType = "password-changed"
+	// EventMemberErased records the removal of a member together with
+	// everything they wrote (Store.EraseTx); its detail is a count, never
+	// what they wrote nor who they were.
+	EventMemberErased    EventType = "member-erased"
+	EventResetRequested  EventType = "password-reset-requested"
+	EventPasswordReset   EventType = "password-reset"
+	EventPasswordChanged EventType = "password-changed"
 	// EventHeldApproved and EventHeldRejected record a coordinator's
 	// decision on a young member's item held for pre-moderation.
 	EventHeldApproved EventType = "held-approved"

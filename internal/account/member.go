@@ -363,3 +363,44 @@ func (s *Store) Remove(ctx context.Context, actor string, id int64) error {
 	}
 	return nil
 }
+
+// EraseTx deletes a member as Remove does, inside tx (a write transaction on
+// the store's database, so that the erasure of what they wrote commits with
+// it), and takes their personal data out of the audit log: the events about
+// them keep their type, time and member number, but lose their client
+// addresses and details (passkey names, sign-in failures that quoted the
+// email); the events they caused lose their client addresses; any other
+// event whose detail quotes their email address loses its detail. Their
+// sessions, links and passkeys go with the account. The event recording the
+// erasure names the member by number and carries detail, which the caller
+// keeps free of personal data. The throttle forgets their email address.
+func (s *Store) EraseTx(ctx context.Context, tx *sql.Tx, actor string, id int64, detail string) (Member, error) {
+	if actor == "" {
+		return Member{}, ErrInvalidEvent
+	}
+	m, err := getMember(ctx, tx, "id = ?", id)
+	if err != nil {
+		return Member{}, fmt.Errorf("erase member %d: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM members WHERE id = ?", id); err != nil {
+		return Member{}, fmt.Errorf("erase member %d: %w", id, err)
+	}
+	scrub := []struct {
+		sql  string
+		args []any
+	}{
+		{"UPDATE audit SET address = '', detail = '' WHERE member_id = ?", []any{id}},
+		{"UPDATE audit SET address = '' WHERE actor = ?", []any{memberActor(id)}},
+		{"UPDATE audit SET detail = '' WHERE instr(lower(detail), ?) > 0", []any{m.Email}},
+	}
+	for _, q := range scrub {
+		if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
+			return Member{}, fmt.Errorf("erase member %d from the audit log: %w", id, err)
+		}
+	}
+	if err := audit(ctx, tx, s.now(), Event{Type: EventMemberErased, MemberID: id, Actor: actor, Detail: detail}); err != nil {
+		return Member{}, err
+	}
+	s.throttle.reset(accountKey(m.Email))
+	return m, nil
+}

@@ -1,5 +1,6 @@
-// Package mail sends the few emails a bikfed server writes to people: an
-// invitation, a password reset.
+// Package mail sends the emails a bikfed server writes to people: an
+// invitation, a password reset, a node's community notifications and
+// digests (with extra headers such as List-Unsubscribe).
 //
 // A Message is built into an RFC 5322 message (UTF-8 subject as RFC 2047
 // encoded words, a quoted-printable text/plain body with an optional HTML

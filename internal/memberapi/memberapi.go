@@ -69,6 +69,22 @@ type Config struct {
 	ActorOf func(*http.Request) string
 	// Logger receives member ids and outcomes, never emails or names.
 	Logger *slog.Logger
+	// Erase, when set, removes a member together with everything they
+	// wrote (DELETE …/members/{id}?erase=true); a server without it
+	// refuses such a request.
+	Erase func(ctx context.Context, actor string, id int64) (Erasure, error)
+}
+
+// Erasure answers the removal of a member with erasure: what was erased.
+type Erasure struct {
+	// ID numbers the erasure on the server, to follow it.
+	ID       int64 `json:"erasure"`
+	Member   int64 `json:"member"`
+	Posts    int   `json:"posts"`
+	Comments int   `json:"comments"`
+	Flags    int   `json:"flags"`
+	// Held counts the items that were waiting for approval or refused.
+	Held int `json:"held"`
 }
 
 // Validate reports what is missing.
@@ -509,12 +525,38 @@ func (a *API) handleRemove(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	if v := r.URL.Query().Get("erase"); v != "" {
+		erase, err := strconv.ParseBool(v)
+		if err != nil {
+			a.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "erase=%q is not a boolean", v))
+			return
+		}
+		if erase {
+			a.erase(w, r, id)
+			return
+		}
+	}
 	if err := a.cfg.Store.Remove(r.Context(), a.actor(r), id); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	a.log.Info("member removed", "member", id)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// erase removes member id together with everything they wrote.
+func (a *API) erase(w http.ResponseWriter, r *http.Request, id int64) {
+	if a.cfg.Erase == nil {
+		a.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "this server keeps nothing its members write: remove without erase"))
+		return
+	}
+	res, err := a.cfg.Erase(r.Context(), a.actor(r), id)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.log.Info("member erased", "member", id, "erasure", res.ID)
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (a *API) handleAudit(w http.ResponseWriter, r *http.Request) {

@@ -24,6 +24,8 @@ type accountPage struct {
 	Min, Max                             int
 	// Passkeys is the passkeys' part, when the server offers them.
 	Passkeys *passkeysView
+	// Links are the server's other account pages.
+	Links []web.NavItem
 }
 
 // passkeysView lists the member's passkeys, with the form that adds one
@@ -157,6 +159,7 @@ func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	page.Action, page.Member, page.Min, page.Max = r.URL.Path, m, h.minLen, h.maxLen
+	page.Links = h.cfg.AccountLinks
 	pr := web.Printer(r)
 	for _, s := range sessions {
 		page.Sessions = append(page.Sessions, sessionView{Started: s.CreatedAt, LastUsed: time.Since(s.LastSeenAt),

@@ -51,7 +51,11 @@ type Config struct {
 	// must lie under Prefix: the sign-in pages serve it, and add its
 	// script to every page of the site.
 	Passkeys *passkey.Handler
-	Log      *slog.Logger
+	// AccountLinks are the server's other pages about the member's own
+	// account (such as their email notifications), listed on the account
+	// page; Label is a message id.
+	AccountLinks []web.NavItem
+	Log          *slog.Logger
 }
 
 // DefaultConfig returns the node's settings.

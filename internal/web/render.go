@@ -51,7 +51,9 @@ type View struct {
 // NavView is one menu entry as shown.
 type NavView struct {
 	Href, Label string
-	Current     bool
+	// Badge is the NavItem's badge text, "" for none.
+	Badge   string
+	Current bool
 }
 
 // LanguageLink switches the page to another language.
@@ -142,7 +144,11 @@ func (rd *Renderer) RenderIn(w http.ResponseWriter, r *http.Request, status int,
 			if len(n.Roles) > 0 && !m.HasAnyRole(n.Roles...) {
 				continue
 			}
-			v.Nav = append(v.Nav, NavView{Href: n.Href, Label: p.T(n.Label), Current: section != "" && n.Section == section})
+			nv := NavView{Href: n.Href, Label: p.T(n.Label), Current: section != "" && n.Section == section}
+			if n.Badge != nil {
+				nv.Badge = n.Badge(r)
+			}
+			v.Nav = append(v.Nav, nv)
 		}
 	}
 	var buf bytes.Buffer

@@ -33,6 +33,10 @@ type NavItem struct {
 	// Roles, when set, shows the entry only to members holding one of
 	// them; the page itself must still check.
 	Roles []string
+	// Badge, when set, gives a short text shown next to the label, such as
+	// how many items wait for the member ("3 waiting"); "" shows none. It
+	// runs for every page the entry appears on, so it must be cheap.
+	Badge func(r *http.Request) string
 }
 
 // Config describes one site: the node's workspace or the hub's console.

@@ -53,7 +53,9 @@ func newFixture(t *testing.T) *fixture {
 	cfg := DefaultConfig()
 	cfg.Product = "Safer Internet Centre"
 	cfg.Log = slog.New(slog.DiscardHandler)
-	cfg.Nav = []NavItem{{Href: "/", Label: "nav.dashboard", Section: "dashboard"}}
+	cfg.Nav = []NavItem{{Href: "/", Label: "nav.dashboard", Section: "dashboard"},
+		{Href: "/queue", Label: "nav.members", Badge: func(*http.Request) string { return "3 waiting" }},
+		{Href: "/quiet", Label: "nav.account", Badge: func(*http.Request) string { return "" }}}
 	site, err := NewSite(cfg, bundle, store)
 	if err != nil {
 		t.Fatal(err)
@@ -167,6 +169,20 @@ func TestRenderer_Headers(t *testing.T) {
 	}
 	if strings.Count(body, "<h1") != 1 {
 		t.Errorf("page has %d h1", strings.Count(body, "<h1"))
+	}
+}
+
+func TestRenderer_NavBadge(t *testing.T) {
+	f := newFixture(t)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(f.cookie)
+	r.Header.Set("Accept-Language", "en")
+	body := f.do(r).Body.String()
+	if !strings.Contains(body, `<a href="/queue">Members <span class="badge">3 waiting</span></a>`) {
+		t.Errorf("the entry with a badge: %s", body)
+	}
+	if !strings.Contains(body, `<a href="/quiet">Account</a>`) {
+		t.Errorf("an empty badge is shown: %s", body)
 	}
 }
 

@@ -1,9 +1,10 @@
 // Package workspace is the web application a node serves to its Safer
 // Internet Centre's people at its listen address: the dashboard of sync
 // state, the SIC's resources and their attachments, the translation
-// worklist, the SIC's profile, its members and each member's account. It
-// is server-rendered from html/template, works without JavaScript, and
-// takes every word it shows from the message catalogues.
+// worklist, the SIC's profile, the community spaces its members read and
+// write, its members and each member's account. It is server-rendered from
+// html/template, works without JavaScript, and takes every word it shows
+// from the message catalogues.
 //
 // The node's admin API keeps its own paths (/admin/v1/, /healthz, /readyz,
 // /metrics); the node hands every other request to the workspace

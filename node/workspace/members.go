@@ -112,6 +112,7 @@ func (ws *Workspace) mountMembers() {
 	ws.handle("POST "+PathMembers+"{id}/disable", ws.disableMember, rolesMembers...)
 	ws.handle("POST "+PathMembers+"{id}/remove", ws.removeMember, rolesMembers...)
 	ws.mountPasskeyPolicy()
+	ws.mountErasures()
 }
 
 // actor names the signed-in admin in the audit log.

@@ -126,7 +126,11 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 		{Href: PathResources, Label: "nav.resources", Section: sectionResources, Roles: rolesContent},
 		{Href: PathTranslations, Label: "nav.translations", Section: sectionTranslations, Roles: rolesContent},
 		{Href: PathProfile, Label: "nav.profile", Section: sectionProfile, Roles: rolesContent},
+		{Href: PathCommunity, Label: "community.nav", Section: sectionCommunity, Roles: rolesCommunity},
 		{Href: PathMembers, Label: "nav.members", Section: sectionMembers, Roles: rolesMembers},
+		{Href: PathYouthApprovals, Label: "youth.nav.approvals", Section: sectionYouthApprovals, Roles: rolesYouthCoordinator,
+			Badge: youthWaitingBadge(n)},
+		{Href: PathYouthMine, Label: "youth.nav.mine", Section: sectionYouthMine, Roles: rolesYouth},
 		{Href: PathAccount, Label: "nav.account", Section: sectionAccount},
 	}
 	site, err := web.NewSite(wc, bundle, n.Accounts())
@@ -141,6 +145,7 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	if m := n.Mailer(); m != nil {
 		sc.Mail = m
 	}
+	sc.AccountLinks = []web.NavItem{{Href: node.PathNotifications, Label: "notifications.account_link"}}
 	sh, err := signin.New(site, sc)
 	if err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)
@@ -163,6 +168,10 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	ws.mountTranslations()
 	ws.mountProfile()
 	ws.mountMembers()
+	ws.mountYouth()
+	ws.mountNotifications()
+	ws.mountCommunity()
+	ws.mountCommunityFiles()
 	return ws, nil
 }
 
@@ -195,7 +204,17 @@ func (ws *Workspace) Handler() http.Handler {
 		}
 		ws.mux.ServeHTTP(w, r)
 	})
-	return ws.site.Wrap(inner)
+	site := ws.site.Wrap(inner)
+	// Unsubscribe links work without a session or a form token (see
+	// unsubscribeHandler); everything else is behind the site's layers.
+	unsubscribe := ws.unsubscribeHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, node.PathUnsubscribe) {
+			unsubscribe.ServeHTTP(w, r)
+			return
+		}
+		site.ServeHTTP(w, r)
+	})
 }
 
 // handle registers a page for signed-in members holding one of roles (any
