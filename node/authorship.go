@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/protocol"
@@ -139,6 +140,38 @@ func (n *Node) AuthorOf(ctx context.Context, id string) (int64, bool, error) {
 		return 0, false, fmt.Errorf("author of %s: %w", id, err)
 	}
 	return member, true, nil
+}
+
+// WrittenBy returns which of ids, at most maxFlaggedTargets of them,
+// member memberID wrote: a thread page asks once for all its items.
+func (n *Node) WrittenBy(ctx context.Context, memberID int64, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool)
+	if len(ids) == 0 {
+		return out, nil
+	}
+	ids = ids[:min(len(ids), maxFlaggedTargets)]
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, memberID)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := n.db.Reader().QueryContext(ctx, `SELECT entity_id FROM authorship
+		WHERE member_id = ? AND entity_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("written by %d: %w", memberID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("written by %d: %w", memberID, err)
+		}
+		out[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("written by %d: %w", memberID, err)
+	}
+	return out, nil
 }
 
 // AuthoredBy returns the ids of every entity member memberID wrote, in id

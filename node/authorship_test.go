@@ -50,6 +50,17 @@ func TestNode_CreateAs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for who, want := range map[int64][]string{lena.ID: {post.ID}, tom.ID: {reply.ID}, sam.ID: nil} {
+		got, err := n.WrittenBy(ctx, who, []string{post.ID, reply.ID, "be-0000000000000000"})
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("WrittenBy(%d) = %v, %v, want %v", who, got, err, want)
+		}
+		for _, id := range want {
+			if !got[id] {
+				t.Fatalf("WrittenBy(%d) = %v, want %v", who, got, want)
+			}
+		}
+	}
 	if _, err := n.UpdateAs(ctx, lena.ID, reply.ID, comment("Lena rewrites Tom")); !errors.Is(err, ErrNotAuthor) {
 		t.Fatalf("UpdateAs by another member = %v, want ErrNotAuthor", err)
 	}

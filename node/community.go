@@ -290,12 +290,23 @@ func (n *Node) MarkThreadRead(ctx context.Context, member int64, postID string, 
 	}
 	res, err := n.db.Writer().ExecContext(ctx, `INSERT INTO community_reads (member_id, post, seen_at)
 		SELECT ?, post, COALESCE(?, last_activity_at) FROM community_threads WHERE post = ?
-		ON CONFLICT (member_id, post) DO UPDATE SET seen_at = MAX(seen_at, excluded.seen_at)`, member, at, postID)
+		ON CONFLICT (member_id, post) DO UPDATE SET seen_at = excluded.seen_at WHERE excluded.seen_at > seen_at`, member, at, postID)
 	if err != nil {
 		return fmt.Errorf("mark thread %s read: %w", postID, err)
 	}
-	if k, _ := res.RowsAffected(); k == 0 {
+	if k, _ := res.RowsAffected(); k > 0 {
+		return nil
+	}
+	// Nothing changed: the mark was there already, which writes nothing
+	// (a write would make every reader drop its cache), or the thread is
+	// not.
+	var one int
+	err = n.db.Reader().QueryRowContext(ctx, `SELECT 1 FROM community_threads WHERE post = ?`, postID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("mark thread %s read: %w", postID, protocol.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("mark thread %s read: %w", postID, err)
 	}
 	return nil
 }
@@ -506,6 +517,9 @@ func communityMatch(words string, spaces []string, sic string) string {
 	q := "({title text}: (" + words + "))"
 	if sic != "" {
 		q = "(" + q + ` AND sic: "` + hex.EncodeToString([]byte(sic)) + `")`
+	}
+	if len(spaces) == 1 {
+		return "(" + q + ` AND space: "` + hex.EncodeToString([]byte(spaces[0])) + `")`
 	}
 	excluded := []string{`"none"`}
 	for _, s := range protocol.Spaces {

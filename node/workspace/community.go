@@ -513,6 +513,10 @@ func (ws *Workspace) threadView(r *http.Request, v viewer, space string, th node
 	if err != nil {
 		return threadPage{}, err
 	}
+	written, err := ws.node.WrittenBy(r.Context(), v.ID, ids)
+	if err != nil {
+		return threadPage{}, err
+	}
 	item := func(id, text string, created, updated time.Time, hidden bool, reason string) (itemView, error) {
 		iv := itemView{ID: id, Anchor: anchorID(id), Created: created.In(ws.cfg.Location), Updated: updated.In(ws.cfg.Location),
 			Edited: updated.Sub(created) > time.Minute, Hidden: hidden, HiddenReason: reason, Flagged: flagged[id]}
@@ -521,11 +525,7 @@ func (ws *Workspace) threadView(r *http.Request, v viewer, space string, th node
 			iv.Unrenderable = true
 		}
 		iv.HTML = html
-		who, mine, err := ws.node.AuthorOf(r.Context(), id)
-		if err != nil {
-			return itemView{}, err
-		}
-		mine = mine && who == v.ID
+		mine := written[id]
 		vals := url.Values{"item": {id}}
 		if mine && !v.heldForApproval() {
 			iv.EditHref = href + "/edit?" + vals.Encode()
