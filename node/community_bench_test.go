@@ -112,15 +112,19 @@ func benchText(r *rand.Rand, z *rand.Zipf, vocab, lang []string, words int) stri
 }
 
 func buildBenchCommunity(b *testing.B) *benchCommunity {
-	return buildCommunity(b, benchPosts, benchComments)
+	return buildCommunity(b, "", benchPosts, benchComments)
 }
 
 // buildCommunity writes a community of posts and comments with the SQL
 // pulls apply (applyPullSQL), so the triggers do all their work, in
-// transactions of 10,000 rows as a pull's pages do.
-func buildCommunity(tb testing.TB, posts, comments int) *benchCommunity {
+// transactions of 10,000 rows as a pull's pages do. The database is the
+// node database of dir, or of a temporary directory when dir is "".
+func buildCommunity(tb testing.TB, dir string, posts, comments int) *benchCommunity {
 	ctx := context.Background()
-	path := filepath.Join(tb.TempDir(), dbFile)
+	if dir == "" {
+		dir = tb.TempDir()
+	}
+	path := filepath.Join(dir, dbFile)
 	db, err := sqlitedb.Open(ctx, path, migrations(), sqlitedb.ReaderMmap(readerMmap))
 	if err != nil {
 		tb.Fatal(err)
@@ -299,6 +303,18 @@ func BenchmarkCommunity(b *testing.B) {
 	})
 }
 
+var communityKeep = flag.String("community-keep", "", "with -community-report: build the community in this directory, which must not hold a node yet, and leave it there with community.json, the posts and searches to time its pages with (package node/workspace)")
+
+// CommunityManifest is what -community-keep leaves beside the database for
+// the workspace's page benchmark: posts to open, by space, the busiest
+// among them, and the searches.
+type CommunityManifest struct {
+	Spaces  []string            `json:"spaces"`
+	Posts   map[string][]string `json:"posts"` // space → posts
+	Busy    map[string][]string `json:"busy"`  // space → busy posts
+	Queries []string            `json:"queries"`
+}
+
 var communityReport = flag.String("community-report", "", "build the community at benchmark scale, time its reads against baselines on the same file and write the figures to this JSON file (cmd/bikfed-bench)")
 
 // CommunityFigures is what TestNode_CommunityAtScale writes for
@@ -348,6 +364,27 @@ func (ts *timings) latency(name string) CommunityLatency {
 		CPU: ts.cpu / time.Duration(len(s))}
 }
 
+// keepManifest writes community.json into dir: 2,000 posts and the busy
+// ones, by space, and the searches.
+func keepManifest(bc *benchCommunity, dir string) error {
+	m := CommunityManifest{Spaces: benchSpaces, Posts: map[string][]string{}, Busy: map[string][]string{}, Queries: bc.queries}
+	// Post i is in space i mod 4 (buildCommunity).
+	for i, id := range bc.posts {
+		sp := benchSpaces[i%len(benchSpaces)]
+		if i < len(bc.busy) {
+			m.Busy[sp] = append(m.Busy[sp], id)
+		}
+		if i%(len(bc.posts)/2000+1) == 0 {
+			m.Posts[sp] = append(m.Posts[sp], id)
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "community.json"), b, 0o644)
+}
+
 // TestNode_CommunityAtScale times a space's thread list, a thread page and
 // a search on the community of BenchmarkCommunity, each call followed by
 // its baseline (the least SQLite work on the same file that reads the same
@@ -359,7 +396,7 @@ func TestNode_CommunityAtScale(t *testing.T) {
 	}
 	ctx := context.Background()
 	t0 := time.Now()
-	bc := buildCommunity(t, benchPosts, benchComments)
+	bc := buildCommunity(t, *communityKeep, benchPosts, benchComments)
 	fig := CommunityFigures{Posts: benchPosts, Comments: benchComments, SICs: benchSICs, BuildSeconds: time.Since(t0).Seconds()}
 	db, n := bc.n.db, bc.n
 	if st, err := os.Stat(bc.path); err == nil {
@@ -486,6 +523,11 @@ func TestNode_CommunityAtScale(t *testing.T) {
 	}
 	if err := os.WriteFile(*communityReport, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if *communityKeep != "" {
+		if err := keepManifest(bc, *communityKeep); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, l := range fig.Latencies {
 		t.Logf("%-18s p50 %v p99 %v max %v cpu %v", l.Name, l.P50, l.P99, l.Max, l.CPU)

@@ -42,7 +42,7 @@ func TestTokenizeFTS(t *testing.T) {
 // text is a term of the index, found by the same folding here.
 func TestTokenizeFTS_AsTheIndex(t *testing.T) {
 	ctx := t.Context()
-	bc := buildCommunity(t, 50, 0)
+	bc := buildCommunity(t, "", 50, 0)
 	db := bc.n.db
 	texts := []string{"Cyberbullying at SCHOOL", "Privé sphäre, e-mail 2FA", "Turvallisuus ÄÖ ça", "Ελληνικά Кириллица ñandú ё",
 		"ǻ ṩ İstanbul ß ø cafe\u0301 Ǆemal ﬁne ＡＢＣ ①②"}
@@ -90,7 +90,7 @@ func TestSnippetOf(t *testing.T) {
 // weighing three times a text, the most recent first among equals.
 func TestNode_SearchCommunityRanksAsBM25(t *testing.T) {
 	ctx := t.Context()
-	bc := buildCommunity(t, 1500, 4000)
+	bc := buildCommunity(t, "", 1500, 4000)
 	n := bc.n
 	for pass, warm := range []bool{false, true} {
 		if warm {
@@ -177,7 +177,7 @@ func TestSqliteVarint(t *testing.T) {
 // The counts a search weighs words by are the index's, cached or not.
 func TestNode_DocFreqs(t *testing.T) {
 	ctx := t.Context()
-	bc := buildCommunity(t, 400, 800)
+	bc := buildCommunity(t, "", 400, 800)
 	n := bc.n
 	words := searchTerms(ftsQuery(strings.Join(bc.queries[:6], " ") + " zzzznotaword " + benchVocab()[0]))
 	count := func(w string) int64 {
