@@ -25,6 +25,13 @@ var securityHeaders = [][2]string{
 	{"X-Frame-Options", "DENY"},
 }
 
+// openData reports whether path is one of the portal's machine-readable
+// outputs that browsers may read across origins: the JSON API and the
+// feeds (of the portal and of its minisites).
+func openData(path string) bool {
+	return strings.HasPrefix(path, "/api/") || path == "/feed.atom" || path == "/feed.rss" || path == "/feed.json"
+}
+
 // Handler returns the portal's HTTP handler, to be mounted at "/".
 func (p *Portal) Handler() http.Handler { return http.HandlerFunc(p.serveHTTP) }
 
@@ -34,6 +41,20 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set(kv[0], kv[1])
 	}
 	q := p.newReq(r)
+	if openData(q.path) {
+		// The JSON API and the feeds are public data that any site's script
+		// may read: no credentials are ever involved, so any origin will do.
+		hd.Set("Access-Control-Allow-Origin", "*")
+		hd.Set("Access-Control-Expose-Headers", "ETag, Last-Modified, Link")
+		if r.Method == http.MethodOptions {
+			hd.Set("Access-Control-Allow-Methods", "GET, HEAD")
+			hd.Set("Access-Control-Allow-Headers", "Accept, Accept-Language, If-None-Match, If-Modified-Since")
+			hd.Set("Access-Control-Max-Age", "86400")
+			hd.Set("Allow", "GET, HEAD, OPTIONS")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
 	if q.path == "/oai" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
 			w.Header().Set("Allow", "GET, HEAD, POST")
