@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net"
 	"net/http"
 	"net/url"
@@ -173,7 +174,7 @@ func (p *Portal) serverError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 type homeData struct {
-	Latest []card
+	Latest []template.HTML
 	Total  int
 	News   []newsItem
 }
@@ -193,7 +194,10 @@ func (p *Portal) handleHome(w http.ResponseWriter, r *http.Request, q *req) {
 		v := p.newView(q, title, "")
 		v.Description = "Resources for a safer and better internet from Safer Internet Centres across Europe."
 		v.Canonical = q.siteBase() + "/"
-		d := homeData{Latest: p.cards(ctx, q, res.Items), Total: res.Total}
+		d := homeData{Total: res.Total}
+		if d.Latest, err = p.renderCards("home", p.cards(ctx, q, res.Items)); err != nil {
+			return nil, err
+		}
 		if q.site == "" {
 			if d.News, err = p.news(ctx, 3); err != nil {
 				return nil, err
@@ -223,13 +227,15 @@ type facetValueView struct {
 }
 
 type galleryData struct {
-	Text                             string
-	Hidden                           []hiddenField
-	Sorts                            []option
-	Facets                           []facetView
-	Clear                            string
-	Total                            int
-	Items                            []card
+	Text   string
+	Hidden []hiddenField
+	Sorts  []option
+	Facets []facetView
+	Clear  string
+	Total  int
+	Cards  []template.HTML
+	// FacetsHTML is the filters, rendered by the "facets" template.
+	FacetsHTML                       template.HTML
 	Page, Pages                      int
 	Prev, Next                       string
 	FeedAtom, FeedRSS, FeedJSON, API string
@@ -250,7 +256,10 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		v := p.newView(q, title, "resources")
 		path := q.prefix + "/resources"
 		v.Canonical = q.base + query.link(path)
-		d := galleryData{Text: query.Text, Total: res.Total, Page: query.Page, Items: p.cards(ctx, q, res.Items)}
+		d := galleryData{Text: query.Text, Total: res.Total, Page: query.Page}
+		if d.Cards, err = p.renderCards("gallery", p.cards(ctx, q, res.Items)); err != nil {
+			return nil, err
+		}
 		for k, vals := range query.encode() {
 			if k == "q" || k == "page" || k == "sort" {
 				continue
@@ -269,7 +278,13 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		if query.filtered() {
 			d.Clear = path
 		}
-		d.Facets = p.facetViews(ctx, path, query, &res.hits)
+		facets := struct {
+			Clear  string
+			Facets []facetView
+		}{d.Clear, p.facetViews(ctx, path, query, &res.hits)}
+		if d.FacetsHTML, err = p.fragment("gallery", "facets", facetsKey(q.ui, d.Clear, facets.Facets), facets); err != nil {
+			return nil, err
+		}
 		d.Pages = max(1, (res.Total+query.PerPage-1)/query.PerPage)
 		if query.Page > 1 {
 			d.Prev = query.withPage(query.Page - 1).link(path)
@@ -291,10 +306,7 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 			{"application/feed+json", "This search (JSON Feed)", d.FeedJSON},
 		}
 		v.Data = d
-		if p.galleryByTemplate.Load() {
-			return p.html("gallery", v, http.StatusOK)
-		}
-		return &response{status: http.StatusOK, ctype: "text/html; charset=utf-8", body: galleryPage(v, &d), vary: "Accept-Language"}, nil
+		return p.html("gallery", v, http.StatusOK)
 	})
 }
 

@@ -88,11 +88,10 @@ type Portal struct {
 
 	running atomic.Bool
 
-	// galleryByTemplate renders the gallery from its template, for tests
-	// that check the Go writer against it.
-	galleryByTemplate atomic.Bool
 
 	matches      matchCache
+	// fragments are pieces of pages rendered once (fragments.go).
+	fragments fragmentCache
 	rowCache     rowCache
 	profileCache atomic.Pointer[profileSet]
 	profileMu    sync.Mutex

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -58,6 +59,10 @@ type view struct {
 	JSONLD      any
 	Minisites   []minisite
 	Data        any
+
+	// NavHTML and FootHTML are the layout's "nav" and "foot", rendered
+	// once for each view they show (fragments.go).
+	NavHTML, FootHTML template.HTML
 }
 
 type altLink struct{ Lang, Href string }
@@ -100,6 +105,18 @@ func (p *Portal) newView(q *req, title, section string) *view {
 }
 
 func (p *Portal) html(name string, v *view, status int) (*response, error) {
+	var err error
+	site := ""
+	if v.Site != nil {
+		site = v.Site.ID
+	}
+	navKey := strings.Join([]string{v.Home, site, v.HelpURL, v.HelpLocal, v.UILang, v.Prefix, v.Section}, "\x00")
+	if v.NavHTML, err = p.fragment(name, "nav", navKey, v); err != nil {
+		return nil, err
+	}
+	if v.FootHTML, err = p.fragment(name, "foot", v.Prefix, v); err != nil {
+		return nil, err
+	}
 	body, err := p.tmpl.render(name, v)
 	if err != nil {
 		return nil, err
