@@ -88,10 +88,9 @@ type Portal struct {
 
 	running atomic.Bool
 
-
-	matches      matchCache
+	matches matchCache
 	// fragments are pieces of pages rendered once (fragments.go).
-	fragments fragmentCache
+	fragments    fragmentCache
 	rowCache     rowCache
 	profileCache atomic.Pointer[profileSet]
 	profileMu    sync.Mutex
