@@ -107,7 +107,7 @@ func (p *Portal) handleAPISearch(w http.ResponseWriter, r *http.Request, q *req)
 				case facetCountry:
 					fc.Label = profiles.publisher(fc.Value)
 				case facetMinisite:
-					fc.Label = minisiteInfo[fc.Value].Name
+					fc.Label = minisiteView(p.langs.en, fc.Value).Name
 				default:
 					fc.Label = humanize(fc.Value)
 				}

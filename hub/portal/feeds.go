@@ -43,12 +43,12 @@ func (p *Portal) handleFeed(w http.ResponseWriter, r *http.Request, q *req, form
 				Tags: append([]string{row.Type}, row.Topics...),
 			})
 		}
-		title := "Better Internet for Kids: resources"
+		title := q.p.T("portal.feed.all")
 		if q.site != "" {
-			title = minisiteInfo[q.site].Name + ": resources"
+			title = q.p.T("portal.feed.site", "site", minisiteView(q.p, q.site).Name)
 		}
 		if query.Text != "" {
-			title += " for “" + query.Text + "”"
+			title = q.p.T("portal.feed.search", "feed", title, "text", query.Text)
 		}
 		self := q.base + link(q.prefix+"/feed."+format, params)
 		home := q.base + link(q.prefix+"/resources", params)
@@ -57,7 +57,7 @@ func (p *Portal) handleFeed(w http.ResponseWriter, r *http.Request, q *req, form
 		case "atom":
 			return atomFeed(title, self, home, updated, items)
 		case "rss":
-			return rssFeed(title, self, home, updated, items)
+			return rssFeed(title, q.p.T("portal.feed.description"), self, home, updated, items)
 		}
 		return jsonFeed(title, self, home, items)
 	})
@@ -116,13 +116,13 @@ func atomFeed(title, self, home string, updated time.Time, items []feedItem) (*r
 	return &response{status: http.StatusOK, ctype: "application/atom+xml; charset=utf-8", body: b.Bytes()}, nil
 }
 
-func rssFeed(title, self, home string, updated time.Time, items []feedItem) (*response, error) {
+func rssFeed(title, description, self, home string, updated time.Time, items []feedItem) (*response, error) {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" +
 		`<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>`)
 	elem(&b, "title", title)
 	elem(&b, "link", home)
-	elem(&b, "description", "Resources from the Better Internet for Kids network of Safer Internet Centres.")
+	elem(&b, "description", description)
 	b.WriteString(`<atom:link rel="self" type="application/rss+xml" href="`)
 	xmlText(&b, self)
 	b.WriteString(`"/>`)
@@ -238,7 +238,7 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 				url1(q.base+"/"+s+"/", nil)
 				url1(q.base+"/"+s+"/resources", nil)
 			}
-			news, err := p.news(r.Context(), 1000)
+			news, err := p.news(r.Context(), p.langs.en, 1000)
 			if err != nil {
 				return nil, err
 			}
@@ -250,8 +250,8 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 			num, ok2 := strings.CutSuffix(num, ".xml")
 			n, err := atoiStrict(num)
 			if !ok || !ok2 || err != nil || n < 1 {
-				v := p.newView(q, "Page not found", "")
-				v.Data = "There is no sitemap at this address."
+				v := p.newView(q, q.p.T("portal.error.notfound.title"), "")
+				v.Data = q.p.T("portal.error.sitemap")
 				return p.html("error", v, http.StatusNotFound)
 			}
 			rows, err := p.db.Reader().QueryContext(r.Context(), `SELECT r.id, r.language,
@@ -287,8 +287,8 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 				return nil, err
 			}
 			if count == 0 {
-				v := p.newView(q, "Page not found", "")
-				v.Data = "There is no sitemap at this address."
+				v := p.newView(q, q.p.T("portal.error.notfound.title"), "")
+				v.Data = q.p.T("portal.error.sitemap")
 				return p.html("error", v, http.StatusNotFound)
 			}
 		}

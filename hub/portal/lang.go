@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"github.com/bikfed/bikfed/internal/locale"
 	"strings"
 	"sync"
 
@@ -9,29 +10,6 @@ import (
 
 	"github.com/bikfed/bikfed/protocol"
 )
-
-// uiLanguages are the languages of the few interface labels that are
-// translated; the rest of the interface is English. Content keeps its own
-// language and is marked with it.
-var uiLanguages = []language.Tag{
-	language.English, language.Dutch, language.French, language.German, language.Finnish,
-	language.Swedish, language.Portuguese, language.Spanish, language.Italian,
-}
-
-var uiMatcher = language.NewMatcher(uiLanguages)
-
-// uiLabels are the translated labels, by language and key.
-var uiLabels = map[string]map[string]string{
-	"en": {"help": "Get help / report", "search": "Search resources"},
-	"nl": {"help": "Hulp zoeken / melden", "search": "Zoek materiaal"},
-	"fr": {"help": "Obtenir de l’aide / signaler", "search": "Rechercher des ressources"},
-	"de": {"help": "Hilfe holen / melden", "search": "Materialien suchen"},
-	"fi": {"help": "Hae apua / ilmoita", "search": "Hae materiaaleja"},
-	"sv": {"help": "Få hjälp / anmäl", "search": "Sök material"},
-	"pt": {"help": "Obter ajuda / denunciar", "search": "Pesquisar recursos"},
-	"es": {"help": "Obtener ayuda / denunciar", "search": "Buscar recursos"},
-	"it": {"help": "Chiedi aiuto / segnala", "search": "Cerca risorse"},
-}
 
 // maxAcceptLanguage bounds the header parsed, so negotiation stays cheap.
 const maxAcceptLanguage = 256
@@ -46,19 +24,6 @@ func parseAcceptLanguage(h string) []language.Tag {
 		return nil
 	}
 	return tags
-}
-
-// uiLanguage is the visitor's language for the translated labels.
-func uiLanguage(prefs []language.Tag) string {
-	if len(prefs) == 0 {
-		return "en"
-	}
-	_, i, conf := uiMatcher.Match(prefs...)
-	if conf == language.No {
-		return "en"
-	}
-	b, _ := uiLanguages[i].Base()
-	return b.String()
 }
 
 // negotiate picks the best of available (BCP 47 tags) for the visitor's
@@ -183,16 +148,30 @@ type minisite struct {
 	About   string
 }
 
-var minisiteInfo = map[string]minisite{
-	"sid": {ID: "sid", Name: "Safer Internet Day",
-		Tagline: "Together for a better internet",
-		About:   "Safer Internet Day is celebrated every February in around 180 countries. Safer Internet Day Committees and supporters run events and actions for a safer and better internet; here are the resources the network made for it."},
-	"youth": {ID: "youth", Name: "BIK Youth",
-		Tagline: "Youth participation in the Better Internet for Kids network",
-		About:   "Youth panels at Safer Internet Centres shape campaigns, resources and policy. These are the resources made by and for young people."},
-	"pocc": {ID: "pocc", Name: "Positive Online Content",
-		Tagline: "Positive digital content for young children",
-		About:   "The Positive Online Content Campaign helps parents, teachers and content makers find and create good online experiences for young children."},
+// minisiteView is minisite id with its texts in p's language.
+func minisiteView(p *locale.Printer, id string) minisite {
+	k := "portal.minisite." + id + "."
+	return minisite{ID: id, Name: p.T(k + "name"), Tagline: p.T(k + "tagline"), About: p.T(k + "about")}
+}
+
+// minisiteViews is every minisite in order, for the layout's navigation.
+func minisiteViews(p *locale.Printer) []minisite {
+	out := make([]minisite, 0, len(minisiteOrder))
+	for _, s := range minisiteOrder {
+		out = append(out, minisiteView(p, s))
+	}
+	return out
+}
+
+// vocabLabel is a vocabulary term's label in p's language: the
+// catalogue's for the network's vocabularies (kind "topic", "type",
+// "audience"), the term made readable otherwise.
+func vocabLabel(p *locale.Printer, kind, term string) string {
+	id := "portal." + kind + "." + term
+	if s := p.T(id); s != id {
+		return s
+	}
+	return humanizeTerm(term)
 }
 
 var minisiteOrder = []string{"sid", "youth", "pocc"}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/locale"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -74,6 +75,24 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, q.prefix+"/", http.StatusMovedPermanently)
 		return
 	}
+	if isPage(q.path) {
+		// A page speaks the visitor's language: an address without one
+		// sends a visitor whose browser asks for another to that
+		// language's address, and serves English otherwise.
+		hd.Add("Vary", "Accept-Language")
+		if !q.chosen && q.lang != locale.Fallback {
+			target := "/" + q.lang + r.URL.Path
+			if r.URL.RawQuery != "" {
+				target += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, target, http.StatusFound)
+			return
+		}
+	} else if q.chosen && !isFeed(q.path) {
+		// Machine-readable outputs have one address, for every language.
+		p.notFound(w, r, q, http.StatusNotFound)
+		return
+	}
 	path := q.path
 	switch {
 	case path == "/":
@@ -84,7 +103,7 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		p.handleResource(w, r, q, strings.TrimPrefix(path, "/resources/"))
 	case path == "/feed.atom", path == "/feed.rss", path == "/feed.json":
 		p.handleFeed(w, r, q, strings.TrimPrefix(path, "/feed."))
-	case q.prefix != "":
+	case q.sp != "":
 		// Everything else belongs to the portal as a whole.
 		p.notFound(w, r, q, http.StatusNotFound)
 	case path == "/services":
@@ -118,6 +137,9 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (p *Portal) newReq(r *http.Request) *req {
 	q := &req{r: r, path: r.URL.Path, host: r.Host}
+	if lang, rest, ok := p.langs.splitLang(q.path); ok {
+		q.lang, q.chosen, q.lp, q.prefix, q.path = lang, true, "/"+lang, "/"+lang, rest
+	}
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -126,13 +148,22 @@ func (p *Portal) newReq(r *http.Request) *req {
 	if q.site == "" {
 		for _, s := range minisiteOrder {
 			if q.path == "/"+s || strings.HasPrefix(q.path, "/"+s+"/") {
-				q.site, q.prefix, q.path = s, "/"+s, strings.TrimPrefix(q.path, "/"+s)
+				q.site, q.sp, q.path = s, "/"+s, strings.TrimPrefix(q.path, "/"+s)
+				q.prefix += q.sp
 				break
 			}
 		}
 	}
 	q.prefs = parseAcceptLanguage(r.Header.Get("Accept-Language"))
-	q.ui = uiLanguage(q.prefs)
+	switch {
+	case q.chosen:
+	case isPage(q.path):
+		q.lang = p.langs.negotiate(q.prefs)
+	default:
+		// Machine-readable outputs have one address and speak English.
+		q.lang = locale.Fallback
+	}
+	q.p = p.langs.bundle.Printer(q.lang)
 	if p.cfg.PublicURL != "" {
 		q.base = p.cfg.PublicURL
 	} else {
@@ -146,10 +177,10 @@ func (p *Portal) newReq(r *http.Request) *req {
 }
 
 func (p *Portal) notFound(w http.ResponseWriter, r *http.Request, q *req, status int) {
-	v := p.newView(q, "Page not found", "")
-	v.Data = "There is no public page at this address. It may have moved or been withdrawn."
+	v := p.newView(q, q.p.T("portal.error.notfound.title"), "")
+	v.Data = q.p.T("portal.error.notfound.text")
 	if status == http.StatusMethodNotAllowed {
-		v.Title, v.Data = "Method not allowed", "This address only answers GET requests."
+		v.Title, v.Data = q.p.T("portal.error.method.title"), q.p.T("portal.error.method.text")
 	}
 	res, err := p.html("error", v, status)
 	if err != nil {
@@ -170,7 +201,7 @@ func (p *Portal) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusInternalServerError)
-	w.Write([]byte("The portal could not answer this request. Please try again in a moment.\n"))
+	w.Write([]byte(p.langs.en.T("portal.error.server") + "\n"))
 }
 
 type homeData struct {
@@ -187,19 +218,19 @@ func (p *Portal) handleHome(w http.ResponseWriter, r *http.Request, q *req) {
 		if err != nil {
 			return nil, err
 		}
-		title := "Better Internet for Kids"
+		title := q.p.T("portal.site.name")
 		if q.site != "" {
-			title = minisiteInfo[q.site].Name
+			title = minisiteView(q.p, q.site).Name
 		}
 		v := p.newView(q, title, "")
-		v.Description = "Resources for a safer and better internet from Safer Internet Centres across Europe."
-		v.Canonical = q.siteBase() + "/"
+		v.Description = q.p.T("portal.home.description")
+		v.Canonical = q.canonical(q.sp + "/")
 		d := homeData{Total: res.Total}
 		if d.Latest, err = p.renderCards("home", p.cards(ctx, q, res.Items)); err != nil {
 			return nil, err
 		}
 		if q.site == "" {
-			if d.News, err = p.news(ctx, 3); err != nil {
+			if d.News, err = p.news(ctx, q.p, 3); err != nil {
 				return nil, err
 			}
 		}
@@ -249,13 +280,13 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		if err != nil {
 			return nil, err
 		}
-		title := "Resources"
+		title := q.p.T("portal.gallery.title")
 		if q.site != "" {
-			title = minisiteInfo[q.site].Name + " resources"
+			title = q.p.T("portal.gallery.site_title", "site", minisiteView(q.p, q.site).Name)
 		}
 		v := p.newView(q, title, "resources")
 		path := q.prefix + "/resources"
-		v.Canonical = q.base + query.link(path)
+		v.Canonical = q.canonical(query.link(q.sp + "/resources"))
 		d := galleryData{Text: query.Text, Total: res.Total, Page: query.Page}
 		if d.Cards, err = p.renderCards("gallery", p.cards(ctx, q, res.Items)); err != nil {
 			return nil, err
@@ -269,11 +300,11 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 			}
 		}
 		slices.SortFunc(d.Hidden, func(a, b hiddenField) int { return strings.Compare(a.Name+a.Value, b.Name+b.Value) })
-		for _, s := range []struct{ v, l string }{{sortRelevance, "Relevance"}, {sortNewest, "Newest first"}, {sortOldest, "Oldest first"}, {sortTitle, "Title A–Z"}} {
+		for _, s := range []struct{ v, l string }{{sortRelevance, "portal.gallery.sort.relevance"}, {sortNewest, "portal.gallery.sort.newest"}, {sortOldest, "portal.gallery.sort.oldest"}, {sortTitle, "portal.gallery.sort.title"}} {
 			if s.v == sortRelevance && query.Text == "" {
 				continue
 			}
-			d.Sorts = append(d.Sorts, option{s.v, s.l, query.Sort == s.v})
+			d.Sorts = append(d.Sorts, option{s.v, q.p.T(s.l), query.Sort == s.v})
 		}
 		if query.filtered() {
 			d.Clear = path
@@ -281,8 +312,9 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		facets := struct {
 			Clear  string
 			Facets []facetView
-		}{d.Clear, p.facetViews(ctx, path, query, &res.hits)}
-		if d.FacetsHTML, err = p.fragment("gallery", "facets", facetsKey(q.ui, d.Clear, facets.Facets), facets); err != nil {
+			P      *locale.Printer
+		}{d.Clear, p.facetViews(ctx, q, path, query, &res.hits), q.p}
+		if d.FacetsHTML, err = p.fragment("gallery", "facets", facetsKey(q.lang, d.Clear, facets.Facets), facets); err != nil {
 			return nil, err
 		}
 		d.Pages = max(1, (res.Total+query.PerPage-1)/query.PerPage)
@@ -301,9 +333,9 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		api.site = ""
 		d.API = api.link("/api/v1/resources")
 		v.Feeds = []feedLink{
-			{"application/atom+xml", "This search (Atom)", d.FeedAtom},
-			{"application/rss+xml", "This search (RSS)", d.FeedRSS},
-			{"application/feed+json", "This search (JSON Feed)", d.FeedJSON},
+			{"application/atom+xml", q.p.T("portal.gallery.feed.atom"), d.FeedAtom},
+			{"application/rss+xml", q.p.T("portal.gallery.feed.rss"), d.FeedRSS},
+			{"application/feed+json", q.p.T("portal.gallery.feed.json"), d.FeedJSON},
 		}
 		v.Data = d
 		return p.html("gallery", v, http.StatusOK)
@@ -313,7 +345,7 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 // facetOrder is how the gallery lists the facets.
 var facetOrder = []facet{facetLang, -1, facetTopic, facetType, facetAudience, facetCountry, facetMinisite}
 
-func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *hits) []facetView {
+func (p *Portal) facetViews(ctx context.Context, q *req, path string, query *Query, h *hits) []facetView {
 	profiles := p.profiles(ctx)
 	out := make([]facetView, 0, len(facetOrder))
 	// Every link is written in buf first, with the toggled values in vals.
@@ -321,7 +353,7 @@ func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *h
 	vals := make([]string, 0, maxFacetValues+1)
 	for _, f := range facetOrder {
 		if f < 0 {
-			fv := facetView{Param: "age", Title: "Age"}
+			fv := facetView{Param: "age", Title: q.p.T("portal.facet.age")}
 			for i, b := range ageBuckets {
 				fc := h.Ages[i]
 				if fc.Count == 0 && !fc.Selected {
@@ -336,7 +368,7 @@ func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *h
 		if f == facetMinisite && query.site != "" {
 			continue
 		}
-		fv := facetView{Param: facetParams[f], Title: facetTitles[f], Values: make([]facetValueView, 0, len(h.Facets[f]))}
+		fv := facetView{Param: facetParams[f], Title: q.p.T(facetTitles[f]), Values: make([]facetValueView, 0, len(h.Facets[f]))}
 		for _, fc := range h.Facets[f] {
 			t := query.toggle(f, fc.Value, vals)
 			buf = t.appendLink(buf[:0], path)
@@ -350,9 +382,9 @@ func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *h
 					vv.Label = pv.CountryName
 				}
 			case facetMinisite:
-				vv.Label = minisiteInfo[fc.Value].Name
+				vv.Label = minisiteView(q.p, fc.Value).Name
 			default:
-				vv.Label = humanize(fc.Value)
+				vv.Label = vocabLabel(q.p, facetVocab[f], fc.Value)
 			}
 			fv.Values = append(fv.Values, vv)
 		}
@@ -361,7 +393,12 @@ func (p *Portal) facetViews(ctx context.Context, path string, query *Query, h *h
 	return out
 }
 
-var facetTitles = [numFacets]string{"Language", "Topic", "Type", "Audience", "Country", "Campaign"}
+// facetTitles are the facets' titles' message ids, and facetVocab the
+// vocabularies of their labels.
+var (
+	facetTitles = [numFacets]string{"portal.facet.language", "portal.facet.topic", "portal.facet.type", "portal.facet.audience", "portal.facet.country", "portal.facet.minisite"}
+	facetVocab  = [numFacets]string{"", "topic", "type", "audience", "", ""}
+)
 
 // newsItem is a public news post.
 type newsItem struct {
@@ -372,7 +409,7 @@ type newsItem struct {
 	Owner                                              string
 }
 
-func (p *Portal) news(ctx context.Context, limit int) ([]newsItem, error) {
+func (p *Portal) news(ctx context.Context, pr *locale.Printer, limit int) ([]newsItem, error) {
 	rows, err := p.db.Reader().QueryContext(ctx, `SELECT id, owner, updated_at, body FROM news ORDER BY updated_at DESC, id LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
@@ -391,20 +428,20 @@ func (p *Portal) news(ctx context.Context, limit int) ([]newsItem, error) {
 		if json.Unmarshal([]byte(body), &post) != nil {
 			continue
 		}
-		n.fill(&post, updated, profiles)
+		n.fill(pr, &post, updated, profiles)
 		out = append(out, n)
 	}
 	return out, rows.Err()
 }
 
-func (n *newsItem) fill(post *protocol.Post, updated int64, profiles *profileSet) {
+func (n *newsItem) fill(pr *locale.Printer, post *protocol.Post, updated int64, profiles *profileSet) {
 	n.Updated = time.UnixMilli(updated).UTC()
 	n.Title, n.Language, n.Text = post.Title, post.Language, post.Text
-	n.Date, n.ISO = dateLabel(n.Updated), n.Updated.Format(time.RFC3339)
+	n.Date, n.ISO = pr.Date(n.Updated), n.Updated.Format(time.RFC3339)
 	n.Summary = summary(post.Text, 280)
 	n.Paragraphs = paragraphs(post.Text)
 	if n.Owner == protocol.HubID {
-		n.Publisher = "Better Internet for Kids coordination team"
+		n.Publisher = pr.T("portal.news.coordination")
 	} else {
 		n.Publisher = profiles.publisher(n.Owner)
 	}
@@ -412,12 +449,12 @@ func (n *newsItem) fill(post *protocol.Post, updated int64, profiles *profileSet
 
 func (p *Portal) handleNews(w http.ResponseWriter, r *http.Request, q *req) {
 	p.respond(w, r, q.key("news"), func() (*response, error) {
-		items, err := p.news(r.Context(), 100)
+		items, err := p.news(r.Context(), q.p, 100)
 		if err != nil {
 			return nil, err
 		}
-		v := p.newView(q, "News", "news")
-		v.Canonical = q.base + "/news"
+		v := p.newView(q, q.p.T("portal.news.title"), "news")
+		v.Canonical = q.canonical("/news")
 		v.Data = items
 		return p.html("news", v, http.StatusOK)
 	})
@@ -432,13 +469,13 @@ func (p *Portal) handlePost(w http.ResponseWriter, r *http.Request, q *req, id s
 		err := p.db.Reader().QueryRowContext(ctx, `SELECT id, owner, updated_at, body FROM news WHERE id = ?`, id).Scan(&n.ID, &n.Owner, &updated, &body)
 		var post protocol.Post
 		if err != nil || json.Unmarshal([]byte(body), &post) != nil {
-			v := p.newView(q, "Page not found", "news")
-			v.Data = "There is no public news item at this address."
+			v := p.newView(q, q.p.T("portal.error.notfound.title"), "news")
+			v.Data = q.p.T("portal.error.news")
 			return p.html("error", v, http.StatusNotFound)
 		}
-		n.fill(&post, updated, p.profiles(ctx))
+		n.fill(q.p, &post, updated, p.profiles(ctx))
 		v := p.newView(q, n.Title, "news")
-		v.Canonical = q.base + "/news/" + n.ID
+		v.Canonical = q.canonical("/news/" + n.ID)
 		v.Data = n
 		return p.html("post", v, http.StatusOK)
 	})
@@ -472,8 +509,8 @@ func (p *Portal) handleServices(w http.ResponseWriter, r *http.Request, q *req) 
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		v := p.newView(q, "Guide to online services", "services")
-		v.Canonical = q.base + "/services"
+		v := p.newView(q, q.p.T("portal.services.title"), "services")
+		v.Canonical = q.canonical("/services")
 		v.Data = list
 		return p.html("services", v, http.StatusOK)
 	})
@@ -481,11 +518,24 @@ func (p *Portal) handleServices(w http.ResponseWriter, r *http.Request, q *req) 
 
 func (p *Portal) handleDirectory(w http.ResponseWriter, r *http.Request, q *req) {
 	p.respond(w, r, q.key("directory"), func() (*response, error) {
-		v := p.newView(q, "Safer Internet Centres", "directory")
-		v.Canonical = q.base + "/directory"
-		v.Data = p.profiles(r.Context()).list
+		v := p.newView(q, q.p.T("portal.directory.title"), "directory")
+		v.Canonical = q.canonical("/directory")
+		list := p.profiles(r.Context()).list
+		sics := make([]sicView, 0, len(list))
+		for _, pv := range list {
+			sics = append(sics, sicView{pv, countryLabel(q.p, pv.Country), q.p})
+		}
+		v.Data = sics
 		return p.html("directory", v, http.StatusOK)
 	})
+}
+
+// sicView is a SIC's signposting with its country's name in the
+// interface's language, and the interface's text for the "sic" template.
+type sicView struct {
+	*profileView
+	CountryLabel string
+	P            *locale.Printer
 }
 
 type helpData struct {
@@ -515,14 +565,14 @@ func (p *Portal) handleHelp(w http.ResponseWriter, r *http.Request, q *req) {
 			d.Chosen = profiles.country(country)
 		}
 		for _, pv := range profiles.list {
-			d.Countries = append(d.Countries, countryOption{pv.Country, pv.CountryName, d.Chosen != nil && pv.Country == d.Chosen.Country})
+			d.Countries = append(d.Countries, countryOption{pv.Country, countryLabel(q.p, pv.Country), d.Chosen != nil && pv.Country == d.Chosen.Country})
 		}
-		title := "Get help / report"
+		title := q.p.T("portal.help.title")
 		if d.Chosen != nil {
-			title += ": " + d.Chosen.CountryName
+			title = q.p.T("portal.help.title_country", "country", countryLabel(q.p, d.Chosen.Country))
 		}
 		v := p.newView(q, title, "help")
-		v.Canonical = q.base + "/help"
+		v.Canonical = q.canonical("/help")
 		v.Data = d
 		return p.html("help", v, http.StatusOK)
 	})

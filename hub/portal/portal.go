@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,7 @@ type Config struct {
 func ValidateMinisiteHosts(m map[string]string) error {
 	var errs []error
 	for host, site := range m {
-		if _, ok := minisiteInfo[site]; !ok {
+		if !slices.Contains(minisiteOrder, site) {
 			errs = append(errs, fmt.Errorf("minisite host %q: %q is not a minisite (sid, youth, pocc)", host, site))
 		}
 		if host == "" || strings.ContainsAny(host, "/ ") {
@@ -89,6 +90,8 @@ type Portal struct {
 	running atomic.Bool
 
 	matches matchCache
+	// langs are the interface languages (i18n.go).
+	langs *interfaceLangs
 	// fragments are pieces of pages rendered once (fragments.go).
 	fragments    fragmentCache
 	rowCache     rowCache
@@ -135,6 +138,10 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 	if err != nil {
 		return nil, fmt.Errorf("open portal: %w", err)
 	}
+	langs, err := loadInterfaceLangs()
+	if err != nil {
+		return nil, fmt.Errorf("open portal: %w", err)
+	}
 	tmpl, err := parseTemplates()
 	if err != nil {
 		db.Close()
@@ -148,6 +155,7 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 		eng:      newEngine(),
 		now:      now,
 		tmpl:     tmpl,
+		langs:    langs,
 		cache:    newPageCache(cfg.PageCacheBytes),
 		oaiID:    oaiNamespace(cfg.PublicURL),
 		static:   loadStatic(),
@@ -329,4 +337,4 @@ func (p *Portal) refreshNextDue(ctx context.Context) error {
 }
 
 // ValidMinisite reports whether s names a minisite.
-func ValidMinisite(s string) bool { _, ok := minisiteInfo[s]; return ok }
+func ValidMinisite(s string) bool { return slices.Contains(minisiteOrder, s) }

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"cmp"
+	"github.com/bikfed/bikfed/internal/locale"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +16,7 @@ type resourceData struct {
 	Shown         shown
 	Original      string
 	OriginalName  string
+	OriginalLabel string
 	OriginalHref  string
 	Offer         *offer
 	Versions      []version
@@ -33,13 +35,15 @@ type resourceData struct {
 }
 
 type shown struct {
-	Lang, LangName, Title, URL, By string
-	Paragraphs                     []string
-	Translation, Machine           bool
-	PostEdited, Reviewed, Outdated bool
+	// LangName is the language's name in itself, LangLabel in the
+	// interface's language.
+	Lang, LangName, LangLabel, Title, URL, By string
+	Paragraphs                                []string
+	Translation, Machine                      bool
+	PostEdited, Reviewed, Outdated            bool
 }
 
-type offer struct{ Lang, Name, Href string }
+type offer struct{ Lang, Name, Label, Href string }
 
 type version struct {
 	Lang, Name, Href, Note string
@@ -113,29 +117,34 @@ func (p *Portal) handleResource(w http.ResponseWriter, r *http.Request, q *req, 
 			return nil, err
 		}
 		best := bestTranslations(ts)
+		// Asked for by ?lang=, or else the interface's language when a
+		// translation into it exists.
 		chosen := row.Language
 		if _, ok := best[asked]; ok {
 			chosen = asked
+		} else if _, ok := best[q.lang]; ok && asked == "" {
+			chosen = q.lang
 		}
 		profiles := p.profiles(ctx)
 		self := q.prefix + "/resources/" + row.ID
 		d := resourceData{
-			Original:     row.Language,
-			OriginalName: languageName(row.Language),
-			OriginalHref: self,
-			Self:         self,
-			Owner:        row.Owner,
-			Publisher:    profiles.publisher(row.Owner),
-			TypeLabel:    humanize(row.Type),
-			Ages:         ages(row.AgeMin, row.AgeMax),
-			Audiences:    joinHuman(row.Audiences),
-			Topics:       joinHuman(row.Topics),
-			Licence:      row.Licence,
-			Updated:      dateLabel(row.Updated),
-			UpdatedISO:   row.Updated.Format(time.RFC3339),
+			Original:      row.Language,
+			OriginalName:  languageName(row.Language),
+			OriginalLabel: langLabel(q.p, row.Language),
+			OriginalHref:  self,
+			Self:          self,
+			Owner:         row.Owner,
+			Publisher:     profiles.publisher(row.Owner),
+			TypeLabel:     vocabLabel(q.p, "type", row.Type),
+			Ages:          ages(row.AgeMin, row.AgeMax),
+			Audiences:     joinLabels(q.p, "audience", row.Audiences),
+			Topics:        joinLabels(q.p, "topic", row.Topics),
+			Licence:       row.Licence,
+			Updated:       q.p.Date(row.Updated),
+			UpdatedISO:    row.Updated.Format(time.RFC3339),
 		}
 		if t, ok := best[chosen]; ok && chosen != row.Language {
-			d.Shown = shown{Lang: t.Language, LangName: languageName(t.Language), Title: t.Title, URL: cmp.Or(t.URL, row.URL),
+			d.Shown = shown{Lang: t.Language, LangName: languageName(t.Language), LangLabel: langLabel(q.p, t.Language), Title: t.Title, URL: cmp.Or(t.URL, row.URL),
 				Paragraphs: paragraphs(cmp.Or(t.Description, row.Description)), Translation: true,
 				Machine: t.Method != "human", PostEdited: t.Method == "post-edited", Reviewed: t.Review == "reviewed",
 				Outdated: t.Outdated, By: profiles.publisher(t.Owner)}
@@ -144,11 +153,11 @@ func (p *Portal) handleResource(w http.ResponseWriter, r *http.Request, q *req, 
 				Paragraphs: paragraphs(row.Description)}
 		}
 		if offered != "" && offered != chosen {
-			d.Offer = &offer{Lang: offered, Name: languageName(offered), Href: self + "?lang=" + url.QueryEscape(offered)}
+			d.Offer = &offer{Lang: offered, Name: languageName(offered), Label: langLabel(q.p, offered), Href: self + "?lang=" + url.QueryEscape(offered)}
 		}
 		v := p.newView(q, d.Shown.Title, "resources")
 		v.Description = summary(d.Shown.firstParagraph(), 200)
-		canonical := q.base + self
+		canonical := q.canonical(q.sp + "/resources/" + row.ID)
 		if chosen != row.Language {
 			canonical += "?lang=" + url.QueryEscape(chosen)
 		}
@@ -161,7 +170,7 @@ func (p *Portal) handleResource(w http.ResponseWriter, r *http.Request, q *req, 
 			d.Versions = append(d.Versions, version{Lang: lang, Name: languageName(lang), Href: href, Note: note, Current: lang == chosen})
 			v.Alternates = append(v.Alternates, altLink{lang, q.base + href})
 		}
-		addVersion(row.Language, "original")
+		addVersion(row.Language, q.p.T("portal.resource.note.original"))
 		langs := make([]string, 0, len(best))
 		for l := range best {
 			if l != row.Language {
@@ -173,10 +182,10 @@ func (p *Portal) handleResource(w http.ResponseWriter, r *http.Request, q *req, 
 			t := best[l]
 			var notes []string
 			if t.Method != "human" {
-				notes = append(notes, "machine translation")
+				notes = append(notes, q.p.T("portal.resource.note.machine"))
 			}
 			if t.Outdated {
-				notes = append(notes, "outdated")
+				notes = append(notes, q.p.T("portal.resource.note.outdated"))
 			}
 			addVersion(l, strings.Join(notes, ", "))
 		}
@@ -205,15 +214,12 @@ func blobHref(b protocol.BlobRef) string {
 	return "/files/" + b.SHA256 + "/" + url.PathEscape(b.Name)
 }
 
-func joinHuman(terms []string) string {
+// joinLabels is the labels of a vocabulary's terms in p's language, as a
+// list.
+func joinLabels(p *locale.Printer, kind string, terms []string) string {
 	out := make([]string, len(terms))
 	for i, t := range terms {
-		out[i] = humanize(t)
-	}
-	if len(out) > 0 {
-		for i := 1; i < len(out); i++ {
-			out[i] = strings.ToLower(out[i][:1]) + out[i][1:]
-		}
+		out[i] = vocabLabel(p, kind, t)
 	}
 	return strings.Join(out, ", ")
 }

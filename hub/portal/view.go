@@ -11,24 +11,43 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/text/language"
 
+	"github.com/bikfed/bikfed/internal/locale"
 	"github.com/bikfed/bikfed/protocol"
 )
 
 // req is what every handler needs to know about a request.
 type req struct {
-	r      *http.Request
+	r *http.Request
+	// lang is the interface language; chosen says the path named it (as
+	// lp, "/fr"), rather than Accept-Language.
+	lang   string
+	chosen bool
+	lp     string
+	p      *locale.Printer
 	site   string // minisite of the view, "" for the portal
-	prefix string // "/sid" when the minisite is chosen by path
+	sp     string // "/sid" when the minisite is chosen by path
+	prefix string // lp + sp: what the view's own links start with
 	path   string // the path under the prefix
 	prefs  []language.Tag
-	ui     string
 	base   string // absolute URL of the portal's root
 	host   string
 }
+
+// clp is the language prefix of canonical addresses: none for English,
+// whose pages live at the unprefixed addresses, the language's otherwise.
+func (q *req) clp() string {
+	if q.lang == locale.Fallback {
+		return ""
+	}
+	return "/" + q.lang
+}
+
+// canonical is the absolute canonical address of pathInLang, a path under
+// the language prefix ("/news", "/sid/resources?…").
+func (q *req) canonical(pathInLang string) string { return q.base + q.clp() + pathInLang }
 
 // siteBase is the absolute URL of the view's root (the minisite's, if any).
 func (q *req) siteBase() string { return q.base + q.prefix }
@@ -36,7 +55,7 @@ func (q *req) siteBase() string { return q.base + q.prefix }
 // key starts a cache key: everything about the request that any response
 // depends on besides its own parameters.
 func (q *req) key(kind string) string {
-	return kind + "|" + q.host + "|" + q.site + "|" + q.prefix + "|" + q.ui
+	return kind + "|" + q.host + "|" + q.site + "|" + q.prefix + "|" + q.lang
 }
 
 // view is the data of the layout.
@@ -50,8 +69,7 @@ type view struct {
 	Home        string
 	Section     string
 	UILang      string
-	HelpLocal   string
-	SearchLabel string
+	Lp          string
 	HelpURL     string
 	StaticCSS   string
 	Alternates  []altLink
@@ -60,6 +78,10 @@ type view struct {
 	Minisites   []minisite
 	Data        any
 
+	// Langs is the language chooser: the page in every interface language.
+	Langs []langLink
+	P     *locale.Printer
+
 	// NavHTML and FootHTML are the layout's "nav" and "foot", rendered
 	// once for each view they show (fragments.go).
 	NavHTML, FootHTML template.HTML
@@ -67,40 +89,50 @@ type view struct {
 
 type altLink struct{ Lang, Href string }
 
-type feedLink struct{ Type, Title, Href string }
+// langLink is the page in one interface language, named in that language.
+type langLink struct {
+	Lang, Name, Href string
+	Current          bool
+}
 
-// minisiteList is every minisite in order, for the layout's navigation.
-var minisiteList = func() []minisite {
-	out := make([]minisite, 0, len(minisiteOrder))
-	for _, s := range minisiteOrder {
-		out = append(out, minisiteInfo[s])
-	}
-	return out
-}()
+// T is the view's interface text: templates write {{$.T "portal.x"}}.
+func (v *view) T(id string, args ...any) string { return v.P.T(id, args...) }
+
+// N is the form of a counted message that fits n.
+func (v *view) N(id string, n int, args ...any) string { return v.P.N(id, n, args...) }
+
+type feedLink struct{ Type, Title, Href string }
 
 func (p *Portal) newView(q *req, title, section string) *view {
 	v := &view{
-		Title:       title,
-		SiteName:    "Better Internet for Kids",
-		Prefix:      q.prefix,
-		Home:        q.prefix + "/",
-		Section:     section,
-		UILang:      q.ui,
-		SearchLabel: uiLabels["en"]["search"],
-		HelpURL:     "/help",
-		StaticCSS:   p.static.cssPath,
+		Title:     title,
+		SiteName:  q.p.T("portal.site.name"),
+		Prefix:    q.prefix,
+		Home:      q.prefix + "/",
+		Section:   section,
+		UILang:    q.p.Tag(),
+		Lp:        q.lp,
+		HelpURL:   q.lp + "/help",
+		StaticCSS: p.static.cssPath,
+		P:         q.p,
 	}
-	if q.ui != "en" {
-		v.HelpLocal = uiLabels[q.ui]["help"]
-		v.SearchLabel = uiLabels[q.ui]["search"] + " / " + v.SearchLabel
-	}
-	v.Minisites = minisiteList
+	v.Minisites = minisiteViews(q.p)
 	if q.site != "" {
-		m := minisiteInfo[q.site]
+		m := minisiteView(q.p, q.site)
 		v.Site = &m
 		v.SiteName = m.Name
 	}
-	v.Feeds = []feedLink{{"application/atom+xml", "Latest resources (Atom)", q.prefix + "/feed.atom"}}
+	v.Feeds = []feedLink{{"application/atom+xml", q.p.T("portal.feed.latest"), q.prefix + "/feed.atom"}}
+	// The page in each interface language: the same path and query
+	// under that language's prefix, English's being none.
+	rest := strings.TrimPrefix(q.r.URL.Path, q.lp)
+	if q.r.URL.RawQuery != "" {
+		rest += "?" + q.r.URL.RawQuery
+	}
+	for _, l := range p.langs.list {
+		href := "/" + l + rest
+		v.Langs = append(v.Langs, langLink{Lang: l, Name: languageName(l), Href: href, Current: l == q.lang})
+	}
 	return v
 }
 
@@ -110,11 +142,15 @@ func (p *Portal) html(name string, v *view, status int) (*response, error) {
 	if v.Site != nil {
 		site = v.Site.ID
 	}
-	navKey := strings.Join([]string{v.Home, site, v.HelpURL, v.HelpLocal, v.UILang, v.Prefix, v.Section}, "\x00")
-	if v.NavHTML, err = p.fragment(name, "nav", navKey, v); err != nil {
+	var nav strings.Builder
+	nav.WriteString(strings.Join([]string{v.Home, site, v.HelpURL, v.UILang, v.Prefix, v.Section}, "\x00"))
+	for _, l := range v.Langs {
+		nav.WriteString("\x00" + l.Href)
+	}
+	if v.NavHTML, err = p.fragment(name, "nav", nav.String(), v); err != nil {
 		return nil, err
 	}
-	if v.FootHTML, err = p.fragment(name, "foot", v.Prefix, v); err != nil {
+	if v.FootHTML, err = p.fragment(name, "foot", v.UILang+"\x00"+v.Prefix, v); err != nil {
 		return nil, err
 	}
 	body, err := p.tmpl.render(name, v)
@@ -159,8 +195,8 @@ func (p *Portal) cards(ctx context.Context, q *req, rows []*resourceRow) []card 
 			Title:     r.Title,
 			Summary:   r.summary,
 			Lang:      r.Language,
-			TypeLabel: humanize(r.Type),
-			Ages:      ages(r.AgeMin, r.AgeMax),
+			TypeLabel: vocabLabel(q.p, "type", r.Type),
+			Ages:      q.p.T("portal.card.ages", "ages", ages(r.AgeMin, r.AgeMax)),
 			Publisher: profiles.publisher(r.Owner),
 			Langs:     r.langs,
 		})
@@ -265,8 +301,6 @@ func paragraphs(s string) []string {
 	}
 	return out
 }
-
-func dateLabel(t time.Time) string { return t.UTC().Format("2 January 2006") }
 
 // link builds a path with query parameters.
 func link(path string, v url.Values) string {

@@ -98,7 +98,16 @@ func TestCatalogues_MatchEnglish(t *testing.T) {
 	}
 	for lang, c := range cats {
 		t.Run(lang, func(t *testing.T) {
+			// The portal offers only the languages that have its part, and
+			// a language that has it has all of it.
+			portal := false
+			for id := range c.messages {
+				portal = portal || strings.HasPrefix(id, "portal.")
+			}
 			for id := range en.messages {
+				if !portal && strings.HasPrefix(id, "portal.") {
+					continue
+				}
 				if _, ok := c.messages[id]; !ok {
 					t.Errorf("%s lacks %q", lang, id)
 				}

@@ -191,6 +191,18 @@ func (b *Bundle) Languages() []string { return slices.Clone(b.langs) }
 // Has reports whether lang has a catalogue.
 func (b *Bundle) Has(lang string) bool { return b.catalogues[lang] != nil }
 
+// Defines reports whether lang's own catalogue has message id, without
+// falling back to English: a surface offers a language when its catalogue
+// has that surface's messages.
+func (b *Bundle) Defines(lang, id string) bool {
+	c := b.catalogues[lang]
+	if c == nil {
+		return false
+	}
+	_, ok := c.messages[id]
+	return ok
+}
+
 // Printer returns the printer of lang, or of Fallback if lang has no
 // catalogue.
 func (b *Bundle) Printer(lang string) *Printer {
