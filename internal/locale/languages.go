@@ -75,9 +75,10 @@ func selfName(code string) string {
 var aliases = map[string]string{"nb": "no", "nn": "no"}
 
 // ConsoleParts are the catalogue parts the hub console shows, besides the
-// top level.
+// top level. Its sign-in pages offer passkeys, whose text is the passkey
+// part's, shared with the workspace.
 func ConsoleParts() []string {
-	return []string{"console", "console-community", "console-moderation"}
+	return []string{"console", "console-community", "console-moderation", "passkey"}
 }
 
 // WorkspaceParts are the catalogue parts the node workspace, its sign-in
