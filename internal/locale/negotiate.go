@@ -99,6 +99,13 @@ func parseAcceptLanguage(h string) []language.Tag {
 	return tags
 }
 
+// Choice returns the offered language an explicit choice names, as a code
+// or a BCP 47 tag (pt-BR names pt, nn names no), and whether there is one.
+func (b *Bundle) Choice(choice string) (string, bool) {
+	lang := b.exact(choice)
+	return lang, lang != ""
+}
+
 // exact returns the offered language that choice names, or "".
 func (b *Bundle) exact(choice string) string {
 	if choice == "" || len(choice) > 35 {
