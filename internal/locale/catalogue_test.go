@@ -306,11 +306,16 @@ func TestPluralRule_categories(t *testing.T) {
 		"sl": {One, Two, Few, Other}, "lv": {Zero, One, Other},
 		"ga": {One, Two, Few, Many, Other}, "mt": {One, Two, Few, Many, Other},
 	}
+	all := allLanguages(t)
 	for _, l := range InterfaceLanguages() {
 		t.Run(l.Code, func(t *testing.T) {
 			got := wholeNumberCategories(t, l.Tag)
 			if !slices.Equal(got, want[l.Code]) {
 				t.Errorf("%v, want %v", got, want[l.Code])
+			}
+			// In the bundle of all 28, each language gets its own rule.
+			if loaded := all.s.compiled[l.Code].rule.categories; !slices.Equal(loaded, got) {
+				t.Errorf("loaded with the others: %v, alone %v", loaded, got)
 			}
 		})
 	}
