@@ -248,11 +248,15 @@ func (s *store) compile(c *catalogue) error {
 		plain: make(map[string]string), rich: make(map[string]*entry)}
 	for id, m := range c.messages {
 		if m.plural == nil {
-			if t := parseText(m.text); len(t.parts) == 1 && t.parts[0].name == "" || t.src == "" {
+			if !strings.Contains(m.text, "{") {
 				cc.plain[id] = m.text
 				continue
 			}
-			cc.rich[id] = &entry{forms: map[string]*Text{Other: parseText(m.text)}, from: cc}
+			if t := parseText(m.text); t.hasPlaceholders() {
+				cc.rich[id] = &entry{forms: map[string]*Text{Other: t}, from: cc}
+				continue
+			}
+			cc.plain[id] = m.text
 			continue
 		}
 		for _, cat := range rule.categories {

@@ -86,10 +86,14 @@ func (t *Text) Execute(data any) (string, error) {
 	return "", fmt.Errorf("locale: template data is %T, want a map or pairs", data)
 }
 
+func (t *Text) hasPlaceholders() bool {
+	return len(t.parts) > 0 && (len(t.parts) > 1 || t.parts[0].name != "")
+}
+
 // fill writes the text in one pass, so a value is never read for
 // placeholders.
 func (t *Text) fill(value func(string) (string, bool)) string {
-	if len(t.parts) == 1 && t.parts[0].name == "" {
+	if !t.hasPlaceholders() {
 		return t.src
 	}
 	var sb strings.Builder

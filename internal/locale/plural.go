@@ -1,6 +1,7 @@
 package locale
 
 import (
+	"math"
 	"strconv"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
@@ -75,9 +76,16 @@ func newPluralRule(l *i18n.Localizer) (*pluralRule, error) {
 }
 
 func (r *pluralRule) ask(n uint64) (string, error) {
+	// go-i18n reads an int64 faster than a string, and a count beyond
+	// one goes as a string.
+	var pc any = strconv.FormatUint(n, 10)
+	if n <= math.MaxInt64 {
+		pc = int64(n)
+	}
 	return r.localizer.Localize(&i18n.LocalizeConfig{
 		MessageID:      probeID,
-		PluralCount:    strconv.FormatUint(n, 10),
+		PluralCount:    pc,
+		TemplateData:   pc, // any, so that go-i18n makes no map of its own
 		TemplateParser: template.IdentityParser{},
 	})
 }
