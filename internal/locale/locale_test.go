@@ -88,6 +88,15 @@ func TestPrinter_fallsBackToEnglish(t *testing.T) {
 	if got := p.N("b", 0); got != "0 bs" {
 		t.Errorf("N: got %q", got)
 	}
+	// So it is for a count go-i18n picks the form of.
+	if got := p.N("b", 1000000); got != "1000000 bs" {
+		t.Errorf("N large: got %q", got)
+	}
+}
+
+// substitute fills text's placeholders from vals, as Printer.T does.
+func substitute(text string, vals map[string]string) string {
+	return parseText(text).fill(func(name string) (string, bool) { v, ok := vals[name]; return v, ok })
 }
 
 func TestSubstitute(t *testing.T) {

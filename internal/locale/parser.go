@@ -136,8 +136,3 @@ func text(v any) string {
 	}
 	return fmt.Sprint(v)
 }
-
-// substitute fills text's placeholders from vals.
-func substitute(text string, vals map[string]string) string {
-	return parseText(text).fill(func(name string) (string, bool) { v, ok := vals[name]; return v, ok })
-}
