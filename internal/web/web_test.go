@@ -310,7 +310,8 @@ func TestSite_Locale(t *testing.T) {
 	}{
 		{"?lang=pt-BR", "pt", `<html lang="pt-PT">`},
 		{"?lang=fr", "fr", `<html lang="fr">`},
-		{"?lang=sv", "", `<html lang="nl">`}, // not offered: Accept-Language decides
+		{"?lang=sv", "sv", `<html lang="sv">`},
+		{"?lang=ja", "", `<html lang="nl">`}, // not offered: Accept-Language decides
 		{"", "", `<html lang="nl">`},
 	} {
 		r := httptest.NewRequest("GET", "/"+tc.query, nil)
