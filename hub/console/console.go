@@ -82,6 +82,8 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
+	// The console speaks only the languages it can show whole.
+	bundle = bundle.For(locale.ConsoleParts()...)
 	key, err := h.ConsoleFormKey()
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)

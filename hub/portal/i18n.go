@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"slices"
 	"strings"
 	"sync"
 
@@ -11,60 +10,28 @@ import (
 	"github.com/bikfed/bikfed/internal/locale"
 )
 
-// portalMessage is a message every portal catalogue has: a language is an
-// interface language of the portal when its catalogue has the portal's
-// part, and the catalogue tests hold that part complete.
-const portalMessage = "portal.site.name"
-
-// interfaceLangs are the portal's interface languages, English first, and
-// a matcher over them for Accept-Language.
+// interfaceLangs are the portal's interface languages, English first.
 type interfaceLangs struct {
-	bundle  *locale.Bundle
-	en      *locale.Printer
-	list    []string
-	set     map[string]bool
-	matcher language.Matcher
+	bundle *locale.Bundle
+	en     *locale.Printer
+	list   []string
+	set    map[string]bool
 }
 
+// loadInterfaceLangs reads the catalogues; the portal offers the languages
+// complete for its part (and the top level's dates and numbers).
 func loadInterfaceLangs() (*interfaceLangs, error) {
-	b, err := locale.Load()
+	all, err := locale.Load()
 	if err != nil {
 		return nil, err
 	}
+	b := all.For(locale.PortalParts()...)
 	il := &interfaceLangs{bundle: b, en: b.Printer(locale.Fallback), set: make(map[string]bool)}
-	var tags []language.Tag
 	for _, l := range b.Languages() {
-		if !b.Defines(l, portalMessage) {
-			continue
-		}
 		il.list = append(il.list, l)
 		il.set[l] = true
-		tags = append(tags, language.Make(l))
 	}
-	il.matcher = language.NewMatcher(tags)
 	return il, nil
-}
-
-// negotiate picks the visitor's interface language from their preferences,
-// English when none is offered.
-func (il *interfaceLangs) negotiate(prefs []language.Tag) string {
-	if len(prefs) == 0 {
-		return locale.Fallback
-	}
-	// The catalogue "no" is written in Bokmål; CLDR's matcher takes nb for
-	// closer to Danish than to "no", so both written Norwegians are named
-	// "no" here.
-	prefs = slices.Clone(prefs)
-	for i, t := range prefs {
-		if b, _ := t.Base(); b.String() == "nb" || b.String() == "nn" {
-			prefs[i] = language.Norwegian
-		}
-	}
-	_, i, conf := il.matcher.Match(prefs...)
-	if conf == language.No {
-		return locale.Fallback
-	}
-	return il.list[i]
 }
 
 // splitLang takes an interface language off the front of path: "/fr/help"

@@ -158,7 +158,7 @@ func (p *Portal) newReq(r *http.Request) *req {
 	switch {
 	case q.chosen:
 	case isPage(q.path):
-		q.lang = p.langs.negotiate(q.prefs)
+		q.lang = p.langs.bundle.Match(r.Header.Get("Accept-Language"))
 	default:
 		// Machine-readable outputs have one address and speak English.
 		q.lang = locale.Fallback

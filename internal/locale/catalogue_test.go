@@ -1,12 +1,19 @@
 package locale
 
 import (
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"maps"
 	"path"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"github.com/nicksnyder/go-i18n/v2/i18n/template"
+	"golang.org/x/text/language"
 )
 
 func mustLoad(t testing.TB) *Bundle {
@@ -18,36 +25,55 @@ func mustLoad(t testing.TB) *Bundle {
 	return b
 }
 
-// readCatalogues parses every embedded catalogue file on its own, so that
-// a mistake in one is reported by name, and joins the files of each
-// language.
-func readCatalogues(t *testing.T) map[string]*catalogue {
+func catalogueFS(t testing.TB) fs.FS {
 	t.Helper()
 	sub, err := fs.Sub(embedded, "catalogues")
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, err := catalogueFiles(sub)
-	if err != nil {
+	return sub
+}
+
+// requiredLangs must have every file, of the console's parts and of the
+// workspace's and the top level. More languages may come, each file
+// complete.
+var requiredLangs = []string{"en", "nl", "fr", "de", "fi", "pt"}
+
+// wholeNumberCategories asks go-i18n itself which plural categories its
+// CLDR rule for tag picks for whole numbers: every number to 20,000, then
+// samples to 10,000,000 with every round hundred thousand among them. Other
+// is always among them: Polish and Ukrainian keep it for fractions, and
+// go-i18n falls back to it.
+func wholeNumberCategories(t testing.TB, tag string) []string {
+	t.Helper()
+	b := i18n.NewBundle(language.English)
+	if err := b.AddMessages(language.Make(tag), probe); err != nil {
 		t.Fatal(err)
 	}
-	out := make(map[string]*catalogue)
-	for _, name := range names {
-		lang := strings.TrimSuffix(path.Base(name), ".json")
-		data, err := fs.ReadFile(sub, name)
+	loc := i18n.NewLocalizer(b, tag)
+	seen := map[string]bool{Other: true}
+	ask := func(n int) {
+		cat, err := loc.Localize(&i18n.LocalizeConfig{MessageID: probeID, PluralCount: n, TemplateParser: template.IdentityParser{}})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s %d: %v", tag, n, err)
 		}
-		c, err := parseCatalogue(lang, data)
-		if err != nil {
-			t.Errorf("catalogue %s: %v", name, err)
-			continue
+		seen[cat] = true
+	}
+	for n := range 20000 {
+		ask(n)
+	}
+	for n := 20000; n <= 10_000_000; n += 9973 {
+		ask(n)
+	}
+	for n := 100_000; n <= 10_000_000; n += 100_000 {
+		ask(n)
+		ask(n + 1)
+	}
+	var out []string
+	for _, c := range categoryOrder {
+		if seen[c] {
+			out = append(out, c)
 		}
-		if have := out[lang]; have != nil {
-			maps.Copy(have.messages, c.messages)
-			continue
-		}
-		out[lang] = c
 	}
 	return out
 }
@@ -61,8 +87,7 @@ type shape struct {
 	all, everyForm []string
 }
 
-func shapeOf(t *testing.T, m message) shape {
-	t.Helper()
+func shapeOf(m message) shape {
 	if m.plural == nil {
 		ph, _ := placeholders(m.text)
 		return shape{all: ph, everyForm: ph}
@@ -85,51 +110,220 @@ func shapeOf(t *testing.T, m message) shape {
 	return s
 }
 
-func TestCatalogues_MatchEnglish(t *testing.T) {
-	cats := readCatalogues(t)
-	en := cats[Fallback]
-	if en == nil {
-		t.Fatal("no English catalogue")
+// checkCatalogues lists every way the catalogue files of fsys differ from
+// English's, part by part, naming file and id. Any file of an interface
+// language is checked; the required languages must have every part.
+func checkCatalogues(t testing.TB, fsys fs.FS, required []string) []string {
+	t.Helper()
+	names, err := catalogueFiles(fsys)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"en", "nl", "fr", "de", "fi", "pt"} {
-		if cats[want] == nil {
-			t.Errorf("no catalogue for %s", want)
+	byPart := make(map[string]map[string]string) // part → lang → file
+	for _, name := range names {
+		part := partOf(name)
+		if byPart[part] == nil {
+			byPart[part] = make(map[string]string)
 		}
+		byPart[part][strings.TrimSuffix(path.Base(name), ".json")] = name
 	}
-	for lang, c := range cats {
-		t.Run(lang, func(t *testing.T) {
-			// The portal offers only the languages that have its part, and
-			// a language that has it has all of it.
-			portal := false
-			for id := range c.messages {
-				portal = portal || strings.HasPrefix(id, "portal.")
+	read := func(name string) map[string]message {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs map[string]message
+		if err := json.Unmarshal(data, &msgs); err != nil {
+			return nil
+		}
+		return msgs
+	}
+	categories := make(map[string][]string)
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	for _, part := range slices.Sorted(maps.Keys(byPart)) {
+		files := byPart[part]
+		enFile, ok := files[Fallback]
+		if !ok {
+			bad("part %q has no English file", part)
+			continue
+		}
+		en := read(enFile)
+		need := required
+		if slices.Contains(PortalParts(), part) {
+			// The public portal speaks every interface language.
+			need = nil
+			for _, l := range InterfaceLanguages() {
+				need = append(need, l.Code)
 			}
-			for id := range en.messages {
-				if !portal && strings.HasPrefix(id, "portal.") {
-					continue
-				}
-				if _, ok := c.messages[id]; !ok {
-					t.Errorf("%s lacks %q", lang, id)
+		}
+		for _, lang := range need {
+			if _, ok := files[lang]; !ok {
+				bad("%s: no %s.json", path.Dir(enFile), lang)
+			}
+		}
+		for _, lang := range slices.Sorted(maps.Keys(files)) {
+			file := files[lang]
+			l, ok := LanguageOf(lang)
+			if !ok {
+				bad("%s: %q is not an interface language", file, lang)
+				continue
+			}
+			msgs := read(file)
+			if msgs == nil {
+				bad("%s: not a catalogue", file)
+				continue
+			}
+			if categories[lang] == nil {
+				categories[lang] = wholeNumberCategories(t, l.Tag)
+			}
+			for _, id := range slices.Sorted(maps.Keys(en)) {
+				if _, ok := msgs[id]; !ok {
+					bad("%s: lacks %q", file, id)
 				}
 			}
-			for id, m := range c.messages {
-				em, ok := en.messages[id]
+			for _, id := range slices.Sorted(maps.Keys(msgs)) {
+				m := msgs[id]
+				em, ok := en[id]
 				if !ok {
-					t.Errorf("%s has %q, which English lacks", lang, id)
+					bad("%s: has %q, which English lacks", file, id)
 					continue
 				}
-				got, want := shapeOf(t, m), shapeOf(t, em)
+				got, want := shapeOf(m), shapeOf(em)
 				switch {
 				case got.plural != want.plural:
-					t.Errorf("%s %q: plural forms %v, English %v", lang, id, got.plural, want.plural)
+					bad("%s: %q: plural forms %v, English %v", file, id, got.plural, want.plural)
 				case !slices.Equal(got.all, want.all):
-					t.Errorf("%s %q: placeholders %v, English has %v", lang, id, got.all, want.all)
+					bad("%s: %q: placeholders %v, English has %v", file, id, got.all, want.all)
 				case !slices.Equal(got.everyForm, want.everyForm):
-					t.Errorf("%s %q: placeholders in every form %v, English has %v", lang, id, got.everyForm, want.everyForm)
+					bad("%s: %q: placeholders in every form %v, English has %v", file, id, got.everyForm, want.everyForm)
+				}
+				if m.plural != nil {
+					have := slices.Sorted(maps.Keys(m.plural))
+					want := slices.Clone(categories[lang])
+					slices.Sort(want)
+					if !slices.Equal(have, want) {
+						bad("%s: %q: plural forms %v, %s's rule has %v", file, id, have, lang, categories[lang])
+					}
 				}
 				if m.plural == nil && strings.TrimSpace(m.text) == "" && !strings.HasPrefix(id, "number.") {
-					t.Errorf("%s %q is empty", lang, id)
+					bad("%s: %q is empty", file, id)
 				}
+			}
+		}
+	}
+	for _, part := range append(append(append([]string{TopLevel}, ConsoleParts()...), WorkspaceParts()...), PortalParts()...) {
+		if byPart[part] == nil {
+			bad("no part %q", part)
+		}
+	}
+	return problems
+}
+
+func TestCatalogues_MatchEnglish(t *testing.T) {
+	for _, p := range checkCatalogues(t, catalogueFS(t), requiredLangs) {
+		t.Error(p)
+	}
+}
+
+// withLanguage copies fsys and gives lang, in every part, a copy of
+// English: a complete catalogue for a language whose plural rule is
+// English's.
+func withLanguage(t *testing.T, fsys fs.FS, lang string) fstest.MapFS {
+	t.Helper()
+	out := fstest.MapFS{}
+	names, err := catalogueFiles(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = &fstest.MapFile{Data: data}
+		if path.Base(name) == "en.json" {
+			out[path.Join(path.Dir(name), lang+".json")] = &fstest.MapFile{Data: data}
+		}
+	}
+	return out
+}
+
+// A complete new language passes the catalogue test and is offered with
+// no change of code; one message less and the test names it.
+func TestCatalogues_newLanguage(t *testing.T) {
+	fsys := withLanguage(t, catalogueFS(t), "sv")
+	if ps := checkCatalogues(t, fsys, requiredLangs); len(ps) > 0 {
+		t.Fatalf("complete Swedish: %v", ps)
+	}
+	b, err := LoadFS(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(b.LanguagesOf(WorkspaceParts()...), "sv") || !slices.Contains(b.LanguagesOf(ConsoleParts()...), "sv") {
+		t.Errorf("sv not offered: %v", b.LanguagesOf(WorkspaceParts()...))
+	}
+	if got := b.Printer("sv").Name(); got != "svenska" {
+		t.Errorf("name %q", got)
+	}
+
+	var en map[string]any
+	if err := json.Unmarshal(fsys["youth/en.json"].Data, &en); err != nil {
+		t.Fatal(err)
+	}
+	id := slices.Sorted(maps.Keys(en))[0]
+	delete(en, id)
+	en["youth.no.such.message"] = "extra {thing}"
+	data, err := json.Marshal(en)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys["youth/sv.json"] = &fstest.MapFile{Data: data}
+	ps := checkCatalogues(t, fsys, requiredLangs)
+	want := []string{
+		fmt.Sprintf("youth/sv.json: lacks %q", id),
+		`youth/sv.json: has "youth.no.such.message", which English lacks`,
+	}
+	if !slices.Equal(ps, want) {
+		t.Errorf("problems %q, want %q", ps, want)
+	}
+	b, err = LoadFS(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(b.LanguagesOf(WorkspaceParts()...), "sv") {
+		t.Error("incomplete sv offered for the workspace")
+	}
+	if !slices.Contains(b.LanguagesOf(ConsoleParts()...), "sv") {
+		t.Error("sv, complete for the console, not offered there")
+	}
+}
+
+// Each of the 28 languages has the plural forms its CLDR rule picks for
+// whole numbers, as go-i18n applies it to the tag it is given.
+func TestPluralRule_categories(t *testing.T) {
+	want := map[string][]string{
+		"en": {One, Other}, "de": {One, Other}, "nl": {One, Other}, "fi": {One, Other},
+		"sv": {One, Other}, "da": {One, Other}, "et": {One, Other}, "el": {One, Other},
+		"bg": {One, Other}, "hu": {One, Other}, "no": {One, Other}, "is": {One, Other},
+		"fr": {One, Many, Other}, "pt": {One, Many, Other}, "it": {One, Many, Other}, "es": {One, Many, Other},
+		// Czech, Slovak and Lithuanian keep "many" for fractions.
+		"cs": {One, Few, Other}, "sk": {One, Few, Other}, "lt": {One, Few, Other},
+		"pl": {One, Few, Many, Other}, "uk": {One, Few, Many, Other},
+		"hr": {One, Few, Other}, "sr": {One, Few, Other}, "ro": {One, Few, Other},
+		"sl": {One, Two, Few, Other}, "lv": {Zero, One, Other},
+		"ga": {One, Two, Few, Many, Other}, "mt": {One, Two, Few, Many, Other},
+	}
+	all := allLanguages(t)
+	for _, l := range InterfaceLanguages() {
+		t.Run(l.Code, func(t *testing.T) {
+			got := wholeNumberCategories(t, l.Tag)
+			if !slices.Equal(got, want[l.Code]) {
+				t.Errorf("%v, want %v", got, want[l.Code])
+			}
+			// In the bundle of all 28, each language gets its own rule.
+			if loaded := all.s.compiled[l.Code].rule.categories; !slices.Equal(loaded, got) {
+				t.Errorf("loaded with the others: %v, alone %v", loaded, got)
 			}
 		})
 	}
@@ -143,10 +337,11 @@ func TestLoadFS(t *testing.T) {
 	}{
 		{"ok", map[string]string{"en.json": `{"a": "A {x}"}`}, ""},
 		{"no English", map[string]string{"nl.json": `{"a": "A"}`}, "fallback"},
-		{"not a language", map[string]string{"en.json": `{}`, "english.json": `{}`}, "not a language code"},
-		{"no plural rule", map[string]string{"en.json": `{}`, "ga.json": `{}`}, "no plural rule"},
+		{"not a language", map[string]string{"en.json": `{}`, "english.json": `{}`}, "not an interface language"},
+		{"not an interface language", map[string]string{"en.json": `{}`, "zu.json": `{}`}, "not an interface language"},
 		{"bad json", map[string]string{"en.json": `{"a": 1}`}, "malformed"},
-		{"foreign category", map[string]string{"en.json": `{"a": {"one": "x", "few": "y", "other": "z"}}`}, `"few"`},
+		{"unknown category", map[string]string{"en.json": `{"a": {"one": "x", "several": "y", "other": "z"}}`}, `"several" is not a plural category`},
+		{"foreign category", map[string]string{"en.json": `{"a": {"one": "x", "few": "y", "other": "z"}}`}, `"few" is not one of en's`},
 		{"missing category", map[string]string{"en.json": `{}`, "fr.json": `{"a": {"one": "x", "other": "z"}}`}, `"many" missing`},
 		{"bad placeholder", map[string]string{"en.json": `{"a": "hello {Name}"}`}, "malformed placeholder"},
 		{"split", map[string]string{"en.json": `{"a": "A"}`, "area/en.json": `{"b": "B"}`}, ""},

@@ -8,10 +8,10 @@ import (
 	"io/fs"
 	"path"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
 )
 
@@ -19,15 +19,19 @@ import (
 // else fits and for any message a catalogue lacks.
 const Fallback = "en"
 
+// TopLevel names the part held by the top-level <lang>.json files, which
+// every surface uses.
+const TopLevel = ""
+
 var (
-	ErrNoFallback     = errors.New("no catalogue for the fallback language")
-	ErrNoPluralRule   = errors.New("no plural rule for the language")
-	ErrBadCatalogue   = errors.New("malformed catalogue")
-	ErrBadPlaceholder = errors.New("malformed placeholder")
+	ErrNoFallback      = errors.New("no catalogue for the fallback language")
+	ErrUnknownLanguage = errors.New("not an interface language")
+	ErrBadCatalogue    = errors.New("malformed catalogue")
+	ErrBadPlaceholder  = errors.New("malformed placeholder")
 )
 
 // The catalogues of one language may be split over several files: the
-// top-level <lang>.json and <area>/<lang>.json for each part of the
+// top-level <lang>.json and <part>/<lang>.json for each part of the
 // interface, so that each part's text lives next to the rest of it.
 //
 //go:embed catalogues
@@ -51,19 +55,63 @@ func (m *message) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// i18nMessage is m as go-i18n holds it.
+func (m message) i18nMessage(id string) *i18n.Message {
+	if m.plural == nil {
+		return &i18n.Message{ID: id, Other: m.text}
+	}
+	p := m.plural
+	return &i18n.Message{ID: id, Zero: p[Zero], One: p[One], Two: p[Two], Few: p[Few], Many: p[Many], Other: p[Other]}
+}
+
+// catalogue is every file of one language, as read.
 type catalogue struct {
-	lang     string
+	Language
 	tag      language.Tag
-	rule     pluralRule
 	messages map[string]message
+	files    map[string]string   // id → the file that gives it
+	parts    map[string][]string // part → the ids of its file
+}
+
+// entry is a message as a printer writes it, parsed at load time.
+type entry struct {
+	forms  map[string]*Text // by plural category; Other alone if not plural
+	plural bool
+	from   *compiled // the language whose text this is: English for a message a catalogue lacks
+}
+
+// compiled is one language ready to print. A message that is plain text
+// (no placeholders, no plural forms) is resolved at load time, with
+// English standing in for any the language lacks, so that writing it is
+// one map lookup.
+type compiled struct {
+	lang      Language
+	plain     map[string]string
+	rich      map[string]*entry
+	rule      *pluralRule
+	localizer *i18n.Localizer
+	group     string // the thousands separator, "" for none
+	minGroup  int    // the fewest digits before a number is grouped
+	printer   *Printer
+}
+
+// store is what Load reads, shared by a bundle and its views.
+type store struct {
+	i18n       *i18n.Bundle
+	catalogues map[string]*catalogue
+	compiled   map[string]*compiled
 }
 
 // Bundle holds the catalogues of every language. It is read-only after
-// Load and safe for concurrent use.
+// Load and safe for concurrent use. A bundle offers languages (Languages,
+// Has, Match, FromRequest, Printer); For makes a view of it that offers
+// only the languages a surface's parts are complete in.
 type Bundle struct {
-	catalogues map[string]*catalogue
-	langs      []string // sorted, Fallback first
-	matcher    language.Matcher
+	s       *store
+	langs   []string // offered, in interface order, Fallback first
+	offered map[string]bool
+	tags    []language.Tag
+	matcher language.Matcher
 }
 
 // Load reads the catalogues embedded in the binary.
@@ -77,53 +125,43 @@ func Load() (*Bundle, error) {
 
 // LoadFS reads every *.json file at the top of fsys, and in its
 // directories one level down, as (part of) the catalogue of the language
-// its name gives. An id given twice for one language is an error.
+// its name gives, which must be an interface language. An id given twice
+// for one language is an error, and so is a plural message whose forms are
+// not those of its language's CLDR rule.
 func LoadFS(fsys fs.FS) (*Bundle, error) {
 	files, err := catalogueFiles(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("load catalogues: %w", err)
 	}
-	b := &Bundle{catalogues: make(map[string]*catalogue)}
+	s := &store{
+		i18n:       i18n.NewBundle(language.English),
+		catalogues: make(map[string]*catalogue),
+		compiled:   make(map[string]*compiled),
+	}
 	for _, name := range files {
-		lang := strings.TrimSuffix(path.Base(name), ".json")
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
+		if err := s.read(fsys, name); err != nil {
 			return nil, fmt.Errorf("load catalogue %s: %w", name, err)
-		}
-		c, err := parseCatalogue(lang, data)
-		if err != nil {
-			return nil, fmt.Errorf("load catalogue %s: %w", name, err)
-		}
-		have := b.catalogues[lang]
-		if have == nil {
-			b.catalogues[lang] = c
-			continue
-		}
-		for id, m := range c.messages {
-			if _, dup := have.messages[id]; dup {
-				return nil, fmt.Errorf("load catalogue %s: %w: %s is given twice", name, ErrBadCatalogue, id)
-			}
-			have.messages[id] = m
 		}
 	}
-	if b.catalogues[Fallback] == nil {
+	if s.catalogues[Fallback] == nil {
 		return nil, ErrNoFallback
 	}
-	for lang := range b.catalogues {
-		b.langs = append(b.langs, lang)
-	}
-	sort.Slice(b.langs, func(i, j int) bool {
-		if (b.langs[i] == Fallback) != (b.langs[j] == Fallback) {
-			return b.langs[i] == Fallback
+	for _, l := range interfaceLanguages {
+		c := s.catalogues[l.code]
+		if c == nil {
+			continue
 		}
-		return b.langs[i] < b.langs[j]
-	})
-	tags := make([]language.Tag, len(b.langs))
-	for i, lang := range b.langs {
-		tags[i] = b.catalogues[lang].tag
+		if err := s.compile(c); err != nil {
+			return nil, fmt.Errorf("load catalogues: %s: %w", l.code, err)
+		}
 	}
-	b.matcher = language.NewMatcher(tags)
-	return b, nil
+	var langs []string
+	for _, l := range interfaceLanguages {
+		if s.catalogues[l.code] != nil {
+			langs = append(langs, l.code)
+		}
+	}
+	return s.offer(langs), nil
 }
 
 // catalogueFiles lists the catalogue files of fsys, top level first.
@@ -139,148 +177,252 @@ func catalogueFiles(fsys fs.FS) ([]string, error) {
 	return append(top, parts...), nil
 }
 
-// matchTags says which BCP 47 tag stands for a catalogue when matching what
-// a browser asks for. Plain "pt" means Brazilian Portuguese in CLDR; the
-// catalogue "pt" is European.
-var matchTags = map[string]string{"pt": "pt-PT"}
+// partOf is the part a catalogue file belongs to.
+func partOf(name string) string {
+	if dir := path.Dir(name); dir != "." {
+		return dir
+	}
+	return TopLevel
+}
 
-func parseCatalogue(lang string, data []byte) (*catalogue, error) {
-	base, err := language.ParseBase(lang)
-	if err != nil || base.String() != lang {
-		return nil, fmt.Errorf("%w: file name %q is not a language code", ErrBadCatalogue, lang)
-	}
-	rule, ok := pluralRules[lang]
+// read adds the catalogue file name to its language.
+func (s *store) read(fsys fs.FS, name string) error {
+	code := strings.TrimSuffix(path.Base(name), ".json")
+	l, ok := LanguageOf(code)
 	if !ok {
-		return nil, ErrNoPluralRule
+		return fmt.Errorf("%w: %q", ErrUnknownLanguage, code)
 	}
-	tagName := lang
-	if t, ok := matchTags[lang]; ok {
-		tagName = t
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return err
 	}
-	c := &catalogue{lang: lang, tag: language.Make(tagName), rule: rule}
-	if err := json.Unmarshal(data, &c.messages); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadCatalogue, err)
+	var msgs map[string]message
+	if err := json.Unmarshal(data, &msgs); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadCatalogue, err)
 	}
-	for id, m := range c.messages {
-		if m.plural == nil {
-			if _, err := placeholders(m.text); err != nil {
-				return nil, fmt.Errorf("%s: %w", id, err)
-			}
-			continue
+	c := s.catalogues[code]
+	if c == nil {
+		c = &catalogue{Language: l, tag: language.Make(l.Tag), messages: make(map[string]message),
+			files: make(map[string]string), parts: make(map[string][]string)}
+		s.catalogues[code] = c
+		if err := s.i18n.AddMessages(c.tag, probe); err != nil {
+			return err
+		}
+	}
+	part := partOf(name)
+	ims := make([]*i18n.Message, 0, len(msgs))
+	for id, m := range msgs {
+		if _, dup := c.messages[id]; dup {
+			return fmt.Errorf("%w: %s is given twice", ErrBadCatalogue, id)
 		}
 		for cat, text := range m.plural {
-			if !slices.Contains(rule.categories, cat) {
-				return nil, fmt.Errorf("%w: %s: plural category %q is not one of %s's %v", ErrBadCatalogue, id, cat, lang, rule.categories)
+			if !slices.Contains(categoryOrder[:], cat) {
+				return fmt.Errorf("%w: %s: %q is not a plural category", ErrBadCatalogue, id, cat)
 			}
 			if _, err := placeholders(text); err != nil {
-				return nil, fmt.Errorf("%s.%s: %w", id, cat, err)
+				return fmt.Errorf("%s.%s: %w", id, cat, err)
 			}
+		}
+		if m.plural == nil {
+			if _, err := placeholders(m.text); err != nil {
+				return fmt.Errorf("%s: %w", id, err)
+			}
+		}
+		c.messages[id] = m
+		c.files[id] = name
+		c.parts[part] = append(c.parts[part], id)
+		ims = append(ims, m.i18nMessage(id))
+	}
+	return s.i18n.AddMessages(c.tag, ims...)
+}
+
+// compile readies c to print, English first: a message c lacks is
+// English's entry.
+func (s *store) compile(c *catalogue) error {
+	loc := i18n.NewLocalizer(s.i18n, c.Tag)
+	rule, err := newPluralRule(loc)
+	if err != nil {
+		return err
+	}
+	cc := &compiled{lang: c.Language, rule: rule, localizer: loc,
+		plain: make(map[string]string), rich: make(map[string]*entry)}
+	for id, m := range c.messages {
+		if m.plural == nil {
+			if !strings.Contains(m.text, "{") {
+				cc.plain[id] = m.text
+				continue
+			}
+			if t := parseText(m.text); t.hasPlaceholders() {
+				cc.rich[id] = &entry{forms: map[string]*Text{Other: t}, from: cc}
+				continue
+			}
+			cc.plain[id] = m.text
+			continue
 		}
 		for _, cat := range rule.categories {
 			if _, ok := m.plural[cat]; !ok {
-				return nil, fmt.Errorf("%w: %s: plural category %q missing", ErrBadCatalogue, id, cat)
+				return fmt.Errorf("%w: %s: %s: plural category %q missing", ErrBadCatalogue, c.files[id], id, cat)
+			}
+		}
+		e := &entry{forms: make(map[string]*Text, len(m.plural)), plural: true, from: cc}
+		for cat, text := range m.plural {
+			if !slices.Contains(rule.categories, cat) {
+				return fmt.Errorf("%w: %s: %s: plural category %q is not one of %s's %v",
+					ErrBadCatalogue, c.files[id], id, cat, c.Code, rule.categories)
+			}
+			e.forms[cat] = parseText(text)
+		}
+		cc.rich[id] = e
+	}
+	if en := s.compiled[Fallback]; en != nil {
+		for id, text := range en.plain {
+			if _, ok := c.messages[id]; !ok {
+				cc.plain[id] = text
+			}
+		}
+		for id, e := range en.rich {
+			if _, ok := c.messages[id]; !ok {
+				cc.rich[id] = e
 			}
 		}
 	}
-	return c, nil
+	cc.group = cc.plain["number.group"]
+	cc.minGroup, _ = strconv.Atoi(cc.plain["number.min_grouping"])
+	cc.minGroup = max(cc.minGroup, 1)
+	cc.printer = &Printer{c: cc}
+	s.compiled[c.Code] = cc
+	return nil
 }
 
-// Languages lists the languages that have a catalogue, Fallback first.
+// offer makes the bundle that offers langs, a subset of the loaded ones
+// in interface order.
+func (s *store) offer(langs []string) *Bundle {
+	b := &Bundle{s: s, langs: langs, offered: make(map[string]bool, len(langs))}
+	for _, lang := range langs {
+		b.offered[lang] = true
+		b.tags = append(b.tags, s.catalogues[lang].tag)
+	}
+	b.matcher = language.NewMatcher(b.tags)
+	return b
+}
+
+// Languages lists the languages the bundle offers, Fallback first.
 func (b *Bundle) Languages() []string { return slices.Clone(b.langs) }
 
-// Has reports whether lang has a catalogue.
-func (b *Bundle) Has(lang string) bool { return b.catalogues[lang] != nil }
+// Has reports whether the bundle offers lang.
+func (b *Bundle) Has(lang string) bool { return b.offered[lang] }
 
-// Defines reports whether lang's own catalogue has message id, without
-// falling back to English: a surface offers a language when its catalogue
-// has that surface's messages.
-func (b *Bundle) Defines(lang, id string) bool {
-	c := b.catalogues[lang]
-	if c == nil {
-		return false
+// LanguagesOf lists the languages complete for the given parts and the top
+// level, in interface order: those whose catalogues hold every message
+// English has in each of them. A surface offers only these, so that no
+// page of it is half in English.
+func (b *Bundle) LanguagesOf(parts ...string) []string {
+	en := b.s.catalogues[Fallback]
+	var out []string
+	for _, lang := range b.langs {
+		c := b.s.catalogues[lang]
+		complete := true
+		for _, part := range append([]string{TopLevel}, parts...) {
+			for _, id := range en.parts[part] {
+				if _, ok := c.messages[id]; !ok {
+					complete = false
+					break
+				}
+			}
+			if !complete {
+				break
+			}
+		}
+		if complete {
+			out = append(out, lang)
+		}
 	}
-	_, ok := c.messages[id]
-	return ok
+	return out
 }
 
-// Printer returns the printer of lang, or of Fallback if lang has no
-// catalogue.
+// For returns the view of b that a surface showing the given parts (and
+// the top level) uses: it offers only LanguagesOf(parts...), and its
+// Printer of any other language is English's.
+func (b *Bundle) For(parts ...string) *Bundle {
+	return b.s.offer(b.LanguagesOf(parts...))
+}
+
+// Printer returns the printer of lang, or of Fallback if the bundle does
+// not offer lang.
 func (b *Bundle) Printer(lang string) *Printer {
-	c := b.catalogues[lang]
-	if c == nil {
-		c = b.catalogues[Fallback]
+	if !b.offered[lang] {
+		lang = Fallback
 	}
-	return &Printer{c: c, en: b.catalogues[Fallback]}
+	return b.s.compiled[lang].printer
 }
 
 // Printer writes the messages of one language.
 type Printer struct {
-	c, en *catalogue
+	c *compiled
 }
 
-// Lang is the printer's language.
-func (p *Printer) Lang() string { return p.c.lang }
+// Lang is the printer's language code.
+func (p *Printer) Lang() string { return p.c.lang.Code }
 
 // Tag is the printer's language as a BCP 47 tag, for the lang attribute.
-func (p *Printer) Tag() string {
-	if p.c.lang == "pt" {
-		return "pt-PT"
-	}
-	return p.c.lang
-}
+func (p *Printer) Tag() string { return p.c.lang.Tag }
 
-func (p *Printer) lookup(id string) (message, *catalogue, bool) {
-	if m, ok := p.c.messages[id]; ok {
-		return m, p.c, true
-	}
-	if m, ok := p.en.messages[id]; ok {
-		return m, p.en, true
-	}
-	return message{}, nil, false
-}
+// Name is the printer's language named in itself, for a language chooser.
+func (p *Printer) Name() string { return p.c.lang.Name }
 
 // T returns message id with its placeholders filled from args, which
 // alternate a placeholder's name and its value, like slog's attributes. A
 // message this language lacks comes in English; an unknown id comes back
 // as the id itself, so it shows on the page instead of nothing.
 func (p *Printer) T(id string, args ...any) string {
-	m, _, ok := p.lookup(id)
+	if text, ok := p.c.plain[id]; ok {
+		return text
+	}
+	e, ok := p.c.rich[id]
 	if !ok {
 		return id
 	}
-	text := m.text
-	if m.plural != nil {
-		text = m.plural[Other]
+	form := e.forms[Other]
+	if len(args) == 0 {
+		return form.src
 	}
-	return substitute(text, p.values(args))
+	return form.fill(pairs(args).get)
 }
 
 // N returns the form of message id that fits n in the printer's language,
-// with the placeholder {count} set to n written as a number of that
-// language and the others filled from args as for T.
+// by go-i18n's CLDR rule of the language whose text it is, with the
+// placeholder {count} set to n written as a number of that language and
+// the others filled from args as for T.
 func (p *Printer) N(id string, n int, args ...any) string {
-	m, c, ok := p.lookup(id)
+	if text, ok := p.c.plain[id]; ok {
+		return text
+	}
+	e, ok := p.c.rich[id]
 	if !ok {
 		return id
 	}
-	vals := p.values(args)
-	vals["count"] = p.Number(n)
-	if m.plural == nil {
-		return substitute(m.text, vals)
+	vals := make(pairs, 0, len(args)+2)
+	vals = append(vals, args...)
+	if len(vals)%2 == 1 {
+		vals = vals[:len(vals)-1]
 	}
-	return substitute(m.plural[c.rule.category(count(n))], vals)
-}
-
-func (p *Printer) values(args []any) map[string]string {
-	vals := make(map[string]string, len(args)/2+1)
-	for i := 0; i+1 < len(args); i += 2 {
-		name, ok := args[i].(string)
-		if !ok {
-			continue
-		}
-		vals[name] = fmt.Sprint(args[i+1])
+	vals = append(vals, "count", p.Number(n))
+	if !e.plural {
+		return e.forms[Other].fill(vals.get)
 	}
-	return vals
+	c := count(n)
+	if c < tableSize {
+		return e.forms[e.from.rule.table[c]].fill(vals.get)
+	}
+	// A large count asks go-i18n, which picks the form by the rule of the
+	// language that has the message and fills it with our Parser.
+	text, err := p.c.localizer.Localize(&i18n.LocalizeConfig{MessageID: id,
+		PluralCount: strconv.FormatUint(c, 10), TemplateData: vals, TemplateParser: Parser{}})
+	var notFound *i18n.MessageNotFoundErr
+	if err != nil && !errors.As(err, &notFound) {
+		return e.forms[Other].fill(vals.get)
+	}
+	return text
 }
 
 // Number writes n with the thousands separator of the printer's language.
@@ -290,12 +432,7 @@ func (p *Printer) Number(n int) string {
 	if n < 0 {
 		sign = "-"
 	}
-	sep := p.T("number.group")
-	minGroup, _ := strconv.Atoi(p.T("number.min_grouping"))
-	if minGroup < 1 {
-		minGroup = 1
-	}
-	if len(digits) < 3+minGroup || sep == "number.group" {
+	if len(digits) < 3+p.c.minGroup || p.c.group == "" {
 		return sign + digits
 	}
 	var sb strings.Builder
@@ -306,32 +443,8 @@ func (p *Printer) Number(n int) string {
 	}
 	sb.WriteString(digits[:head])
 	for i := head; i < len(digits); i += 3 {
-		sb.WriteString(sep)
+		sb.WriteString(p.c.group)
 		sb.WriteString(digits[i : i+3])
-	}
-	return sb.String()
-}
-
-// substitute replaces each placeholder of text whose name vals holds, in
-// one pass, so a value is never read for placeholders. A placeholder with
-// no value stays as written, which shows the mistake on the page.
-func substitute(text string, vals map[string]string) string {
-	if !strings.Contains(text, "{") {
-		return text
-	}
-	var sb strings.Builder
-	for i := 0; i < len(text); {
-		if text[i] == '{' {
-			if end := placeholderEnd(text[i:]); end > 0 {
-				if v, ok := vals[text[i+1:i+end-1]]; ok {
-					sb.WriteString(v)
-					i += end
-					continue
-				}
-			}
-		}
-		sb.WriteByte(text[i])
-		i++
 	}
 	return sb.String()
 }

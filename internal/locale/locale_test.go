@@ -2,6 +2,7 @@ package locale
 
 import (
 	"bytes"
+	"errors"
 	"html/template"
 	"strings"
 	"testing"
@@ -87,6 +88,15 @@ func TestPrinter_fallsBackToEnglish(t *testing.T) {
 	if got := p.N("b", 0); got != "0 bs" {
 		t.Errorf("N: got %q", got)
 	}
+	// So it is for a count go-i18n picks the form of.
+	if got := p.N("b", 1000000); got != "1000000 bs" {
+		t.Errorf("N large: got %q", got)
+	}
+}
+
+// substitute fills text's placeholders from vals, as Printer.T does.
+func substitute(text string, vals map[string]string) string {
+	return parseText(text).fill(func(name string) (string, bool) { v, ok := vals[name]; return v, ok })
 }
 
 func TestSubstitute(t *testing.T) {
@@ -126,18 +136,91 @@ func TestPrinter_T_escapedByHTMLTemplate(t *testing.T) {
 
 func TestBundle_Languages(t *testing.T) {
 	got := mustLoad(t).Languages()
-	want := []string{"en", "de", "fi", "fr", "nl", "pt"}
+	var want []string
+	for _, l := range InterfaceLanguages() {
+		want = append(want, l.Code)
+	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
 
 func TestPrinter_Tag(t *testing.T) {
-	b := mustLoad(t)
-	for lang, want := range map[string]string{"en": "en", "pt": "pt-PT", "nl": "nl", "zz": "en"} {
+	b := allLanguages(t)
+	for lang, want := range map[string]string{"en": "en", "pt": "pt-PT", "nl": "nl", "no": "nb", "sr": "sr", "zz": "en"} {
 		if got := b.Printer(lang).Tag(); got != want {
 			t.Errorf("%s: got %q, want %q", lang, got, want)
 		}
+	}
+}
+
+// Language names come from CLDR, each in its own language.
+func TestPrinter_Name(t *testing.T) {
+	b := allLanguages(t)
+	for lang, want := range map[string]string{"en": "English", "fr": "français", "de": "Deutsch", "pl": "polski",
+		"el": "Ελληνικά", "sr": "српски", "pt": "português", "no": "norsk bokmål", "uk": "українська", "ga": "Gaeilge"} {
+		if got := b.Printer(lang).Name(); got != want {
+			t.Errorf("%s: got %q, want %q", lang, got, want)
+		}
+	}
+}
+
+func TestInterfaceLanguages(t *testing.T) {
+	ls := InterfaceLanguages()
+	if len(ls) != 28 || ls[0].Code != Fallback {
+		t.Fatalf("%d languages, first %q", len(ls), ls[0].Code)
+	}
+	seen := map[string]bool{}
+	for _, l := range ls {
+		if seen[l.Code] || l.Name == "" || l.Name == l.Code {
+			t.Errorf("%+v: repeated or unnamed", l)
+		}
+		seen[l.Code] = true
+	}
+	if got := allLanguages(t).Languages(); len(got) != 28 {
+		t.Errorf("a bundle with 28 catalogues offers %v", got)
+	}
+}
+
+// A count beyond the table of small counts goes through go-i18n, with
+// our Parser, and says the same.
+func TestPrinter_N_largeCount(t *testing.T) {
+	b := mustLoad(t)
+	for _, lang := range b.Languages() {
+		p := b.Printer(lang)
+		e := p.c.rich["resources.count"]
+		for _, n := range []int{1000, 1001, 12345, 1000000, -2000000} {
+			c := count(n)
+			want := e.forms[e.from.rule.category(c)].fill(pairs{"count", p.Number(n)}.get)
+			if got := p.N("resources.count", n); got != want {
+				t.Errorf("%s %d: %q, want %q", lang, n, got, want)
+			}
+		}
+	}
+}
+
+func TestParser_Parse(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		data any
+		want string
+	}{
+		{"{a} and {b}", map[string]string{"a": "1", "b": "2"}, "1 and 2"},
+		{"{a} and {b}", map[string]any{"a": 1, "b": "2"}, "1 and 2"},
+		{"{a} and {b}", pairs{"a", 1, "b", "2", "a", "3"}, "3 and 2"},
+		{"{a} and {b}", nil, "{a} and {b}"},
+		{"hi {a}", pairs{"a", "{a}"}, "hi {a}"},
+	} {
+		pt, err := Parser{}.Parse(tc.src, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := pt.Execute(tc.data); err != nil || got != tc.want {
+			t.Errorf("%q with %v: %q, %v; want %q", tc.src, tc.data, got, err, tc.want)
+		}
+	}
+	if _, err := (Parser{}).Parse("hello {Name}", "", ""); !errors.Is(err, ErrBadPlaceholder) {
+		t.Errorf("bad placeholder: %v", err)
 	}
 }
 
@@ -153,6 +236,38 @@ func FuzzSubstitute(f *testing.F) {
 			if ph, _ := placeholders(text); len(ph) == 0 && got != text {
 				t.Fatalf("text without placeholders changed: %q -> %q", text, got)
 			}
+		}
+	})
+}
+
+func BenchmarkLoad(b *testing.B) {
+	for b.Loop() {
+		if _, err := Load(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPrinter_T(b *testing.B) {
+	p := mustLoad(b).Printer("fr")
+	b.Run("plain", func(b *testing.B) {
+		for b.Loop() {
+			p.T("signin.title")
+		}
+	})
+	b.Run("placeholder", func(b *testing.B) {
+		for b.Loop() {
+			p.T("setpassword.intro", "name", "Anna")
+		}
+	})
+	b.Run("plural", func(b *testing.B) {
+		for b.Loop() {
+			p.N("resources.count", 12)
+		}
+	})
+	b.Run("plural large", func(b *testing.B) {
+		for b.Loop() {
+			p.N("resources.count", 12345)
 		}
 	})
 }

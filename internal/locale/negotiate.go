@@ -16,11 +16,18 @@ const (
 	maxAcceptEntries  = 32
 )
 
-// Match returns the language of the catalogue that best fits the visitor.
-// An explicit choice (from ?lang= or a cookie, in that order of the
-// arguments) wins when it names a catalogue, as a bare code or a BCP 47 tag
-// (nl-BE names nl); otherwise the Accept-Language header decides, and
-// otherwise Fallback.
+// Match returns the language, among those the bundle offers, that best
+// fits the visitor. An explicit choice (from ?lang= or a cookie, in that
+// order of the arguments) wins when it names an offered language, as a bare
+// code or a BCP 47 tag; otherwise the Accept-Language header decides, its
+// languages tried best first; otherwise Fallback.
+//
+// A tag stands for its base language whatever its region or script:
+// pt-BR and pt-PT are pt, de-AT is de, sr-Latn is sr (whose catalogue is
+// Cyrillic, which a reader of the Latin script reads too). nb, nn and no
+// are no. A tag whose language is not offered gives way to the next; x/text's
+// matcher then gets a last word for close languages it knows, such as
+// Swiss German for German.
 func (b *Bundle) Match(acceptLanguage string, choices ...string) string {
 	for _, c := range choices {
 		if lang := b.exact(c); lang != "" {
@@ -28,14 +35,35 @@ func (b *Bundle) Match(acceptLanguage string, choices ...string) string {
 		}
 	}
 	tags := parseAcceptLanguage(acceptLanguage)
-	if len(tags) == 0 {
+	for _, tag := range tags {
+		if lang := b.base(tag); lang != "" {
+			return lang
+		}
+	}
+	if len(tags) == 0 || len(b.tags) == 0 {
 		return Fallback
 	}
 	_, idx, conf := b.matcher.Match(tags...)
-	if conf == language.No {
+	if conf < language.High {
 		return Fallback
 	}
 	return b.langs[idx]
+}
+
+// base returns the offered language of tag's base language, or "".
+func (b *Bundle) base(tag language.Tag) string {
+	base, conf := tag.Base()
+	if conf == language.No {
+		return ""
+	}
+	lang := base.String()
+	if a, ok := aliases[lang]; ok {
+		lang = a
+	}
+	if b.offered[lang] {
+		return lang
+	}
+	return ""
 }
 
 // parseAcceptLanguage reads the header entry by entry, best first, so that
@@ -71,7 +99,14 @@ func parseAcceptLanguage(h string) []language.Tag {
 	return tags
 }
 
-// exact returns the catalogue that choice names, or "".
+// Choice returns the offered language an explicit choice names, as a code
+// or a BCP 47 tag (pt-BR names pt, nn names no), and whether there is one.
+func (b *Bundle) Choice(choice string) (string, bool) {
+	lang := b.exact(choice)
+	return lang, lang != ""
+}
+
+// exact returns the offered language that choice names, or "".
 func (b *Bundle) exact(choice string) string {
 	if choice == "" || len(choice) > 35 {
 		return ""
@@ -80,11 +115,7 @@ func (b *Bundle) exact(choice string) string {
 	if err != nil {
 		return ""
 	}
-	base, _ := tag.Base()
-	if b.catalogues[base.String()] != nil {
-		return base.String()
-	}
-	return ""
+	return b.base(tag)
 }
 
 // FromRequest picks the language for r from its ?lang= parameter, then the

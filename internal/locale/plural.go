@@ -1,5 +1,13 @@
 package locale
 
+import (
+	"math"
+	"strconv"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"github.com/nicksnyder/go-i18n/v2/i18n/template"
+)
+
 // Plural categories of CLDR (Unicode Language Plural Rules).
 const (
 	Zero  = "zero"
@@ -10,62 +18,88 @@ const (
 	Other = "other"
 )
 
-// pluralRule picks the CLDR cardinal category of a whole number n ≥ 0. The
-// workspace counts things and units of time, never fractions, so the rules
-// are the CLDR rules with the visible fraction digits v, f and t at zero and
-// the compact exponent e at zero.
+// categoryOrder is CLDR's order of the categories.
+var categoryOrder = [...]string{Zero, One, Two, Few, Many, Other}
+
+// probeID is a message each language gets in go-i18n's bundle, never in a
+// catalogue: its every form is the name of its category, so localizing it
+// for a count says which category go-i18n's CLDR rule picks.
+const probeID = "\x00plural"
+
+var probe = &i18n.Message{ID: probeID, Zero: Zero, One: One, Two: Two, Few: Few, Many: Many, Other: Other}
+
+// tableSize bounds the counts whose category a rule keeps in a table. Pages
+// count things, and nearly every count is small; a larger one asks go-i18n.
+const tableSize = 1000
+
+// largeSamples are counts beyond the table that a CLDR rule for whole
+// numbers can tell apart from every smaller one: French, Italian, Spanish
+// and Portuguese say "de" after a round million ("many").
+var largeSamples = [...]uint64{1000, 10000, 100000, 1000000, 1000001, 2000000, 10000000, 100000000}
+
+// pluralRule is go-i18n's CLDR cardinal rule of one language, for whole
+// numbers.
 type pluralRule struct {
-	categories []string
-	category   func(n uint64) string
+	localizer  *i18n.Localizer
+	table      [tableSize]string
+	categories []string // those the rule can pick for a whole number, and Other, in CLDR order
 }
 
-// pluralRules maps a base language to its rule. The catalogue "pt" is
-// European Portuguese and takes pt_PT's rule, not the rule CLDR gives plain
-// "pt" (which is Brazilian: one for 0 and 1).
-var pluralRules = map[string]pluralRule{
-	// CLDR "ast de en et fi fy gl ia io ji lij nl sc sv sw ur yi":
-	// one: i = 1 and v = 0.
-	"en": oneOnly,
-	"nl": oneOnly,
-	"de": oneOnly,
-	"fi": oneOnly,
-	// CLDR "fr": one: i = 0,1; many: e = 0 and i != 0 and
-	// i % 1000000 = 0 and v = 0 or e != 0..5.
-	"fr": {
-		categories: []string{One, Many, Other},
-		category: func(n uint64) string {
-			switch {
-			case n <= 1:
-				return One
-			case n%1000000 == 0:
-				return Many
-			}
-			return Other
-		},
-	},
-	// CLDR "ca it lld pt_PT scn vec": one: i = 1 and v = 0; many as fr.
-	"pt": {
-		categories: []string{One, Many, Other},
-		category: func(n uint64) string {
-			switch {
-			case n == 1:
-				return One
-			case n != 0 && n%1000000 == 0:
-				return Many
-			}
-			return Other
-		},
-	},
-}
-
-var oneOnly = pluralRule{
-	categories: []string{One, Other},
-	category: func(n uint64) string {
-		if n == 1 {
-			return One
+// newPluralRule reads the rule of the localizer's language off go-i18n,
+// which must hold the probe message for it.
+func newPluralRule(l *i18n.Localizer) (*pluralRule, error) {
+	r := &pluralRule{localizer: l}
+	// Other is always a form: Polish keeps it for fractions only, but
+	// go-i18n falls back to it.
+	seen := map[string]bool{Other: true}
+	for n := range uint64(tableSize) {
+		cat, err := r.ask(n)
+		if err != nil {
+			return nil, err
 		}
+		r.table[n] = cat
+		seen[cat] = true
+	}
+	for _, n := range largeSamples {
+		cat, err := r.ask(n)
+		if err != nil {
+			return nil, err
+		}
+		seen[cat] = true
+	}
+	for _, c := range categoryOrder {
+		if seen[c] {
+			r.categories = append(r.categories, c)
+		}
+	}
+	return r, nil
+}
+
+func (r *pluralRule) ask(n uint64) (string, error) {
+	// go-i18n reads an int64 faster than a string, and a count beyond
+	// one goes as a string.
+	var pc any = strconv.FormatUint(n, 10)
+	if n <= math.MaxInt64 {
+		pc = int64(n)
+	}
+	return r.localizer.Localize(&i18n.LocalizeConfig{
+		MessageID:      probeID,
+		PluralCount:    pc,
+		TemplateData:   pc, // any, so that go-i18n makes no map of its own
+		TemplateParser: template.IdentityParser{},
+	})
+}
+
+// category picks the category of the whole number n ≥ 0.
+func (r *pluralRule) category(n uint64) string {
+	if n < tableSize {
+		return r.table[n]
+	}
+	cat, err := r.ask(n)
+	if err != nil {
 		return Other
-	},
+	}
+	return cat
 }
 
 // count turns a signed count into the whole number the rules read; a

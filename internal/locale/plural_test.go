@@ -2,8 +2,12 @@ package locale
 
 import "testing"
 
-// The integer samples of CLDR's plurals.xml (release 46) for each rule.
-func TestPluralRules_CLDRSamples(t *testing.T) {
+// The integer samples of CLDR's plurals.xml for the rules of the six
+// languages with catalogues today, as the loaded bundle applies them: pt
+// is European Portuguese (0 is "other"), not CLDR's plain pt, which is
+// Brazilian and takes French's rule (0 is "one").
+func TestPluralRule_category(t *testing.T) {
+	b := mustLoad(t)
 	for _, tc := range []struct {
 		langs   []string
 		samples map[string][]uint64
@@ -34,20 +38,36 @@ func TestPluralRules_CLDRSamples(t *testing.T) {
 		},
 	} {
 		for _, lang := range tc.langs {
-			rule, ok := pluralRules[lang]
-			if !ok {
-				t.Errorf("%s: no rule", lang)
+			c := b.s.compiled[lang]
+			if c == nil {
+				t.Errorf("%s: not loaded", lang)
 				continue
 			}
 			for want, ns := range tc.samples {
 				for _, n := range ns {
-					if got := rule.category(n); got != want {
+					if got := c.rule.category(n); got != want {
 						t.Errorf("%s: %d is %q, want %q", lang, n, got, want)
 					}
 				}
 			}
-			if len(rule.categories) != len(tc.samples) {
-				t.Errorf("%s: categories %v, want those of %v", lang, rule.categories, tc.samples)
+			if len(c.rule.categories) != len(tc.samples) {
+				t.Errorf("%s: categories %v, want those of %v", lang, c.rule.categories, tc.samples)
+			}
+		}
+	}
+}
+
+// The table a rule keeps is what go-i18n says.
+func TestPluralRule_table(t *testing.T) {
+	b := mustLoad(t)
+	for lang, c := range b.s.compiled {
+		for n := range uint64(tableSize) {
+			want, err := c.rule.ask(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.rule.table[n] != want {
+				t.Fatalf("%s %d: table %q, go-i18n %q", lang, n, c.rule.table[n], want)
 			}
 		}
 	}

@@ -20,8 +20,10 @@ func (s *Site) Wrap(next http.Handler) http.Handler {
 func (s *Site) Locale(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lang := s.bundle.FromRequest(r, s.cfg.LangCookie)
-		if q := r.URL.Query().Get("lang"); q != "" && s.cfg.LangCookie != "" && s.bundle.Has(q) {
-			http.SetCookie(w, &http.Cookie{Name: s.cfg.LangCookie, Value: q, Path: "/", MaxAge: 365 * 24 * 3600,
+		// The cookie keeps the language chosen, not the words of the
+		// choice: ?lang=pt-BR keeps pt.
+		if chosen, ok := s.bundle.Choice(r.URL.Query().Get("lang")); ok && s.cfg.LangCookie != "" {
+			http.SetCookie(w, &http.Cookie{Name: s.cfg.LangCookie, Value: chosen, Path: "/", MaxAge: 365 * 24 * 3600,
 				Secure: s.cfg.Secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		}
 		next.ServeHTTP(w, withValue(r, printerKey, s.bundle.Printer(lang)))

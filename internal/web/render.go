@@ -199,7 +199,7 @@ func (s *Site) languages(r *http.Request, current string) []LanguageLink {
 		q.Del(FormField)
 		q.Set("lang", lang)
 		p := s.bundle.Printer(lang)
-		out = append(out, LanguageLink{Tag: p.Tag(), Name: p.T("language.name"),
+		out = append(out, LanguageLink{Tag: p.Tag(), Name: p.Name(),
 			Href: r.URL.Path + "?" + q.Encode(), Current: lang == current})
 	}
 	return out

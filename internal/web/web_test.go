@@ -300,3 +300,41 @@ func FuzzSafeNext(f *testing.F) {
 		}
 	})
 }
+
+// The language chooser names each language in itself, from CLDR, and a
+// choice is kept as the language it names.
+func TestSite_Locale(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		query, cookie, lang string
+	}{
+		{"?lang=pt-BR", "pt", `<html lang="pt-PT">`},
+		{"?lang=fr", "fr", `<html lang="fr">`},
+		{"?lang=sv", "sv", `<html lang="sv">`},
+		{"?lang=ja", "", `<html lang="nl">`}, // not offered: Accept-Language decides
+		{"", "", `<html lang="nl">`},
+	} {
+		r := httptest.NewRequest("GET", "/"+tc.query, nil)
+		r.AddCookie(f.cookie)
+		r.Header.Set("Accept-Language", "nl-BE")
+		w := f.do(r)
+		body := w.Body.String()
+		if !strings.Contains(body, tc.lang) {
+			t.Errorf("%s: page lacks %s", tc.query, tc.lang)
+		}
+		var got string
+		for _, c := range w.Result().Cookies() {
+			if c.Name == "lang" {
+				got = c.Value
+			}
+		}
+		if got != tc.cookie {
+			t.Errorf("%s: cookie %q, want %q", tc.query, got, tc.cookie)
+		}
+		for _, name := range []string{">English<", ">Nederlands<", ">français<", ">português<", ">suomi<", ">Deutsch<"} {
+			if !strings.Contains(body, name) {
+				t.Errorf("%s: chooser lacks %s", tc.query, name)
+			}
+		}
+	}
+}

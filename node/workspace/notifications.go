@@ -73,7 +73,7 @@ func (ws *Workspace) notificationsView(r *http.Request, s node.NotifySettings) n
 		lang = p.Lang()
 	}
 	for _, l := range ws.bundle.Languages() {
-		page.Langs = append(page.Langs, langChoice{Code: l, Name: ws.bundle.Printer(l).T("language.name"), Selected: l == lang})
+		page.Langs = append(page.Langs, langChoice{Code: l, Name: ws.bundle.Printer(l).Name(), Selected: l == lang})
 	}
 	cfg := ws.node.NotifyConfig()
 	if cfg.DigestEvery > 0 {

@@ -112,6 +112,8 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)
 	}
+	// The workspace speaks only the languages it can show whole.
+	bundle = bundle.For(locale.WorkspaceParts()...)
 	product := n.Identity().Name
 	if product == "" {
 		product = n.ID()
