@@ -244,6 +244,27 @@ func (n *testNet) get(path string, headers ...string) (*http.Response, string) {
 	return resp, string(b)
 }
 
+// getNoFollow fetches path without following a redirect.
+func (n *testNet) getNoFollow(path string, headers ...string) *http.Response {
+	n.t.Helper()
+	req, err := http.NewRequestWithContext(n.t.Context(), "GET", n.url+path, nil)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		req.Header.Set(k, v)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
 func (n *testNet) getOK(path string, headers ...string) string {
 	n.t.Helper()
 	resp, body := n.get(path, headers...)

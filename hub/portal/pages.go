@@ -57,6 +57,11 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if q.chosen && !isPage(q.path) && !isFeed(q.path) {
+		// Machine-readable outputs have one address, for every language.
+		p.notFound(w, r, q, http.StatusNotFound)
+		return
+	}
 	if q.path == "/oai" {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
 			w.Header().Set("Allow", "GET, HEAD, POST")
@@ -88,10 +93,6 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, target, http.StatusFound)
 			return
 		}
-	} else if q.chosen && !isFeed(q.path) {
-		// Machine-readable outputs have one address, for every language.
-		p.notFound(w, r, q, http.StatusNotFound)
-		return
 	}
 	path := q.path
 	switch {

@@ -162,6 +162,9 @@ func (p *Portal) handleResource(w http.ResponseWriter, r *http.Request, q *req, 
 			canonical += "?lang=" + url.QueryEscape(chosen)
 		}
 		v.Canonical = canonical
+		// A resource's alternates are its versions (?lang=), which the
+		// interface's would repeat.
+		v.Alternates = nil
 		addVersion := func(lang, note string) {
 			href := self
 			if lang != row.Language {

@@ -85,6 +85,8 @@ type view struct {
 	// NavHTML and FootHTML are the layout's "nav" and "foot", rendered
 	// once for each view they show (fragments.go).
 	NavHTML, FootHTML template.HTML
+	// AltHTML is the head's alternates, rendered by "alternates".
+	AltHTML template.HTML
 }
 
 type altLink struct{ Lang, Href string }
@@ -132,7 +134,14 @@ func (p *Portal) newView(q *req, title, section string) *view {
 	for _, l := range p.langs.list {
 		href := "/" + l + rest
 		v.Langs = append(v.Langs, langLink{Lang: l, Name: languageName(l), Href: href, Current: l == q.lang})
+		// The interface's alternates: English's address has no prefix.
+		alt := q.base + href
+		if l == locale.Fallback {
+			alt = q.base + rest
+		}
+		v.Alternates = append(v.Alternates, altLink{l, alt})
 	}
+	v.Alternates = append(v.Alternates, altLink{"x-default", q.base + rest})
 	return v
 }
 
@@ -148,6 +157,13 @@ func (p *Portal) html(name string, v *view, status int) (*response, error) {
 		nav.WriteString("\x00" + l.Href)
 	}
 	if v.NavHTML, err = p.fragment(name, "nav", nav.String(), v); err != nil {
+		return nil, err
+	}
+	var alt strings.Builder
+	for _, a := range v.Alternates {
+		alt.WriteString(a.Lang + "\x00" + a.Href + "\x00")
+	}
+	if v.AltHTML, err = p.fragment(name, "alternates", alt.String(), v.Alternates); err != nil {
 		return nil, err
 	}
 	if v.FootHTML, err = p.fragment(name, "foot", v.UILang+"\x00"+v.Prefix, v); err != nil {
