@@ -250,7 +250,7 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 			num, ok2 := strings.CutSuffix(num, ".xml")
 			n, err := atoiStrict(num)
 			if !ok || !ok2 || err != nil || n < 1 {
-				v := p.newView(q, q.p.T("portal.error.notfound.title"), "")
+				v := p.errorView(q, "")
 				v.Data = q.p.T("portal.error.sitemap")
 				return p.html("error", v, http.StatusNotFound)
 			}
@@ -287,7 +287,7 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 				return nil, err
 			}
 			if count == 0 {
-				v := p.newView(q, q.p.T("portal.error.notfound.title"), "")
+				v := p.errorView(q, "")
 				v.Data = q.p.T("portal.error.sitemap")
 				return p.html("error", v, http.StatusNotFound)
 			}

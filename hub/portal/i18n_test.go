@@ -126,6 +126,17 @@ func TestPortal_InterfaceLanguages(t *testing.T) {
 	if feed := n.getOK("/feed.atom", "Accept-Language: fr"); !strings.Contains(feed, "Better Internet for Kids: resources") {
 		t.Error("/feed.atom is not English")
 	}
+	// An error page repeats nothing of the address asked for: its
+	// chooser leads to each language's home.
+	for _, path := range []string{"/fr/resources/be:01ZZMARKERZZ", "/news/zzmarkerzz", "/sid/zzmarkerzz", "/sitemaps/zzmarkerzz.xml"} {
+		resp, body := n.get(path)
+		if resp.StatusCode != http.StatusNotFound || strings.Contains(strings.ToLower(body), "zzmarkerzz") {
+			t.Errorf("%s: %s, repeats the address: %v", path, resp.Status, strings.Contains(strings.ToLower(body), "zzmarkerzz"))
+		}
+		if !strings.Contains(body, `href="/de/`) {
+			t.Errorf("%s: no chooser", path)
+		}
+	}
 }
 
 var tagRE = regexp.MustCompile(`(?s)<script.*?</script>|<style.*?</style>|<[^>]*>`)

@@ -178,7 +178,7 @@ func (p *Portal) newReq(r *http.Request) *req {
 }
 
 func (p *Portal) notFound(w http.ResponseWriter, r *http.Request, q *req, status int) {
-	v := p.newView(q, q.p.T("portal.error.notfound.title"), "")
+	v := p.errorView(q, "")
 	v.Data = q.p.T("portal.error.notfound.text")
 	if status == http.StatusMethodNotAllowed {
 		v.Title, v.Data = q.p.T("portal.error.method.title"), q.p.T("portal.error.method.text")
@@ -470,7 +470,7 @@ func (p *Portal) handlePost(w http.ResponseWriter, r *http.Request, q *req, id s
 		err := p.db.Reader().QueryRowContext(ctx, `SELECT id, owner, updated_at, body FROM news WHERE id = ?`, id).Scan(&n.ID, &n.Owner, &updated, &body)
 		var post protocol.Post
 		if err != nil || json.Unmarshal([]byte(body), &post) != nil {
-			v := p.newView(q, q.p.T("portal.error.notfound.title"), "news")
+			v := p.errorView(q, "news")
 			v.Data = q.p.T("portal.error.news")
 			return p.html("error", v, http.StatusNotFound)
 		}

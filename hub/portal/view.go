@@ -145,6 +145,18 @@ func (p *Portal) newView(q *req, title, section string) *view {
 	return v
 }
 
+// errorView is the view of an error page. Nothing of the address asked
+// for is repeated on it: its language chooser leads to each language's
+// home, and it has no alternates.
+func (p *Portal) errorView(q *req, section string) *view {
+	v := p.newView(q, q.p.T("portal.error.notfound.title"), section)
+	v.Alternates = nil
+	for i := range v.Langs {
+		v.Langs[i].Href = "/" + v.Langs[i].Lang + q.sp + "/"
+	}
+	return v
+}
+
 func (p *Portal) html(name string, v *view, status int) (*response, error) {
 	var err error
 	site := ""
