@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"github.com/bikfed/bikfed/internal/locale"
 	"net/http"
 	"net/url"
 	"strings"
@@ -231,19 +232,32 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 			b.WriteString("</url>")
 		}
 		if name == "pages.xml" {
-			for _, path := range []string{"/", "/resources", "/services", "/news", "/directory", "/help"} {
-				url1(q.base+path, nil)
-			}
+			paths := []string{"/", "/resources", "/services", "/news", "/directory", "/help"}
 			for _, s := range minisiteOrder {
-				url1(q.base+"/"+s+"/", nil)
-				url1(q.base+"/"+s+"/resources", nil)
+				paths = append(paths, "/"+s+"/", "/"+s+"/resources")
 			}
 			news, err := p.news(r.Context(), p.langs.en, 1000)
 			if err != nil {
 				return nil, err
 			}
 			for _, n := range news {
-				url1(q.base+"/news/"+n.ID, nil)
+				paths = append(paths, "/news/"+n.ID)
+			}
+			// Each page in every interface language, each naming the
+			// others: English's address has no prefix.
+			for _, path := range paths {
+				alts := make([][2]string, 0, len(p.langs.list)+1)
+				for _, l := range p.langs.list {
+					href := q.base + "/" + l + path
+					if l == locale.Fallback {
+						href = q.base + path
+					}
+					alts = append(alts, [2]string{l, href})
+				}
+				alts = append(alts, [2]string{"x-default", q.base + path})
+				for _, a := range alts[:len(alts)-1] {
+					url1(a[1], alts)
+				}
 			}
 		} else {
 			num, ok := strings.CutPrefix(name, "resources-")

@@ -120,3 +120,35 @@ func facetsKey(ui, clear string, facets []facetView) string {
 	}
 	return k.String()
 }
+
+// galleryKey is everything the gallery's "gallerybody" shows.
+func galleryKey(v *view, d *galleryData) string {
+	var k strings.Builder
+	k.Grow(32 << 10)
+	for _, s := range []string{v.UILang, v.Prefix, v.Lp, v.Title, d.Text, d.Clear, string(d.FacetsHTML),
+		d.Prev, d.Next, d.FeedAtom, d.FeedRSS, d.FeedJSON, d.API, strconv.Itoa(d.Total), strconv.Itoa(d.Page), strconv.Itoa(d.Pages)} {
+		k.WriteString(s)
+		k.WriteByte(0)
+	}
+	for _, h := range d.Hidden {
+		k.WriteString(h.Name + "=" + h.Value + "\x01")
+	}
+	for _, s := range d.Sorts {
+		k.WriteString(s.Value + "=" + s.Label)
+		if s.Selected {
+			k.WriteByte('*')
+		}
+		k.WriteByte(1)
+	}
+	if d.Help != nil {
+		k.WriteString("help\x01" + d.Help.HelpHref)
+		if d.Help.Country != nil {
+			k.WriteString("\x01" + d.Help.Country.Code)
+		}
+	}
+	for _, c := range d.Cards {
+		k.WriteByte(2)
+		k.WriteString(string(c))
+	}
+	return k.String()
+}

@@ -126,6 +126,17 @@ func TestPortal_InterfaceLanguages(t *testing.T) {
 	if feed := n.getOK("/feed.atom", "Accept-Language: fr"); !strings.Contains(feed, "Better Internet for Kids: resources") {
 		t.Error("/feed.atom is not English")
 	}
+	// The sitemap lists every page in every interface language.
+	sm := n.getOK("/sitemaps/pages.xml")
+	for _, want := range []string{
+		"<loc>" + n.url + "/fr/help</loc>", "<loc>" + n.url + "/help</loc>", "<loc>" + n.url + "/uk/sid/resources</loc>",
+		`<xhtml:link rel="alternate" hreflang="el" href="` + n.url + `/el/directory"/>`,
+		`<xhtml:link rel="alternate" hreflang="x-default" href="` + n.url + `/directory"/>`,
+	} {
+		if !strings.Contains(sm, want) {
+			t.Errorf("/sitemaps/pages.xml lacks %s", want)
+		}
+	}
 	// An error page repeats nothing of the address asked for: its
 	// chooser leads to each language's home.
 	for _, path := range []string{"/fr/resources/be:01ZZMARKERZZ", "/news/zzmarkerzz", "/sid/zzmarkerzz", "/sitemaps/zzmarkerzz.xml"} {

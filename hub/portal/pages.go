@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -258,14 +259,24 @@ type facetValueView struct {
 	Selected          bool
 }
 
+// searchHelp is the help box above the results of a search for distress:
+// the visitor's country's helpline when the network has its SIC, and the
+// European numbers always.
+type searchHelp struct {
+	Country  *countryHelp
+	HelpHref string
+}
+
 type galleryData struct {
 	Text   string
 	Hidden []hiddenField
 	Sorts  []option
 	Facets []facetView
 	Clear  string
-	Total  int
-	Cards  []template.HTML
+	// Help is the help box a search for distress shows first.
+	Help  *searchHelp
+	Total int
+	Cards []template.HTML
 	// FacetsHTML is the filters, rendered by the "facets" template.
 	FacetsHTML                       template.HTML
 	Page, Pages                      int
@@ -275,7 +286,13 @@ type galleryData struct {
 
 func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 	query, _ := parseQuery(r.URL.Query(), q.site, false)
-	p.respond(w, r, q.key("gallery")+"|"+string(query.appendParams(nil)), func() (*response, error) {
+	// A search for distress puts help first, the visitor's country's.
+	key, help := q.key("gallery")+"|"+string(query.appendParams(nil)), ""
+	if p.inDistress(query.Text) {
+		help = cmp.Or(visitorCountry(q, ""), "-")
+		key += "|help=" + help
+	}
+	p.respond(w, r, key, func() (*response, error) {
 		ctx := r.Context()
 		res, err := p.search(ctx, query)
 		if err != nil {
@@ -289,6 +306,14 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		path := q.prefix + "/resources"
 		v.Canonical = q.canonical(query.link(q.sp + "/resources"))
 		d := galleryData{Text: query.Text, Total: res.Total, Page: query.Page}
+		if help != "" {
+			d.Help = &searchHelp{HelpHref: q.lp + "/help"}
+			if isHelpCountry(help) {
+				mine, _ := helpList(q.p, p.profiles(ctx), help)
+				d.Help.Country = mine
+				d.Help.HelpHref += "?country=" + help
+			}
+		}
 		if d.Cards, err = p.renderCards("gallery", p.cards(ctx, q, res.Items)); err != nil {
 			return nil, err
 		}
@@ -339,6 +364,9 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 			{"application/feed+json", q.p.T("portal.gallery.feed.json"), d.FeedJSON},
 		}
 		v.Data = d
+		if v.ContentHTML, err = p.fragment("gallery", "gallerybody", galleryKey(v, &d), v); err != nil {
+			return nil, err
+		}
 		return p.html("gallery", v, http.StatusOK)
 	})
 }
@@ -541,8 +569,10 @@ type sicView struct {
 
 type helpData struct {
 	Countries []countryOption
-	Chosen    *profileView
-	Asked     bool
+	// Mine is the visitor's country, nil when it is not known; Others
+	// are every other country.
+	Mine   *countryHelp
+	Others []countryHelp
 }
 
 type countryOption struct {
@@ -551,29 +581,34 @@ type countryOption struct {
 }
 
 func (p *Portal) handleHelp(w http.ResponseWriter, r *http.Request, q *req) {
-	country := strings.ToLower(r.URL.Query().Get("country"))
-	asked := country != ""
-	if !asked {
-		country = visitorRegion(q.prefs)
+	asked := strings.ToLower(r.URL.Query().Get("country"))
+	if !isHelpCountry(asked) {
+		asked = ""
 	}
-	if len(country) != 2 {
-		country = ""
-	}
-	p.respond(w, r, q.key("help")+"|"+country+"|"+boolStr(asked), func() (*response, error) {
-		profiles := p.profiles(r.Context())
-		d := helpData{Asked: asked}
-		if country != "" {
-			d.Chosen = profiles.country(country)
+	country := visitorCountry(q, asked)
+	p.respond(w, r, q.key("help")+"|"+country+"|"+asked, func() (*response, error) {
+		mine, others := helpList(q.p, p.profiles(r.Context()), country)
+		d := helpData{Mine: mine, Others: others}
+		all := append(slices.Clone(others), countryHelp{})
+		if mine != nil {
+			all[len(all)-1] = *mine
+		} else {
+			all = all[:len(all)-1]
 		}
-		for _, pv := range profiles.list {
-			d.Countries = append(d.Countries, countryOption{pv.Country, countryLabel(q.p, pv.Country), d.Chosen != nil && pv.Country == d.Chosen.Country})
+		col := collatorFor(q.p)
+		slices.SortFunc(all, func(a, b countryHelp) int { return col.CompareString(a.Name, b.Name) })
+		for _, c := range all {
+			d.Countries = append(d.Countries, countryOption{c.Code, c.Name, c.Code == country})
 		}
 		title := q.p.T("portal.help.title")
-		if d.Chosen != nil {
-			title = q.p.T("portal.help.title_country", "country", countryLabel(q.p, d.Chosen.Country))
+		if mine != nil && asked != "" {
+			title = q.p.T("portal.help.title_country", "country", mine.Name)
 		}
 		v := p.newView(q, title, "help")
 		v.Canonical = q.canonical("/help")
+		if asked != "" {
+			v.Canonical += "?country=" + asked
+		}
 		v.Data = d
 		return p.html("help", v, http.StatusOK)
 	})

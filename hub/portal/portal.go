@@ -90,6 +90,8 @@ type Portal struct {
 	running atomic.Bool
 
 	matches matchCache
+	// distress are the words that put help above search results (help.go).
+	distress distressTerms
 	// langs are the interface languages (i18n.go).
 	langs *interfaceLangs
 	// fragments are pieces of pages rendered once (fragments.go).

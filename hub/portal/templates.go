@@ -22,7 +22,7 @@ var pages = []string{"home", "gallery", "resource", "services", "news", "post", 
 type templates struct{ byName map[string]*template.Template }
 
 func parseTemplates() (*templates, error) {
-	layout, err := template.New("layout").ParseFS(templateFS, "templates/layout.html")
+	layout, err := template.New("layout").Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
@@ -63,4 +63,24 @@ type staticFiles struct {
 func loadStatic() staticFiles {
 	sum := sha256.Sum256(portalCSS)
 	return staticFiles{cssPath: "/static/portal." + hex.EncodeToString(sum[:6]) + ".css", css: portalCSS}
+}
+
+// templateFuncs are the few functions templates call: helpOf pairs the
+// view (for its text) with one country's help, for "countryhelp".
+var templateFuncs = template.FuncMap{
+	"helpOf": func(v *view, c any) helpItem {
+		switch c := c.(type) {
+		case *countryHelp:
+			return helpItem{v, c}
+		case countryHelp:
+			return helpItem{v, &c}
+		}
+		return helpItem{V: v}
+	},
+}
+
+// helpItem is the data of "countryhelp".
+type helpItem struct {
+	V *view
+	C *countryHelp
 }

@@ -85,8 +85,11 @@ type view struct {
 	// NavHTML and FootHTML are the layout's "nav" and "foot", rendered
 	// once for each view they show (fragments.go).
 	NavHTML, FootHTML template.HTML
-	// AltHTML is the head's alternates, rendered by "alternates".
-	AltHTML template.HTML
+	// AltHTML is the head's alternates, rendered by "alternates";
+	// HeadHTML the head, by "head", for a page without JSON-LD;
+	// ContentHTML the page's content, for a page that renders it as a
+	// fragment (the gallery's "gallerybody").
+	AltHTML, HeadHTML, ContentHTML template.HTML
 }
 
 type altLink struct{ Lang, Href string }
@@ -177,6 +180,18 @@ func (p *Portal) html(name string, v *view, status int) (*response, error) {
 	}
 	if v.AltHTML, err = p.fragment(name, "alternates", alt.String(), v.Alternates); err != nil {
 		return nil, err
+	}
+	if v.JSONLD == nil {
+		var head strings.Builder
+		for _, s := range []string{v.UILang, v.Title, v.SiteName, v.Description, v.StaticCSS, v.Canonical, string(v.AltHTML)} {
+			head.WriteString(s + "\x00")
+		}
+		for _, f := range v.Feeds {
+			head.WriteString(f.Type + "\x01" + f.Title + "\x01" + f.Href + "\x00")
+		}
+		if v.HeadHTML, err = p.fragment(name, "head", head.String(), v); err != nil {
+			return nil, err
+		}
 	}
 	if v.FootHTML, err = p.fragment(name, "foot", v.UILang+"\x00"+v.Prefix, v); err != nil {
 		return nil, err
