@@ -91,7 +91,6 @@ func helpList(p *locale.Printer, profiles *profileSet, first string) (*countryHe
 	return mine, others
 }
 
-
 // collatorFor sorts names as p's language does. A collator is not safe for
 // concurrent use, so each list takes its own; /help is cached per language.
 func collatorFor(p *locale.Printer) *collate.Collator {
