@@ -2,9 +2,9 @@ package portal
 
 import (
 	"bytes"
+	"hash/maphash"
 	"html/template"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -13,23 +13,60 @@ import (
 // 900 actions for 20 cards and 50 filter links, several times the search
 // itself. The pieces that many pages repeat are therefore rendered once by
 // their own template and kept: a card by everything it shows, the filters
-// by everything they show. A key is the piece's whole content, so a kept
-// piece is never stale, and the page inserts it as template.HTML.
+// by everything they show. A key is a 128-bit hash of the piece's whole
+// content, so a kept piece is never stale, and the page inserts it as
+// template.HTML. Hashing the content costs a few microseconds; keeping it
+// as the key would allocate tens of kilobytes a page.
 
 // fragmentBudget bounds the kept pieces, in bytes of HTML; when it is
 // spent, the pieces kept before the last reset go.
 const fragmentBudget = 32 << 20
+
+// fragKey names a kept piece: two independent 64-bit hashes of what it
+// shows and of the template that shows it.
+type fragKey struct{ a, b uint64 }
+
+var fragSeedA, fragSeedB = maphash.MakeSeed(), maphash.MakeSeed()
+
+// keyHash hashes the parts of a piece's content into a fragKey, each part
+// ended by a byte no text holds, so that parts cannot run into each other.
+type keyHash struct{ a, b maphash.Hash }
+
+func newKeyHash(parts ...string) *keyHash {
+	h := &keyHash{}
+	h.a.SetSeed(fragSeedA)
+	h.b.SetSeed(fragSeedB)
+	for _, s := range parts {
+		h.add(s)
+	}
+	return h
+}
+
+func (h *keyHash) add(s string) {
+	h.a.WriteString(s)
+	h.a.WriteByte(0)
+	h.b.WriteString(s)
+	h.b.WriteByte(0)
+}
+
+func (h *keyHash) addInt(n int) { h.add(strconv.Itoa(n)) }
+
+func (h *keyHash) addKey(k fragKey) {
+	h.add(strconv.FormatUint(k.a, 36) + "." + strconv.FormatUint(k.b, 36))
+}
+
+func (h *keyHash) sum() fragKey { return fragKey{h.a.Sum64(), h.b.Sum64()} }
 
 // fragmentCache keeps rendered pieces in two generations: lookups find
 // either; puts go into the current one; a full current generation becomes
 // the old one, and the old one is dropped.
 type fragmentCache struct {
 	mu       sync.RWMutex
-	cur, old map[string]template.HTML
+	cur, old map[fragKey]template.HTML
 	size     int
 }
 
-func (c *fragmentCache) get(key string) (template.HTML, bool) {
+func (c *fragmentCache) get(key fragKey) (template.HTML, bool) {
 	c.mu.RLock()
 	h, ok := c.cur[key]
 	if !ok {
@@ -39,21 +76,23 @@ func (c *fragmentCache) get(key string) (template.HTML, bool) {
 	return h, ok
 }
 
-func (c *fragmentCache) put(key string, h template.HTML) {
-	n := len(key) + len(h)
+func (c *fragmentCache) put(key fragKey, h template.HTML) {
+	n := 16 + len(h)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cur == nil || c.size+n > fragmentBudget/2 {
-		c.old, c.cur, c.size = c.cur, make(map[string]template.HTML), 0
+		c.old, c.cur, c.size = c.cur, make(map[fragKey]template.HTML), 0
 	}
 	c.cur[key] = h
 	c.size += n
 }
 
 // fragment renders the template name of page with data, or returns it as
-// rendered before under key.
-func (p *Portal) fragment(page, name, key string, data any) (template.HTML, error) {
-	key = page + "\x00" + name + "\x00" + key
+// rendered before for the same content, which key hashes.
+func (p *Portal) fragment(page, name string, content *keyHash, data any) (template.HTML, error) {
+	content.add(page)
+	content.add(name)
+	key := content.sum()
 	if h, ok := p.fragments.get(key); ok {
 		return h, nil
 	}
@@ -66,89 +105,75 @@ func (p *Portal) fragment(page, name, key string, data any) (template.HTML, erro
 	return h, nil
 }
 
-// renderCards renders each card of a page through the "card" template.
-func (p *Portal) renderCards(page string, cards []card) ([]template.HTML, error) {
+// renderCards renders each card of a page through the "card" template;
+// key hashes, after it, what each card showed.
+func (p *Portal) renderCards(page string, cards []card, key *keyHash) ([]template.HTML, error) {
 	out := make([]template.HTML, 0, len(cards))
-	var k strings.Builder
 	for i := range cards {
 		c := &cards[i]
-		k.Reset()
-		for _, s := range []string{c.Href, c.Title, c.Summary, c.Lang, c.TypeLabel, c.Ages, c.Publisher} {
-			k.WriteString(s)
-			k.WriteByte(0)
-		}
+		k := newKeyHash(c.Href, c.Title, c.Summary, c.Lang, c.TypeLabel, c.Ages, c.Publisher)
 		for _, l := range c.Langs {
-			k.WriteString(l.Tag)
-			k.WriteByte(1)
-			k.WriteString(l.Name)
-			k.WriteByte(0)
+			k.add(l.Tag)
+			k.add(l.Name)
 		}
-		h, err := p.fragment(page, "card", k.String(), c)
+		h, err := p.fragment(page, "card", k, c)
 		if err != nil {
 			return nil, err
+		}
+		if key != nil {
+			key.addKey(k.sum())
 		}
 		out = append(out, h)
 	}
 	return out, nil
 }
 
-// facetsKey is everything the "facets" template shows.
-func facetsKey(ui, clear string, facets []facetView) string {
-	var k strings.Builder
-	k.Grow(64 * 64)
-	k.WriteString(ui)
-	k.WriteByte(0)
-	k.WriteString(clear)
+// facetsKey hashes everything the "facets" template shows.
+func facetsKey(ui, clear string, facets []facetView) *keyHash {
+	k := newKeyHash(ui, clear)
 	for _, f := range facets {
-		k.WriteByte(2)
-		k.WriteString(f.Param)
-		k.WriteByte(0)
-		k.WriteString(f.Title)
+		k.add(f.Param)
+		k.add(f.Title)
 		for _, v := range f.Values {
-			k.WriteByte(1)
-			k.WriteString(v.Href)
-			k.WriteByte(0)
-			k.WriteString(v.Label)
-			k.WriteByte(0)
-			k.WriteString(v.Lang)
-			k.WriteByte(0)
-			k.WriteString(strconv.Itoa(v.Count))
+			k.add(v.Href)
+			k.add(v.Label)
+			k.add(v.Lang)
+			k.addInt(v.Count)
 			if v.Selected {
-				k.WriteByte('*')
+				k.add("*")
 			}
 		}
+		k.add("")
 	}
-	return k.String()
+	return k
 }
 
-// galleryKey is everything the gallery's "gallerybody" shows.
-func galleryKey(v *view, d *galleryData) string {
-	var k strings.Builder
-	k.Grow(32 << 10)
-	for _, s := range []string{v.UILang, v.Prefix, v.Lp, v.Title, d.Text, d.Clear, string(d.FacetsHTML),
-		d.Prev, d.Next, d.FeedAtom, d.FeedRSS, d.FeedJSON, d.API, strconv.Itoa(d.Total), strconv.Itoa(d.Page), strconv.Itoa(d.Pages)} {
-		k.WriteString(s)
-		k.WriteByte(0)
-	}
+// galleryKey hashes everything the gallery's "gallerybody" shows; cards
+// is the hash of its cards (renderCards).
+func galleryKey(v *view, d *galleryData, cards fragKey, facets fragKey) *keyHash {
+	k := newKeyHash(v.UILang, v.Prefix, v.Lp, v.Title, d.Text, d.Clear,
+		d.Prev, d.Next, d.FeedAtom, d.FeedRSS, d.FeedJSON, d.API)
+	k.addInt(d.Total)
+	k.addInt(d.Page)
+	k.addInt(d.Pages)
+	k.addKey(cards)
+	k.addKey(facets)
 	for _, h := range d.Hidden {
-		k.WriteString(h.Name + "=" + h.Value + "\x01")
+		k.add(h.Name + "=" + h.Value)
 	}
+	k.add("")
 	for _, s := range d.Sorts {
-		k.WriteString(s.Value + "=" + s.Label)
+		k.add(s.Value + "=" + s.Label)
 		if s.Selected {
-			k.WriteByte('*')
+			k.add("*")
 		}
-		k.WriteByte(1)
 	}
+	k.add("")
 	if d.Help != nil {
-		k.WriteString("help\x01" + d.Help.HelpHref)
+		k.add(d.Help.HelpHref)
 		if d.Help.Country != nil {
-			k.WriteString("\x01" + d.Help.Country.Code)
+			k.add(d.Help.Country.Code)
 		}
 	}
-	for _, c := range d.Cards {
-		k.WriteByte(2)
-		k.WriteString(string(c))
-	}
-	return k.String()
+	return k
 }

@@ -228,7 +228,7 @@ func (p *Portal) handleHome(w http.ResponseWriter, r *http.Request, q *req) {
 		v.Description = q.p.T("portal.home.description")
 		v.Canonical = q.canonical(q.sp + "/")
 		d := homeData{Total: res.Total}
-		if d.Latest, err = p.renderCards("home", p.cards(ctx, q, res.Items)); err != nil {
+		if d.Latest, err = p.renderCards("home", p.cards(ctx, q, res.Items), nil); err != nil {
 			return nil, err
 		}
 		if q.site == "" {
@@ -314,7 +314,8 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 				d.Help.HelpHref += "?country=" + help
 			}
 		}
-		if d.Cards, err = p.renderCards("gallery", p.cards(ctx, q, res.Items)); err != nil {
+		cardsKey := newKeyHash()
+		if d.Cards, err = p.renderCards("gallery", p.cards(ctx, q, res.Items), cardsKey); err != nil {
 			return nil, err
 		}
 		for k, vals := range query.encode() {
@@ -340,7 +341,9 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 			Facets []facetView
 			P      *locale.Printer
 		}{d.Clear, p.facetViews(ctx, q, path, query, &res.hits), q.p}
-		if d.FacetsHTML, err = p.fragment("gallery", "facets", facetsKey(q.lang, d.Clear, facets.Facets), facets); err != nil {
+		fk := facetsKey(q.lang, d.Clear, facets.Facets)
+		facetsSum := fk.sum()
+		if d.FacetsHTML, err = p.fragment("gallery", "facets", fk, facets); err != nil {
 			return nil, err
 		}
 		d.Pages = max(1, (res.Total+query.PerPage-1)/query.PerPage)
@@ -364,7 +367,7 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 			{"application/feed+json", q.p.T("portal.gallery.feed.json"), d.FeedJSON},
 		}
 		v.Data = d
-		if v.ContentHTML, err = p.fragment("gallery", "gallerybody", galleryKey(v, &d), v); err != nil {
+		if v.ContentHTML, err = p.fragment("gallery", "gallerybody", galleryKey(v, &d, cardsKey.sum(), facetsSum), v); err != nil {
 			return nil, err
 		}
 		return p.html("gallery", v, http.StatusOK)

@@ -166,34 +166,33 @@ func (p *Portal) html(name string, v *view, status int) (*response, error) {
 	if v.Site != nil {
 		site = v.Site.ID
 	}
-	var nav strings.Builder
-	nav.WriteString(strings.Join([]string{v.Home, site, v.HelpURL, v.UILang, v.Prefix, v.Section}, "\x00"))
+	nav := newKeyHash(v.Home, site, v.HelpURL, v.UILang, v.Prefix, v.Section)
 	for _, l := range v.Langs {
-		nav.WriteString("\x00" + l.Href)
+		nav.add(l.Href)
 	}
-	if v.NavHTML, err = p.fragment(name, "nav", nav.String(), v); err != nil {
+	if v.NavHTML, err = p.fragment(name, "nav", nav, v); err != nil {
 		return nil, err
 	}
-	var alt strings.Builder
+	alt := newKeyHash()
 	for _, a := range v.Alternates {
-		alt.WriteString(a.Lang + "\x00" + a.Href + "\x00")
+		alt.add(a.Lang)
+		alt.add(a.Href)
 	}
-	if v.AltHTML, err = p.fragment(name, "alternates", alt.String(), v.Alternates); err != nil {
+	if v.AltHTML, err = p.fragment(name, "alternates", alt, v.Alternates); err != nil {
 		return nil, err
 	}
 	if v.JSONLD == nil {
-		var head strings.Builder
-		for _, s := range []string{v.UILang, v.Title, v.SiteName, v.Description, v.StaticCSS, v.Canonical, string(v.AltHTML)} {
-			head.WriteString(s + "\x00")
-		}
+		head := newKeyHash(v.UILang, v.Title, v.SiteName, v.Description, v.StaticCSS, v.Canonical, string(v.AltHTML))
 		for _, f := range v.Feeds {
-			head.WriteString(f.Type + "\x01" + f.Title + "\x01" + f.Href + "\x00")
+			head.add(f.Type)
+			head.add(f.Title)
+			head.add(f.Href)
 		}
-		if v.HeadHTML, err = p.fragment(name, "head", head.String(), v); err != nil {
+		if v.HeadHTML, err = p.fragment(name, "head", head, v); err != nil {
 			return nil, err
 		}
 	}
-	if v.FootHTML, err = p.fragment(name, "foot", v.UILang+"\x00"+v.Prefix, v); err != nil {
+	if v.FootHTML, err = p.fragment(name, "foot", newKeyHash(v.UILang, v.Prefix), v); err != nil {
 		return nil, err
 	}
 	body, err := p.tmpl.render(name, v)
