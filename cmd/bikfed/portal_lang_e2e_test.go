@@ -251,6 +251,7 @@ func TestE2E_PortalLanguages(t *testing.T) {
 					t.Logf("/%s%s: English in the page's text, content included (not a failure: content keeps its language):\n\t%s", lang, p.path, strings.Join(found, "\n\t"))
 				}
 				b.check(lang + "-" + p.name)
+				fitsPhone(t, b, "/"+lang+p.path, lang+"-"+p.name)
 			}
 			if lang == "fr" {
 				chooserKeepsPage(t, b, nw.hubURL)
@@ -260,6 +261,50 @@ func TestE2E_PortalLanguages(t *testing.T) {
 
 	t.Run("it", func(t *testing.T) { italianHelp(t, nw.hubURL) })
 	t.Run("phone", func(t *testing.T) { phoneLayout(t, nw.hubURL) })
+}
+
+// phoneWidth is the width of the phone the layout is checked on, in CSS
+// pixels.
+const phoneWidth = 390
+
+// fitsPhone fails if the page is wider than a 390 px phone (Chromium then
+// widens the layout viewport and shows the whole page smaller), naming the
+// elements that stick out, or if its header's controls leave the screen.
+// Its screenshot as a phone shows it, shot-phone.png, replaces the one of
+// check, taken at the phone's width without a phone's viewport, where a
+// scroll bar hides the right 15 px of the page.
+func fitsPhone(t *testing.T, b *webBrowser, page, shot string) {
+	t.Helper()
+	b.do("be a phone", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulatePortrait))
+	var m struct {
+		Layout  float64  `json:"layout"`
+		Langs   float64  `json:"langs"`
+		Help    float64  `json:"help"`
+		Menu    float64  `json:"menu"`
+		Outside []string `json:"outside"`
+	}
+	out := get(t, b.ctx, "measure "+page+" on a phone", chromedp.Evaluate[string](fmt.Sprintf(`(() => {
+		const r = s => document.querySelector(s).getBoundingClientRect().right;
+		const outside = [...document.body.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > %d + 0.5)
+			.filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > %d + 0.5))
+			.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') +
+				' ' + Math.round(e.getBoundingClientRect().width) + ' px: ' + (e.innerText || '').slice(0, 40));
+		return JSON.stringify({layout: document.documentElement.scrollWidth, langs: r('details.langs > summary'),
+			help: r('header a.help'), menu: r('details.menu > summary'), outside});
+	})()`, phoneWidth, phoneWidth)))
+	b.shot(shot + "-phone")
+	b.do("widen again", chromedp.EmulateViewport(1280, 900))
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Layout > phoneWidth {
+		t.Errorf("%s is %.0f px wide on a %d px phone, which shows it shrunk: %s", page, m.Layout, phoneWidth, strings.Join(m.Outside, "; "))
+	}
+	for k, right := range map[string]float64{"language chooser": m.Langs, "help button": m.Help, "menu": m.Menu} {
+		if right > phoneWidth {
+			t.Errorf("%s: the header's %s ends at %.0f px, past the %d px screen", page, k, right, phoneWidth)
+		}
+	}
 }
 
 // startVisitor starts a Chromium whose language is lang, in its interface
@@ -304,6 +349,7 @@ func italianHelp(t *testing.T, hub string) {
 	}
 	mustEUNumbers(t, b, "main", "/it/help")
 	b.check("it-help")
+	fitsPhone(t, b, "/it/help", "it-help")
 
 	b.open(hub+"/resources?q=bullismo", "#results-h")
 	if loc := b.location(); loc != hub+"/it/resources?q=bullismo" {
@@ -319,6 +365,7 @@ func italianHelp(t *testing.T, hub string) {
 		t.Errorf("the help box ends at %.0f px, below the results at %.0f px", pos["box"], pos["results"])
 	}
 	b.check("it-search-bullismo")
+	fitsPhone(t, b, "/it/resources?q=bullismo", "it-search-bullismo")
 }
 
 // mustEUNumbers fails unless sel shows 116 111 and 116 000, as visible
