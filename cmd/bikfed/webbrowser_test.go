@@ -20,9 +20,9 @@ type webBrowser struct {
 	shots string
 }
 
-// startWebBrowser starts Chromium for t; its screenshots go to
-// testout/<folder>/.
-func startWebBrowser(t *testing.T, folder string) *webBrowser {
+// startWebBrowser starts Chromium for t, with any further flags in opts;
+// its screenshots go to testout/<folder>/.
+func startWebBrowser(t *testing.T, folder string, opts ...chromedp.ExecAllocatorOption) *webBrowser {
 	t.Helper()
 	chromium, axePath := browserTools(t)
 	axeJS, err := os.ReadFile(axePath)
@@ -34,12 +34,12 @@ func startWebBrowser(t *testing.T, folder string) *webBrowser {
 		t.Fatal(err)
 	}
 	// The machine has no network: these flags keep Chromium from trying.
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
+	opts = append([]chromedp.ExecAllocatorOption{chromedp.ExecPath(chromium), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900)}, opts...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	// The first call starts the browser, which lives as long as the context
