@@ -340,7 +340,14 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 			Clear  string
 			Facets []facetView
 			P      *locale.Printer
-		}{d.Clear, p.facetViews(ctx, q, path, query, &res.hits), q.p}
+			// Open shows the filters unfolded when one is chosen.
+			Open bool
+		}{d.Clear, p.facetViews(ctx, q, path, query, &res.hits), q.p, false}
+		for _, f := range facets.Facets {
+			for _, fv := range f.Values {
+				facets.Open = facets.Open || fv.Selected
+			}
+		}
 		fk := facetsKey(q.lang, d.Clear, facets.Facets)
 		facetsSum := fk.sum()
 		if d.FacetsHTML, err = p.fragment("gallery", "facets", fk, facets); err != nil {
