@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,6 +119,8 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		p.handleDirectory(w, r, q)
 	case path == "/help":
 		p.handleHelp(w, r, q)
+	case textPages[path] != "":
+		p.handleText(w, r, q, path)
 	case path == "/api/v1/resources":
 		p.handleAPISearch(w, r, q)
 	case strings.HasPrefix(path, "/api/v1/resources/"):
@@ -128,10 +131,11 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		p.handleSitemap(w, r, q, strings.TrimPrefix(path, "/sitemaps/"))
 	case path == "/robots.txt":
 		p.handleRobots(w, r, q)
-	case path == p.static.cssPath:
+	case p.static.byPath[path].body != nil:
+		f := p.static.byPath[path]
 		h := w.Header()
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-		p.write(w, r, &response{status: http.StatusOK, ctype: "text/css; charset=utf-8", body: p.static.css})
+		p.write(w, r, &response{status: http.StatusOK, ctype: f.ctype, body: f.body})
 	default:
 		p.notFound(w, r, q, http.StatusNotFound)
 	}
@@ -301,6 +305,10 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		title := q.p.T("portal.gallery.title")
 		if q.site != "" {
 			title = q.p.T("portal.gallery.site_title", "site", minisiteView(q.p, q.site).Name)
+		}
+		if query.Text != "" {
+			// A search's results are named by what was searched.
+			title = q.p.T("portal.gallery.title_search", "text", query.Text)
 		}
 		v := p.newView(q, title, "resources")
 		path := q.prefix + "/resources"
@@ -629,4 +637,27 @@ func boolStr(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// textPages are the portal's pages of plain text, by path: each the
+// catalogue's <id>.title and its paragraphs <id>.p1, p2….
+var textPages = map[string]string{"/about": "portal.about", "/privacy": "portal.privacy", "/accessibility": "portal.a11y"}
+
+func (p *Portal) handleText(w http.ResponseWriter, r *http.Request, q *req, path string) {
+	p.respond(w, r, q.key("text")+"|"+path, func() (*response, error) {
+		id := textPages[path]
+		v := p.newView(q, q.p.T(id+".title"), "")
+		v.Canonical = q.canonical(path)
+		var paras []string
+		for i := 1; ; i++ {
+			k := id + ".p" + strconv.Itoa(i)
+			s := q.p.T(k)
+			if s == k {
+				break
+			}
+			paras = append(paras, s)
+		}
+		v.Data = paras
+		return p.html("text", v, http.StatusOK)
+	})
 }

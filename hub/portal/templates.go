@@ -16,8 +16,17 @@ var templateFS embed.FS
 //go:embed static/portal.css
 var portalCSS []byte
 
+// The portal's logo (also its favicon) and the EU emblem its co-funding
+// statement stands beside.
+//
+//go:embed static/logo.svg
+var logoSVG []byte
+
+//go:embed static/eu.svg
+var euSVG []byte
+
 // pages are the HTML pages; each is the layout with its own "content".
-var pages = []string{"home", "gallery", "resource", "services", "news", "post", "directory", "help", "error"}
+var pages = []string{"home", "gallery", "resource", "services", "news", "post", "directory", "help", "error", "text"}
 
 type templates struct{ byName map[string]*template.Template }
 
@@ -53,16 +62,30 @@ func (t *templates) render(name string, data any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// staticFiles is the stylesheet under a content-hashed name, so it can be
-// cached for a year and still change with a release.
+// staticFiles are the stylesheet and the images under content-hashed
+// names, so they can be cached for a year and still change with a release.
 type staticFiles struct {
-	cssPath string
-	css     []byte
+	cssPath, logoPath, euPath string
+	byPath                    map[string]staticFile
+}
+
+type staticFile struct {
+	ctype string
+	body  []byte
 }
 
 func loadStatic() staticFiles {
-	sum := sha256.Sum256(portalCSS)
-	return staticFiles{cssPath: "/static/portal." + hex.EncodeToString(sum[:6]) + ".css", css: portalCSS}
+	named := func(name, ext string, body []byte) string {
+		sum := sha256.Sum256(body)
+		return "/static/" + name + "." + hex.EncodeToString(sum[:6]) + ext
+	}
+	s := staticFiles{cssPath: named("portal", ".css", portalCSS), logoPath: named("logo", ".svg", logoSVG), euPath: named("eu", ".svg", euSVG)}
+	s.byPath = map[string]staticFile{
+		s.cssPath:  {"text/css; charset=utf-8", portalCSS},
+		s.logoPath: {"image/svg+xml", logoSVG},
+		s.euPath:   {"image/svg+xml", euSVG},
+	}
+	return s
 }
 
 // templateFuncs are the few functions templates call: helpOf pairs the

@@ -63,7 +63,13 @@ type view struct {
 	Title       string
 	Description string
 	Canonical   string
-	SiteName    string
+	// SiteName is the portal's name, which every title ends with (a
+	// minisite's name is in its pages' own titles).
+	SiteName string
+	// OGLocale is the interface language as Open Graph writes it.
+	OGLocale   string
+	StaticLogo string
+	StaticEU   string
 	Site        *minisite
 	Prefix      string
 	Home        string
@@ -118,14 +124,16 @@ func (p *Portal) newView(q *req, title, section string) *view {
 		UILang:    q.p.Tag(),
 		Lp:        q.lp,
 		HelpURL:   q.lp + "/help",
-		StaticCSS: p.static.cssPath,
+		StaticCSS:  p.static.cssPath,
+		StaticLogo: p.static.logoPath,
+		StaticEU:   p.static.euPath,
+		OGLocale:   ogLocale(q.lang),
 		P:         q.p,
 	}
 	v.Minisites = minisiteViews(q.p)
 	if q.site != "" {
 		m := minisiteView(q.p, q.site)
 		v.Site = &m
-		v.SiteName = m.Name
 	}
 	v.Feeds = []feedLink{{"application/atom+xml", q.p.T("portal.feed.latest"), q.prefix + "/feed.atom"}}
 	// The page in each interface language: the same path and query
@@ -182,7 +190,7 @@ func (p *Portal) html(name string, v *view, status int) (*response, error) {
 		return nil, err
 	}
 	if v.JSONLD == nil {
-		head := newKeyHash(v.UILang, v.Title, v.SiteName, v.Description, v.StaticCSS, v.Canonical, string(v.AltHTML))
+		head := newKeyHash(v.UILang, v.OGLocale, v.Title, v.SiteName, v.Description, v.StaticCSS, v.StaticLogo, v.Canonical, string(v.AltHTML))
 		for _, f := range v.Feeds {
 			head.add(f.Type)
 			head.add(f.Title)
@@ -350,4 +358,19 @@ func link(path string, v url.Values) string {
 		return path
 	}
 	return path + "?" + v.Encode()
+}
+
+// ogLocale is an interface language as Open Graph's og:locale writes it,
+// language_TERRITORY, with the country the portal means by the language.
+func ogLocale(lang string) string {
+	switch lang {
+	case locale.Fallback:
+		return "en_GB"
+	case "no":
+		return "nb_NO"
+	}
+	if c := languageCountry[lang]; c != "" {
+		return lang + "_" + strings.ToUpper(c)
+	}
+	return lang
 }
