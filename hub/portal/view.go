@@ -70,19 +70,19 @@ type view struct {
 	OGLocale   string
 	StaticLogo string
 	StaticEU   string
-	Site        *minisite
-	Prefix      string
-	Home        string
-	Section     string
-	UILang      string
-	Lp          string
-	HelpURL     string
-	StaticCSS   string
-	Alternates  []altLink
-	Feeds       []feedLink
-	JSONLD      any
-	Minisites   []minisite
-	Data        any
+	Site       *minisite
+	Prefix     string
+	Home       string
+	Section    string
+	UILang     string
+	Lp         string
+	HelpURL    string
+	StaticCSS  string
+	Alternates []altLink
+	Feeds      []feedLink
+	JSONLD     any
+	Minisites  []minisite
+	Data       any
 
 	// Langs is the language chooser: the page in every interface language.
 	Langs []langLink
@@ -116,19 +116,19 @@ type feedLink struct{ Type, Title, Href string }
 
 func (p *Portal) newView(q *req, title, section string) *view {
 	v := &view{
-		Title:     title,
-		SiteName:  q.p.T("portal.site.name"),
-		Prefix:    q.prefix,
-		Home:      q.prefix + "/",
-		Section:   section,
-		UILang:    q.p.Tag(),
-		Lp:        q.lp,
-		HelpURL:   q.lp + "/help",
+		Title:      title,
+		SiteName:   q.p.T("portal.site.name"),
+		Prefix:     q.prefix,
+		Home:       q.prefix + "/",
+		Section:    section,
+		UILang:     q.p.Tag(),
+		Lp:         q.lp,
+		HelpURL:    q.lp + "/help",
 		StaticCSS:  p.static.cssPath,
 		StaticLogo: p.static.logoPath,
 		StaticEU:   p.static.euPath,
 		OGLocale:   ogLocale(q.lang),
-		P:         q.p,
+		P:          q.p,
 	}
 	v.Minisites = minisiteViews(q.p)
 	if q.site != "" {
