@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
@@ -115,12 +116,27 @@ type Bundle struct {
 }
 
 // Load reads the catalogues embedded in the binary.
+//
+// The catalogues are read once per process and shared: a bundle is
+// read-only, and the 28 languages take tens of megabytes, which the
+// console and the portal of a hub, or the workspace and the emails of a
+// node, would otherwise each hold.
 func Load() (*Bundle, error) {
-	sub, err := fs.Sub(embedded, "catalogues")
-	if err != nil {
-		return nil, fmt.Errorf("load catalogues: %w", err)
-	}
-	return LoadFS(sub)
+	loaded.once.Do(func() {
+		sub, err := fs.Sub(embedded, "catalogues")
+		if err != nil {
+			loaded.err = fmt.Errorf("load catalogues: %w", err)
+			return
+		}
+		loaded.b, loaded.err = LoadFS(sub)
+	})
+	return loaded.b, loaded.err
+}
+
+var loaded struct {
+	once sync.Once
+	b    *Bundle
+	err  error
 }
 
 // LoadFS reads every *.json file at the top of fsys, and in its
