@@ -40,7 +40,7 @@ const (
 	// (GOGC), and a server's own footprint (its catalogues in 28 languages,
 	// its caches) is not the attachment's.
 	maxRSSGrowth = 100 << 20
-	e2eBucket  = "bikfed-e2e"
+	e2eBucket    = "bikfed-e2e"
 )
 
 // s3Network starts a MinIO and a hub that keeps attachments in it, with the
