@@ -297,7 +297,10 @@ func TestE2E_CommunityWorkspace(t *testing.T) {
 	}
 	b.fill(map[string]string{"#f-title": "Our poster week"})
 	b.do("write and send", chromedp.SetValue(chromedp.CSS("#f-text"), "We made posters about *kindness online*."),
-		chromedp.Click(chromedp.CSS(`main form button[value=send]`)), chromedp.WaitVisible(chromedp.CSS(`a[href="/youth/mine"]`)))
+		chromedp.Click(chromedp.CSS(`main form button[value=send]`)),
+		// The page that says so links to the young person's posts; the
+		// menu's link to them is there before the form is sent.
+		chromedp.WaitVisible(chromedp.CSS(`main a[href="/youth/mine"]`)))
 	b.mustShow("main", "sent to your youth coordinator for approval")
 	b.check("13-youth-sent")
 	b.open(beBase+"/community/youth/", "#threads-h")
