@@ -266,6 +266,13 @@ func decodeToken(key []byte, s string) (UnsubscribeToken, error) {
 	if len(s) > maxTokenLen {
 		return UnsubscribeToken{}, ErrInvalidUnsubscribe
 	}
+	// The decoder skips line breaks even in strict mode, which would let
+	// many spellings of one link pass; only the alphabet itself is a token.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return UnsubscribeToken{}, ErrInvalidUnsubscribe
+		}
+	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(raw) < tokenFixedLen+tokenMACLen || len(raw) > tokenFixedLen+tokenMaxSpace+tokenMACLen {
 		return UnsubscribeToken{}, ErrInvalidUnsubscribe

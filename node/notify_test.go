@@ -123,6 +123,7 @@ func FuzzUnsubscribeToken(f *testing.F) {
 	f.Add(encodeToken(key, UnsubscribeToken{Member: 8, Created: 2, Space: "helplines"}))
 	f.Add("")
 	f.Add("AQAAAAAAAAAHAAAAAAAAAAFk")
+	f.Add("AQAAAAAAAAAIA\nAAAAAAAAAJwaGVscGxpbmVzOzcNNVsdX0-z2hoVWmwfqw")
 	f.Fuzz(func(t *testing.T, s string) {
 		tok, err := decodeToken(key, s)
 		if err != nil {
