@@ -14,6 +14,7 @@ import (
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 )
 
 // Fallback is the language of the reference catalogue, shown when nothing
@@ -385,6 +386,31 @@ func (p *Printer) Tag() string { return p.c.lang.Tag }
 
 // Name is the printer's language named in itself, for a language chooser.
 func (p *Printer) Name() string { return p.c.lang.Name }
+
+// names remembers language names in each interface language: CLDR's
+// namer is costly to build and a form lists dozens. Keys are bounded by the
+// tags CLDR knows (see LanguageName).
+var names sync.Map // "lang|tag" → string
+
+// LanguageName is the name of the language tag in the printer's language,
+// from CLDR ("Finnish" in English, "finnois" in French), or tag itself
+// when CLDR has none.
+func (p *Printer) LanguageName(tag string) string {
+	key := p.c.lang.Code + "|" + tag
+	if v, ok := names.Load(key); ok {
+		return v.(string)
+	}
+	name := tag
+	if t, err := language.Parse(tag); err == nil {
+		if n := display.Tags(language.Make(p.c.lang.Tag)).Name(t); n != "" {
+			name = n
+		}
+		if len(tag) <= 35 {
+			names.Store(key, name)
+		}
+	}
+	return name
+}
 
 // T returns message id with its placeholders filled from args, which
 // alternate a placeholder's name and its value, like slog's attributes. A

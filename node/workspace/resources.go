@@ -111,15 +111,9 @@ func languageChoices(p *locale.Printer, idPrefix string, picked []string) []choi
 	return out
 }
 
-// languageLabel is a language's name in the interface's language, or its
-// tag when the catalogue has none.
-func languageLabel(p *locale.Printer, tag string) string {
-	id := "resources.lang." + tag
-	if s := p.T(id); s != id {
-		return s
-	}
-	return tag
-}
+// languageLabel is a language's name in the interface's language, from
+// CLDR.
+func languageLabel(p *locale.Printer, tag string) string { return p.LanguageName(tag) }
 
 func labels(p *locale.Printer, prefix string, terms []string) string {
 	out := make([]string, 0, len(terms))
