@@ -60,7 +60,7 @@ func (p *Portal) apiResource(q *req, r *resourceRow, profiles *profileSet) apiRe
 		return l
 	}
 	a := apiResource{
-		ID: r.ID, URL: q.base + "/resources/" + r.ID, Owner: r.Owner, Publisher: profiles.publisher(r.Owner),
+		ID: r.ID, URL: q.base + "/resources/" + r.ID, Owner: r.Owner, Publisher: profiles.publisher(p.langs.en, r.Owner),
 		Version: r.Version, UpdatedAt: r.Updated, Title: r.Title, Description: r.Description, Language: r.Language,
 		Languages: nz(r.Languages), AvailableLanguages: unionLangs(r.Language, r.TransLangs), AgeMin: r.AgeMin,
 		AgeMax: r.AgeMax, Type: r.Type, Topics: nz(r.Topics), Audiences: nz(r.Audiences), Minisites: nz(r.Minisites),
@@ -105,7 +105,7 @@ func (p *Portal) handleAPISearch(w http.ResponseWriter, r *http.Request, q *req)
 				case facetLang:
 					fc.Label = languageName(fc.Value)
 				case facetCountry:
-					fc.Label = profiles.publisher(fc.Value)
+					fc.Label = profiles.publisher(p.langs.en, fc.Value)
 				case facetMinisite:
 					fc.Label = minisiteView(p.langs.en, fc.Value).Name
 				default:

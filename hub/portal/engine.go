@@ -380,8 +380,19 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 		h.Ages = append(h.Ages, facetCount{Value: ageValue(b.lo, b.hi), Label: b.label, Count: n, Selected: isSel})
 	}
 
+	// In the default order, resources in the visitor's language (original
+	// or translated) come first; an order the visitor chose is kept as is.
+	var prefer bitset
+	if q.prefer != "" && q.Sort == q.defaultSort() {
+		prefer = e.facets[facetLang][q.prefer]
+		if prefer == nil {
+			prefer = bitset{}
+		}
+	}
 	skip := (q.Page - 1) * q.PerPage
-	take := func(order []uint32, reverse bool, in bitset, want bool) {
+	// take pages through order, keeping the rids of final that are in
+	// tier (or not, as tierWant says) and in prefer (or not).
+	take := func(order []uint32, reverse bool, tier bitset, tierWant bool, prefer bitset, preferWant bool) {
 		n := len(order)
 		for i := range n {
 			if len(h.RIDs) == q.PerPage {
@@ -391,7 +402,7 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 			if reverse {
 				rid = order[n-1-i]
 			}
-			if !final.has(rid) || in != nil && in.has(rid) != want {
+			if !final.has(rid) || tier != nil && tier.has(rid) != tierWant || prefer != nil && prefer.has(rid) != preferWant {
 				continue
 			}
 			if skip > 0 {
@@ -404,20 +415,43 @@ func (e *engine) search(q *Query, text bitset, ranked []uint32, tier bitset) hit
 			}
 		}
 	}
-	switch {
-	case q.Sort == sortRelevance && ranked != nil:
-		take(ranked, false, nil, false)
-	case q.Sort == sortRelevance && tier != nil:
-		take(e.byDate, false, tier, true)
-		take(e.byDate, false, tier, false)
-	case q.Sort == sortOldest:
-		take(e.byDate, true, nil, false)
-	case q.Sort == sortTitle:
-		take(e.byTitle, false, nil, false)
-	default:
-		take(e.byDate, false, nil, false)
+	// Each order runs once, or twice when the visitor's language goes first.
+	for _, want := range []bool{true, false} {
+		if prefer == nil && !want {
+			break
+		}
+		switch {
+		case q.Sort == sortRelevance && ranked != nil:
+			take(ranked, false, nil, false, prefer, want)
+		case q.Sort == sortRelevance && tier != nil:
+			take(e.byDate, false, tier, true, prefer, want)
+			take(e.byDate, false, tier, false, prefer, want)
+		case q.Sort == sortOldest:
+			take(e.byDate, true, nil, false, prefer, want)
+		case q.Sort == sortTitle:
+			take(e.byTitle, false, nil, false, prefer, want)
+		default:
+			take(e.byDate, false, nil, false, prefer, want)
+		}
 	}
 	return h
+}
+
+// largest are the n values of facet f with the most resources, most
+// first.
+func (e *engine) largest(f facet, n int) []facetCount {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]facetCount, 0, len(e.facets[f]))
+	for v, b := range e.facets[f] {
+		if c := and(e.live, b).count(); c > 0 {
+			out = append(out, facetCount{Value: v, Count: c})
+		}
+	}
+	slices.SortFunc(out, func(a, b facetCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Value, b.Value))
+	})
+	return out[:min(n, len(out))]
 }
 
 // rid returns the rid of an indexed resource.

@@ -40,7 +40,7 @@ func (p *Portal) handleFeed(w http.ResponseWriter, r *http.Request, q *req, form
 		for _, row := range res.Items {
 			items = append(items, feedItem{
 				URL: q.base + q.prefix + "/resources/" + row.ID, Title: row.Title, Summary: summary(row.Description, 600),
-				Lang: row.Language, Author: profiles.publisher(row.Owner), Updated: row.Updated,
+				Lang: row.Language, Author: profiles.publisher(q.p, row.Owner), Updated: row.Updated,
 				Tags: append([]string{row.Type}, row.Topics...),
 			})
 		}

@@ -169,6 +169,16 @@ func galleryKey(v *view, d *galleryData, cards fragKey, facets fragKey) *keyHash
 		}
 	}
 	k.add("")
+	if d.Suggest != nil {
+		k.add(d.Suggest.Href)
+		k.add(d.Suggest.Label)
+	}
+	k.add("")
+	for _, t := range d.Topics {
+		k.add(t.Href)
+		k.add(t.Label)
+	}
+	k.add("")
 	if d.Help != nil {
 		k.add(d.Help.HelpHref)
 		if d.Help.Country != nil {

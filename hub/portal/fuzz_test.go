@@ -11,27 +11,98 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-func TestFTSQuery(t *testing.T) {
-	for _, c := range []struct{ in, col, want string }{
-		{"privacy", "", `"privacy"*`},
-		{"cyber bullying ", "", `"cyber" "bullying"`},
-		{"cyber bully", "", `"cyber" "bully"*`},
-		{`"NEAR(a b)" OR title:x*`, "", `"NEAR" "a" "b" "OR" "title" "x"`},
-		{"l'école numérique", "", `"l" "école" "numérique"*`},
-		{"ab", "", `"ab"`},
-		{"***", "", ""},
-		{"data protection", "title", `{title} : ("data" "protection"*)`},
-	} {
-		if got := ftsPrefixQuery(c.in, c.col); got != c.want {
-			t.Errorf("ftsPrefixQuery(%q, %q) = %s, want %s", c.in, c.col, got, c.want)
+// testLabels is the label index of the portal's catalogues.
+func testLabels(t testing.TB) *labelIndex {
+	t.Helper()
+	il, err := loadInterfaceLangs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newLabelIndex(il)
+}
+
+func TestSearchExpr(t *testing.T) {
+	labels := testLabels(t)
+	indexed := []string{"cyberbullying", "cyber", "bullying", "safer", "internet", "saferinternet", "harcelement"}
+	known := func(w string) bool { return slices.Contains(indexed, w) }
+	// A topic's forms in text are tested below; here one stands for all.
+	forms := func(r vocabRef) []string {
+		if r.f == facetTopic {
+			return []string{`"` + r.term + ` label"`}
 		}
-		if got, want := ftsQuery(c.in, c.col), strings.ReplaceAll(c.want, "*", ""); got != want {
-			t.Errorf("ftsQuery(%q, %q) = %s, want %s", c.in, c.col, got, want)
+		return nil
+	}
+	for _, c := range []struct{ in, want string }{
+		{"cyber bullying ", `(("cyber" AND "bullying") OR "cyberbullying" OR "0vtcyberbullying" OR "cyberbullying label")`},
+		{"Cyber-Bullying ", `(("Cyber" AND "Bullying") OR "cyberbullying" OR "0vtcyberbullying" OR "cyberbullying label")`},
+		{"cyberbullying ", `("cyberbullying" OR "cyber bullying" OR "0vtcyberbullying" OR "cyberbullying label")`},
+		{"Cyberharcèlement ", `("Cyberharcèlement" OR "cyber harcelement" OR "0vtcyberbullying" OR "cyberbullying label")`},
+		{"cyberharcelement ", `("cyberharcelement" OR "cyber harcelement" OR "0vtcyberbullying" OR "cyberbullying label")`},
+		{"Cybermobbing ", `("Cybermobbing" OR "0vtcyberbullying" OR "cyberbullying label")`},
+		{"tips for parents ", `"tips" AND "for" AND ("parents" OR "0vaparents")`},
+		{"safer internet day ", `(("safer" AND "internet") OR "saferinternet") AND "day"`},
+		{"cyber bully", `"cyber" AND "bully"*`},
+		{`"NEAR(a b)" OR title:x*`, `"NEAR" AND "a" AND "b" AND "OR" AND "title" AND "x"`},
+		{"l'école numérique", `"l" AND "école" AND "numérique"*`},
+		{"ab", `"ab"`},
+		{"***", ""},
+	} {
+		want := c.want
+		if got := searchExprForms(c.in, labels, known, true, forms); got != want {
+			t.Errorf("searchExpr(%q, prefix) = %s, want %s", c.in, got, want)
+		}
+		if got, want := searchExprForms(c.in, labels, known, false, forms), strings.ReplaceAll(want, "*", ""); got != want {
+			t.Errorf("searchExpr(%q) = %s, want %s", c.in, got, want)
+		}
+	}
+	// A topic is named in text by its label in every language, and by a
+	// one-word label's parts where the index holds them.
+	got := labelForms(labels, vocabRef{facetTopic, "cyberbullying"}, known)
+	for _, f := range []string{`"cyberbullying"`, `"cyber bullying"`, `"cybermobbing"`, `"cyberharcelement"`, `"patycios internete"`, `"кибертормоз"`} {
+		if !slices.Contains(got, f) {
+			t.Errorf("forms of cyberbullying %v lack %s", got, f)
+		}
+	}
+	if got := labelForms(labels, vocabRef{facetAudience, "parents"}, known); got != nil {
+		t.Errorf("an audience has forms in text: %v", got)
+	}
+}
+
+func TestVocabToken(t *testing.T) {
+	// The tokenizer must keep a tag token whole, and tokens must differ
+	// wherever terms do.
+	seen := map[string]string{}
+	for _, k := range labelKinds {
+		for _, term := range k.terms {
+			tok := vocabToken(k.f, term)
+			if w := foldedWords(tok); len(w) != 1 || w[0] != tok {
+				t.Errorf("vocabToken(%s) = %q splits into %q", term, tok, w)
+			}
+			if other, dup := seen[tok]; dup {
+				t.Errorf("%s and %s share the token %q", term, other, tok)
+			}
+			seen[tok] = term
 		}
 	}
 }
 
-// FuzzFTSQuery checks that no visitor text makes an FTS5 query that fails.
+func TestEditDistance(t *testing.T) {
+	for _, c := range []struct {
+		a, b  string
+		limit int
+		want  int
+	}{
+		{"bulying", "bullying", 2, 1}, {"cyberbulling", "cyberbullying", 2, 1}, {"privcay", "privacy", 2, 1},
+		{"grooming", "grooming", 2, 0}, {"kitten", "sitting", 2, 3}, {"a", "abcd", 2, 3}, {"sextorsion", "sextortion", 1, 1},
+	} {
+		if got := editDistance([]rune(c.a), []rune(c.b), c.limit); got != c.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+// FuzzFTSQuery checks that no visitor text makes an FTS5 query that fails,
+// whatever labels and compounds it holds.
 func FuzzFTSQuery(f *testing.F) {
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
@@ -39,26 +110,33 @@ func FuzzFTSQuery(f *testing.F) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE VIRTUAL TABLE t USING fts5 (title, description, translations, content = '', contentless_delete = 1,
-		tokenize = 'unicode61 remove_diacritics 2'); INSERT INTO t (rowid, title, description, translations) VALUES (1, 'Privacy online', 'sécurité', '')`); err != nil {
+	if _, err := db.Exec(`CREATE VIRTUAL TABLE t USING fts5 (title, description, translations, tags, content = '', contentless_delete = 1,
+		tokenize = 'unicode61 remove_diacritics 2'); INSERT INTO t (rowid, title, description, translations, tags) VALUES (1, 'Privacy online', 'sécurité', '', '0vtprivacy')`); err != nil {
 		f.Fatal(err)
 	}
+	labels := testLabels(f)
+	// Every other word is in the index, so joins and splits are tried.
+	known := func(w string) bool { return len(w)%2 == 0 }
 	for _, s := range []string{"privacy", `"`, `a OR b`, `NEAR(x y, 2)`, `title:x`, `{title}: y`, `^a`, `a*`, `(`, `-x`, `AND`, "\x00", "é́", "🙂 x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		for _, q := range []string{ftsQuery(text, ""), ftsPrefixQuery(text, ""), ftsQuery(text, "title"), ftsPrefixQuery(text, "title")} {
+		expr, prefixed := searchExpr(text, labels, known, false), searchExpr(text, labels, known, true)
+		for _, q := range []string{expr, prefixed, "{title} : (" + expr + ")", "{title} : (" + prefixed + ")"} {
+			if q == "{title} : ()" {
+				continue
+			}
 			if q == "" {
 				continue
 			}
 			rows, err := db.Query(`SELECT rowid FROM t WHERE t MATCH ?`, q)
 			if err != nil {
-				t.Fatalf("ftsQuery(%q) = %s fails: %v", text, q, err)
+				t.Fatalf("searchExpr(%q) = %s fails: %v", text, q, err)
 			}
 			for rows.Next() {
 			}
 			if err := rows.Err(); err != nil {
-				t.Fatalf("ftsQuery(%q) = %s fails: %v", text, q, err)
+				t.Fatalf("searchExpr(%q) = %s fails: %v", text, q, err)
 			}
 			rows.Close()
 		}

@@ -128,7 +128,7 @@ func TestPortal_GalleryFacets(t *testing.T) {
 	})
 	t.Run("full-text, diacritics, translations and prefixes", func(t *testing.T) {
 		for q, want := range map[string]string{
-			"privacy":            "Spel over privacy",
+			"spel privacy":       "Spel over privacy",
 			"CONSEILS":           "Sexting: conseils aux parents",
 			"verkkokiusaaminen":  "Cyberpesten in de klas", // the Finnish translation's title
 			"tietosuo":           "Tietosuoja nuorille",    // still typing
@@ -139,6 +139,16 @@ func TestPortal_GalleryFacets(t *testing.T) {
 			n.getJSON("/api/v1/resources?q="+url.QueryEscape(q), &p)
 			if p.Total != 1 || p.Resources[0].Title != want {
 				t.Errorf("q=%q: %v, want [%s]", q, p.titles(), want)
+			}
+		}
+	})
+	t.Run("a topic named in any language finds what it tags", func(t *testing.T) {
+		// Three resources are tagged privacy; one says so in its title.
+		for _, q := range []string{"privacy", "Privatsphäre", "prywatnosc", "vie privée", "VIE-PRIVEE"} {
+			var p apiPage
+			n.getJSON("/api/v1/resources?q="+url.QueryEscape(q)+"&sort=title", &p)
+			if got := strings.Join(p.titles(), "|"); got != "Sexting: conseils aux parents|Spel over privacy|Tietosuoja nuorille" {
+				t.Errorf("q=%q: %s", q, got)
 			}
 		}
 	})

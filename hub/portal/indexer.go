@@ -559,9 +559,10 @@ func (a *applier) finish(ctx context.Context) error {
 		(SELECT rid FROM resources WHERE id IN (SELECT value FROM json_each(?)))`, arg); err != nil {
 		return fmt.Errorf("full-text index: %w", err)
 	}
-	if _, err := a.tx.ExecContext(ctx, `INSERT INTO resource_fts (rowid, title, description, translations)
+	if _, err := a.tx.ExecContext(ctx, `INSERT INTO resource_fts (rowid, title, description, translations, tags)
 		SELECT r.rid, r.title, r.description,
-			(SELECT group_concat(t.title || ' ' || t.description, ' ') FROM translations t WHERE t.resource = r.id)
+			(SELECT group_concat(t.title || ' ' || t.description, ' ') FROM translations t WHERE t.resource = r.id),
+			`+tagsSQL+`
 		FROM resources r WHERE r.id IN (SELECT value FROM json_each(?))`, arg); err != nil {
 		return fmt.Errorf("full-text index: %w", err)
 	}

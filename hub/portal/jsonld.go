@@ -16,7 +16,7 @@ func (p *Portal) jsonLD(q *req, r *resourceRow, best map[string]translationRow, 
 		}
 		return self + "?lang=" + url.QueryEscape(lang)
 	}
-	publisher := map[string]any{"@type": "Organization", "name": profiles.publisher(r.Owner)}
+	publisher := map[string]any{"@type": "Organization", "name": profiles.publisher(q.p, r.Owner)}
 	if pv := profiles.byOwner[r.Owner]; pv != nil && pv.Website != "" {
 		publisher["url"] = pv.Website
 	}
@@ -56,7 +56,7 @@ func (p *Portal) jsonLD(q *req, r *resourceRow, best map[string]translationRow, 
 			ld["description"] = t.Description
 		}
 		ld["translationOfWork"] = map[string]any{"@type": "LearningResource", "@id": self, "inLanguage": r.Language, "name": r.Title}
-		ld["translator"] = map[string]any{"@type": "Organization", "name": profiles.publisher(t.Owner)}
+		ld["translator"] = map[string]any{"@type": "Organization", "name": profiles.publisher(q.p, t.Owner)}
 	} else {
 		var langs []string
 		for l := range best {

@@ -393,7 +393,7 @@ func (p *Portal) oaiSets(ctx context.Context) ([][2]string, error) {
 		name := val
 		switch kind {
 		case "sic":
-			name = profiles.publisher(val)
+			name = profiles.publisher(p.langs.en, val)
 		case "language":
 			name = languageName(val)
 		case "type":
@@ -620,7 +620,7 @@ func (p *Portal) writeRecord(ctx context.Context, ow *oaiWriter, rec oaiRecord, 
 			dc("subject", "en", humanize(t))
 		}
 		dc("type", "en", humanize(r.Type))
-		dc("publisher", "", p.profiles(ctx).publisher(r.Owner))
+		dc("publisher", "", p.profiles(ctx).publisher(p.langs.en, r.Owner))
 		dc("date", "", r.Updated.Format(oaiDate))
 		for _, l := range unionLangs(r.Language, r.Languages) {
 			dc("language", "", l)

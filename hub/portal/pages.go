@@ -220,6 +220,7 @@ func (p *Portal) handleHome(w http.ResponseWriter, r *http.Request, q *req) {
 	p.respond(w, r, q.key("home"), func() (*response, error) {
 		ctx := r.Context()
 		query, _ := parseQuery(url.Values{"per_page": {"6"}}, q.site, false)
+		query.prefer = q.lang
 		res, err := p.search(ctx, query)
 		if err != nil {
 			return nil, err
@@ -232,7 +233,11 @@ func (p *Portal) handleHome(w http.ResponseWriter, r *http.Request, q *req) {
 		v.Description = q.p.T("portal.home.description")
 		v.Canonical = q.canonical(q.sp + "/")
 		d := homeData{Total: res.Total}
-		if d.Latest, err = p.renderCards("home", p.cards(ctx, q, res.Items), nil); err != nil {
+		cards, err := p.cards(ctx, q, res.Items)
+		if err != nil {
+			return nil, err
+		}
+		if d.Latest, err = p.renderCards("home", cards, nil); err != nil {
 			return nil, err
 		}
 		if q.site == "" {
@@ -251,6 +256,8 @@ type option struct {
 }
 
 type hiddenField struct{ Name, Value string }
+
+type anchor struct{ Href, Label string }
 
 type facetView struct {
 	Param, Title string
@@ -280,7 +287,11 @@ type galleryData struct {
 	// Help is the help box a search for distress shows first.
 	Help  *searchHelp
 	Total int
-	Cards []template.HTML
+	// Suggest and Topics are what a search that found nothing offers: the
+	// search spelled as the index knows its words, and topics to browse.
+	Suggest *anchor
+	Topics  []anchor
+	Cards   []template.HTML
 	// FacetsHTML is the filters, rendered by the "facets" template.
 	FacetsHTML                       template.HTML
 	Page, Pages                      int
@@ -290,6 +301,7 @@ type galleryData struct {
 
 func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 	query, _ := parseQuery(r.URL.Query(), q.site, false)
+	query.prefer = q.lang
 	// A search for distress puts help first, the visitor's country's.
 	key, help := q.key("gallery")+"|"+string(query.appendParams(nil)), ""
 	if p.inDistress(query.Text) {
@@ -322,8 +334,17 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 				d.Help.HelpHref += "?country=" + help
 			}
 		}
+		if res.Total == 0 && query.Text != "" {
+			if err := p.suggest(ctx, q, query, path, &d); err != nil {
+				return nil, err
+			}
+		}
 		cardsKey := newKeyHash()
-		if d.Cards, err = p.renderCards("gallery", p.cards(ctx, q, res.Items), cardsKey); err != nil {
+		cards, err := p.cards(ctx, q, res.Items)
+		if err != nil {
+			return nil, err
+		}
+		if d.Cards, err = p.renderCards("gallery", cards, cardsKey); err != nil {
 			return nil, err
 		}
 		for k, vals := range query.encode() {
@@ -389,6 +410,32 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 	})
 }
 
+// suggestedTopics is how many topics a search that found nothing offers.
+const suggestedTopics = 8
+
+// suggest fills in what a search that found nothing offers: the closest
+// spelling the index knows, when searching for it finds something, and the
+// topics with the most resources.
+func (p *Portal) suggest(ctx context.Context, q *req, query *Query, path string, d *galleryData) error {
+	text, err := p.suggestSpelling(ctx, query.Text)
+	if err != nil {
+		return err
+	}
+	if text != "" {
+		sq := *query
+		sq.Text, sq.Page = text, 1
+		if res, err := p.search(ctx, &sq); err != nil {
+			return err
+		} else if res.Total > 0 {
+			d.Suggest = &anchor{sq.link(path), text}
+		}
+	}
+	for _, fc := range p.eng.largest(facetTopic, suggestedTopics) {
+		d.Topics = append(d.Topics, anchor{path + "?topic=" + url.QueryEscape(fc.Value), vocabLabel(q.p, "topic", fc.Value)})
+	}
+	return nil
+}
+
 // facetOrder is how the gallery lists the facets.
 var facetOrder = []facet{facetLang, -1, facetTopic, facetType, facetAudience, facetCountry, facetMinisite}
 
@@ -424,7 +471,7 @@ func (p *Portal) facetViews(ctx context.Context, q *req, path string, query *Que
 			case facetLang:
 				vv.Label, vv.Lang = languageName(fc.Value), fc.Value
 			case facetCountry:
-				vv.Label = profiles.publisher(fc.Value)
+				vv.Label = profiles.publisher(q.p, fc.Value)
 				if pv := profiles.byOwner[fc.Value]; pv != nil {
 					vv.Label = pv.CountryName
 				}
@@ -490,7 +537,7 @@ func (n *newsItem) fill(pr *locale.Printer, post *protocol.Post, updated int64, 
 	if n.Owner == protocol.HubID {
 		n.Publisher = pr.T("portal.news.coordination")
 	} else {
-		n.Publisher = profiles.publisher(n.Owner)
+		n.Publisher = profiles.publisher(pr, n.Owner)
 	}
 }
 

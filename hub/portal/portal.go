@@ -94,6 +94,9 @@ type Portal struct {
 	distress distressTerms
 	// langs are the interface languages (i18n.go).
 	langs *interfaceLangs
+	// labels and terms make the search forgiving (forgive.go).
+	labels *labelIndex
+	terms  termCache
 	// fragments are pieces of pages rendered once (fragments.go).
 	fragments    fragmentCache
 	rowCache     rowCache
@@ -142,6 +145,7 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 	}
 	langs, err := loadInterfaceLangs()
 	if err != nil {
+		db.Close()
 		return nil, fmt.Errorf("open portal: %w", err)
 	}
 	tmpl, err := parseTemplates()
@@ -158,6 +162,7 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 		now:      now,
 		tmpl:     tmpl,
 		langs:    langs,
+		labels:   newLabelIndex(langs),
 		cache:    newPageCache(cfg.PageCacheBytes),
 		oaiID:    oaiNamespace(cfg.PublicURL),
 		static:   loadStatic(),

@@ -44,7 +44,13 @@ func TestPortal_ProfilesOfBoundOwners(t *testing.T) {
 	if len(s.list) != 2 {
 		t.Fatalf("directory lists %d profiles, want be and fi", len(s.list))
 	}
-	if got := s.publisher("fi"); got != "FISIC" {
+	if got := s.publisher(p.langs.en, "fi"); got != "FISIC" {
 		t.Fatalf("publisher fi = %q, want its own profile's name", got)
+	}
+	// A SIC whose profile has not arrived is named by its country, in the
+	// page's language.
+	fr := p.langs.bundle.Printer("fr")
+	if got := s.publisher(fr, "de"); got != "Safer Internet Centre (Allemagne)" {
+		t.Fatalf("publisher de in French = %q", got)
 	}
 }

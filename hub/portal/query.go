@@ -42,6 +42,18 @@ type Query struct {
 	// site is the minisite whose view this is ("" for the portal); its
 	// filter is not the visitor's to remove.
 	site string
+	// prefer is the visitor's language, whose resources the default order
+	// puts first; "" for machines (the API and feeds), which get one order.
+	prefer string
+}
+
+// defaultSort is the order a query has when none is asked for: relevance
+// for a search, newest first otherwise.
+func (q *Query) defaultSort() string {
+	if q.Text != "" {
+		return sortRelevance
+	}
+	return sortNewest
 }
 
 func (q *Query) values(f facet) []string { return q.vals[f] }
@@ -202,11 +214,7 @@ func (q *Query) encode() url.Values {
 	if q.AgeLo >= 0 {
 		v.Set("age", ageValue(q.AgeLo, q.AgeHi))
 	}
-	def := sortNewest
-	if q.Text != "" {
-		def = sortRelevance
-	}
-	if q.Sort != def {
+	if q.Sort != q.defaultSort() {
 		v.Set("sort", q.Sort)
 	}
 	if q.Page > 1 {
@@ -255,10 +263,6 @@ func (q *Query) appendParams(b []byte) []byte {
 			add(facetParams[f], val)
 		}
 	}
-	def := sortNewest
-	if q.Text != "" {
-		def = sortRelevance
-	}
 	if q.AgeLo >= 0 {
 		add("age", ageValue(q.AgeLo, q.AgeHi))
 	}
@@ -275,7 +279,7 @@ func (q *Query) appendParams(b []byte) []byte {
 	if q.Text != "" {
 		add("q", q.Text)
 	}
-	if q.Sort != def {
+	if q.Sort != q.defaultSort() {
 		add("sort", q.Sort)
 	}
 	facetParam(facetTopic)
@@ -364,46 +368,6 @@ func searchTerms(text string) []string {
 	}
 	flush()
 	return terms
-}
-
-// ftsQuery turns visitor text into an FTS5 query that can neither fail nor
-// do anything but match words: every word is a quoted string (the words
-// hold no quotes) and all must match. It returns "" when there is nothing
-// to search for. column, when set, restricts the match to that column.
-func ftsQuery(text, column string) string { return buildFTS(text, column, false) }
-
-// ftsPrefixQuery is ftsQuery with the last word a prefix, for a visitor who
-// did not finish typing it. Prefix matching merges the doclists of every
-// word that starts so, which on a large index costs many times a word's own,
-// so the portal tries it only when the words as typed match nothing.
-func ftsPrefixQuery(text, column string) string { return buildFTS(text, column, true) }
-
-func buildFTS(text, column string, prefix bool) string {
-	terms := searchTerms(text)
-	if len(terms) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	if column != "" {
-		b.WriteString("{" + column + "} : (")
-	}
-	for i, t := range terms {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteByte('"')
-		b.WriteString(t)
-		b.WriteByte('"')
-		last := i == len(terms)-1
-		endsInWord := len(text) > 0 && !unicode.IsSpace(lastRune(text))
-		if prefix && last && endsInWord && utf8.RuneCountInString(t) >= 3 {
-			b.WriteByte('*')
-		}
-	}
-	if column != "" {
-		b.WriteByte(')')
-	}
-	return b.String()
 }
 
 func lastRune(s string) rune {

@@ -134,7 +134,7 @@ func (p *Portal) handleResource(w http.ResponseWriter, r *http.Request, q *req, 
 			OriginalHref:  self,
 			Self:          self,
 			Owner:         row.Owner,
-			Publisher:     profiles.publisher(row.Owner),
+			Publisher:     profiles.publisher(q.p, row.Owner),
 			TypeLabel:     vocabLabel(q.p, "type", row.Type),
 			Ages:          ages(row.AgeMin, row.AgeMax),
 			Audiences:     joinLabels(q.p, "audience", row.Audiences),
@@ -147,7 +147,7 @@ func (p *Portal) handleResource(w http.ResponseWriter, r *http.Request, q *req, 
 			d.Shown = shown{Lang: t.Language, LangName: languageName(t.Language), LangLabel: langLabel(q.p, t.Language), Title: t.Title, URL: cmp.Or(t.URL, row.URL),
 				Paragraphs: paragraphs(cmp.Or(t.Description, row.Description)), Translation: true,
 				Machine: t.Method != "human", PostEdited: t.Method == "post-edited", Reviewed: t.Review == "reviewed",
-				Outdated: t.Outdated, By: profiles.publisher(t.Owner)}
+				Outdated: t.Outdated, By: profiles.publisher(q.p, t.Owner)}
 		} else {
 			d.Shown = shown{Lang: row.Language, LangName: languageName(row.Language), Title: row.Title, URL: row.URL,
 				Paragraphs: paragraphs(row.Description)}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -61,14 +60,16 @@ type searchResult struct {
 func (p *Portal) search(ctx context.Context, q *Query) (*searchResult, error) {
 	var text, tier bitset
 	var ranked []uint32
-	if fq := ftsQuery(q.Text, ""); fq != "" {
+	known := p.known(ctx)
+	forms := p.forms(known)
+	if fq := searchExprForms(q.Text, p.labels, known, false, forms); fq != "" {
 		var err error
 		if text, err = p.matchSet(ctx, fq); err != nil {
 			return nil, err
 		}
 		if len(text) == 0 {
 			// Nothing as typed: perhaps the last word was not finished.
-			if pq := ftsPrefixQuery(q.Text, ""); pq != fq {
+			if pq := searchExprForms(q.Text, p.labels, known, true, forms); pq != fq {
 				fq = pq
 				if text, err = p.matchSet(ctx, fq); err != nil {
 					return nil, err
@@ -82,7 +83,7 @@ func (p *Portal) search(ctx context.Context, q *Query) (*searchResult, error) {
 						return nil, err
 					}
 				}
-			} else if tier, err = p.matchSet(ctx, strings.Replace(fq, `"`, `{title} : ("`, 1)+")"); err != nil {
+			} else if tier, err = p.matchSet(ctx, "{title} : ("+fq+")"); err != nil {
 				return nil, err
 			}
 		}
@@ -141,9 +142,10 @@ func (p *Portal) readMatchSet(ctx context.Context, fq string) (bitset, error) {
 }
 
 func (p *Portal) ranked(ctx context.Context, fq string) ([]uint32, error) {
-	// Title matches weigh most, then the description, then translations.
+	// Title matches weigh most, then a label the resource is tagged with,
+	// then the description, then translations.
 	rows, err := p.db.Reader().QueryContext(ctx, `SELECT rowid FROM resource_fts WHERE resource_fts MATCH ?
-		ORDER BY bm25(resource_fts, 10.0, 2.0, 1.0) LIMIT ?`, fq, rankCap)
+		ORDER BY bm25(resource_fts, 10.0, 2.0, 1.0, 4.0) LIMIT ?`, fq, rankCap)
 	if err != nil {
 		return nil, fmt.Errorf("rank: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/text/language"
 
@@ -236,22 +237,81 @@ func ages(lo, hi int) string {
 // cardSummary is how much of a description a card shows, in bytes.
 const cardSummary = 220
 
-func (p *Portal) cards(ctx context.Context, q *req, rows []*resourceRow) []card {
+func (p *Portal) cards(ctx context.Context, q *req, rows []*resourceRow) ([]card, error) {
 	profiles := p.profiles(ctx)
+	// A resource translated into the visitor's language shows that
+	// translation, as its page does.
+	shown, err := p.translatedInto(ctx, q.lang, rows)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]card, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, card{
+		c := card{
 			Href:      q.prefix + "/resources/" + r.ID,
 			Title:     r.Title,
 			Summary:   r.summary,
 			Lang:      r.Language,
 			TypeLabel: vocabLabel(q.p, "type", r.Type),
 			Ages:      q.p.T("portal.card.ages", "ages", ages(r.AgeMin, r.AgeMax)),
-			Publisher: profiles.publisher(r.Owner),
+			Publisher: profiles.publisher(q.p, r.Owner),
 			Langs:     r.langs,
-		})
+		}
+		if t, ok := shown[r.ID]; ok {
+			c.Title, c.Lang = t.Title, t.Language
+			if t.Description != "" {
+				c.Summary = summary(t.Description, cardSummary)
+			}
+		}
+		out = append(out, c)
 	}
-	return out
+	return out, nil
+}
+
+// translatedInto reads the best translation into lang of each of rows that
+// has one, by resource id; rows already in lang are left out.
+func (p *Portal) translatedInto(ctx context.Context, lang string, rows []*resourceRow) (map[string]translationRow, error) {
+	version := map[string]int64{}
+	for _, r := range rows {
+		if r.Language != lang && slices.Contains(r.TransLangs, lang) {
+			version[r.ID] = r.Version
+		}
+	}
+	if len(version) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(version))
+	for id := range version {
+		ids = append(ids, id)
+	}
+	rs, err := p.db.Reader().QueryContext(ctx, `SELECT resource, id, owner, updated_at, title, description, method, review,
+		source_version FROM translations WHERE language = ? AND resource IN (SELECT value FROM json_each(?))`, lang, jsonText(ids))
+	if err != nil {
+		return nil, fmt.Errorf("read translations: %w", err)
+	}
+	defer rs.Close()
+	byResource := map[string][]translationRow{}
+	for rs.Next() {
+		var res string
+		var updated int64
+		t := translationRow{Language: lang}
+		if err := rs.Scan(&res, &t.ID, &t.Owner, &updated, &t.Title, &t.Description, &t.Method, &t.Review, &t.SourceVersion); err != nil {
+			return nil, fmt.Errorf("read translations: %w", err)
+		}
+		t.Updated = time.UnixMilli(updated).UTC()
+		t.Outdated = t.SourceVersion < version[res]
+		byResource[res] = append(byResource[res], t)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("read translations: %w", err)
+	}
+	out := make(map[string]translationRow, len(byResource))
+	for res, ts := range byResource {
+		if t, ok := bestTranslations(ts)[lang]; ok && t.Title != "" {
+			out[res] = t
+		}
+	}
+	return out, nil
 }
 
 // profileView is a SIC's signposting as pages show it.
@@ -269,11 +329,13 @@ type profileSet struct {
 	byOwner map[string]*profileView
 }
 
-func (s *profileSet) publisher(owner string) string {
+// publisher names a SIC by its profile, or by its country in p's language
+// while its profile has not arrived.
+func (s *profileSet) publisher(p *locale.Printer, owner string) string {
 	if pv := s.byOwner[owner]; pv != nil {
 		return pv.Name
 	}
-	return "Safer Internet Centre " + strings.ToUpper(owner)
+	return p.T("portal.publisher.unnamed", "country", countryLabel(p, owner))
 }
 
 func (s *profileSet) country(code string) *profileView {

@@ -1,0 +1,57 @@
+package portal
+
+import (
+	"context"
+	"io/fs"
+	"path/filepath"
+	"testing"
+	"testing/fstest"
+
+	"github.com/bikfed/bikfed/internal/sqlitedb"
+)
+
+// TestMigration_SearchTags: an index made before the tags column gets one,
+// filled from the resources already there, and the words list.
+func TestMigration_SearchTags(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "portal.db")
+	first, err := fs.ReadFile(migrationFS, "migrations/0001_portal.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := sqlitedb.Open(ctx, path, fstest.MapFS{"0001_portal.sql": {Data: first}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Writer().Exec(`INSERT INTO resources (rid, id, owner, version, hub_seq, updated_at, title, description, language,
+		languages, age_min, age_max, type, topics, audiences, minisites, licence, url, blobs)
+		VALUES (7, 'be:1', 'be', 1, 1, 0, 'Cyberpesten in de klas', 'Een gids.', 'nl', '["nl"]', 10, 14, 'lesson-plan',
+		'["cyberbullying","hate-speech"]', '["teachers","youth-workers"]', '[]', '', '', '[]');
+		INSERT INTO resource_fts (rowid, title, description, translations) VALUES (7, 'Cyberpesten in de klas', 'Een gids.', NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	sub, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlitedb.Open(ctx, path, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		`"cyberpesten"`, `"gids"`,
+		`"` + vocabToken(facetTopic, "hate-speech") + `"`, `"` + vocabToken(facetType, "lesson-plan") + `"`,
+		`"` + vocabToken(facetAudience, "youth-workers") + `"`, `"` + vocabToken(facetTopic, "cyberbullying") + `"`,
+	} {
+		var rid int
+		if err := db.Reader().QueryRow(`SELECT rowid FROM resource_fts WHERE resource_fts MATCH ?`, q).Scan(&rid); err != nil || rid != 7 {
+			t.Errorf("MATCH %s: rid %d, %v", q, rid, err)
+		}
+	}
+	var doc int
+	if err := db.Reader().QueryRow(`SELECT doc FROM resource_terms WHERE term = 'cyberpesten'`).Scan(&doc); err != nil || doc != 1 {
+		t.Errorf("resource_terms: cyberpesten in %d, %v", doc, err)
+	}
+}
