@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -259,6 +261,7 @@ func TestE2E_PortalLanguages(t *testing.T) {
 		})
 	}
 
+	t.Run("fr search", func(t *testing.T) { frenchSearch(t, nw.hubURL) })
 	t.Run("it", func(t *testing.T) { italianHelp(t, nw.hubURL) })
 	t.Run("phone", func(t *testing.T) { phoneLayout(t, nw.hubURL) })
 }
@@ -366,6 +369,46 @@ func italianHelp(t *testing.T, hub string) {
 	}
 	b.check("it-search-bullismo")
 	fitsPhone(t, b, "/it/resources?q=bullismo", "it-search-bullismo")
+}
+
+// frenchSearch: a French visitor names a topic as they would say it,
+// misspells it, and is offered the spelling that finds what the English
+// words find.
+func frenchSearch(t *testing.T, hub string) {
+	total := func(q string) int {
+		var p struct {
+			Total int `json:"total"`
+		}
+		if err := json.Unmarshal([]byte(getBody(t, hub+"/api/v1/resources?q="+url.QueryEscape(q))), &p); err != nil {
+			t.Fatal(err)
+		}
+		return p.Total
+	}
+	want := total("cyberbullying")
+	if want == 0 {
+		t.Fatal("the sample content has nothing on cyberbullying")
+	}
+	for _, q := range []string{"cyber bullying", "Cyberharcèlement", "cyber harcelement"} {
+		if got := total(q); got != want {
+			t.Errorf("%q finds %d resources, cyberbullying %d", q, got, want)
+		}
+	}
+	b := startVisitor(t, "fr")
+	b.open(hub+"/resources", "#q")
+	b.fill(map[string]string{"#q": "cyberharcelemnt"})
+	b.do("search", chromedp.Click(`form.search button[type=submit]`), chromedp.WaitVisible(`p.suggest a`))
+	b.mustShow("#results-h", "0 ressource")
+	b.mustShow("p.suggest", "Vouliez-vous dire : Cyberharcèlement")
+	if n := get(t, b.ctx, "count the topics offered", chromedp.Evaluate[int](`document.querySelectorAll('ul.topics a[href^="/fr/resources?topic="]').length`)); n < 3 {
+		t.Errorf("the page that found nothing offers %d topics", n)
+	}
+	b.check("fr-search-misspelled")
+	b.do("take the suggestion", chromedp.Click(`p.suggest a`), chromedp.WaitVisible(`.cards .card`))
+	if loc := b.location(); loc != hub+"/fr/resources?q=Cyberharc%C3%A8lement" {
+		t.Errorf("the suggestion led to %s", loc)
+	}
+	b.mustShow("#results-h", strconv.Itoa(want)+" ressources")
+	b.check("fr-search-cyberharcelement")
 }
 
 // mustEUNumbers fails unless sel shows 116 111 and 116 000, as visible

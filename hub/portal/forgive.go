@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -274,23 +275,33 @@ func split(w string, known knownFunc) (string, string, bool) {
 	return "", "", false
 }
 
-// termCache remembers, for one index generation, which folded words the
-// full-text index holds: a search asks about a few words, each a lookup in
-// the index's vocabulary.
+// termCache remembers which folded words the full-text index holds, and
+// the forms of the terms searched for: a search asks about a few words,
+// each a lookup in the index's vocabulary, and a topic's forms take dozens.
+// The answers are kept across index generations for termCacheTTL: a sync
+// landing every few seconds would otherwise make the next searches pay for
+// all of them again, and an answer out of date only leaves out a compound
+// form for a while (which words match as typed is always the index's).
 type termCache struct {
 	mu    sync.Mutex
-	gen   int64
+	since time.Time
 	known map[string]bool
 	// forms are labelForms of each term asked about.
 	forms map[vocabRef][]string
 }
 
-// reset starts the cache over for generation gen. Call with mu held.
-func (c *termCache) reset(gen int64) {
-	c.gen, c.known, c.forms = gen, map[string]bool{}, map[vocabRef][]string{}
-}
+const (
+	termCacheSize = 4096
+	termCacheTTL  = 5 * time.Minute
+)
 
-const termCacheSize = 4096
+// fresh starts the cache over when it is too old or too large. Call with
+// mu held.
+func (c *termCache) fresh(now time.Time) {
+	if c.known == nil || now.Sub(c.since) > termCacheTTL || now.Before(c.since) || len(c.known) >= termCacheSize {
+		c.since, c.known, c.forms = now, map[string]bool{}, map[vocabRef][]string{}
+	}
+}
 
 // known returns a knownFunc reading the index through p's reader.
 func (p *Portal) known(ctx context.Context) knownFunc {
@@ -298,12 +309,9 @@ func (p *Portal) known(ctx context.Context) knownFunc {
 		if w == "" || len(w) > 64 {
 			return false
 		}
-		gen := p.gen.Load()
 		c := &p.terms
 		c.mu.Lock()
-		if c.gen != gen || c.known == nil || len(c.known) >= termCacheSize {
-			c.reset(gen)
-		}
+		c.fresh(p.now())
 		k, ok := c.known[w]
 		c.mu.Unlock()
 		if ok {
@@ -316,23 +324,18 @@ func (p *Portal) known(ctx context.Context) knownFunc {
 		}
 		k = doc > 0
 		c.mu.Lock()
-		if c.gen == gen {
-			c.known[w] = k
-		}
+		c.known[w] = k
 		c.mu.Unlock()
 		return k
 	}
 }
 
-// forms returns labelForms of a term, read once per index generation.
+// forms returns labelForms of a term, kept in the term cache.
 func (p *Portal) forms(known knownFunc) func(vocabRef) []string {
 	return func(r vocabRef) []string {
-		gen := p.gen.Load()
 		c := &p.terms
 		c.mu.Lock()
-		if c.gen != gen || c.known == nil {
-			c.reset(gen)
-		}
+		c.fresh(p.now())
 		f, ok := c.forms[r]
 		c.mu.Unlock()
 		if ok {
@@ -340,9 +343,7 @@ func (p *Portal) forms(known knownFunc) func(vocabRef) []string {
 		}
 		f = labelForms(p.labels, r, known)
 		c.mu.Lock()
-		if c.gen == gen {
-			c.forms[r] = f
-		}
+		c.forms[r] = f
 		c.mu.Unlock()
 		return f
 	}

@@ -114,6 +114,18 @@ func TestPortal_ForgivingSearch(t *testing.T) {
 			t.Error("the English gallery does not show the English original")
 		}
 	})
+	t.Run("the gallery's form sends the default order as none", func(t *testing.T) {
+		// A visitor typing words into the gallery, sorted newest first by
+		// default, gets the default of a search: relevance.
+		page := n.getOK("/resources")
+		if !strings.Contains(page, `<option value="" selected>Newest first</option>`) || strings.Contains(page, `value="newest"`) {
+			t.Errorf("the gallery's sort menu: %s", regexp.MustCompile(`<select id="sort"[^$]*?</select>`).FindString(page))
+		}
+		searched := n.getOK("/resources?q=cyberbullying&sort=")
+		if !strings.Contains(searched, `<option value="" selected>Relevance</option>`) || !strings.Contains(searched, `<option value="newest">`) {
+			t.Errorf("a search's sort menu: %s", regexp.MustCompile(`<select id="sort"[^$]*?</select>`).FindString(searched))
+		}
+	})
 	t.Run("a search that finds nothing suggests a spelling and topics", func(t *testing.T) {
 		page := n.getOK("/resources?q=cyberbulying")
 		if !strings.Contains(page, "No resources match") {

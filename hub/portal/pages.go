@@ -356,11 +356,17 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 			}
 		}
 		slices.SortFunc(d.Hidden, func(a, b hiddenField) int { return strings.Compare(a.Name+a.Value, b.Name+b.Value) })
+		// The default order is sent as no order at all, so that a visitor
+		// who types a search in a gallery sorted newest first (the default
+		// without words) gets relevance (the default with them).
+		def := query.defaultSort()
 		for _, s := range []struct{ v, l string }{{sortRelevance, "portal.gallery.sort.relevance"}, {sortNewest, "portal.gallery.sort.newest"}, {sortOldest, "portal.gallery.sort.oldest"}, {sortTitle, "portal.gallery.sort.title"}} {
-			if s.v == sortRelevance && query.Text == "" {
-				continue
+			switch {
+			case s.v == def:
+				d.Sorts = slices.Insert(d.Sorts, 0, option{"", q.p.T(s.l), query.Sort == s.v})
+			case s.v != sortRelevance || query.Text != "":
+				d.Sorts = append(d.Sorts, option{s.v, q.p.T(s.l), query.Sort == s.v})
 			}
-			d.Sorts = append(d.Sorts, option{s.v, q.p.T(s.l), query.Sort == s.v})
 		}
 		if query.filtered() {
 			d.Clear = path
