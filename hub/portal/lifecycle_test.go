@@ -35,7 +35,7 @@ func TestPortal_ResourcePage(t *testing.T) {
 			`<link rel="alternate" hreflang="fi" href="` + n.url + page + `?lang=fi">`,
 			`<link rel="alternate" hreflang="nl" href="` + n.url + page + `">`,
 			`hreflang="x-default"`, `"@type":"LearningResource"`, `"inLanguage":"nl"`, `"workTranslation":[`,
-			`"suggestedMinAge":10`, `"suggestedMaxAge":14`, `"typicalAgeRange":"10–14"`, `"learningResourceType":"guide"`,
+			`"suggestedMinAge":10`, `"suggestedMaxAge":14`, `"typicalAgeRange":"10-14"`, `"learningResourceType":"guide"`,
 			`Safer Internet Centre (Belgium)`, `<label for="lang-choice">`,
 		} {
 			if !strings.Contains(body, want) {
