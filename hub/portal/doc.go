@@ -20,7 +20,8 @@
 //	GET /resources?q=&lang=&age=&topic=&type=&audience=&country=&minisite=&sort=&page=
 //	GET /resources/{id}[?lang=]            a resource in the chosen language
 //	GET /services                          the guide to online services
-//	GET /news, /news/{id}                  news from the network
+//	GET /news[?page=], /news/{id}          news from the network, 20 a page
+//	GET /news/feed.atom, .rss, .json       the latest news as a feed
 //	GET /directory                         the national SIC directory
 //	GET /help[?country=]                   get help / report: helpline and hotline
 //	GET /api/v1/resources?…                the gallery as JSON, with facets

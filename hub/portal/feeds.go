@@ -14,11 +14,12 @@ import (
 // feedSize is how many resources a feed carries unless per_page says.
 const feedSize = 50
 
-// feedItem is one resource in a feed, whatever the format.
+// feedItem is one resource or news post in a feed, whatever the format.
+// Content is the whole text, when the feed carries it.
 type feedItem struct {
-	URL, Title, Summary, Lang, Author string
-	Updated                           time.Time
-	Tags                              []string
+	URL, Title, Summary, Content, Lang, Author string
+	Updated                                    time.Time
+	Tags                                       []string
 }
 
 // handleFeed serves any gallery query as Atom, RSS 2.0 or JSON Feed 1.1.
@@ -59,6 +60,33 @@ func (p *Portal) handleFeed(w http.ResponseWriter, r *http.Request, q *req, form
 			return atomFeed(title, self, home, updated, items)
 		case "rss":
 			return rssFeed(title, q.p.T("portal.feed.description"), self, home, updated, items)
+		}
+		return jsonFeed(title, self, home, items)
+	})
+}
+
+// handleNewsFeed serves the latest public news, the posts the news page
+// lists, as Atom, RSS 2.0 or JSON Feed 1.1.
+func (p *Portal) handleNewsFeed(w http.ResponseWriter, r *http.Request, q *req, format string) {
+	p.respond(w, r, q.key("newsfeed-"+format), func() (*response, error) {
+		news, err := p.news(r.Context(), q.p, feedSize, 0)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]feedItem, 0, len(news))
+		for _, n := range news {
+			items = append(items, feedItem{URL: q.base + q.lp + "/news/" + n.ID, Title: n.Title, Summary: summary(n.Text, 600),
+				Content: n.Text, Lang: n.Language, Author: n.Publisher, Updated: n.Updated})
+		}
+		title := q.p.T("portal.feed.news")
+		self := q.base + q.lp + "/news/feed." + format
+		home := q.base + q.lp + "/news"
+		updated := time.UnixMilli(p.genAt.Load()).UTC()
+		switch format {
+		case "atom":
+			return atomFeed(title, self, home, updated, items)
+		case "rss":
+			return rssFeed(title, q.p.T("portal.feed.news_description"), self, home, updated, items)
 		}
 		return jsonFeed(title, self, home, items)
 	})
@@ -111,7 +139,15 @@ func atomFeed(title, self, home string, updated time.Time, items []feedItem) (*r
 		xmlText(&b, it.Lang)
 		b.WriteString(`">`)
 		xmlText(&b, it.Summary)
-		b.WriteString("</summary></entry>")
+		b.WriteString("</summary>")
+		if it.Content != "" {
+			b.WriteString(`<content type="text" xml:lang="`)
+			xmlText(&b, it.Lang)
+			b.WriteString(`">`)
+			xmlText(&b, it.Content)
+			b.WriteString("</content>")
+		}
+		b.WriteString("</entry>")
 	}
 	b.WriteString("</feed>\n")
 	return &response{status: http.StatusOK, ctype: "application/atom+xml; charset=utf-8", body: b.Bytes()}, nil
@@ -157,6 +193,7 @@ func jsonFeed(title, self, home string, items []feedItem) (*response, error) {
 		URL          string    `json:"url"`
 		Title        string    `json:"title"`
 		ContentText  string    `json:"content_text"`
+		Summary      string    `json:"summary,omitempty"`
 		DateModified time.Time `json:"date_modified"`
 		Language     string    `json:"language"`
 		Authors      []author  `json:"authors"`
@@ -170,8 +207,12 @@ func jsonFeed(title, self, home string, items []feedItem) (*response, error) {
 		Items       []item `json:"items"`
 	}{Version: "https://jsonfeed.org/version/1.1", Title: title, HomePageURL: home, FeedURL: self, Items: []item{}}
 	for _, it := range items {
-		out.Items = append(out.Items, item{ID: it.URL, URL: it.URL, Title: it.Title, ContentText: it.Summary,
-			DateModified: it.Updated, Language: it.Lang, Authors: []author{{it.Author}}, Tags: it.Tags})
+		i := item{ID: it.URL, URL: it.URL, Title: it.Title, ContentText: it.Summary,
+			DateModified: it.Updated, Language: it.Lang, Authors: []author{{it.Author}}, Tags: it.Tags}
+		if it.Content != "" {
+			i.ContentText, i.Summary = it.Content, it.Summary
+		}
+		out.Items = append(out.Items, i)
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
@@ -236,7 +277,7 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 			for _, s := range minisiteOrder {
 				paths = append(paths, "/"+s+"/", "/"+s+"/resources")
 			}
-			news, err := p.news(r.Context(), p.langs.en, 1000)
+			news, err := p.news(r.Context(), p.langs.en, 1000, 0)
 			if err != nil {
 				return nil, err
 			}

@@ -56,17 +56,21 @@ func (il *interfaceLangs) splitLang(path string) (lang, rest string, ok bool) {
 func isPage(path string) bool {
 	switch {
 	case path == "/", path == "", path == "/resources", strings.HasPrefix(path, "/resources/"),
-		path == "/services", path == "/news", strings.HasPrefix(path, "/news/"), path == "/directory", path == "/help",
+		path == "/services", path == "/news", strings.HasPrefix(path, "/news/") && !isFeed(path), path == "/directory", path == "/help",
 		path == "/about", path == "/privacy", path == "/accessibility":
 		return true
 	}
 	return false
 }
 
-// isFeed reports whether path is a feed, whose own title and description
-// speak the language of its address.
+// isFeed reports whether path is a feed (of resources or of the news), whose
+// own title and description speak the language of its address.
 func isFeed(path string) bool {
-	return path == "/feed.atom" || path == "/feed.rss" || path == "/feed.json"
+	switch path {
+	case "/feed.atom", "/feed.rss", "/feed.json", "/news/feed.atom", "/news/feed.rss", "/news/feed.json":
+		return true
+	}
+	return false
 }
 
 // namesIn remembers names of languages and countries in an interface

@@ -226,7 +226,7 @@ func TestPortal_Privacy(t *testing.T) {
 		t.Errorf("searching for the marker finds %d resources", p.Total)
 	}
 	start := []string{"/", "/resources", "/services", "/news", "/directory", "/help", "/help?country=be", "/sid/", "/youth/", "/pocc/",
-		"/feed.atom", "/feed.rss", "/feed.json", "/sid/feed.atom", "/sitemap.xml", "/robots.txt",
+		"/feed.atom", "/feed.rss", "/feed.json", "/sid/feed.atom", "/news/feed.atom", "/news/feed.rss", "/news/feed.json", "/sitemap.xml", "/robots.txt",
 		"/api/v1/resources?per_page=100", "/api/v1/entities?limit=500",
 		"/oai?verb=Identify", "/oai?verb=ListSets", "/oai?verb=ListMetadataFormats", "/oai?verb=ListIdentifiers&metadataPrefix=oai_dc",
 		"/oai?verb=ListRecords&metadataPrefix=oai_dc",

@@ -33,7 +33,7 @@ var securityHeaders = [][2]string{
 // outputs that browsers may read across origins: the JSON API and the
 // feeds (of the portal and of its minisites).
 func openData(path string) bool {
-	return strings.HasPrefix(path, "/api/") || path == "/feed.atom" || path == "/feed.rss" || path == "/feed.json"
+	return strings.HasPrefix(path, "/api/") || isFeed(path)
 }
 
 // Handler returns the portal's HTTP handler, to be mounted at "/".
@@ -113,6 +113,8 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		p.handleServices(w, r, q)
 	case path == "/news":
 		p.handleNews(w, r, q)
+	case path == "/news/feed.atom", path == "/news/feed.rss", path == "/news/feed.json":
+		p.handleNewsFeed(w, r, q, strings.TrimPrefix(path, "/news/feed."))
 	case strings.HasPrefix(path, "/news/"):
 		p.handlePost(w, r, q, strings.TrimPrefix(path, "/news/"))
 	case path == "/directory":
@@ -241,7 +243,7 @@ func (p *Portal) handleHome(w http.ResponseWriter, r *http.Request, q *req) {
 			return nil, err
 		}
 		if q.site == "" {
-			if d.News, err = p.news(ctx, q.p, 3); err != nil {
+			if d.News, err = p.news(ctx, q.p, 3, 0); err != nil {
 				return nil, err
 			}
 		}
@@ -509,8 +511,9 @@ type newsItem struct {
 	Owner                                              string
 }
 
-func (p *Portal) news(ctx context.Context, pr *locale.Printer, limit int) ([]newsItem, error) {
-	rows, err := p.db.Reader().QueryContext(ctx, `SELECT id, owner, updated_at, body FROM news ORDER BY updated_at DESC, id LIMIT ?`, limit)
+// news reads public news posts, newest first, from the offset-th.
+func (p *Portal) news(ctx context.Context, pr *locale.Printer, limit, offset int) ([]newsItem, error) {
+	rows, err := p.db.Reader().QueryContext(ctx, `SELECT id, owner, updated_at, body FROM news ORDER BY updated_at DESC, id LIMIT ? OFFSET ?`, limit, offset)
 	if err != nil {
 		return nil, err
 	}
@@ -547,15 +550,72 @@ func (n *newsItem) fill(pr *locale.Printer, post *protocol.Post, updated int64, 
 	}
 }
 
+// newsPageSize is how many posts a page of the news lists.
+const newsPageSize = 20
+
+type newsData struct {
+	Items                       []newsItem
+	Page, Pages                 int
+	Prev, Next                  string
+	FeedAtom, FeedRSS, FeedJSON string
+}
+
+// newsPage is the address of a page of the news: the first has no number.
+func newsPage(path string, page int) string {
+	if page <= 1 {
+		return path
+	}
+	return path + "?page=" + strconv.Itoa(page)
+}
+
 func (p *Portal) handleNews(w http.ResponseWriter, r *http.Request, q *req) {
-	p.respond(w, r, q.key("news"), func() (*response, error) {
-		items, err := p.news(r.Context(), q.p, 100)
+	// Anything but a page number is a page that does not exist (0).
+	page := 1
+	if v := r.URL.Query(); v.Has("page") {
+		page = 0
+		if n, err := atoiStrict(v.Get("page")); err == nil && n >= 1 {
+			page = n
+		}
+	}
+	p.respond(w, r, q.key("news")+"|"+strconv.Itoa(page), func() (*response, error) {
+		ctx := r.Context()
+		var total int
+		if err := p.db.Reader().QueryRowContext(ctx, `SELECT count(*) FROM news`).Scan(&total); err != nil {
+			return nil, err
+		}
+		pages := max(1, (total+newsPageSize-1)/newsPageSize)
+		if page < 1 || page > pages {
+			v := p.errorView(q, "news")
+			v.Data = q.p.T("portal.error.news_page")
+			return p.html("error", v, http.StatusNotFound)
+		}
+		items, err := p.news(ctx, q.p, newsPageSize, (page-1)*newsPageSize)
 		if err != nil {
 			return nil, err
 		}
-		v := p.newView(q, q.p.T("portal.news.title"), "news")
-		v.Canonical = q.canonical("/news")
-		v.Data = items
+		title := q.p.T("portal.news.title")
+		if page > 1 {
+			// Each page has a title of its own.
+			title = q.p.T("portal.news.title_page", "page", page)
+		}
+		v := p.newView(q, title, "news")
+		v.Canonical = q.canonical(newsPage("/news", page))
+		path := q.lp + "/news"
+		d := newsData{Items: items, Page: page, Pages: pages,
+			FeedAtom: path + "/feed.atom", FeedRSS: path + "/feed.rss", FeedJSON: path + "/feed.json"}
+		if page > 1 {
+			d.Prev = newsPage(path, page-1)
+		}
+		if page < pages {
+			d.Next = newsPage(path, page+1)
+		}
+		v.PrevHref, v.NextHref = d.Prev, d.Next
+		v.Feeds = append([]feedLink{
+			{"application/atom+xml", q.p.T("portal.news.feed", "format", "Atom"), d.FeedAtom},
+			{"application/rss+xml", q.p.T("portal.news.feed", "format", "RSS"), d.FeedRSS},
+			{"application/feed+json", q.p.T("portal.news.feed", "format", "JSON Feed"), d.FeedJSON},
+		}, v.Feeds...)
+		v.Data = d
 		return p.html("news", v, http.StatusOK)
 	})
 }

@@ -81,9 +81,11 @@ type view struct {
 	StaticCSS  string
 	Alternates []altLink
 	Feeds      []feedLink
-	JSONLD     any
-	Minisites  []minisite
-	Data       any
+	// PrevHref and NextHref are the neighbours of a page in a series.
+	PrevHref, NextHref string
+	JSONLD             any
+	Minisites          []minisite
+	Data               any
 
 	// Langs is the language chooser: the page in every interface language.
 	Langs []langLink
@@ -191,7 +193,7 @@ func (p *Portal) html(name string, v *view, status int) (*response, error) {
 		return nil, err
 	}
 	if v.JSONLD == nil {
-		head := newKeyHash(v.UILang, v.OGLocale, v.Title, v.SiteName, v.Description, v.StaticCSS, v.StaticLogo, v.Canonical, string(v.AltHTML))
+		head := newKeyHash(v.UILang, v.OGLocale, v.Title, v.SiteName, v.Description, v.StaticCSS, v.StaticLogo, v.Canonical, string(v.AltHTML), v.PrevHref, v.NextHref)
 		for _, f := range v.Feeds {
 			head.add(f.Type)
 			head.add(f.Title)
