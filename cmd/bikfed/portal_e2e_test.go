@@ -167,7 +167,7 @@ func TestE2E_Portal(t *testing.T) {
 	t.Run("browser", func(t *testing.T) { browserJourney(t, nw) })
 	t.Run("privacy", func(t *testing.T) {
 		start := []string{"/", "/resources", "/resources?per_page=100", "/services", "/news", "/directory", "/help", "/help?country=be",
-			"/sid/", "/youth/", "/pocc/", "/feed.atom", "/feed.rss", "/feed.json", "/sitemap.xml", "/robots.txt",
+			"/sid/", "/youth/", "/pocc/", "/feed.atom", "/feed.rss", "/feed.json", "/news/feed.atom", "/news/feed.rss", "/news/feed.json", "/sitemap.xml", "/robots.txt",
 			"/api/v1/resources?per_page=100", "/api/v1/entities?limit=500", "/v1/keys",
 			"/oai?verb=Identify", "/oai?verb=ListSets", "/oai?verb=ListMetadataFormats",
 			"/oai?verb=ListIdentifiers&metadataPrefix=oai_dc", "/oai?verb=ListRecords&metadataPrefix=oai_dc",
