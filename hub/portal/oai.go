@@ -281,7 +281,7 @@ func (p *Portal) oaiVerb(ctx context.Context, ow *oaiWriter, verb string, args u
 			first = p.now().UnixMilli()
 		}
 		ow.open("Identify")
-		ow.elem("repositoryName", "Better Internet for Kids: resources of the Safer Internet Centres")
+		ow.elem("repositoryName", p.cfg.RepositoryName)
 		ow.elem("baseURL", baseURL)
 		ow.elem("protocolVersion", "2.0")
 		ow.elem("adminEmail", p.cfg.AdminEmail)
