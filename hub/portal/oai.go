@@ -18,11 +18,12 @@ import (
 )
 
 // OAI-PMH 2.0 (https://www.openarchives.org/OAI/openarchivesprotocol.html)
-// over the resources, in oai_dc and in IEEE LOM (lom.go). Records are every resource that was ever
-// public: a resource deleted, erased, made non-public or hidden stays a
-// deleted record for good (deletedRecord=persistent). Datestamps are when
-// the portal indexed the change, so an incremental harvest from the last
-// responseDate misses nothing, however late a node pushed.
+// over the resources, in oai_dc and in IEEE LOM (lom.go). Records are every
+// resource that was ever public: a resource deleted, erased, made
+// non-public or hidden stays a deleted record for good
+// (deletedRecord=persistent). Datestamps are when the portal indexed the
+// change, so an incremental harvest from the last responseDate misses
+// nothing, however late a node pushed.
 //
 // A harvest pages by the index's own record sequence up to the boundary it
 // had when the harvest started. The resumption token carries all of that
