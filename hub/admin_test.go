@@ -161,6 +161,10 @@ func TestConfig_Validate(t *testing.T) {
 		{"batch bytes", func(c *Config) { c.MaxBatchBytes = protocol.MaxBatchBytes + 1 }, "MaxBatchBytes"},
 		{"batch changes", func(c *Config) { c.MaxBatchChanges = 0 }, "MaxBatchChanges"},
 		{"request bytes", func(c *Config) { c.MaxRequestBytes = -1 }, "MaxRequestBytes"},
+		{"no OAI contact", func(c *Config) { c.OAIAdminEmail = "" }, "OAIAdminEmail"},
+		{"OAI contact with a name", func(c *Config) { c.OAIAdminEmail = "Portal <oai@example.eu>" }, "OAIAdminEmail"},
+		{"blank OAI name", func(c *Config) { c.OAIRepositoryName = "  " }, "OAIRepositoryName"},
+		{"long OAI name", func(c *Config) { c.OAIRepositoryName = strings.Repeat("x", 201) }, "OAIRepositoryName"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid

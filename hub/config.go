@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/bikfed/bikfed/hub/portal"
 	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/protocol"
 )
@@ -42,6 +43,13 @@ type Config struct {
 	MaxRequestBytes int64
 	// MinisiteHosts maps host names to portal minisites (sid, youth, pocc).
 	MinisiteHosts map[string]string
+	// OAIAdminEmail is the contact the portal's OAI-PMH repository gives
+	// harvesters: a bare email address. Default portal.DefaultAdminEmail.
+	OAIAdminEmail string
+	// OAIRepositoryName is the OAI-PMH repository's name, at most
+	// portal.MaxRepositoryName characters. Default
+	// portal.DefaultRepositoryName.
+	OAIRepositoryName string
 	// Gossip configures membership and sync hints (membership.go). Off by default.
 	Gossip GossipConfig
 	// LagSampleInterval is how often each node's lag is sampled for the status
@@ -77,6 +85,8 @@ func DefaultConfig() Config {
 		Blobs:             DefaultBlobConfig(),
 		Limits:            DefaultLimitConfig(),
 		Mail:              mail.DefaultConfig(),
+		OAIAdminEmail:     portal.DefaultAdminEmail,
+		OAIRepositoryName: portal.DefaultRepositoryName,
 	}
 }
 
@@ -102,6 +112,12 @@ func (c Config) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("PublicURL", "%q is not an absolute http(s) URL", c.PublicURL)
 		}
+	}
+	if err := portal.ValidateAdminEmail(c.OAIAdminEmail); err != nil {
+		bad("OAIAdminEmail", "%v", err)
+	}
+	if err := portal.ValidateRepositoryName(c.OAIRepositoryName); err != nil {
+		bad("OAIRepositoryName", "%v", err)
 	}
 	if err := c.Mail.Validate(); err != nil {
 		bad("Mail", "%v", err)

@@ -204,7 +204,8 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 	if !serving {
 		return h, nil
 	}
-	pcfg := portal.Config{DataDir: cfg.DataDir, PublicURL: cfg.PublicURL, MinisiteHosts: cfg.MinisiteHosts}
+	pcfg := portal.Config{DataDir: cfg.DataDir, PublicURL: cfg.PublicURL, MinisiteHosts: cfg.MinisiteHosts,
+		AdminEmail: cfg.OAIAdminEmail, RepositoryName: cfg.OAIRepositoryName}
 	if h.portal, err = portal.Open(ctx, pcfg, portalSource{h}, logger); err != nil {
 		h.cancel()
 		h.db.Close()

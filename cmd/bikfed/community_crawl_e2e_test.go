@@ -343,14 +343,16 @@ func TestE2E_CommunityNeverPublic(t *testing.T) {
 	// may hold besides that echo is the error that no such record exists.
 	namespace := oaiNamespace(t, nw.hubURL)
 	for _, id := range community {
-		u := nw.hubURL + "/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=" + url.QueryEscape("oai:"+namespace+":"+id)
-		b := oaiRequestEcho.ReplaceAllString(getBody(t, u), "")
-		if !strings.Contains(b, `code="idDoesNotExist"`) {
-			t.Errorf("%s: not idDoesNotExist:\n%s", u, b)
-		}
-		for _, f := range forbidden {
-			if strings.Contains(b, f) {
-				t.Errorf("%s contains %q outside the echo of the request", u, f)
+		for _, prefix := range []string{"oai_dc", "lom"} {
+			u := nw.hubURL + "/oai?verb=GetRecord&metadataPrefix=" + prefix + "&identifier=" + url.QueryEscape("oai:"+namespace+":"+id)
+			b := oaiRequestEcho.ReplaceAllString(getBody(t, u), "")
+			if !strings.Contains(b, `code="idDoesNotExist"`) {
+				t.Errorf("%s: not idDoesNotExist:\n%s", u, b)
+			}
+			for _, f := range forbidden {
+				if strings.Contains(b, f) {
+					t.Errorf("%s contains %q outside the echo of the request", u, f)
+				}
 			}
 		}
 	}
@@ -374,13 +376,15 @@ func oaiNamespace(t *testing.T, base string) string {
 
 var resumptionTokenPattern = regexp.MustCompile(`<resumptionToken[^>]*>([^<]+)</resumptionToken>`)
 
-// checkOAIHarvest runs full ListRecords and ListIdentifiers harvests,
-// following every resumption token, and fails on any forbidden string.
+// checkOAIHarvest runs full ListRecords and ListIdentifiers harvests in
+// every metadata format, following every resumption token, and fails on any
+// forbidden string.
 func checkOAIHarvest(t *testing.T, base string, forbidden []string) {
 	t.Helper()
-	for _, verb := range []string{"ListRecords", "ListIdentifiers"} {
+	for _, vp := range [][2]string{{"ListRecords", "oai_dc"}, {"ListIdentifiers", "oai_dc"}, {"ListRecords", "lom"}, {"ListIdentifiers", "lom"}} {
+		verb := vp[0]
 		pages := 0
-		u := base + "/oai?verb=" + verb + "&metadataPrefix=oai_dc"
+		u := base + "/oai?verb=" + verb + "&metadataPrefix=" + vp[1]
 		for u != "" && pages < 200 {
 			b := getBody(t, u)
 			pages++
@@ -394,6 +398,6 @@ func checkOAIHarvest(t *testing.T, base string, forbidden []string) {
 				u = base + "/oai?verb=" + verb + "&resumptionToken=" + url.QueryEscape(tok[1])
 			}
 		}
-		t.Logf("%s: %d pages", verb, pages)
+		t.Logf("%s %s: %d pages", verb, vp[1], pages)
 	}
 }

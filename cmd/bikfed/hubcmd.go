@@ -55,6 +55,8 @@ func hubFlags(s *settings, cfg *hub.Config) {
 	s.fs.DurationVar(&cfg.LongPollMax, "long-poll-max", cfg.LongPollMax, "longest a changes request may wait")
 	s.fs.Int64Var(&cfg.MaxBatchBytes, "max-batch-bytes", cfg.MaxBatchBytes, "largest decompressed push accepted")
 	s.fs.IntVar(&cfg.MaxBatchChanges, "max-batch-changes", cfg.MaxBatchChanges, "most changes in one push")
+	s.fs.StringVar(&cfg.OAIAdminEmail, "oai-admin-email", cfg.OAIAdminEmail, "the contact address the portal's OAI-PMH repository gives harvesters (Identify's adminEmail)")
+	s.fs.StringVar(&cfg.OAIRepositoryName, "oai-repository-name", cfg.OAIRepositoryName, fmt.Sprintf("the OAI-PMH repository's name (Identify's repositoryName), at most %d characters", portal.MaxRepositoryName))
 	s.fs.Var(portal.MinisiteHostsValue(&cfg.MinisiteHosts), "minisite-host", "serve a portal minisite on a host name: sid=saferinternetday.example (repeat, or separate with commas)")
 	hubOpsFlags(s, cfg)  // gossip, lag sampling (gossipcmd.go)
 	hubBlobFlags(s, cfg) // attachments (blobcmd.go)

@@ -160,9 +160,12 @@ func getBody(t testing.TB, u string) string {
 
 // TestE2E_Portal is the public portal against a real hub and real nodes: a
 // visitor's journey in headless Chromium with axe-core on every kind of
-// page, then a crawl of every public surface for private text, and a full
-// OAI-PMH harvest validated against the schemas.
+// page, then a crawl of every public surface for private text, and full
+// OAI-PMH harvests in oai_dc and LOM validated against the schemas. The
+// hub's OAI-PMH repository name and contact come from its environment.
 func TestE2E_Portal(t *testing.T) {
+	t.Setenv("BIKFED_OAI_REPOSITORY_NAME", "Insafe: resources of the Safer Internet Centres")
+	t.Setenv("BIKFED_OAI_ADMIN_EMAIL", "oai@bikfed.example.eu")
 	nw := newPortalNetwork(t)
 	t.Run("browser", func(t *testing.T) { browserJourney(t, nw) })
 	t.Run("privacy", func(t *testing.T) {
@@ -171,8 +174,11 @@ func TestE2E_Portal(t *testing.T) {
 			"/api/v1/resources?per_page=100", "/api/v1/entities?limit=500", "/v1/keys",
 			"/oai?verb=Identify", "/oai?verb=ListSets", "/oai?verb=ListMetadataFormats",
 			"/oai?verb=ListIdentifiers&metadataPrefix=oai_dc", "/oai?verb=ListRecords&metadataPrefix=oai_dc",
+			"/oai?verb=ListIdentifiers&metadataPrefix=lom", "/oai?verb=ListRecords&metadataPrefix=lom",
 			"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:bikfed.eu:" + nw.erased,
 			"/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:bikfed.eu:" + nw.hidden,
+			"/oai?verb=GetRecord&metadataPrefix=lom&identifier=oai:bikfed.eu:" + nw.erased,
+			"/oai?verb=GetRecord&metadataPrefix=lom&identifier=oai:bikfed.eu:" + nw.hidden,
 			"/resources/" + nw.erased, "/resources/" + nw.hidden, "/api/v1/resources/" + nw.hidden, "/api/v1/entities/" + nw.hidden,
 			"/no/such/page", "/resources/be:nothing", "/files/" + strings.Repeat("0", 64) + "/x.pdf"}
 		fetched := portaltest.Crawl(t, nw.hubURL, start, 3000, privateMarker)
@@ -188,19 +194,40 @@ func TestE2E_Portal(t *testing.T) {
 	})
 	t.Run("oai", func(t *testing.T) {
 		lint := portaltest.RequireXMLLint(t)
-		seen := map[string]string{}
-		for _, h := range portaltest.Harvest(t, lint, nw.hubURL+"/oai", "ListRecords", url.Values{"metadataPrefix": {"oai_dc"}}) {
-			if _, dup := seen[h.Identifier]; dup {
-				t.Errorf("%s harvested twice", h.Identifier)
+		r, _ := portaltest.Get(t, lint, nw.hubURL+"/oai", url.Values{"verb": {"Identify"}})
+		if r.Identify == nil || r.Identify.RepositoryName != "Insafe: resources of the Safer Internet Centres" || r.Identify.AdminEmail != "oai@bikfed.example.eu" {
+			t.Errorf("Identify: %+v, want the name and contact the hub's environment set", r.Identify)
+		}
+		for _, prefix := range []string{"oai_dc", "lom"} {
+			seen := map[string]string{}
+			headers, recs := portaltest.HarvestRecords(t, lint, nw.hubURL+"/oai", "ListRecords", url.Values{"metadataPrefix": {prefix}})
+			for _, h := range headers {
+				if _, dup := seen[h.Identifier]; dup {
+					t.Errorf("%s: %s harvested twice", prefix, h.Identifier)
+				}
+				seen[h.Identifier] = h.Status
 			}
-			seen[h.Identifier] = h.Status
-		}
-		if len(seen) != 17 {
-			t.Errorf("harvested %d records, want 15 public and 2 deleted", len(seen))
-		}
-		for _, id := range []string{nw.erased, nw.hidden} {
-			if seen["oai:bikfed.eu:"+id] != "deleted" {
-				t.Errorf("%s: status %q, want deleted", id, seen["oai:bikfed.eu:"+id])
+			if len(seen) != 17 {
+				t.Errorf("%s: harvested %d records, want 15 public and 2 deleted", prefix, len(seen))
+			}
+			for _, id := range []string{nw.erased, nw.hidden} {
+				if seen["oai:bikfed.eu:"+id] != "deleted" {
+					t.Errorf("%s: %s: status %q, want deleted", prefix, id, seen["oai:bikfed.eu:"+id])
+				}
+			}
+			if prefix != "lom" {
+				continue
+			}
+			for _, rec := range recs {
+				if rec.Header.Status == "deleted" {
+					continue
+				}
+				l := rec.LOM
+				if l == nil || len(l.General.Identifier) == 0 || !strings.HasPrefix(l.General.Identifier[0].Entry, nw.hubURL+"/resources/") ||
+					len(l.General.Title) == 0 || len(l.Educational.LearningResourceType) != 1 || len(l.Educational.IntendedEndUserRole) == 0 ||
+					l.Educational.TypicalAgeRange.Get("x-none") == "" || len(l.Classification) != 1 {
+					t.Errorf("%s: an incomplete LOM record %+v", rec.Header.Identifier, l)
+				}
 			}
 		}
 	})

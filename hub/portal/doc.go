@@ -4,7 +4,8 @@
 // Content), the guide to online services, news, the national SIC directory
 // with "get help / report" on every page, and the machine-readable outputs of
 // the same model: a JSON API, Atom/RSS/JSON Feed, sitemaps with hreflang,
-// schema.org JSON-LD and an OAI-PMH 2.0 endpoint.
+// schema.org JSON-LD and an OAI-PMH 2.0 endpoint (Dublin Core, and IEEE LOM
+// in the LRE application profile).
 //
 // The portal never reads the hub's aggregate on a request. An indexer follows
 // the hub's hub_seq off the apply path, keeps only what is public, published,
@@ -29,6 +30,6 @@
 //	GET /feed.atom, /feed.rss, /feed.json  any gallery query as a feed
 //	GET /sitemap.xml, /sitemaps/…          sitemaps with hreflang alternates
 //	GET /robots.txt
-//	GET|POST /oai                          OAI-PMH 2.0, oai_dc
+//	GET|POST /oai                          OAI-PMH 2.0, oai_dc and IEEE LOM (lom)
 //	GET /static/…                          the stylesheet
 package portal

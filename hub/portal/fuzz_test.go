@@ -149,13 +149,14 @@ func FuzzOAIToken(f *testing.F) {
 	key := []byte("a key of 32 bytes for the fuzzer")
 	f.Add(oaiToken{Verb: "ListRecords", Prefix: "oai_dc", After: 5, Bound: 9, Cursor: 100, Total: 300}.encode(key))
 	f.Add(oaiToken{Verb: "ListIdentifiers", Prefix: "oai_dc", Set: "sic:be", From: 1, Until: 2, Bound: 1, Total: 1}.encode(key))
+	f.Add(oaiToken{Verb: "ListRecords", Prefix: "lom", Set: "type:game", After: 3, Bound: 40, Cursor: 100, Total: 120}.encode(key))
 	f.Add("garbage")
 	f.Fuzz(func(t *testing.T, s string) {
 		tok, err := decodeOAIToken(s, key)
 		if err != nil {
 			return
 		}
-		if tok.Bound < tok.After || tok.Total < tok.Cursor || tok.Prefix != oaiDCPrefix {
+		if _, known := oaiFormatFor(tok.Prefix); tok.Bound < tok.After || tok.Total < tok.Cursor || !known {
 			t.Fatalf("accepted an inconsistent token %+v", tok)
 		}
 		again, err := decodeOAIToken(tok.encode(key), key)

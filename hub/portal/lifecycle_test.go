@@ -229,7 +229,8 @@ func TestPortal_Privacy(t *testing.T) {
 		"/feed.atom", "/feed.rss", "/feed.json", "/sid/feed.atom", "/news/feed.atom", "/news/feed.rss", "/news/feed.json", "/sitemap.xml", "/robots.txt",
 		"/api/v1/resources?per_page=100", "/api/v1/entities?limit=500",
 		"/oai?verb=Identify", "/oai?verb=ListSets", "/oai?verb=ListMetadataFormats", "/oai?verb=ListIdentifiers&metadataPrefix=oai_dc",
-		"/oai?verb=ListRecords&metadataPrefix=oai_dc",
+		"/oai?verb=ListRecords&metadataPrefix=oai_dc", "/oai?verb=ListIdentifiers&metadataPrefix=lom", "/oai?verb=ListRecords&metadataPrefix=lom",
+		"/oai?verb=GetRecord&metadataPrefix=lom&identifier=oai:bikfed.eu:" + hidden[0],
 		"/resources/" + priv[2], "/api/v1/resources/" + priv[2], "/resources/" + hidden[0], "/resources/" + erased[0],
 		"/news/" + priv[0], "/api/v1/entities/" + priv[0], "/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:bikfed.eu:" + hidden[0],
 		"/files/" + blob.SHA256 + "/" + url.PathEscape(blob.Name), "/no/such/page", "/resources/be:nope"}

@@ -18,11 +18,12 @@ import (
 )
 
 // OAI-PMH 2.0 (https://www.openarchives.org/OAI/openarchivesprotocol.html)
-// over the resources, in oai_dc. Records are every resource that was ever
-// public: a resource deleted, erased, made non-public or hidden stays a
-// deleted record for good (deletedRecord=persistent). Datestamps are when
-// the portal indexed the change, so an incremental harvest from the last
-// responseDate misses nothing, however late a node pushed.
+// over the resources, in oai_dc and in IEEE LOM (lom.go). Records are every
+// resource that was ever public: a resource deleted, erased, made
+// non-public or hidden stays a deleted record for good
+// (deletedRecord=persistent). Datestamps are when the portal indexed the
+// change, so an incremental harvest from the last responseDate misses
+// nothing, however late a node pushed.
 //
 // A harvest pages by the index's own record sequence up to the boundary it
 // had when the harvest started. The resumption token carries all of that
@@ -41,6 +42,34 @@ const (
 	oaiDCPrefix        = "oai_dc"
 	maxOAIRequestBytes = 16 << 10
 )
+
+// oaiFormat is a metadata format the repository disseminates. Every record
+// is available in every format, so ListMetadataFormats answers the same
+// list for any identifier.
+type oaiFormat struct {
+	prefix, schema, namespace string
+	// write writes the metadata of a public resource; id is its OAI
+	// identifier.
+	write func(p *Portal, ctx context.Context, ow *oaiWriter, r *resourceRow, id string)
+}
+
+var oaiFormats = []oaiFormat{
+	{oaiDCPrefix, "http://www.openarchives.org/OAI/2.0/oai_dc.xsd", "http://www.openarchives.org/OAI/2.0/oai_dc/", (*Portal).writeDC},
+	{lomPrefix, lomSchema, lomNamespace, (*Portal).writeLOM},
+}
+
+// oaiFormatFor returns the format of a metadataPrefix.
+func oaiFormatFor(prefix string) (oaiFormat, bool) {
+	for _, f := range oaiFormats {
+		if f.prefix == prefix {
+			return f, true
+		}
+	}
+	return oaiFormat{}, false
+}
+
+// errNoFormat answers a metadataPrefix the repository does not have.
+var errNoFormat = oaiErr{"cannotDisseminateFormat", "the metadata formats are oai_dc and lom"}
 
 // oaiNamespace is the repository identifier in OAI identifiers
 // (oai:<namespace>:<entity id>): the public host name when it has one.
@@ -118,7 +147,7 @@ func decodeOAIToken(s string, key []byte) (oaiToken, error) {
 	if err := dec.Decode(&t); err != nil {
 		return t, err
 	}
-	if t.Verb != "ListRecords" && t.Verb != "ListIdentifiers" || t.Prefix != oaiDCPrefix ||
+	if _, known := oaiFormatFor(t.Prefix); t.Verb != "ListRecords" && t.Verb != "ListIdentifiers" || !known ||
 		t.After < 0 || t.Bound < t.After || t.Cursor < 0 || t.Total < t.Cursor || (t.Set != "" && !validSetSpec(t.Set)) {
 		return t, errors.New("inconsistent")
 	}
@@ -281,7 +310,7 @@ func (p *Portal) oaiVerb(ctx context.Context, ow *oaiWriter, verb string, args u
 			first = p.now().UnixMilli()
 		}
 		ow.open("Identify")
-		ow.elem("repositoryName", "Better Internet for Kids: resources of the Safer Internet Centres")
+		ow.elem("repositoryName", p.cfg.RepositoryName)
 		ow.elem("baseURL", baseURL)
 		ow.elem("protocolVersion", "2.0")
 		ow.elem("adminEmail", p.cfg.AdminEmail)
@@ -301,11 +330,15 @@ func (p *Portal) oaiVerb(ctx context.Context, ow *oaiWriter, verb string, args u
 				return []oaiErr{{"idDoesNotExist", "no such record"}}, nil
 			}
 		}
-		ow.raw("<ListMetadataFormats><metadataFormat>")
-		ow.elem("metadataPrefix", oaiDCPrefix)
-		ow.elem("schema", "http://www.openarchives.org/OAI/2.0/oai_dc.xsd")
-		ow.elem("metadataNamespace", "http://www.openarchives.org/OAI/2.0/oai_dc/")
-		ow.raw("</metadataFormat></ListMetadataFormats>")
+		ow.open("ListMetadataFormats")
+		for _, f := range oaiFormats {
+			ow.open("metadataFormat")
+			ow.elem("metadataPrefix", f.prefix)
+			ow.elem("schema", f.schema)
+			ow.elem("metadataNamespace", f.namespace)
+			ow.close("metadataFormat")
+		}
+		ow.close("ListMetadataFormats")
 		return nil, nil
 	case "ListSets":
 		if args.Has("resumptionToken") {
@@ -325,8 +358,9 @@ func (p *Portal) oaiVerb(ctx context.Context, ow *oaiWriter, verb string, args u
 		ow.close("ListSets")
 		return nil, nil
 	case "GetRecord":
-		if args.Get("metadataPrefix") != oaiDCPrefix {
-			return []oaiErr{{"cannotDisseminateFormat", "only oai_dc is available"}}, nil
+		format, ok := oaiFormatFor(args.Get("metadataPrefix"))
+		if !ok {
+			return []oaiErr{errNoFormat}, nil
 		}
 		id, ok := strings.CutPrefix(args.Get("identifier"), "oai:"+p.oaiID+":")
 		if !ok {
@@ -340,7 +374,7 @@ func (p *Portal) oaiVerb(ctx context.Context, ow *oaiWriter, verb string, args u
 			return []oaiErr{{"idDoesNotExist", "no such record"}}, nil
 		}
 		ow.open("GetRecord")
-		p.writeRecord(ctx, ow, recs[0], true)
+		p.writeRecord(ctx, ow, recs[0], format)
 		ow.close("GetRecord")
 		return nil, nil
 	}
@@ -466,10 +500,11 @@ func (p *Portal) oaiList(ctx context.Context, ow *oaiWriter, verb string, args u
 			return []oaiErr{{"badResumptionToken", "the resumption token is not valid"}}, nil
 		}
 	} else {
-		if args.Get("metadataPrefix") != oaiDCPrefix {
-			return []oaiErr{{"cannotDisseminateFormat", "only oai_dc is available"}}, nil
+		prefix := args.Get("metadataPrefix")
+		if _, ok := oaiFormatFor(prefix); !ok {
+			return []oaiErr{errNoFormat}, nil
 		}
-		tok = oaiToken{Verb: verb, Prefix: oaiDCPrefix, Epoch: p.epoch}
+		tok = oaiToken{Verb: verb, Prefix: prefix, Epoch: p.epoch}
 		var fromDay, untilDay bool
 		if s := args.Get("from"); args.Has("from") {
 			t, day, err := parseOAITime(s)
@@ -534,10 +569,11 @@ func (p *Portal) oaiList(ctx context.Context, ow *oaiWriter, verb string, args u
 			return []oaiErr{{"noRecordsMatch", "no records match"}}, nil
 		}
 	}
+	format, _ := oaiFormatFor(tok.Prefix)
 	ow.open(verb)
 	for _, rec := range recs {
 		if verb == "ListRecords" {
-			p.writeRecord(ctx, ow, rec, true)
+			p.writeRecord(ctx, ow, rec, format)
 		} else {
 			p.writeHeader(ow, rec)
 		}
@@ -589,49 +625,57 @@ func (p *Portal) writeHeader(ow *oaiWriter, rec oaiRecord) {
 	ow.close("header")
 }
 
-func (p *Portal) writeRecord(ctx context.Context, ow *oaiWriter, rec oaiRecord, metadata bool) {
+// writeRecord writes a record: its header and, unless it is deleted, its
+// metadata in format.
+func (p *Portal) writeRecord(ctx context.Context, ow *oaiWriter, rec oaiRecord, format oaiFormat) {
 	ow.open("record")
 	p.writeHeader(ow, rec)
-	if !rec.deleted && metadata {
-		r := rec.row
-		ow.raw(`<metadata><oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/"` +
-			` xmlns:dc="http://purl.org/dc/elements/1.1/"` +
-			` xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/oai_dc/ http://www.openarchives.org/OAI/2.0/oai_dc.xsd">`)
-		dc := func(name, lang, text string) {
-			if text == "" {
-				return
-			}
-			ow.raw("<dc:" + name)
-			if lang != "" {
-				ow.attr("xml:lang", lang)
-			}
-			ow.raw(">")
-			ow.text(text)
-			ow.raw("</dc:" + name + ">")
-		}
-		dc("title", r.Language, r.Title)
-		if ts, err := p.translations(ctx, r); err == nil {
-			for _, t := range ts {
-				dc("title", t.Language, t.Title)
-			}
-		}
-		dc("description", r.Language, r.Description)
-		for _, t := range r.Topics {
-			dc("subject", "en", humanize(t))
-		}
-		dc("type", "en", humanize(r.Type))
-		dc("publisher", "", p.profiles(ctx).publisher(p.langs.en, r.Owner))
-		dc("date", "", r.Updated.Format(oaiDate))
-		for _, l := range unionLangs(r.Language, r.Languages) {
-			dc("language", "", l)
-		}
-		dc("identifier", "", ow.base+"/resources/"+r.ID)
-		dc("identifier", "", r.URL)
-		dc("rights", "", r.Licence)
-		for _, a := range r.Audiences {
-			dc("coverage", "en", "Audience: "+humanize(a)+", ages "+ages(r.AgeMin, r.AgeMax))
-		}
-		ow.raw("</oai_dc:dc></metadata>")
+	if !rec.deleted {
+		ow.open("metadata")
+		format.write(p, ctx, ow, rec.row, p.oaiIdentifier(rec.id))
+		ow.close("metadata")
 	}
 	ow.close("record")
+}
+
+// writeDC writes the oai_dc record of a public resource.
+func (p *Portal) writeDC(ctx context.Context, ow *oaiWriter, r *resourceRow, _ string) {
+	ow.raw(`<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/"` +
+		` xmlns:dc="http://purl.org/dc/elements/1.1/"` +
+		` xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/oai_dc/ http://www.openarchives.org/OAI/2.0/oai_dc.xsd">`)
+	dc := func(name, lang, text string) {
+		if text == "" {
+			return
+		}
+		ow.raw("<dc:" + name)
+		if lang != "" {
+			ow.attr("xml:lang", lang)
+		}
+		ow.raw(">")
+		ow.text(text)
+		ow.raw("</dc:" + name + ">")
+	}
+	dc("title", r.Language, r.Title)
+	if ts, err := p.translations(ctx, r); err == nil {
+		for _, t := range ts {
+			dc("title", t.Language, t.Title)
+		}
+	}
+	dc("description", r.Language, r.Description)
+	for _, t := range r.Topics {
+		dc("subject", "en", humanize(t))
+	}
+	dc("type", "en", humanize(r.Type))
+	dc("publisher", "", p.profiles(ctx).publisher(p.langs.en, r.Owner))
+	dc("date", "", r.Updated.Format(oaiDate))
+	for _, l := range unionLangs(r.Language, r.Languages) {
+		dc("language", "", l)
+	}
+	dc("identifier", "", ow.base+"/resources/"+r.ID)
+	dc("identifier", "", r.URL)
+	dc("rights", "", r.Licence)
+	for _, a := range r.Audiences {
+		dc("coverage", "en", "Audience: "+humanize(a)+", ages "+ages(r.AgeMin, r.AgeMax))
+	}
+	ow.raw("</oai_dc:dc>")
 }

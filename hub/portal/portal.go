@@ -35,9 +35,13 @@ type Config struct {
 	// MinisiteHosts maps host names to minisites ("sid", "youth", "pocc"): a
 	// request for such a host is that minisite's view of the portal.
 	MinisiteHosts map[string]string
-	// AdminEmail is the OAI-PMH repository's contact. Default
-	// "portal@bikfed.invalid".
+	// AdminEmail is the OAI-PMH repository's contact (Identify's
+	// adminEmail): a bare address. Default "portal@bikfed.invalid".
 	AdminEmail string
+	// RepositoryName is the OAI-PMH repository's name (Identify's
+	// repositoryName). Default "Better Internet for Kids: resources of the
+	// Safer Internet Centres".
+	RepositoryName string
 	// PageCacheBytes bounds the cache of rendered responses. Default 32 MiB;
 	// negative disables it.
 	PageCacheBytes int
@@ -124,7 +128,16 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 		cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	}
 	if cfg.AdminEmail == "" {
-		cfg.AdminEmail = "portal@bikfed.invalid"
+		cfg.AdminEmail = DefaultAdminEmail
+	}
+	if cfg.RepositoryName == "" {
+		cfg.RepositoryName = DefaultRepositoryName
+	}
+	if err := ValidateAdminEmail(cfg.AdminEmail); err != nil {
+		return nil, fmt.Errorf("open portal: AdminEmail: %w", err)
+	}
+	if err := ValidateRepositoryName(cfg.RepositoryName); err != nil {
+		return nil, fmt.Errorf("open portal: RepositoryName: %w", err)
 	}
 	if cfg.PageCacheBytes == 0 {
 		cfg.PageCacheBytes = 32 << 20

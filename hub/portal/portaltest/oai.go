@@ -1,6 +1,7 @@
 package portaltest
 
 import (
+	"bytes"
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -9,15 +10,93 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
+
+// LOMNamespace is the namespace of IEEE LOM records (1484.12.3).
+const LOMNamespace = "http://ltsc.ieee.org/xsd/LOM"
 
 // SchemaPath is the schema OAI-PMH responses are validated against: the
 // OAI-PMH 2.0 schema with oai_dc, vendored in hub/portal/testdata so tests
 // need no network.
 func SchemaPath() string {
+	return filepath.Join(testdataDir(), "harvest.xsd")
+}
+
+func testdataDir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "testdata", "harvest.xsd")
+	return filepath.Join(filepath.Dir(file), "..", "testdata")
+}
+
+// LOMSchemaPath is the IEEE LTSC LOM XML schema (lomLoose.xsd, beside its
+// common/, unique/, vocab/ and extend/ directories) that LOM records are
+// validated against: $BIKFED_LOM_XSD, or
+// ~/.cache/bikfed/lom/lomLoose.xsd. It returns "" when neither exists.
+func LOMSchemaPath() string {
+	p := os.Getenv("BIKFED_LOM_XSD")
+	if p == "" {
+		home, _ := os.UserHomeDir()
+		p = filepath.Join(home, ".cache", "bikfed", "lom", "lomLoose.xsd")
+	}
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// lomSchema writes the schema a response with LOM records is validated
+// against into a temporary directory and returns its path. With the LOM
+// schema it is OAI-PMH, oai_dc and LOM, every record checked strictly.
+// Without it, the envelope is checked against OAI-PMH with its metadata
+// wildcard lax, so oai_dc is still checked and LOM only for being
+// well-formed XML.
+func lomSchema(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	td, err := filepath.Abs(testdataDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oai := filepath.Join(td, "OAI-PMH.xsd")
+	imports := `<import namespace="http://www.openarchives.org/OAI/2.0/oai_dc/" schemaLocation="` + fileURL(filepath.Join(td, "oai_dc.xsd")) + `"/>`
+	if lom := LOMSchemaPath(); lom != "" {
+		abs, err := filepath.Abs(lom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imports += `<import namespace="` + LOMNamespace + `" schemaLocation="` + fileURL(abs) + `"/>`
+	} else {
+		b, err := os.ReadFile(oai)
+		if err != nil {
+			t.Fatal(err)
+		}
+		strict := `<complexType name="metadataType">
+    <sequence>
+      <any namespace="##other" processContents="strict"/>`
+		if !bytes.Contains(b, []byte(strict)) {
+			t.Fatal("OAI-PMH.xsd: no metadataType with a strict wildcard")
+		}
+		oai = filepath.Join(dir, "OAI-PMH-lax-metadata.xsd")
+		lax := strings.Replace(string(b), strict, strings.Replace(strict, "strict", "lax", 1), 1)
+		if err := os.WriteFile(oai, []byte(lax), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrapper := `<?xml version="1.0" encoding="UTF-8"?>
+<schema xmlns="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:bikfed:oai-validation">
+<import namespace="http://www.openarchives.org/OAI/2.0/" schemaLocation="` + fileURL(oai) + `"/>` + imports + `
+</schema>
+`
+	path := filepath.Join(dir, "harvest-lom.xsd")
+	if err := os.WriteFile(path, []byte(wrapper), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func fileURL(path string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
 }
 
 // RequireXMLLint returns the path of xmllint (Debian's libxml2-utils). It
@@ -34,10 +113,15 @@ func RequireXMLLint(t testing.TB) string {
 	return p
 }
 
-// Validate checks body against the OAI-PMH and oai_dc schemas.
+// Validate checks body against the OAI-PMH and oai_dc schemas, and LOM
+// records against the LOM schema (see lomSchema).
 func Validate(t testing.TB, xmllint string, what string, body []byte) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), xmllint, "--noout", "--nonet", "--schema", SchemaPath(), "-")
+	schema := SchemaPath()
+	if bytes.Contains(body, []byte(`xmlns="`+LOMNamespace+`"`)) {
+		schema = lomSchema(t)
+	}
+	cmd := exec.CommandContext(t.Context(), xmllint, "--noout", "--nonet", "--schema", schema, "-")
 	stdin, _ := cmd.StdinPipe()
 	go func() { stdin.Write(body); stdin.Close() }()
 	out, err := cmd.CombinedOutput()
@@ -52,13 +136,17 @@ type Response struct {
 		Code string `xml:"code,attr"`
 	} `xml:"error"`
 	Headers []Header `xml:"ListIdentifiers>header"`
-	Records []struct {
-		Header Header `xml:"header"`
-		Title  []struct {
-			Lang string `xml:"lang,attr"`
-			Text string `xml:",chardata"`
-		} `xml:"metadata>dc>title"`
-	} `xml:"ListRecords>record"`
+	Records []Record `xml:"ListRecords>record"`
+	Record  *Record  `xml:"GetRecord>record"`
+	Formats []struct {
+		Prefix    string `xml:"metadataPrefix"`
+		Schema    string `xml:"schema"`
+		Namespace string `xml:"metadataNamespace"`
+	} `xml:"ListMetadataFormats>metadataFormat"`
+	Identify *struct {
+		RepositoryName string `xml:"repositoryName"`
+		AdminEmail     string `xml:"adminEmail"`
+	} `xml:"Identify"`
 	Token *struct {
 		Value  string `xml:",chardata"`
 		Size   int    `xml:"completeListSize,attr"`
@@ -69,6 +157,83 @@ type Response struct {
 		Size   int    `xml:"completeListSize,attr"`
 		Cursor int    `xml:"cursor,attr"`
 	} `xml:"ListIdentifiers>resumptionToken"`
+}
+
+// Record is a record of ListRecords or GetRecord, in oai_dc or LOM.
+type Record struct {
+	Header Header `xml:"header"`
+	Title  []struct {
+		Lang string `xml:"lang,attr"`
+		Text string `xml:",chardata"`
+	} `xml:"metadata>dc>title"`
+	LOM *LOM `xml:"metadata>lom"`
+}
+
+// LangString is a LOM langstring: text in each of its languages.
+type LangString []struct {
+	Language string `xml:"language,attr"`
+	Text     string `xml:",chardata"`
+}
+
+// Get returns the text in lang, or "".
+func (l LangString) Get(lang string) string {
+	for _, s := range l {
+		if s.Language == lang {
+			return s.Text
+		}
+	}
+	return ""
+}
+
+// Vocabulary is a LOM vocabulary term.
+type Vocabulary struct {
+	Source string `xml:"source"`
+	Value  string `xml:"value"`
+}
+
+// LOM is what the tests read of an IEEE LOM record.
+type LOM struct {
+	XMLName xml.Name `xml:"http://ltsc.ieee.org/xsd/LOM lom"`
+	General struct {
+		Identifier []struct {
+			Catalog string `xml:"catalog"`
+			Entry   string `xml:"entry"`
+		} `xml:"identifier"`
+		Title       LangString `xml:"title>string"`
+		Language    []string   `xml:"language"`
+		Description LangString `xml:"description>string"`
+		Keyword     []struct {
+			String LangString `xml:"string"`
+		} `xml:"keyword"`
+	} `xml:"general"`
+	Contribute []struct {
+		Role   Vocabulary `xml:"role"`
+		Entity []string   `xml:"entity"`
+		Date   string     `xml:"date>dateTime"`
+	} `xml:"lifeCycle>contribute"`
+	MetadataSchema []string `xml:"metaMetadata>metadataSchema"`
+	Location       []string `xml:"technical>location"`
+	Educational    struct {
+		LearningResourceType []Vocabulary `xml:"learningResourceType"`
+		IntendedEndUserRole  []Vocabulary `xml:"intendedEndUserRole"`
+		TypicalAgeRange      LangString   `xml:"typicalAgeRange>string"`
+		Language             []string     `xml:"language"`
+	} `xml:"educational"`
+	Rights struct {
+		Cost        Vocabulary `xml:"cost"`
+		Copyright   Vocabulary `xml:"copyrightAndOtherRestrictions"`
+		Description LangString `xml:"description>string"`
+	} `xml:"rights"`
+	Classification []struct {
+		Purpose   Vocabulary `xml:"purpose"`
+		TaxonPath []struct {
+			Source LangString `xml:"source>string"`
+			Taxon  []struct {
+				ID    string     `xml:"id"`
+				Entry LangString `xml:"entry>string"`
+			} `xml:"taxon"`
+		} `xml:"taxonPath"`
+	} `xml:"classification"`
 }
 
 // Header is a record header.
@@ -108,11 +273,19 @@ func Get(t testing.TB, xmllint, endpoint string, args url.Values) (*Response, []
 // the test when a page is invalid or a token's cursor is inconsistent.
 func Harvest(t testing.TB, xmllint, endpoint, verb string, args url.Values) []Header {
 	t.Helper()
+	headers, _ := HarvestRecords(t, xmllint, endpoint, verb, args)
+	return headers
+}
+
+// HarvestRecords is Harvest that also returns ListRecords' records.
+func HarvestRecords(t testing.TB, xmllint, endpoint, verb string, args url.Values) ([]Header, []Record) {
+	t.Helper()
 	a := url.Values{"verb": {verb}}
 	for k, v := range args {
 		a[k] = v
 	}
 	var out []Header
+	var recs []Record
 	for page := 0; ; page++ {
 		if page > 10000 {
 			t.Fatal("harvest does not end")
@@ -120,7 +293,7 @@ func Harvest(t testing.TB, xmllint, endpoint, verb string, args url.Values) []He
 		r, _ := Get(t, xmllint, endpoint, a)
 		if len(r.Errors) > 0 {
 			if r.Errors[0].Code == "noRecordsMatch" && page == 0 {
-				return nil
+				return nil, nil
 			}
 			t.Fatalf("harvest %s: error %s", a.Encode(), r.Errors[0].Code)
 		}
@@ -132,9 +305,10 @@ func Harvest(t testing.TB, xmllint, endpoint, verb string, args url.Values) []He
 			for _, rec := range r.Records {
 				out = append(out, rec.Header)
 			}
+			recs = append(recs, r.Records...)
 		}
 		if tok == nil || tok.Value == "" {
-			return out
+			return out, recs
 		}
 		if tok.Cursor > len(out) {
 			t.Fatalf("resumption token cursor %d after %d records", tok.Cursor, len(out))
