@@ -60,28 +60,6 @@ var lreTypes = map[string]string{
 	"website":     "other",
 }
 
-// licenceURL returns the canonical URI of a Creative Commons licence
-// written the usual way ("CC BY 4.0", "CC BY-NC-SA 4.0", "CC0 1.0"), or
-// "" for any other licence text.
-func licenceURL(licence string) string {
-	f := strings.Fields(strings.ToUpper(strings.TrimSpace(licence)))
-	if len(f) == 2 && f[0] == "CC0" && f[1] == "1.0" {
-		return "https://creativecommons.org/publicdomain/zero/1.0/"
-	}
-	if len(f) != 3 || f[0] != "CC" || !ccVersion(f[2]) {
-		return ""
-	}
-	switch f[1] {
-	case "BY", "BY-SA", "BY-ND", "BY-NC", "BY-NC-SA", "BY-NC-ND":
-		return "https://creativecommons.org/licenses/" + strings.ToLower(f[1]) + "/" + f[2] + "/"
-	}
-	return ""
-}
-
-func ccVersion(v string) bool {
-	return slices.Contains([]string{"1.0", "2.0", "2.5", "3.0", "4.0"}, v)
-}
-
 // lomAgeRange is educational/typicalAgeRange: "12-18", or "12" for one age.
 func lomAgeRange(lo, hi int) string {
 	if lo == hi {

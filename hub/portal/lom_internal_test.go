@@ -44,28 +44,6 @@ func TestLOM_Mappings(t *testing.T) {
 	})
 }
 
-func TestLOM_LicenceURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"CC BY 4.0":           "https://creativecommons.org/licenses/by/4.0/",
-		"CC BY-SA 4.0":        "https://creativecommons.org/licenses/by-sa/4.0/",
-		"CC BY-ND 4.0":        "https://creativecommons.org/licenses/by-nd/4.0/",
-		"CC BY-NC 3.0":        "https://creativecommons.org/licenses/by-nc/3.0/",
-		"CC BY-NC-SA 4.0":     "https://creativecommons.org/licenses/by-nc-sa/4.0/",
-		"CC BY-NC-ND 4.0":     "https://creativecommons.org/licenses/by-nc-nd/4.0/",
-		" cc by-nc-sa 2.5":    "https://creativecommons.org/licenses/by-nc-sa/2.5/",
-		"CC0 1.0":             "https://creativecommons.org/publicdomain/zero/1.0/",
-		"CC BY 5.0":           "",
-		"CC BY-SA-NC 4.0":     "",
-		"CC BY":               "",
-		"All rights reserved": "",
-		"":                    "",
-	} {
-		if got := licenceURL(in); got != want {
-			t.Errorf("licenceURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestLOM_AgeRangeAndVCard(t *testing.T) {
 	if got := lomAgeRange(12, 18); got != "12-18" {
 		t.Errorf("12-18: %q", got)

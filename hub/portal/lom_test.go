@@ -117,7 +117,7 @@ func TestOAI_LOM(t *testing.T) {
 		if !slices.Equal(kw, []string{"Cyberbullying", "Hate speech"}) {
 			t.Errorf("keywords %q", kw)
 		}
-		if len(l.Contribute) != 1 || l.Contribute[0].Role != (portaltest.Vocabulary{Source: "LOMv1.0", Value: "publisher"}) ||
+		if len(l.Contribute) != 1 || l.Contribute[0].Role != (portaltest.LOMTerm{Source: "LOMv1.0", Value: "publisher"}) ||
 			!strings.Contains(l.Contribute[0].Entity[0], "BEGIN:VCARD") || !strings.Contains(l.Contribute[0].Entity[0], "\nORG:Safer Internet Centre (Belgium)\n") ||
 			len(l.Contribute[0].Date) != len("2006-01-02") {
 			t.Errorf("lifeCycle/contribute %+v", l.Contribute)
@@ -128,7 +128,7 @@ func TestOAI_LOM(t *testing.T) {
 		if !slices.Equal(l.Location, []string{"https://www.saferinternet.be/cyberpesten"}) {
 			t.Errorf("technical/location %q", l.Location)
 		}
-		if !slices.Equal(l.Educational.LearningResourceType, []portaltest.Vocabulary{{Source: "LREv3.0", Value: "lesson plan"}}) {
+		if !slices.Equal(l.Educational.LearningResourceType, []portaltest.LOMTerm{{Source: "LREv3.0", Value: "lesson plan"}}) {
 			t.Errorf("learningResourceType %+v", l.Educational.LearningResourceType)
 		}
 		var roles []string

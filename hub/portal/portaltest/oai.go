@@ -185,8 +185,8 @@ func (l LangString) Get(lang string) string {
 	return ""
 }
 
-// Vocabulary is a LOM vocabulary term.
-type Vocabulary struct {
+// LOMTerm is a LOM vocabulary term.
+type LOMTerm struct {
 	Source string `xml:"source"`
 	Value  string `xml:"value"`
 }
@@ -207,25 +207,25 @@ type LOM struct {
 		} `xml:"keyword"`
 	} `xml:"general"`
 	Contribute []struct {
-		Role   Vocabulary `xml:"role"`
-		Entity []string   `xml:"entity"`
-		Date   string     `xml:"date>dateTime"`
+		Role   LOMTerm  `xml:"role"`
+		Entity []string `xml:"entity"`
+		Date   string   `xml:"date>dateTime"`
 	} `xml:"lifeCycle>contribute"`
 	MetadataSchema []string `xml:"metaMetadata>metadataSchema"`
 	Location       []string `xml:"technical>location"`
 	Educational    struct {
-		LearningResourceType []Vocabulary `xml:"learningResourceType"`
-		IntendedEndUserRole  []Vocabulary `xml:"intendedEndUserRole"`
-		TypicalAgeRange      LangString   `xml:"typicalAgeRange>string"`
-		Language             []string     `xml:"language"`
+		LearningResourceType []LOMTerm  `xml:"learningResourceType"`
+		IntendedEndUserRole  []LOMTerm  `xml:"intendedEndUserRole"`
+		TypicalAgeRange      LangString `xml:"typicalAgeRange>string"`
+		Language             []string   `xml:"language"`
 	} `xml:"educational"`
 	Rights struct {
-		Cost        Vocabulary `xml:"cost"`
-		Copyright   Vocabulary `xml:"copyrightAndOtherRestrictions"`
+		Cost        LOMTerm    `xml:"cost"`
+		Copyright   LOMTerm    `xml:"copyrightAndOtherRestrictions"`
 		Description LangString `xml:"description>string"`
 	} `xml:"rights"`
 	Classification []struct {
-		Purpose   Vocabulary `xml:"purpose"`
+		Purpose   LOMTerm `xml:"purpose"`
 		TaxonPath []struct {
 			Source LangString `xml:"source>string"`
 			Taxon  []struct {
