@@ -819,6 +819,38 @@ var serviceFields = []fastField[Service]{
 	{"safety_features", func(d *fastDecoder, s *Service) bool { return decodeList(d, &s.SafetyFeatures, (*fastDecoder).str) }},
 	{"how_to_report", func(d *fastDecoder, s *Service) bool { return d.str(&s.HowToReport) }},
 	{"language", func(d *fastDecoder, s *Service) bool { return d.str(&s.Language) }},
+	{"slug", func(d *fastDecoder, s *Service) bool { return d.str(&s.Slug) }},
+	{"no_minimum_age", func(d *fastDecoder, s *Service) bool { return d.bool(&s.NoMinimumAge) }},
+	{"pegi", func(d *fastDecoder, s *Service) bool { return d.int(&s.PEGI) }},
+	{"app_store_age", func(d *fastDecoder, s *Service) bool { return d.str(&s.AppStoreAge) }},
+	{"privacy_features", func(d *fastDecoder, s *Service) bool { return decodeList(d, &s.PrivacyFeatures, (*fastDecoder).str) }},
+	{"parental_controls", func(d *fastDecoder, s *Service) bool { return decodeList(d, &s.ParentalControls, (*fastDecoder).str) }},
+	{"features", func(d *fastDecoder, s *Service) bool { return decodeList(d, &s.Features, (*fastDecoder).str) }},
+	{"report_url", func(d *fastDecoder, s *Service) bool { return d.str(&s.ReportURL) }},
+	{"how_to_block", func(d *fastDecoder, s *Service) bool { return d.str(&s.HowToBlock) }},
+	{"block_url", func(d *fastDecoder, s *Service) bool { return d.str(&s.BlockURL) }},
+	{"topics", func(d *fastDecoder, s *Service) bool { return decodeList(d, &s.Topics, (*fastDecoder).str) }},
+	{"versions", func(d *fastDecoder, s *Service) bool {
+		return decodeList(d, &s.Versions, func(d *fastDecoder, sv *ServiceVersion) bool { return decodeObject(d, sv, serviceVersionFields) })
+	}},
+}
+
+var serviceVersionFields = []fastField[ServiceVersion]{
+	{"language", func(d *fastDecoder, s *ServiceVersion) bool { return d.str(&s.Language) }},
+	{"description", func(d *fastDecoder, s *ServiceVersion) bool { return d.str(&s.Description) }},
+	{"safety_features", func(d *fastDecoder, s *ServiceVersion) bool {
+		return decodeList(d, &s.SafetyFeatures, (*fastDecoder).str)
+	}},
+	{"privacy_features", func(d *fastDecoder, s *ServiceVersion) bool {
+		return decodeList(d, &s.PrivacyFeatures, (*fastDecoder).str)
+	}},
+	{"parental_controls", func(d *fastDecoder, s *ServiceVersion) bool {
+		return decodeList(d, &s.ParentalControls, (*fastDecoder).str)
+	}},
+	{"how_to_report", func(d *fastDecoder, s *ServiceVersion) bool { return d.str(&s.HowToReport) }},
+	{"report_url", func(d *fastDecoder, s *ServiceVersion) bool { return d.str(&s.ReportURL) }},
+	{"how_to_block", func(d *fastDecoder, s *ServiceVersion) bool { return d.str(&s.HowToBlock) }},
+	{"block_url", func(d *fastDecoder, s *ServiceVersion) bool { return d.str(&s.BlockURL) }},
 }
 
 var moderationFields = []fastField[Moderation]{

@@ -717,6 +717,7 @@ func TestDecodeChangeFast(t *testing.T) {
 		check(reflect.TypeFor[Hotline](), fastNames(hotlineFields))
 		check(reflect.TypeFor[YouthPanel](), fastNames(youthPanelFields))
 		check(reflect.TypeFor[Service](), fastNames(serviceFields))
+		check(reflect.TypeFor[ServiceVersion](), fastNames(serviceVersionFields))
 		check(reflect.TypeFor[Moderation](), fastNames(moderationFields))
 	})
 }

@@ -158,16 +158,80 @@ type YouthPanel struct {
 	URL  string `json:"url,omitempty"`
 }
 
-// Service is an entry of the guide to online services.
+// Service is an entry of the guide to online services, written by the
+// coordination team for children, parents and teachers.
+//
+// A record with a Slug is an entry of the guide's current form: its category
+// comes from ServiceCategories and its age rating is explicit, a minimum age
+// or NoMinimumAge. A record without one was published before the guide had
+// addresses and vocabularies; it still validates and shows, and its
+// MinimumAge of 0 means the guide does not say (see docs/protocol.md).
 type Service struct {
-	Name           string   `json:"name"`
-	Category       string   `json:"category"`
-	Description    string   `json:"description"`
-	URL            string   `json:"url"`
-	MinimumAge     int      `json:"minimum_age"`
-	SafetyFeatures []string `json:"safety_features,omitempty"`
-	HowToReport    string   `json:"how_to_report,omitempty"`
-	Language       string   `json:"language"`
+	Name string `json:"name"`
+	// Slug is the service's address on the portal: /services/<slug>.
+	Slug        string `json:"slug,omitempty"`
+	Category    string `json:"category"`
+	Description string `json:"description"`
+	URL         string `json:"url"`
+	// MinimumAge is the minimum age in the service's terms; NoMinimumAge
+	// says its terms set none, which 0 alone never says.
+	MinimumAge   int  `json:"minimum_age"`
+	NoMinimumAge bool `json:"no_minimum_age,omitempty"`
+	// PEGI is the service's PEGI rating (3, 7, 12, 16 or 18), for games.
+	PEGI int `json:"pegi,omitempty"`
+	// AppStoreAge is the age rating of its app in Apple's App Store.
+	AppStoreAge      string   `json:"app_store_age,omitempty"`
+	SafetyFeatures   []string `json:"safety_features,omitempty"`
+	PrivacyFeatures  []string `json:"privacy_features,omitempty"`
+	ParentalControls []string `json:"parental_controls,omitempty"`
+	// Features are the ServiceFeatures the service offers, which the
+	// guide filters on; the three lists above say them in words.
+	Features    []string `json:"features,omitempty"`
+	HowToReport string   `json:"how_to_report,omitempty"`
+	ReportURL   string   `json:"report_url,omitempty"`
+	HowToBlock  string   `json:"how_to_block,omitempty"`
+	BlockURL    string   `json:"block_url,omitempty"`
+	// Topics are the resource topics the service touches, so its page can
+	// offer resources about them.
+	Topics   []string `json:"topics,omitempty"`
+	Language string   `json:"language"`
+	// Versions are the entry in other languages. The guide is the hub's,
+	// so its translations travel in the signed record rather than as
+	// translation entities, which are the SICs' and point at resources.
+	Versions []ServiceVersion `json:"versions,omitempty"`
+}
+
+// ServiceVersion is a Service's texts in another language. A text left
+// out is shown in the service's own language; a help page's address is
+// given when the service has one in that language.
+type ServiceVersion struct {
+	Language         string   `json:"language"`
+	Description      string   `json:"description,omitempty"`
+	SafetyFeatures   []string `json:"safety_features,omitempty"`
+	PrivacyFeatures  []string `json:"privacy_features,omitempty"`
+	ParentalControls []string `json:"parental_controls,omitempty"`
+	HowToReport      string   `json:"how_to_report,omitempty"`
+	ReportURL        string   `json:"report_url,omitempty"`
+	HowToBlock       string   `json:"how_to_block,omitempty"`
+	BlockURL         string   `json:"block_url,omitempty"`
+}
+
+// MaxSlugLen bounds a service's slug.
+const MaxSlugLen = 64
+
+// ValidSlug checks a service's slug: lowercase letters and digits, single
+// hyphens inside, at most MaxSlugLen bytes. It never has a colon, so it
+// cannot be read as an entity id.
+func ValidSlug(s string) error {
+	ok := s != "" && len(s) <= MaxSlugLen && s[0] != '-' && s[len(s)-1] != '-' && !strings.Contains(s, "--")
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("%q is not 1 to %d lowercase letters, digits and single hyphens", s, MaxSlugLen)
+	}
+	return nil
 }
 
 // Moderation is a moderator's decision about another entity.
@@ -324,20 +388,97 @@ func (p *Profile) validate(v *fieldErrors, c *Change) {
 
 func (s *Service) validate(v *fieldErrors, c *Change) {
 	requireName(v, "body.name", s.Name, MaxShortField)
-	requireText(v, "body.category", s.Category, 64)
+	guide := s.Slug != ""
+	if guide {
+		if err := ValidSlug(s.Slug); err != nil {
+			v.add("body.slug", "%v", err)
+		}
+		if !inVocab(ServiceCategories, s.Category) {
+			v.add("body.category", "%q is not a service category (%s)", s.Category, strings.Join(ServiceCategories, ", "))
+		}
+	} else {
+		requireText(v, "body.category", s.Category, 64)
+	}
 	optionalText(v, "body.description", s.Description, MaxTextField)
 	if s.URL == "" {
 		v.add("body.url", "required")
 	}
 	optionalURL(v, "body.url", s.URL)
-	if s.MinimumAge < 0 || s.MinimumAge > 99 {
+	switch {
+	case s.MinimumAge < 0 || s.MinimumAge > 99:
 		v.add("body.minimum_age", "%d is not an age between 0 and 99", s.MinimumAge)
+	case s.NoMinimumAge && s.MinimumAge != 0:
+		v.add("body.no_minimum_age", "the terms set a minimum age of %d or none, not both", s.MinimumAge)
+	case guide && !s.NoMinimumAge && s.MinimumAge == 0:
+		v.add("body.minimum_age", "an entry with a slug states its age: a minimum age from 1, or no_minimum_age")
 	}
-	if len(s.SafetyFeatures) > MaxListLen {
+	if s.PEGI != 0 && !slices.Contains(PEGIRatings, s.PEGI) {
+		v.add("body.pegi", "%d is not a PEGI rating (3, 7, 12, 16, 18)", s.PEGI)
+	}
+	if s.AppStoreAge != "" && !inVocab(AppStoreAges, s.AppStoreAge) {
+		v.add("body.app_store_age", "%q is not an App Store age rating (%s)", s.AppStoreAge, strings.Join(AppStoreAges, ", "))
+	}
+	// Before the guide had slugs, a safety feature had no limit of its own.
+	if guide {
+		textList(v, "body.safety_features", s.SafetyFeatures)
+	} else if len(s.SafetyFeatures) > MaxListLen {
 		v.add("body.safety_features", "%d features, limit %d", len(s.SafetyFeatures), MaxListLen)
 	}
+	textList(v, "body.privacy_features", s.PrivacyFeatures)
+	textList(v, "body.parental_controls", s.ParentalControls)
+	if len(s.Features) > MaxListLen {
+		v.add("body.features", "%d entries, limit %d", len(s.Features), MaxListLen)
+	}
+	vocabList(v, "body.features", s.Features, ServiceFeatures)
 	optionalText(v, "body.how_to_report", s.HowToReport, MaxTextField)
+	optionalURL(v, "body.report_url", s.ReportURL)
+	optionalText(v, "body.how_to_block", s.HowToBlock, MaxTextField)
+	optionalURL(v, "body.block_url", s.BlockURL)
+	if len(s.Topics) > MaxListLen {
+		v.add("body.topics", "%d entries, limit %d", len(s.Topics), MaxListLen)
+	}
+	vocabList(v, "body.topics", s.Topics, Topics)
 	requireLang(v, "body.language", s.Language)
+	if len(s.Versions) > MaxListLen {
+		v.add("body.versions", "%d versions, limit %d", len(s.Versions), MaxListLen)
+		return
+	}
+	for i := range s.Versions {
+		sv := &s.Versions[i]
+		f := fmt.Sprintf("body.versions[%d]", i)
+		requireLang(v, f+".language", sv.Language)
+		switch {
+		case sv.Language == s.Language:
+			v.add(f+".language", "%q is the entry's own language", sv.Language)
+		case slices.ContainsFunc(s.Versions[:i], func(o ServiceVersion) bool { return o.Language == sv.Language }):
+			v.add(f+".language", "%q repeated", sv.Language)
+		}
+		optionalText(v, f+".description", sv.Description, MaxTextField)
+		textList(v, f+".safety_features", sv.SafetyFeatures)
+		textList(v, f+".privacy_features", sv.PrivacyFeatures)
+		textList(v, f+".parental_controls", sv.ParentalControls)
+		optionalText(v, f+".how_to_report", sv.HowToReport, MaxTextField)
+		optionalURL(v, f+".report_url", sv.ReportURL)
+		optionalText(v, f+".how_to_block", sv.HowToBlock, MaxTextField)
+		optionalURL(v, f+".block_url", sv.BlockURL)
+		if sv.Description == "" && sv.HowToReport == "" && sv.HowToBlock == "" && len(sv.SafetyFeatures) == 0 &&
+			len(sv.PrivacyFeatures) == 0 && len(sv.ParentalControls) == 0 {
+			v.add(f, "a version says something: at least one text")
+		}
+	}
+	if c.Visibility != VisibilityPublic && guide {
+		v.add("visibility", "an entry of the guide is public")
+	}
+}
+
+// textList checks a list of short texts shown one by one: at most
+// MaxListLen entries, each non-empty and at most MaxShortField bytes.
+func textList(v *fieldErrors, field string, list []string) {
+	if len(list) > MaxListLen {
+		v.add(field, "%d entries, limit %d", len(list), MaxListLen)
+		return
+	}
+	each(v, field, list, func(v *fieldErrors, f, s string) { requireText(v, f, s, MaxShortField) })
 }
 
 // MaxModerationReason bounds a moderation decision's reason: a few

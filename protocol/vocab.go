@@ -49,6 +49,16 @@ var (
 	// FlagReasons are why a member flags a post or a comment: a short list
 	// a moderator can sort by, with free text beside it ("other" needs it).
 	FlagReasons = []string{"harassment", "personal-data", "harmful", "spam", "off-topic", "other"}
+	// ServiceCategories are the kinds of service the guide lists.
+	ServiceCategories = []string{"social-network", "video-sharing", "messaging", "game", "community-chat", "ai-chatbot"}
+	// ServiceFeatures are the protections a service offers that the guide
+	// lets parents filter on.
+	ServiceFeatures = []string{"parental-controls", "private-by-default", "message-controls", "time-limits", "content-filters", "spending-limits"}
+	// PEGIRatings are the age labels of PEGI, the European game rating.
+	PEGIRatings = []int{3, 7, 12, 16, 18}
+	// AppStoreAges are the age ratings of Apple's App Store, the older
+	// (4+, 9+, 12+, 17+) and the current (4+, 9+, 13+, 16+, 18+).
+	AppStoreAges = []string{"4+", "9+", "12+", "13+", "16+", "17+", "18+"}
 )
 
 // The spaces other code names.
