@@ -56,7 +56,7 @@ func (il *interfaceLangs) splitLang(path string) (lang, rest string, ok bool) {
 func isPage(path string) bool {
 	switch {
 	case path == "/", path == "", path == "/resources", strings.HasPrefix(path, "/resources/"),
-		path == "/services", path == "/news", strings.HasPrefix(path, "/news/") && !isFeed(path), path == "/directory", path == "/help",
+		path == "/services", strings.HasPrefix(path, "/services/"), path == "/news", strings.HasPrefix(path, "/news/") && !isFeed(path), path == "/directory", path == "/help",
 		path == "/about", path == "/privacy", path == "/accessibility":
 		return true
 	}

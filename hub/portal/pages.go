@@ -111,6 +111,8 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		p.notFound(w, r, q, http.StatusNotFound)
 	case path == "/services":
 		p.handleServices(w, r, q)
+	case strings.HasPrefix(path, "/services/"):
+		p.handleService(w, r, q, strings.TrimPrefix(path, "/services/"))
 	case path == "/news":
 		p.handleNews(w, r, q)
 	case path == "/news/feed.atom", path == "/news/feed.rss", path == "/news/feed.json":
@@ -638,41 +640,6 @@ func (p *Portal) handlePost(w http.ResponseWriter, r *http.Request, q *req, id s
 		v.Canonical = q.canonical("/news/" + n.ID)
 		v.Data = n
 		return p.html("post", v, http.StatusOK)
-	})
-}
-
-type serviceView struct {
-	protocol.Service
-	Anchor string
-}
-
-func (p *Portal) handleServices(w http.ResponseWriter, r *http.Request, q *req) {
-	p.respond(w, r, q.key("services"), func() (*response, error) {
-		rows, err := p.db.Reader().QueryContext(r.Context(), `SELECT id, body FROM services ORDER BY name COLLATE NOCASE, id`)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var list []serviceView
-		for rows.Next() {
-			var id, body string
-			if err := rows.Scan(&id, &body); err != nil {
-				return nil, err
-			}
-			var s serviceView
-			if json.Unmarshal([]byte(body), &s.Service) != nil {
-				continue
-			}
-			s.Anchor = strings.ReplaceAll(strings.TrimPrefix(id, "hub:"), ":", "-")
-			list = append(list, s)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		v := p.newView(q, q.p.T("portal.services.title"), "services")
-		v.Canonical = q.canonical("/services")
-		v.Data = list
-		return p.html("services", v, http.StatusOK)
 	})
 }
 

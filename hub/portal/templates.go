@@ -26,7 +26,7 @@ var logoSVG []byte
 var euSVG []byte
 
 // pages are the HTML pages; each is the layout with its own "content".
-var pages = []string{"home", "gallery", "resource", "services", "news", "post", "directory", "help", "error", "text"}
+var pages = []string{"home", "gallery", "resource", "services", "service", "news", "post", "directory", "help", "error", "text"}
 
 type templates struct{ byName map[string]*template.Template }
 
