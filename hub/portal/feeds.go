@@ -284,6 +284,14 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 			for _, n := range news {
 				paths = append(paths, "/news/"+n.ID)
 			}
+			services, err := p.services(r.Context())
+			if err != nil {
+				return nil, err
+			}
+			addr := addrs(services)
+			for _, s := range services {
+				paths = append(paths, "/services/"+addr[s])
+			}
 			// Each page in every interface language, each naming the
 			// others: English's address has no prefix.
 			for _, path := range paths {

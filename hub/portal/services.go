@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"html/template"
@@ -23,13 +24,24 @@ type serviceRow struct {
 	protocol.Service
 }
 
-// Addr is the entry's address under /services/: its slug, or its id for
-// an entry published before the guide had slugs.
-func (s *serviceRow) Addr() string {
-	if s.Slug != "" {
-		return s.Slug
+// addrs are the entries' addresses under /services/, in list's order:
+// an entry's slug, or its id for an entry published before the guide had
+// slugs or one whose slug an earlier entry has (the protocol cannot see
+// the other records, so two can share a slug; the first keeps it).
+func addrs(list []*serviceRow) map[*serviceRow]string {
+	byHubSeq := slices.Clone(list)
+	slices.SortFunc(byHubSeq, func(a, b *serviceRow) int { return cmp.Compare(a.HubSeq, b.HubSeq) })
+	out := make(map[*serviceRow]string, len(list))
+	taken := map[string]bool{}
+	for _, s := range byHubSeq {
+		if s.Slug != "" && !taken[s.Slug] {
+			taken[s.Slug] = true
+			out[s] = s.Slug
+		} else {
+			out[s] = s.ID
+		}
 	}
-	return s.ID
+	return out
 }
 
 // services reads the whole guide, in index order. It is a few dozen
@@ -56,16 +68,14 @@ func (p *Portal) services(ctx context.Context) ([]*serviceRow, error) {
 	return out, rows.Err()
 }
 
-// findService is the entry at addr. Two entries with one slug (the
-// protocol cannot see the others) share it in order of arrival: the slug
-// is the first's, and the second stays reachable by its id.
-func findService(list []*serviceRow, addr string) *serviceRow {
-	for _, s := range list {
-		if s.Slug == addr || s.ID == addr {
-			return s
+// findService is the entry at addr, and its address.
+func findService(list []*serviceRow, addr string) (*serviceRow, string) {
+	for s, a := range addrs(list) {
+		if a == addr || s.ID == addr {
+			return s, a
 		}
 	}
-	return nil
+	return nil, ""
 }
 
 // ageUnknown is what an entry's age says when the guide does not know it:
@@ -342,13 +352,14 @@ func (p *Portal) handleServices(w http.ResponseWriter, r *http.Request, q *req) 
 		col := collatorFor(q.p)
 		slices.SortStableFunc(all, func(a, b *serviceRow) int { return col.CompareString(a.Name, b.Name) })
 		path := q.lp + "/services"
+		addr := addrs(all)
 		d := servicesData{Text: sq.Text, Empty: len(all) == 0}
 		for _, s := range all {
 			if !sq.matches(s, q.lang, "") {
 				continue
 			}
 			l := localize(s, q.lang)
-			d.Cards = append(d.Cards, serviceCard{Href: path + "/" + s.Addr(), Name: s.Name,
+			d.Cards = append(d.Cards, serviceCard{Href: path + "/" + addr[s], Name: s.Name,
 				Category: serviceCategoryLabel(q.p, s.Category), Age: ageText(q.p, s),
 				Summary: summary(strings.Join(l.Description.Items, " "), 200), Lang: l.Description.Lang})
 		}
@@ -476,7 +487,7 @@ func (p *Portal) handleService(w http.ResponseWriter, r *http.Request, q *req, a
 		if err != nil {
 			return nil, err
 		}
-		s := findService(all, addr)
+		s, at := findService(all, addr)
 		if s == nil {
 			v := p.errorView(q, "services")
 			v.Data = q.p.T("portal.error.service")
@@ -509,7 +520,7 @@ func (p *Portal) handleService(w http.ResponseWriter, r *http.Request, q *req, a
 		}
 		v := p.newView(q, s.Name, "services")
 		v.Description = summary(strings.Join(d.Text.Description.Items, " "), 200)
-		v.Canonical = q.canonical("/services/" + s.Addr())
+		v.Canonical = q.canonical("/services/" + at)
 		v.Data = d
 		return p.html("service", v, http.StatusOK)
 	})

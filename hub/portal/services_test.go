@@ -185,4 +185,34 @@ func TestPortal_Services(t *testing.T) {
 			t.Error("the form does not offer every age")
 		}
 	})
+
+	t.Run("shared slug", func(t *testing.T) {
+		// The protocol cannot see that a slug is taken: the first entry
+		// keeps it, the second is at its id.
+		second, err := n.h.Publish(t.Context(), protocol.KindService, protocol.VisibilityPublic, protocol.Service{Name: "Roblox Copy",
+			Slug: "roblox", Category: "game", URL: "https://copy.example", NoMinimumAge: true, Language: "en"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.waitIndexed()
+		if body := n.getOK("/services/roblox"); !strings.Contains(body, "<h1>Roblox</h1>") {
+			t.Error("the second entry with a slug took it")
+		}
+		body := n.getOK("/services/" + second)
+		if !strings.Contains(body, "<h1>Roblox Copy</h1>") || !strings.Contains(body, `<link rel="canonical" href="`+n.url+`/services/`+second+`">`) {
+			t.Error("the second entry is not at its id")
+		}
+		if list := n.getOK("/services?q=copy"); !strings.Contains(list, `href="/services/`+second+`"`) {
+			t.Error("the list links the second entry elsewhere than its id")
+		}
+		sm := n.getOK("/sitemaps/pages.xml")
+		for _, want := range []string{"/services/roblox</loc>", "/services/" + second + "</loc>", "/services/" + oldID + "</loc>", "/fr/services/tiktok"} {
+			if !strings.Contains(sm, want) {
+				t.Errorf("the sitemap lacks %s", want)
+			}
+		}
+		if _, err := n.h.Publish(t.Context(), protocol.KindService, protocol.VisibilityPublic, protocol.Service{}); err == nil {
+			t.Fatal("an empty service was published")
+		}
+	})
 }
