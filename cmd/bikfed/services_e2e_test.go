@@ -17,12 +17,25 @@ func TestE2E_PortalServices(t *testing.T) {
 	nw, _ := newSamplePortal(t)
 	hub := nw.hubURL
 	b := startVisitor(t, "fr")
+	leak := newEnglishLeak(t, "fr")
+	// Go's client asks for no language: the English page shows the check
+	// has English phrases of the guide to find.
+	if found := leak.in(getBody(t, hub+"/services/roblox")); len(found) < 8 {
+		t.Fatalf("the check finds only %d English phrases on the English service page: it would prove nothing", len(found))
+	}
+	noEnglish := func(page string) {
+		t.Helper()
+		if found := leak.in(get(t, b.ctx, "read the interface text", chromedp.Evaluate[string](interfaceText))); len(found) > 0 {
+			t.Errorf("%s shows English interface text:\n\t%s", page, strings.Join(found, "\n\t"))
+		}
+	}
 
 	b.open(hub+"/services", ".cards .card")
 	if loc := b.location(); loc != hub+"/fr/services" {
 		t.Errorf("/services for a French browser landed on %s", loc)
 	}
 	b.mustShow("#results-h", "6 services")
+	noEnglish("/fr/services")
 	b.check("fr-services")
 	fitsPhone(t, b, "/fr/services", "fr-services")
 
@@ -52,6 +65,7 @@ func TestE2E_PortalServices(t *testing.T) {
 	if got := get(t, b.ctx, "read the description's language", chromedp.Evaluate[string](`document.querySelector('article .desc').lang`)); got != "fr" {
 		t.Errorf("the French version's description is marked lang=%q", got)
 	}
+	noEnglish("/fr/services/roblox")
 	b.check("fr-service-roblox")
 	fitsPhone(t, b, "/fr/services/roblox", "fr-service-roblox")
 
