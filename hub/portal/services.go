@@ -333,11 +333,12 @@ type servicesData struct {
 	Text       string
 	Categories []option
 	Ages       []option
-	Features   []hiddenField
-	Facets     []facetView
-	Clear      string
-	Total      int
-	Cards      []serviceCard
+	// Hidden are the chosen values the form has no control for.
+	Hidden []hiddenField
+	Facets []facetView
+	Clear  string
+	Total  int
+	Cards  []serviceCard
 	// Empty says the guide itself is empty, not only the search.
 	Empty bool
 }
@@ -375,8 +376,16 @@ func (p *Portal) handleServices(w http.ResponseWriter, r *http.Request, q *req) 
 		for a := minServiceAge; a <= maxServiceAge; a++ {
 			d.Ages = append(d.Ages, option{strconv.Itoa(a), q.p.N("portal.services.filter.child_of", a), sq.Age == a})
 		}
+		// The form's one-choice list cannot say several categories: chosen
+		// with links, they travel as they are.
+		if len(sq.Categories) > 1 {
+			for _, c := range sq.Categories {
+				d.Hidden = append(d.Hidden, hiddenField{"category", c})
+			}
+			d.Categories = nil
+		}
 		for _, f := range sq.Features {
-			d.Features = append(d.Features, hiddenField{"feature", f})
+			d.Hidden = append(d.Hidden, hiddenField{"feature", f})
 		}
 		d.Facets = serviceFacets(q.p, path, sq, all, q.lang)
 		title := q.p.T("portal.services.title")

@@ -162,6 +162,17 @@ func TestPortal_Services(t *testing.T) {
 				t.Errorf("missing %q", want)
 			}
 		}
+		// Categories chosen with links, several at once, stay in the form.
+		two := n.getOK("/services?category=video-sharing&category=messaging&feature=message-controls")
+		for _, want := range []string{`<input type="hidden" name="category" value="messaging">`, `<input type="hidden" name="category" value="video-sharing">`,
+			`<input type="hidden" name="feature" value="message-controls">`} {
+			if !strings.Contains(two, want) {
+				t.Errorf("the form lacks %s", want)
+			}
+		}
+		if strings.Contains(two, `<select id="category"`) {
+			t.Error("the form offers one category where several are chosen")
+		}
 		if fr := n.getOK("/fr/services?age=6"); !strings.Contains(fr, `<option value="6" selected>Convient à un enfant de 6 ans</option>`) {
 			t.Error("the French age filter is not chosen")
 		}
