@@ -103,6 +103,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 		{Href: pathCommunity, Label: "console.community.nav", Section: "community"},
 		{Href: pathErasures, Label: "console.nav.erasures", Section: "erasures", Roles: []string{hub.RoleOperator, hub.RoleCoordinator}},
 		{Href: pathModeration, Label: "console.moderation.nav", Section: "moderation", Roles: moderationReaders},
+		{Href: pathServices, Label: "console.services.nav", Section: "services", Roles: serviceEditors},
 		{Href: pathMembers, Label: "console.nav.members", Section: "members", Roles: []string{hub.RoleOperator}},
 		{Href: pathAccount, Label: "nav.account", Section: "account"},
 	}
@@ -167,6 +168,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	m.Handle("POST "+pathMembers+"{id}/{action}", operator(http.HandlerFunc(c.memberAction)))
 	c.communityRoutes()
 	c.mountModeration(m)
+	c.serviceRoutes()
 	c.root = site.Wrap(http.HandlerFunc(c.route))
 	return c, nil
 }

@@ -362,6 +362,7 @@ var auditEvents = map[account.EventType]bool{
 	account.EventInvitationAccepted: true, account.EventRolesChanged: true, account.EventMemberDisabled: true,
 	account.EventMemberRemoved: true, account.EventResetRequested: true, account.EventPasswordReset: true,
 	account.EventPasswordChanged: true, hub.EventCommunityNews: true,
+	hub.EventServiceSaved: true, hub.EventServiceWithdrawn: true,
 }
 
 func (c *Console) audit(w http.ResponseWriter, r *http.Request) {
