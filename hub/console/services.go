@@ -485,10 +485,16 @@ func (c *Console) saveService(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &ve):
 		protocolErrors(p, &f, ve)
 	default:
-		shown := false
-		c.refused(w, r, err, func(msg string) { f.Error, shown = msg, true })
-		if !shown {
+		var pe *protocol.Error
+		if !errors.As(err, &pe) {
+			c.fail(w, r, "save service", err)
 			return
+		}
+		c.log.Warn("service refused", "code", string(pe.Code), "err", err)
+		if pe.Code == protocol.CodeUnavailable || pe.Code == protocol.CodeConflict {
+			f.Error = p.T("console.community.error.again")
+		} else {
+			f.Error = p.T("console.services.error.refused", "reason", pe.Message)
 		}
 	}
 	c.renderService(w, r, http.StatusUnprocessableEntity, f)
