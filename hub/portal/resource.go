@@ -2,13 +2,13 @@ package portal
 
 import (
 	"cmp"
-	"github.com/bikfed/bikfed/internal/locale"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/locale"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -32,6 +32,9 @@ type resourceData struct {
 	Updated       string
 	UpdatedISO    string
 	Attachments   []attachment
+	// Video is the player of a video resource with a video file, nil
+	// otherwise.
+	Video *videoPlayer
 }
 
 type shown struct {
@@ -199,6 +202,7 @@ func (p *Portal) handleResource(w http.ResponseWriter, r *http.Request, q *req, 
 		for _, b := range row.Blobs {
 			d.Attachments = append(d.Attachments, attachment{Href: blobHref(b), Name: b.Name, Type: b.MediaType, Size: humanSize(b.Size)})
 		}
+		d.Video = newVideoPlayer(row, q.lang)
 		v.JSONLD = p.jsonLD(q, row, best, chosen, profiles)
 		v.Data = d
 		return p.html("resource", v, http.StatusOK)
