@@ -20,6 +20,7 @@
 //	GET /                                  home, or a minisite's landing page
 //	GET /resources?q=&lang=&age=&topic=&type=&audience=&country=&minisite=&sort=&page=
 //	GET /resources/{id}[?lang=]            a resource in the chosen language
+//	GET /videos?q=&lang=&age=&topic=&audience=&sort=&page=  the video gallery
 //	GET /services?q=&category=&age=&feature=  the guide to online services
 //	GET /services/{slug}                   one service of the guide
 //	GET /news[?page=], /news/{id}          news from the network, 20 a page

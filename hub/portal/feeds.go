@@ -273,7 +273,7 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 			b.WriteString("</url>")
 		}
 		if name == "pages.xml" {
-			paths := []string{"/", "/resources", "/services", "/news", "/directory", "/help", "/about", "/privacy", "/accessibility"}
+			paths := []string{"/", "/resources", "/videos", "/services", "/news", "/directory", "/help", "/about", "/privacy", "/accessibility"}
 			for _, s := range minisiteOrder {
 				paths = append(paths, "/"+s+"/", "/"+s+"/resources")
 			}

@@ -111,7 +111,7 @@ func (p *Portal) renderCards(page string, cards []card, key *keyHash) ([]templat
 	out := make([]template.HTML, 0, len(cards))
 	for i := range cards {
 		c := &cards[i]
-		k := newKeyHash(c.Href, c.Title, c.Summary, c.Lang, c.TypeLabel, c.Ages, c.Publisher)
+		k := newKeyHash(c.Href, c.Title, c.Summary, c.Lang, c.TypeLabel, c.Ages, c.Publisher, c.Poster, boolStr(c.Video))
 		for _, l := range c.Langs {
 			k.add(l.Tag)
 			k.add(l.Name)
@@ -151,7 +151,7 @@ func facetsKey(ui, clear string, facets []facetView) *keyHash {
 // galleryKey hashes everything the gallery's "gallerybody" shows; cards
 // is the hash of its cards (renderCards).
 func galleryKey(v *view, d *galleryData, cards fragKey, facets fragKey) *keyHash {
-	k := newKeyHash(v.UILang, v.Prefix, v.Lp, v.Title, d.Text, d.Clear,
+	k := newKeyHash(v.UILang, v.Prefix, v.Lp, v.Title, d.Action, d.Text, d.Clear,
 		d.Prev, d.Next, d.FeedAtom, d.FeedRSS, d.FeedJSON, d.API)
 	k.addInt(d.Total)
 	k.addInt(d.Page)

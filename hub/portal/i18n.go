@@ -55,7 +55,7 @@ func (il *interfaceLangs) splitLang(path string) (lang, rest string, ok bool) {
 // than a machine-readable output, which has one address for everyone.
 func isPage(path string) bool {
 	switch {
-	case path == "/", path == "", path == "/resources", strings.HasPrefix(path, "/resources/"),
+	case path == "/", path == "", path == "/resources", strings.HasPrefix(path, "/resources/"), path == "/videos",
 		path == "/services", strings.HasPrefix(path, "/services/"), path == "/news", strings.HasPrefix(path, "/news/") && !isFeed(path), path == "/directory", path == "/help",
 		path == "/about", path == "/privacy", path == "/accessibility":
 		return true

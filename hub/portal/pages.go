@@ -109,6 +109,8 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case q.sp != "":
 		// Everything else belongs to the portal as a whole.
 		p.notFound(w, r, q, http.StatusNotFound)
+	case path == "/videos":
+		p.handleVideos(w, r, q)
 	case path == "/services":
 		p.handleServices(w, r, q)
 	case strings.HasPrefix(path, "/services/"):
@@ -283,6 +285,8 @@ type searchHelp struct {
 }
 
 type galleryData struct {
+	// Action is the gallery's own address, where its search form goes.
+	Action string
 	Text   string
 	Hidden []hiddenField
 	Sorts  []option
@@ -303,11 +307,42 @@ type galleryData struct {
 	FeedAtom, FeedRSS, FeedJSON, API string
 }
 
+// galleryView is one of the portal's galleries: every resource
+// (/resources) or those of one type (/videos).
+type galleryView struct {
+	// path is the gallery's path under the language and minisite prefix,
+	// section its place in the navigation, kind the type it shows ("" for
+	// all), title the message id of its title.
+	path, section, kind, title string
+	// facets are the filters it offers, in order (-1: age).
+	facets []facet
+	// feeds tells whether it links the feeds and the API, which have no
+	// view of one type.
+	feeds bool
+}
+
+var (
+	resourcesGallery = galleryView{path: "/resources", section: "resources", title: "portal.gallery.title", facets: facetOrder, feeds: true}
+	videosGallery    = galleryView{path: "/videos", section: "videos", kind: "video", title: "portal.videos.title",
+		facets: []facet{facetLang, -1, facetTopic, facetAudience}}
+)
+
 func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
+	p.gallery(w, r, q, &resourcesGallery)
+}
+
+func (p *Portal) handleVideos(w http.ResponseWriter, r *http.Request, q *req) {
+	p.gallery(w, r, q, &videosGallery)
+}
+
+func (p *Portal) gallery(w http.ResponseWriter, r *http.Request, q *req, g *galleryView) {
 	query, _ := parseQuery(r.URL.Query(), q.site, false)
 	query.prefer = q.lang
+	if g.kind != "" {
+		query.ofKind(g.kind)
+	}
 	// A search for distress puts help first, the visitor's country's.
-	key, help := q.key("gallery")+"|"+string(query.appendParams(nil)), ""
+	key, help := q.key("gallery")+"|"+g.path+"|"+string(query.appendParams(nil)), ""
 	if p.inDistress(query.Text) {
 		help = cmp.Or(visitorCountry(q, ""), "-")
 		key += "|help=" + help
@@ -318,7 +353,7 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		if err != nil {
 			return nil, err
 		}
-		title := q.p.T("portal.gallery.title")
+		title := q.p.T(g.title)
 		if q.site != "" {
 			title = q.p.T("portal.gallery.site_title", "site", minisiteView(q.p, q.site).Name)
 		}
@@ -326,10 +361,10 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 			// A search's results are named by what was searched.
 			title = q.p.T("portal.gallery.title_search", "text", query.Text)
 		}
-		v := p.newView(q, title, "resources")
-		path := q.prefix + "/resources"
-		v.Canonical = q.canonical(query.link(q.sp + "/resources"))
-		d := galleryData{Text: query.Text, Total: res.Total, Page: query.Page}
+		v := p.newView(q, title, g.section)
+		path := q.prefix + g.path
+		v.Canonical = q.canonical(query.link(q.sp + g.path))
+		d := galleryData{Action: path, Text: query.Text, Total: res.Total, Page: query.Page}
 		if help != "" {
 			d.Help = &searchHelp{HelpHref: q.lp + "/help"}
 			if isHelpCountry(help) {
@@ -381,7 +416,7 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 			P      *locale.Printer
 			// Open shows the filters unfolded when one is chosen.
 			Open bool
-		}{d.Clear, p.facetViews(ctx, q, path, query, &res.hits), q.p, false}
+		}{d.Clear, p.facetViews(ctx, q, path, query, &res.hits, g.facets), q.p, false}
 		for _, f := range facets.Facets {
 			for _, fv := range f.Values {
 				facets.Open = facets.Open || fv.Selected
@@ -399,18 +434,20 @@ func (p *Portal) handleGallery(w http.ResponseWriter, r *http.Request, q *req) {
 		if query.Page < d.Pages && query.Page < maxPage {
 			d.Next = query.withPage(query.Page + 1).link(path)
 		}
-		first := query.withPage(1)
-		d.FeedAtom = first.link(q.prefix + "/feed.atom")
-		d.FeedRSS = first.link(q.prefix + "/feed.rss")
-		d.FeedJSON = first.link(q.prefix + "/feed.json")
-		// The API has no minisite views: the minisite is a parameter there.
-		api := *query
-		api.site = ""
-		d.API = api.link("/api/v1/resources")
-		v.Feeds = []feedLink{
-			{"application/atom+xml", q.p.T("portal.gallery.feed.atom"), d.FeedAtom},
-			{"application/rss+xml", q.p.T("portal.gallery.feed.rss"), d.FeedRSS},
-			{"application/feed+json", q.p.T("portal.gallery.feed.json"), d.FeedJSON},
+		if g.feeds {
+			first := query.withPage(1)
+			d.FeedAtom = first.link(q.prefix + "/feed.atom")
+			d.FeedRSS = first.link(q.prefix + "/feed.rss")
+			d.FeedJSON = first.link(q.prefix + "/feed.json")
+			// The API has no minisite views: the minisite is a parameter there.
+			api := *query
+			api.site = ""
+			d.API = api.link("/api/v1/resources")
+			v.Feeds = []feedLink{
+				{"application/atom+xml", q.p.T("portal.gallery.feed.atom"), d.FeedAtom},
+				{"application/rss+xml", q.p.T("portal.gallery.feed.rss"), d.FeedRSS},
+				{"application/feed+json", q.p.T("portal.gallery.feed.json"), d.FeedJSON},
+			}
 		}
 		v.Data = d
 		if v.ContentHTML, err = p.fragment("gallery", "gallerybody", galleryKey(v, &d, cardsKey.sum(), facetsSum), v); err != nil {
@@ -449,13 +486,13 @@ func (p *Portal) suggest(ctx context.Context, q *req, query *Query, path string,
 // facetOrder is how the gallery lists the facets.
 var facetOrder = []facet{facetLang, -1, facetTopic, facetType, facetAudience, facetCountry, facetMinisite}
 
-func (p *Portal) facetViews(ctx context.Context, q *req, path string, query *Query, h *hits) []facetView {
+func (p *Portal) facetViews(ctx context.Context, q *req, path string, query *Query, h *hits, order []facet) []facetView {
 	profiles := p.profiles(ctx)
-	out := make([]facetView, 0, len(facetOrder))
+	out := make([]facetView, 0, len(order))
 	// Every link is written in buf first, with the toggled values in vals.
 	var buf []byte
 	vals := make([]string, 0, maxFacetValues+1)
-	for _, f := range facetOrder {
+	for _, f := range order {
 		if f < 0 {
 			fv := facetView{Param: "age", Title: q.p.T("portal.facet.age")}
 			for i, b := range ageBuckets {

@@ -42,6 +42,9 @@ type Query struct {
 	// site is the minisite whose view this is ("" for the portal); its
 	// filter is not the visitor's to remove.
 	site string
+	// kind is the resource type of a view that shows one type (the video
+	// gallery), "" for all; like site, it is implied by the path.
+	kind string
 	// prefer is the visitor's language, whose resources the default order
 	// puts first; "" for machines (the API and feeds), which get one order.
 	prefer string
@@ -204,7 +207,7 @@ func (q *Query) encode() url.Values {
 		v.Set("q", q.Text)
 	}
 	for f, param := range facetParams {
-		if facet(f) == facetMinisite && q.site != "" {
+		if q.implied(facet(f)) {
 			continue
 		}
 		for _, val := range q.vals[f] {
@@ -256,7 +259,7 @@ func (q *Query) appendParams(b []byte) []byte {
 		b = append(b, url.QueryEscape(value)...)
 	}
 	facetParam := func(f facet) {
-		if f == facetMinisite && q.site != "" {
+		if q.implied(f) {
 			return
 		}
 		for _, val := range q.vals[f] {
@@ -322,13 +325,26 @@ func (q *Query) withPage(n int) *Query {
 	return &c
 }
 
+// ofKind makes q a view of one resource type, whose filter its path
+// implies: the visitor's type filters are dropped.
+func (q *Query) ofKind(kind string) {
+	q.kind = kind
+	q.vals[facetType] = []string{kind}
+}
+
+// implied reports whether f's values come from the view's path rather than
+// the visitor: the minisite of a minisite's view, the type of a type's.
+func (q *Query) implied(f facet) bool {
+	return f == facetMinisite && q.site != "" || f == facetType && q.kind != ""
+}
+
 // filtered reports whether the visitor chose any filter.
 func (q *Query) filtered() bool {
 	if q.Text != "" || q.AgeLo >= 0 {
 		return true
 	}
 	for f, vals := range q.vals {
-		if facet(f) == facetMinisite && q.site != "" {
+		if q.implied(facet(f)) {
 			continue
 		}
 		if len(vals) > 0 {

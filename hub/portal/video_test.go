@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,6 +105,108 @@ func TestPortal_VideoPlayer(t *testing.T) {
 			if v := videoElement(n.getOK("/resources/" + id)); v != "" {
 				t.Errorf("%s has a player:\n%s", id, v)
 			}
+		}
+	})
+}
+
+// cardTitles are the titles of a gallery page's cards, in order.
+func cardTitles(page string) []string {
+	var out []string
+	for _, c := range strings.Split(page, `<li class="card`)[1:] {
+		h := c[strings.Index(c, "<h3>"):]
+		h = h[strings.Index(h, ">")+1:]
+		h = h[strings.Index(h, ">")+1:]
+		out = append(out, h[:strings.Index(h, "</a>")])
+	}
+	return out
+}
+
+func TestPortal_VideoGallery(t *testing.T) {
+	n, ids, files := videoNet(t)
+	t.Run("only public videos", func(t *testing.T) {
+		page := n.getOK("/videos")
+		got := strings.Join(cardTitles(page), "|")
+		for _, want := range []string{"Passwords explained", "Kiusaaminen verkossa", "Video ilman tiedostoa"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("the gallery lacks %q: %s", want, got)
+			}
+		}
+		if strings.Contains(got, "Members video") || strings.Contains(got, "Passwords guide") || len(cardTitles(page)) != 3 {
+			t.Errorf("the gallery lists %s", got)
+		}
+	})
+	t.Run("cards mark a video and show its poster", func(t *testing.T) {
+		page := n.getOK("/videos")
+		if !strings.Contains(page, `<li class="card video">
+<img class="poster" src="`+href(files["poster"])+`" alt="" loading="lazy">
+<h3><a href="/resources/`+ids["captioned"]+`" lang="en">Passwords explained</a>`) {
+			t.Errorf("the captioned video's card has no poster:\n%s", page)
+		}
+		if !strings.Contains(page, `<li class="card video">
+<h3><a href="/resources/`+ids["plain"]+`"`) {
+			t.Errorf("the plain video's card is not marked a video, or has a poster:\n%s", page)
+		}
+		if !strings.Contains(page, `<li class="card">
+<h3><a href="/resources/`+ids["nofile"]+`"`) {
+			t.Error("a video resource without a video file is marked one")
+		}
+	})
+	t.Run("its own filters", func(t *testing.T) {
+		page := n.getOK("/videos")
+		for _, f := range []string{"lang", "age", "topic", "audience"} {
+			if !strings.Contains(page, `id="f-`+f+`"`) {
+				t.Errorf("the gallery has no %s filter", f)
+			}
+		}
+		for _, f := range []string{"type", "country", "minisite"} {
+			if strings.Contains(page, `id="f-`+f+`"`) {
+				t.Errorf("the gallery has a %s filter", f)
+			}
+		}
+		if strings.Contains(page, "type=video") {
+			t.Error("the gallery's links carry its type")
+		}
+		for _, c := range []struct{ query, want string }{
+			{"lang=fi", "Kiusaaminen verkossa|Video ilman tiedostoa"},
+			{"topic=privacy", "Passwords explained"},
+			{"age=8", "Passwords explained"},
+			{"audience=parents&lang=en", "Passwords explained"},
+			{"type=guide&lang=en", "Passwords explained"},
+			{"q=passwords", "Passwords explained"},
+		} {
+			titles := cardTitles(n.getOK("/videos?" + c.query))
+			slices.Sort(titles)
+			if got := strings.Join(titles, "|"); got != c.want {
+				t.Errorf("/videos?%s lists %s, want %s", c.query, got, c.want)
+			}
+		}
+	})
+	t.Run("paging", func(t *testing.T) {
+		page := n.getOK("/videos?per_page=2")
+		if len(cardTitles(page)) != 2 || !strings.Contains(page, `href="/videos?page=2&amp;per_page=2" rel="next"`) {
+			t.Errorf("the first of two pages is wrong:\n%s", page)
+		}
+		if got := cardTitles(n.getOK("/videos?page=2&per_page=2")); len(got) != 1 {
+			t.Errorf("the second page lists %v", got)
+		}
+	})
+	t.Run("in an interface language", func(t *testing.T) {
+		page := n.getOK("/fr/videos")
+		for _, want := range []string{`<h1>Vidéos</h1>`, `action="/fr/videos"`, `<a href="/fr/videos" aria-current="page">Vidéos</a>`, `href="/fr/resources/` + ids["plain"] + `"`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("/fr/videos lacks %s", want)
+			}
+		}
+		if !strings.Contains(n.getOK("/"), `<a href="/videos">Videos</a>`) {
+			t.Error("the home page's navigation does not link the videos")
+		}
+	})
+	t.Run("in the sitemap, not in minisites", func(t *testing.T) {
+		if sm := n.getOK("/sitemaps/pages.xml"); !strings.Contains(sm, "/videos</loc>") || !strings.Contains(sm, "/fr/videos") {
+			t.Error("the sitemap does not list /videos in every language")
+		}
+		if resp, _ := n.get("/sid/videos"); resp.StatusCode != 404 {
+			t.Errorf("/sid/videos: %s", resp.Status)
 		}
 	})
 }

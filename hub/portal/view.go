@@ -217,6 +217,10 @@ func (p *Portal) html(name string, v *view, status int) (*response, error) {
 type card struct {
 	Href, Title, Summary, Lang, TypeLabel, Ages, Publisher string
 	Langs                                                  []langView
+	// Video marks a video the portal plays, Poster its poster's address
+	// ("" without one).
+	Video  bool
+	Poster string
 }
 
 type langView struct{ Tag, Name string }
@@ -258,6 +262,14 @@ func (p *Portal) cards(ctx context.Context, q *req, rows []*resourceRow) ([]card
 			Ages:      q.p.T("portal.card.ages", "ages", ages(r.AgeMin, r.AgeMax)),
 			Publisher: profiles.publisher(q.p, r.Owner),
 			Langs:     r.langs,
+		}
+		if r.Type == "video" {
+			if _, ok := videoFile(r.Blobs); ok {
+				c.Video = true
+				if img, ok := posterImage(r.Blobs); ok {
+					c.Poster = blobHref(img)
+				}
+			}
 		}
 		if t, ok := shown[r.ID]; ok {
 			c.Title, c.Lang = t.Title, t.Language
