@@ -354,7 +354,10 @@ func (p *Portal) gallery(w http.ResponseWriter, r *http.Request, q *req, g *gall
 			return nil, err
 		}
 		title := q.p.T(g.title)
-		if q.site != "" {
+		// A minisite's own host name has the video gallery too, of the
+		// minisite's videos; its title is the page's, as its navigation
+		// names it.
+		if q.site != "" && g.kind == "" {
 			title = q.p.T("portal.gallery.site_title", "site", minisiteView(q.p, q.site).Name)
 		}
 		if query.Text != "" {

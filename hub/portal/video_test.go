@@ -12,7 +12,7 @@ import (
 // captions in two languages, one with the video alone, a video resource
 // without a video file, a community video and a guide.
 func videoNet(t *testing.T) (n *testNet, ids map[string]string, files map[string]protocol.BlobRef) {
-	n = startHub(t)
+	n = startHub(t, func(c *hubConfig) { c.MinisiteHosts = map[string]string{"saferinternetday.localhost": "sid"} })
 	be, fi := n.node("be"), n.node("fi")
 	files = map[string]protocol.BlobRef{
 		"webm":   be.upload([]byte("\x1aE\xdf\xa3 a webm video"), "clip.webm", "video/webm"),
@@ -34,7 +34,7 @@ func videoNet(t *testing.T) (n *testNet, ids map[string]string, files map[string
 	ids["captioned"], ids["community"], ids["guide"] = r[0], r[1], r[2]
 	r = fi.push(
 		draft{kind: "resource", vis: "public", blobs: []protocol.BlobRef{files["mp4"]},
-			body: resourceBody("Kiusaaminen verkossa", "fi", []string{"fi"}, 13, 17, "video", []string{"cyberbullying"})},
+			body: resourceBody("Kiusaaminen verkossa", "fi", []string{"fi"}, 13, 17, "video", []string{"cyberbullying"}, "sid")},
 		draft{kind: "resource", vis: "public", blobs: []protocol.BlobRef{files["pdf"]},
 			body: resourceBody("Video ilman tiedostoa", "fi", []string{"fi"}, 13, 17, "video", []string{"cyberbullying"})},
 	)
@@ -201,12 +201,17 @@ func TestPortal_VideoGallery(t *testing.T) {
 			t.Error("the home page's navigation does not link the videos")
 		}
 	})
-	t.Run("in the sitemap, not in minisites", func(t *testing.T) {
+	t.Run("in the sitemap, and on minisites' hosts only", func(t *testing.T) {
 		if sm := n.getOK("/sitemaps/pages.xml"); !strings.Contains(sm, "/videos</loc>") || !strings.Contains(sm, "/fr/videos") {
 			t.Error("the sitemap does not list /videos in every language")
 		}
 		if resp, _ := n.get("/sid/videos"); resp.StatusCode != 404 {
 			t.Errorf("/sid/videos: %s", resp.Status)
+		}
+		// On the minisite's own host, its navigation's link shows its videos.
+		resp, page := n.get("/videos", "Host: saferinternetday.localhost")
+		if got := strings.Join(cardTitles(page), "|"); resp.StatusCode != 200 || got != "Kiusaaminen verkossa" || !strings.Contains(page, "<h1>Videos</h1>") {
+			t.Errorf("/videos on the minisite's host: %s, %s", resp.Status, got)
 		}
 	})
 }
