@@ -164,10 +164,26 @@ func (n *Node) Attach(ctx context.Context, r io.Reader, name, mediaType string) 
 	return ref, nil
 }
 
+// playableTypes are the types the portal's player needs, fixed here because
+// the system's MIME tables differ from machine to machine (some read .webm
+// as audio/webm, which would leave a video without its player; an
+// audio-only WebM is .weba).
+var playableTypes = map[string]string{
+	".webm": "video/webm",
+	".mp4":  "video/mp4",
+	".m4v":  "video/mp4",
+	".ogv":  "video/ogg",
+	".vtt":  "text/vtt",
+}
+
 // guessMediaType goes by the extension for the types that have one, and by
 // content sniffing otherwise.
 func guessMediaType(name string, head []byte) string {
-	if mt := mime.TypeByExtension(strings.ToLower(filepath.Ext(name))); mt != "" {
+	ext := strings.ToLower(filepath.Ext(name))
+	if mt, ok := playableTypes[ext]; ok {
+		return mt
+	}
+	if mt := mime.TypeByExtension(ext); mt != "" {
 		return mt
 	}
 	return http.DetectContentType(head)

@@ -496,3 +496,25 @@ func TestAttach_Refusals(t *testing.T) {
 		t.Errorf("left in the blob directory: %v", names)
 	}
 }
+
+// TestGuessMediaType: the files the portal plays get the types its player
+// needs whatever the machine's MIME tables say; others go by extension, then
+// by content.
+func TestGuessMediaType(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		head []byte
+		want string
+	}{
+		{"clip.webm", nil, "video/webm"},
+		{"CLIP.WEBM", nil, "video/webm"},
+		{"clip.mp4", nil, "video/mp4"},
+		{"clip.fr.vtt", []byte("WEBVTT\n"), "text/vtt"},
+		{"guide.pdf", nil, "application/pdf"},
+		{"noext", []byte("%PDF-1.7\n"), "application/pdf"},
+	} {
+		if got := guessMediaType(c.name, c.head); got != c.want {
+			t.Errorf("guessMediaType(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
