@@ -79,7 +79,9 @@ func TestE2E_WorkspaceBrowser(t *testing.T) {
 	b.fill(map[string]string{"#password": testPassword, "#confirm": testPassword})
 	b.do("set the youth member's password", chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#email")))
 	b.fill(map[string]string{"#email": "noor@school.example.be", "#password": testPassword})
-	b.do("sign in as the youth member", chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	// The sign-in page has a heading too: wait for what only a signed-in
+	// page has, the sign-out button.
+	b.do("sign in as the youth member", chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("form.out button")))
 	if get(t, b.ctx, "count menu entries", chromedp.Evaluate[int](`document.querySelectorAll('.nav a[href="/resources/"]').length`)) != 0 {
 		t.Fatal("the youth member's menu offers the resources")
 	}
