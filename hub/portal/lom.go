@@ -85,14 +85,7 @@ func (p *Portal) writeLOM(ctx context.Context, ow *oaiWriter, r *resourceRow, oa
 	}
 	if ts, err := p.translations(ctx, r); err == nil {
 		best := bestTranslations(ts)
-		langs := make([]string, 0, len(best))
-		for l := range best {
-			if l != r.Language {
-				langs = append(langs, l)
-			}
-		}
-		slices.Sort(langs)
-		for _, l := range langs {
+		for _, l := range translatedLangs(best, r.Language) {
 			t := best[l]
 			titles = append(titles, lomString{l, t.Title})
 			if t.Description != "" {

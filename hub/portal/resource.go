@@ -55,6 +55,18 @@ type version struct {
 
 type attachment struct{ Href, Name, Type, Size string }
 
+// translatedLangs are the languages of best but original, in order.
+func translatedLangs(best map[string]translationRow, original string) []string {
+	langs := make([]string, 0, len(best))
+	for l := range best {
+		if l != original {
+			langs = append(langs, l)
+		}
+	}
+	slices.Sort(langs)
+	return langs
+}
+
 // bestTranslations keeps one translation per language: reviewed before
 // unreviewed, human before post-edited before machine, current before
 // outdated, then the newest.
@@ -177,14 +189,7 @@ func (p *Portal) handleResource(w http.ResponseWriter, r *http.Request, q *req, 
 			v.Alternates = append(v.Alternates, altLink{lang, q.base + href})
 		}
 		addVersion(row.Language, q.p.T("portal.resource.note.original"))
-		langs := make([]string, 0, len(best))
-		for l := range best {
-			if l != row.Language {
-				langs = append(langs, l)
-			}
-		}
-		slices.Sort(langs)
-		for _, l := range langs {
+		for _, l := range translatedLangs(best, row.Language) {
 			t := best[l]
 			var notes []string
 			if t.Method != "human" {
