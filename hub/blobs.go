@@ -492,6 +492,12 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, sha, mediaType, 
 	http.ServeContent(w, r, "", info.ModTime, rc)
 }
 
+// isCaptions reports whether mediaType is a captions file (WebVTT).
+func isCaptions(mediaType string) bool {
+	mt, _, err := mime.ParseMediaType(mediaType)
+	return err == nil && mt == "text/vtt"
+}
+
 // inlineTypes are shown in the browser; everything else is downloaded.
 var inlineTypes = map[string]bool{
 	"application/pdf": true, "image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true,
@@ -535,7 +541,10 @@ func (h *Hub) handleFile(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, fmt.Errorf("look up file %s: %w", sha, err))
 		return
 	}
-	if h.cfg.Blobs.Redirect {
+	// Captions are fetched by a video's <track>, which a browser loads only
+	// from the page's own origin (or with CORS, which presigned URLs do not
+	// answer with); they are small, so the hub serves them itself.
+	if h.cfg.Blobs.Redirect && !isCaptions(mediaType) {
 		store, _, err := h.blobStore(r.Context())
 		if err != nil {
 			h.writeError(w, r, err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bikfed/bikfed/hub/portal"
 	"github.com/bikfed/bikfed/internal/account"
+	"github.com/bikfed/bikfed/internal/blobstore/s3"
 	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/internal/privfile"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
@@ -206,6 +207,16 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 	}
 	pcfg := portal.Config{DataDir: cfg.DataDir, PublicURL: cfg.PublicURL, MinisiteHosts: cfg.MinisiteHosts,
 		AdminEmail: cfg.OAIAdminEmail, RepositoryName: cfg.OAIRepositoryName}
+	if cfg.Blobs.Store == BlobStoreS3 && cfg.Blobs.Redirect {
+		// Without a region, finding the origin asks the store, which may
+		// not be up yet; the portal then still works, but its pages block
+		// players and posters redirected to the store.
+		if origin, err := s3.DownloadOrigin(ctx, cfg.Blobs.S3); err != nil {
+			h.log.Warn("pages will not allow media from the object store", "err", err)
+		} else {
+			pcfg.MediaOrigins = []string{origin}
+		}
+	}
 	if h.portal, err = portal.Open(ctx, pcfg, portalSource{h}, logger); err != nil {
 		h.cancel()
 		h.db.Close()

@@ -93,7 +93,38 @@ func attachAs(t *testing.T, a adminAPI, name, mediaType string, content []byte) 
 // on its page, muted, with the French captions chosen, and finds it in the
 // video gallery; axe-core and a phone's width on both pages.
 func TestE2E_PortalVideo(t *testing.T) {
-	nw := newNetwork(t)
+	videoJourney(t, newNetwork(t), nil)
+}
+
+// TestE2E_PortalVideoS3: the same with attachments in MinIO and downloads
+// redirected to presigned URLs, as a hub on S3 runs by default: the pages
+// must allow the store's origin for the video and its poster, and the
+// captions, which a <track> loads only from the page's origin, are served
+// by the hub itself.
+func TestE2E_PortalVideoS3(t *testing.T) {
+	nw, _ := s3Network(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	videoJourney(t, nw, func(blobs []protocol.BlobRef) {
+		for _, b := range blobs {
+			resp, err := noRedirect.Get(nw.hubURL + "/files/" + b.SHA256 + "/" + b.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			want := http.StatusFound
+			if b.MediaType == "text/vtt" {
+				want = http.StatusOK
+			}
+			if resp.StatusCode != want {
+				t.Errorf("GET %s: %s, want %d", b.Name, resp.Status, want)
+			}
+		}
+	})
+}
+
+// videoJourney is the video's journey on network nw; files, when not nil,
+// checks the attachments' downloads once they are public.
+func videoJourney(t *testing.T, nw *network, files func([]protocol.BlobRef)) {
 	be := nw.addNode("be", fastSync...)
 	nw.startNode(be)
 	a := admin(t, be)
@@ -135,9 +166,9 @@ func TestE2E_PortalVideo(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := "/fr/resources/" + ent.ID
-	files := "/files/" + blobs[0].SHA256 + "/" + blobs[0].Name
+	videoURL := "/files/" + blobs[0].SHA256 + "/" + blobs[0].Name
 	waitFor(t, 60*time.Second, "the video on the portal", func() error {
-		for _, p := range []string{page, files} {
+		for _, p := range []string{page, videoURL} {
 			resp, err := http.Get(nw.hubURL + p)
 			if err != nil {
 				return err
@@ -150,6 +181,9 @@ func TestE2E_PortalVideo(t *testing.T) {
 		return nil
 	})
 
+	if files != nil {
+		files(blobs)
+	}
 	b.open(nw.hubURL+page, "video")
 	var play struct {
 		T0, T1 float64

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/bikfed/bikfed/hub/portal"
 )
 
 // TestPortal_Headers: pages forbid scripts and framing and keep referrers
@@ -69,5 +71,29 @@ func TestPortal_Headers(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("OPTIONS /resources: %s, Access-Control-Allow-Origin %q", resp.Status, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// TestValidateOrigin: a media origin goes into the pages'
+// Content-Security-Policy, so anything but a bare origin is refused.
+func TestValidateOrigin(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{
+		{"https://store.example.org", true},
+		{"http://127.0.0.1:9000", true},
+		{"https://store.example.org/", false},
+		{"https://store.example.org/bucket", false},
+		{"ftp://store.example.org", false},
+		{"store.example.org", false},
+		{"https://a.example.org 'unsafe-inline'", false},
+		{"https://a.example.org;script-src", false},
+		{"https://user@a.example.org", false},
+		{"", false},
+	} {
+		if err := portal.ValidateOrigin(tt.in); (err == nil) != tt.ok {
+			t.Errorf("ValidateOrigin(%q) = %v, want ok %v", tt.in, err, tt.ok)
+		}
 	}
 }

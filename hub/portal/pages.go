@@ -18,15 +18,28 @@ import (
 	"github.com/bikfed/bikfed/protocol"
 )
 
-// securityHeaders go on every portal response. The portal runs no script:
-// its one <script> element is JSON-LD, a data block that script-src does not
-// govern, so script-src 'none' costs nothing and stops any injected script.
-// Styles come only from the portal's own stylesheet.
+// securityHeaders go on every portal response, after its
+// Content-Security-Policy (contentPolicy).
 var securityHeaders = [][2]string{
-	{"Content-Security-Policy", "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
 	{"Referrer-Policy", "strict-origin-when-cross-origin"},
 	{"X-Content-Type-Options", "nosniff"},
 	{"X-Frame-Options", "DENY"},
+}
+
+// contentPolicy is the portal's Content-Security-Policy. The portal runs no
+// script: its one <script> element is JSON-LD, a data block that script-src
+// does not govern, so script-src 'none' costs nothing and stops any injected
+// script. Styles come only from the portal's own stylesheet. Images and media
+// may also come from mediaOrigins, where the hub redirects downloads of
+// attachments (presigned URLs of its object store): without them a video's
+// player and poster would be blocked.
+func contentPolicy(mediaOrigins []string) string {
+	media := ""
+	if len(mediaOrigins) > 0 {
+		src := "'self' " + strings.Join(mediaOrigins, " ")
+		media = "; img-src " + src + "; media-src " + src
+	}
+	return "default-src 'self'" + media + "; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 
 // openData reports whether path is one of the portal's machine-readable
@@ -41,6 +54,7 @@ func (p *Portal) Handler() http.Handler { return http.HandlerFunc(p.serveHTTP) }
 
 func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
+	hd.Set("Content-Security-Policy", p.csp)
 	for _, kv := range securityHeaders {
 		hd.Set(kv[0], kv[1])
 	}

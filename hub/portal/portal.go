@@ -47,6 +47,22 @@ type Config struct {
 	PageCacheBytes int
 	// MaxAge is the Cache-Control max-age of public pages. Default 60s.
 	MaxAge time.Duration
+	// MediaOrigins are the origins ("https://store.example.org") that
+	// attachments may be downloaded from besides the portal's own, when the
+	// hub redirects downloads to its object store: the pages allow images
+	// and media from them.
+	MediaOrigins []string
+}
+
+// ValidateOrigin checks that s is a bare web origin: http or https, a host,
+// an optional port, nothing else.
+func ValidateOrigin(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.ContainsAny(s, " ;,'\"") {
+		return fmt.Errorf("%q is not an origin (scheme://host[:port])", s)
+	}
+	return nil
 }
 
 // ValidateMinisiteHosts checks a host → minisite map.
@@ -77,6 +93,7 @@ type Portal struct {
 	epoch  int64  // the index's epoch, in OAI-PMH resumption tokens
 	oaiKey []byte // authenticates OAI-PMH resumption tokens
 	static staticFiles
+	csp    string // Content-Security-Policy of every response
 
 	// cursor is the last hub_seq indexed; gen and genAt identify the index's
 	// state for ETags and Last-Modified.
@@ -127,6 +144,11 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 		}
 		cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	}
+	for _, o := range cfg.MediaOrigins {
+		if err := ValidateOrigin(o); err != nil {
+			return nil, fmt.Errorf("open portal: MediaOrigins: %w", err)
+		}
+	}
 	if cfg.AdminEmail == "" {
 		cfg.AdminEmail = DefaultAdminEmail
 	}
@@ -168,6 +190,7 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 	}
 	p := &Portal{
 		cfg:      cfg,
+		csp:      contentPolicy(cfg.MediaOrigins),
 		log:      logger.With("component", "portal"),
 		db:       db,
 		src:      src,

@@ -57,16 +57,9 @@ type Store struct {
 
 // New connects to the bucket of cfg, creating the bucket if it is missing.
 func New(ctx context.Context, cfg Config) (*Store, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("s3 blob store config: %w", err)
-	}
-	client, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.UseSSL,
-		Region: cfg.Region,
-	})
+	client, err := newClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("s3 blob store client: %w", err)
+		return nil, err
 	}
 	s := &Store{client: client, bucket: cfg.Bucket, prefix: cfg.prefix()}
 	exists, err := client.BucketExists(ctx, cfg.Bucket)
@@ -457,4 +450,37 @@ func (s *Store) PresignGet(ctx context.Context, sha256 string, name string, expi
 		return "", fmt.Errorf("presign blob %s: %w", sha256, err)
 	}
 	return u.String(), nil
+}
+
+// DownloadOrigin is the web origin (scheme://host[:port]) of the URLs that
+// PresignGet makes with cfg, for pages that must allow media from it. It is
+// read from a URL presigned for a key that need not exist, so it follows the
+// client's choice of path-style or virtual-host-style addresses; with a
+// region configured, presigning makes no request.
+func DownloadOrigin(ctx context.Context, cfg Config) (string, error) {
+	client, err := newClient(cfg)
+	if err != nil {
+		return "", err
+	}
+	u, err := client.PresignedGetObject(ctx, cfg.Bucket, cfg.prefix()+"blobs/origin", time.Minute, nil)
+	if err != nil {
+		return "", fmt.Errorf("s3 download origin: %w", err)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// newClient checks cfg and makes a client for it; it makes no request.
+func newClient(cfg Config) (*minio.Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("s3 blob store config: %w", err)
+	}
+	client, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: cfg.UseSSL,
+		Region: cfg.Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3 blob store client: %w", err)
+	}
+	return client, nil
 }
