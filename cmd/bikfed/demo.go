@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/bikfed/bikfed/hub/console"
 	"github.com/bikfed/bikfed/internal/sampledata"
 	"github.com/bikfed/bikfed/node"
+	"github.com/bikfed/bikfed/protocol"
 )
 
 // demoNames are the display names the demo registers its nodes under.
@@ -291,7 +293,19 @@ func createDrafts(ctx context.Context, n *node.Node, drafts []sampledata.Draft) 
 		if err != nil {
 			return err
 		}
-		ent, err := n.Create(ctx, node.Draft{Kind: d.Kind, Visibility: d.Visibility, PublishAt: d.PublishAt, Body: body})
+		var blobs []protocol.BlobRef
+		for _, name := range d.Files {
+			b, mediaType, err := sampledata.File(name)
+			if err != nil {
+				return fmt.Errorf("%s: %w", d.Ref, err)
+			}
+			ref, err := n.Attach(ctx, bytes.NewReader(b), name, mediaType)
+			if err != nil {
+				return fmt.Errorf("%s: attach %s: %w", d.Ref, name, err)
+			}
+			blobs = append(blobs, ref)
+		}
+		ent, err := n.Create(ctx, node.Draft{Kind: d.Kind, Visibility: d.Visibility, PublishAt: d.PublishAt, Body: body, Blobs: blobs})
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.Ref, err)
 		}

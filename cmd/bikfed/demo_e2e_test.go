@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -137,6 +138,9 @@ func TestE2E_Demo(t *testing.T) {
 	}
 
 	sites := parseDemoPeople(t, out)
+	if hubSite := sites["hub"]; hubSite != nil {
+		checkDemoVideo(t, hubSite.places["portal"])
+	}
 	want := map[string][]string{"hub": {hub.RoleOperator, hub.RoleCoordinator}}
 	for id := range demoPeople {
 		want[id] = node.Roles
@@ -512,4 +516,52 @@ func demoFilesWith(t *testing.T, data, text string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// demoVideoCard is the sample video's card in the video gallery, with its
+// poster.
+var demoVideoCard = regexp.MustCompile(`<li class="card video">\s*<img class="poster" src="/files/[0-9a-f]{64}/sterk-wachtwoord\.png"[^>]*>\s*<h3><a href="(/resources/[^"]+)"[^>]*>Drie tips voor een sterk wachtwoord</a>`)
+
+// checkDemoVideo: the demo's portal lists the sample video with its poster,
+// and its page has a player with the video file and captions in three
+// languages, all served.
+func checkDemoVideo(t *testing.T, portal string) {
+	t.Helper()
+	fetch := func(u string) string {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", u, resp.Status)
+		}
+		return string(b)
+	}
+	var page string
+	waitFor(t, time.Minute, "the sample video in the gallery", func() error {
+		m := demoVideoCard.FindStringSubmatch(fetch(portal + "videos"))
+		if m == nil {
+			return errors.New("no card of the sample video with its poster")
+		}
+		page = fetch(portal + strings.TrimPrefix(m[1], "/"))
+		return nil
+	})
+	src := regexp.MustCompile(`<video[^>]*>\s*<source src="/(files/[0-9a-f]{64}/sterk-wachtwoord\.webm)" type="video/webm">`).FindStringSubmatch(page)
+	if src == nil {
+		t.Fatalf("the sample video's page has no player of its file")
+	}
+	fetch(portal + src[1])
+	var langs []string
+	for _, m := range regexp.MustCompile(`<track kind="captions" src="/(files/[^"]+\.vtt)" srclang="([^"]+)"`).FindAllStringSubmatch(page, -1) {
+		if !strings.HasPrefix(fetch(portal+m[1]), "WEBVTT") {
+			t.Errorf("%s is not WebVTT", m[1])
+		}
+		langs = append(langs, m[2])
+	}
+	slices.Sort(langs)
+	if !slices.Equal(langs, []string{"en", "fr", "nl"}) {
+		t.Errorf("the sample video's captions: %v, want en, fr, nl", langs)
+	}
 }

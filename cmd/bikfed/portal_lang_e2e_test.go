@@ -49,7 +49,8 @@ func newSamplePortal(t *testing.T) (*portalNetwork, map[string]string) {
 	for _, d := range hubDrafts {
 		mustCLI(t, d.Body, "hub", "publish", "--kind", string(d.Kind), "--visibility", string(d.Visibility), "--data", nw.hubDir)
 	}
-	nw.waitPortal(t, func(total int) bool { return total == 15 })
+	public := samplePublicResources(t)
+	nw.waitPortal(t, func(total int) bool { return total == public })
 	return nw, ids
 }
 

@@ -7,6 +7,8 @@
 //
 //	{"ref":"be-res-1","kind":"resource","visibility":"public","publish_at":null,"body":{...}}
 //
+// A draft may name attachments ("files"), kept in data/files.
+//
 // A draft is not yet an entity: it has no id. Its ref names it within the file
 // so later drafts can point at it: a body string value that is exactly "@"
 // followed by a ref ("@be-res-1") stands for the id of the entity created from
@@ -22,14 +24,38 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"time"
 
 	"github.com/bikfed/bikfed/protocol"
 )
 
-//go:embed data/*.ndjson
+//go:embed data/*.ndjson data/files
 var files embed.FS
+
+// fileTypes are the media types of the sample attachments, by extension:
+// the machine's MIME tables may lack some (WebVTT) and must not decide.
+var fileTypes = map[string]string{
+	".webm": "video/webm",
+	".png":  "image/png",
+	".vtt":  "text/vtt",
+	".pdf":  "application/pdf",
+}
+
+// File returns the content and media type of the sample attachment name
+// (a name in a draft's Files).
+func File(name string) ([]byte, string, error) {
+	mediaType, ok := fileTypes[path.Ext(name)]
+	if !ok || name != path.Base(name) {
+		return nil, "", fmt.Errorf("sample data: no attachment %q", name)
+	}
+	b, err := files.ReadFile("data/files/" + name)
+	if err != nil {
+		return nil, "", fmt.Errorf("sample data: %w", err)
+	}
+	return b, mediaType, nil
+}
 
 // Draft is one entity to create: everything of a change that its owner does
 // not assign at creation time (id, version, seq, timestamps, key).
@@ -43,6 +69,8 @@ type Draft struct {
 	// Body is the kind's body, possibly with "@ref" references: pass it
 	// through Resolve before use.
 	Body json.RawMessage `json:"body"`
+	// Files names the draft's attachments, in order (see File).
+	Files []string `json:"files,omitempty"`
 }
 
 // Nodes returns the national demo nodes that have sample content, in a fixed
@@ -86,6 +114,11 @@ func Drafts(node string) ([]Draft, error) {
 			err = fmt.Errorf("unknown visibility %q", d.Visibility)
 		case len(d.Body) == 0 || string(d.Body) == "null":
 			err = errors.New("no body")
+		}
+		for _, f := range d.Files {
+			if _, _, ferr := File(f); ferr != nil && err == nil {
+				err = ferr
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("sample data: %s:%d: %w", name, line, err)

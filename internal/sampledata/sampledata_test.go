@@ -127,8 +127,21 @@ func TestNodeContent(t *testing.T) {
 				case *protocol.Resource:
 					count["resource"]++
 					seenLangs[b.Language] = true
-					if b.Licence == "" || !strings.HasPrefix(b.URL, "https://") {
-						t.Errorf("%s: resource without licence or https URL", d.Ref)
+					if b.Licence == "" || !strings.HasPrefix(b.URL, "https://") && len(d.Files) == 0 {
+						t.Errorf("%s: resource without licence, or without https URL or attachment", d.Ref)
+					}
+					if b.Type == "video" && len(d.Files) > 0 {
+						var types []string
+						for _, f := range d.Files {
+							_, mt, err := File(f)
+							if err != nil {
+								t.Fatal(err)
+							}
+							types = append(types, mt)
+						}
+						if !slices.Contains(types, "video/webm") || !slices.Contains(types, "text/vtt") || !slices.Contains(types, "image/png") {
+							t.Errorf("%s: a video resource without its video, captions and poster: %v", d.Ref, types)
+						}
 					}
 					if d.PublishAt != nil {
 						count["embargoed"]++
@@ -173,8 +186,8 @@ func TestNodeContent(t *testing.T) {
 					t.Errorf("%s: unexpected kind %s on a national node", d.Ref, d.Kind)
 				}
 			}
-			if n := count["resource"]; n < 5 || n > 6 {
-				t.Errorf("%d resources, want 5-6", n)
+			if n := count["resource"]; n < 5 || n > 7 {
+				t.Errorf("%d resources, want 5-7", n)
 			}
 			if n := count["translation"]; n < 2 || n > 3 {
 				t.Errorf("%d translations, want 2-3", n)
@@ -318,5 +331,30 @@ func TestSynthetic(t *testing.T) {
 func BenchmarkSynthetic(b *testing.B) {
 	for b.Loop() {
 		Synthetic("be", 1000, 1)
+	}
+}
+
+// TestFiles: the demo has a video resource to play, with its file, and
+// every attachment a draft names exists with a media type the portal knows.
+func TestFiles(t *testing.T) {
+	videos := 0
+	for _, node := range Nodes() {
+		drafts, err := Drafts(node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range drafts {
+			if len(d.Files) > 0 && strings.Contains(string(d.Body), `"type": "video"`) {
+				videos++
+			}
+		}
+	}
+	if videos == 0 {
+		t.Error("no sample video with its file")
+	}
+	for _, name := range []string{"../be.ndjson", "missing.webm", "sterk-wachtwoord.exe"} {
+		if _, _, err := File(name); err == nil {
+			t.Errorf("File(%q) succeeded", name)
+		}
 	}
 }
