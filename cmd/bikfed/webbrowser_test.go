@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +85,29 @@ func (b *webBrowser) location() string {
 func (b *webBrowser) open(url, sel string) {
 	b.t.Helper()
 	b.do("open "+url, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
+// follow clicks the link sel and waits until the page at path (the link's
+// own path) has loaded and shows sel2. Waiting for an element alone can be
+// met by the page the click leaves, and a script run while the new page
+// replaces it finds no context: the address and readiness are polled,
+// tolerating that, before the element is awaited.
+func (b *webBrowser) follow(what, sel, path, sel2 string) {
+	b.t.Helper()
+	b.do(what, chromedp.Click(chromedp.CSS(sel)))
+	waitFor(b.t, browserStepTimeout, what, func() error {
+		ctx, cancel := context.WithTimeout(b.ctx, browserStepTimeout/4)
+		defer cancel()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + " " + document.readyState`))
+		if err != nil {
+			return err
+		}
+		if v != path+" complete" {
+			return fmt.Errorf("at %q, want %s loaded", v, path)
+		}
+		return nil
+	})
+	b.do(what, chromedp.WaitVisible(chromedp.CSS(sel2)))
 }
 
 // fill types values into the inputs their selectors name.

@@ -39,7 +39,7 @@ func TestE2E_WorkspaceBrowser(t *testing.T) {
 	b.mustShow("main", "Eva Peeters")
 	b.check("dashboard")
 
-	b.do("open the account page", chromedp.Click(chromedp.CSS(`.nav a[href="/account"]`)), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	b.follow("open the account page", `.nav a[href="/account"]`, "/account", "main h1")
 	b.check("account")
 
 	b.do("sign out", chromedp.Click(chromedp.CSS("form.out button")), chromedp.WaitVisible(chromedp.CSS("#email")))

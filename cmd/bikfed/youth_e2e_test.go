@@ -279,7 +279,7 @@ func TestE2E_YouthPreModeration(t *testing.T) {
 	// Rita sees her post hidden, and why, and the coordinator's message on
 	// the refused one.
 	signIn(ptBase, "rita@jovens.example.pt")
-	b.do("open her posts", chromedp.Click(chromedp.CSS(`nav a[href="/youth/mine"]`)), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	b.follow("open her posts", `nav a[href="/youth/mine"]`, "/youth/mine", "main h1")
 	b.mustShow("main", "Não publicado")
 	b.mustShow("main", reason)
 	b.mustShow("main", "Os moderadores da rede ocultaram isto")
