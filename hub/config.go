@@ -67,6 +67,9 @@ type Config struct {
 	TestFaultFile string
 	// Limits bounds what clients can take from the HTTP server (limits.go).
 	Limits LimitConfig
+	// Backup takes backups on a schedule while the hub serves (backup.go);
+	// off unless Backup.To is set.
+	Backup BackupConfig
 }
 
 // DefaultConfig returns the settings a hub runs with unless configured otherwise.
@@ -84,6 +87,7 @@ func DefaultConfig() Config {
 		LivenessWindow:    5 * time.Minute,
 		Blobs:             DefaultBlobConfig(),
 		Limits:            DefaultLimitConfig(),
+		Backup:            BackupConfig{Every: 24 * time.Hour, Keep: 7},
 		Mail:              mail.DefaultConfig(),
 		OAIAdminEmail:     portal.DefaultAdminEmail,
 		OAIRepositoryName: portal.DefaultRepositoryName,
@@ -147,6 +151,12 @@ func (c Config) Validate() error {
 		bad("LivenessWindow", "must be positive")
 	}
 	c.Blobs.validate(bad)
+	if c.Backup.To != "" && c.Backup.Every < time.Minute {
+		bad("Backup.Every", "must be at least a minute")
+	}
+	if c.Backup.Keep < 0 {
+		bad("Backup.Keep", "must not be negative")
+	}
 	c.Limits.validate(bad)
 	errs = append(errs, c.Gossip.validate(protocol.HubID)...)
 	return errors.Join(errs...)

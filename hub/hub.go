@@ -227,6 +227,13 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 		defer h.wg.Done()
 		h.housekeep()
 	}()
+	if cfg.Backup.To != "" {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.backupLoop()
+		}()
+	}
 	h.startVerifiers()
 	h.kickHousekeeping() // erasures left pending by the last run
 	h.log.Info("hub open", "data_dir", cfg.DataDir, "hub_seq", h.head.Load(), "key_id", h.key.ID)

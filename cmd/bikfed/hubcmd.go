@@ -41,6 +41,10 @@ func (e *cmdEnv) hub(ctx context.Context, args []string) error {
 		return e.hubNode(ctx, args)
 	case "member":
 		return e.hubMember(ctx, args) // membercmd.go
+	case "backup":
+		return e.hubBackup(ctx, args) // backupcmd.go
+	case "restore":
+		return e.hubRestore(ctx, args) // backupcmd.go
 	}
 	return errUsage
 }
@@ -62,6 +66,7 @@ func hubFlags(s *settings, cfg *hub.Config) {
 	hubBlobFlags(s, cfg) // attachments (blobcmd.go)
 	hubLimitFlags(s, &cfg.Limits)
 	mailFlags(s, &cfg.Mail) // membercmd.go
+	hubBackupFlags(s, cfg)  // backupcmd.go
 }
 
 // parseHub parses the hub settings.

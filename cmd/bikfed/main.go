@@ -33,6 +33,9 @@ Usage:
                                       invite a member of the coordination team; prints the link
   bikfed hub member list | roles ID --role R… | disable ID | remove ID | invite ID | audit
                                       manage the coordination team's members; read the audit log
+  bikfed hub backup --to DIR|s3:      a consistent backup of the hub, taken while it runs
+  bikfed hub restore --from DIR|s3:[NAME]
+                                      put a backup in place of the stopped hub's state
   bikfed node init --hub URL --token T
                                       create keys and enrol this node with the hub
   bikfed node rekey --token T         enrol a new key after rotate-key, keeping the node's data
