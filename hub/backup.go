@@ -508,7 +508,9 @@ type dirBackups string
 
 func (d dirBackups) String() string { return string(d) }
 
-func (d dirBackups) file(name string) string { return filepath.Join(string(d), filepath.FromSlash(name)) }
+func (d dirBackups) file(name string) string {
+	return filepath.Join(string(d), filepath.FromSlash(name))
+}
 
 // put copies file to name through a temporary name, so a backup root never
 // holds half a file under a real name.
