@@ -149,17 +149,13 @@ func (in eventInput) draft(p *locale.Printer, ps *problems) node.Draft {
 	if in.City != "" || in.Venue != "" || !in.Online {
 		e.Place = &protocol.EventPlace{Venue: in.Venue, City: in.City, Country: in.PlaceCountry}
 	}
+	// The list offers the network's zones; an event that has another
+	// (set through the API) keeps it if the protocol knows it.
 	loc := time.UTC
-	if !slices.Contains(zoneList, in.TimeZone) && in.TimeZone != "" {
-		// A zone an event already had is kept if the protocol knows it.
-		if protocol.ValidTimeZone(in.TimeZone) != nil {
-			ps.add("time_zone", p.T("events.error.time_zone"))
-		}
-	}
-	if l, err := time.LoadLocation(in.TimeZone); err == nil && in.TimeZone != "" {
-		loc = l
-	} else {
+	if err := protocol.ValidTimeZone(in.TimeZone); err != nil {
 		ps.add("time_zone", p.T("events.error.time_zone"))
+	} else if l, err := time.LoadLocation(in.TimeZone); err == nil {
+		loc = l
 	}
 	if t, err := parseLocal(in.Start, loc); err != nil {
 		ps.add("start", p.T("events.error.start"))
