@@ -25,7 +25,7 @@ func TestE2E_SIDEvents(t *testing.T) {
 	nw := newNetwork(t)
 	n := nw.addNode("be", fastSync...)
 	nw.startNode(n)
-	waitServing(t, n.dir, nodeAddrFile)
+	base := "http://" + waitServing(t, n.dir, nodeAddrFile)
 	link := addMember(t, n, "eva@sic.example.be", "Eva Peeters", "editor")
 	edition := protocol.NextEdition(time.Now())
 	day := protocol.SIDDate(edition).Format(time.DateOnly)
@@ -39,6 +39,9 @@ func TestE2E_SIDEvents(t *testing.T) {
 	b.fill(map[string]string{"#email": "eva@sic.example.be", "#password": testPassword})
 	b.do("sign in", chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("form.out button")))
 
+	if got := get(t, b.ctx, "find the menu's events", chromedp.Evaluate[string](`document.querySelector('.nav a[href="/events/"]').href`)); got != base+"/events/" {
+		t.Errorf("the menu's events link is %q", got)
+	}
 	b.do("open the events", chromedp.Click(chromedp.CSS(`.nav a[href="/events/"]`)), chromedp.WaitVisible(chromedp.CSS(`main a[href="/events/new"]`)))
 	b.mustShow("main h1", "Événements du Safer Internet Day")
 	b.check("ws-events-empty")
@@ -146,7 +149,34 @@ func TestE2E_SIDEvents(t *testing.T) {
 	if loc, _ := ev.Props.Text(ical.PropLocation); loc != "Athénée royal, Namur, Belgique" {
 		t.Errorf("LOCATION %q", loc)
 	}
-	if uid, _ := ev.Props.Text(ical.PropUID); !strings.HasPrefix(uid, "be:") {
+	uid, _ := ev.Props.Text(ical.PropUID)
+	if !strings.HasPrefix(uid, "be:") {
 		t.Errorf("UID %q", uid)
+	}
+
+	// Withdrawn by its organiser, the event leaves the portal.
+	id := strings.TrimSuffix(uid, "@bikfed")
+	b.open(base+"/events/", `ul[aria-labelledby=upcoming] a`)
+	b.do("open the event", chromedp.Click(`ul[aria-labelledby=upcoming] a`), chromedp.WaitVisible(`main a[href$="/delete"]`))
+	b.do("ask to delete it", chromedp.Click(`main a[href$="/delete"]`), chromedp.WaitVisible(`main form button.danger`))
+	b.check("ws-event-delete")
+	b.do("delete it", chromedp.Click(`main form button.danger`), chromedp.WaitVisible(`main .notice[role=status]`))
+	b.mustShow("main", "Aucun événement à venir.")
+	waitFor(t, 60*time.Second, "the event to leave the portal", func() error {
+		resp, err := http.Get(hub + "/sid/events/" + id)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			return fmt.Errorf("its page answers %s", resp.Status)
+		}
+		return nil
+	})
+	if body := getBody(t, hub+"/sid/"); strings.Contains(body, title) || strings.Contains(body, `href="/sid/events?country=be"`) {
+		t.Error("the SID page still shows the deleted event or Belgium's count")
+	}
+	if body := getBody(t, hub+"/sid/events.ics"); strings.Contains(body, "BEGIN:VEVENT") {
+		t.Error("the calendar still holds the deleted event")
 	}
 }
