@@ -456,15 +456,15 @@ func eventOptions(pr *locale.Printer, eq eventQuery, all []*eventRow, counts []e
 	for _, y := range years {
 		editions = append(editions, option{strconv.Itoa(y), strconv.Itoa(y), y == eq.Edition})
 	}
-	any := pr.T("portal.events.filter.any")
-	countries = []option{{"", any, eq.Country == ""}}
+	anyOne := pr.T("portal.events.filter.any")
+	countries = []option{{"", anyOne, eq.Country == ""}}
 	for _, c := range countByCountry(pr, all, func(string) string { return "" }) {
 		countries = append(countries, option{c.Code, c.Name, c.Code == eq.Country})
 	}
 	if eq.Country != "" && !slices.ContainsFunc(countries, func(o option) bool { return o.Value == eq.Country }) {
 		countries = append(countries, option{eq.Country, countryLabel(pr, eq.Country), true})
 	}
-	langs = []option{{"", any, eq.Lang == ""}}
+	langs = []option{{"", anyOne, eq.Lang == ""}}
 	seen := map[string]bool{}
 	for _, e := range all {
 		base, _, _ := strings.Cut(e.Language, "-")
@@ -478,11 +478,11 @@ func eventOptions(pr *locale.Printer, eq eventQuery, all []*eventRow, counts []e
 	}
 	col := collatorFor(pr)
 	slices.SortFunc(langs[1:], func(a, b option) int { return col.CompareString(a.Label, b.Label) })
-	audiences = []option{{"", any, eq.Audience == ""}}
+	audiences = []option{{"", anyOne, eq.Audience == ""}}
 	for _, a := range protocol.Audiences {
 		audiences = append(audiences, option{a, vocabLabel(pr, "audience", a), a == eq.Audience})
 	}
-	formats = []option{{"", any, eq.Online == ""}, {"1", pr.T("portal.events.online"), eq.Online == "1"}, {"0", pr.T("portal.events.in_person"), eq.Online == "0"}}
+	formats = []option{{"", anyOne, eq.Online == ""}, {"1", pr.T("portal.events.online"), eq.Online == "1"}, {"0", pr.T("portal.events.in_person"), eq.Online == "0"}}
 	return editions, countries, langs, audiences, formats
 }
 
