@@ -55,7 +55,7 @@ func TestPortal_SIDEvents(t *testing.T) {
 			`<a href="/sid/events/` + workshop + `" lang="fr-BE">Atelier : bien vivre en ligne</a>`,
 			`10:00–12:00</time> <span class="meta">CET (Europe/Brussels)</span>`,
 			`13:00–15:00</time> <span class="meta">EET (Europe/Helsinki)</span>`,
-			"<p>Namur, Belgium</p>", "<p>Helsinki, Finland, and online</p>", "<p>Online</p>",
+			"<p>Namur, Belgium</p>", "<p>Helsinki, Finland, and online</p>", "<p>Online event</p>",
 			`href="/sid/resources"`, `href="/sid/events.ics"`, `href="/sid/archive"`,
 			`<link rel="alternate" type="application/atom&#43;xml" title="Events (Atom)" href="/sid/events/feed.atom">`,
 		} {
@@ -103,7 +103,7 @@ func TestPortal_SIDEvents(t *testing.T) {
 		}
 		body := n.getOK("/sid/events?country=be")
 		for _, want := range []string{
-			`<a href="/sid/events?country=be&amp;online=1"><span>Online</span> <span class="n">(1)</span>`,
+			`<a href="/sid/events?country=be&amp;online=1"><span>Online event</span> <span class="n">(1)</span>`,
 			`<a href="/sid/events" class="on" aria-current="true"><span>Belgium</span> <span class="n">(2)</span>`,
 			`<option value="be" selected>Belgium</option>`,
 			`href="/sid/events.ics?country=be"`,
