@@ -109,3 +109,39 @@ func TestEventZones(t *testing.T) {
 		}
 	}
 }
+
+// An event opened for editing and saved unchanged is the same event: its
+// times read back in its own zone, its place and its other fields as they
+// were.
+func TestEventInputOf_roundTrip(t *testing.T) {
+	hel, err := time.LoadLocation("Europe/Helsinki")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2027, 2, 9, 13, 0, 0, 0, hel).UTC()
+	want := protocol.Event{Title: "Nuorten paneeli", Description: "Kaksi riviä.\nToinen.", Language: "fi", Start: start,
+		End: start.Add(90 * time.Minute), TimeZone: "Europe/Helsinki", Online: true,
+		Place: &protocol.EventPlace{Venue: "Oodi", City: "Helsinki", Country: "fi"}, Country: "fi",
+		Audiences: []string{"teens", "youth-workers"}, URL: "https://example.fi/sid", Edition: 2027}
+	in := eventInputOf(want)
+	if in.Start != "2027-02-09T13:00" || in.End != "2027-02-09T14:30" {
+		t.Errorf("times in the form: %s, %s", in.Start, in.End)
+	}
+	form := url.Values{"title": {in.Title}, "description": {in.Description}, "language": {in.Language}, "start": {in.Start},
+		"end": {in.End}, "time_zone": {in.TimeZone}, "online": {"1"}, "venue": {in.Venue}, "city": {in.City},
+		"place_country": {in.PlaceCountry}, "country": {in.Country}, "audiences": in.Audiences, "url": {in.URL}, "edition": {in.Edition}}
+	var ps problems
+	d := eventInputFrom(form).draft(english(t), &ps)
+	if len(ps) > 0 {
+		t.Fatalf("problems: %+v", ps)
+	}
+	var got protocol.Event
+	if err := json.Unmarshal(d.Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(want)
+	b, _ := json.Marshal(got)
+	if string(a) != string(b) {
+		t.Errorf("saved unchanged:\n got %s\nwant %s", b, a)
+	}
+}
