@@ -219,7 +219,7 @@ func (h *Hub) verify(it *pushItem, node string) {
 		it.ref = bodyRef(c)
 	}
 	h.requireBlobs(it)
-	if it.refusal == nil && it.fail == nil && c.Kind == protocol.KindProfile && !c.Deleted {
+	if it.refusal == nil && it.fail == nil && (c.Kind == protocol.KindProfile || c.Kind == protocol.KindEvent) && !c.Deleted {
 		h.requireCountry(it, node)
 	}
 	if it.refusal == nil && it.fail == nil && c.Kind == protocol.KindPost && !c.Deleted {

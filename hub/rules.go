@@ -17,8 +17,9 @@ import (
 // checked in body order, against the stored aggregate and the records of
 // the batch applied before them.
 
-// requireCountry refuses a profile for a country its node may not speak
-// for. It runs on a verifier.
+// requireCountry refuses a profile, or an event, for a country its node
+// may not speak for: a SIC signposts and organises in its own countries.
+// It runs on a verifier.
 func (h *Hub) requireCountry(it *pushItem, node string) {
 	c := it.change
 	var body struct {
@@ -29,15 +30,17 @@ func (h *Hub) requireCountry(it *pushItem, node string) {
 			Reason: fmt.Sprintf("body: %v", err)}
 		return
 	}
-	it.country = body.Country
+	if c.Kind == protocol.KindProfile {
+		it.country = body.Country
+	}
 	if countries := h.countriesOf(node); !slices.Contains(countries, body.Country) {
 		allowed := "none"
 		if len(countries) > 0 {
 			allowed = fmt.Sprint(countries)
 		}
 		it.refusal = &protocol.Refusal{Line: it.line, Seq: c.Seq, ID: c.ID, Version: c.Version, Code: protocol.CodeCountryNotAllowed,
-			Reason: fmt.Sprintf("%s may not publish a profile for country %q (its countries: %s); the coordination team binds them at register-node --country",
-				node, body.Country, allowed)}
+			Reason: fmt.Sprintf("%s may not publish a %s for country %q (its countries: %s); the coordination team binds them at register-node --country",
+				node, c.Kind, body.Country, allowed)}
 	}
 }
 

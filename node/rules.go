@@ -32,6 +32,8 @@ func (a *author) checkRules(ctx context.Context, c *protocol.Change) error {
 	switch c.Kind {
 	case protocol.KindProfile:
 		return a.checkProfile(ctx, c)
+	case protocol.KindEvent:
+		return a.checkEventCountry(c)
 	case protocol.KindComment, protocol.KindTranslation, protocol.KindFlag:
 		var ref struct {
 			Post     string `json:"post"`
@@ -89,6 +91,26 @@ func (a *author) checkRules(ctx context.Context, c *protocol.Change) error {
 
 // checkProfile refuses a profile for a country the node may not speak for,
 // or a second live profile of its own for a country.
+// checkEventCountry refuses an event organised in a country this node does
+// not speak for, as the hub would.
+func (a *author) checkEventCountry(c *protocol.Change) error {
+	var body struct {
+		Country string `json:"country"`
+	}
+	if err := json.Unmarshal(c.Body, &body); err != nil {
+		return fieldError("body", "%v", err)
+	}
+	if countries := a.n.ident.countries(); !slices.Contains(countries, body.Country) {
+		allowed := "none"
+		if len(countries) > 0 {
+			allowed = strings.Join(countries, ", ")
+		}
+		return &protocol.Error{Code: protocol.CodeCountryNotAllowed, Record: c.ID,
+			Message: fmt.Sprintf("this node may not publish an event for country %q (its countries: %s); the hub's coordination team binds them", body.Country, allowed)}
+	}
+	return nil
+}
+
 func (a *author) checkProfile(ctx context.Context, c *protocol.Change) error {
 	var body struct {
 		Country string `json:"country"`

@@ -31,10 +31,11 @@ const (
 	KindService     Kind = "service"
 	KindModeration  Kind = "moderation"
 	KindFlag        Kind = "flag"
+	KindEvent       Kind = "event"
 )
 
 // Kinds lists every kind, in the order documentation shows them.
-var Kinds = []Kind{KindResource, KindTranslation, KindPost, KindComment, KindProfile, KindService, KindModeration, KindFlag}
+var Kinds = []Kind{KindResource, KindTranslation, KindPost, KindComment, KindProfile, KindService, KindModeration, KindFlag, KindEvent}
 
 // HubOnly reports whether only the hub may own entities of kind k.
 func (k Kind) HubOnly() bool { return k == KindService || k == KindModeration }
@@ -527,6 +528,8 @@ func DecodeBody(kind Kind, raw json.RawMessage) (Body, error) {
 		b = new(Moderation)
 	case KindFlag:
 		b = new(Flag)
+	case KindEvent:
+		b = new(Event)
 	default:
 		return nil, Errorf(CodeUnknownKind, "unknown kind %q", kind)
 	}
@@ -672,6 +675,11 @@ func decodeBodyAs(kind Kind, d *fastDecoder) Body {
 	case KindFlag:
 		b := new(Flag)
 		if ok = decodeObject(d, b, flagFields); ok {
+			return b
+		}
+	case KindEvent:
+		b := new(Event)
+		if ok = decodeObject(d, b, eventFields); ok {
 			return b
 		}
 	}

@@ -100,7 +100,7 @@ func TestChange_Validate(t *testing.T) {
 		fields []string // exactly these, in order, for invalid_field
 	}{
 		// Envelope.
-		{"unknown kind", KindResource, func(c, b map[string]any) { c["kind"] = "event" }, CodeUnknownKind, nil},
+		{"unknown kind", KindResource, func(c, b map[string]any) { c["kind"] = "calendar" }, CodeUnknownKind, nil},
 		{"protocol version 2", KindResource, func(c, b map[string]any) { c["v"] = 2 }, CodeUnsupportedProtocol, nil},
 		{"protocol version missing", KindResource, func(c, b map[string]any) { delete(c, "v") }, CodeUnsupportedProtocol, nil},
 		{"unknown envelope field", KindResource, func(c, b map[string]any) { c["colour"] = "blue" }, CodeMalformedJSON, nil},
@@ -437,7 +437,7 @@ func TestParseChange(t *testing.T) {
 }
 
 func TestDecodeBody(t *testing.T) {
-	if _, err := DecodeBody("event", []byte(`{}`)); !errors.Is(err, ErrUnknownKind) {
+	if _, err := DecodeBody("calendar", []byte(`{}`)); !errors.Is(err, ErrUnknownKind) {
 		t.Fatalf("unknown kind: %v", err)
 	}
 	if _, err := DecodeBody(KindComment, []byte(`{"post":"be:01JKT3S6M00M2GA1850M2GA185","extra":1}`)); !errors.Is(err, ErrMalformedJSON) {
@@ -719,6 +719,8 @@ func TestDecodeChangeFast(t *testing.T) {
 		check(reflect.TypeFor[Service](), fastNames(serviceFields))
 		check(reflect.TypeFor[ServiceVersion](), fastNames(serviceVersionFields))
 		check(reflect.TypeFor[Moderation](), fastNames(moderationFields))
+		check(reflect.TypeFor[Event](), fastNames(eventFields))
+		check(reflect.TypeFor[EventPlace](), fastNames(eventPlaceFields))
 	})
 }
 

@@ -215,6 +215,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	fmt.Fprintf(e.stdout, "  hub                 %s\n", hubURL)
 	fmt.Fprintf(e.stdout, "  public resources    %s/api/v1/entities?kind=resource\n", hubURL)
 	fmt.Fprintf(e.stdout, "  guide to services   %s/services (edited in the console, %sservices)\n", hubURL, consoleURL(hubURL))
+	fmt.Fprintf(e.stdout, "  Safer Internet Day  %s/sid/ (the events by country, %s/sid/events.ics for a calendar; each SIC adds its own at its workspace's /events/)\n", hubURL, hubURL)
 	fmt.Fprintf(e.stdout, "  key directory       %s/v1/keys\n", hubURL)
 	fmt.Fprintf(e.stdout, "  network status      curl -H 'Authorization: Bearer %s' %s/v1/status\n", h.AdminToken(), hubURL)
 	fmt.Fprintf(e.stdout, "  console             %s/console/ (the team's sign-in links are below)\n", hubURL)

@@ -74,7 +74,8 @@ func TestE2E_WorkspaceBrowser(t *testing.T) {
 	b.do("sign in with it", chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#sync-h")))
 	b.do("sign out", chromedp.Click(chromedp.CSS("form.out button")), chromedp.WaitVisible(chromedp.CSS("#email")))
 
-	// A youth member has no business with the SIC's resources.
+	// A youth member has no business with the SIC's resources, nor with
+	// the events it publishes.
 	b.open(youthLink, "#password")
 	b.fill(map[string]string{"#password": testPassword, "#confirm": testPassword})
 	b.do("set the youth member's password", chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("#email")))
@@ -82,13 +83,15 @@ func TestE2E_WorkspaceBrowser(t *testing.T) {
 	// The sign-in page has a heading too: wait for what only a signed-in
 	// page has, the sign-out button.
 	b.do("sign in as the youth member", chromedp.Submit(chromedp.CSS("#password")), chromedp.WaitVisible(chromedp.CSS("form.out button")))
-	if get(t, b.ctx, "count menu entries", chromedp.Evaluate[int](`document.querySelectorAll('.nav a[href="/resources/"]').length`)) != 0 {
-		t.Fatal("the youth member's menu offers the resources")
+	if get(t, b.ctx, "count menu entries", chromedp.Evaluate[int](`document.querySelectorAll('.nav a[href="/resources/"], .nav a[href="/events/"]').length`)) != 0 {
+		t.Fatal("the youth member's menu offers the resources or the events")
 	}
 	b.check("youth-dashboard")
 	b.open(base+"/resources/", "main h1")
 	b.mustShow("main", "Je rol geeft geen toegang tot deze pagina.")
 	b.check("forbidden")
+	b.open(base+"/events/new", "main h1")
+	b.mustShow("main", "Je rol geeft geen toegang tot deze pagina.")
 	b.open(base+"/no-such-page", "main h1")
 	b.check("not-found")
 }

@@ -277,6 +277,14 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 			for _, s := range minisiteOrder {
 				paths = append(paths, "/"+s+"/", "/"+s+"/resources")
 			}
+			paths = append(paths, "/sid/events", "/sid/archive")
+			ids, err := p.eventIDs(r.Context())
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range ids {
+				paths = append(paths, "/sid/events/"+id)
+			}
 			news, err := p.news(r.Context(), p.langs.en, 1000, 0)
 			if err != nil {
 				return nil, err

@@ -59,6 +59,8 @@ func isPage(path string) bool {
 		path == "/services", strings.HasPrefix(path, "/services/"), path == "/news", strings.HasPrefix(path, "/news/") && !isFeed(path), path == "/directory", path == "/help",
 		path == "/about", path == "/privacy", path == "/accessibility":
 		return true
+	case isSIDPath(path):
+		return !isFeed(path)
 	}
 	return false
 }
@@ -67,10 +69,12 @@ func isPage(path string) bool {
 // own title and description speak the language of its address.
 func isFeed(path string) bool {
 	switch path {
-	case "/feed.atom", "/feed.rss", "/feed.json", "/news/feed.atom", "/news/feed.rss", "/news/feed.json":
+	case "/feed.atom", "/feed.rss", "/feed.json", "/news/feed.atom", "/news/feed.rss", "/news/feed.json",
+		"/events/feed.atom", "/events/feed.rss", "/events/feed.json", "/events.ics":
 		return true
 	}
-	return false
+	// An event's calendar speaks the language of its address, as a feed.
+	return strings.HasPrefix(path, "/events/") && strings.HasSuffix(path, ".ics")
 }
 
 // namesIn remembers names of languages and countries in an interface

@@ -327,6 +327,13 @@ func (a *applier) apply(ctx context.Context, c *protocol.Change, hubSeq int64) e
 		_, err = a.tx.ExecContext(ctx, `INSERT INTO services (id, hub_seq, updated_at, name, body) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, updated_at = excluded.updated_at, name = excluded.name, body = excluded.body`,
 			c.ID, hubSeq, c.UpdatedAt.UnixMilli(), b.Name, string(c.Body))
+	case *protocol.Event:
+		_, err = a.tx.ExecContext(ctx, `INSERT INTO events (id, owner, version, hub_seq, updated_at, edition, start, country, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, version = excluded.version, hub_seq = excluded.hub_seq,
+			updated_at = excluded.updated_at, edition = excluded.edition, start = excluded.start, country = excluded.country,
+			body = excluded.body`,
+			c.ID, c.Owner, c.Version, hubSeq, c.UpdatedAt.UnixMilli(), b.Edition, b.Start.UnixMilli(), b.Country, string(c.Body))
 	case *protocol.Profile:
 		_, err = a.tx.ExecContext(ctx, `INSERT INTO profiles (id, owner, hub_seq, updated_at, country, name, body) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, updated_at = excluded.updated_at, country = excluded.country,
@@ -450,6 +457,9 @@ func (a *applier) unindex(ctx context.Context, id string, kind protocol.Kind) er
 		return err
 	case protocol.KindProfile:
 		_, err := a.tx.ExecContext(ctx, `DELETE FROM profiles WHERE id = ?`, id)
+		return err
+	case protocol.KindEvent:
+		_, err := a.tx.ExecContext(ctx, `DELETE FROM events WHERE id = ?`, id)
 		return err
 	}
 	return nil

@@ -112,6 +112,8 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	path := q.path
 	switch {
+	case q.site == "sid" && isSIDPath(path):
+		p.serveSID(w, r, q, path)
 	case path == "/":
 		p.handleHome(w, r, q)
 	case path == "/resources":

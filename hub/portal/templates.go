@@ -26,7 +26,7 @@ var logoSVG []byte
 var euSVG []byte
 
 // pages are the HTML pages; each is the layout with its own "content".
-var pages = []string{"home", "gallery", "resource", "services", "service", "news", "post", "directory", "help", "error", "text"}
+var pages = []string{"home", "gallery", "resource", "services", "service", "news", "post", "directory", "help", "error", "text", "sid", "events", "event", "archive"}
 
 type templates struct{ byName map[string]*template.Template }
 
@@ -89,7 +89,8 @@ func loadStatic() staticFiles {
 }
 
 // templateFuncs are the few functions templates call: helpOf pairs the
-// view (for its text) with one country's help, for "countryhelp".
+// view (for its text) with one country's help, for "countryhelp"; eventOf
+// with one event, for "eventcard".
 var templateFuncs = template.FuncMap{
 	"helpOf": func(v *view, c any) helpItem {
 		switch c := c.(type) {
@@ -100,6 +101,13 @@ var templateFuncs = template.FuncMap{
 		}
 		return helpItem{V: v}
 	},
+	"eventOf": func(v *view, e eventView) eventItem { return eventItem{v, e} },
+}
+
+// eventItem is the data of "eventcard".
+type eventItem struct {
+	V *view
+	E eventView
 }
 
 // helpItem is the data of "countryhelp".

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +183,19 @@ func TestNodeContent(t *testing.T) {
 					if b.Awareness == nil || b.Helpline == nil || b.Hotline == nil || b.YouthPanel == nil {
 						t.Errorf("%s: profile lacks a strand", d.Ref)
 					}
+				case *protocol.Event:
+					count["event-"+strconv.Itoa(b.Edition)]++
+					if b.Country != node {
+						t.Errorf("%s: event organised in %q", d.Ref, b.Country)
+					}
+					// The organiser's own zone, on the edition's day there.
+					loc, err := time.LoadLocation(b.TimeZone)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if day := b.Start.In(loc).Format(time.DateOnly); day != protocol.SIDDate(b.Edition).Format(time.DateOnly) {
+						t.Errorf("%s: starts on %s in %s, not on Safer Internet Day %d", d.Ref, day, b.TimeZone, b.Edition)
+					}
 				default:
 					t.Errorf("%s: unexpected kind %s on a national node", d.Ref, d.Kind)
 				}
@@ -199,6 +213,9 @@ func TestNodeContent(t *testing.T) {
 				if count[k] != 1 {
 					t.Errorf("%d %s, want 1", count[k], k)
 				}
+			}
+			if count["event-2027"] < 1 || count["event-2027"]+count["event-2026"] < 2 {
+				t.Errorf("events: %d of 2027 and %d of 2026, want one of 2027 at least, and two in all", count["event-2027"], count["event-2026"])
 			}
 			if count["comment"] != 2 {
 				t.Errorf("%d comments, want 2", count["comment"])

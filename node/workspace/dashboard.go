@@ -129,6 +129,8 @@ func editHref(e node.Entity) string {
 		return PathTranslations + pathID(e.ID) + "/edit"
 	case protocol.KindProfile:
 		return PathProfile
+	case protocol.KindEvent:
+		return eventHref(e.ID)
 	}
 	return ""
 }

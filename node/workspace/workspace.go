@@ -127,6 +127,7 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 		{Href: PathDashboard, Label: "nav.dashboard", Section: sectionDashboard},
 		{Href: PathResources, Label: "nav.resources", Section: sectionResources, Roles: rolesContent},
 		{Href: PathTranslations, Label: "nav.translations", Section: sectionTranslations, Roles: rolesContent},
+		{Href: PathEvents, Label: "events.nav", Section: sectionEvents, Roles: rolesContent},
 		{Href: PathProfile, Label: "nav.profile", Section: sectionProfile, Roles: rolesContent},
 		{Href: PathCommunity, Label: "community.nav", Section: sectionCommunity, Roles: rolesCommunity},
 		{Href: PathMembers, Label: "nav.members", Section: sectionMembers, Roles: rolesMembers},
@@ -168,6 +169,7 @@ func New(n *node.Node, cfg Config) (*Workspace, error) {
 	ws.mountDashboard()
 	ws.mountResources()
 	ws.mountTranslations()
+	ws.mountEvents()
 	ws.mountProfile()
 	ws.mountMembers()
 	ws.mountYouth()
