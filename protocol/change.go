@@ -31,13 +31,14 @@ const (
 	KindService     Kind = "service"
 	KindModeration  Kind = "moderation"
 	KindFlag        Kind = "flag"
+	KindBulletin    Kind = "bulletin"
 )
 
 // Kinds lists every kind, in the order documentation shows them.
-var Kinds = []Kind{KindResource, KindTranslation, KindPost, KindComment, KindProfile, KindService, KindModeration, KindFlag}
+var Kinds = []Kind{KindResource, KindTranslation, KindPost, KindComment, KindProfile, KindService, KindModeration, KindFlag, KindBulletin}
 
 // HubOnly reports whether only the hub may own entities of kind k.
-func (k Kind) HubOnly() bool { return k == KindService || k == KindModeration }
+func (k Kind) HubOnly() bool { return k == KindService || k == KindModeration || k == KindBulletin }
 
 // Known reports whether k is a kind of this protocol version.
 func (k Kind) Known() bool {
@@ -527,6 +528,8 @@ func DecodeBody(kind Kind, raw json.RawMessage) (Body, error) {
 		b = new(Moderation)
 	case KindFlag:
 		b = new(Flag)
+	case KindBulletin:
+		b = new(Bulletin)
 	default:
 		return nil, Errorf(CodeUnknownKind, "unknown kind %q", kind)
 	}
@@ -672,6 +675,11 @@ func decodeBodyAs(kind Kind, d *fastDecoder) Body {
 	case KindFlag:
 		b := new(Flag)
 		if ok = decodeObject(d, b, flagFields); ok {
+			return b
+		}
+	case KindBulletin:
+		b := new(Bulletin)
+		if ok = decodeObject(d, b, bulletinFields); ok {
 			return b
 		}
 	}
