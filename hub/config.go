@@ -67,6 +67,9 @@ type Config struct {
 	TestFaultFile string
 	// Limits bounds what clients can take from the HTTP server (limits.go).
 	Limits LimitConfig
+	// Bulletin configures the bulletin's subscriptions and sending
+	// (bulletinsend.go).
+	Bulletin BulletinConfig
 }
 
 // DefaultConfig returns the settings a hub runs with unless configured otherwise.
@@ -84,6 +87,7 @@ func DefaultConfig() Config {
 		LivenessWindow:    5 * time.Minute,
 		Blobs:             DefaultBlobConfig(),
 		Limits:            DefaultLimitConfig(),
+		Bulletin:          DefaultBulletinConfig(),
 		Mail:              mail.DefaultConfig(),
 		OAIAdminEmail:     portal.DefaultAdminEmail,
 		OAIRepositoryName: portal.DefaultRepositoryName,
@@ -148,6 +152,7 @@ func (c Config) Validate() error {
 	}
 	c.Blobs.validate(bad)
 	c.Limits.validate(bad)
+	c.Bulletin.validate(bad)
 	errs = append(errs, c.Gossip.validate(protocol.HubID)...)
 	return errors.Join(errs...)
 }

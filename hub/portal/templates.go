@@ -26,7 +26,8 @@ var logoSVG []byte
 var euSVG []byte
 
 // pages are the HTML pages; each is the layout with its own "content".
-var pages = []string{"home", "gallery", "resource", "services", "service", "news", "post", "directory", "help", "error", "text"}
+var pages = []string{"home", "gallery", "resource", "services", "service", "news", "post", "directory", "help", "error", "text",
+	"bulletins", "bulletin", "bulletinstep"}
 
 type templates struct{ byName map[string]*template.Template }
 
@@ -91,6 +92,9 @@ func loadStatic() staticFiles {
 // templateFuncs are the few functions templates call: helpOf pairs the
 // view (for its text) with one country's help, for "countryhelp".
 var templateFuncs = template.FuncMap{
+	// subscribeData pairs the view with the bulletin's subscription form,
+	// for "subscribe".
+	"subscribeData": func(v *view, f *bulletinForm) subscribeView { return subscribeView{v, f} },
 	"helpOf": func(v *view, c any) helpItem {
 		switch c := c.(type) {
 		case *countryHelp:
@@ -106,4 +110,9 @@ var templateFuncs = template.FuncMap{
 type helpItem struct {
 	V *view
 	C *countryHelp
+}
+
+type subscribeView struct {
+	V *view
+	F *bulletinForm
 }
