@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"net/http"
 	"strings"
 	"time"
 
@@ -503,4 +504,56 @@ var bulletinMailHTML = template.Must(template.New("bulletin").Parse(`<!DOCTYPE h
 func bulletinConfirmMail(p *locale.Printer, email, link string, days int) mail.Message {
 	text := p.T("portal.bulletin.mail.confirm_text", "link", link, "days", days) + "\n"
 	return mail.Message{To: []string{email}, Subject: p.T("portal.bulletin.mail.confirm_subject"), Text: text, Link: link}
+}
+
+// bulletinRoutes are the operator's admin API of the bulletin, for
+// scripts: start an edition's sending, read its progress, resume.
+func (h *Hub) bulletinRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /admin/v1/bulletins/{edition}/send", h.operator(func(w http.ResponseWriter, r *http.Request) {
+		edition := r.PathValue("edition")
+		if err := protocol.ValidEdition(edition); err != nil {
+			h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "%v", err))
+			return
+		}
+		switch err := h.StartSending(r.Context(), edition, 0, "admin API"); {
+		case errors.Is(err, ErrAlreadySending):
+			h.writeError(w, r, protocol.Errorf(protocol.CodeConflict, "%s: %v", edition, err))
+			return
+		case errors.Is(err, ErrNoMailServer):
+			h.writeError(w, r, protocol.Errorf(protocol.CodeUnavailable, "%v", err))
+			return
+		case err != nil:
+			h.writeError(w, r, err)
+			return
+		}
+		h.writeSending(w, r, edition, http.StatusAccepted)
+	}))
+	mux.HandleFunc("GET /admin/v1/bulletins/{edition}/sending", h.operator(func(w http.ResponseWriter, r *http.Request) {
+		h.writeSending(w, r, r.PathValue("edition"), http.StatusOK)
+	}))
+	mux.HandleFunc("POST /admin/v1/bulletins/resume", h.operator(func(w http.ResponseWriter, r *http.Request) {
+		h.ResumeSending()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+}
+
+// sendingJSON is a sending's progress in the admin API.
+type sendingJSON struct {
+	Edition   string       `json:"edition"`
+	State     SendingState `json:"state"`
+	Total     int          `json:"total"`
+	Sent      int          `json:"sent"`
+	Waiting   int          `json:"waiting"`
+	Failed    int          `json:"failed"`
+	Uncertain int          `json:"uncertain"`
+}
+
+func (h *Hub) writeSending(w http.ResponseWriter, r *http.Request, edition string, status int) {
+	p, err := h.BulletinSending(r.Context(), edition)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, status, sendingJSON{Edition: p.Edition, State: p.State, Total: p.Total, Sent: p.Sent, Waiting: p.Waiting,
+		Failed: p.Failed, Uncertain: p.Uncertain})
 }
