@@ -36,3 +36,13 @@ CREATE TABLE bulletin_deliveries (
 	PRIMARY KEY (edition, subscriber)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX bulletin_deliveries_waiting ON bulletin_deliveries (edition, state, subscriber);
+
+-- bulletin_drafts are editions the coordination team is composing: the
+-- body as the console last saved it, not yet signed. Publishing signs it
+-- as a bulletin change and removes the draft.
+CREATE TABLE bulletin_drafts (
+	edition    TEXT PRIMARY KEY,
+	body       TEXT NOT NULL, -- the bulletin's JSON body
+	updated_at INTEGER NOT NULL,
+	member_id  INTEGER NOT NULL
+) STRICT;
