@@ -14,8 +14,8 @@ import (
 
 // The audit events of the bulletin.
 const (
-	EventBulletinSaved   account.EventType = "bulletin-saved"
-	EventBulletinSending account.EventType = "bulletin-sending"
+	EventBulletinPublished account.EventType = "bulletin-published"
+	EventBulletinSending   account.EventType = "bulletin-sending"
 )
 
 // ErrEditionTaken refuses a bulletin whose edition another live bulletin
@@ -121,7 +121,7 @@ func (h *Hub) SaveBulletin(ctx context.Context, b protocol.Bulletin, memberID in
 	if err != nil {
 		return "", err
 	}
-	h.recordBulletin(ctx, EventBulletinSaved, b.Edition, memberID, address)
+	h.recordBulletin(ctx, EventBulletinPublished, b.Edition, memberID, address)
 	return id, nil
 }
 

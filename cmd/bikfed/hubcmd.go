@@ -247,7 +247,7 @@ func (e *cmdEnv) hubStatus(ctx context.Context, args []string) error {
 func (e *cmdEnv) hubPublish(ctx context.Context, args []string) error {
 	var kind, vis, file string
 	c, done, err := e.hubAdmin(ctx, "publish", args, func(s *settings) {
-		s.fs.StringVar(&kind, "kind", "", "service, moderation or post")
+		s.fs.StringVar(&kind, "kind", "", "service, moderation, post or bulletin")
 		s.fs.StringVar(&vis, "visibility", "public", "public, community or youth")
 		s.fs.StringVar(&file, "file", "-", "JSON body of the entity (- for standard input)")
 	})
