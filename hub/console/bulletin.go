@@ -111,6 +111,7 @@ type editionForm struct {
 	Languages                []langChoice
 	Errors                   map[string]string
 	Error                    string
+	Notice                   string
 	Status                   *editionStatusView
 	errorOrder               []string
 	selected                 []protocol.BulletinItem
@@ -464,6 +465,9 @@ func (c *Console) showEdition(w http.ResponseWriter, r *http.Request) {
 	}
 	f := formFromBulletin(b)
 	f.Action, f.Heading = r.URL.Path, "console.bulletin.edit"
+	if k, ok := bulletinNotices[r.URL.Query().Get("done")]; ok {
+		f.Notice = web.Printer(r).T(k)
+	}
 	c.renderEdition(w, r, http.StatusOK, f)
 }
 
