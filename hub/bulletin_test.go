@@ -344,3 +344,32 @@ func TestHub_bulletinDeliveryStates(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBulletinLink feeds arbitrary tokens to the decoder of the links in
+// the bulletin's mails, which anyone can send: it never panics, accepts
+// only what the hub signed for that purpose, and a token it accepts
+// encodes back to itself.
+func FuzzBulletinLink(f *testing.F) {
+	th := mustOpenHub(f)
+	f.Add(th.encodeLink(linkToken{purpose: linkConfirm, subscriber: 1, created: 1700000000000, expires: th.now().Add(time.Hour).Unix()}), true)
+	f.Add(th.encodeLink(linkToken{purpose: linkUnsub, subscriber: 9, created: 1}), false)
+	f.Add("", false)
+	f.Add("AAAA", true)
+	f.Add(strings.Repeat("_", 56), false)
+	f.Fuzz(func(t *testing.T, s string, confirm bool) {
+		purpose := byte(linkUnsub)
+		if confirm {
+			purpose = linkConfirm
+		}
+		tok, err := th.decodeLink(s, purpose)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidBulletinLink) {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		if tok.purpose != purpose || th.encodeLink(tok) != s {
+			t.Fatalf("%q accepted as %+v", s, tok)
+		}
+	})
+}
