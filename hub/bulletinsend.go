@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -219,10 +220,7 @@ func (h *Hub) runSender() {
 }
 
 // sendWaiting works through the unfinished sendings, oldest first.
-func (h *Hub) sendWaiting(ctx context.Context, log interface {
-	Info(string, ...any)
-	Warn(string, ...any)
-}) error {
+func (h *Hub) sendWaiting(ctx context.Context, log *slog.Logger) error {
 	for {
 		var edition, entity string
 		err := h.db.Reader().QueryRowContext(ctx, `SELECT edition, entity FROM bulletin_sendings WHERE finished_at IS NULL ORDER BY started_at LIMIT 1`).
@@ -259,10 +257,7 @@ type recipient struct {
 
 // sendBatches sends e's waiting copies; done is false when the sender
 // stopped on failures or the hub is closing.
-func (h *Hub) sendBatches(ctx context.Context, log interface {
-	Info(string, ...any)
-	Warn(string, ...any)
-}, e BulletinEntry) (done bool, err error) {
+func (h *Hub) sendBatches(ctx context.Context, log *slog.Logger, e BulletinEntry) (done bool, err error) {
 	edition := e.Bulletin.Edition
 	mails := newBulletinMails(h, e)
 	failures := 0
