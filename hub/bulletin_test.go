@@ -108,8 +108,8 @@ func TestHub_BulletinSubscription(t *testing.T) {
 			t.Fatalf("subscribe: %d", code)
 		}
 		msg := mp.WaitForMessage(t, "ana@example.org")
-		if !strings.Contains(msg.Subject, "bulletin BIK") {
-			t.Fatalf("confirmation in French: %q", msg.Subject)
+		if !strings.Contains(msg.Subject, "bulletin BIK") || !strings.Contains(msg.Text, "effacée sous 7 jours") {
+			t.Fatalf("confirmation in French: %q\n%s", msg.Subject, msg.Text)
 		}
 		if n, _ := th.Subscribers(ctx); n.Pending != 1 || n.Confirmed != 0 {
 			t.Fatalf("before confirming: %+v", n)

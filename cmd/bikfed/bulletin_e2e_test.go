@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/bikfed/bikfed/hub/portal/portaltest"
 	"github.com/bikfed/bikfed/internal/mailpittest"
 )
 
@@ -286,21 +288,20 @@ func TestE2E_Bulletin(t *testing.T) {
 		t.Fatalf("after the one-click unsubscription: %d rows of the visitor, %d subscribers", n, left)
 	}
 
-	// No address on any public surface, nor in the hub's log.
-	for _, path := range []string{"/", "/bulletin", "/fr/bulletin", "/bulletin/" + edition, "/fr/bulletin/" + edition, "/bulletin/subscribe",
-		"/feed.atom", "/feed.rss", "/feed.json", "/news/feed.atom", "/news/feed.json", "/sitemap.xml", "/sitemaps/pages.xml",
-		"/oai?verb=ListRecords&metadataPrefix=oai_dc", "/oai?verb=ListIdentifiers&metadataPrefix=oai_dc", "/api/v1/resources",
-		"/api/v1/entities", "/api/v1/entities?kind=bulletin", "/news/" + news.ID} {
-		resp, err := http.Get(nw.hubURL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if strings.Contains(strings.ToLower(string(body)), domain) {
-			t.Errorf("%s shows a subscriber's address", path)
-		}
+	// No address on any public surface: a crawl of the portal from its
+	// pages, feeds, sitemaps and APIs, the bulletin's steps, and a full
+	// OAI-PMH harvest; nor in the hub's log.
+	forbidden := append([]string{domain}, addrs...)
+	start := []string{"/", "/bulletin", "/fr/bulletin", "/bulletin/" + edition, "/fr/bulletin/" + edition, "/bulletin/subscribe",
+		"/bulletin/confirm?t=x", "/bulletin/unsubscribe?t=x", "/news", "/feed.atom", "/feed.rss", "/feed.json", "/news/feed.atom",
+		"/news/feed.json", "/sitemap.xml", "/robots.txt", "/api/v1/resources", "/api/v1/entities", "/api/v1/entities?kind=bulletin",
+		"/api/v1/entities?kind=post", "/oai?verb=Identify", "/oai?verb=ListRecords&metadataPrefix=oai_dc", "/no-such-page"}
+	fetched := portaltest.Crawl(t, nw.hubURL, start, 1500, forbidden...)
+	t.Logf("crawled %d URLs", len(fetched))
+	if !slices.Contains(fetched, nw.hubURL+"/de/bulletin/"+edition) {
+		t.Errorf("the crawl never reached the German edition from the portal's links")
 	}
+	checkOAIHarvest(t, nw.hubURL, forbidden)
 	resp, err = http.Get(nw.hubURL + "/sitemaps/pages.xml")
 	if err == nil {
 		body, _ := io.ReadAll(resp.Body)
