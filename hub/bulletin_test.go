@@ -373,3 +373,21 @@ func FuzzBulletinLink(f *testing.F) {
 		}
 	})
 }
+
+// A subscription not confirmed within the link's life is erased, without
+// anyone asking again.
+func TestHub_bulletinUnconfirmedErased(t *testing.T) {
+	th := mustOpenHub(t)
+	if code, _ := postForm(t, th.url+"/en/bulletin/subscribe", url.Values{"email": {"late@example.org"}, "lang": {"en"}}); code != http.StatusSeeOther {
+		t.Fatalf("subscribe: %d", code)
+	}
+	th.purgeUnconfirmed(t.Context(), th.log)
+	if n, _ := th.Subscribers(t.Context()); n.Pending != 1 {
+		t.Fatalf("erased before its time: %+v", n)
+	}
+	th.clock.Advance(DefaultBulletinConfig().ConfirmTTL + time.Minute)
+	th.purgeUnconfirmed(t.Context(), th.log)
+	if n, _ := th.Subscribers(t.Context()); n.Pending != 0 {
+		t.Fatalf("still there after the link's life: %+v", n)
+	}
+}

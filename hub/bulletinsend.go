@@ -201,10 +201,15 @@ const maxFailuresInARow = 3
 
 // runSender sends the waiting copies of every unfinished sending, batch
 // by batch, until none waits; it wakes at a kick and at start, so a
-// sending cut by a crash goes on by itself.
+// sending cut by a crash goes on by itself. Every hour, and at start, it
+// also erases the subscriptions never confirmed in time, which nobody
+// may be asking for any more.
 func (h *Hub) runSender() {
 	defer h.wg.Done()
 	log := h.log.With("component", "bulletin")
+	purge := time.NewTicker(time.Hour)
+	defer purge.Stop()
+	h.purgeUnconfirmed(h.ctx, log)
 	for {
 		if !h.senderStopped.Load() {
 			if err := h.sendWaiting(h.ctx, log); err != nil && h.ctx.Err() == nil {
@@ -215,8 +220,37 @@ func (h *Hub) runSender() {
 		case <-h.ctx.Done():
 			return
 		case <-h.sendKick:
+		case <-purge.C:
+			h.purgeUnconfirmed(h.ctx, log)
 		}
 	}
+}
+
+// purgeUnconfirmed erases the subscriptions not confirmed within
+// ConfirmTTL, logging only how many.
+func (h *Hub) purgeUnconfirmed(ctx context.Context, log *slog.Logger) {
+	var n int64
+	err := h.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = deleteUnconfirmed(ctx, tx, h.now().Add(-h.cfg.Bulletin.ConfirmTTL))
+		return err
+	})
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Error("erase unconfirmed bulletin subscriptions", "err", err)
+	case n > 0:
+		log.Info("unconfirmed bulletin subscriptions erased", "count", n)
+	}
+}
+
+// deleteUnconfirmed deletes the subscriptions asked for before and never
+// confirmed.
+func deleteUnconfirmed(ctx context.Context, tx *sql.Tx, before time.Time) (int64, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM bulletin_subscribers WHERE confirmed_at IS NULL AND created_at < ?`, before.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // sendWaiting works through the unfinished sendings, oldest first.

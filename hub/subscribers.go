@@ -153,9 +153,9 @@ func (h *Hub) Subscribe(r *http.Request, addr, lang string) error {
 	now := h.now()
 	var send *linkToken
 	err = h.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		// A request never confirmed is erased after the link's life.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM bulletin_subscribers WHERE confirmed_at IS NULL AND created_at < ?`,
-			now.Add(-h.cfg.Bulletin.ConfirmTTL).UnixMilli()); err != nil {
+		// A request never confirmed is erased after the link's life, so an
+		// address asked for again after that starts afresh.
+		if _, err := deleteUnconfirmed(ctx, tx, now.Add(-h.cfg.Bulletin.ConfirmTTL)); err != nil {
 			return err
 		}
 		var id, created, mailed int64
