@@ -70,6 +70,9 @@ type Config struct {
 	// Backup takes backups on a schedule while the hub serves (backup.go);
 	// off unless Backup.To is set.
 	Backup BackupConfig
+	// Bulletin configures the bulletin's subscriptions and sending
+	// (bulletinsend.go).
+	Bulletin BulletinConfig
 }
 
 // DefaultConfig returns the settings a hub runs with unless configured otherwise.
@@ -88,6 +91,7 @@ func DefaultConfig() Config {
 		Blobs:             DefaultBlobConfig(),
 		Limits:            DefaultLimitConfig(),
 		Backup:            BackupConfig{Every: 24 * time.Hour, Keep: 7},
+		Bulletin:          DefaultBulletinConfig(),
 		Mail:              mail.DefaultConfig(),
 		OAIAdminEmail:     portal.DefaultAdminEmail,
 		OAIRepositoryName: portal.DefaultRepositoryName,
@@ -158,6 +162,7 @@ func (c Config) Validate() error {
 		bad("Backup.Keep", "must not be negative")
 	}
 	c.Limits.validate(bad)
+	c.Bulletin.validate(bad)
 	errs = append(errs, c.Gossip.validate(protocol.HubID)...)
 	return errors.Join(errs...)
 }

@@ -36,7 +36,8 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("POST /admin/v1/entities", h.operator(h.handleAdminPublish))
 	mux.HandleFunc("PUT /admin/v1/entities/{id}", h.operator(h.handleAdminUpdate))
 	mux.HandleFunc("DELETE /admin/v1/entities/{id}", h.operator(h.handleAdminDelete))
-	h.mountMembers(mux) // /admin/v1/members (members.go)
+	h.mountMembers(mux)   // /admin/v1/members (members.go)
+	h.bulletinRoutes(mux) // /admin/v1/bulletins (bulletinsend.go)
 
 	mux.HandleFunc("GET /api/v1/entities", h.handleAPIList)
 	mux.HandleFunc("GET /api/v1/entities/{id}", h.handleAPIGet)

@@ -21,6 +21,8 @@ import (
 	"github.com/bikfed/bikfed/hub/portal"
 	"github.com/bikfed/bikfed/internal/account"
 	"github.com/bikfed/bikfed/internal/blobstore/s3"
+	"github.com/bikfed/bikfed/internal/httplimit"
+	"github.com/bikfed/bikfed/internal/locale"
 	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/internal/privfile"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
@@ -109,6 +111,15 @@ type Hub struct {
 	limits      *limits          // the HTTP server's limits (limits.go)
 	// longPolls counts the long-polls each credential holds; guarded by mu.
 	longPolls map[string]int
+
+	// The bulletin (bulletin.go, subscribers.go, bulletinsend.go): the
+	// languages its subscribers choose among and its mails speak, the
+	// limit of subscriptions per client address (nil: none), and the
+	// sender's wake-up and its stop after failures.
+	bulletinLangs  *locale.Bundle
+	subscribeLimit *httplimit.RateLimiter
+	sendKick       chan struct{}
+	senderStopped  atomic.Bool
 }
 
 // nodeState is the in-memory copy of a node's row, so authentication and an
@@ -174,6 +185,10 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 
 		limits:    newLimits(cfg.Limits),
 		longPolls: make(map[string]int),
+		sendKick:  make(chan struct{}, 1),
+	}
+	if cfg.Bulletin.SubscribeRate > 0 {
+		h.subscribeLimit = httplimit.NewRateLimiter(cfg.Bulletin.SubscribeRate/3600, cfg.Bulletin.SubscribeBurst)
 	}
 	h.initOps()
 	var err error
@@ -201,6 +216,10 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 		h.db.Close()
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
+	if h.bulletinLangs, err = bulletinBundle(); err != nil {
+		h.db.Close()
+		return nil, fmt.Errorf("open hub: %w", err)
+	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if !serving {
 		return h, nil
@@ -222,6 +241,7 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 		h.db.Close()
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
+	h.portal.SetSubscriptions(h)
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -235,6 +255,8 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 		}()
 	}
 	h.startVerifiers()
+	h.wg.Add(1)
+	go h.runSender()     // a sending a crash cut goes on (bulletinsend.go)
 	h.kickHousekeeping() // erasures left pending by the last run
 	h.log.Info("hub open", "data_dir", cfg.DataDir, "hub_seq", h.head.Load(), "key_id", h.key.ID)
 	return h, nil

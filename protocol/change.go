@@ -32,13 +32,14 @@ const (
 	KindModeration  Kind = "moderation"
 	KindFlag        Kind = "flag"
 	KindEvent       Kind = "event"
+	KindBulletin    Kind = "bulletin"
 )
 
 // Kinds lists every kind, in the order documentation shows them.
-var Kinds = []Kind{KindResource, KindTranslation, KindPost, KindComment, KindProfile, KindService, KindModeration, KindFlag, KindEvent}
+var Kinds = []Kind{KindResource, KindTranslation, KindPost, KindComment, KindProfile, KindService, KindModeration, KindFlag, KindEvent, KindBulletin}
 
 // HubOnly reports whether only the hub may own entities of kind k.
-func (k Kind) HubOnly() bool { return k == KindService || k == KindModeration }
+func (k Kind) HubOnly() bool { return k == KindService || k == KindModeration || k == KindBulletin }
 
 // Known reports whether k is a kind of this protocol version.
 func (k Kind) Known() bool {
@@ -530,6 +531,8 @@ func DecodeBody(kind Kind, raw json.RawMessage) (Body, error) {
 		b = new(Flag)
 	case KindEvent:
 		b = new(Event)
+	case KindBulletin:
+		b = new(Bulletin)
 	default:
 		return nil, Errorf(CodeUnknownKind, "unknown kind %q", kind)
 	}
@@ -680,6 +683,11 @@ func decodeBodyAs(kind Kind, d *fastDecoder) Body {
 	case KindEvent:
 		b := new(Event)
 		if ok = decodeObject(d, b, eventFields); ok {
+			return b
+		}
+	case KindBulletin:
+		b := new(Bulletin)
+		if ok = decodeObject(d, b, bulletinFields); ok {
 			return b
 		}
 	}

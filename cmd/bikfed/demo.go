@@ -126,7 +126,10 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := publishHubDrafts(ctx, h, hubDrafts); err != nil {
+	// sampleIDs are every sample entity's id by its ref, for the bulletin's
+	// items, which point at any node's content.
+	sampleIDs := map[string]string{}
+	if err := publishHubDrafts(ctx, h, hubDrafts, sampleIDs); err != nil {
 		return err
 	}
 
@@ -171,7 +174,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 			ln.Close()
 			return err
 		}
-		if err := createDrafts(ctx, n, drafts); err != nil {
+		if err := createDrafts(ctx, n, drafts, sampleIDs); err != nil {
 			ln.Close()
 			return fmt.Errorf("demo content for %s: %w", id, err)
 		}
@@ -181,6 +184,13 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		}
 		serve(id, &nodesWG, func() error { return n.Run(ctx, ln) })
 		nodes = append(nodes, demoNode{id: id, n: n, admin: n.PublicURL(), token: n.AdminToken(), people: people})
+	}
+	bulletins, err := sampledata.Bulletins()
+	if err != nil {
+		return err
+	}
+	if err := publishHubDrafts(ctx, h, bulletins, sampleIDs); err != nil {
+		return fmt.Errorf("demo bulletins: %w", err)
 	}
 	// Two rounds: the first pushes every node's content, the second brings
 	// everyone's content to everyone.
@@ -216,6 +226,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 	fmt.Fprintf(e.stdout, "  public resources    %s/api/v1/entities?kind=resource\n", hubURL)
 	fmt.Fprintf(e.stdout, "  guide to services   %s/services (edited in the console, %sservices)\n", hubURL, consoleURL(hubURL))
 	fmt.Fprintf(e.stdout, "  Safer Internet Day  %s/sid/ (the events by country, %s/sid/events.ics for a calendar; each SIC adds its own at its workspace's /events/)\n", hubURL, hubURL)
+	fmt.Fprintf(e.stdout, "  bulletin            %s/bulletin, 2 editions (composed and sent in the console, %sbulletin)\n", hubURL, consoleURL(hubURL))
 	fmt.Fprintf(e.stdout, "  key directory       %s/v1/keys\n", hubURL)
 	fmt.Fprintf(e.stdout, "  network status      curl -H 'Authorization: Bearer %s' %s/v1/status\n", h.AdminToken(), hubURL)
 	fmt.Fprintf(e.stdout, "  console             %s/console/ (the team's sign-in links are below)\n", hubURL)
@@ -271,8 +282,9 @@ func listenOrAny(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-func publishHubDrafts(ctx context.Context, h *hub.Hub, drafts []sampledata.Draft) error {
-	ids := map[string]string{}
+// publishHubDrafts publishes the hub's drafts, recording each id under its
+// ref in ids.
+func publishHubDrafts(ctx context.Context, h *hub.Hub, drafts []sampledata.Draft, ids map[string]string) error {
 	for _, d := range drafts {
 		body, err := sampledata.Resolve(d.Body, ids)
 		if err != nil {
@@ -287,8 +299,9 @@ func publishHubDrafts(ctx context.Context, h *hub.Hub, drafts []sampledata.Draft
 	return nil
 }
 
-func createDrafts(ctx context.Context, n *node.Node, drafts []sampledata.Draft) error {
-	ids := map[string]string{}
+// createDrafts creates a node's drafts, recording each id under its ref in
+// ids.
+func createDrafts(ctx context.Context, n *node.Node, drafts []sampledata.Draft, ids map[string]string) error {
 	for _, d := range drafts {
 		body, err := sampledata.Resolve(d.Body, ids)
 		if err != nil {

@@ -67,6 +67,11 @@ func hubFlags(s *settings, cfg *hub.Config) {
 	hubLimitFlags(s, &cfg.Limits)
 	mailFlags(s, &cfg.Mail) // membercmd.go
 	hubBackupFlags(s, cfg)  // backupcmd.go
+	s.fs.IntVar(&cfg.Bulletin.BatchSize, "bulletin-batch-size", cfg.Bulletin.BatchSize, "bulletin copies sent before each pause")
+	s.fs.DurationVar(&cfg.Bulletin.BatchPause, "bulletin-batch-pause", cfg.Bulletin.BatchPause, "pause between batches of bulletin copies, to stay within what the mail server accepts")
+	s.fs.DurationVar(&cfg.Bulletin.ConfirmTTL, "bulletin-confirm-ttl", cfg.Bulletin.ConfirmTTL, "how long a bulletin confirmation link works; an address not confirmed by then is erased")
+	s.fs.Float64Var(&cfg.Bulletin.SubscribeRate, "bulletin-subscribe-rate", cfg.Bulletin.SubscribeRate, "bulletin subscriptions one client address may ask for an hour (0: no limit)")
+	s.fs.IntVar(&cfg.Bulletin.SubscribeBurst, "bulletin-subscribe-burst", cfg.Bulletin.SubscribeBurst, "bulletin subscriptions one client address may ask for at once")
 }
 
 // parseHub parses the hub settings.
@@ -247,7 +252,7 @@ func (e *cmdEnv) hubStatus(ctx context.Context, args []string) error {
 func (e *cmdEnv) hubPublish(ctx context.Context, args []string) error {
 	var kind, vis, file string
 	c, done, err := e.hubAdmin(ctx, "publish", args, func(s *settings) {
-		s.fs.StringVar(&kind, "kind", "", "service, moderation or post")
+		s.fs.StringVar(&kind, "kind", "", "service, moderation, post or bulletin")
 		s.fs.StringVar(&vis, "visibility", "public", "public, community or youth")
 		s.fs.StringVar(&file, "file", "-", "JSON body of the entity (- for standard input)")
 	})

@@ -66,6 +66,9 @@ type Console struct {
 	root  http.Handler
 	// bundle gives the credit line of news in the news item's language.
 	bundle *locale.Bundle
+	// portalLangs are the portal's interface languages, which the
+	// bulletin's subscribers choose among: its previews are in them.
+	portalLangs []string
 }
 
 // New builds the console of h.
@@ -82,6 +85,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
+	portalLangs := bundle.For(locale.PortalParts()...).Languages()
 	// The console speaks only the languages it can show whole.
 	bundle = bundle.For(locale.ConsoleParts()...)
 	key, err := h.ConsoleFormKey()
@@ -104,6 +108,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 		{Href: pathErasures, Label: "console.nav.erasures", Section: "erasures", Roles: []string{hub.RoleOperator, hub.RoleCoordinator}},
 		{Href: pathModeration, Label: "console.moderation.nav", Section: "moderation", Roles: moderationReaders},
 		{Href: pathServices, Label: "console.services.nav", Section: "services", Roles: serviceEditors},
+		{Href: pathBulletin, Label: "console.bulletin.nav", Section: "bulletin", Roles: serviceEditors},
 		{Href: pathMembers, Label: "console.nav.members", Section: "members", Roles: []string{hub.RoleOperator}},
 		{Href: pathAccount, Label: "nav.account", Section: "account"},
 	}
@@ -144,7 +149,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
-	c := &Console{hub: h, site: site, pages: pages, log: log, mux: http.NewServeMux(), bundle: bundle}
+	c := &Console{hub: h, site: site, pages: pages, log: log, mux: http.NewServeMux(), bundle: bundle, portalLangs: portalLangs}
 	operator := c.requireRole(hub.RoleOperator)
 	m := c.mux
 	m.Handle(pathStatic, site.StaticHandler())
@@ -169,6 +174,7 @@ func New(h *hub.Hub, cfg Config) (*Console, error) {
 	c.communityRoutes()
 	c.mountModeration(m)
 	c.serviceRoutes()
+	c.bulletinRoutes()
 	c.root = site.Wrap(http.HandlerFunc(c.route))
 	return c, nil
 }

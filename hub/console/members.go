@@ -363,6 +363,7 @@ var auditEvents = map[account.EventType]bool{
 	account.EventMemberRemoved: true, account.EventResetRequested: true, account.EventPasswordReset: true,
 	account.EventPasswordChanged: true, hub.EventCommunityNews: true,
 	hub.EventServiceSaved: true, hub.EventServiceWithdrawn: true,
+	hub.EventBulletinPublished: true, hub.EventBulletinSending: true,
 }
 
 func (c *Console) audit(w http.ResponseWriter, r *http.Request) {

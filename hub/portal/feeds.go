@@ -273,7 +273,7 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 			b.WriteString("</url>")
 		}
 		if name == "pages.xml" {
-			paths := []string{"/", "/resources", "/videos", "/services", "/news", "/directory", "/help", "/about", "/privacy", "/accessibility"}
+			paths := []string{"/", "/resources", "/videos", "/services", "/news", "/bulletin", "/directory", "/help", "/about", "/privacy", "/accessibility"}
 			for _, s := range minisiteOrder {
 				paths = append(paths, "/"+s+"/", "/"+s+"/resources")
 			}
@@ -299,6 +299,13 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 			addr := addrs(services)
 			for _, s := range services {
 				paths = append(paths, "/services/"+addr[s])
+			}
+			editions, err := p.bulletins(r.Context())
+			if err != nil {
+				return nil, err
+			}
+			for _, b := range editions {
+				paths = append(paths, "/bulletin/"+b.Edition)
 			}
 			// Each page in every interface language, each naming the
 			// others: English's address has no prefix.

@@ -57,6 +57,7 @@ func isPage(path string) bool {
 	switch {
 	case path == "/", path == "", path == "/resources", strings.HasPrefix(path, "/resources/"), path == "/videos",
 		path == "/services", strings.HasPrefix(path, "/services/"), path == "/news", strings.HasPrefix(path, "/news/") && !isFeed(path), path == "/directory", path == "/help",
+		path == "/bulletin", strings.HasPrefix(path, "/bulletin/"),
 		path == "/about", path == "/privacy", path == "/accessibility":
 		return true
 	case isSIDPath(path):

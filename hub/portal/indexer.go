@@ -334,6 +334,10 @@ func (a *applier) apply(ctx context.Context, c *protocol.Change, hubSeq int64) e
 			updated_at = excluded.updated_at, edition = excluded.edition, start = excluded.start, country = excluded.country,
 			body = excluded.body`,
 			c.ID, c.Owner, c.Version, hubSeq, c.UpdatedAt.UnixMilli(), b.Edition, b.Start.UnixMilli(), b.Country, string(c.Body))
+	case *protocol.Bulletin:
+		_, err = a.tx.ExecContext(ctx, `INSERT INTO bulletins (id, hub_seq, updated_at, edition, body) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, updated_at = excluded.updated_at, edition = excluded.edition, body = excluded.body`,
+			c.ID, hubSeq, c.UpdatedAt.UnixMilli(), b.Edition, string(c.Body))
 	case *protocol.Profile:
 		_, err = a.tx.ExecContext(ctx, `INSERT INTO profiles (id, owner, hub_seq, updated_at, country, name, body) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, updated_at = excluded.updated_at, country = excluded.country,
@@ -454,6 +458,9 @@ func (a *applier) unindex(ctx context.Context, id string, kind protocol.Kind) er
 		return err
 	case protocol.KindService:
 		_, err := a.tx.ExecContext(ctx, `DELETE FROM services WHERE id = ?`, id)
+		return err
+	case protocol.KindBulletin:
+		_, err := a.tx.ExecContext(ctx, `DELETE FROM bulletins WHERE id = ?`, id)
 		return err
 	case protocol.KindProfile:
 		_, err := a.tx.ExecContext(ctx, `DELETE FROM profiles WHERE id = ?`, id)

@@ -87,6 +87,12 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		p.handleOAI(w, r, q)
 		return
 	}
+	if step, ok := bulletinPath(q.path); ok && isBulletinStep(step) && q.sp == "" && r.Method == http.MethodPost {
+		p.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p.handleBulletinPost(w, r, q, step)
+		})).ServeHTTP(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		p.notFound(w, r, q, http.StatusMethodNotAllowed)
@@ -137,6 +143,14 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		p.handleNewsFeed(w, r, q, strings.TrimPrefix(path, "/news/feed."))
 	case strings.HasPrefix(path, "/news/"):
 		p.handlePost(w, r, q, strings.TrimPrefix(path, "/news/"))
+	case path == "/bulletin":
+		p.handleBulletins(w, r, q)
+	case strings.HasPrefix(path, "/bulletin/"):
+		if rest, _ := bulletinPath(path); isBulletinStep(rest) {
+			p.handleBulletinStep(w, r, q, rest)
+		} else {
+			p.handleBulletin(w, r, q, rest)
+		}
 	case path == "/directory":
 		p.handleDirectory(w, r, q)
 	case path == "/help":

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -123,6 +124,11 @@ type Portal struct {
 	rowCache     rowCache
 	profileCache atomic.Pointer[profileSet]
 	profileMu    sync.Mutex
+
+	// subs are the bulletin's subscribers, held by the hub (bulletin.go);
+	// cop refuses their forms' POSTs from other sites' pages.
+	subs Subscriptions
+	cop  *http.CrossOriginProtection
 }
 
 // Open opens (creating or migrating) the portal's index in cfg.DataDir and
@@ -203,6 +209,7 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 		oaiID:    oaiNamespace(cfg.PublicURL),
 		static:   loadStatic(),
 		caughtUp: make(chan struct{}),
+		cop:      http.NewCrossOriginProtection(),
 	}
 	if p.oaiKey, err = loadOAIKey(ctx, db); err != nil {
 		db.Close()

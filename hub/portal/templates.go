@@ -26,7 +26,8 @@ var logoSVG []byte
 var euSVG []byte
 
 // pages are the HTML pages; each is the layout with its own "content".
-var pages = []string{"home", "gallery", "resource", "services", "service", "news", "post", "directory", "help", "error", "text", "sid", "events", "event", "archive"}
+var pages = []string{"home", "gallery", "resource", "services", "service", "news", "post", "directory", "help", "error", "text",
+	"sid", "events", "event", "archive", "bulletins", "bulletin", "bulletinstep"}
 
 type templates struct{ byName map[string]*template.Template }
 
@@ -92,6 +93,9 @@ func loadStatic() staticFiles {
 // view (for its text) with one country's help, for "countryhelp"; eventOf
 // with one event, for "eventcard".
 var templateFuncs = template.FuncMap{
+	// subscribeData pairs the view with the bulletin's subscription form,
+	// for "subscribe".
+	"subscribeData": func(v *view, f *bulletinForm) subscribeView { return subscribeView{v, f} },
 	"helpOf": func(v *view, c any) helpItem {
 		switch c := c.(type) {
 		case *countryHelp:
@@ -114,4 +118,9 @@ type eventItem struct {
 type helpItem struct {
 	V *view
 	C *countryHelp
+}
+
+type subscribeView struct {
+	V *view
+	F *bulletinForm
 }

@@ -83,7 +83,16 @@ func Drafts(node string) ([]Draft, error) {
 	if node != protocol.HubID && !slices.Contains(Nodes(), node) {
 		return nil, fmt.Errorf("sample data: no content for node %q", node)
 	}
-	name := "data/" + node + ".ndjson"
+	return load("data/" + node + ".ndjson")
+}
+
+// Bulletins returns the hub's sample editions of the bulletin
+// (data/bulletin.ndjson). Their items point at the other files' content,
+// any node's and the hub's: publish them once every file's drafts are
+// created, resolving with all their ids.
+func Bulletins() ([]Draft, error) { return load("data/bulletin.ndjson") }
+
+func load(name string) ([]Draft, error) {
 	raw, err := files.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("sample data: %w", err)

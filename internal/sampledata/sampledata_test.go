@@ -375,3 +375,64 @@ func TestFiles(t *testing.T) {
 		}
 	}
 }
+
+// The sample editions are valid hub bulletins whose items point at public
+// resources and news of the other files, each edition in English, French
+// and German, with a note for every item in every language.
+func TestBulletins(t *testing.T) {
+	ids := map[string]string{}
+	kinds := map[string]protocol.Kind{}
+	for _, node := range append(Nodes(), protocol.HubID) {
+		byID, order := createAll(t, node)
+		for _, id := range order {
+			c := byID[id]
+			ids[c.draft.Ref], kinds[c.draft.Ref] = id, c.draft.Kind
+			if c.draft.Visibility != protocol.VisibilityPublic {
+				kinds[c.draft.Ref] = ""
+			}
+		}
+	}
+	drafts, err := Bulletins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drafts) != 2 {
+		t.Fatalf("%d editions, want 2", len(drafts))
+	}
+	for _, d := range drafts {
+		body, err := Resolve(d.Body, ids)
+		if err != nil {
+			t.Fatalf("%s: %v", d.Ref, err)
+		}
+		c := change(t, protocol.HubID, d, body)
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%s: %v", d.Ref, err)
+		}
+		var b protocol.Bulletin
+		if err := json.Unmarshal(body, &b); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.Languages(); !reflect.DeepEqual(got, []string{"en", "fr", "de"}) {
+			t.Errorf("%s: languages %v", d.Ref, got)
+		}
+		var raw struct {
+			Items []struct{ Kind, Ref string } `json:"items"`
+		}
+		json.Unmarshal(d.Body, &raw)
+		for i, it := range raw.Items {
+			ref := strings.TrimPrefix(it.Ref, "@")
+			want := protocol.KindResource
+			if it.Kind == "news" {
+				want = protocol.KindPost
+			}
+			if kinds[ref] != want {
+				t.Errorf("%s: item %d points at %s, a %q, not a public %s", d.Ref, i, ref, kinds[ref], want)
+			}
+		}
+		for _, v := range b.Versions {
+			if len(v.Notes) != len(b.Items) {
+				t.Errorf("%s: the %s version has %d notes for %d items", d.Ref, v.Language, len(v.Notes), len(b.Items))
+			}
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bikfed/bikfed/hub"
+	"github.com/bikfed/bikfed/internal/mail"
+	"github.com/bikfed/bikfed/internal/mailpittest"
+	"github.com/bikfed/bikfed/protocol"
+)
+
+// editionForm is a complete, valid form of an edition pointing at ref.
+func editionForm(ref string) url.Values {
+	return url.Values{
+		"edition": {"2026-12"}, "published": {"2026-12-10"}, "language": {"en"}, "title": {"Winter 2026: screens at the holidays"},
+		"focus_title": {"Gifts that connect"}, "focus_body": {"A new console or phone?\r\n\r\nSet it up **together**."},
+		"item": {"news:" + ref}, "note-" + ref: {"What the forum decided."},
+		"v0-language": {"fr"}, "v0-title": {"Hiver 2026 : les écrans pendant les fêtes"}, "v0-focus_title": {"Des cadeaux connectés"},
+		"v0-focus_body": {"Une nouvelle console ? Installez-la **ensemble**."}, "v0-notes": {"Ce que le forum a décidé."},
+		"v1-language": {""},
+	}
+}
+
+func TestConsole_Bulletin(t *testing.T) {
+	mp := mailpittest.Start(t)
+	f := newFixture(t, func(c *hub.Config) {
+		c.Mail.Host, c.Mail.Port, c.Mail.TLS, c.Mail.From = mp.SMTPHost, mp.SMTPPort, mail.TLSNone, "BIK <bik@hub.example.org>"
+		c.Bulletin.BatchPause = 0
+	})
+	ctx := context.Background()
+	news, err := f.hub.Publish(ctx, protocol.KindPost, protocol.VisibilityPublic, protocol.Post{Space: "news", Format: "blog",
+		Title: "Safer Internet Forum: the outcomes", Text: "What was decided.", Language: "en", Author: protocol.Author{Name: "BIK", SIC: "hub"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("roles", func(t *testing.T) {
+		for _, tc := range []struct {
+			role, path string
+			want       int
+		}{
+			{"", "/console/bulletin", http.StatusSeeOther},
+			{"moderator", "/console/bulletin", http.StatusForbidden},
+			{"coordinator", "/console/bulletin", http.StatusOK},
+			{"operator", "/console/bulletin/new", http.StatusOK},
+			{"coordinator", "/console/bulletin/2031-03", http.StatusNotFound},
+		} {
+			if code, _, _ := f.do(t, tc.role, "GET", tc.path, nil); code != tc.want {
+				t.Errorf("%s GET %s: %d, want %d", tc.role, tc.path, code, tc.want)
+			}
+		}
+		if code, _, _ := f.post(t, "moderator", "/console/bulletin/new", editionForm(news)); code != http.StatusForbidden {
+			t.Errorf("a moderator saved an edition: %d", code)
+		}
+		if code, _, _ := f.do(t, "coordinator", "POST", "/console/bulletin/new", editionForm(news), "Sec-Fetch-Site", "same-origin"); code != http.StatusForbidden {
+			t.Errorf("a form without its token: %d", code)
+		}
+	})
+
+	t.Run("the quarter's items, filtered", func(t *testing.T) {
+		form := editionForm(news)
+		form.Del("item")
+		form.Set("action", "filter")
+		form.Set("q", "forum")
+		form.Set("all", "1")
+		code, _, body := f.post(t, "coordinator", "/console/bulletin/new", form)
+		if code != http.StatusOK || !strings.Contains(body, "Safer Internet Forum: the outcomes") {
+			t.Fatalf("filter: %d\n%s", code, body)
+		}
+		form.Set("q", "nothing like it")
+		if _, _, body := f.post(t, "coordinator", "/console/bulletin/new", form); strings.Contains(body, "Safer Internet Forum") || !strings.Contains(body, `id="no-items"`) {
+			t.Fatalf("a filter that matches nothing still lists the news")
+		}
+	})
+
+	t.Run("refused fields are named", func(t *testing.T) {
+		form := editionForm(news)
+		form.Set("edition", "2026-11")
+		form.Set("focus_body", "")
+		form.Set("v0-language", "en")
+		code, _, body := f.post(t, "coordinator", "/console/bulletin/new", form)
+		if code != http.StatusUnprocessableEntity {
+			t.Fatalf("an invalid edition: %d", code)
+		}
+		for _, id := range []string{`href="#edition"`, `href="#focus_body"`, `href="#v0-language"`} {
+			if !strings.Contains(body, id) {
+				t.Errorf("the summary does not link %s", id)
+			}
+		}
+		if !strings.Contains(body, "Hiver 2026") {
+			t.Error("the refused form lost the version's title")
+		}
+	})
+
+	t.Run("draft, preview, publish, send", func(t *testing.T) {
+		code, h, _ := f.post(t, "coordinator", "/console/bulletin/new", editionForm(news))
+		if code != http.StatusSeeOther || h.Get("Location") != "/console/bulletin/2026-12?done=saved" {
+			t.Fatalf("save: %d %s", code, h.Get("Location"))
+		}
+		if _, err := f.hub.BulletinByEdition(ctx, "2026-12"); err == nil {
+			t.Fatal("a draft was published")
+		}
+		_, _, body := f.do(t, "coordinator", "GET", "/console/bulletin", nil)
+		if !strings.Contains(body, "Winter 2026") || !strings.Contains(body, "draft") {
+			t.Fatalf("the list does not show the draft:\n%s", body)
+		}
+		for lang, want := range map[string]string{"en": "Set it up <strong>together</strong>", "fr": "Installez-la <strong>ensemble</strong>",
+			"de": "Set it up <strong>together</strong>", "lv": "Set it up"} {
+			code, h, body := f.do(t, "coordinator", "GET", "/console/bulletin/2026-12/preview/"+lang, nil)
+			if code != http.StatusOK || !strings.Contains(body, want) || !strings.Contains(body, `lang="`+lang+`"`) || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") {
+				t.Errorf("preview in %s: %d\n%s", lang, code, body)
+			}
+		}
+		if code, _, _ := f.do(t, "coordinator", "GET", "/console/bulletin/2026-12/preview/tlh", nil); code != http.StatusNotFound {
+			t.Errorf("preview in a language the portal has not: %d", code)
+		}
+		if code, h, _ := f.post(t, "coordinator", "/console/bulletin/2026-12/publish", url.Values{}); code != http.StatusSeeOther || !strings.Contains(h.Get("Location"), "published") {
+			t.Fatalf("publish: %d", code)
+		}
+		e, err := f.hub.BulletinByEdition(ctx, "2026-12")
+		if err != nil || e.Bulletin.Items[0].Note != "What the forum decided." || e.Bulletin.Versions[0].Notes[0] != "Ce que le forum a décidé." {
+			t.Fatalf("published: %+v %v", e, err)
+		}
+		// One confirmed subscriber.
+		if code, _, _ := f.do(t, "", "POST", "/bulletin/subscribe", url.Values{"email": {"lea@example.org"}, "lang": {"fr"}}); code != http.StatusSeeOther {
+			t.Fatalf("subscribe: %d", code)
+		}
+		link, err := mp.WaitForMessage(t, "lea@example.org").Link("/bulletin/confirm?t=")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, _, _ := f.do(t, "", "POST", "/fr/bulletin/confirm", url.Values{"t": {link[strings.Index(link, "t=")+2:]}}); code != http.StatusOK {
+			t.Fatalf("confirm: %d", code)
+		}
+		_, _, body = f.do(t, "coordinator", "GET", "/console/bulletin/2026-12", nil)
+		if !strings.Contains(body, `href="/console/bulletin/2026-12/send"`) {
+			t.Fatalf("no send button on a published edition:\n%s", body)
+		}
+		if code, _, body := f.do(t, "coordinator", "GET", "/console/bulletin/2026-12/send", nil); code != http.StatusOK || !strings.Contains(body, "1 confirmed") {
+			t.Fatalf("confirm sending: %d\n%s", code, body)
+		}
+		if code, _, _ := f.post(t, "coordinator", "/console/bulletin/2026-12/send", url.Values{}); code != http.StatusSeeOther {
+			t.Fatalf("send: %d", code)
+		}
+		msg := mp.WaitForMessage(t, "lea@example.org", mailpittest.SubjectContains("Hiver 2026"))
+		if !strings.Contains(msg.Text, "Ce que le forum a décidé.") {
+			t.Fatalf("the copy has not the French note:\n%s", msg.Text)
+		}
+		sentRE := regexp.MustCompile(`id="progress-sent">1 / 1<`)
+		for i := 0; ; i++ {
+			_, _, body = f.do(t, "coordinator", "GET", "/console/bulletin/2026-12", nil)
+			if sentRE.MatchString(body) {
+				break
+			}
+			if i == 100 {
+				t.Fatalf("the progress never showed the copy sent:\n%s", body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !strings.Contains(body, "No subscriber gets an edition twice") {
+			t.Error("the page does not say no subscriber gets it twice")
+		}
+		if code, _, _ := f.post(t, "coordinator", "/console/bulletin/2026-12/send", url.Values{}); code != http.StatusConflict {
+			t.Errorf("a second sending: %d", code)
+		}
+		if strings.Contains(body, "lea@example.org") {
+			t.Error("the console shows a subscriber's address")
+		}
+	})
+
+	t.Run("every language", func(t *testing.T) {
+		leak := regexp.MustCompile(`console\.[a-z_.]+|portal\.[a-z_.]+|\{[a-z]+\}`)
+		for _, lang := range []string{"en", "nl", "fr", "de", "fi", "pt"} {
+			for _, p := range []string{"/console/bulletin", "/console/bulletin/new", "/console/bulletin/2026-12"} {
+				code, _, body := f.do(t, "operator", "GET", p+"?lang="+lang, nil)
+				if code != http.StatusOK {
+					t.Errorf("%s %s: %d", lang, p, code)
+					continue
+				}
+				if m := leak.FindString(body); m != "" {
+					t.Errorf("%s %s shows %q", lang, p, m)
+				}
+			}
+		}
+	})
+}
