@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -69,14 +68,12 @@ func (h *Hub) BulletinByEdition(ctx context.Context, edition string) (BulletinEn
 }
 
 func bulletinEntry(raw []byte) (BulletinEntry, error) {
-	var c protocol.Change
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return BulletinEntry{}, fmt.Errorf("decode stored bulletin: %w", err)
+	var e BulletinEntry
+	c, err := decodeStored(raw, &e.Bulletin)
+	if err != nil {
+		return e, err
 	}
-	e := BulletinEntry{ID: c.ID, Version: c.Version, UpdatedAt: c.UpdatedAt}
-	if err := json.Unmarshal(c.Body, &e.Bulletin); err != nil {
-		return BulletinEntry{}, fmt.Errorf("decode bulletin %s: %w", c.ID, err)
-	}
+	e.ID, e.Version, e.UpdatedAt = c.ID, c.Version, c.UpdatedAt
 	return e, nil
 }
 
@@ -84,18 +81,7 @@ func bulletinEntry(raw []byte) (BulletinEntry, error) {
 // change with protocol's own rules; a *protocol.ValidationError names the
 // fields at fault.
 func (h *Hub) CheckBulletin(b protocol.Bulletin) error {
-	raw, err := json.Marshal(b)
-	if err != nil {
-		return fmt.Errorf("check bulletin: %w", err)
-	}
-	now := h.now().UTC()
-	id, err := protocol.NewEntityID(protocol.HubID, now)
-	if err != nil {
-		return err
-	}
-	c := &protocol.Change{Protocol: protocol.Version, ID: id, Kind: protocol.KindBulletin, Owner: protocol.HubID, Version: 1, Seq: 1,
-		UpdatedAt: now, Visibility: protocol.VisibilityPublic, Body: raw, KeyID: h.key.ID}
-	return c.Validate()
+	return h.checkHubBody(protocol.KindBulletin, b)
 }
 
 // SaveBulletin publishes b as a signed, public, hub-owned bulletin change:

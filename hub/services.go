@@ -69,31 +69,47 @@ func (h *Hub) Service(ctx context.Context, id string) (ServiceEntry, error) {
 }
 
 func serviceEntry(raw []byte) (ServiceEntry, error) {
+	var e ServiceEntry
+	c, err := decodeStored(raw, &e.Service)
+	if err != nil {
+		return e, err
+	}
+	e.ID, e.Version, e.UpdatedAt = c.ID, c.Version, c.UpdatedAt
+	return e, nil
+}
+
+// decodeStored decodes a stored change and its body into body.
+func decodeStored(raw []byte, body any) (*protocol.Change, error) {
 	var c protocol.Change
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return ServiceEntry{}, fmt.Errorf("decode stored service: %w", err)
+		return nil, fmt.Errorf("decode stored change: %w", err)
 	}
-	e := ServiceEntry{ID: c.ID, Version: c.Version, UpdatedAt: c.UpdatedAt}
-	if err := json.Unmarshal(c.Body, &e.Service); err != nil {
-		return ServiceEntry{}, fmt.Errorf("decode service %s: %w", c.ID, err)
+	if err := json.Unmarshal(c.Body, body); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", c.Kind, c.ID, err)
 	}
-	return e, nil
+	return &c, nil
 }
 
 // CheckService validates s as the body of a public, hub-owned service
 // change, with protocol's own rules; a *protocol.ValidationError names the
 // fields at fault ("body.name", "body.versions[0].language", …).
 func (h *Hub) CheckService(s protocol.Service) error {
-	raw, err := json.Marshal(s)
+	return h.checkHubBody(protocol.KindService, s)
+}
+
+// checkHubBody validates body as that of a public change of kind owned by
+// the hub, with protocol's own rules, before anything is signed.
+func (h *Hub) checkHubBody(kind protocol.Kind, body any) error {
+	raw, err := json.Marshal(body)
 	if err != nil {
-		return fmt.Errorf("check service: %w", err)
+		return fmt.Errorf("check %s: %w", kind, err)
 	}
 	now := h.now().UTC()
 	id, err := protocol.NewEntityID(protocol.HubID, now)
 	if err != nil {
 		return err
 	}
-	c := &protocol.Change{Protocol: protocol.Version, ID: id, Kind: protocol.KindService, Owner: protocol.HubID, Version: 1, Seq: 1,
+	c := &protocol.Change{Protocol: protocol.Version, ID: id, Kind: kind, Owner: protocol.HubID, Version: 1, Seq: 1,
 		UpdatedAt: now, Visibility: protocol.VisibilityPublic, Body: raw, KeyID: h.key.ID}
 	return c.Validate()
 }
