@@ -89,42 +89,39 @@ func (a *author) checkRules(ctx context.Context, c *protocol.Change) error {
 	return nil
 }
 
-// checkProfile refuses a profile for a country the node may not speak for,
-// or a second live profile of its own for a country.
 // checkEventCountry refuses an event organised in a country this node does
 // not speak for, as the hub would.
 func (a *author) checkEventCountry(c *protocol.Change) error {
-	var body struct {
-		Country string `json:"country"`
-	}
-	if err := json.Unmarshal(c.Body, &body); err != nil {
-		return fieldError("body", "%v", err)
-	}
-	if countries := a.n.ident.countries(); !slices.Contains(countries, body.Country) {
-		allowed := "none"
-		if len(countries) > 0 {
-			allowed = strings.Join(countries, ", ")
-		}
-		return &protocol.Error{Code: protocol.CodeCountryNotAllowed, Record: c.ID,
-			Message: fmt.Sprintf("this node may not publish an event for country %q (its countries: %s); the hub's coordination team binds them", body.Country, allowed)}
-	}
-	return nil
+	_, err := a.checkCountry(c, "an event")
+	return err
 }
 
-func (a *author) checkProfile(ctx context.Context, c *protocol.Change) error {
+// checkCountry refuses a change whose body names a country this node may
+// not speak for (what is "a profile", "an event"), and returns the country.
+func (a *author) checkCountry(c *protocol.Change, what string) (string, error) {
 	var body struct {
 		Country string `json:"country"`
 	}
 	if err := json.Unmarshal(c.Body, &body); err != nil {
-		return fieldError("body", "%v", err)
+		return "", fieldError("body", "%v", err)
 	}
 	if countries := a.n.ident.countries(); !slices.Contains(countries, body.Country) {
 		allowed := "none"
 		if len(countries) > 0 {
 			allowed = strings.Join(countries, ", ")
 		}
-		return &protocol.Error{Code: protocol.CodeCountryNotAllowed, Record: c.ID,
-			Message: fmt.Sprintf("this node may not publish a profile for country %q (its countries: %s); the hub's coordination team binds them", body.Country, allowed)}
+		return "", &protocol.Error{Code: protocol.CodeCountryNotAllowed, Record: c.ID,
+			Message: fmt.Sprintf("this node may not publish %s for country %q (its countries: %s); the hub's coordination team binds them", what, body.Country, allowed)}
+	}
+	return body.Country, nil
+}
+
+// checkProfile refuses a profile for a country the node may not speak for,
+// or a second live profile of its own for a country.
+func (a *author) checkProfile(ctx context.Context, c *protocol.Change) error {
+	country, err := a.checkCountry(c, "a profile")
+	if err != nil {
+		return err
 	}
 	rows, err := a.tx.QueryContext(ctx, `SELECT id, body FROM entities WHERE owner = ? AND kind = 'profile' AND deleted = 0 AND id != ?`, c.Owner, c.ID)
 	if err != nil {
@@ -140,9 +137,9 @@ func (a *author) checkProfile(ctx context.Context, c *protocol.Change) error {
 		var other struct {
 			Country string `json:"country"`
 		}
-		if json.Unmarshal(raw, &other) == nil && other.Country == body.Country {
+		if json.Unmarshal(raw, &other) == nil && other.Country == country {
 			return &protocol.Error{Code: protocol.CodeCountryTaken, Record: c.ID,
-				Message: fmt.Sprintf("%s already has a live profile, %s: update that one, or delete it first", body.Country, id)}
+				Message: fmt.Sprintf("%s already has a live profile, %s: update that one, or delete it first", country, id)}
 		}
 	}
 	return rows.Err()
