@@ -205,6 +205,14 @@ func TestPortal_Minisites(t *testing.T) {
 			t.Errorf("%s on %q is not the Safer Internet Day gallery", c.path, c.host)
 		}
 	}
+	// A minisite under a path leads back to the portal's home; on its own
+	// host name its home is the site's own.
+	if !strings.Contains(n.getOK("/fr/sid/resources"), `<li><a href="/fr/">Better Internet for Kids</a></li>`) {
+		t.Error("/fr/sid/resources has no link to the portal's home")
+	}
+	if body := n.getOK("/fr/resources", "Host: saferinternetday.localhost"); strings.Contains(body, `<li><a href="/fr/">`) {
+		t.Error("the SID host's menu links to its own home as the portal's")
+	}
 	home := n.getOK("/youth/")
 	if !strings.Contains(home, "Youth panel report") || strings.Contains(home, "SID lesson") || !strings.Contains(home, "<h1 id=\"hero-title\">BIK Youth</h1>") {
 		t.Error("/youth/ is not the BIK Youth landing page")
