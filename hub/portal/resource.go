@@ -205,7 +205,7 @@ func (p *Portal) handleResource(w http.ResponseWriter, r *http.Request, q *req, 
 			d.MaterialLangs = langViews(row.Languages)
 		}
 		for _, b := range row.Blobs {
-			d.Attachments = append(d.Attachments, attachment{Href: blobHref(b), Name: b.Name, Type: b.MediaType, Size: humanSize(b.Size)})
+			d.Attachments = append(d.Attachments, attachment{Href: blobHref(b), Name: b.Name, Type: b.MediaType, Size: humanSize(q.p, b.Size)})
 		}
 		d.Video = newVideoPlayer(row, q.lang)
 		v.JSONLD = p.jsonLD(q, row, best, chosen, profiles)

@@ -408,14 +408,18 @@ func (p *Portal) profiles(ctx context.Context) *profileSet {
 	return s
 }
 
-func humanSize(n int64) string {
+// humanSize is an attachment's size in the visitor's language, in whole
+// units: a visitor choosing whether to download on a phone needs the order
+// of magnitude, not decimals.
+func humanSize(p *locale.Printer, n int64) string {
+	round := func(unit int64) int { return int(max(1, (n+unit/2)/unit)) }
 	switch {
 	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+		return p.T("portal.size.mb", "size", p.Number(round(1<<20)))
 	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
+		return p.T("portal.size.kb", "size", p.Number(round(1<<10)))
 	}
-	return fmt.Sprintf("%d bytes", n)
+	return p.T("portal.size.bytes", "size", p.Number(int(n)))
 }
 
 func paragraphs(s string) []string {
