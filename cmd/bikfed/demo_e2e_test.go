@@ -520,7 +520,7 @@ func demoFilesWith(t *testing.T, data, text string) []string {
 
 // demoVideoCard is the sample video's card in the video gallery, with its
 // poster.
-var demoVideoCard = regexp.MustCompile(`<li class="card video">\s*<img class="poster" src="/files/[0-9a-f]{64}/sterk-wachtwoord\.png"[^>]*>\s*<h3><a href="(/resources/[^"]+)"[^>]*>Drie tips voor een sterk wachtwoord</a>`)
+var demoVideoCard = regexp.MustCompile(`<li class="card video">\s*<a class="poster" href="(/resources/[^"]+)"[^>]*><img class="poster" src="/files/[0-9a-f]{64}/sterk-wachtwoord\.png"[^>]*></a>\s*<h3><a href="/resources/[^"]+"[^>]*>Drie tips voor een sterk wachtwoord</a>`)
 
 // checkDemoVideo: the demo's portal lists the sample video with its poster,
 // and its page has a player with the video file and captions in three

@@ -209,7 +209,7 @@ func videoJourney(t *testing.T, nw *network, files func([]protocol.BlobRef)) {
 	b.do("widen again", chromedp.EmulateViewport(1280, 900))
 
 	b.open(nw.hubURL+"/fr/videos", ".cards .card")
-	card := `.cards .card.video a[href="` + page + `"]`
+	card := `.cards .card.video h3 a[href="` + page + `"]`
 	b.mustShow(card, "Les mots de passe en trois secondes")
 	if n := get(t, b.ctx, "find the poster", chromedp.Evaluate[int](`document.querySelectorAll('.cards .card.video img.poster[alt=""]').length`)); n != 1 {
 		t.Errorf("the video's card shows %d posters", n)

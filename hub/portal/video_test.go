@@ -138,7 +138,7 @@ func TestPortal_VideoGallery(t *testing.T) {
 	t.Run("cards mark a video and show its poster", func(t *testing.T) {
 		page := n.getOK("/videos")
 		if !strings.Contains(page, `<li class="card video">
-<img class="poster" src="`+href(files["poster"])+`" alt="" loading="lazy">
+<a class="poster" href="/resources/`+ids["captioned"]+`" tabindex="-1" aria-hidden="true"><img class="poster" src="`+href(files["poster"])+`" alt="" loading="lazy"></a>
 <h3><a href="/resources/`+ids["captioned"]+`" lang="en">Passwords explained</a>`) {
 			t.Errorf("the captioned video's card has no poster:\n%s", page)
 		}
