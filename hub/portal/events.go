@@ -588,9 +588,9 @@ func (p *Portal) handleEvent(w http.ResponseWriter, r *http.Request, q *req, id 
 }
 
 type archiveEdition struct {
-	Edition    int
-	Date, Href string
-	Count      int
+	Edition             int
+	Date, DateISO, Href string
+	Count               int
 }
 
 func (p *Portal) handleArchive(w http.ResponseWriter, r *http.Request, q *req) {
@@ -605,7 +605,8 @@ func (p *Portal) handleArchive(w http.ResponseWriter, r *http.Request, q *req) {
 			if c.Edition >= current {
 				continue
 			}
-			d = append(d, archiveEdition{Edition: c.Edition, Date: q.p.Date(protocol.SIDDate(c.Edition)), Count: c.Count,
+			day := protocol.SIDDate(c.Edition)
+			d = append(d, archiveEdition{Edition: c.Edition, Date: q.p.Date(day), DateISO: day.Format(time.DateOnly), Count: c.Count,
 				Href: eventQuery{Edition: c.Edition}.link(q.prefix+"/events", current)})
 		}
 		v := p.newView(q, q.p.T("portal.events.archive"), "events")

@@ -124,6 +124,9 @@ func TestPortal_SIDEvents(t *testing.T) {
 		if strings.Contains(body, "Safer Internet Day "+strconv.Itoa(cur)+"</strong>") {
 			t.Error("the archive lists the current edition")
 		}
+		if day := protocol.SIDDate(past).Format(time.DateOnly); !strings.Contains(body, `<time datetime="`+day+`">`) {
+			t.Errorf("archive: the edition's day is not marked up as %s", day)
+		}
 	})
 
 	t.Run("event page", func(t *testing.T) {
