@@ -28,6 +28,12 @@ func mailHub(t *testing.T) (*testHub, *mailpittest.Server) {
 	return th, mp
 }
 
+// unreachableMail configures a mail server nothing listens on: the hub
+// takes subscriptions, and their confirmations fail at once.
+func unreachableMail(c *Config) {
+	c.Mail.Host, c.Mail.Port, c.Mail.TLS, c.Mail.From = "127.0.0.1", 1, mail.TLSNone, "BIK bulletin <bulletin@hub.example.org>"
+}
+
 // localPath is link's path and query on the test server.
 func (th *testHub) localPath(t *testing.T, link string) string {
 	t.Helper()
@@ -223,7 +229,7 @@ func waitSent(t *testing.T, h *Hub, edition string, sent int) SendingProgress {
 // One client address may ask for a few subscriptions, then is told to
 // wait, whatever the addresses.
 func TestHub_bulletinRate(t *testing.T) {
-	th := mustOpenHub(t)
+	th := mustOpenHub(t, unreachableMail)
 	for i := range DefaultBulletinConfig().SubscribeBurst {
 		form := url.Values{"email": {string(rune('a'+i)) + "@example.org"}, "lang": {"en"}}
 		if code, _ := postForm(t, th.url+"/en/bulletin/subscribe", form); code != http.StatusSeeOther {
@@ -377,7 +383,7 @@ func FuzzBulletinLink(f *testing.F) {
 // A subscription not confirmed within the link's life is erased, without
 // anyone asking again.
 func TestHub_bulletinUnconfirmedErased(t *testing.T) {
-	th := mustOpenHub(t)
+	th := mustOpenHub(t, unreachableMail)
 	if code, _ := postForm(t, th.url+"/en/bulletin/subscribe", url.Values{"email": {"late@example.org"}, "lang": {"en"}}); code != http.StatusSeeOther {
 		t.Fatalf("subscribe: %d", code)
 	}
@@ -389,5 +395,22 @@ func TestHub_bulletinUnconfirmedErased(t *testing.T) {
 	th.purgeUnconfirmed(t.Context(), th.log)
 	if n, _ := th.Subscribers(t.Context()); n.Pending != 0 {
 		t.Fatalf("still there after the link's life: %+v", n)
+	}
+}
+
+// Without a mail server no confirmation could go out: the portal shows a
+// notice in place of the form, and a POST keeps no address.
+func TestHub_bulletinWithoutMail(t *testing.T) {
+	th := mustOpenHub(t)
+	code, body := getPage(t, th.url+"/fr/bulletin")
+	if code != http.StatusOK || strings.Contains(body, `name="email"`) || !strings.Contains(body, "L’abonnement par e-mail n’est pas ouvert sur ce portail") {
+		t.Fatalf("archive without mail: %d\n%s", code, body)
+	}
+	code, body = postForm(t, th.url+"/fr/bulletin/subscribe", url.Values{"email": {"ana@example.org"}, "lang": {"fr"}})
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "n’est pas ouvert sur ce portail") || strings.Contains(body, `name="email"`) {
+		t.Fatalf("subscribe without mail: %d\n%s", code, body)
+	}
+	if n, _ := th.Subscribers(t.Context()); n.Pending != 0 || n.Confirmed != 0 {
+		t.Fatalf("an address was kept: %+v", n)
 	}
 }

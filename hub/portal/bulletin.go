@@ -21,12 +21,16 @@ var (
 	ErrInvalidSubscriberLang = errors.New("not a language of the portal")
 	ErrInvalidBulletinLink   = errors.New("the link is not valid or has expired")
 	ErrSubscribeRate         = errors.New("too many subscriptions from this address")
+	ErrSubscriptionsClosed   = errors.New("subscription by email is not open: no mail server")
 )
 
 // Subscriptions are the bulletin's subscribers. They are personal data
 // and live in the hub's own database: the portal's index never holds an
 // address, it only passes the visitor's requests on.
 type Subscriptions interface {
+	// Open reports whether the hub can mail the confirmation links: a
+	// hub without a mail server takes no address it could never confirm.
+	Open() bool
 	// Subscribe asks for the bulletin at email in lang and mails a
 	// confirmation link; it answers alike for any valid address.
 	Subscribe(r *http.Request, email, lang string) error
@@ -79,8 +83,10 @@ func (p *Portal) bulletins(ctx context.Context) ([]*bulletinRow, error) {
 	return out, rows.Err()
 }
 
-// bulletinForm is the subscription form's data.
+// bulletinForm is the subscription form's data. A closed form is the
+// notice that shows in its place when the hub cannot mail.
 type bulletinForm struct {
+	Closed bool
 	Action string
 	Langs  []langLink
 	Email  string
@@ -90,6 +96,9 @@ type bulletinForm struct {
 func (p *Portal) subscribeForm(q *req) *bulletinForm {
 	if p.subs == nil {
 		return nil
+	}
+	if !p.subs.Open() {
+		return &bulletinForm{Closed: true}
 	}
 	f := &bulletinForm{Action: q.lp + "/bulletin/subscribe"}
 	for _, l := range p.langs.list {
@@ -297,6 +306,8 @@ func (p *Portal) handleBulletinPost(w http.ResponseWriter, r *http.Request, q *r
 		email, lang := r.PostForm.Get("email"), r.PostForm.Get("lang")
 		err := p.subs.Subscribe(r, email, lang)
 		switch {
+		case errors.Is(err, ErrSubscriptionsClosed):
+			p.bulletinStep(w, r, q, http.StatusServiceUnavailable, "portal.bulletin.subscribe.title", bulletinMessage{Form: p.subscribeForm(q)})
 		case err == nil:
 			http.Redirect(w, r, q.lp+"/bulletin/subscribe", http.StatusSeeOther)
 		case errors.Is(err, ErrSubscribeRate):

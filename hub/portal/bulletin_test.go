@@ -5,13 +5,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bikfed/bikfed/hub"
+	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/internal/sampledata"
 )
 
 // bulletinNet is a hub with the sample content and the two sample
 // editions of the bulletin.
 func bulletinNet(t *testing.T) *testNet {
-	n := startHub(t)
+	// A mail server nothing listens on: the portal takes subscriptions
+	// only when the hub can mail their confirmation.
+	n := startHub(t, func(c *hub.Config) {
+		c.Mail.Host, c.Mail.Port, c.Mail.TLS, c.Mail.From = "127.0.0.1", 1, mail.TLSNone, "BIK <bik@hub.example.org>"
+	})
 	ids := n.seedSamples()
 	drafts, err := sampledata.Bulletins()
 	if err != nil {
