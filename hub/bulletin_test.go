@@ -108,6 +108,18 @@ func TestHub_BulletinSubscription(t *testing.T) {
 	th, mp := mailHub(t)
 	ctx := t.Context()
 
+	t.Run("never sent to no one", func(t *testing.T) {
+		if _, err := th.SaveBulletin(ctx, sampleBulletin("2026-06"), 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := th.StartSending(ctx, "2026-06", 0, "test"); !errors.Is(err, ErrNoSubscribers) {
+			t.Fatalf("a sending with no confirmed subscriber: %v", err)
+		}
+		if p, _ := th.BulletinSending(ctx, "2026-06"); p.State != SendingNone {
+			t.Fatalf("recorded: %+v", p)
+		}
+	})
+
 	t.Run("double opt-in", func(t *testing.T) {
 		code, _ := postForm(t, th.url+"/fr/bulletin/subscribe", url.Values{"email": {"Ana@Example.org"}, "lang": {"fr"}})
 		if code != http.StatusSeeOther {

@@ -62,6 +62,7 @@ type bulletinsPage struct {
 	Notice   string
 	// Confirmed and Pending count the subscribers.
 	Confirmed, Pending int
+	Readiness
 }
 
 var bulletinNotices = map[string]string{
@@ -83,7 +84,7 @@ func (c *Console) bulletins(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := web.Printer(r)
-	page := bulletinsPage{Confirmed: subs.Confirmed, Pending: subs.Pending}
+	page := bulletinsPage{Confirmed: subs.Confirmed, Pending: subs.Pending, Readiness: c.readiness(p, subs)}
 	if k, ok := bulletinNotices[r.URL.Query().Get("done")]; ok {
 		page.Notice = p.T(k)
 	}
@@ -151,6 +152,39 @@ type editionStatusView struct {
 	PreviewLanguages             []langChoice
 	Subscribers                  int
 	Public                       string
+	Readiness
+}
+
+// Readiness says, before any click, whether an edition can be sent: the
+// hub's mail server and its confirmed subscribers, and the addresses
+// still waiting for their confirmation.
+type Readiness struct {
+	// Blocked says why nothing can be sent; empty, a sending can start.
+	Blocked string
+	// Waiting says how many addresses wait for their confirmation and
+	// whether the hub could mail them the link.
+	Waiting string
+}
+
+// CanSend reports whether a sending would reach anyone.
+func (r Readiness) CanSend() bool { return r.Blocked == "" }
+
+func (c *Console) readiness(p *locale.Printer, subs hub.SubscriberCounts) Readiness {
+	var rd Readiness
+	noMail := c.hub.Mailer() == nil
+	switch {
+	case noMail:
+		rd.Blocked = p.T("console.bulletin.no_mail")
+	case subs.Confirmed == 0:
+		rd.Blocked = p.T("console.bulletin.no_subscribers")
+	}
+	switch {
+	case subs.Pending > 0 && noMail:
+		rd.Waiting = p.T("console.bulletin.pending.unmailed", "n", subs.Pending)
+	case subs.Pending > 0:
+		rd.Waiting = p.T("console.bulletin.pending.mailed", "n", subs.Pending)
+	}
+	return rd
 }
 
 type previewLink struct{ Lang, Name, Href string }
@@ -406,11 +440,12 @@ func (c *Console) editionStatus(r *http.Request, edition string) (*editionStatus
 	base := pathBulletin + "/" + edition
 	v := &editionStatusView{State: editionState(p, s), Draft: s.Draft, Published: s.Published, Sending: s.Sending,
 		Started: s.Sending.State != hub.SendingNone, Stopped: s.Sending.State == hub.SendingStopped,
-		Finished: s.Sending.State == hub.SendingFinished, PreviewAction: base + "/preview", Subscribers: subs.Confirmed}
+		Finished: s.Sending.State == hub.SendingFinished, PreviewAction: base + "/preview", Subscribers: subs.Confirmed,
+		Readiness: c.readiness(p, subs)}
 	if s.Draft {
 		v.Publish = base + "/publish"
 	}
-	if s.Published && !s.Draft && !v.Started {
+	if s.Published && !s.Draft && !v.Started && v.CanSend() {
 		v.Send = base + "/send"
 	}
 	if s.Published {
@@ -536,6 +571,7 @@ type sendPage struct {
 	Edition, Title, Action, Back string
 	Subscribers                  int
 	Error                        string
+	Readiness
 }
 
 func (c *Console) confirmSend(w http.ResponseWriter, r *http.Request) {
@@ -558,8 +594,12 @@ func (c *Console) renderSend(w http.ResponseWriter, r *http.Request, status int,
 		c.fail(w, r, "count subscribers", err)
 		return
 	}
-	c.pages.RenderIn(w, r, status, "bulletin-send", "bulletin", sendPage{Edition: edition, Title: e.Bulletin.Title, Action: r.URL.Path,
-		Back: pathBulletin + "/" + edition, Subscribers: subs.Confirmed, Error: msg})
+	page := sendPage{Edition: edition, Title: e.Bulletin.Title, Back: pathBulletin + "/" + edition, Subscribers: subs.Confirmed, Error: msg,
+		Readiness: c.readiness(web.Printer(r), subs)}
+	if page.CanSend() {
+		page.Action = r.URL.Path
+	}
+	c.pages.RenderIn(w, r, status, "bulletin-send", "bulletin", page)
 }
 
 func (c *Console) sendEdition(w http.ResponseWriter, r *http.Request) {
@@ -572,6 +612,8 @@ func (c *Console) sendEdition(w http.ResponseWriter, r *http.Request) {
 		c.renderSend(w, r, http.StatusConflict, p.T("console.bulletin.error.already_sent"))
 	case errors.Is(err, hub.ErrNoMailServer):
 		c.renderSend(w, r, http.StatusServiceUnavailable, p.T("console.bulletin.error.no_mail"))
+	case errors.Is(err, hub.ErrNoSubscribers):
+		c.renderSend(w, r, http.StatusConflict, p.T("console.bulletin.no_subscribers"))
 	case errors.Is(err, protocol.ErrNotFound):
 		c.site.NotFound(w, r)
 	default:

@@ -190,3 +190,56 @@ func TestConsole_Bulletin(t *testing.T) {
 		}
 	})
 }
+
+// Before any click, the edition's page and the send page say when a
+// sending could reach no one, and then offer no "Send now".
+func TestConsole_bulletinReadiness(t *testing.T) {
+	winter := protocol.Bulletin{Edition: "2026-12", Published: "2026-12-01", Title: "Winter 2026", Language: "en",
+		Focus: protocol.BulletinArticle{Title: "Gifts that connect", Body: "Set it up together."}}
+
+	t.Run("no mail server", func(t *testing.T) {
+		f := newFixture(t)
+		if _, err := f.hub.SaveBulletin(t.Context(), winter, 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/console/bulletin/2026-12", "/console/bulletin/2026-12/send", "/console/bulletin"} {
+			_, _, body := f.do(t, "coordinator", "GET", path, nil)
+			if !strings.Contains(body, `id="send-blocked"`) || !strings.Contains(body, "--smtp-host") {
+				t.Errorf("%s does not say there is no mail server:\n%s", path, body)
+			}
+			if strings.Contains(body, `id="send-edition"`) || strings.Contains(body, `id="send"`) {
+				t.Errorf("%s offers to send", path)
+			}
+		}
+		if code, _, _ := f.post(t, "coordinator", "/console/bulletin/2026-12/send", url.Values{}); code != http.StatusServiceUnavailable {
+			t.Errorf("send without a mail server: %d", code)
+		}
+	})
+
+	t.Run("no confirmed subscriber", func(t *testing.T) {
+		f := newFixture(t, func(c *hub.Config) {
+			c.Mail.Host, c.Mail.Port, c.Mail.TLS, c.Mail.From = "127.0.0.1", 1, mail.TLSNone, "BIK <bik@hub.example.org>"
+		})
+		if _, err := f.hub.SaveBulletin(t.Context(), winter, 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, _ := f.do(t, "", "POST", "/bulletin/subscribe", url.Values{"email": {"lea@example.org"}, "lang": {"fr"}}); code != http.StatusSeeOther {
+			t.Fatalf("subscribe: %d", code)
+		}
+		for _, path := range []string{"/console/bulletin/2026-12", "/console/bulletin/2026-12/send"} {
+			_, _, body := f.do(t, "coordinator", "GET", path, nil)
+			if !strings.Contains(body, "No subscriber has confirmed yet") || strings.Contains(body, `id="send-edition"`) || strings.Contains(body, `id="send"`) {
+				t.Errorf("%s with no confirmed subscriber:\n%s", path, body)
+			}
+			if !strings.Contains(body, "Addresses waiting for confirmation: 1. The hub mailed each") {
+				t.Errorf("%s does not count the address waiting", path)
+			}
+		}
+		if code, _, _ := f.post(t, "coordinator", "/console/bulletin/2026-12/send", url.Values{}); code != http.StatusConflict {
+			t.Errorf("send to no one: %d", code)
+		}
+		if p, _ := f.hub.BulletinSending(t.Context(), "2026-12"); p.State != hub.SendingNone {
+			t.Errorf("a sending to no one was recorded: %+v", p)
+		}
+	})
+}
