@@ -117,7 +117,6 @@ type editionForm struct {
 	errorOrder               []string
 	selected                 []protocol.BulletinItem
 	notes                    map[string]string
-	versionNotes             [][]string
 	from, to                 time.Time
 	typedVersions, published bool
 }
@@ -134,9 +133,19 @@ type editionVersion struct {
 	N, Number             int
 	Language, Title       string
 	FocusTitle, FocusBody string
-	Notes                 string
-	Remove, Blank         bool
-	Languages             []langChoice
+	// Notes are the version's notes, one field per chosen item, tied to
+	// the item by its id: the items' order may change between the typing
+	// and the saving.
+	Notes         []versionNote
+	Remove, Blank bool
+	Languages     []langChoice
+	notes         map[string]string
+}
+
+// versionNote is a version's note of one item, labelled with the item's
+// title.
+type versionNote struct {
+	ID, Name, Label, Value string
 }
 
 // editionStatusView is the panel of a saved edition: its state, its
@@ -235,8 +244,16 @@ func formFromBulletin(b protocol.Bulletin) editionForm {
 		f.notes[it.Ref] = it.Note
 	}
 	for i, v := range b.Versions {
-		f.Versions = append(f.Versions, editionVersion{N: i, Language: v.Language, Title: v.Title, FocusTitle: v.Focus.Title,
-			FocusBody: v.Focus.Body, Notes: strings.Join(v.Notes, "\n")})
+		ev := editionVersion{N: i, Language: v.Language, Title: v.Title, FocusTitle: v.Focus.Title, FocusBody: v.Focus.Body,
+			notes: map[string]string{}}
+		// The record keeps a version's notes in the items' order; the
+		// form ties each to its item.
+		for j, n := range v.Notes {
+			if j < len(b.Items) {
+				ev.notes[b.Items[j].Ref] = n
+			}
+		}
+		f.Versions = append(f.Versions, ev)
 	}
 	return f
 }
@@ -271,8 +288,13 @@ func readEditionForm(r *http.Request) (editionForm, protocol.Bulletin) {
 		}
 		v := editionVersion{N: len(f.Versions), Language: pf.Get(k + "language"), Title: strings.TrimSpace(pf.Get(k + "title")),
 			FocusTitle: strings.TrimSpace(pf.Get(k + "focus_title")), FocusBody: text(pf, k+"focus_body"),
-			Notes: text(pf, k+"notes"), Remove: pf.Get(k+"remove") != ""}
-		if v.Language == "" && v.Title == "" && v.FocusTitle == "" && v.FocusBody == "" && v.Notes == "" {
+			Remove: pf.Get(k+"remove") != "", notes: map[string]string{}}
+		for _, it := range b.Items {
+			if n := strings.TrimSpace(pf.Get(k + "note-" + it.Ref)); n != "" {
+				v.notes[it.Ref] = n
+			}
+		}
+		if v.Language == "" && v.Title == "" && v.FocusTitle == "" && v.FocusBody == "" && len(v.notes) == 0 {
 			continue
 		}
 		f.Versions = append(f.Versions, v)
@@ -280,10 +302,13 @@ func readEditionForm(r *http.Request) (editionForm, protocol.Bulletin) {
 			continue
 		}
 		bv := protocol.BulletinVersion{Language: v.Language, Title: v.Title, Focus: protocol.BulletinArticle{Title: v.FocusTitle, Body: v.FocusBody}}
-		if v.Notes != "" {
-			bv.Notes = strings.Split(v.Notes, "\n")
-			for j := range bv.Notes {
-				bv.Notes[j] = strings.TrimSpace(bv.Notes[j])
+		if len(v.notes) > 0 {
+			bv.Notes = make([]string, len(b.Items))
+			for j, it := range b.Items {
+				bv.Notes[j] = v.notes[it.Ref]
+			}
+			for len(bv.Notes) > 0 && bv.Notes[len(bv.Notes)-1] == "" {
+				bv.Notes = bv.Notes[:len(bv.Notes)-1]
 			}
 		}
 		b.Versions = append(b.Versions, bv)
@@ -383,8 +408,17 @@ func (c *Console) prepareEdition(r *http.Request, f *editionForm) error {
 		f.Versions = append(f.Versions, editionVersion{N: len(f.Versions), Blank: true})
 	}
 	for i := range f.Versions {
-		f.Versions[i].Languages = languageChoices(f.Versions[i].Language)
-		f.Versions[i].Number = i + 1
+		v := &f.Versions[i]
+		v.Languages = languageChoices(v.Language)
+		v.Number = i + 1
+		p := fmt.Sprintf("v%d-", v.N)
+		for _, ch := range f.Items {
+			if !ch.Checked {
+				continue
+			}
+			_, ref, _ := strings.Cut(ch.Value, ":")
+			v.Notes = append(v.Notes, versionNote{ID: p + ch.ID + "-note", Name: p + "note-" + ref, Label: ch.Title, Value: v.notes[ref]})
+		}
 	}
 	f.errorOrder = slices.Clone(editionFieldOrder)
 	for _, v := range f.Versions {

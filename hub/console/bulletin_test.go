@@ -22,7 +22,7 @@ func editionForm(ref string) url.Values {
 		"focus_title": {"Gifts that connect"}, "focus_body": {"A new console or phone?\r\n\r\nSet it up **together**."},
 		"item": {"news:" + ref}, "note-" + ref: {"What the forum decided."},
 		"v0-language": {"fr"}, "v0-title": {"Hiver 2026 : les écrans pendant les fêtes"}, "v0-focus_title": {"Des cadeaux connectés"},
-		"v0-focus_body": {"Une nouvelle console ? Installez-la **ensemble**."}, "v0-notes": {"Ce que le forum a décidé."},
+		"v0-focus_body": {"Une nouvelle console ? Installez-la **ensemble**."}, "v0-note-" + ref: {"Ce que le forum a décidé."},
 		"v1-language": {""},
 	}
 }
@@ -242,4 +242,52 @@ func TestConsole_bulletinReadiness(t *testing.T) {
 			t.Errorf("a sending to no one was recorded: %+v", p)
 		}
 	})
+}
+
+// A version's note belongs to its item, whatever the order the items are
+// saved in; a draft saved with the notes in the items' order reads alike.
+func TestConsole_bulletinVersionNotes(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	var refs []string
+	for _, title := range []string{"Forum outcomes", "Youth panel"} {
+		id, err := f.hub.Publish(ctx, protocol.KindPost, protocol.VisibilityPublic, protocol.Post{Space: "news", Format: "blog",
+			Title: title, Text: "Text.", Language: "en", Author: protocol.Author{Name: "BIK", SIC: "hub"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, id)
+	}
+	forum, youth := refs[0], refs[1]
+	form := editionForm(forum)
+	form["item"] = []string{"news:" + youth, "news:" + forum}
+	form["v0-note-"+youth] = []string{"Ce que les jeunes ont demandé."}
+	if code, _, body := f.post(t, "coordinator", "/console/bulletin/new", form); code != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", code, body)
+	}
+	d, ok, err := f.hub.BulletinDraftOf(ctx, "2026-12")
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	b := d.Bulletin
+	if b.Items[0].Ref != youth || b.Versions[0].Notes[0] != "Ce que les jeunes ont demandé." || b.Versions[0].Notes[1] != "Ce que le forum a décidé." {
+		t.Fatalf("notes not tied to their items: %+v %q", b.Items, b.Versions[0].Notes)
+	}
+
+	// A draft of before, its notes one a line in the items' order.
+	b.Versions[0].Notes = []string{"", "Le forum, en bref."}
+	if err := f.hub.SaveBulletinDraft(ctx, b, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := f.do(t, "coordinator", "GET", "/console/bulletin/2026-12", nil)
+	forumID := "v0-item-" + strings.ReplaceAll(forum, ":", "-") + "-note"
+	for _, want := range []string{
+		`<label for="` + forumID + `" class="sub">Forum outcomes</label>`,
+		`id="` + forumID + `" name="v0-note-` + forum + `" value="Le forum, en bref."`,
+		`name="v0-note-` + youth + `" value=""`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the edition's page misses %s", want)
+		}
+	}
 }
