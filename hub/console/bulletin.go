@@ -98,16 +98,18 @@ func (c *Console) bulletins(w http.ResponseWriter, r *http.Request) {
 // editionForm is the form of an edition, with what was typed, the
 // content it may point at, and what is wrong, by field id.
 type editionForm struct {
-	Action, Heading          string
-	New                      bool
-	Edition, Published       string
-	Language                 string
-	Title                    string
-	FocusTitle, FocusBody    string
-	Query                    string
-	AllQuarters              bool
-	Items                    []itemChoice
-	QuarterLabel             string
+	Action, Heading       string
+	New                   bool
+	Edition, Published    string
+	Language              string
+	Title                 string
+	FocusTitle, FocusBody string
+	Query                 string
+	AllQuarters           bool
+	Items                 []itemChoice
+	QuarterLabel          string
+	// QuarterEmpty says the edition's quarter has no news or resources.
+	QuarterEmpty             bool
 	Versions                 []editionVersion
 	Languages                []langChoice
 	Errors                   map[string]string
@@ -230,11 +232,14 @@ func quarter(edition string) (from, to time.Time, ok bool) {
 	return t.AddDate(0, -2, 0), t.AddDate(0, 1, 0), true
 }
 
-// nextEdition is the edition of the quarter after now's.
-func nextEdition(now time.Time) string {
-	m := int(now.Month())
-	m += 3 - (m-1)%3
-	return time.Date(now.Year(), time.Month(m), 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+// nextEdition is the first quarter's last month (03, 06, 09 or 12), from
+// now's quarter on, that has no edition yet.
+func nextEdition(now time.Time, taken func(edition string) bool) string {
+	t := time.Date(now.Year(), time.Month((int(now.Month())+2)/3*3), 1, 0, 0, 0, 0, time.UTC)
+	for taken(t.Format("2006-01")) {
+		t = t.AddDate(0, 3, 0)
+	}
+	return t.Format("2006-01")
 }
 
 func formFromBulletin(b protocol.Bulletin) editionForm {
@@ -396,6 +401,7 @@ func (c *Console) prepareEdition(r *http.Request, f *editionForm) error {
 	if err != nil {
 		return err
 	}
+	f.QuarterEmpty = !from.IsZero() && f.Query == "" && len(cands) == 0
 	for _, cand := range cands {
 		if slices.ContainsFunc(f.selected, func(it protocol.BulletinItem) bool { return it.Ref == cand.Ref }) {
 			continue
@@ -516,7 +522,15 @@ func (c *Console) editionBody(r *http.Request, edition string) (protocol.Bulleti
 }
 
 func (c *Console) showNewEdition(w http.ResponseWriter, r *http.Request) {
-	f := editionForm{Action: pathBulletin + "/new", Heading: "console.bulletin.new", New: true, Edition: nextEdition(time.Now()),
+	list, err := c.hub.BulletinEditions(r.Context())
+	if err != nil {
+		c.fail(w, r, "list editions", err)
+		return
+	}
+	taken := func(e string) bool {
+		return slices.ContainsFunc(list, func(s hub.EditionStatus) bool { return s.Edition == e })
+	}
+	f := editionForm{Action: pathBulletin + "/new", Heading: "console.bulletin.new", New: true, Edition: nextEdition(time.Now(), taken),
 		Language: "en"}
 	c.renderEdition(w, r, http.StatusOK, f)
 }
@@ -554,7 +568,11 @@ func (c *Console) saveEdition(w http.ResponseWriter, r *http.Request) {
 	if old == "" {
 		f.Heading, f.New = "console.bulletin.new", true
 	}
-	if r.PostForm.Get("action") == "filter" {
+	switch r.PostForm.Get("action") {
+	case "all":
+		f.AllQuarters = true
+		fallthrough
+	case "filter":
 		c.renderEdition(w, r, http.StatusOK, f)
 		return
 	}

@@ -291,3 +291,31 @@ func TestConsole_bulletinVersionNotes(t *testing.T) {
 		}
 	}
 }
+
+// The new edition's quarter may have nothing yet: the form says so and
+// offers every quarter's items; a refused form names the edition.
+func TestConsole_bulletinQuarter(t *testing.T) {
+	f := newFixture(t)
+	news, err := f.hub.Publish(t.Context(), protocol.KindPost, protocol.VisibilityPublic, protocol.Post{Space: "news", Format: "blog",
+		Title: "Forum outcomes", Text: "Text.", Language: "en", Author: protocol.Author{Name: "BIK", SIC: "hub"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := editionForm(news)
+	form["edition"], form["item"], form["action"] = []string{"2025-03"}, nil, []string{"filter"}
+	_, _, body := f.post(t, "coordinator", "/console/bulletin/new", form)
+	if !strings.Contains(body, "From 1 January 2025 to 31 March 2025") || !strings.Contains(body, `id="quarter-empty"`) ||
+		!strings.Contains(body, `id="all-quarters"`) || strings.Contains(body, `id="no-items"`) {
+		t.Fatalf("an empty quarter:\n%s", body)
+	}
+	form["action"] = []string{"all"}
+	_, _, body = f.post(t, "coordinator", "/console/bulletin/new", form)
+	if !strings.Contains(body, `value="news:`+news+`"`) || strings.Contains(body, `id="quarter-empty"`) {
+		t.Fatalf("every quarter:\n%s", body)
+	}
+	form["action"], form["title"] = []string{"save"}, []string{""}
+	code, _, body := f.post(t, "coordinator", "/console/bulletin/new", form)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "The edition was not saved") || strings.Contains(body, "The service was not saved") {
+		t.Fatalf("a refused edition: %d\n%s", code, body)
+	}
+}
