@@ -45,12 +45,25 @@ func editionState(p *locale.Printer, s hub.EditionStatus) string {
 		return p.T("console.bulletin.state.stopped", "sent", pr.Sent, "total", pr.Total)
 	case pr.State == hub.SendingActive:
 		return p.T("console.bulletin.state.sending", "sent", pr.Sent, "total", pr.Total)
+	case s.Appears != "" && s.Draft:
+		return p.T("console.bulletin.state.appears_draft", "day", bulletinDay(p, s.Appears))
+	case s.Appears != "":
+		return p.T("console.bulletin.state.appears", "day", bulletinDay(p, s.Appears))
 	case s.Published && s.Draft:
 		return p.T("console.bulletin.state.published_draft")
 	case s.Published:
 		return p.T("console.bulletin.state.published")
 	}
 	return p.T("console.bulletin.state.draft")
+}
+
+// bulletinDay is a publication day in the reader's words.
+func bulletinDay(p *locale.Printer, day string) string {
+	t, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return day
+	}
+	return p.Date(t)
 }
 
 type editionRow struct {

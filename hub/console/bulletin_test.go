@@ -319,3 +319,18 @@ func TestConsole_bulletinQuarter(t *testing.T) {
 		t.Fatalf("a refused edition: %d\n%s", code, body)
 	}
 }
+
+// A published edition whose day is to come says when it appears.
+func TestConsole_bulletinAppears(t *testing.T) {
+	f := newFixture(t)
+	spring := protocol.Bulletin{Edition: "2099-03", Published: "2099-03-20", Title: "Spring 2099", Language: "en",
+		Focus: protocol.BulletinArticle{Title: "Later", Body: "Not yet."}}
+	if _, err := f.hub.SaveBulletin(t.Context(), spring, 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/console/bulletin", "/console/bulletin/2099-03"} {
+		if _, _, body := f.do(t, "coordinator", "GET", path, nil); !strings.Contains(body, "published, appears on 20 March 2099") {
+			t.Errorf("%s does not say when the edition appears:\n%s", path, body)
+		}
+	}
+}

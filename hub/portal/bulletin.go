@@ -58,9 +58,14 @@ type bulletinRow struct {
 	protocol.Bulletin
 }
 
-// bulletins reads every edition, newest first; of two records of one
-// edition the first published keeps the address.
-func (p *Portal) bulletins(ctx context.Context) ([]*bulletinRow, error) {
+// bulletinDay is today as an edition's publication day: an edition shows
+// from its day on. The pages that list editions key their cache with it,
+// since an edition appears without the index changing.
+func (p *Portal) bulletinDay() string { return p.now().UTC().Format(time.DateOnly) }
+
+// bulletins reads every edition published by today, newest first; of two
+// records of one edition the first published keeps the address.
+func (p *Portal) bulletins(ctx context.Context, today string) ([]*bulletinRow, error) {
 	rows, err := p.db.Reader().QueryContext(ctx, `SELECT id, updated_at, body FROM bulletins ORDER BY edition DESC, hub_seq`)
 	if err != nil {
 		return nil, err
@@ -78,6 +83,9 @@ func (p *Portal) bulletins(ctx context.Context) ([]*bulletinRow, error) {
 			continue
 		}
 		seen[b.Edition] = true
+		if b.Published > today {
+			continue
+		}
 		out = append(out, b)
 	}
 	return out, rows.Err()
@@ -117,8 +125,9 @@ type bulletinSummary struct {
 }
 
 func (p *Portal) handleBulletins(w http.ResponseWriter, r *http.Request, q *req) {
-	p.respond(w, r, q.key("bulletins"), func() (*response, error) {
-		all, err := p.bulletins(r.Context())
+	today := p.bulletinDay()
+	p.respond(w, r, q.key("bulletins")+"|"+today, func() (*response, error) {
+		all, err := p.bulletins(r.Context(), today)
 		if err != nil {
 			return nil, err
 		}
@@ -162,9 +171,10 @@ type bulletinCard struct {
 }
 
 func (p *Portal) handleBulletin(w http.ResponseWriter, r *http.Request, q *req, edition string) {
-	p.respond(w, r, q.key("bulletin")+"|"+edition, func() (*response, error) {
+	today := p.bulletinDay()
+	p.respond(w, r, q.key("bulletin")+"|"+edition+"|"+today, func() (*response, error) {
 		ctx := r.Context()
-		all, err := p.bulletins(ctx)
+		all, err := p.bulletins(ctx, today)
 		if err != nil {
 			return nil, err
 		}
