@@ -422,13 +422,13 @@ func (c *Console) prepareEdition(r *http.Request, f *editionForm) error {
 		f.Items = append(f.Items, itemChoice{Value: cand.Kind + ":" + cand.Ref, ID: itemID(cand.Ref), Kind: p.T("portal.bulletin.kind." + cand.Kind),
 			Title: cand.Title, Date: p.Date(cand.UpdatedAt.UTC())})
 	}
-	f.Languages = languageChoices(f.Language)
+	f.Languages = c.editionLanguages(f.Language)
 	if len(f.Versions) < protocol.MaxListLen {
 		f.Versions = append(f.Versions, editionVersion{N: len(f.Versions), Blank: true})
 	}
 	for i := range f.Versions {
 		v := &f.Versions[i]
-		v.Languages = languageChoices(v.Language)
+		v.Languages = c.editionLanguages(v.Language)
 		v.Number = i + 1
 		p := fmt.Sprintf("v%d-", v.N)
 		for _, ch := range f.Items {
@@ -446,6 +446,25 @@ func (c *Console) prepareEdition(r *http.Request, f *editionForm) error {
 		}
 	}
 	return nil
+}
+
+// editionLanguages are the languages an edition and its versions may be
+// in: the portal's, which the subscribers choose among, each named in
+// itself.
+func (c *Console) editionLanguages(selected string) []langChoice {
+	out := make([]langChoice, 0, len(c.portalLangs))
+	for _, l := range c.portalLangs {
+		out = append(out, langChoice{Tag: l, Name: selfName(l), Selected: l == selected})
+	}
+	return out
+}
+
+// selfName is a language's name in itself, as the language lists show it.
+func selfName(code string) string {
+	if l, ok := locale.LanguageOf(code); ok {
+		return l.Name
+	}
+	return code
 }
 
 // itemID turns an entity id into an element id: ids hold a colon.
@@ -512,11 +531,9 @@ func (c *Console) editionStatus(r *http.Request, edition string) (*editionStatus
 		return v, err
 	}
 	for _, l := range b.Languages() {
-		v.Previews = append(v.Previews, previewLink{Lang: l, Name: p.LanguageName(l), Href: base + "/preview/" + l})
+		v.Previews = append(v.Previews, previewLink{Lang: l, Name: selfName(l), Href: base + "/preview/" + l})
 	}
-	for _, l := range c.portalLangs {
-		v.PreviewLanguages = append(v.PreviewLanguages, langChoice{Tag: l, Name: p.LanguageName(l)})
-	}
+	v.PreviewLanguages = c.editionLanguages("")
 	return v, nil
 }
 

@@ -334,3 +334,45 @@ func TestConsole_bulletinAppears(t *testing.T) {
 		}
 	}
 }
+
+// An edition's languages are the portal's 28, those its subscribers
+// choose among, each named in itself.
+func TestConsole_bulletinLanguages(t *testing.T) {
+	f := newFixture(t)
+	news, err := f.hub.Publish(t.Context(), protocol.KindPost, protocol.VisibilityPublic, protocol.Post{Space: "news", Format: "blog",
+		Title: "Forum outcomes", Text: "Text.", Language: "en", Author: protocol.Author{Name: "BIK", SIC: "hub"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := f.do(t, "coordinator", "GET", "/console/bulletin/new?lang=fr", nil)
+	language := regexp.MustCompile(`(?s)<select id="language".*?</select>`).FindString(body)
+	version := regexp.MustCompile(`(?s)<select id="v0-language".*?</select>`).FindString(body)
+	if n := strings.Count(language, "<option "); n != 28 {
+		t.Errorf("the edition's language: %d options, want 28", n)
+	}
+	if n := strings.Count(version, "<option "); n != 29 {
+		t.Errorf("a version's language: %d options, want 28 and none", n)
+	}
+	for _, want := range []string{`<option value="uk" lang="uk">українська</option>`, `<option value="sr" lang="sr">српски</option>`,
+		`<option value="de" lang="de">Deutsch</option>`} {
+		if !strings.Contains(version, want) {
+			t.Errorf("a version's languages miss %s", want)
+		}
+	}
+	if strings.Contains(version, `value="lb"`) {
+		t.Error("Luxembourgish, which the portal does not speak, is offered")
+	}
+	form := editionForm(news)
+	form["v0-language"] = []string{"uk"}
+	if code, _, body := f.post(t, "coordinator", "/console/bulletin/new", form); code != http.StatusSeeOther {
+		t.Fatalf("a Ukrainian version: %d\n%s", code, body)
+	}
+	_, _, body = f.do(t, "coordinator", "GET", "/console/bulletin/2026-12?lang=fr", nil)
+	preview := regexp.MustCompile(`(?s)<select id="preview-lang".*?</select>`).FindString(body)
+	if n := strings.Count(preview, "<option "); n != 28 || !strings.Contains(preview, `lang="sr">српски</option>`) {
+		t.Errorf("the preview chooser:\n%s", preview)
+	}
+	if !strings.Contains(body, `lang="uk" id="preview-uk">українська</a>`) {
+		t.Error("the edition's preview in Ukrainian is not named in Ukrainian")
+	}
+}
