@@ -87,7 +87,7 @@ func sampleBulletin(edition string) protocol.Bulletin {
 func subscribe(t *testing.T, th *testHub, mp *mailpittest.Server, addr, lang string) {
 	t.Helper()
 	code, _ := postForm(t, th.url+"/"+lang+"/bulletin/subscribe", url.Values{"email": {addr}, "lang": {lang}}, "Sec-Fetch-Site", "same-origin")
-	if code != http.StatusSeeOther {
+	if code != http.StatusOK {
 		t.Fatalf("subscribe %s: %d", addr, code)
 	}
 	msg := mp.WaitForMessage(t, addr)
@@ -121,9 +121,10 @@ func TestHub_BulletinSubscription(t *testing.T) {
 	})
 
 	t.Run("double opt-in", func(t *testing.T) {
-		code, _ := postForm(t, th.url+"/fr/bulletin/subscribe", url.Values{"email": {"Ana@Example.org"}, "lang": {"fr"}})
-		if code != http.StatusSeeOther {
-			t.Fatalf("subscribe: %d", code)
+		code, body := postForm(t, th.url+"/fr/bulletin/subscribe", url.Values{"email": {"Ana@Example.org"}, "lang": {"fr"}})
+		if code != http.StatusOK || !strings.Contains(body, "Vous avez demandé le bulletin à l’adresse Ana@Example.org.") ||
+			!strings.Contains(body, `<a href="/fr/bulletin">Retour au bulletin BIK</a>`) {
+			t.Fatalf("subscribe: %d\n%s", code, body)
 		}
 		msg := mp.WaitForMessage(t, "ana@example.org")
 		if !strings.Contains(msg.Subject, "bulletin BIK") || !strings.Contains(msg.Text, "effacée sous 7 jours") {
@@ -154,7 +155,7 @@ func TestHub_BulletinSubscription(t *testing.T) {
 
 	t.Run("the same answer for a known address", func(t *testing.T) {
 		code, _ := postForm(t, th.url+"/en/bulletin/subscribe", url.Values{"email": {"ana@example.org"}, "lang": {"en"}})
-		if code != http.StatusSeeOther {
+		if code != http.StatusOK {
 			t.Fatalf("subscribe again: %d", code)
 		}
 	})
@@ -244,7 +245,7 @@ func TestHub_bulletinRate(t *testing.T) {
 	th := mustOpenHub(t, unreachableMail)
 	for i := range DefaultBulletinConfig().SubscribeBurst {
 		form := url.Values{"email": {string(rune('a'+i)) + "@example.org"}, "lang": {"en"}}
-		if code, _ := postForm(t, th.url+"/en/bulletin/subscribe", form); code != http.StatusSeeOther {
+		if code, _ := postForm(t, th.url+"/en/bulletin/subscribe", form); code != http.StatusOK {
 			t.Fatalf("subscription %d: %d", i, code)
 		}
 	}
@@ -396,7 +397,7 @@ func FuzzBulletinLink(f *testing.F) {
 // anyone asking again.
 func TestHub_bulletinUnconfirmedErased(t *testing.T) {
 	th := mustOpenHub(t, unreachableMail)
-	if code, _ := postForm(t, th.url+"/en/bulletin/subscribe", url.Values{"email": {"late@example.org"}, "lang": {"en"}}); code != http.StatusSeeOther {
+	if code, _ := postForm(t, th.url+"/en/bulletin/subscribe", url.Values{"email": {"late@example.org"}, "lang": {"en"}}); code != http.StatusOK {
 		t.Fatalf("subscribe: %d", code)
 	}
 	th.purgeUnconfirmed(t.Context(), th.log)
@@ -424,5 +425,22 @@ func TestHub_bulletinWithoutMail(t *testing.T) {
 	}
 	if n, _ := th.Subscribers(t.Context()); n.Pending != 0 || n.Confirmed != 0 {
 		t.Fatalf("an address was kept: %+v", n)
+	}
+}
+
+// The page saying to check the inbox answers the form; opened by itself
+// it leads to the bulletin, in the visitor's language.
+func TestHub_bulletinCheckPage(t *testing.T) {
+	th := mustOpenHub(t, unreachableMail)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{"/fr/bulletin/subscribe": "/fr/bulletin", "/bulletin/subscribe": "/bulletin"} {
+		resp, err := client.Get(th.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
+			t.Errorf("GET %s: %d to %q, want %s", path, resp.StatusCode, resp.Header.Get("Location"), want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"regexp"
 	"slices"
@@ -741,5 +742,23 @@ func (c *Console) previewEdition(w http.ResponseWriter, r *http.Request) {
 	// anything but a click.
 	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, m.HTML)
+	fmt.Fprint(w, withBackLink(m.HTML, web.Printer(r), pathBulletin+"/"+b.Edition, b.Edition))
+}
+
+// withBackLink puts, above the mail, a link back to the edition in the
+// console: the preview is the mail's page alone, with nothing of the
+// console around it.
+func withBackLink(html string, p *locale.Printer, href, edition string) string {
+	i := strings.Index(html, "<body")
+	j := -1
+	if i >= 0 {
+		j = strings.IndexByte(html[i:], '>')
+	}
+	link := `<p lang="` + template.HTMLEscapeString(p.Tag()) + `" style="font-family:sans-serif;padding:.5em 1em;background:#eee"><a href="` +
+		template.HTMLEscapeString(href) + `">` + template.HTMLEscapeString(p.T("console.bulletin.preview.back", "edition", edition)) + `</a></p>`
+	if j < 0 {
+		return link + html
+	}
+	at := i + j + 1
+	return html[:at] + link + html[at:]
 }

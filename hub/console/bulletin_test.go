@@ -128,7 +128,7 @@ func TestConsole_Bulletin(t *testing.T) {
 			t.Fatalf("published: %+v %v", e, err)
 		}
 		// One confirmed subscriber.
-		if code, _, _ := f.do(t, "", "POST", "/bulletin/subscribe", url.Values{"email": {"lea@example.org"}, "lang": {"fr"}}); code != http.StatusSeeOther {
+		if code, _, _ := f.do(t, "", "POST", "/bulletin/subscribe", url.Values{"email": {"lea@example.org"}, "lang": {"fr"}}); code != http.StatusOK {
 			t.Fatalf("subscribe: %d", code)
 		}
 		link, err := mp.WaitForMessage(t, "lea@example.org").Link("/bulletin/confirm?t=")
@@ -223,7 +223,7 @@ func TestConsole_bulletinReadiness(t *testing.T) {
 		if _, err := f.hub.SaveBulletin(t.Context(), winter, 0, "test"); err != nil {
 			t.Fatal(err)
 		}
-		if code, _, _ := f.do(t, "", "POST", "/bulletin/subscribe", url.Values{"email": {"lea@example.org"}, "lang": {"fr"}}); code != http.StatusSeeOther {
+		if code, _, _ := f.do(t, "", "POST", "/bulletin/subscribe", url.Values{"email": {"lea@example.org"}, "lang": {"fr"}}); code != http.StatusOK {
 			t.Fatalf("subscribe: %d", code)
 		}
 		for _, path := range []string{"/console/bulletin/2026-12", "/console/bulletin/2026-12/send"} {
@@ -374,5 +374,26 @@ func TestConsole_bulletinLanguages(t *testing.T) {
 	}
 	if !strings.Contains(body, `lang="uk" id="preview-uk">українська</a>`) {
 		t.Error("the edition's preview in Ukrainian is not named in Ukrainian")
+	}
+}
+
+// A mail's preview leads back to its edition, and its link to the portal
+// ends without a colon.
+func TestConsole_bulletinPreviewBack(t *testing.T) {
+	f := newFixture(t)
+	news, err := f.hub.Publish(t.Context(), protocol.KindPost, protocol.VisibilityPublic, protocol.Post{Space: "news", Format: "blog",
+		Title: "Forum outcomes", Text: "Text.", Language: "en", Author: protocol.Author{Name: "BIK", SIC: "hub"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, body := f.post(t, "coordinator", "/console/bulletin/new", editionForm(news)); code != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", code, body)
+	}
+	_, _, body := f.do(t, "coordinator", "GET", "/console/bulletin/2026-12/preview/fr?lang=fr", nil)
+	if !strings.Contains(body, `<a href="/console/bulletin/2026-12">Retour à l’édition 2026-12 dans la console</a>`) {
+		t.Errorf("no way back to the edition:\n%s", body)
+	}
+	if !strings.Contains(body, ">Lire cette édition sur le portail</a>") {
+		t.Errorf("the link to the portal:\n%s", body)
 	}
 }

@@ -265,6 +265,8 @@ type bulletinMessage struct {
 	Token  string
 	Button string
 	Form   *bulletinForm
+	// Back links to the bulletin's archive.
+	Back string
 }
 
 // handleBulletinStep serves the GET of a subscription step: the page
@@ -278,7 +280,9 @@ func (p *Portal) handleBulletinStep(w http.ResponseWriter, r *http.Request, q *r
 	token := r.URL.Query().Get("t")
 	switch step {
 	case "subscribe":
-		p.bulletinStep(w, r, q, http.StatusOK, "portal.bulletin.check_title", bulletinMessage{Text: []string{q.p.T("portal.bulletin.check_text")}})
+		// The page saying to check the inbox is the answer of the form's
+		// POST; opened by itself it would speak of no address.
+		http.Redirect(w, r, q.lp+"/bulletin", http.StatusSeeOther)
 	case "confirm", "unsubscribe":
 		if err := p.subs.CheckBulletinLink(token, step == "confirm"); err != nil {
 			p.bulletinStep(w, r, q, http.StatusBadRequest, "portal.bulletin.link_title", bulletinMessage{Text: []string{q.p.T("portal.bulletin.link_text")},
@@ -319,7 +323,11 @@ func (p *Portal) handleBulletinPost(w http.ResponseWriter, r *http.Request, q *r
 		case errors.Is(err, ErrSubscriptionsClosed):
 			p.bulletinStep(w, r, q, http.StatusServiceUnavailable, "portal.bulletin.subscribe.title", bulletinMessage{Form: p.subscribeForm(q)})
 		case err == nil:
-			http.Redirect(w, r, q.lp+"/bulletin/subscribe", http.StatusSeeOther)
+			// The answer itself, not a redirect, so that it can repeat
+			// the address without putting it in an address bar or a log.
+			p.bulletinStep(w, r, q, http.StatusOK, "portal.bulletin.check_title", bulletinMessage{
+				Text: []string{q.p.T("portal.bulletin.check_text"), q.p.T("portal.bulletin.check_address", "email", strings.TrimSpace(email))},
+				Back: q.lp + "/bulletin"})
 		case errors.Is(err, ErrSubscribeRate):
 			p.bulletinStep(w, r, q, http.StatusTooManyRequests, "portal.bulletin.rate_title", bulletinMessage{Text: []string{q.p.T("portal.bulletin.rate_text")}})
 		case errors.Is(err, ErrInvalidEmail), errors.Is(err, ErrInvalidSubscriberLang):
