@@ -28,6 +28,12 @@ func mailHub(t *testing.T) (*testHub, *mailpittest.Server) {
 	return th, mp
 }
 
+// unreachableMail configures a mail server nothing listens on: the hub
+// takes subscriptions, and their confirmations fail at once.
+func unreachableMail(c *Config) {
+	c.Mail.Host, c.Mail.Port, c.Mail.TLS, c.Mail.From = "127.0.0.1", 1, mail.TLSNone, "BIK bulletin <bulletin@hub.example.org>"
+}
+
 // localPath is link's path and query on the test server.
 func (th *testHub) localPath(t *testing.T, link string) string {
 	t.Helper()
@@ -81,7 +87,7 @@ func sampleBulletin(edition string) protocol.Bulletin {
 func subscribe(t *testing.T, th *testHub, mp *mailpittest.Server, addr, lang string) {
 	t.Helper()
 	code, _ := postForm(t, th.url+"/"+lang+"/bulletin/subscribe", url.Values{"email": {addr}, "lang": {lang}}, "Sec-Fetch-Site", "same-origin")
-	if code != http.StatusSeeOther {
+	if code != http.StatusOK {
 		t.Fatalf("subscribe %s: %d", addr, code)
 	}
 	msg := mp.WaitForMessage(t, addr)
@@ -102,10 +108,23 @@ func TestHub_BulletinSubscription(t *testing.T) {
 	th, mp := mailHub(t)
 	ctx := t.Context()
 
+	t.Run("never sent to no one", func(t *testing.T) {
+		if _, err := th.SaveBulletin(ctx, sampleBulletin("2026-06"), 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := th.StartSending(ctx, "2026-06", 0, "test"); !errors.Is(err, ErrNoSubscribers) {
+			t.Fatalf("a sending with no confirmed subscriber: %v", err)
+		}
+		if p, _ := th.BulletinSending(ctx, "2026-06"); p.State != SendingNone {
+			t.Fatalf("recorded: %+v", p)
+		}
+	})
+
 	t.Run("double opt-in", func(t *testing.T) {
-		code, _ := postForm(t, th.url+"/fr/bulletin/subscribe", url.Values{"email": {"Ana@Example.org"}, "lang": {"fr"}})
-		if code != http.StatusSeeOther {
-			t.Fatalf("subscribe: %d", code)
+		code, body := postForm(t, th.url+"/fr/bulletin/subscribe", url.Values{"email": {"Ana@Example.org"}, "lang": {"fr"}})
+		if code != http.StatusOK || !strings.Contains(body, "Vous avez demandé le bulletin à l’adresse Ana@Example.org.") ||
+			!strings.Contains(body, `<a href="/fr/bulletin">Retour au bulletin BIK</a>`) {
+			t.Fatalf("subscribe: %d\n%s", code, body)
 		}
 		msg := mp.WaitForMessage(t, "ana@example.org")
 		if !strings.Contains(msg.Subject, "bulletin BIK") || !strings.Contains(msg.Text, "effacée sous 7 jours") {
@@ -136,7 +155,7 @@ func TestHub_BulletinSubscription(t *testing.T) {
 
 	t.Run("the same answer for a known address", func(t *testing.T) {
 		code, _ := postForm(t, th.url+"/en/bulletin/subscribe", url.Values{"email": {"ana@example.org"}, "lang": {"en"}})
-		if code != http.StatusSeeOther {
+		if code != http.StatusOK {
 			t.Fatalf("subscribe again: %d", code)
 		}
 	})
@@ -223,10 +242,10 @@ func waitSent(t *testing.T, h *Hub, edition string, sent int) SendingProgress {
 // One client address may ask for a few subscriptions, then is told to
 // wait, whatever the addresses.
 func TestHub_bulletinRate(t *testing.T) {
-	th := mustOpenHub(t)
+	th := mustOpenHub(t, unreachableMail)
 	for i := range DefaultBulletinConfig().SubscribeBurst {
 		form := url.Values{"email": {string(rune('a'+i)) + "@example.org"}, "lang": {"en"}}
-		if code, _ := postForm(t, th.url+"/en/bulletin/subscribe", form); code != http.StatusSeeOther {
+		if code, _ := postForm(t, th.url+"/en/bulletin/subscribe", form); code != http.StatusOK {
 			t.Fatalf("subscription %d: %d", i, code)
 		}
 	}
@@ -377,8 +396,8 @@ func FuzzBulletinLink(f *testing.F) {
 // A subscription not confirmed within the link's life is erased, without
 // anyone asking again.
 func TestHub_bulletinUnconfirmedErased(t *testing.T) {
-	th := mustOpenHub(t)
-	if code, _ := postForm(t, th.url+"/en/bulletin/subscribe", url.Values{"email": {"late@example.org"}, "lang": {"en"}}); code != http.StatusSeeOther {
+	th := mustOpenHub(t, unreachableMail)
+	if code, _ := postForm(t, th.url+"/en/bulletin/subscribe", url.Values{"email": {"late@example.org"}, "lang": {"en"}}); code != http.StatusOK {
 		t.Fatalf("subscribe: %d", code)
 	}
 	th.purgeUnconfirmed(t.Context(), th.log)
@@ -389,5 +408,39 @@ func TestHub_bulletinUnconfirmedErased(t *testing.T) {
 	th.purgeUnconfirmed(t.Context(), th.log)
 	if n, _ := th.Subscribers(t.Context()); n.Pending != 0 {
 		t.Fatalf("still there after the link's life: %+v", n)
+	}
+}
+
+// Without a mail server no confirmation could go out: the portal shows a
+// notice in place of the form, and a POST keeps no address.
+func TestHub_bulletinWithoutMail(t *testing.T) {
+	th := mustOpenHub(t)
+	code, body := getPage(t, th.url+"/fr/bulletin")
+	if code != http.StatusOK || strings.Contains(body, `name="email"`) || !strings.Contains(body, "L’abonnement par e-mail n’est pas ouvert sur ce portail") {
+		t.Fatalf("archive without mail: %d\n%s", code, body)
+	}
+	code, body = postForm(t, th.url+"/fr/bulletin/subscribe", url.Values{"email": {"ana@example.org"}, "lang": {"fr"}})
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "n’est pas ouvert sur ce portail") || strings.Contains(body, `name="email"`) {
+		t.Fatalf("subscribe without mail: %d\n%s", code, body)
+	}
+	if n, _ := th.Subscribers(t.Context()); n.Pending != 0 || n.Confirmed != 0 {
+		t.Fatalf("an address was kept: %+v", n)
+	}
+}
+
+// The page saying to check the inbox answers the form; opened by itself
+// it leads to the bulletin, in the visitor's language.
+func TestHub_bulletinCheckPage(t *testing.T) {
+	th := mustOpenHub(t, unreachableMail)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{"/fr/bulletin/subscribe": "/fr/bulletin", "/bulletin/subscribe": "/bulletin"} {
+		resp, err := client.Get(th.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
+			t.Errorf("GET %s: %d to %q, want %s", path, resp.StatusCode, resp.Header.Get("Location"), want)
+		}
 	}
 }

@@ -90,7 +90,10 @@ type EditionStatus struct {
 	// Draft says changes wait in a draft; Published that the edition is
 	// public.
 	Draft, Published bool
-	Sending          SendingProgress
+	// Appears is the published edition's day when it is still to come:
+	// the portal shows an edition from its publication day on.
+	Appears string
+	Sending SendingProgress
 }
 
 // BulletinEditions lists every edition, drafted or published, newest
@@ -110,9 +113,13 @@ func (h *Hub) BulletinEditions(ctx context.Context) ([]EditionStatus, error) {
 	if err != nil {
 		return nil, err
 	}
+	today := h.now().UTC().Format(time.DateOnly)
 	for _, e := range live {
 		s := get(e.Bulletin.Edition)
 		s.Published, s.Title = true, e.Bulletin.Title
+		if e.Bulletin.Published > today {
+			s.Appears = e.Bulletin.Published
+		}
 	}
 	rows, err := h.db.Reader().QueryContext(ctx, `SELECT edition, json_extract(body, '$.title') FROM bulletin_drafts`)
 	if err != nil {

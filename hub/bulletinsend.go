@@ -63,6 +63,7 @@ func (c BulletinConfig) validate(bad func(field, format string, args ...any)) {
 var (
 	ErrNoMailServer   = errors.New("no mail server is configured")
 	ErrAlreadySending = errors.New("this edition is already sent or being sent")
+	ErrNoSubscribers  = errors.New("no subscriber has confirmed")
 )
 
 // SendingState is where an edition's sending stands.
@@ -94,7 +95,8 @@ type SendingProgress struct {
 
 // StartSending sends the live edition to every confirmed subscriber, in
 // batches, in the background; its progress is BulletinSending's. An
-// edition is sent once: a second start is ErrAlreadySending.
+// edition is sent once: a second start is ErrAlreadySending, and a start
+// with no confirmed subscriber is ErrNoSubscribers and records nothing.
 func (h *Hub) StartSending(ctx context.Context, edition string, memberID int64, address string) error {
 	if h.mailer == nil {
 		return ErrNoMailServer
@@ -113,12 +115,20 @@ func (h *Hub) StartSending(ctx context.Context, edition string, memberID int64, 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrAlreadySending
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO bulletin_deliveries (edition, subscriber, state, changed_at)
+		res, err = tx.ExecContext(ctx, `INSERT INTO bulletin_deliveries (edition, subscriber, state, changed_at)
 			SELECT ?, id, 'waiting', ? FROM bulletin_subscribers WHERE confirmed_at IS NOT NULL`, edition, now)
-		return err
+		if err != nil {
+			return err
+		}
+		// An edition is sent once: sent to nobody, it could never reach
+		// the subscribers who confirm later.
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNoSubscribers
+		}
+		return nil
 	})
 	if err != nil {
-		if errors.Is(err, ErrAlreadySending) {
+		if errors.Is(err, ErrAlreadySending) || errors.Is(err, ErrNoSubscribers) {
 			return err
 		}
 		return fmt.Errorf("start sending %s: %w", edition, err)
@@ -550,6 +560,9 @@ func (h *Hub) bulletinRoutes(mux *http.ServeMux) {
 			return
 		case errors.Is(err, ErrNoMailServer):
 			h.writeError(w, r, protocol.Errorf(protocol.CodeUnavailable, "%v", err))
+			return
+		case errors.Is(err, ErrNoSubscribers):
+			h.writeError(w, r, protocol.Errorf(protocol.CodeConflict, "%s: %v", edition, err))
 			return
 		case err != nil:
 			h.writeError(w, r, err)

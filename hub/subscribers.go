@@ -27,6 +27,7 @@ var (
 	ErrInvalidSubscriberLang = portal.ErrInvalidSubscriberLang
 	ErrInvalidBulletinLink   = portal.ErrInvalidBulletinLink
 	ErrSubscribeRate         = portal.ErrSubscribeRate
+	ErrSubscriptionsClosed   = portal.ErrSubscriptionsClosed
 )
 
 var _ portal.Subscriptions = (*Hub)(nil)
@@ -126,6 +127,11 @@ func (h *Hub) decodeLink(s string, purpose byte) (linkToken, error) {
 	return t, nil
 }
 
+// Open reports whether subscriptions are taken: only with a mail server,
+// since an address whose confirmation cannot be mailed would wait for
+// nothing and then be erased.
+func (h *Hub) Open() bool { return h.mailer != nil }
+
 // confirmResend is how long a pending address waits before another
 // confirmation mail: asking again does not make the hub a mail cannon.
 const confirmResend = 10 * time.Minute
@@ -137,6 +143,9 @@ const confirmResend = 10 * time.Minute
 // accepted request answers nil alike: the caller cannot learn whether an
 // address was known.
 func (h *Hub) Subscribe(r *http.Request, addr, lang string) error {
+	if !h.Open() {
+		return ErrSubscriptionsClosed
+	}
 	ctx := r.Context()
 	if h.subscribeLimit != nil {
 		if ok, _ := h.subscribeLimit.Allow(h.limits.proxies.ClientAddr(r)); !ok {

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"regexp"
 	"slices"
@@ -45,12 +46,25 @@ func editionState(p *locale.Printer, s hub.EditionStatus) string {
 		return p.T("console.bulletin.state.stopped", "sent", pr.Sent, "total", pr.Total)
 	case pr.State == hub.SendingActive:
 		return p.T("console.bulletin.state.sending", "sent", pr.Sent, "total", pr.Total)
+	case s.Appears != "" && s.Draft:
+		return p.T("console.bulletin.state.appears_draft", "day", bulletinDay(p, s.Appears))
+	case s.Appears != "":
+		return p.T("console.bulletin.state.appears", "day", bulletinDay(p, s.Appears))
 	case s.Published && s.Draft:
 		return p.T("console.bulletin.state.published_draft")
 	case s.Published:
 		return p.T("console.bulletin.state.published")
 	}
 	return p.T("console.bulletin.state.draft")
+}
+
+// bulletinDay is a publication day in the reader's words.
+func bulletinDay(p *locale.Printer, day string) string {
+	t, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return day
+	}
+	return p.Date(t)
 }
 
 type editionRow struct {
@@ -62,6 +76,7 @@ type bulletinsPage struct {
 	Notice   string
 	// Confirmed and Pending count the subscribers.
 	Confirmed, Pending int
+	Readiness
 }
 
 var bulletinNotices = map[string]string{
@@ -83,7 +98,7 @@ func (c *Console) bulletins(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := web.Printer(r)
-	page := bulletinsPage{Confirmed: subs.Confirmed, Pending: subs.Pending}
+	page := bulletinsPage{Confirmed: subs.Confirmed, Pending: subs.Pending, Readiness: c.readiness(p, subs)}
 	if k, ok := bulletinNotices[r.URL.Query().Get("done")]; ok {
 		page.Notice = p.T(k)
 	}
@@ -97,16 +112,18 @@ func (c *Console) bulletins(w http.ResponseWriter, r *http.Request) {
 // editionForm is the form of an edition, with what was typed, the
 // content it may point at, and what is wrong, by field id.
 type editionForm struct {
-	Action, Heading          string
-	New                      bool
-	Edition, Published       string
-	Language                 string
-	Title                    string
-	FocusTitle, FocusBody    string
-	Query                    string
-	AllQuarters              bool
-	Items                    []itemChoice
-	QuarterLabel             string
+	Action, Heading       string
+	New                   bool
+	Edition, Published    string
+	Language              string
+	Title                 string
+	FocusTitle, FocusBody string
+	Query                 string
+	AllQuarters           bool
+	Items                 []itemChoice
+	QuarterLabel          string
+	// QuarterEmpty says the edition's quarter has no news or resources.
+	QuarterEmpty             bool
 	Versions                 []editionVersion
 	Languages                []langChoice
 	Errors                   map[string]string
@@ -116,7 +133,6 @@ type editionForm struct {
 	errorOrder               []string
 	selected                 []protocol.BulletinItem
 	notes                    map[string]string
-	versionNotes             [][]string
 	from, to                 time.Time
 	typedVersions, published bool
 }
@@ -133,9 +149,19 @@ type editionVersion struct {
 	N, Number             int
 	Language, Title       string
 	FocusTitle, FocusBody string
-	Notes                 string
-	Remove, Blank         bool
-	Languages             []langChoice
+	// Notes are the version's notes, one field per chosen item, tied to
+	// the item by its id: the items' order may change between the typing
+	// and the saving.
+	Notes         []versionNote
+	Remove, Blank bool
+	Languages     []langChoice
+	notes         map[string]string
+}
+
+// versionNote is a version's note of one item, labelled with the item's
+// title.
+type versionNote struct {
+	ID, Name, Label, Value string
 }
 
 // editionStatusView is the panel of a saved edition: its state, its
@@ -151,6 +177,39 @@ type editionStatusView struct {
 	PreviewLanguages             []langChoice
 	Subscribers                  int
 	Public                       string
+	Readiness
+}
+
+// Readiness says, before any click, whether an edition can be sent: the
+// hub's mail server and its confirmed subscribers, and the addresses
+// still waiting for their confirmation.
+type Readiness struct {
+	// Blocked says why nothing can be sent; empty, a sending can start.
+	Blocked string
+	// Waiting says how many addresses wait for their confirmation and
+	// whether the hub could mail them the link.
+	Waiting string
+}
+
+// CanSend reports whether a sending would reach anyone.
+func (r Readiness) CanSend() bool { return r.Blocked == "" }
+
+func (c *Console) readiness(p *locale.Printer, subs hub.SubscriberCounts) Readiness {
+	var rd Readiness
+	noMail := c.hub.Mailer() == nil
+	switch {
+	case noMail:
+		rd.Blocked = p.T("console.bulletin.no_mail")
+	case subs.Confirmed == 0:
+		rd.Blocked = p.T("console.bulletin.no_subscribers")
+	}
+	switch {
+	case subs.Pending > 0 && noMail:
+		rd.Waiting = p.T("console.bulletin.pending.unmailed", "n", subs.Pending)
+	case subs.Pending > 0:
+		rd.Waiting = p.T("console.bulletin.pending.mailed", "n", subs.Pending)
+	}
+	return rd
 }
 
 type previewLink struct{ Lang, Name, Href string }
@@ -187,11 +246,14 @@ func quarter(edition string) (from, to time.Time, ok bool) {
 	return t.AddDate(0, -2, 0), t.AddDate(0, 1, 0), true
 }
 
-// nextEdition is the edition of the quarter after now's.
-func nextEdition(now time.Time) string {
-	m := int(now.Month())
-	m += 3 - (m-1)%3
-	return time.Date(now.Year(), time.Month(m), 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+// nextEdition is the first quarter's last month (03, 06, 09 or 12), from
+// now's quarter on, that has no edition yet.
+func nextEdition(now time.Time, taken func(edition string) bool) string {
+	t := time.Date(now.Year(), time.Month((int(now.Month())+2)/3*3), 1, 0, 0, 0, 0, time.UTC)
+	for taken(t.Format("2006-01")) {
+		t = t.AddDate(0, 3, 0)
+	}
+	return t.Format("2006-01")
 }
 
 func formFromBulletin(b protocol.Bulletin) editionForm {
@@ -201,8 +263,16 @@ func formFromBulletin(b protocol.Bulletin) editionForm {
 		f.notes[it.Ref] = it.Note
 	}
 	for i, v := range b.Versions {
-		f.Versions = append(f.Versions, editionVersion{N: i, Language: v.Language, Title: v.Title, FocusTitle: v.Focus.Title,
-			FocusBody: v.Focus.Body, Notes: strings.Join(v.Notes, "\n")})
+		ev := editionVersion{N: i, Language: v.Language, Title: v.Title, FocusTitle: v.Focus.Title, FocusBody: v.Focus.Body,
+			notes: map[string]string{}}
+		// The record keeps a version's notes in the items' order; the
+		// form ties each to its item.
+		for j, n := range v.Notes {
+			if j < len(b.Items) {
+				ev.notes[b.Items[j].Ref] = n
+			}
+		}
+		f.Versions = append(f.Versions, ev)
 	}
 	return f
 }
@@ -237,8 +307,13 @@ func readEditionForm(r *http.Request) (editionForm, protocol.Bulletin) {
 		}
 		v := editionVersion{N: len(f.Versions), Language: pf.Get(k + "language"), Title: strings.TrimSpace(pf.Get(k + "title")),
 			FocusTitle: strings.TrimSpace(pf.Get(k + "focus_title")), FocusBody: text(pf, k+"focus_body"),
-			Notes: text(pf, k+"notes"), Remove: pf.Get(k+"remove") != ""}
-		if v.Language == "" && v.Title == "" && v.FocusTitle == "" && v.FocusBody == "" && v.Notes == "" {
+			Remove: pf.Get(k+"remove") != "", notes: map[string]string{}}
+		for _, it := range b.Items {
+			if n := strings.TrimSpace(pf.Get(k + "note-" + it.Ref)); n != "" {
+				v.notes[it.Ref] = n
+			}
+		}
+		if v.Language == "" && v.Title == "" && v.FocusTitle == "" && v.FocusBody == "" && len(v.notes) == 0 {
 			continue
 		}
 		f.Versions = append(f.Versions, v)
@@ -246,10 +321,13 @@ func readEditionForm(r *http.Request) (editionForm, protocol.Bulletin) {
 			continue
 		}
 		bv := protocol.BulletinVersion{Language: v.Language, Title: v.Title, Focus: protocol.BulletinArticle{Title: v.FocusTitle, Body: v.FocusBody}}
-		if v.Notes != "" {
-			bv.Notes = strings.Split(v.Notes, "\n")
-			for j := range bv.Notes {
-				bv.Notes[j] = strings.TrimSpace(bv.Notes[j])
+		if len(v.notes) > 0 {
+			bv.Notes = make([]string, len(b.Items))
+			for j, it := range b.Items {
+				bv.Notes[j] = v.notes[it.Ref]
+			}
+			for len(bv.Notes) > 0 && bv.Notes[len(bv.Notes)-1] == "" {
+				bv.Notes = bv.Notes[:len(bv.Notes)-1]
 			}
 		}
 		b.Versions = append(b.Versions, bv)
@@ -337,6 +415,7 @@ func (c *Console) prepareEdition(r *http.Request, f *editionForm) error {
 	if err != nil {
 		return err
 	}
+	f.QuarterEmpty = !from.IsZero() && f.Query == "" && len(cands) == 0
 	for _, cand := range cands {
 		if slices.ContainsFunc(f.selected, func(it protocol.BulletinItem) bool { return it.Ref == cand.Ref }) {
 			continue
@@ -344,13 +423,22 @@ func (c *Console) prepareEdition(r *http.Request, f *editionForm) error {
 		f.Items = append(f.Items, itemChoice{Value: cand.Kind + ":" + cand.Ref, ID: itemID(cand.Ref), Kind: p.T("portal.bulletin.kind." + cand.Kind),
 			Title: cand.Title, Date: p.Date(cand.UpdatedAt.UTC())})
 	}
-	f.Languages = languageChoices(f.Language)
+	f.Languages = c.editionLanguages(f.Language)
 	if len(f.Versions) < protocol.MaxListLen {
 		f.Versions = append(f.Versions, editionVersion{N: len(f.Versions), Blank: true})
 	}
 	for i := range f.Versions {
-		f.Versions[i].Languages = languageChoices(f.Versions[i].Language)
-		f.Versions[i].Number = i + 1
+		v := &f.Versions[i]
+		v.Languages = c.editionLanguages(v.Language)
+		v.Number = i + 1
+		p := fmt.Sprintf("v%d-", v.N)
+		for _, ch := range f.Items {
+			if !ch.Checked {
+				continue
+			}
+			_, ref, _ := strings.Cut(ch.Value, ":")
+			v.Notes = append(v.Notes, versionNote{ID: p + ch.ID + "-note", Name: p + "note-" + ref, Label: ch.Title, Value: v.notes[ref]})
+		}
 	}
 	f.errorOrder = slices.Clone(editionFieldOrder)
 	for _, v := range f.Versions {
@@ -359,6 +447,25 @@ func (c *Console) prepareEdition(r *http.Request, f *editionForm) error {
 		}
 	}
 	return nil
+}
+
+// editionLanguages are the languages an edition and its versions may be
+// in: the portal's, which the subscribers choose among, each named in
+// itself.
+func (c *Console) editionLanguages(selected string) []langChoice {
+	out := make([]langChoice, 0, len(c.portalLangs))
+	for _, l := range c.portalLangs {
+		out = append(out, langChoice{Tag: l, Name: selfName(l), Selected: l == selected})
+	}
+	return out
+}
+
+// selfName is a language's name in itself, as the language lists show it.
+func selfName(code string) string {
+	if l, ok := locale.LanguageOf(code); ok {
+		return l.Name
+	}
+	return code
 }
 
 // itemID turns an entity id into an element id: ids hold a colon.
@@ -406,11 +513,12 @@ func (c *Console) editionStatus(r *http.Request, edition string) (*editionStatus
 	base := pathBulletin + "/" + edition
 	v := &editionStatusView{State: editionState(p, s), Draft: s.Draft, Published: s.Published, Sending: s.Sending,
 		Started: s.Sending.State != hub.SendingNone, Stopped: s.Sending.State == hub.SendingStopped,
-		Finished: s.Sending.State == hub.SendingFinished, PreviewAction: base + "/preview", Subscribers: subs.Confirmed}
+		Finished: s.Sending.State == hub.SendingFinished, PreviewAction: base + "/preview", Subscribers: subs.Confirmed,
+		Readiness: c.readiness(p, subs)}
 	if s.Draft {
 		v.Publish = base + "/publish"
 	}
-	if s.Published && !s.Draft && !v.Started {
+	if s.Published && !s.Draft && !v.Started && v.CanSend() {
 		v.Send = base + "/send"
 	}
 	if s.Published {
@@ -424,11 +532,9 @@ func (c *Console) editionStatus(r *http.Request, edition string) (*editionStatus
 		return v, err
 	}
 	for _, l := range b.Languages() {
-		v.Previews = append(v.Previews, previewLink{Lang: l, Name: p.LanguageName(l), Href: base + "/preview/" + l})
+		v.Previews = append(v.Previews, previewLink{Lang: l, Name: selfName(l), Href: base + "/preview/" + l})
 	}
-	for _, l := range c.portalLangs {
-		v.PreviewLanguages = append(v.PreviewLanguages, langChoice{Tag: l, Name: p.LanguageName(l)})
-	}
+	v.PreviewLanguages = c.editionLanguages("")
 	return v, nil
 }
 
@@ -447,7 +553,15 @@ func (c *Console) editionBody(r *http.Request, edition string) (protocol.Bulleti
 }
 
 func (c *Console) showNewEdition(w http.ResponseWriter, r *http.Request) {
-	f := editionForm{Action: pathBulletin + "/new", Heading: "console.bulletin.new", New: true, Edition: nextEdition(time.Now()),
+	list, err := c.hub.BulletinEditions(r.Context())
+	if err != nil {
+		c.fail(w, r, "list editions", err)
+		return
+	}
+	taken := func(e string) bool {
+		return slices.ContainsFunc(list, func(s hub.EditionStatus) bool { return s.Edition == e })
+	}
+	f := editionForm{Action: pathBulletin + "/new", Heading: "console.bulletin.new", New: true, Edition: nextEdition(time.Now(), taken),
 		Language: "en"}
 	c.renderEdition(w, r, http.StatusOK, f)
 }
@@ -485,7 +599,11 @@ func (c *Console) saveEdition(w http.ResponseWriter, r *http.Request) {
 	if old == "" {
 		f.Heading, f.New = "console.bulletin.new", true
 	}
-	if r.PostForm.Get("action") == "filter" {
+	switch r.PostForm.Get("action") {
+	case "all":
+		f.AllQuarters = true
+		fallthrough
+	case "filter":
 		c.renderEdition(w, r, http.StatusOK, f)
 		return
 	}
@@ -536,6 +654,7 @@ type sendPage struct {
 	Edition, Title, Action, Back string
 	Subscribers                  int
 	Error                        string
+	Readiness
 }
 
 func (c *Console) confirmSend(w http.ResponseWriter, r *http.Request) {
@@ -558,8 +677,12 @@ func (c *Console) renderSend(w http.ResponseWriter, r *http.Request, status int,
 		c.fail(w, r, "count subscribers", err)
 		return
 	}
-	c.pages.RenderIn(w, r, status, "bulletin-send", "bulletin", sendPage{Edition: edition, Title: e.Bulletin.Title, Action: r.URL.Path,
-		Back: pathBulletin + "/" + edition, Subscribers: subs.Confirmed, Error: msg})
+	page := sendPage{Edition: edition, Title: e.Bulletin.Title, Back: pathBulletin + "/" + edition, Subscribers: subs.Confirmed, Error: msg,
+		Readiness: c.readiness(web.Printer(r), subs)}
+	if page.CanSend() {
+		page.Action = r.URL.Path
+	}
+	c.pages.RenderIn(w, r, status, "bulletin-send", "bulletin", page)
 }
 
 func (c *Console) sendEdition(w http.ResponseWriter, r *http.Request) {
@@ -572,6 +695,8 @@ func (c *Console) sendEdition(w http.ResponseWriter, r *http.Request) {
 		c.renderSend(w, r, http.StatusConflict, p.T("console.bulletin.error.already_sent"))
 	case errors.Is(err, hub.ErrNoMailServer):
 		c.renderSend(w, r, http.StatusServiceUnavailable, p.T("console.bulletin.error.no_mail"))
+	case errors.Is(err, hub.ErrNoSubscribers):
+		c.renderSend(w, r, http.StatusConflict, p.T("console.bulletin.no_subscribers"))
 	case errors.Is(err, protocol.ErrNotFound):
 		c.site.NotFound(w, r)
 	default:
@@ -617,5 +742,23 @@ func (c *Console) previewEdition(w http.ResponseWriter, r *http.Request) {
 	// anything but a click.
 	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, m.HTML)
+	fmt.Fprint(w, withBackLink(m.HTML, web.Printer(r), pathBulletin+"/"+b.Edition, b.Edition))
+}
+
+// withBackLink puts, above the mail, a link back to the edition in the
+// console: the preview is the mail's page alone, with nothing of the
+// console around it.
+func withBackLink(html string, p *locale.Printer, href, edition string) string {
+	i := strings.Index(html, "<body")
+	j := -1
+	if i >= 0 {
+		j = strings.IndexByte(html[i:], '>')
+	}
+	link := `<p lang="` + template.HTMLEscapeString(p.Tag()) + `" style="font-family:sans-serif;padding:.5em 1em;background:#eee"><a href="` +
+		template.HTMLEscapeString(href) + `">` + template.HTMLEscapeString(p.T("console.bulletin.preview.back", "edition", edition)) + `</a></p>`
+	if j < 0 {
+		return link + html
+	}
+	at := i + j + 1
+	return html[:at] + link + html[at:]
 }

@@ -22,7 +22,7 @@ func editionForm(ref string) url.Values {
 		"focus_title": {"Gifts that connect"}, "focus_body": {"A new console or phone?\r\n\r\nSet it up **together**."},
 		"item": {"news:" + ref}, "note-" + ref: {"What the forum decided."},
 		"v0-language": {"fr"}, "v0-title": {"Hiver 2026 : les écrans pendant les fêtes"}, "v0-focus_title": {"Des cadeaux connectés"},
-		"v0-focus_body": {"Une nouvelle console ? Installez-la **ensemble**."}, "v0-notes": {"Ce que le forum a décidé."},
+		"v0-focus_body": {"Une nouvelle console ? Installez-la **ensemble**."}, "v0-note-" + ref: {"Ce que le forum a décidé."},
 		"v1-language": {""},
 	}
 }
@@ -128,7 +128,7 @@ func TestConsole_Bulletin(t *testing.T) {
 			t.Fatalf("published: %+v %v", e, err)
 		}
 		// One confirmed subscriber.
-		if code, _, _ := f.do(t, "", "POST", "/bulletin/subscribe", url.Values{"email": {"lea@example.org"}, "lang": {"fr"}}); code != http.StatusSeeOther {
+		if code, _, _ := f.do(t, "", "POST", "/bulletin/subscribe", url.Values{"email": {"lea@example.org"}, "lang": {"fr"}}); code != http.StatusOK {
 			t.Fatalf("subscribe: %d", code)
 		}
 		link, err := mp.WaitForMessage(t, "lea@example.org").Link("/bulletin/confirm?t=")
@@ -189,4 +189,211 @@ func TestConsole_Bulletin(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Before any click, the edition's page and the send page say when a
+// sending could reach no one, and then offer no "Send now".
+func TestConsole_bulletinReadiness(t *testing.T) {
+	winter := protocol.Bulletin{Edition: "2026-12", Published: "2026-12-01", Title: "Winter 2026", Language: "en",
+		Focus: protocol.BulletinArticle{Title: "Gifts that connect", Body: "Set it up together."}}
+
+	t.Run("no mail server", func(t *testing.T) {
+		f := newFixture(t)
+		if _, err := f.hub.SaveBulletin(t.Context(), winter, 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/console/bulletin/2026-12", "/console/bulletin/2026-12/send", "/console/bulletin"} {
+			_, _, body := f.do(t, "coordinator", "GET", path, nil)
+			if !strings.Contains(body, `id="send-blocked"`) || !strings.Contains(body, "--smtp-host") {
+				t.Errorf("%s does not say there is no mail server:\n%s", path, body)
+			}
+			if strings.Contains(body, `id="send-edition"`) || strings.Contains(body, `id="send"`) {
+				t.Errorf("%s offers to send", path)
+			}
+		}
+		if code, _, _ := f.post(t, "coordinator", "/console/bulletin/2026-12/send", url.Values{}); code != http.StatusServiceUnavailable {
+			t.Errorf("send without a mail server: %d", code)
+		}
+	})
+
+	t.Run("no confirmed subscriber", func(t *testing.T) {
+		f := newFixture(t, func(c *hub.Config) {
+			c.Mail.Host, c.Mail.Port, c.Mail.TLS, c.Mail.From = "127.0.0.1", 1, mail.TLSNone, "BIK <bik@hub.example.org>"
+		})
+		if _, err := f.hub.SaveBulletin(t.Context(), winter, 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, _ := f.do(t, "", "POST", "/bulletin/subscribe", url.Values{"email": {"lea@example.org"}, "lang": {"fr"}}); code != http.StatusOK {
+			t.Fatalf("subscribe: %d", code)
+		}
+		for _, path := range []string{"/console/bulletin/2026-12", "/console/bulletin/2026-12/send"} {
+			_, _, body := f.do(t, "coordinator", "GET", path, nil)
+			if !strings.Contains(body, "No subscriber has confirmed yet") || strings.Contains(body, `id="send-edition"`) || strings.Contains(body, `id="send"`) {
+				t.Errorf("%s with no confirmed subscriber:\n%s", path, body)
+			}
+			if !strings.Contains(body, "Addresses waiting for confirmation: 1. The hub mailed each") {
+				t.Errorf("%s does not count the address waiting", path)
+			}
+		}
+		if code, _, _ := f.post(t, "coordinator", "/console/bulletin/2026-12/send", url.Values{}); code != http.StatusConflict {
+			t.Errorf("send to no one: %d", code)
+		}
+		if p, _ := f.hub.BulletinSending(t.Context(), "2026-12"); p.State != hub.SendingNone {
+			t.Errorf("a sending to no one was recorded: %+v", p)
+		}
+	})
+}
+
+// A version's note belongs to its item, whatever the order the items are
+// saved in; a draft saved with the notes in the items' order reads alike.
+func TestConsole_bulletinVersionNotes(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	var refs []string
+	for _, title := range []string{"Forum outcomes", "Youth panel"} {
+		id, err := f.hub.Publish(ctx, protocol.KindPost, protocol.VisibilityPublic, protocol.Post{Space: "news", Format: "blog",
+			Title: title, Text: "Text.", Language: "en", Author: protocol.Author{Name: "BIK", SIC: "hub"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, id)
+	}
+	forum, youth := refs[0], refs[1]
+	form := editionForm(forum)
+	form["item"] = []string{"news:" + youth, "news:" + forum}
+	form["v0-note-"+youth] = []string{"Ce que les jeunes ont demandé."}
+	if code, _, body := f.post(t, "coordinator", "/console/bulletin/new", form); code != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", code, body)
+	}
+	d, ok, err := f.hub.BulletinDraftOf(ctx, "2026-12")
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	b := d.Bulletin
+	if b.Items[0].Ref != youth || b.Versions[0].Notes[0] != "Ce que les jeunes ont demandé." || b.Versions[0].Notes[1] != "Ce que le forum a décidé." {
+		t.Fatalf("notes not tied to their items: %+v %q", b.Items, b.Versions[0].Notes)
+	}
+
+	// A draft of before, its notes one a line in the items' order.
+	b.Versions[0].Notes = []string{"", "Le forum, en bref."}
+	if err := f.hub.SaveBulletinDraft(ctx, b, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := f.do(t, "coordinator", "GET", "/console/bulletin/2026-12", nil)
+	forumID := "v0-item-" + strings.ReplaceAll(forum, ":", "-") + "-note"
+	for _, want := range []string{
+		`<label for="` + forumID + `" class="sub">Forum outcomes</label>`,
+		`id="` + forumID + `" name="v0-note-` + forum + `" value="Le forum, en bref."`,
+		`name="v0-note-` + youth + `" value=""`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the edition's page misses %s", want)
+		}
+	}
+}
+
+// The new edition's quarter may have nothing yet: the form says so and
+// offers every quarter's items; a refused form names the edition.
+func TestConsole_bulletinQuarter(t *testing.T) {
+	f := newFixture(t)
+	news, err := f.hub.Publish(t.Context(), protocol.KindPost, protocol.VisibilityPublic, protocol.Post{Space: "news", Format: "blog",
+		Title: "Forum outcomes", Text: "Text.", Language: "en", Author: protocol.Author{Name: "BIK", SIC: "hub"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := editionForm(news)
+	form["edition"], form["item"], form["action"] = []string{"2025-03"}, nil, []string{"filter"}
+	_, _, body := f.post(t, "coordinator", "/console/bulletin/new", form)
+	if !strings.Contains(body, "From 1 January 2025 to 31 March 2025") || !strings.Contains(body, `id="quarter-empty"`) ||
+		!strings.Contains(body, `id="all-quarters"`) || strings.Contains(body, `id="no-items"`) {
+		t.Fatalf("an empty quarter:\n%s", body)
+	}
+	form["action"] = []string{"all"}
+	_, _, body = f.post(t, "coordinator", "/console/bulletin/new", form)
+	if !strings.Contains(body, `value="news:`+news+`"`) || strings.Contains(body, `id="quarter-empty"`) {
+		t.Fatalf("every quarter:\n%s", body)
+	}
+	form["action"], form["title"] = []string{"save"}, []string{""}
+	code, _, body := f.post(t, "coordinator", "/console/bulletin/new", form)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "The edition was not saved") || strings.Contains(body, "The service was not saved") {
+		t.Fatalf("a refused edition: %d\n%s", code, body)
+	}
+}
+
+// A published edition whose day is to come says when it appears.
+func TestConsole_bulletinAppears(t *testing.T) {
+	f := newFixture(t)
+	spring := protocol.Bulletin{Edition: "2099-03", Published: "2099-03-20", Title: "Spring 2099", Language: "en",
+		Focus: protocol.BulletinArticle{Title: "Later", Body: "Not yet."}}
+	if _, err := f.hub.SaveBulletin(t.Context(), spring, 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/console/bulletin", "/console/bulletin/2099-03"} {
+		if _, _, body := f.do(t, "coordinator", "GET", path, nil); !strings.Contains(body, "published, appears on 20 March 2099") {
+			t.Errorf("%s does not say when the edition appears:\n%s", path, body)
+		}
+	}
+}
+
+// An edition's languages are the portal's 28, those its subscribers
+// choose among, each named in itself.
+func TestConsole_bulletinLanguages(t *testing.T) {
+	f := newFixture(t)
+	news, err := f.hub.Publish(t.Context(), protocol.KindPost, protocol.VisibilityPublic, protocol.Post{Space: "news", Format: "blog",
+		Title: "Forum outcomes", Text: "Text.", Language: "en", Author: protocol.Author{Name: "BIK", SIC: "hub"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := f.do(t, "coordinator", "GET", "/console/bulletin/new?lang=fr", nil)
+	language := regexp.MustCompile(`(?s)<select id="language".*?</select>`).FindString(body)
+	version := regexp.MustCompile(`(?s)<select id="v0-language".*?</select>`).FindString(body)
+	if n := strings.Count(language, "<option "); n != 28 {
+		t.Errorf("the edition's language: %d options, want 28", n)
+	}
+	if n := strings.Count(version, "<option "); n != 29 {
+		t.Errorf("a version's language: %d options, want 28 and none", n)
+	}
+	for _, want := range []string{`<option value="uk" lang="uk">українська</option>`, `<option value="sr" lang="sr">српски</option>`,
+		`<option value="de" lang="de">Deutsch</option>`} {
+		if !strings.Contains(version, want) {
+			t.Errorf("a version's languages miss %s", want)
+		}
+	}
+	if strings.Contains(version, `value="lb"`) {
+		t.Error("Luxembourgish, which the portal does not speak, is offered")
+	}
+	form := editionForm(news)
+	form["v0-language"] = []string{"uk"}
+	if code, _, body := f.post(t, "coordinator", "/console/bulletin/new", form); code != http.StatusSeeOther {
+		t.Fatalf("a Ukrainian version: %d\n%s", code, body)
+	}
+	_, _, body = f.do(t, "coordinator", "GET", "/console/bulletin/2026-12?lang=fr", nil)
+	preview := regexp.MustCompile(`(?s)<select id="preview-lang".*?</select>`).FindString(body)
+	if n := strings.Count(preview, "<option "); n != 28 || !strings.Contains(preview, `lang="sr">српски</option>`) {
+		t.Errorf("the preview chooser:\n%s", preview)
+	}
+	if !strings.Contains(body, `lang="uk" id="preview-uk">українська</a>`) {
+		t.Error("the edition's preview in Ukrainian is not named in Ukrainian")
+	}
+}
+
+// A mail's preview leads back to its edition, and its link to the portal
+// ends without a colon.
+func TestConsole_bulletinPreviewBack(t *testing.T) {
+	f := newFixture(t)
+	news, err := f.hub.Publish(t.Context(), protocol.KindPost, protocol.VisibilityPublic, protocol.Post{Space: "news", Format: "blog",
+		Title: "Forum outcomes", Text: "Text.", Language: "en", Author: protocol.Author{Name: "BIK", SIC: "hub"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, body := f.post(t, "coordinator", "/console/bulletin/new", editionForm(news)); code != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", code, body)
+	}
+	_, _, body := f.do(t, "coordinator", "GET", "/console/bulletin/2026-12/preview/fr?lang=fr", nil)
+	if !strings.Contains(body, `<a href="/console/bulletin/2026-12">Retour à l’édition 2026-12 dans la console</a>`) {
+		t.Errorf("no way back to the edition:\n%s", body)
+	}
+	if !strings.Contains(body, ">Lire cette édition sur le portail</a>") {
+		t.Errorf("the link to the portal:\n%s", body)
+	}
 }

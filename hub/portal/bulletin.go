@@ -21,12 +21,16 @@ var (
 	ErrInvalidSubscriberLang = errors.New("not a language of the portal")
 	ErrInvalidBulletinLink   = errors.New("the link is not valid or has expired")
 	ErrSubscribeRate         = errors.New("too many subscriptions from this address")
+	ErrSubscriptionsClosed   = errors.New("subscription by email is not open: no mail server")
 )
 
 // Subscriptions are the bulletin's subscribers. They are personal data
 // and live in the hub's own database: the portal's index never holds an
 // address, it only passes the visitor's requests on.
 type Subscriptions interface {
+	// Open reports whether the hub can mail the confirmation links: a
+	// hub without a mail server takes no address it could never confirm.
+	Open() bool
 	// Subscribe asks for the bulletin at email in lang and mails a
 	// confirmation link; it answers alike for any valid address.
 	Subscribe(r *http.Request, email, lang string) error
@@ -54,9 +58,14 @@ type bulletinRow struct {
 	protocol.Bulletin
 }
 
-// bulletins reads every edition, newest first; of two records of one
-// edition the first published keeps the address.
-func (p *Portal) bulletins(ctx context.Context) ([]*bulletinRow, error) {
+// bulletinDay is today as an edition's publication day: an edition shows
+// from its day on. The pages that list editions key their cache with it,
+// since an edition appears without the index changing.
+func (p *Portal) bulletinDay() string { return p.now().UTC().Format(time.DateOnly) }
+
+// bulletins reads every edition published by today, newest first; of two
+// records of one edition the first published keeps the address.
+func (p *Portal) bulletins(ctx context.Context, today string) ([]*bulletinRow, error) {
 	rows, err := p.db.Reader().QueryContext(ctx, `SELECT id, updated_at, body FROM bulletins ORDER BY edition DESC, hub_seq`)
 	if err != nil {
 		return nil, err
@@ -74,13 +83,18 @@ func (p *Portal) bulletins(ctx context.Context) ([]*bulletinRow, error) {
 			continue
 		}
 		seen[b.Edition] = true
+		if b.Published > today {
+			continue
+		}
 		out = append(out, b)
 	}
 	return out, rows.Err()
 }
 
-// bulletinForm is the subscription form's data.
+// bulletinForm is the subscription form's data. A closed form is the
+// notice that shows in its place when the hub cannot mail.
 type bulletinForm struct {
+	Closed bool
 	Action string
 	Langs  []langLink
 	Email  string
@@ -90,6 +104,9 @@ type bulletinForm struct {
 func (p *Portal) subscribeForm(q *req) *bulletinForm {
 	if p.subs == nil {
 		return nil
+	}
+	if !p.subs.Open() {
+		return &bulletinForm{Closed: true}
 	}
 	f := &bulletinForm{Action: q.lp + "/bulletin/subscribe"}
 	for _, l := range p.langs.list {
@@ -108,8 +125,9 @@ type bulletinSummary struct {
 }
 
 func (p *Portal) handleBulletins(w http.ResponseWriter, r *http.Request, q *req) {
-	p.respond(w, r, q.key("bulletins"), func() (*response, error) {
-		all, err := p.bulletins(r.Context())
+	today := p.bulletinDay()
+	p.respond(w, r, q.key("bulletins")+"|"+today, func() (*response, error) {
+		all, err := p.bulletins(r.Context(), today)
 		if err != nil {
 			return nil, err
 		}
@@ -153,9 +171,10 @@ type bulletinCard struct {
 }
 
 func (p *Portal) handleBulletin(w http.ResponseWriter, r *http.Request, q *req, edition string) {
-	p.respond(w, r, q.key("bulletin")+"|"+edition, func() (*response, error) {
+	today := p.bulletinDay()
+	p.respond(w, r, q.key("bulletin")+"|"+edition+"|"+today, func() (*response, error) {
 		ctx := r.Context()
-		all, err := p.bulletins(ctx)
+		all, err := p.bulletins(ctx, today)
 		if err != nil {
 			return nil, err
 		}
@@ -246,6 +265,8 @@ type bulletinMessage struct {
 	Token  string
 	Button string
 	Form   *bulletinForm
+	// Back links to the bulletin's archive.
+	Back string
 }
 
 // handleBulletinStep serves the GET of a subscription step: the page
@@ -259,7 +280,9 @@ func (p *Portal) handleBulletinStep(w http.ResponseWriter, r *http.Request, q *r
 	token := r.URL.Query().Get("t")
 	switch step {
 	case "subscribe":
-		p.bulletinStep(w, r, q, http.StatusOK, "portal.bulletin.check_title", bulletinMessage{Text: []string{q.p.T("portal.bulletin.check_text")}})
+		// The page saying to check the inbox is the answer of the form's
+		// POST; opened by itself it would speak of no address.
+		http.Redirect(w, r, q.lp+"/bulletin", http.StatusSeeOther)
 	case "confirm", "unsubscribe":
 		if err := p.subs.CheckBulletinLink(token, step == "confirm"); err != nil {
 			p.bulletinStep(w, r, q, http.StatusBadRequest, "portal.bulletin.link_title", bulletinMessage{Text: []string{q.p.T("portal.bulletin.link_text")},
@@ -297,8 +320,14 @@ func (p *Portal) handleBulletinPost(w http.ResponseWriter, r *http.Request, q *r
 		email, lang := r.PostForm.Get("email"), r.PostForm.Get("lang")
 		err := p.subs.Subscribe(r, email, lang)
 		switch {
+		case errors.Is(err, ErrSubscriptionsClosed):
+			p.bulletinStep(w, r, q, http.StatusServiceUnavailable, "portal.bulletin.subscribe.title", bulletinMessage{Form: p.subscribeForm(q)})
 		case err == nil:
-			http.Redirect(w, r, q.lp+"/bulletin/subscribe", http.StatusSeeOther)
+			// The answer itself, not a redirect, so that it can repeat
+			// the address without putting it in an address bar or a log.
+			p.bulletinStep(w, r, q, http.StatusOK, "portal.bulletin.check_title", bulletinMessage{
+				Text: []string{q.p.T("portal.bulletin.check_text"), q.p.T("portal.bulletin.check_address", "email", strings.TrimSpace(email))},
+				Back: q.lp + "/bulletin"})
 		case errors.Is(err, ErrSubscribeRate):
 			p.bulletinStep(w, r, q, http.StatusTooManyRequests, "portal.bulletin.rate_title", bulletinMessage{Text: []string{q.p.T("portal.bulletin.rate_text")}})
 		case errors.Is(err, ErrInvalidEmail), errors.Is(err, ErrInvalidSubscriberLang):

@@ -5,13 +5,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bikfed/bikfed/hub"
+	"github.com/bikfed/bikfed/internal/mail"
 	"github.com/bikfed/bikfed/internal/sampledata"
+	"github.com/bikfed/bikfed/protocol"
 )
 
 // bulletinNet is a hub with the sample content and the two sample
 // editions of the bulletin.
 func bulletinNet(t *testing.T) *testNet {
-	n := startHub(t)
+	// A mail server nothing listens on: the portal takes subscriptions
+	// only when the hub can mail their confirmation.
+	n := startHub(t, func(c *hub.Config) {
+		c.Mail.Host, c.Mail.Port, c.Mail.TLS, c.Mail.From = "127.0.0.1", 1, mail.TLSNone, "BIK <bik@hub.example.org>"
+	})
 	ids := n.seedSamples()
 	drafts, err := sampledata.Bulletins()
 	if err != nil {
@@ -87,6 +94,24 @@ func TestPortal_Bulletin(t *testing.T) {
 		resp, body := n.get("/bulletin/confirm?t=AAAA")
 		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Cache-Control") != "no-store" || strings.Contains(body, "AAAA") {
 			t.Errorf("a bad link: %d %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+		}
+	})
+
+	t.Run("an edition shows from its publication day on", func(t *testing.T) {
+		spring := protocol.Bulletin{Edition: "2099-03", Published: "2099-03-20", Title: "Spring 2099", Language: "en",
+			Focus: protocol.BulletinArticle{Title: "Later", Body: "Not yet."}}
+		if _, err := n.h.Publish(t.Context(), protocol.KindBulletin, protocol.VisibilityPublic, spring); err != nil {
+			t.Fatal(err)
+		}
+		n.waitIndexed()
+		if body := n.getOK("/bulletin"); strings.Contains(body, "Spring 2099") || !strings.Contains(body, "Winter 2026") {
+			t.Errorf("the archive lists an edition to come:\n%s", body)
+		}
+		if resp, _ := n.get("/bulletin/2099-03"); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("an edition to come: %d", resp.StatusCode)
+		}
+		if sm := n.getOK("/sitemaps/pages.xml"); strings.Contains(sm, "2099-03") {
+			t.Error("the sitemap lists an edition to come")
 		}
 	})
 

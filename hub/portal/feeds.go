@@ -256,7 +256,8 @@ func (p *Portal) handleSitemapIndex(w http.ResponseWriter, r *http.Request, q *r
 }
 
 func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, name string) {
-	p.respond(w, r, q.key("sitemap")+"|"+name, func() (*response, error) {
+	today := p.bulletinDay()
+	p.respond(w, r, q.key("sitemap")+"|"+name+"|"+today, func() (*response, error) {
 		var b bytes.Buffer
 		b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" +
 			`<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">`)
@@ -300,7 +301,7 @@ func (p *Portal) handleSitemap(w http.ResponseWriter, r *http.Request, q *req, n
 			for _, s := range services {
 				paths = append(paths, "/services/"+addr[s])
 			}
-			editions, err := p.bulletins(r.Context())
+			editions, err := p.bulletins(r.Context(), today)
 			if err != nil {
 				return nil, err
 			}
