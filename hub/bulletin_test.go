@@ -120,6 +120,18 @@ func TestHub_BulletinSubscription(t *testing.T) {
 		}
 	})
 
+	t.Run("never before its day", func(t *testing.T) {
+		if _, err := th.SaveBulletin(ctx, sampleBulletin("2099-03"), 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := th.StartSending(ctx, "2099-03", 0, "test"); !errors.Is(err, ErrNotPublishedYet) {
+			t.Fatalf("a sending before the edition appears: %v", err)
+		}
+		if p, _ := th.BulletinSending(ctx, "2099-03"); p.State != SendingNone {
+			t.Fatalf("recorded: %+v", p)
+		}
+	})
+
 	t.Run("double opt-in", func(t *testing.T) {
 		code, body := postForm(t, th.url+"/fr/bulletin/subscribe", url.Values{"email": {"Ana@Example.org"}, "lang": {"fr"}})
 		if code != http.StatusOK || !strings.Contains(body, "Vous avez demandé le bulletin à l’adresse Ana@Example.org.") ||

@@ -113,12 +113,11 @@ func (h *Hub) BulletinEditions(ctx context.Context) ([]EditionStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	today := h.now().UTC().Format(time.DateOnly)
 	for _, e := range live {
 		s := get(e.Bulletin.Edition)
 		s.Published, s.Title = true, e.Bulletin.Title
-		if e.Bulletin.Published > today {
-			s.Appears = e.Bulletin.Published
+		if day, later := h.AppearsLater(e.Bulletin); later {
+			s.Appears = day
 		}
 	}
 	rows, err := h.db.Reader().QueryContext(ctx, `SELECT edition, json_extract(body, '$.title') FROM bulletin_drafts`)

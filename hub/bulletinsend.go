@@ -64,6 +64,9 @@ var (
 	ErrNoMailServer   = errors.New("no mail server is configured")
 	ErrAlreadySending = errors.New("this edition is already sent or being sent")
 	ErrNoSubscribers  = errors.New("no subscriber has confirmed")
+	// ErrNotPublishedYet refuses an edition whose day is still to come:
+	// its mail would link to a page the portal does not show yet.
+	ErrNotPublishedYet = errors.New("the edition does not appear on the portal yet")
 )
 
 // SendingState is where an edition's sending stands.
@@ -93,6 +96,12 @@ type SendingProgress struct {
 	Uncertain int
 }
 
+// AppearsLater reports whether b's publication day is still to come (in
+// UTC, as the portal decides), and that day.
+func (h *Hub) AppearsLater(b protocol.Bulletin) (string, bool) {
+	return b.Published, b.Published > h.now().UTC().Format(time.DateOnly)
+}
+
 // StartSending sends the live edition to every confirmed subscriber, in
 // batches, in the background; its progress is BulletinSending's. An
 // edition is sent once: a second start is ErrAlreadySending, and a start
@@ -104,6 +113,9 @@ func (h *Hub) StartSending(ctx context.Context, edition string, memberID int64, 
 	e, err := h.BulletinByEdition(ctx, edition)
 	if err != nil {
 		return err
+	}
+	if day, later := h.AppearsLater(e.Bulletin); later {
+		return fmt.Errorf("%w: it appears on %s", ErrNotPublishedYet, day)
 	}
 	now := h.now().UnixMilli()
 	err = h.db.WriteTx(ctx, func(tx *sql.Tx) error {

@@ -677,9 +677,15 @@ func (c *Console) renderSend(w http.ResponseWriter, r *http.Request, status int,
 		c.fail(w, r, "count subscribers", err)
 		return
 	}
+	p := web.Printer(r)
+	// An edition whose day is to come is said so before any click.
+	day, future := c.hub.AppearsLater(e.Bulletin)
+	if future && msg == "" {
+		msg = p.T("console.bulletin.error.not_yet", "day", bulletinDay(p, day))
+	}
 	page := sendPage{Edition: edition, Title: e.Bulletin.Title, Back: pathBulletin + "/" + edition, Subscribers: subs.Confirmed, Error: msg,
-		Readiness: c.readiness(web.Printer(r), subs)}
-	if page.CanSend() {
+		Readiness: c.readiness(p, subs)}
+	if page.CanSend() && !future {
 		page.Action = r.URL.Path
 	}
 	c.pages.RenderIn(w, r, status, "bulletin-send", "bulletin", page)
@@ -697,6 +703,8 @@ func (c *Console) sendEdition(w http.ResponseWriter, r *http.Request) {
 		c.renderSend(w, r, http.StatusServiceUnavailable, p.T("console.bulletin.error.no_mail"))
 	case errors.Is(err, hub.ErrNoSubscribers):
 		c.renderSend(w, r, http.StatusConflict, p.T("console.bulletin.no_subscribers"))
+	case errors.Is(err, hub.ErrNotPublishedYet):
+		c.renderSend(w, r, http.StatusConflict, "")
 	case errors.Is(err, protocol.ErrNotFound):
 		c.site.NotFound(w, r)
 	default:

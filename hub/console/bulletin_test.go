@@ -18,7 +18,7 @@ import (
 // editionForm is a complete, valid form of an edition pointing at ref.
 func editionForm(ref string) url.Values {
 	return url.Values{
-		"edition": {"2026-12"}, "published": {"2026-12-10"}, "language": {"en"}, "title": {"Winter 2026: screens at the holidays"},
+		"edition": {"2026-12"}, "published": {"2026-12-01"}, "language": {"en"}, "title": {"Winter 2026: screens at the holidays"},
 		"focus_title": {"Gifts that connect"}, "focus_body": {"A new console or phone?\r\n\r\nSet it up **together**."},
 		"item": {"news:" + ref}, "note-" + ref: {"What the forum decided."},
 		"v0-language": {"fr"}, "v0-title": {"Hiver 2026 : les écrans pendant les fêtes"}, "v0-focus_title": {"Des cadeaux connectés"},
@@ -332,6 +332,11 @@ func TestConsole_bulletinAppears(t *testing.T) {
 		if _, _, body := f.do(t, "coordinator", "GET", path, nil); !strings.Contains(body, "published, appears on 20 March 2099") {
 			t.Errorf("%s does not say when the edition appears:\n%s", path, body)
 		}
+	}
+	// Its mail would link to a page the portal does not show yet.
+	_, _, body := f.do(t, "coordinator", "GET", "/console/bulletin/2099-03/send", nil)
+	if !strings.Contains(body, "This edition appears on the portal on 20 March 2099") || strings.Contains(body, `id="send"`) {
+		t.Errorf("the send page of an edition still to come:\n%s", body)
 	}
 }
 
