@@ -76,7 +76,7 @@ func getPage(t *testing.T, target string) (int, string) {
 }
 
 func sampleBulletin(edition string) protocol.Bulletin {
-	return protocol.Bulletin{Edition: edition, Published: edition + "-15", Title: "Autumn edition", Language: "en",
+	return protocol.Bulletin{Edition: edition, Published: edition + "-01", Title: "Autumn edition", Language: "en",
 		Focus: protocol.BulletinArticle{Title: "Games at home", Body: "Ask **who** they play with."},
 		Versions: []protocol.BulletinVersion{{Language: "fr", Title: "Édition d’automne",
 			Focus: protocol.BulletinArticle{Title: "Les jeux à la maison", Body: "Demandez avec **qui** ils jouent."}}}}
