@@ -322,4 +322,3 @@ func erasureHolders(t *testing.T, nw *network, id string) []string {
 	}
 	return out
 }
-
