@@ -100,7 +100,9 @@ func (m *changeMaker) change(owner string, kind protocol.Kind, vis protocol.Visi
 		Visibility: vis, Body: b, KeyID: owner + "-k"}
 }
 
-func (m *changeMaker) applied() time.Time { return m.base.Add(time.Duration(m.n)*time.Minute + time.Second) }
+func (m *changeMaker) applied() time.Time {
+	return m.base.Add(time.Duration(m.n)*time.Minute + time.Second)
+}
 
 // aggregate fills src with n public resources, a translation, one
 // resource published an hour ago, one still to come, one deleted and one
