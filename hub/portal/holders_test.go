@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 // holder is a portal over a source of its own, as the hub and each mirror
 // have.
 type holder struct {
+	dir string
 	p   *portal.Portal
 	src *portaltest.Source
 	srv *httptest.Server
@@ -28,7 +31,8 @@ type holder struct {
 func openHolder(t *testing.T, key []byte) *holder {
 	t.Helper()
 	src := portaltest.NewSource()
-	p, err := portal.Open(t.Context(), portal.Config{DataDir: t.TempDir(), PublicURL: "https://portal.example.org", OAIKey: key}, src, nil)
+	dir := t.TempDir()
+	p, err := portal.Open(t.Context(), portal.Config{DataDir: dir, PublicURL: "https://portal.example.org", OAIKey: key}, src, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +41,7 @@ func openHolder(t *testing.T, key []byte) *holder {
 		srv.Close()
 		p.Close()
 	})
-	return &holder{p: p, src: src, srv: srv}
+	return &holder{dir: dir, p: p, src: src, srv: srv}
 }
 
 // index indexes everything its source holds.
@@ -237,5 +241,60 @@ func TestPortal_OAITokenOnAnotherHolder(t *testing.T) {
 	}
 	if _, body := other.get(t, next); !bytes.Contains(body, []byte("badResumptionToken")) {
 		t.Errorf("a holder with another key took the token: %.300s", body)
+	}
+}
+
+// TestPortal_Withdrawal: a withdrawal (no version, only word that the
+// entity is no longer public) takes the entity out of every surface, its
+// translations and files with it; an erased one leaves no byte of its text
+// in the index's files.
+func TestPortal_Withdrawal(t *testing.T) {
+	const marker = "ZQX-WITHDRAWN-4417"
+	h := openHolder(t, nil)
+	m := &changeMaker{t: t, base: time.Date(2025, 2, 11, 9, 0, 0, 0, time.UTC)}
+	blob := protocol.BlobRef{SHA256: string(bytes.Repeat([]byte("a"), 64)), Size: 10, MediaType: "application/pdf", Name: "sheet.pdf"}
+	for _, erased := range []bool{false, true} {
+		res := m.change("be", protocol.KindResource, protocol.VisibilityPublic,
+			resourceBody("Guide "+marker, "en", []string{"en"}, 8, 12, "guide", []string{"privacy"}))
+		res.Blobs = []protocol.BlobRef{blob}
+		h.src.Put(res, m.applied())
+		tr := m.change("fi", protocol.KindTranslation, protocol.VisibilityPublic, protocol.Translation{Resource: res.ID,
+			SourceVersion: 1, Language: "fi", Title: "Opas " + marker, Method: "human", Review: "reviewed"})
+		h.src.Put(tr, m.applied())
+		h.index(t)
+		if r, _ := h.get(t, "/api/v1/entities/"+tr.ID); r.StatusCode != 200 {
+			t.Fatalf("the translation before the withdrawal: %s", r.Status)
+		}
+		if _, ok, err := h.p.PublicFile(t.Context(), blob.SHA256, blob.Name); err != nil || !ok {
+			t.Fatalf("the attachment before the withdrawal: %v %v", ok, err)
+		}
+		h.src.Withdraw(res.ID, erased, m.applied())
+		h.index(t)
+		for _, path := range []string{"/api/v1/entities/" + res.ID, "/api/v1/entities/" + tr.ID, "/resources/" + res.ID,
+			"/api/v1/resources/" + res.ID + "/translations"} {
+			if r, _ := h.get(t, path); r.StatusCode != 404 {
+				t.Errorf("erased %v: %s after the withdrawal: %s", erased, path, r.Status)
+			}
+		}
+		if _, ok, _ := h.p.PublicFile(t.Context(), blob.SHA256, blob.Name); ok {
+			t.Errorf("erased %v: the attachment is still public", erased)
+		}
+		if _, body := h.get(t, "/api/v1/entities"); bytes.Contains(body, []byte(res.ID)) {
+			t.Errorf("erased %v: the entity is still listed", erased)
+		}
+		// The translation is no longer shown; withdrawn with its resource
+		// (as the hub's feed does), its text goes too.
+		h.src.Withdraw(tr.ID, erased, m.applied())
+		h.index(t)
+	}
+	files, _ := filepath.Glob(filepath.Join(h.dir, "portal.db*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(marker)) {
+			t.Errorf("%s still holds the erased text", filepath.Base(f))
+		}
 	}
 }
