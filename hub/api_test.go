@@ -12,18 +12,15 @@ import (
 
 const marker = "ZZ-PRIVATE-MARKER-7731"
 
-// apiEntity is an entity as the public JSON API shows it.
+// apiEntity is what these tests read of an entity of the public JSON API.
 type apiEntity struct {
-	ID        string             `json:"id"`
-	Kind      protocol.Kind      `json:"kind"`
-	Owner     string             `json:"owner"`
-	Version   int64              `json:"version"`
-	UpdatedAt time.Time          `json:"updated_at"`
-	PublishAt *time.Time         `json:"publish_at,omitempty"`
-	HubSeq    int64              `json:"hub_seq"`
-	Blobs     []protocol.BlobRef `json:"blobs"`
-	Body      json.RawMessage    `json:"body"`
-	Outdated  *bool              `json:"outdated,omitempty"`
+	ID       string             `json:"id"`
+	Kind     protocol.Kind      `json:"kind"`
+	Owner    string             `json:"owner"`
+	Version  int64              `json:"version"`
+	HubSeq   int64              `json:"hub_seq"`
+	Blobs    []protocol.BlobRef `json:"blobs"`
+	Outdated *bool              `json:"outdated"`
 }
 
 // index brings the portal's index up to the aggregate: the JSON API and

@@ -32,15 +32,7 @@ func TestMigration_SearchTags(t *testing.T) {
 	}
 	old.Close()
 	// Up to 0004: 0005 empties the index, to be rebuilt (TestMigration_Rebuild).
-	upTo := fstest.MapFS{}
-	for _, name := range []string{"0001_portal.sql", "0002_search_tags.sql", "0003_events.sql", "0004_bulletins.sql"} {
-		b, err := fs.ReadFile(migrationFS, "migrations/"+name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		upTo[name] = &fstest.MapFile{Data: b}
-	}
-	db, err := sqlitedb.Open(ctx, path, upTo)
+	db, err := sqlitedb.Open(ctx, path, migrationsUpTo(t, "0004"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,15 +59,7 @@ func TestMigration_SearchTags(t *testing.T) {
 func TestMigration_Rebuild(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "portal.db")
-	old := fstest.MapFS{}
-	for _, name := range []string{"0001_portal.sql", "0002_search_tags.sql", "0003_events.sql", "0004_bulletins.sql"} {
-		b, err := fs.ReadFile(migrationFS, "migrations/"+name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		old[name] = &fstest.MapFile{Data: b}
-	}
-	db, err := sqlitedb.Open(ctx, path, old)
+	db, err := sqlitedb.Open(ctx, path, migrationsUpTo(t, "0004"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,4 +86,25 @@ func TestMigration_Rebuild(t *testing.T) {
 	if err := db.Reader().QueryRow(`SELECT (SELECT COUNT(*) FROM resources) + (SELECT COUNT(*) FROM oai)`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d rows left, %v", n, err)
 	}
+}
+
+// migrationsUpTo is the portal's migrations up to the one numbered last.
+func migrationsUpTo(t *testing.T, last string) fstest.MapFS {
+	t.Helper()
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := fstest.MapFS{}
+	for _, e := range entries {
+		if e.Name()[:len(last)] > last {
+			continue
+		}
+		b, err := fs.ReadFile(migrationFS, "migrations/"+e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = &fstest.MapFile{Data: b}
+	}
+	return out
 }
