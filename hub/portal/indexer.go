@@ -103,6 +103,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // now due. It reports whether more changes are waiting.
 func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 	cursor := p.cursor.Load()
+	// Read before the changes: once they are all indexed, so is every
+	// hub_seq up to it, whatever the source left out as not public.
+	head := int64(0)
+	if hs, ok := p.src.(headSource); ok {
+		head = hs.Head()
+	}
 	changes, err := p.src.Changes(ctx, cursor, indexBatch)
 	if err != nil {
 		return false, fmt.Errorf("read changes: %w", err)
@@ -115,6 +121,7 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 		}
 	}
 	if len(changes) == 0 && len(due) == 0 {
+		p.seen(head)
 		p.signalCaughtUp()
 		return false, nil
 	}
@@ -196,9 +203,27 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 	}
 	more = len(changes) == indexBatch
 	if !more {
+		p.seen(head)
 		p.signalCaughtUp()
 	}
 	return more, nil
+}
+
+// headSource is a Source that knows the last hub_seq it holds, public or
+// not (Head). The portal's cursor stops at the last change the source gave
+// it; IndexedSeq goes on to the head once nothing up to it is left.
+type headSource interface {
+	Head() int64
+}
+
+// seen notes that every hub_seq up to head is indexed.
+func (p *Portal) seen(head int64) {
+	for {
+		old := p.seenSeq.Load()
+		if head <= old || p.seenSeq.CompareAndSwap(old, head) {
+			return
+		}
+	}
 }
 
 func (p *Portal) dueIDs(ctx context.Context, now time.Time) ([]string, error) {

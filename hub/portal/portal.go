@@ -106,6 +106,9 @@ type Portal struct {
 	// cursor is the last hub_seq indexed; gen counts index commits, for the
 	// caches; tag is what ETags and Last-Modified are made of.
 	cursor atomic.Int64
+	// seenSeq is the source's head when the index last caught up with it
+	// (IndexedSeq).
+	seenSeq atomic.Int64
 	gen    atomic.Int64
 	tag    atomic.Pointer[indexTag]
 	// nextDue is when the earliest scheduled entity is due (unix ms, 0: none).
@@ -283,7 +286,7 @@ func (p *Portal) Close() error {
 }
 
 // IndexedSeq is the last hub_seq the index reflects.
-func (p *Portal) IndexedSeq() int64 { return p.cursor.Load() }
+func (p *Portal) IndexedSeq() int64 { return max(p.cursor.Load(), p.seenSeq.Load()) }
 
 // WaitIndexed blocks until the index has caught up with hub_seq seq or ctx
 // is done.
@@ -292,7 +295,7 @@ func (p *Portal) WaitIndexed(ctx context.Context, seq int64) error {
 		p.mu.Lock()
 		ch := p.caughtUp
 		p.mu.Unlock()
-		if p.cursor.Load() >= seq {
+		if p.IndexedSeq() >= seq {
 			return nil
 		}
 		select {
