@@ -109,8 +109,8 @@ type Portal struct {
 	// seenSeq is the source's head when the index last caught up with it
 	// (IndexedSeq).
 	seenSeq atomic.Int64
-	gen    atomic.Int64
-	tag    atomic.Pointer[indexTag]
+	gen     atomic.Int64
+	tag     atomic.Pointer[indexTag]
 	// nextDue is when the earliest scheduled entity is due (unix ms, 0: none).
 	nextDue atomic.Int64
 
