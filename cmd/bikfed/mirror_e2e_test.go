@@ -224,6 +224,10 @@ func TestE2E_Mirrors(t *testing.T) {
 		if !bytes.Equal(body1, body2) {
 			t.Errorf("%s: the mirrors serve different bodies", page)
 		}
+		// The hub's own portal indexed the same selection: the same page.
+		if s, tag, body := getPage(t, nw.hubURL+page); s != http.StatusOK || tag != tag1 || !bytes.Equal(body, body1) {
+			t.Errorf("%s: the hub answers %d %q, the mirrors %q (same body: %v)", page, s, tag, tag1, bytes.Equal(body, body1))
+		}
 		if status, _, _ := getPageIf(t, m2.URL+page, tag1); status != http.StatusNotModified {
 			t.Errorf("%s: eu2 answers eu1's ETag with %d, want 304", page, status)
 		}
