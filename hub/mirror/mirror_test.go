@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -168,4 +169,45 @@ func FuzzCheckItem(f *testing.F) {
 			t.Fatalf("accepted %s: %v", it.Change, err)
 		}
 	})
+}
+
+// TestMirror_HubRestored: a hub whose head is behind the mirror's cursor
+// was restored from a backup. The mirror stops with ErrHubRestored and,
+// opened again, starts its copy afresh.
+func TestMirror_HubRestored(t *testing.T) {
+	k, err := protocol.GenerateKey("be")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := signed(t, k, protocol.VisibilityPublic, "Be smart online")
+	fh := &feedHub{keys: protocol.KeyDirectory{Keys: []protocol.KeyInfo{{KeyID: k.ID, Owner: "be", PublicKey: k.Public(), CreatedAt: time.Now()}}},
+		items: []protocol.MirrorFeedItem{{HubSeq: 3, Signed: good, AppliedAt: 1}}}
+	srv := httptest.NewServer(fh)
+	defer srv.Close()
+	m := openMirror(t, srv.URL)
+	ctx := context.Background()
+	if _, err := m.PullOnce(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.db.Writer().Exec(`UPDATE state SET value = 20 WHERE key = 'cursor'`); err != nil {
+		t.Fatal(err)
+	}
+	m.cursor.Store(20)
+	if _, err := m.PullOnce(ctx, 0); !errors.Is(err, ErrHubRestored) {
+		t.Fatalf("pull from a hub at 10 with the cursor at 20: %v, want ErrHubRestored", err)
+	}
+	m.Close()
+	again, err := Open(ctx, m.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	var n int
+	again.db.Reader().QueryRow(`SELECT COUNT(*) FROM entities`).Scan(&n)
+	if again.Cursor() != 0 || n != 0 {
+		t.Errorf("after the rebuild: cursor %d, %d entities; want a fresh copy", again.Cursor(), n)
+	}
+	if _, err := again.PullOnce(ctx, 0); err != nil || again.Cursor() != 10 {
+		t.Errorf("the rebuilt mirror pulls: %v, cursor %d", err, again.Cursor())
+	}
 }
