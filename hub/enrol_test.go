@@ -3,7 +3,9 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,4 +265,22 @@ func TestHub_Enrol_RetryOnlyBeforeSync(t *testing.T) {
 			t.Fatalf("the retry's credential: %v", err)
 		}
 	})
+}
+
+// TestEnrol_Concurrent: nodes enrolling at the same moment all find their
+// key in the directory: each one's first push is applied.
+func TestEnrol_Concurrent(t *testing.T) {
+	th := mustOpenHub(t)
+	nodes := make([]*testNode, 24)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Go(func() { nodes[i] = th.enrolNode(t, fmt.Sprintf("sim%03d", i)) })
+	}
+	wg.Wait()
+	for _, n := range nodes {
+		res := n.mustPush(t, n.sign(t, n.resource(t, "Lesson of "+n.id, protocol.VisibilityPublic)))
+		if res.Applied != 1 {
+			t.Errorf("%s: applied %d, refused %+v", n.id, res.Applied, res.Refused)
+		}
+	}
 }

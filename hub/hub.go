@@ -71,6 +71,8 @@ type Hub struct {
 	// keys is the key directory, copied on write (enrolment is rare, lookups
 	// happen once per pushed change).
 	keys atomic.Pointer[map[string]protocol.KeyInfo]
+	// keysMu serialises reloads of keys (reloadKeys).
+	keysMu sync.Mutex
 
 	// mu guards nodes, mirrors and notify.
 	mu    sync.Mutex

@@ -109,7 +109,12 @@ func (h *Hub) loadAll(ctx context.Context) error {
 const hubEpoch = "hub"
 
 // reloadKeys replaces the cached key directory with the table's contents.
+// Reloads run one at a time: two enrolments committing together would
+// otherwise each read the table, and the slower reload, which read before
+// the other's commit, would store a directory without the other's key.
 func (h *Hub) reloadKeys(ctx context.Context) error {
+	h.keysMu.Lock()
+	defer h.keysMu.Unlock()
 	rows, err := h.db.Reader().QueryContext(ctx, `SELECT key_id, owner, public_key, created_at, retired_at, retired_hub_seq FROM keys`)
 	if err != nil {
 		return fmt.Errorf("load keys: %w", err)

@@ -207,12 +207,17 @@ func TestE2E_HubErase(t *testing.T) {
 		}
 		return nil
 	})
-	if code, _ := httpGet(t, nw.hubURL+"/api/v1/entities/"+id, ""); code != http.StatusNotFound {
-		t.Errorf("erased resource on the public API: %d", code)
-	}
-	if code, _ := httpGet(t, fileURL, ""); code != http.StatusNotFound {
-		t.Errorf("erased attachment on the portal: %d", code)
-	}
+	// The public API and files answer from the portal's index, which
+	// follows the erasure within moments.
+	waitFor(t, 30*time.Second, "the erased resource off the public API and files", func() error {
+		if code, _ := httpGet(t, nw.hubURL+"/api/v1/entities/"+id, ""); code != http.StatusNotFound {
+			return fmt.Errorf("erased resource on the public API: %d", code)
+		}
+		if code, _ := httpGet(t, fileURL, ""); code != http.StatusNotFound {
+			return fmt.Errorf("erased attachment on the portal: %d", code)
+		}
+		return nil
+	})
 	waitFor(t, 30*time.Second, "the portal to drop the resource", func() error {
 		if _, body := httpGet(t, nw.hubURL+"/resources/"+id, ""); strings.Contains(string(body), "School play") {
 			return errors.New("the portal still shows it")

@@ -152,17 +152,21 @@ func TestE2E_Refusals(t *testing.T) {
 		t.Errorf("replay: applied %d refused %+v, want 1 applied and one stale_version", res.Applied, res.Refused)
 	}
 
-	// The public API shows exactly the accepted records.
-	for _, id := range []string{idA, idB} {
-		resp, err := http.Get(nw.hubURL + "/api/v1/entities/" + id)
-		if err != nil {
-			t.Fatal(err)
+	// The public API shows the accepted records once the portal has
+	// indexed them.
+	waitFor(t, 30*time.Second, "the accepted records on the public API", func() error {
+		for _, id := range []string{idA, idB} {
+			resp, err := http.Get(nw.hubURL + "/api/v1/entities/" + id)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("accepted %s: public API answered %d", id, resp.StatusCode)
+			}
 		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("accepted %s: public API answered %d", id, resp.StatusCode)
-		}
-	}
+		return nil
+	})
 
 	// The coordination team sees every refusal, with its reason.
 	st, err := nw.status()
