@@ -1,0 +1,548 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The network benchmark: a real hub, up to 200 simulated nodes in this
+// process pushing and long-polling as running nodes do, and visitors'
+// closed-loop public traffic through Caddy in front of one, then two
+// mirrors (straight at the hub when the binary has no mirrors).
+
+// networkConfig is the -network run's settings.
+type networkConfig struct {
+	nodes       int
+	duration    time.Duration
+	publicConns int
+	seed        int // resources each node publishes before the timed part
+	traffic     simTraffic
+}
+
+// networkHeading is the section's heading, which a -network run replaces.
+const networkHeading = "## The network under load"
+
+// networkPhase is one timed part: the same nodes' traffic, with the public
+// load sent to the hub itself (mirrors 0) or through Caddy to the mirrors.
+type networkPhase struct {
+	mirrors int
+	wall    time.Duration
+	stats   *opStats
+	public  publicResult
+	// cpu is each process's CPU time over the phase (user+sys), by name.
+	cpu         map[string]time.Duration
+	idle, steal float64 // the machine's shares over the phase
+	lag         *lagWatch
+	pushed      int // changes the hub applied
+}
+
+type networkReport struct {
+	cfg          networkConfig
+	started      time.Time
+	setupSeconds float64 // registering, enrolling and seeding the nodes
+	seeded       int
+	noMirrors    bool
+	mix          []publicTarget
+	phases       []*networkPhase
+	peakKB       map[string]int64
+	verifiers    int
+	// load is the machine's load average (one minute) before and after.
+	load [2]string
+}
+
+// sidChanges is the changes of a busy Safer Internet Day on today's
+// network: ten times an ordinary day's few thousand.
+const sidChanges = 30_000
+
+// simTransport is the simulated nodes' one connection pool: each node's
+// long-poll holds a connection and its pushes need another.
+func simTransport(nodes int) *http.Transport {
+	return &http.Transport{MaxIdleConnsPerHost: 2*nodes + 16, IdleConnTimeout: 2 * time.Minute}
+}
+
+func benchNetwork(ctx context.Context, cfg benchConfig, dir string) (*networkReport, error) {
+	nc := cfg.network
+	rep := &networkReport{cfg: nc, started: time.Now(), peakKB: map[string]int64{}, load: [2]string{loadAverage(), ""}}
+	defer func() { rep.load[1] = loadAverage() }()
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	hubURL := "http://" + addr
+	hubDir := filepath.Join(dir, "network-hub")
+	hub := exec.Command(cfg.bin, "hub", "serve", "--data", hubDir, "--listen", addr, "--log-level", "warn")
+	// Every simulated node connects from 127.0.0.1; real ones come from 200
+	// addresses, so the per-address cap on connections is lifted.
+	hub.Env = append(os.Environ(), "BIKFED_MAX_CONNS_PER_ADDR=4096")
+	hub.Stderr = os.Stderr
+	if err := hub.Start(); err != nil {
+		return nil, fmt.Errorf("start hub: %w", err)
+	}
+	defer stopProc(hub)
+	if err := waitHTTP(ctx, hubURL+"/healthz"); err != nil {
+		return nil, err
+	}
+	tok, err := os.ReadFile(filepath.Join(hubDir, "admin.token"))
+	if err != nil {
+		return nil, fmt.Errorf("the hub's operator token: %w", err)
+	}
+	adminToken := strings.TrimSpace(string(tok))
+
+	fmt.Fprintf(os.Stderr, "network: registering and enrolling %d nodes, each publishing %d resources…\n", nc.nodes, nc.seed)
+	t0 := time.Now()
+	tr := simTransport(nc.nodes)
+	defer tr.CloseIdleConnections()
+	nodes, err := enrolNodes(ctx, tr, hubURL, adminToken, nc.nodes)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string][]byte{}
+	for i, n := range nodes {
+		keys[n.id] = n.key.Public()
+		// One node in twenty checks the signature of every change it pulls.
+		if n.verify = i%20 == 0; n.verify {
+			rep.verifiers++
+		}
+	}
+	if err := eachNode(nodes, 8, func(n *simNode) error { _, err := n.push(ctx, nc.seed, nil); return err }); err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	rep.seeded = nc.nodes * nc.seed
+	if err := waitIndexed(ctx, hubURL, rep.seeded, 10*time.Minute); err != nil {
+		return nil, err
+	}
+	head, err := nodes[0].client.Changes(ctx, 0, 1, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		n.cursor = head.HubSeq // nodes in sync when the timed part starts
+	}
+	rep.setupSeconds = time.Since(t0).Seconds()
+	rep.mix = publicMix(nodes, nc.seed)
+	if err := checkMix(ctx, hubURL, rep.mix); err != nil {
+		return nil, fmt.Errorf("at the hub: %w", err)
+	}
+
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	run := func(ph *networkPhase, target string, pids map[string]int) error {
+		return runNetworkPhase(ctx, ph, nodes, keys, nc, self, dir, target, hubURL, adminToken, rep.mix, pids)
+	}
+	if rep.noMirrors = !mirrorsAvailable(cfg.bin); rep.noMirrors {
+		fmt.Fprintln(os.Stderr, "network: this bikfed has no mirrors; the public load goes straight to the hub")
+		ph := &networkPhase{}
+		if err := run(ph, hubURL, map[string]int{"hub": hub.Process.Pid}); err != nil {
+			return nil, err
+		}
+		rep.phases = append(rep.phases, ph)
+		rep.peakKB["hub"] = peakKB(hub.Process.Pid)
+		return rep, nil
+	}
+
+	caddy, err := caddyBinary()
+	if err != nil {
+		return nil, err
+	}
+	caddyAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	var mirrors []*mirror
+	defer func() {
+		for _, m := range mirrors {
+			stopProc(m.proc)
+		}
+	}()
+	for _, name := range []string{"eu1", "eu2"} {
+		fmt.Fprintf(os.Stderr, "network: mirror %s catching up…\n", name)
+		m, err := startMirror(ctx, cfg.bin, dir, hubDir, hubURL, "http://"+caddyAddr, name)
+		if err != nil {
+			return nil, err
+		}
+		mirrors = append(mirrors, m)
+		var upstreams []string
+		pids := map[string]int{"hub": hub.Process.Pid}
+		for _, m := range mirrors {
+			upstreams = append(upstreams, strings.TrimPrefix(m.url, "http://"))
+			pids["mirror "+m.name] = m.pid()
+		}
+		lb, lbURL, err := startCaddy(ctx, caddy, dir, caddyAddr, upstreams)
+		if err != nil {
+			return nil, err
+		}
+		pids["caddy"] = lb.Process.Pid
+		err = checkMix(ctx, lbURL, rep.mix)
+		if err == nil {
+			ph := &networkPhase{mirrors: len(mirrors)}
+			if err = run(ph, lbURL, pids); err == nil {
+				rep.phases = append(rep.phases, ph)
+			}
+		}
+		stopCaddy(lb)
+		if err != nil {
+			return nil, err
+		}
+	}
+	rep.peakKB["hub"] = peakKB(hub.Process.Pid)
+	for _, m := range mirrors {
+		rep.peakKB["mirror "+m.name] = peakKB(m.pid())
+	}
+	return rep, nil
+}
+
+// enrolNodes registers and enrols nodes sim001… with the hub, a few at a time.
+func enrolNodes(ctx context.Context, tr http.RoundTripper, hubURL, adminToken string, count int) ([]*simNode, error) {
+	nodes := make([]*simNode, count)
+	idx := make([]*simNode, count)
+	for i := range idx {
+		idx[i] = &simNode{id: fmt.Sprintf("sim%03d", i+1)}
+	}
+	hc := &http.Client{Timeout: time.Minute}
+	err := eachNode(idx, 8, func(p *simNode) error {
+		i := 0
+		fmt.Sscanf(p.id, "sim%d", &i)
+		n, err := newSimNode(ctx, hc, tr, hubURL, adminToken, p.id, i)
+		nodes[i-1] = n
+		return err
+	})
+	return nodes, err
+}
+
+// eachNode runs f on every node, conc at a time, and returns the first error.
+func eachNode(nodes []*simNode, conc int, f func(*simNode) error) error {
+	work := make(chan *simNode)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for n := range work {
+				if err := f(n); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, n := range nodes {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
+	return first
+}
+
+// publicMix is what visitors ask for on Safer Internet Day: mostly
+// resource pages reached from search engines and shared links, then the
+// home page, the gallery's searches, the SID minisite, the feeds and the
+// open-data API.
+func publicMix(nodes []*simNode, seed int) []publicTarget {
+	rng := rand.New(rand.NewPCG(15, 4))
+	var resources []string
+	for range 300 {
+		n := nodes[rng.IntN(len(nodes))]
+		resources = append(resources, "/resources/"+n.owned[rng.IntN(min(seed, len(n.owned)))].id)
+	}
+	var searches []string
+	for _, q := range portalQueries {
+		if q != "" {
+			searches = append(searches, "/resources?"+q)
+		}
+	}
+	return []publicTarget{
+		{Kind: "home", Weight: 15, Paths: []string{"/", "/fr/", "/de/", "/nl/", "/it/"}},
+		{Kind: "search", Weight: 20, Paths: searches},
+		{Kind: "resource", Weight: 35, Paths: resources},
+		{Kind: "minisite", Weight: 12, Paths: []string{"/sid/", "/fr/sid/", "/youth/"}},
+		{Kind: "feed", Weight: 8, Paths: []string{"/feed.atom", "/feed.rss", "/feed.json", "/news/feed.atom"}},
+		{Kind: "api", Weight: 10, Paths: []string{"/api/v1/entities", "/api/v1/entities?kind=resource&limit=50", "/api/v1/resources?q=privacy", "/api/v1/resources?lang=fr&page=2"}},
+	}
+}
+
+// checkMix asks once for every address of the mix and wants 200 for each:
+// the load must measure pages, not errors.
+func checkMix(ctx context.Context, base string, mix []publicTarget) error {
+	for _, t := range mix {
+		seen := map[string]bool{}
+		for _, p := range t.Paths {
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+p, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("GET %s: %s", p, resp.Status)
+			}
+		}
+	}
+	return nil
+}
+
+// runNetworkPhase runs the nodes' traffic and the public load for one
+// duration. pids names the processes whose CPU time is measured.
+func runNetworkPhase(ctx context.Context, ph *networkPhase, nodes []*simNode, keys map[string][]byte, nc networkConfig,
+	self, dir, target, hubURL, adminToken string, mix []publicTarget, pids map[string]int) error {
+	what := "the hub"
+	if ph.mirrors > 0 {
+		what = fmt.Sprintf("Caddy and %d mirror(s)", ph.mirrors)
+	}
+	fmt.Fprintf(os.Stderr, "network: %d nodes and %d visitors' connections to %s for %s…\n", len(nodes), nc.publicConns, what, nc.duration)
+	ph.stats, ph.lag = newOpStats(), newLagWatch()
+	sent := &sentLog{at: map[string]sentChange{}}
+	seq0 := 0
+	for _, n := range nodes {
+		seq0 += int(n.seq)
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := make(chan struct{})
+	var pulls, pushes, watch sync.WaitGroup
+	ticks0, machine0, self0 := map[string]int64{}, machineTicks(), selfCPU()
+	for name, pid := range pids {
+		ticks0[name] = cpuTicks(pid)
+	}
+	t0 := time.Now()
+	for _, n := range nodes {
+		pulls.Go(func() { n.pullLoop(pctx, nc.traffic, ph.stats, sent, keys) })
+		pushes.Go(func() { n.pushLoop(stop, nc.traffic, ph.stats, sent) })
+	}
+	if ph.mirrors > 0 {
+		watch.Go(func() { ph.lag.watch(pctx, hubURL, adminToken, 500*time.Millisecond) })
+	}
+	var loadCPU time.Duration
+	var err error
+	ph.public, loadCPU, err = runPublicLoadProcess(ctx, self, dir, publicLoadSpec{Base: target, Conns: nc.publicConns, Duration: nc.duration, Mix: mix})
+	close(stop)
+	pushes.Wait()
+	ph.wall = time.Since(t0)
+	ph.cpu = map[string]time.Duration{"public load process": loadCPU, "this process (the simulated nodes)": selfCPU() - self0}
+	for name, pid := range pids {
+		ph.cpu[name] = time.Duration(cpuTicks(pid)-ticks0[name]) * (time.Second / clockTicks)
+	}
+	st := machineTicks().sub(machine0)
+	ph.idle, ph.steal = st.share(st.idle), st.share(st.steal)
+	// The pushes stopped: the lag now is what the mirrors still have to pull.
+	if ph.mirrors > 0 {
+		ph.lag.sample(ctx, hubURL, adminToken)
+	}
+	cancel()
+	pulls.Wait()
+	watch.Wait()
+	for _, n := range nodes {
+		ph.pushed += int(n.seq)
+	}
+	ph.pushed -= seq0
+	return err
+}
+
+// cores is CPU time over wall time: how many of the machine's cores it took.
+func cores(cpu, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return cpu.Seconds() / wall.Seconds()
+}
+
+func phaseName(p *networkPhase) string {
+	switch p.mirrors {
+	case 0:
+		return "public load at the hub"
+	case 1:
+		return "Caddy → 1 mirror"
+	default:
+		return fmt.Sprintf("Caddy → %d mirrors", p.mirrors)
+	}
+}
+
+func (r *networkReport) markdown() string {
+	var b strings.Builder
+	nc := r.cfg
+	pushesPerSec := float64(nc.nodes) / nc.traffic.pushEvery.Seconds()
+	meanBatch := float64(1+nc.traffic.maxBatch) / 2
+	fmt.Fprintf(&b, "\n%s\n\n", networkHeading)
+	fmt.Fprintf(&b, "`go run ./cmd/bikfed-bench -network -nodes %d -duration %s -public-conns %d`, on %s, %s. ", nc.nodes, nc.duration, nc.publicConns, r.started.UTC().Format("2006-01-02"), machine())
+	fmt.Fprintf(&b, "A real hub process on loopback and %d simulated nodes in the benchmark's process, each with its own Ed25519 key and credential: registered through the hub's admin API (`POST /admin/v1/nodes`), enrolled with `protocol.Client.Enrol`, each publishing %d resources (%d in all, ~1 KB, synthetic, nine languages) before the timed part, in %.0f s. ", nc.nodes, nc.seed, r.seeded, r.setupSeconds)
+	fmt.Fprintf(&b, "Then each node, over real HTTP with real signatures and no client retries (every failed request counts):\n\n")
+	changesPerSec := pushesPerSec * meanBatch
+	fmt.Fprintf(&b, "- pushes a batch of 1 to %d new or updated public resources (a third of them new versions of its earlier ones), signed with its key, every %s on average (uniformly %s–%s): %.0f pushes/s and about %.0f changes/s for the network, %.0f an hour. ",
+		nc.traffic.maxBatch, nc.traffic.pushEvery, nc.traffic.pushEvery/2, nc.traffic.pushEvery*3/2, pushesPerSec, changesPerSec, 3600*changesPerSec)
+	fmt.Fprintf(&b, "Today's 31 SICs publish a few thousand changes a day; take a busy Safer Internet Day as ten times that, 30,000: these nodes write that whole day's changes every %.0f minutes, and each of their pushes wakes every node's long-poll, so the hub's feed serves %d times as many pages as it gets pushes. It is the day's peak with a wide margin, not its average.\n",
+		sidChanges/changesPerSec/60, nc.nodes)
+	fmt.Fprintf(&b, "- keeps a long-poll of the changes feed open (`ChangesAfter`, wait %s), asking again at once after news, with its own cursor, as a running node does. %d of the %d nodes check every pulled change's signature; the others do not, since here all their verification would run on the same two cores as the hub.\n\n", nc.traffic.longPoll, r.verifiers, nc.nodes)
+	fmt.Fprintf(&b, "The machine is shared: its load average (one minute, %d cores) was %s when the section started and %s when it ended.\n\n", runtime.NumCPU(), r.load[0], r.load[1])
+	fmt.Fprintf(&b, "Meanwhile visitors: %d keep-alive connections from a second process (`bikfed-bench -public-load`), closed loop, compression accepted, each request a page drawn from this mix, anything but a 200 counted as an error:\n\n", nc.publicConns)
+	b.WriteString("| page | share | addresses |\n|---|---|---|\n")
+	w := totalWeight(r.mix)
+	for _, t := range r.mix {
+		ex := t.Paths[0]
+		if len(t.Paths) > 1 {
+			ex = fmt.Sprintf("%d, e.g. `%s`, `%s`", len(t.Paths), t.Paths[0], t.Paths[1])
+		} else {
+			ex = "`" + ex + "`"
+		}
+		fmt.Fprintf(&b, "| %s | %.0f %% | %s |\n", t.Kind, 100*float64(t.Weight)/float64(w), ex)
+	}
+	b.WriteString("\n")
+	if r.noMirrors {
+		b.WriteString("The `bikfed` binary measured has no mirrors (`bikfed mirror serve`), so the visitors' load goes straight to the hub, beside the nodes' traffic; nothing is measured through Caddy.\n\n")
+	} else {
+		fmt.Fprintf(&b, "The visitors reach the portal through Caddy (v2.11.9, built from the Go module proxy), reverse proxying round robin to the mirrors with an active health check on `/healthz` every second; each mirror (`bikfed mirror serve`) pulls the hub's public feed and serves the portal from its own index. Each phase starts once every mirror's `/healthz` answers 200 (caught up and indexed) and every address of the mix answers 200 through Caddy. ")
+		fmt.Fprintf(&b, "Each mirror runs with `GOMAXPROCS=%d`: one mirror per machine is the real deployment, and here every process shares two cores; with one core each, a mirror stands for a machine of fixed size and a second mirror adds capacity as a second machine would, where left to the default one mirror alone could already take both cores. The lag is the hub's own figure (`GET /admin/v1/mirrors`: the hub's head minus the mirror's cursor), sampled every 0.5 s.\n\n", mirrorProcs)
+	}
+
+	b.WriteString("| measure |")
+	for _, p := range r.phases {
+		fmt.Fprintf(&b, " %s |", phaseName(p))
+	}
+	b.WriteString("\n|---|")
+	for range r.phases {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	row := func(label string, f func(p *networkPhase) string) {
+		fmt.Fprintf(&b, "| %s |", label)
+		for _, p := range r.phases {
+			fmt.Fprintf(&b, " %s |", f(p))
+		}
+		b.WriteString("\n")
+	}
+	opCell := func(op string) func(*networkPhase) string {
+		return func(p *networkPhase) string {
+			s := p.stats.summary(op)
+			if s.n == 0 && s.errors == 0 {
+				return "none"
+			}
+			return fmt.Sprintf("%d, **%d errors**, p50 %s, p99 %s", s.n, s.errors, ms(s.p50), ms(s.p99))
+		}
+	}
+	row("phase wall time", func(p *networkPhase) string { return fmt.Sprintf("%.1f s", p.wall.Seconds()) })
+	row("push (sent to answered): count, errors, latency", opCell("push"))
+	row("changes applied by the hub", func(p *networkPhase) string {
+		return fmt.Sprintf("%d (%.0f/s)", p.pushed, float64(p.pushed)/p.wall.Seconds())
+	})
+	row("pull answered with changes (long-poll, so waiting for news is included)", opCell("pull"))
+	row("long-polls that ended with nothing new", func(p *networkPhase) string { return fmt.Sprint(p.stats.idle) })
+	row("delivery: a change from its push to another node's pull", func(p *networkPhase) string {
+		s := p.stats.summary("delivery")
+		return fmt.Sprintf("%d, p50 %s, p99 %s, max %s", s.n, ms(s.p50), ms(s.p99), ms(s.max))
+	})
+	row("public GET: count, errors, latency", func(p *networkPhase) string {
+		return fmt.Sprintf("%d, **%d errors**, p50 %s, p99 %s", p.public.Requests, p.public.Errors, ms(p.public.P50), ms(p.public.P99))
+	})
+	row("**public requests/s**", func(p *networkPhase) string { return fmt.Sprintf("**%.0f**", p.public.rate()) })
+	for _, k := range kindsInOrder(r.mix) {
+		row("public GET "+k+": count, errors, p50 / p99", func(p *networkPhase) string {
+			s := p.public.Kinds[k]
+			return fmt.Sprintf("%d, %d, %s / %s", s.N, s.Errors, ms(s.P50), ms(s.P99))
+		})
+	}
+	for _, name := range sortedKeys(r.phases[len(r.phases)-1].cpu) {
+		row("CPU: "+name+" (cores, user+sys / wall)", func(p *networkPhase) string {
+			c, ok := p.cpu[name]
+			if !ok {
+				return "—"
+			}
+			return fmt.Sprintf("%.2f", cores(c, p.wall))
+		})
+	}
+	row("the machine idle / taken by the hypervisor (steal)", func(p *networkPhase) string {
+		return fmt.Sprintf("%.0f %% / %.0f %%", 100*p.idle, 100*p.steal)
+	})
+	if !r.noMirrors {
+		for _, name := range []string{"eu1", "eu2"} {
+			row("mirror "+name+" lag in changes: max / when the pushes stopped", func(p *networkPhase) string {
+				p.lag.mu.Lock()
+				defer p.lag.mu.Unlock()
+				if _, ok := p.lag.last[name]; !ok {
+					return "—"
+				}
+				return fmt.Sprintf("%d / %d", p.lag.max[name], p.lag.last[name])
+			})
+		}
+		row("lag samples (failed)", func(p *networkPhase) string { return fmt.Sprintf("%d (%d)", p.lag.samples, p.lag.errs) })
+	}
+	b.WriteString("\n")
+	b.WriteString("| process | peak RSS (`VmHWM`) through the whole run |\n|---|---|\n")
+	for _, name := range sortedKeys(r.peakKB) {
+		fmt.Fprintf(&b, "| %s | %.0f MiB |\n", name, float64(r.peakKB[name])/1024)
+	}
+	b.WriteString("\n")
+
+	var errs []string
+	for _, p := range r.phases {
+		for _, op := range []string{"push", "pull"} {
+			if s := p.stats.summary(op); s.errors > 0 {
+				errs = append(errs, fmt.Sprintf("%s, %s: %d, the first: %s", phaseName(p), op, s.errors, s.firstErr))
+			}
+		}
+		for _, k := range sortedKeys(p.public.Kinds) {
+			if s := p.public.Kinds[k]; s.Errors > 0 {
+				errs = append(errs, fmt.Sprintf("%s, public %s: %d, the first: %s", phaseName(p), k, s.Errors, s.FirstError))
+			}
+		}
+		if p.lag.errs > 0 {
+			errs = append(errs, fmt.Sprintf("%s, reading the mirrors' lag: %d, the first: %s", phaseName(p), p.lag.errs, p.lag.first))
+		}
+	}
+	if len(errs) == 0 {
+		b.WriteString("Errors: none, in every operation of every phase (target: zero) — met.\n")
+	} else {
+		b.WriteString("Errors (target: zero) — **missed**:\n\n")
+		for _, e := range errs {
+			fmt.Fprintf(&b, "- %s\n", e)
+		}
+	}
+	if len(r.phases) == 2 && r.phases[0].mirrors == 1 && r.phases[1].mirrors == 2 {
+		one, two := r.phases[0].public.rate(), r.phases[1].public.rate()
+		fmt.Fprintf(&b, "\nPublic requests/s through Caddy: %.0f with one mirror, %.0f with two: **%.2f×**. ", one, two, two/one)
+		if two/one >= 1.3 {
+			b.WriteString("The second mirror serves clearly more.\n")
+		} else {
+			fmt.Fprintf(&b, "**Two mirrors do not serve clearly more here.** This machine has %d cores for every process at once: the CPU rows above show where they went.\n", runtime.NumCPU())
+		}
+	}
+	return b.String()
+}
+
+// networkDefaults are the -network run's settings beside its flags.
+func networkDefaults() networkConfig {
+	return networkConfig{
+		nodes: 200, duration: 60 * time.Second, publicConns: 32, seed: 20,
+		traffic: simTraffic{pushEvery: 5 * time.Second, maxBatch: 3, longPoll: 25 * time.Second},
+	}
+}
+
+// validate refuses settings the benchmark cannot run with.
+func (nc networkConfig) validate() error {
+	switch {
+	case nc.nodes < 1 || nc.nodes > 999:
+		return fmt.Errorf("-nodes must be 1 to 999")
+	case nc.duration < time.Second:
+		return fmt.Errorf("-duration must be at least 1s")
+	case nc.publicConns < 1:
+		return fmt.Errorf("-public-conns must be at least 1")
+	case nc.traffic.pushEvery <= 0:
+		return fmt.Errorf("-push-every must be positive")
+	}
+	return nil
+}
