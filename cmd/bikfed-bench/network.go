@@ -202,22 +202,22 @@ func benchNetwork(ctx context.Context, cfg benchConfig, dir string) (*networkRep
 	return rep, nil
 }
 
-// enrolNodes registers and enrols nodes sim001… with the hub, a few at a time.
+// enrolNodes registers and enrols nodes sim001… with the hub, one at a
+// time: the hub reloads its key directory after each enrolment, and two
+// enrolments at once can leave the later key out of it until the next one
+// (the last reload to finish wins, and it may have read before the other
+// enrolment committed); the node's pushes are then refused as unknown_key.
 func enrolNodes(ctx context.Context, tr http.RoundTripper, hubURL, adminToken string, count int) ([]*simNode, error) {
-	nodes := make([]*simNode, count)
-	idx := make([]*simNode, count)
-	for i := range idx {
-		idx[i] = &simNode{id: fmt.Sprintf("sim%03d", i+1)}
-	}
 	hc := &http.Client{Timeout: time.Minute}
-	err := eachNode(idx, 8, func(p *simNode) error {
-		i := 0
-		fmt.Sscanf(p.id, "sim%d", &i)
-		n, err := newSimNode(ctx, hc, tr, hubURL, adminToken, p.id, i)
-		nodes[i-1] = n
-		return err
-	})
-	return nodes, err
+	nodes := make([]*simNode, count)
+	for i := range nodes {
+		n, err := newSimNode(ctx, hc, tr, hubURL, adminToken, fmt.Sprintf("sim%03d", i+1), i+1)
+		if err != nil {
+			return nil, err
+		}
+		nodes[i] = n
+	}
+	return nodes, nil
 }
 
 // eachNode runs f on every node, conc at a time, and returns the first error.
