@@ -64,9 +64,14 @@ type networkReport struct {
 const sidChanges = 30_000
 
 // simTransport is the simulated nodes' one connection pool: each node's
-// long-poll holds a connection and its pushes need another.
+// long-poll holds a connection and its pushes need another. It is Go's
+// default transport, as a node's client uses, with room for them all; its
+// idle connections are dropped before the hub's idle timeout (2 min) would
+// close one under a push.
 func simTransport(nodes int) *http.Transport {
-	return &http.Transport{MaxIdleConnsPerHost: 2*nodes + 16, IdleConnTimeout: 2 * time.Minute}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost, tr.MaxIdleConns = 2*nodes+16, 2*nodes+16
+	return tr
 }
 
 func benchNetwork(ctx context.Context, cfg benchConfig, dir string) (*networkReport, error) {
