@@ -43,6 +43,9 @@ type networkPhase struct {
 	idle, steal float64 // the machine's shares over the phase
 	lag         *lagWatch
 	pushed      int // changes the hub applied
+	// missing are the addresses of the mix that did not answer 200 before
+	// the phase, left out of its load.
+	missing []string
 }
 
 type networkReport struct {
@@ -134,8 +137,8 @@ func benchNetwork(ctx context.Context, cfg benchConfig, dir string) (*networkRep
 	}
 	rep.setupSeconds = time.Since(t0).Seconds()
 	rep.mix = publicMix(nodes, nc.seed)
-	if err := checkMix(ctx, hubURL, rep.mix); err != nil {
-		return nil, fmt.Errorf("at the hub: %w", err)
+	if _, missing, err := checkMix(ctx, hubURL, rep.mix); err != nil || len(missing) > 0 {
+		return nil, fmt.Errorf("the hub does not serve the public mix: %v %s", err, strings.Join(missing, ", "))
 	}
 
 	self, err := os.Executable()
@@ -143,7 +146,15 @@ func benchNetwork(ctx context.Context, cfg benchConfig, dir string) (*networkRep
 		return nil, err
 	}
 	run := func(ph *networkPhase, target string, pids map[string]int) error {
-		return runNetworkPhase(ctx, ph, nodes, keys, nc, self, dir, target, hubURL, adminToken, rep.mix, pids)
+		mix, missing, err := checkMix(ctx, target, rep.mix)
+		if err != nil {
+			return err
+		}
+		if len(mix) == 0 {
+			return fmt.Errorf("%s serves none of the public mix: %s", target, strings.Join(missing, ", "))
+		}
+		ph.missing = missing
+		return runNetworkPhase(ctx, ph, nodes, keys, nc, self, dir, target, hubURL, adminToken, mix, pids)
 	}
 	if rep.noMirrors = !mirrorsAvailable(cfg.bin); rep.noMirrors {
 		fmt.Fprintln(os.Stderr, "network: this bikfed has no mirrors; the public load goes straight to the hub")
@@ -188,12 +199,9 @@ func benchNetwork(ctx context.Context, cfg benchConfig, dir string) (*networkRep
 			return nil, err
 		}
 		pids["caddy"] = lb.Process.Pid
-		err = checkMix(ctx, lbURL, rep.mix)
-		if err == nil {
-			ph := &networkPhase{mirrors: len(mirrors)}
-			if err = run(ph, lbURL, pids); err == nil {
-				rep.phases = append(rep.phases, ph)
-			}
+		ph := &networkPhase{mirrors: len(mirrors)}
+		if err = run(ph, lbURL, pids); err == nil {
+			rep.phases = append(rep.phases, ph)
 		}
 		stopCaddy(lb)
 		if err != nil {
@@ -279,28 +287,38 @@ func publicMix(nodes []*simNode, seed int) []publicTarget {
 	}
 }
 
-// checkMix asks once for every address of the mix and wants 200 for each:
-// the load must measure pages, not errors.
-func checkMix(ctx context.Context, base string, mix []publicTarget) error {
+// checkMix asks once for every address of the mix and returns the mix of
+// those that answered 200, and the others with their answers: the load
+// must measure pages, not errors.
+func checkMix(ctx context.Context, base string, mix []publicTarget) ([]publicTarget, []string, error) {
+	var kept []publicTarget
+	var missing []string
 	for _, t := range mix {
-		seen := map[string]bool{}
+		status := map[string]int{}
+		k := t
+		k.Paths = nil
 		for _, p := range t.Paths {
-			if seen[p] {
-				continue
+			if _, seen := status[p]; !seen {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+p, nil)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return nil, nil, err
+				}
+				resp.Body.Close()
+				status[p] = resp.StatusCode
+				if resp.StatusCode != http.StatusOK {
+					missing = append(missing, fmt.Sprintf("`%s` (%s)", p, resp.Status))
+				}
 			}
-			seen[p] = true
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+p, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("GET %s: %s", p, resp.Status)
+			if status[p] == http.StatusOK {
+				k.Paths = append(k.Paths, p)
 			}
 		}
+		if len(k.Paths) > 0 {
+			kept = append(kept, k)
+		}
 	}
-	return nil
+	return kept, missing, nil
 }
 
 // runNetworkPhase runs the nodes' traffic and the public load for one
@@ -366,6 +384,14 @@ func cores(cpu, wall time.Duration) float64 {
 		return 0
 	}
 	return cpu.Seconds() / wall.Seconds()
+}
+
+// perCPU is n per second of cpu.
+func perCPU(n int, cpu time.Duration) float64 {
+	if cpu <= 0 {
+		return 0
+	}
+	return float64(n) / cpu.Seconds()
 }
 
 func phaseName(p *networkPhase) string {
@@ -470,6 +496,17 @@ func (r *networkReport) markdown() string {
 			return fmt.Sprintf("%.2f", cores(c, p.wall))
 		})
 	}
+	if !r.noMirrors {
+		row("public requests per CPU-second of the mirrors / of Caddy", func(p *networkPhase) string {
+			var m time.Duration
+			for name, c := range p.cpu {
+				if strings.HasPrefix(name, "mirror ") {
+					m += c
+				}
+			}
+			return fmt.Sprintf("%.0f / %.0f", perCPU(p.public.Requests, m), perCPU(p.public.Requests, p.cpu["caddy"]))
+		})
+	}
 	row("the machine idle / taken by the hypervisor (steal)", func(p *networkPhase) string {
 		return fmt.Sprintf("%.0f %% / %.0f %%", 100*p.idle, 100*p.steal)
 	})
@@ -507,6 +544,11 @@ func (r *networkReport) markdown() string {
 		}
 		if p.lag.errs > 0 {
 			errs = append(errs, fmt.Sprintf("%s, reading the mirrors' lag: %d, the first: %s", phaseName(p), p.lag.errs, p.lag.first))
+		}
+	}
+	for _, p := range r.phases {
+		if len(p.missing) > 0 {
+			fmt.Fprintf(&b, "**Left out of the load in phase \"%s\"**, as they did not answer 200 there before it started: %s.\n\n", phaseName(p), strings.Join(p.missing, ", "))
 		}
 	}
 	if len(errs) == 0 {

@@ -113,15 +113,24 @@ func waitStatus(ctx context.Context, url string, timeout time.Duration) error {
 	}
 }
 
-// caddyfile is the load balancer's configuration: plain HTTP on loopback,
-// round robin over the mirrors, each checked on /healthz every second so a
-// mirror that falls behind or stops is taken out. The admin endpoint is
-// off: other Caddy processes on the machine may hold its port.
+// caddyfile is the load balancer's configuration, docs/Caddyfile's on
+// loopback: plain HTTP, round robin over the mirrors, a request that meets
+// a dead mirror tried on another, each mirror checked on /healthz (every
+// second here, so a phase starts soon after the mirrors are ready). The
+// admin endpoint is off: other Caddy processes on the machine may hold its
+// port.
 func caddyfile(addr string, upstreams []string) string {
 	var b strings.Builder
 	b.WriteString("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n\n")
 	fmt.Fprintf(&b, "http://%s {\n\tbind 127.0.0.1\n\treverse_proxy %s {\n", addr, strings.Join(upstreams, " "))
-	b.WriteString("\t\tlb_policy round_robin\n\t\thealth_uri /healthz\n\t\thealth_interval 1s\n\t\thealth_timeout 2s\n\t}\n}\n")
+	for _, l := range []string{
+		"lb_policy round_robin", "lb_try_duration 5s", "lb_try_interval 100ms",
+		"health_uri /healthz", "health_interval 1s", "health_timeout 2s",
+		"fail_duration 30s", "max_fails 1",
+	} {
+		fmt.Fprintf(&b, "\t\t%s\n", l)
+	}
+	b.WriteString("\t}\n}\n")
 	return b.String()
 }
 
