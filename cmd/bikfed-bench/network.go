@@ -386,6 +386,17 @@ func cores(cpu, wall time.Duration) float64 {
 	return cpu.Seconds() / wall.Seconds()
 }
 
+// perMirrorCPU is the public requests per CPU-second of all the mirrors.
+func (p *networkPhase) perMirrorCPU() float64 {
+	var m time.Duration
+	for name, c := range p.cpu {
+		if strings.HasPrefix(name, "mirror ") {
+			m += c
+		}
+	}
+	return perCPU(p.public.Requests, m)
+}
+
 // perCPU is n per second of cpu.
 func perCPU(n int, cpu time.Duration) float64 {
 	if cpu <= 0 {
@@ -498,13 +509,7 @@ func (r *networkReport) markdown() string {
 	}
 	if !r.noMirrors {
 		row("public requests per CPU-second of the mirrors / of Caddy", func(p *networkPhase) string {
-			var m time.Duration
-			for name, c := range p.cpu {
-				if strings.HasPrefix(name, "mirror ") {
-					m += c
-				}
-			}
-			return fmt.Sprintf("%.0f / %.0f", perCPU(p.public.Requests, m), perCPU(p.public.Requests, p.cpu["caddy"]))
+			return fmt.Sprintf("%.0f / %.0f", p.perMirrorCPU(), perCPU(p.public.Requests, p.cpu["caddy"]))
 		})
 	}
 	row("the machine idle / taken by the hypervisor (steal)", func(p *networkPhase) string {
@@ -565,7 +570,9 @@ func (r *networkReport) markdown() string {
 		if two/one >= 1.3 {
 			b.WriteString("The second mirror serves clearly more.\n")
 		} else {
-			fmt.Fprintf(&b, "**Two mirrors do not serve clearly more here.** This machine has %d cores for every process at once: the CPU rows above show where they went.\n", runtime.NumCPU())
+			fmt.Fprintf(&b, "**Two mirrors do not serve clearly more here.** This machine has %d cores for the hub, the simulated nodes, the load, Caddy and the mirrors at once, beside whatever else runs on it (idle %.0f %% of the time in the two-mirror phase; load average %s to %s): ", runtime.NumCPU(), 100*r.phases[1].idle, r.load[0], r.load[1])
+			fmt.Fprintf(&b, "a second mirror process adds no core, only another process to share them with. ")
+			fmt.Fprintf(&b, "What a second machine would add is the mirrors' own capacity: %.0f requests per CPU-second of the mirrors with one, %.0f with two.\n", r.phases[0].perMirrorCPU(), r.phases[1].perMirrorCPU())
 		}
 	}
 	return b.String()
