@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -143,5 +145,33 @@ func TestProcFigures(t *testing.T) {
 	}
 	if got := cores(3*time.Second, 2*time.Second); got != 1.5 {
 		t.Errorf("cores: %v", got)
+	}
+}
+
+func TestCheckMix(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/entities") {
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	mix := []publicTarget{
+		{Kind: "home", Weight: 1, Paths: []string{"/", "/fr/"}},
+		{Kind: "api", Weight: 1, Paths: []string{"/api/v1/entities", "/api/v1/resources"}},
+		{Kind: "entities", Weight: 1, Paths: []string{"/api/v1/entities?limit=5"}},
+	}
+	kept, missing, err := checkMix(t.Context(), srv.URL, mix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 2 || len(kept[0].Paths) != 2 || len(kept[1].Paths) != 1 || kept[1].Paths[0] != "/api/v1/resources" {
+		t.Errorf("kept %+v", kept)
+	}
+	if len(missing) != 2 || !strings.Contains(missing[0], "404") {
+		t.Errorf("missing %v", missing)
+	}
+	// The mix given is left as it was: the next phase checks it again.
+	if len(mix[1].Paths) != 2 {
+		t.Errorf("the mix was changed: %+v", mix)
 	}
 }
