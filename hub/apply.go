@@ -355,7 +355,7 @@ func (st *applyState) close() {
 const insertRows = 32
 
 // entityCols is the number of arguments of one row of upsertEntities.
-const entityCols = 16
+const entityCols = 17
 
 // flush writes the pending rows.
 func (st *applyState) flush(ctx context.Context, tx *sql.Tx) error {
@@ -446,7 +446,7 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 	if len(st.ids) > 2 {
 		if st.versions == nil {
 			var err error
-			if st.versions, err = tx.PrepareContext(ctx, `SELECT id, version, kind, hash, visibility, deleted, erased, publish_at FROM entities WHERE id IN (SELECT value FROM json_each(?))`); err != nil {
+			if st.versions, err = tx.PrepareContext(ctx, `SELECT id, version, kind, hash, visibility, deleted, erased, publish_at, ever_public FROM entities WHERE id IN (SELECT value FROM json_each(?))`); err != nil {
 				return fmt.Errorf("prepare stored versions: %w", err)
 			}
 		}
@@ -458,7 +458,7 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 			var id string
 			var s stored
 			var publishAt sql.NullInt64
-			if err := rows.Scan(&id, &s.version, &s.kind, &s.hash, &s.visibility, &s.deleted, &s.erased, &publishAt); err != nil {
+			if err := rows.Scan(&id, &s.version, &s.kind, &s.hash, &s.visibility, &s.deleted, &s.erased, &publishAt, &s.everPublic); err != nil {
 				rows.Close()
 				return fmt.Errorf("read stored versions: %w", err)
 			}
@@ -524,15 +524,18 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 		}
 		// Written by flush at the end of the chunk, in this order: a later
 		// version of the same entity in the batch overwrites this one.
+		// Once public, an entity stays of concern to public holders: a later
+		// version that is not public withdraws it from them (mirrors.go).
+		everPublic := c.Public() || st.have[c.ID].everPublic
 		st.rows = append(st.rows, st.head, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility),
 			boolInt(c.Deleted), boolInt(c.Erased), publishAt, c.UpdatedAt.UTC().Format(time.RFC3339Nano), appliedAt,
-			[]byte(it.signed.Change), it.signed.Sig, it.hash[:], c.KeyID, ref)
+			[]byte(it.signed.Change), it.signed.Sig, it.hash[:], c.KeyID, ref, boolInt(everPublic))
 		st.have[c.ID] = stored{version: c.Version, kind: string(c.Kind), hash: it.hash[:], visibility: string(c.Visibility),
-			deleted: c.Deleted, erased: c.Erased, publishAt: c.PublishAt}
+			deleted: c.Deleted, erased: c.Erased, publishAt: c.PublishAt, everPublic: everPublic}
 		res.Applied++
 		if c.Erased {
 			st.erasures++
-			if err := recordErasure(ctx, tx, st.head, c, it.eraseReason, appliedAt); err != nil {
+			if err := recordErasure(ctx, tx, st.head, c, it.eraseReason, appliedAt, everPublic); err != nil {
 				return err
 			}
 		}
@@ -553,6 +556,8 @@ type stored struct {
 	deleted    bool
 	erased     bool
 	publishAt  *time.Time
+	// everPublic: some version was public, so mirrors may hold it.
+	everPublic bool
 }
 
 // want adds id to the chunk's stored-versions query unless the batch
@@ -702,19 +707,20 @@ func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, e
 func upsertEntities(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO entities (hub_seq, id, owner, kind, version, visibility, deleted, erased,
-	publish_at, updated_at, applied_at, change, sig, hash, key_id, ref)
+	publish_at, updated_at, applied_at, change, sig, hash, key_id, ref, ever_public)
 VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
 	b.WriteString(`
 ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, kind = excluded.kind, version = excluded.version,
 	visibility = excluded.visibility, deleted = excluded.deleted, erased = excluded.erased,
 	publish_at = excluded.publish_at, updated_at = excluded.updated_at, applied_at = excluded.applied_at,
-	change = excluded.change, sig = excluded.sig, hash = excluded.hash, key_id = excluded.key_id, ref = excluded.ref`)
+	change = excluded.change, sig = excluded.sig, hash = excluded.hash, key_id = excluded.key_id, ref = excluded.ref,
+	ever_public = MAX(entities.ever_public, excluded.ever_public)`)
 	return b.String()
 }
 

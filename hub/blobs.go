@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bikfed/bikfed/hub/portal"
 	"github.com/bikfed/bikfed/internal/blobstore"
 	"github.com/bikfed/bikfed/internal/blobstore/file"
 	"github.com/bikfed/bikfed/internal/blobstore/s3"
@@ -479,40 +479,7 @@ func (h *Hub) serveBlob(w http.ResponseWriter, r *http.Request, sha, mediaType, 
 		return
 	}
 	defer rc.Close()
-	hd := w.Header()
-	hd.Set("Content-Type", mediaType)
-	// The content never changes under its hash, so its hash is its ETag.
-	hd.Set("ETag", `"`+sha+`"`)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	if name != "" {
-		hd.Set("Content-Disposition", disposition(mediaType, name))
-		// An uploaded HTML or SVG file must not run as the hub's own page.
-		hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	}
-	http.ServeContent(w, r, "", info.ModTime, rc)
-}
-
-// isCaptions reports whether mediaType is a captions file (WebVTT).
-func isCaptions(mediaType string) bool {
-	mt, _, err := mime.ParseMediaType(mediaType)
-	return err == nil && mt == "text/vtt"
-}
-
-// inlineTypes are shown in the browser; everything else is downloaded.
-var inlineTypes = map[string]bool{
-	"application/pdf": true, "image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true,
-	"text/plain": true, "video/mp4": true, "video/webm": true, "audio/mpeg": true, "audio/ogg": true,
-}
-
-func disposition(mediaType, name string) string {
-	kind := "attachment"
-	if mt, _, err := mime.ParseMediaType(mediaType); err == nil && inlineTypes[mt] {
-		kind = "inline"
-	}
-	if d := mime.FormatMediaType(kind, map[string]string{"filename": name}); d != "" {
-		return d
-	}
-	return kind
+	portal.ServeAttachment(w, r, rc, info.ModTime, sha, mediaType, name)
 }
 
 // errNoFile is the one answer for every attachment the public may not have:
@@ -544,7 +511,7 @@ func (h *Hub) handleFile(w http.ResponseWriter, r *http.Request) {
 	// Captions are fetched by a video's <track>, which a browser loads only
 	// from the page's own origin (or with CORS, which presigned URLs do not
 	// answer with); they are small, so the hub serves them itself.
-	if h.cfg.Blobs.Redirect && !isCaptions(mediaType) {
+	if h.cfg.Blobs.Redirect && !portal.IsCaptions(mediaType) {
 		store, _, err := h.blobStore(r.Context())
 		if err != nil {
 			h.writeError(w, r, err)

@@ -26,7 +26,10 @@ import (
 // back, applies the erasure like any puller). reason is the coordination
 // team's, for an erasure the hub issued on an owner's behalf; empty for the
 // owner's own.
-func recordErasure(ctx context.Context, tx *sql.Tx, hubSeq int64, c *protocol.Change, reason string, at int64) error {
+//
+// The mirrors are holders too when some version of the entity was public
+// (everPublic): they hold nothing else.
+func recordErasure(ctx context.Context, tx *sql.Tx, hubSeq int64, c *protocol.Change, reason string, at int64, everPublic bool) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO erasures (hub_seq, id, owner, at, by_hub, reason) VALUES (?, ?, ?, ?, ?, ?)`,
 		hubSeq, c.ID, c.Owner, at, boolInt(reason != ""), reason); err != nil {
 		return fmt.Errorf("record erasure %s: %w", c.ID, err)
@@ -35,6 +38,13 @@ func recordErasure(ctx context.Context, tx *sql.Tx, hubSeq int64, c *protocol.Ch
 		SELECT ?, id FROM nodes WHERE enrolled_at IS NOT NULL AND removed_at IS NULL AND id != ? AND id != ? AND enrolled_hub_seq < ?`,
 		hubSeq, protocol.HubID, c.Owner, hubSeq); err != nil {
 		return fmt.Errorf("record holders of erasure %s: %w", c.ID, err)
+	}
+	if everPublic {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO erasure_holders (hub_seq, node)
+			SELECT ?, ? || name FROM mirrors WHERE enrolled_at IS NOT NULL AND removed_at IS NULL`,
+			hubSeq, protocol.MirrorPrefix); err != nil {
+			return fmt.Errorf("record mirrors holding erasure %s: %w", c.ID, err)
+		}
 	}
 	return nil
 }
@@ -109,8 +119,12 @@ func (h *Hub) handleErasureAck(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if p.node == "" {
-		h.writeError(w, r, protocol.Errorf(protocol.CodeForbidden, "only nodes acknowledge erasures"))
+	holder := p.node
+	if p.mirror != "" {
+		holder = protocol.MirrorHolder(p.mirror)
+	}
+	if holder == "" {
+		h.writeError(w, r, protocol.Errorf(protocol.CodeForbidden, "only nodes and mirrors acknowledge erasures"))
 		return
 	}
 	ack, err := protocol.DecodeErasureAck(http.MaxBytesReader(w, r.Body, protocol.MaxErasureAckBytes+1))
@@ -118,7 +132,7 @@ func (h *Hub) handleErasureAck(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	res, err := h.ackErasures(r.Context(), p.node, ack.HubSeqs)
+	res, err := h.ackErasures(r.Context(), holder, ack.HubSeqs)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -40,6 +40,10 @@ func (h *Hub) handleChanges(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wait = min(wait, h.cfg.LongPollMax)
+	if p.mirror != "" {
+		h.handleMirrorChanges(w, r, p.mirror, since, limit, wait) // mirrors.go
+		return
+	}
 	known := q.Get("incarnation")
 	if len(known) > protocol.MaxIncarnationID {
 		h.writeError(w, r, protocol.Errorf(protocol.CodeBadRequest, "incarnation longer than %d characters", protocol.MaxIncarnationID))

@@ -44,6 +44,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/resources/{id}/translations", h.handleAPITranslations)
 	h.blobRoutes(mux)
 	h.erasureRoutes(mux)
+	h.mirrorRoutes(mux)
 	if h.portal != nil {
 		mux.Handle("/", h.portal.Handler()) // the public portal: everything not above
 	}

@@ -72,10 +72,12 @@ type Hub struct {
 	// happen once per pushed change).
 	keys atomic.Pointer[map[string]protocol.KeyInfo]
 
-	// mu guards nodes and notify.
-	mu     sync.Mutex
-	nodes  map[string]*nodeState
-	notify chan struct{} // closed and replaced at every commit, to wake long-polls
+	// mu guards nodes, mirrors and notify.
+	mu    sync.Mutex
+	nodes map[string]*nodeState
+	// mirrors are the registered mirrors (mirrors.go).
+	mirrors map[string]*mirrorState
+	notify  chan struct{} // closed and replaced at every commit, to wake long-polls
 
 	// authorMu serialises hub authoring, which allocates the hub's outbox seq.
 	authorMu sync.Mutex
@@ -175,13 +177,14 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 	}
 	privfile.WarnIfOpen(logger.With("component", "hub"), cfg.DataDir)
 	h := &Hub{
-		cfg:    cfg,
-		log:    logger.With("component", "hub"),
-		now:    now,
-		nodes:  make(map[string]*nodeState),
-		notify: make(chan struct{}),
-		drain:  make(chan struct{}),
-		kick:   make(chan struct{}, 1),
+		cfg:     cfg,
+		log:     logger.With("component", "hub"),
+		now:     now,
+		nodes:   make(map[string]*nodeState),
+		mirrors: make(map[string]*mirrorState),
+		notify:  make(chan struct{}),
+		drain:   make(chan struct{}),
+		kick:    make(chan struct{}, 1),
 
 		limits:    newLimits(cfg.Limits),
 		longPolls: make(map[string]int),
@@ -208,7 +211,7 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 	if h.db, err = sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "hub.db"), migrations, sqlitedb.WriterCache(PushCacheMiB)); err != nil {
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
-	if err := h.load(ctx); err != nil {
+	if err := h.loadAll(ctx); err != nil {
 		h.db.Close()
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
@@ -364,6 +367,9 @@ func (h *Hub) housekeep() {
 		}
 		if err := h.flushCursors(h.ctx); err != nil && h.ctx.Err() == nil {
 			h.log.Warn("flush pull cursors", "err", err)
+		}
+		if err := h.flushMirrors(h.ctx); err != nil && h.ctx.Err() == nil {
+			h.log.Warn("flush mirror cursors", "err", err)
 		}
 		if err := h.completeErasures(h.ctx); err != nil && h.ctx.Err() == nil {
 			h.log.Warn("complete erasures", "err", err)

@@ -9,45 +9,43 @@ import (
 	"time"
 
 	"github.com/bikfed/bikfed/hub/portal"
+	"github.com/bikfed/bikfed/protocol"
 )
 
-// portalSource gives the portal's indexer read access to the aggregate and
-// the commit broadcast that wakes long-polls. The portal reads every stored
-// change, whatever its visibility, and decides itself what is public.
+// portalSource gives the portal's indexer the public selection of the
+// aggregate (publicChanges, mirrors.go), exactly what a mirror is sent, and
+// the commit broadcast that wakes long-polls.
 type portalSource struct{ h *Hub }
 
 var _ portal.Source = portalSource{}
 
-// Changes returns the latest version of each entity changed after since.
+// Changes returns the public selection after since.
 func (s portalSource) Changes(ctx context.Context, since int64, limit int) ([]portal.Change, error) {
-	rows, err := s.h.db.Reader().QueryContext(ctx, `SELECT hub_seq, change, applied_at FROM entities WHERE hub_seq > ? ORDER BY hub_seq LIMIT ?`, since, limit)
+	items, err := publicChanges(ctx, s.h.db.Reader(), since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read changes for the portal: %w", err)
 	}
-	defer rows.Close()
-	var out []portal.Change
-	for rows.Next() {
-		var c portal.Change
-		var appliedAt int64
-		if err := rows.Scan(&c.HubSeq, &c.Raw, &appliedAt); err != nil {
-			return nil, fmt.Errorf("read changes for the portal: %w", err)
-		}
-		c.AppliedAt = time.UnixMilli(appliedAt)
-		out = append(out, c)
+	out := make([]portal.Change, len(items))
+	for i, pc := range items {
+		out[i] = pc.toPortal()
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
-// Entity returns the latest stored change of id.
+// Entity returns the latest stored change of id when it is public.
 func (s portalSource) Entity(ctx context.Context, id string) (portal.Change, bool, error) {
 	var c portal.Change
 	var appliedAt int64
-	err := s.h.db.Reader().QueryRowContext(ctx, `SELECT hub_seq, change, applied_at FROM entities WHERE id = ?`, id).Scan(&c.HubSeq, &c.Raw, &appliedAt)
+	var vis string
+	err := s.h.db.Reader().QueryRowContext(ctx, `SELECT hub_seq, change, applied_at, visibility FROM entities WHERE id = ?`, id).Scan(&c.HubSeq, &c.Raw, &appliedAt, &vis)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
 	if err != nil {
 		return c, false, fmt.Errorf("read %s for the portal: %w", id, err)
+	}
+	if !protocol.Visibility(vis).Public() {
+		return portal.Change{}, false, nil
 	}
 	c.AppliedAt = time.UnixMilli(appliedAt)
 	return c, true, nil

@@ -323,6 +323,7 @@ func syncedSince(ctx context.Context, tx *sql.Tx, node string, since int64, mem 
 // principal is who a request authenticated as.
 type principal struct {
 	node     string // set for a node
+	mirror   string // set for a mirror (mirrors.go)
 	operator bool
 }
 
@@ -335,6 +336,12 @@ func (h *Hub) authenticate(authz string) (principal, error) {
 	}
 	if subtle.ConstantTimeCompare([]byte(tok), []byte(h.adminToken)) == 1 {
 		return principal{operator: true}, nil
+	}
+	if strings.HasPrefix(tok, protocol.MirrorPrefix) {
+		if name, ok := h.authenticateMirror(tok); ok {
+			return principal{mirror: name}, nil
+		}
+		return principal{}, protocol.Errorf(protocol.CodeUnauthorized, "invalid credential")
 	}
 	node, _, ok := splitToken(tok)
 	if ok {

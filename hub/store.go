@@ -96,6 +96,14 @@ func (h *Hub) load(ctx context.Context) error {
 	return nil
 }
 
+// loadAll reads the nodes and the mirrors.
+func (h *Hub) loadAll(ctx context.Context) error {
+	if err := h.load(ctx); err != nil {
+		return err
+	}
+	return h.loadMirrors(ctx)
+}
+
 // hubEpoch is the epoch of the hub's own outbox; the hub's database is its
 // outbox, so it never restarts one.
 const hubEpoch = "hub"

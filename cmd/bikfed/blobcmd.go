@@ -24,6 +24,18 @@ import (
 // AWS_SECRET_ACCESS_KEY, or MINIO_ROOT_USER and MINIO_ROOT_PASSWORD) or from
 // the file --s3-credentials-file names, never from a flag, where ps would
 // show them.
+// splitEndpoint takes an S3 endpoint given as host:port or as a URL, whose
+// scheme then says whether to use TLS.
+func splitEndpoint(endpoint string, useSSL bool) (string, bool) {
+	switch {
+	case strings.HasPrefix(endpoint, "http://"):
+		useSSL = false
+	case strings.HasPrefix(endpoint, "https://"):
+		useSSL = true
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(endpoint, "http://"), "https://"), "/"), useSSL
+}
+
 func hubBlobFlags(s *settings, cfg *hub.Config) {
 	b := &cfg.Blobs
 	env := s3.ConfigFromEnv()
@@ -49,13 +61,7 @@ func hubBlobFlags(s *settings, cfg *hub.Config) {
 	fs.BoolVar(&b.Redirect, "blob-redirect", b.Redirect, "redirect public downloads to presigned URLs of the object store (off: stream through the hub)")
 	fs.DurationVar(&b.PresignExpiry, "presign-expiry", b.PresignExpiry, "how long a presigned download URL works")
 	s.after = append(s.after, func() error {
-		switch {
-		case strings.HasPrefix(endpoint, "http://"):
-			b.S3.UseSSL = false
-		case strings.HasPrefix(endpoint, "https://"):
-			b.S3.UseSSL = true
-		}
-		b.S3.Endpoint = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(endpoint, "http://"), "https://"), "/")
+		b.S3.Endpoint, b.S3.UseSSL = splitEndpoint(endpoint, b.S3.UseSSL)
 		if credsFile == "" {
 			return nil
 		}

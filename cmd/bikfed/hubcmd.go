@@ -29,6 +29,8 @@ func (e *cmdEnv) hub(ctx context.Context, args []string) error {
 		return e.hubServe(ctx, args)
 	case "register-node":
 		return e.hubRegister(ctx, args)
+	case "register-mirror":
+		return e.hubRegisterMirror(ctx, args)
 	case "status":
 		return e.hubStatus(ctx, args)
 	case "publish":
@@ -197,6 +199,28 @@ func (e *cmdEnv) hubRegister(ctx context.Context, args []string) error {
 		Countries []string `json:"countries,omitempty"`
 	}{id, name, countries}
 	if err := c.doJSON(ctx, "POST", "/admin/v1/nodes", req, &res); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, res.Token)
+	return nil
+}
+
+func (e *cmdEnv) hubRegisterMirror(ctx context.Context, args []string) error {
+	name, args := leadingArg(args)
+	c, done, err := e.hubAdmin(ctx, "register-mirror", args, nil)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if name == "" {
+		return fmt.Errorf("register-mirror: give the mirror's name, e.g. bikfed hub register-mirror eu1")
+	}
+	var res struct {
+		Token string `json:"token"`
+	}
+	if err := c.doJSON(ctx, "POST", "/admin/v1/mirrors", struct {
+		Name string `json:"name"`
+	}{name}, &res); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, res.Token)

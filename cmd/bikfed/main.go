@@ -36,6 +36,10 @@ Usage:
   bikfed hub backup --to DIR|s3:      a consistent backup of the hub, taken while it runs
   bikfed hub restore --from DIR|s3:[NAME]
                                       put a backup in place of the stopped hub's state
+  bikfed hub register-mirror NAME     register a portal mirror and print its one-time token
+  bikfed mirror init --hub URL --token T
+                                      enrol this mirror with the hub
+  bikfed mirror [serve]               run the mirror: pull the public content, serve the portal
   bikfed node init --hub URL --token T
                                       create keys and enrol this node with the hub
   bikfed node rekey --token T         enrol a new key after rotate-key, keeping the node's data
@@ -108,6 +112,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return env.hub(ctx, args[1:])
 	case "node":
 		return env.node(ctx, args[1:])
+	case "mirror":
+		return env.mirror(ctx, args[1:]) // mirrorcmd.go
 	case "verify":
 		return env.verify(ctx, args[1:])
 	case "demo":

@@ -457,6 +457,39 @@ func TestConsole_Overview(t *testing.T) {
 	}
 }
 
+// TestConsole_Mirrors: the overview lists each mirror with its liveness
+// and lag, and says when none is registered.
+func TestConsole_Mirrors(t *testing.T) {
+	f := newFixture(t)
+	if _, _, body := f.do(t, "moderator", "GET", "/console/", nil); !strings.Contains(body, "No mirror is registered") {
+		t.Error("the overview does not say that no mirror is registered")
+	}
+	ctx := context.Background()
+	tok, err := f.hub.RegisterMirror(ctx, "eu1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := protocol.DefaultClientConfig(f.srv.URL)
+	res, err := protocol.NewClient(cfg).EnrolMirror(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, body := f.do(t, "moderator", "GET", "/console/", nil); !strings.Contains(body, `<tr id="mirror-eu1">`) ||
+		!strings.Contains(body, "not fetched") && !strings.Contains(body, "never") {
+		t.Errorf("the overview lacks the enrolled mirror before its first pull:\n%s", body)
+	}
+	cfg.Credential = res.Credential
+	if _, err := protocol.NewClient(cfg).MirrorChanges(ctx, 0, 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := f.do(t, "moderator", "GET", "/console/", nil)
+	row := body[strings.Index(body, `<tr id="mirror-eu1">`):]
+	row = row[:strings.Index(row, "</tr>")]
+	if !strings.Contains(row, "in touch") {
+		t.Errorf("a mirror that just pulled is not in touch: %s", row)
+	}
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestConsole_Erasures(t *testing.T) {

@@ -34,6 +34,12 @@ type overviewPage struct {
 	GossipLine  string
 	Members     []gossipRow
 	Operator    bool
+	Mirrors     []mirrorRow
+}
+
+// mirrorRow is a portal mirror as the overview shows it.
+type mirrorRow struct {
+	Name, LiveText, LiveClass, LastPull, Lag string
 }
 
 // nodeRow is a node as the overview and its own page show it: every text
@@ -123,6 +129,24 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 			Latest: p.T("console.lag.value", "time", seconds(p, s.LatestSeconds), "changes", p.N("console.count.changes", int(s.LatestChanges))),
 			Worst:  p.T("console.lag.value", "time", seconds(p, s.WorstSeconds), "changes", p.N("console.count.changes", int(s.WorstChanges))),
 			Mean:   seconds(p, s.MeanSeconds)})
+	}
+	for _, m := range c.hub.Mirrors() {
+		row := mirrorRow{Name: m.Name, LastPull: when(p, m.LastPullAt, now), Lag: p.T("console.nothing")}
+		live := hub.LiveSilent
+		switch {
+		case m.LastPullAt == nil:
+			live = hub.LiveNever
+		case m.Live:
+			live = hub.LiveAlive
+		}
+		row.LiveText, row.LiveClass = liveWords(p, live)
+		if m.Lag > 0 {
+			row.Lag = p.N("console.count.changes", int(m.Lag))
+		}
+		if m.LastPullAt != nil && !m.Live {
+			page.Attention = append(page.Attention, p.T("console.attention.mirror_silent", "mirror", m.Name))
+		}
+		page.Mirrors = append(page.Mirrors, row)
 	}
 	alive, down := 0, 0
 	for _, m := range c.hub.GossipMembers() {

@@ -29,6 +29,9 @@ var migrationFS embed.FS
 type Config struct {
 	// DataDir holds portal.db, the portal's index. Required.
 	DataDir string
+	// OAIKey authenticates OAI-PMH resumption tokens when set; else a key
+	// kept in portal.db does.
+	OAIKey []byte
 	// PublicURL is the portal's base URL as visitors reach it, for feeds,
 	// sitemaps, JSON-LD and OAI-PMH. When empty, each request's own host is
 	// used.
@@ -388,3 +391,7 @@ func (p *Portal) refreshNextDue(ctx context.Context) error {
 
 // ValidMinisite reports whether s names a minisite.
 func ValidMinisite(s string) bool { return slices.Contains(minisiteOrder, s) }
+
+// OAIKey returns the key that authenticates OAI-PMH resumption tokens, for
+// mirrors to share.
+func (p *Portal) OAIKey() []byte { return p.oaiKey }

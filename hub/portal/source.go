@@ -14,6 +14,10 @@ type Change struct {
 	// later than this, whatever updated_at its owner's clock wrote; zero
 	// leaves updated_at as it is.
 	AppliedAt time.Time
+	// ID, with Raw nil, is a withdrawal: the entity was public and is not
+	// any more. Erased marks a withdrawal that is an erasure.
+	ID     string
+	Erased bool
 }
 
 // Source is the aggregate the portal indexes: the hub's entity store. It is
