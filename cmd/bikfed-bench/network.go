@@ -35,9 +35,11 @@ const networkHeading = "## The network under load"
 // load sent to the hub itself (mirrors 0) or through Caddy to the mirrors.
 type networkPhase struct {
 	mirrors int
-	wall    time.Duration
-	stats   *opStats
-	public  publicResult
+	// quiet phases have the nodes long-polling but not pushing.
+	quiet  bool
+	wall   time.Duration
+	stats  *opStats
+	public publicResult
 	// cpu is each process's CPU time over the phase (user+sys), by name.
 	cpu         map[string]time.Duration
 	idle, steal float64 // the machine's shares over the phase
@@ -61,6 +63,12 @@ type networkReport struct {
 	// load is the machine's load average (one minute) before and after.
 	load [2]string
 }
+
+// quietPhase is the longest a phase with the nodes not pushing runs.
+const quietPhase = 20 * time.Second
+
+// publicWarmUp is the unmeasured public load before each phase.
+const publicWarmUp = 5 * time.Second
 
 // sidChanges is the changes of a busy Safer Internet Day on today's
 // network: ten times an ordinary day's few thousand.
@@ -154,6 +162,11 @@ func benchNetwork(ctx context.Context, cfg benchConfig, dir string) (*networkRep
 			return fmt.Errorf("%s serves none of the public mix: %s", target, strings.Join(missing, ", "))
 		}
 		ph.missing = missing
+		// Unmeasured: a mirror just caught up has not rendered a page yet,
+		// and the phases compare serving, not first renders.
+		if _, _, err := runPublicLoadProcess(ctx, self, dir, publicLoadSpec{Base: target, Conns: nc.publicConns, Duration: publicWarmUp, Mix: mix}); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
 		return runNetworkPhase(ctx, ph, nodes, keys, nc, self, dir, target, hubURL, adminToken, mix, pids)
 	}
 	if rep.noMirrors = !mirrorsAvailable(cfg.bin); rep.noMirrors {
@@ -188,6 +201,11 @@ func benchNetwork(ctx context.Context, cfg benchConfig, dir string) (*networkRep
 			return nil, err
 		}
 		mirrors = append(mirrors, m)
+		// Caught up is not done: indexing may still be finishing in the
+		// background, and would count against the phase.
+		if err := waitIdle(ctx, m.pid()); err != nil {
+			return nil, err
+		}
 		var upstreams []string
 		pids := map[string]int{"hub": hub.Process.Pid}
 		for _, m := range mirrors {
@@ -199,8 +217,14 @@ func benchNetwork(ctx context.Context, cfg benchConfig, dir string) (*networkRep
 			return nil, err
 		}
 		pids["caddy"] = lb.Process.Pid
-		ph := &networkPhase{mirrors: len(mirrors)}
-		if err = run(ph, lbURL, pids); err == nil {
+		// The same mirrors again with the nodes not pushing: no new index
+		// generation, so each mirror's page cache stays valid, which tells
+		// serving apart from rendering after each change.
+		for _, quiet := range []bool{false, true} {
+			ph := &networkPhase{mirrors: len(mirrors), quiet: quiet}
+			if err = run(ph, lbURL, pids); err != nil {
+				break
+			}
 			rep.phases = append(rep.phases, ph)
 		}
 		stopCaddy(lb)
@@ -347,14 +371,16 @@ func runNetworkPhase(ctx context.Context, ph *networkPhase, nodes []*simNode, ke
 	t0 := time.Now()
 	for _, n := range nodes {
 		pulls.Go(func() { n.pullLoop(pctx, nc.traffic, ph.stats, sent, keys) })
-		pushes.Go(func() { n.pushLoop(stop, nc.traffic, ph.stats, sent) })
+		if !ph.quiet {
+			pushes.Go(func() { n.pushLoop(stop, nc.traffic, ph.stats, sent) })
+		}
 	}
 	if ph.mirrors > 0 {
 		watch.Go(func() { ph.lag.watch(pctx, hubURL, adminToken, 500*time.Millisecond) })
 	}
 	var loadCPU time.Duration
 	var err error
-	ph.public, loadCPU, err = runPublicLoadProcess(ctx, self, dir, publicLoadSpec{Base: target, Conns: nc.publicConns, Duration: nc.duration, Mix: mix})
+	ph.public, loadCPU, err = runPublicLoadProcess(ctx, self, dir, publicLoadSpec{Base: target, Conns: nc.publicConns, Duration: ph.duration(nc), Mix: mix})
 	close(stop)
 	pushes.Wait()
 	ph.wall = time.Since(t0)
@@ -406,14 +432,37 @@ func perCPU(n int, cpu time.Duration) float64 {
 }
 
 func phaseName(p *networkPhase) string {
+	name := "public load at the hub"
 	switch p.mirrors {
 	case 0:
-		return "public load at the hub"
 	case 1:
-		return "Caddy → 1 mirror"
+		name = "Caddy → 1 mirror"
 	default:
-		return fmt.Sprintf("Caddy → %d mirrors", p.mirrors)
+		name = fmt.Sprintf("Caddy → %d mirrors", p.mirrors)
 	}
+	if p.quiet {
+		name += ", nodes not pushing"
+	}
+	return name
+}
+
+// duration is how long the phase's load runs: a quiet phase is a
+// reference, shorter.
+func (p *networkPhase) duration(nc networkConfig) time.Duration {
+	if p.quiet {
+		return min(nc.duration, quietPhase)
+	}
+	return nc.duration
+}
+
+// phaseOf finds the phase with m mirrors, quiet or not.
+func (r *networkReport) phaseOf(m int, quiet bool) *networkPhase {
+	for _, p := range r.phases {
+		if p.mirrors == m && p.quiet == quiet {
+			return p
+		}
+	}
+	return nil
 }
 
 func (r *networkReport) markdown() string {
@@ -448,7 +497,7 @@ func (r *networkReport) markdown() string {
 	if r.noMirrors {
 		b.WriteString("The `bikfed` binary measured has no mirrors (`bikfed mirror serve`), so the visitors' load goes straight to the hub, beside the nodes' traffic; nothing is measured through Caddy.\n\n")
 	} else {
-		fmt.Fprintf(&b, "The visitors reach the portal through Caddy (v2.11.9, built from the Go module proxy), reverse proxying round robin to the mirrors with an active health check on `/healthz` every second; each mirror (`bikfed mirror serve`) pulls the hub's public feed and serves the portal from its own index. The phases run one after the other on the same hub and nodes, %s each: Caddy in front of one mirror, then a second mirror enrolled, caught up, and Caddy restarted over both. Each phase starts once every mirror's `/healthz` answers 200 (caught up and indexed), and with the addresses of the mix that answer 200 through Caddy (any other is left out of that phase's load and named below). ", nc.duration)
+		fmt.Fprintf(&b, "The visitors reach the portal through Caddy (v2.11.9, built from the Go module proxy), reverse proxying round robin to the mirrors with an active health check on `/healthz` every second; each mirror (`bikfed mirror serve`) pulls the hub's public feed and serves the portal from its own index. The phases run one after the other on the same hub and nodes, %s each: Caddy in front of one mirror, then a second mirror enrolled, caught up, and Caddy restarted over both; after each, %s more with the nodes long-polling but not pushing, a reference in which the mirrors' index does not change. Each phase starts once every mirror's `/healthz` answers 200 (caught up and indexed) and the mirror has gone idle, after %s of the same public load unmeasured (the pages' first renders), and with the addresses of the mix that answer 200 through Caddy (any other is left out of that phase's load and named below). ", nc.duration, min(nc.duration, quietPhase), publicWarmUp)
 		fmt.Fprintf(&b, "Each mirror runs with `GOMAXPROCS=%d`: one mirror per machine is the real deployment, and here every process shares two cores; with one core each, a mirror stands for a machine of fixed size and a second mirror adds capacity as a second machine would, where left to the default one mirror alone could already take both cores. The lag is the hub's own figure (`GET /admin/v1/mirrors`: the hub's head minus the mirror's cursor), sampled every 0.5 s.\n\n", mirrorProcs)
 	}
 
@@ -564,15 +613,22 @@ func (r *networkReport) markdown() string {
 			fmt.Fprintf(&b, "- %s\n", e)
 		}
 	}
-	if len(r.phases) == 2 && r.phases[0].mirrors == 1 && r.phases[1].mirrors == 2 {
-		one, two := r.phases[0].public.rate(), r.phases[1].public.rate()
-		fmt.Fprintf(&b, "\nPublic requests/s through Caddy: %.0f with one mirror, %.0f with two: **%.2f×**. ", one, two, two/one)
-		if two/one >= 1.3 {
+	one, two := r.phaseOf(1, false), r.phaseOf(2, false)
+	if one != nil && two != nil {
+		ratio := two.public.rate() / one.public.rate()
+		fmt.Fprintf(&b, "\nPublic requests/s through Caddy with the nodes pushing: %.0f with one mirror, %.0f with two: **%.2f×**. ", one.public.rate(), two.public.rate(), ratio)
+		if ratio >= 1.3 {
 			b.WriteString("The second mirror serves clearly more.\n")
 		} else {
-			fmt.Fprintf(&b, "**Two mirrors do not serve clearly more here.** This machine has %d cores for the hub, the simulated nodes, the load, Caddy and the mirrors at once, beside whatever else runs on it (idle %.0f %% of the time in the two-mirror phase; load average %s to %s): ", runtime.NumCPU(), 100*r.phases[1].idle, r.load[0], r.load[1])
-			fmt.Fprintf(&b, "a second mirror process adds no core, only another process to share them with. ")
-			fmt.Fprintf(&b, "What a second machine would add is the mirrors' own capacity: %.0f requests per CPU-second of the mirrors with one, %.0f with two.\n", r.phases[0].perMirrorCPU(), r.phases[1].perMirrorCPU())
+			fmt.Fprintf(&b, "**Two mirrors do not serve clearly more here.** This machine has %d cores for the hub, the simulated nodes, the load generator, Caddy and the mirrors at once, beside whatever else runs on it (idle %.0f %% of the time in the two-mirror phase; load average %s to %s): a second mirror process adds no core, only another process to share them with. ", runtime.NumCPU(), 100*two.idle, r.load[0], r.load[1])
+			fmt.Fprintf(&b, "What a second machine would add is the mirrors' own capacity, requests per CPU-second of the mirrors: %.0f with one, %.0f with two.", one.perMirrorCPU(), two.perMirrorCPU())
+			if q1, q2 := r.phaseOf(1, true), r.phaseOf(2, true); q1 != nil && q2 != nil {
+				fmt.Fprintf(&b, " With the nodes not pushing, %.0f and %.0f (%.0f and %.0f requests/s through Caddy, %.2f×).", q1.perMirrorCPU(), q2.perMirrorCPU(), q1.public.rate(), q2.public.rate(), q2.public.rate()/q1.public.rate())
+				if q2.perMirrorCPU()/q1.perMirrorCPU() > two.perMirrorCPU()/one.perMirrorCPU() {
+					b.WriteString(" Each change a mirror pulls makes a new index generation, and a page is rendered again once per generation on each mirror (docs/portal.md): the busier the feed, the more of a mirror's work is rendering, and two mirrors each render the same pages where one rendered them once.")
+				}
+			}
+			b.WriteString("\n")
 		}
 	}
 	return b.String()
