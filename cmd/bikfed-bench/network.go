@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -535,6 +536,9 @@ func (r *networkReport) markdown() string {
 	row("long-polls that ended with nothing new", func(p *networkPhase) string { return fmt.Sprint(p.stats.idle) })
 	row("delivery: a change from its push to another node's pull", func(p *networkPhase) string {
 		s := p.stats.summary("delivery")
+		if s.n == 0 {
+			return "none"
+		}
 		return fmt.Sprintf("%d, p50 %s, p99 %s, max %s", s.n, ms(s.p50), ms(s.p99), ms(s.max))
 	})
 	row("public GET: count, errors, latency", func(p *networkPhase) string {
@@ -600,9 +604,18 @@ func (r *networkReport) markdown() string {
 			errs = append(errs, fmt.Sprintf("%s, reading the mirrors' lag: %d, the first: %s", phaseName(p), p.lag.errs, p.lag.first))
 		}
 	}
+	same := true
 	for _, p := range r.phases {
-		if len(p.missing) > 0 {
-			fmt.Fprintf(&b, "**Left out of the load in phase \"%s\"**, as they did not answer 200 there before it started: %s.\n\n", phaseName(p), strings.Join(p.missing, ", "))
+		same = same && slices.Equal(p.missing, r.phases[0].missing)
+	}
+	switch {
+	case same && len(r.phases[0].missing) > 0:
+		fmt.Fprintf(&b, "**Left out of the load in every phase**, as they did not answer 200 through it before it started: %s.\n\n", strings.Join(r.phases[0].missing, ", "))
+	case !same:
+		for _, p := range r.phases {
+			if len(p.missing) > 0 {
+				fmt.Fprintf(&b, "**Left out of the load in phase \"%s\"**, as they did not answer 200 there before it started: %s.\n\n", phaseName(p), strings.Join(p.missing, ", "))
+			}
 		}
 	}
 	if len(errs) == 0 {
@@ -625,7 +638,7 @@ func (r *networkReport) markdown() string {
 			if q1, q2 := r.phaseOf(1, true), r.phaseOf(2, true); q1 != nil && q2 != nil {
 				fmt.Fprintf(&b, " With the nodes not pushing, %.0f and %.0f (%.0f and %.0f requests/s through Caddy, %.2f×).", q1.perMirrorCPU(), q2.perMirrorCPU(), q1.public.rate(), q2.public.rate(), q2.public.rate()/q1.public.rate())
 				if q2.perMirrorCPU()/q1.perMirrorCPU() > two.perMirrorCPU()/one.perMirrorCPU() {
-					b.WriteString(" Each change a mirror pulls makes a new index generation, and a page is rendered again once per generation on each mirror (docs/portal.md): the busier the feed, the more of a mirror's work is rendering, and two mirrors each render the same pages where one rendered them once.")
+					b.WriteString(" While the nodes push, each mirror pulls, verifies and indexes every change, and each change makes a new index generation after which a page is rendered again (docs/portal.md): two mirrors each do all of that work, where one mirror did it once, so the second mirror's share of the machine goes to following the feed more than to serving visitors.")
 				}
 			}
 			b.WriteString("\n")
