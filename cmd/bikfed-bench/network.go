@@ -424,6 +424,17 @@ func (p *networkPhase) perMirrorCPU() float64 {
 	return perCPU(p.public.Requests, m)
 }
 
+// mirrorCores is the cores each mirror took over the phase, by name.
+func (p *networkPhase) mirrorCores() []float64 {
+	var out []float64
+	for _, name := range sortedKeys(p.cpu) {
+		if strings.HasPrefix(name, "mirror ") {
+			out = append(out, cores(p.cpu[name], p.wall))
+		}
+	}
+	return out
+}
+
 // perCPU is n per second of cpu.
 func perCPU(n int, cpu time.Duration) float64 {
 	if cpu <= 0 {
@@ -634,6 +645,9 @@ func (r *networkReport) markdown() string {
 			b.WriteString("The second mirror serves clearly more.\n")
 		} else {
 			fmt.Fprintf(&b, "**Two mirrors do not serve clearly more here.** This machine has %d cores for the hub, the simulated nodes, the load generator, Caddy and the mirrors at once, beside whatever else runs on it (idle %.0f %% of the time in the two-mirror phase; load average %s to %s): a second mirror process adds no core, only another process to share them with. ", runtime.NumCPU(), 100*two.idle, r.load[0], r.load[1])
+			if used := two.mirrorCores(); slices.Max(used) < 0.8*mirrorProcs {
+				fmt.Fprintf(&b, "Neither mirror used the core it may use (%.2f and %.2f cores): they waited for the machine's cores, not for their own limit. ", used[0], used[1])
+			}
 			fmt.Fprintf(&b, "What a second machine would add is the mirrors' own capacity, requests per CPU-second of the mirrors: %.0f with one, %.0f with two.", one.perMirrorCPU(), two.perMirrorCPU())
 			if q1, q2 := r.phaseOf(1, true), r.phaseOf(2, true); q1 != nil && q2 != nil {
 				fmt.Fprintf(&b, " With the nodes not pushing, %.0f and %.0f (%.0f and %.0f requests/s through Caddy, %.2f×).", q1.perMirrorCPU(), q2.perMirrorCPU(), q1.public.rate(), q2.public.rate(), q2.public.rate()/q1.public.rate())
