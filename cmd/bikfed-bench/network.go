@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bikfed/bikfed/internal/caddytest"
 )
 
 // The network benchmark: a real hub, up to 200 simulated nodes in this
@@ -509,7 +511,7 @@ func (r *networkReport) markdown() string {
 	if r.noMirrors {
 		b.WriteString("The `bikfed` binary measured has no mirrors (`bikfed mirror serve`), so the visitors' load goes straight to the hub, beside the nodes' traffic; nothing is measured through Caddy.\n\n")
 	} else {
-		fmt.Fprintf(&b, "The visitors reach the portal through Caddy (v2.11.9, built from the Go module proxy), reverse proxying round robin to the mirrors with an active health check on `/healthz` every second; each mirror (`bikfed mirror serve`) pulls the hub's public feed and serves the portal from its own index. The phases run one after the other on the same hub and nodes, %s each: Caddy in front of one mirror, then a second mirror enrolled, caught up, and Caddy restarted over both; after each, %s more with the nodes long-polling but not pushing, a reference in which the mirrors' index does not change. Each phase starts once every mirror's `/healthz` answers 200 (caught up and indexed) and the mirror has gone idle, after %s of the same public load unmeasured (the pages' first renders), and with the addresses of the mix that answer 200 through Caddy (any other is left out of that phase's load and named below). ", nc.duration, min(nc.duration, quietPhase), publicWarmUp)
+		fmt.Fprintf(&b, "The visitors reach the portal through Caddy (%s, built from the Go module proxy), reverse proxying round robin to the mirrors with an active health check on `/healthz` every second; each mirror (`bikfed mirror serve`) pulls the hub's public feed and serves the portal from its own index. The phases run one after the other on the same hub and nodes, %s each: Caddy in front of one mirror, then a second mirror enrolled, caught up, and Caddy restarted over both; after each, %s more with the nodes long-polling but not pushing, a reference in which the mirrors' index does not change. Each phase starts once every mirror's `/healthz` answers 200 (caught up and indexed) and the mirror has gone idle, after %s of the same public load unmeasured (the pages' first renders), and with the addresses of the mix that answer 200 through Caddy (any other is left out of that phase's load and named below). ", caddytest.Version, nc.duration, min(nc.duration, quietPhase), publicWarmUp)
 		fmt.Fprintf(&b, "Each mirror runs with `GOMAXPROCS=%d`: one mirror per machine is the real deployment, and here every process shares two cores; with one core each, a mirror stands for a machine of fixed size and a second mirror adds capacity as a second machine would, where left to the default one mirror alone could already take both cores. The lag is the hub's own figure (`GET /admin/v1/mirrors`: the hub's head minus the mirror's cursor), sampled every 0.5 s.\n\n", mirrorProcs)
 	}
 

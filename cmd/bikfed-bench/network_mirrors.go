@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/bikfed/bikfed/internal/caddytest"
 )
 
 // Mirrors and their load balancer, as docs/scale.md deploys them: `bikfed
@@ -135,7 +137,8 @@ func caddyfile(addr string, upstreams []string) string {
 }
 
 // caddyBinary finds the pinned Caddy: scripts/caddy.sh builds it once per
-// machine and prints its path; without the script, the path it builds to.
+// machine and prints its path; without the script, where caddytest (and
+// the script) keep it.
 func caddyBinary() (string, error) {
 	if _, err := os.Stat("scripts/caddy.sh"); err == nil {
 		out, err := exec.Command("scripts/caddy.sh").Output()
@@ -145,13 +148,12 @@ func caddyBinary() (string, error) {
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 		return strings.TrimSpace(lines[len(lines)-1]), nil
 	}
-	home, err := os.UserHomeDir()
+	p, err := caddytest.Binary()
 	if err != nil {
 		return "", err
 	}
-	p := filepath.Join(home, ".cache", "bikfed", "caddy-v2.11.9", "caddy")
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("caddy is not built at %s: %w", p, err)
+		return "", fmt.Errorf("caddy is not built at %s (scripts/caddy.sh builds it): %w", p, err)
 	}
 	return p, nil
 }
