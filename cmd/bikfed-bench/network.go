@@ -491,8 +491,8 @@ func (r *networkReport) markdown() string {
 	changesPerSec := pushesPerSec * meanBatch
 	fmt.Fprintf(&b, "- pushes a batch of 1 to %d new or updated public resources (a third of them new versions of its earlier ones), signed with its key, every %s on average (uniformly %s–%s): %.0f pushes/s and about %.0f changes/s for the network, %.0f an hour. ",
 		nc.traffic.maxBatch, nc.traffic.pushEvery, nc.traffic.pushEvery/2, nc.traffic.pushEvery*3/2, pushesPerSec, changesPerSec, 3600*changesPerSec)
-	fmt.Fprintf(&b, "Today's 31 SICs publish a few thousand changes a day; take a busy Safer Internet Day as ten times that, 30,000: these nodes write that whole day's changes every %.0f minutes, and each of their pushes wakes every node's long-poll, so the hub's feed serves %d times as many pages as it gets pushes. It is the day's peak with a wide margin, not its average.\n",
-		sidChanges/changesPerSec/60, nc.nodes)
+	fmt.Fprintf(&b, "Today's 31 SICs publish a few thousand changes a day; take a busy Safer Internet Day as ten times that, 30,000: these nodes write that whole day's changes every %.0f minutes, and each of their pushes wakes every long-poll waiting at the hub. It is the day's peak with a wide margin, not its average.\n",
+		sidChanges/changesPerSec/60)
 	fmt.Fprintf(&b, "- keeps a long-poll of the changes feed open (`ChangesAfter`, wait %s), asking again at once after news, with its own cursor, as a running node does. %d of the %d nodes check every pulled change's signature; the others do not, since here all their verification would run on the same two cores as the hub.\n\n", nc.traffic.longPoll, r.verifiers, nc.nodes)
 	fmt.Fprintf(&b, "The machine is shared: its load average (one minute, %d cores) was %s when the section started and %s when it ended.\n\n", runtime.NumCPU(), r.load[0], r.load[1])
 	fmt.Fprintf(&b, "Meanwhile visitors: %d keep-alive connections from a second process (`bikfed-bench -public-load`), closed loop, compression accepted, each request a page drawn from this mix, anything but a 200 counted as an error:\n\n", nc.publicConns)
