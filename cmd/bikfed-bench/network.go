@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +67,9 @@ type networkReport struct {
 	verifiers    int
 	// load is the machine's load average (one minute) before and after.
 	load [2]string
+	// limited is the hub's bikfed_http_limited_total by reason, at the end:
+	// what its connection and rate limits turned away or closed.
+	limited map[string]float64
 }
 
 // quietPhase is the longest a phase with the nodes not pushing runs.
@@ -180,7 +185,8 @@ func benchNetwork(ctx context.Context, cfg benchConfig, dir string) (*networkRep
 		}
 		rep.phases = append(rep.phases, ph)
 		rep.peakKB["hub"] = peakKB(hub.Process.Pid)
-		return rep, nil
+		rep.limited, err = hubLimited(ctx, hubURL, adminToken)
+		return rep, err
 	}
 
 	caddy, err := caddyBinary()
@@ -236,6 +242,10 @@ func benchNetwork(ctx context.Context, cfg benchConfig, dir string) (*networkRep
 		}
 	}
 	rep.peakKB["hub"] = peakKB(hub.Process.Pid)
+	rep.limited, err = hubLimited(ctx, hubURL, adminToken)
+	if err != nil {
+		return nil, err
+	}
 	for _, m := range mirrors {
 		rep.peakKB["mirror "+m.name] = peakKB(m.pid())
 	}
@@ -405,6 +415,42 @@ func runNetworkPhase(ctx context.Context, ph *networkPhase, nodes []*simNode, ke
 	}
 	ph.pushed -= seq0
 	return err
+}
+
+// hubLimited reads the hub's bikfed_http_limited_total counters from its
+// metrics, by reason.
+func hubLimited(ctx context.Context, hubURL, adminToken string) (map[string]float64, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, hubURL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("the hub's metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the hub's metrics: %s %v", resp.Status, err)
+	}
+	return parseLimited(string(b)), nil
+}
+
+// parseLimited takes the bikfed_http_limited_total samples of a metrics page.
+func parseLimited(page string) map[string]float64 {
+	out := map[string]float64{}
+	for _, l := range strings.Split(page, "\n") {
+		rest, ok := strings.CutPrefix(l, `bikfed_http_limited_total{reason="`)
+		if !ok {
+			continue
+		}
+		reason, val, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			out[reason] = v
+		}
+	}
+	return out
 }
 
 // cores is CPU time over wall time: how many of the machine's cores it took.
@@ -631,6 +677,14 @@ func (r *networkReport) markdown() string {
 			}
 		}
 	}
+	var lim []string
+	for _, k := range sortedKeys(r.limited) {
+		lim = append(lim, fmt.Sprintf("%s %.0f", k, r.limited[k]))
+	}
+	if len(lim) == 0 {
+		lim = []string{"none"}
+	}
+	fmt.Fprintf(&b, "What the hub's limits turned away or closed over the whole run (`bikfed_http_limited_total` by reason): %s.\n\n", strings.Join(lim, ", "))
 	if len(errs) == 0 {
 		b.WriteString("Errors: none, in every operation of every phase (target: zero) — met.\n")
 	} else {

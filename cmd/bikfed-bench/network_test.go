@@ -175,3 +175,15 @@ func TestCheckMix(t *testing.T) {
 		t.Errorf("the mix was changed: %+v", mix)
 	}
 }
+
+func TestParseLimited(t *testing.T) {
+	page := "# HELP bikfed_http_limited_total Requests and connections turned away.\n" +
+		"# TYPE bikfed_http_limited_total counter\n" +
+		"bikfed_http_limited_total{reason=\"conn_evicted\"} 3\n" +
+		"bikfed_http_limited_total{reason=\"rate\"} 0\n" +
+		"bikfed_changes_applied_total 120\n"
+	got := parseLimited(page)
+	if len(got) != 2 || got["conn_evicted"] != 3 || got["rate"] != 0 {
+		t.Errorf("got %v", got)
+	}
+}
