@@ -118,6 +118,7 @@ func TestHub_AdminHTTP(t *testing.T) {
 		t.Fatalf("publish result %s", b)
 	}
 	// Scheduled: not public yet.
+	th.index(t)
 	if code, _ := get(t, th.url+"/api/v1/entities/"+res.ID, ""); code != 404 {
 		t.Fatalf("scheduled post is public: %d", code)
 	}
@@ -125,6 +126,7 @@ func TestHub_AdminHTTP(t *testing.T) {
 	if code, b := do("PUT", "/admin/v1/entities/"+res.ID, th.AdminToken(), upd); code != 200 {
 		t.Fatalf("update: %d %s", code, b)
 	}
+	th.index(t)
 	if code, b := get(t, th.url+"/api/v1/entities/"+res.ID, ""); code != 200 || !strings.Contains(string(b), "News now") {
 		t.Fatalf("published post: %d %s", code, b)
 	}
@@ -134,6 +136,7 @@ func TestHub_AdminHTTP(t *testing.T) {
 	if code, b := do("DELETE", "/admin/v1/entities/"+res.ID+"?erase=1", th.AdminToken(), ""); code != 200 || !strings.Contains(string(b), `"erased":true`) {
 		t.Fatalf("erase: %d %s", code, b)
 	}
+	th.index(t)
 	if code, _ := get(t, th.url+"/api/v1/entities/"+res.ID, ""); code != 404 {
 		t.Fatalf("erased post still public: %d", code)
 	}

@@ -12,6 +12,32 @@ import (
 
 const marker = "ZZ-PRIVATE-MARKER-7731"
 
+// apiEntity is what these tests read of an entity of the public JSON API.
+type apiEntity struct {
+	ID       string             `json:"id"`
+	Kind     protocol.Kind      `json:"kind"`
+	Owner    string             `json:"owner"`
+	Version  int64              `json:"version"`
+	HubSeq   int64              `json:"hub_seq"`
+	Blobs    []protocol.BlobRef `json:"blobs"`
+	Outdated *bool              `json:"outdated"`
+}
+
+// index brings the portal's index up to the aggregate: the JSON API and
+// public files answer from it.
+func (th *testHub) index(tb testing.TB) {
+	tb.Helper()
+	for {
+		more, err := th.Portal().IndexOnce(tb.Context())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if !more {
+			return
+		}
+	}
+}
+
 func TestHub_PublicAPI(t *testing.T) {
 	th := mustOpenHub(t)
 	ctx := t.Context()
@@ -41,23 +67,25 @@ func TestHub_PublicAPI(t *testing.T) {
 	trScheduled := tr(scheduled, "fi", "Kielletty "+marker, 1)
 	trScheduled.PublishAt = &future // a translation may not come out before its resource
 	trCommunity := tr(communityRes, "fi", "Jäsenille "+marker, 1)
-	hidden := fi.resource(t, "Reported "+marker, protocol.VisibilityPublic)
-	fi.mustPush(t, fi.signAll(t, trOld, trNew, trScheduled, trCommunity, hidden)...)
-	if _, err := th.Publish(ctx, protocol.KindModeration, protocol.VisibilityCommunity,
-		protocol.Moderation{Target: hidden.ID, Decision: "hide", Reason: "reported"}); err != nil {
-		t.Fatal(err)
-	}
-	// A dismiss after the hide says a later report was unfounded: the
-	// resource stays hidden.
-	if _, err := th.Publish(ctx, protocol.KindModeration, protocol.VisibilityCommunity,
-		protocol.Moderation{Target: hidden.ID, Decision: "dismiss", Reason: "the second report is unfounded"}); err != nil {
-		t.Fatal(err)
-	}
+	// Public once, then the members': withdrawn.
+	withdrawn := fi.resource(t, "Withdrawn "+marker, protocol.VisibilityPublic)
+	withdrawnV2 := fi.next(withdrawn)
+	withdrawnV2.Visibility = protocol.VisibilityCommunity
+	// Scheduled for a moment from now, with its translation.
+	soonAt := time.Now().Add(1500 * time.Millisecond).UTC()
+	soon := fi.resource(t, "Soon", protocol.VisibilityPublic)
+	soon.PublishAt = &soonAt
+	trSoon := tr(soon, "sv", "Snart", 1)
+	trSoon.PublishAt = &soonAt
+	fi.mustPush(t, fi.signAll(t, trOld, trNew, trScheduled, trCommunity, withdrawn)...)
+	th.index(t)
+	fi.mustPush(t, fi.signAll(t, withdrawnV2, soon, trSoon)...)
 	svc, err := th.Publish(ctx, protocol.KindService, protocol.VisibilityPublic, protocol.Service{Name: "ChatApp",
 		Category: "messaging", URL: "https://chat.example", MinimumAge: 13, Language: "en"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	th.index(t)
 
 	var bodies []string
 	fetch := func(path string, want int) []byte {
@@ -114,7 +142,7 @@ func TestHub_PublicAPI(t *testing.T) {
 
 	fetch("/api/v1/entities/"+pub.ID, 200)
 	missing := fetch("/api/v1/entities/be:01ARZ3NDEKTSV4RRFFQ69G5FAV", 404)
-	for _, c := range []*protocol.Change{community, youth, scheduled, communityRes, doomed, trScheduled, trCommunity, hidden} {
+	for _, c := range []*protocol.Change{community, youth, scheduled, communityRes, doomed, trScheduled, trCommunity, withdrawn, soon, trSoon} {
 		if b := fetch("/api/v1/entities/"+c.ID, 404); string(b) != string(missing) {
 			t.Fatalf("404 for %s differs from a missing id's: %s vs %s", c.ID, b, missing)
 		}
@@ -149,11 +177,12 @@ func TestHub_PublicAPI(t *testing.T) {
 	}
 
 	// Once its time has come, the scheduled resource and its translation appear.
-	th.clock.Advance(49 * time.Hour)
-	if got := ids(list("kind=translation")); !containsAll(got, trScheduled.ID) {
-		t.Fatalf("after publish_at: %v", got)
-	}
-	th.clock.Advance(-49 * time.Hour)
+	eventually(t, 10*time.Second, func() bool {
+		th.index(t)
+		code, b := get(t, th.url+"/api/v1/entities?kind=translation", "")
+		return code == 200 && strings.Contains(string(b), trSoon.ID) && strings.Contains(string(b), `"publish_at"`)
+	}, "the scheduled resource's translation to appear")
+	fetch("/api/v1/entities/"+soon.ID, 200)
 
 	for _, b := range bodies[:len(bodies)-1] {
 		if strings.Contains(b, marker) {

@@ -86,6 +86,11 @@ type BackupConfig struct {
 	Keep int
 }
 
+// minBackupEvery is the shortest schedule: a backup copies the whole
+// database, which more often than this would be work for nothing. Tests of
+// the schedule lower it.
+var minBackupEvery = time.Minute
+
 // backupLoop takes a backup every cfg.Backup.Every until the hub closes. A
 // failed backup is logged and tried again at the next tick: the hub's
 // service does not depend on it.

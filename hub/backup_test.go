@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bikfed/bikfed/protocol"
 )
@@ -180,4 +183,61 @@ func TestBackup_TakeAndRestore(t *testing.T) {
 			t.Errorf("pruning removed a shared attachment: %v", err)
 		}
 	})
+}
+
+// TestBackup_Schedule: a serving hub with a backup destination takes a
+// backup every Backup.Every and keeps the newest Backup.Keep; each holds
+// what was committed when it was taken.
+func TestBackup_Schedule(t *testing.T) {
+	defer func(d time.Duration) { minBackupEvery = d }(minBackupEvery)
+	minBackupEvery = 50 * time.Millisecond
+	root := t.TempDir()
+	th := mustOpenHub(t, func(c *Config) { c.Backup = BackupConfig{To: root, Every: 300 * time.Millisecond, Keep: 2} })
+	be := th.enrolNode(t, "be")
+	be.mustPush(t, be.signAll(t, be.resource(t, "One", protocol.VisibilityPublic))...)
+	ctx := context.Background()
+	store, err := openBackupStore(ctx, th.cfg, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var names []string
+	for {
+		if names, err = store.backups(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(names) >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(names) != 2 {
+		t.Fatalf("%d scheduled backups after 30 s: %v", len(names), names)
+	}
+	first := names[0]
+	be.mustPush(t, be.signAll(t, be.resource(t, "Two", protocol.VisibilityPublic))...)
+	head := th.head.Load()
+	for {
+		if names, err = store.backups(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(names, first) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(names) != 2 || slices.Contains(names, first) {
+		t.Fatalf("backups kept: %v (the oldest, %s, should have gone)", names, first)
+	}
+	var m BackupManifest
+	b, err := os.ReadFile(filepath.Join(root, names[len(names)-1], "backup.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.HubSeq != head {
+		t.Errorf("the newest backup holds hub_seq %d, the hub %d", m.HubSeq, head)
+	}
 }

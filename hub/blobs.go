@@ -495,17 +495,19 @@ func (h *Hub) handleFile(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, errNoFile)
 		return
 	}
-	var mediaType string
-	err := h.db.Reader().QueryRowContext(r.Context(), `SELECT r.media_type FROM blob_refs r
-		JOIN blobs b ON b.sha256 = r.sha256
-		JOIN entities e ON e.id = r.entity_id
-		WHERE r.sha256 = ?2 AND r.name = ?3 AND `+publicFilter+` LIMIT 1`, toMillis(h.now()), sha, name).Scan(&mediaType)
-	if errors.Is(err, sql.ErrNoRows) {
+	if h.portal == nil {
 		h.writeError(w, r, errNoFile)
 		return
 	}
+	// The portal's index decides what is public, for the pages and the
+	// files alike: a file is public while an entity the pages show has it.
+	mediaType, ok, err := h.portal.PublicFile(r.Context(), sha, name)
 	if err != nil {
-		h.writeError(w, r, fmt.Errorf("look up file %s: %w", sha, err))
+		h.writeError(w, r, err)
+		return
+	}
+	if !ok {
+		h.writeError(w, r, errNoFile)
 		return
 	}
 	// Captions are fetched by a video's <track>, which a browser loads only

@@ -355,6 +355,7 @@ func TestBlobs_PublicFiles(t *testing.T) {
 	d.Deleted, d.Body = true, nil
 	be.mustPush(t, be.sign(t, d))
 
+	th.index(t) // public files are what the portal's index shows
 	fileURL := func(b testBlob) string { return th.url + protocol.PathFiles + b.ref.SHA256 + "/" + b.ref.Name }
 	status, body := get(t, fileURL(pub), "")
 	if status != http.StatusOK || !bytes.Equal(body, pub.data) {
@@ -418,6 +419,7 @@ func TestBlobs_PublicFiles(t *testing.T) {
 	}
 	// Once its publish_at has passed, the embargoed file appears.
 	th.clock.Advance(2 * time.Hour)
+	th.index(t)
 	if status, body := get(t, fileURL(later), ""); status != http.StatusOK || !bytes.Equal(body, later.data) {
 		t.Errorf("published file = %d", status)
 	}
@@ -510,6 +512,7 @@ func TestBlobs_S3(t *testing.T) {
 		t.Errorf("upload = %+v, want resumed at %d", res, half)
 	}
 	publishWithBlob(t, be, video, protocol.VisibilityPublic, nil)
+	th.index(t)
 
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Get(th.url + protocol.PathFiles + video.ref.SHA256 + "/clip.mp4")

@@ -155,7 +155,7 @@ func (c Config) Validate() error {
 		bad("LivenessWindow", "must be positive")
 	}
 	c.Blobs.validate(bad)
-	if c.Backup.To != "" && c.Backup.Every < time.Minute {
+	if c.Backup.To != "" && c.Backup.Every < minBackupEvery {
 		bad("Backup.Every", "must be at least a minute")
 	}
 	if c.Backup.Keep < 0 {

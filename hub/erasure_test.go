@@ -198,6 +198,7 @@ func TestHub_EraseEntity(t *testing.T) {
 	if e.By != protocol.ErasedByHub || e.Reason != "GDPR request 4411; the SIC closed its node" || !slices.Equal(e.Pending, []string{"fi"}) {
 		t.Fatalf("erasure = %+v", e)
 	}
+	th.index(t)
 	if code, _ := get(t, th.url+"/api/v1/entities/"+r.ID, ""); code != 404 {
 		t.Fatalf("erased resource still public: %d", code)
 	}

@@ -15,7 +15,8 @@ import (
 const maxJSONBody = 1 << 20
 
 // Handler returns the hub's HTTP API: the sync API (/v1), the operator's
-// admin API (/admin/v1), the public JSON API (/api/v1) and /healthz.
+// admin API (/admin/v1), public files and /healthz, and the public portal,
+// which serves the public JSON API (/api/v1) from its index.
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -39,9 +40,6 @@ func (h *Hub) Handler() http.Handler {
 	h.mountMembers(mux)   // /admin/v1/members (members.go)
 	h.bulletinRoutes(mux) // /admin/v1/bulletins (bulletinsend.go)
 
-	mux.HandleFunc("GET /api/v1/entities", h.handleAPIList)
-	mux.HandleFunc("GET /api/v1/entities/{id}", h.handleAPIGet)
-	mux.HandleFunc("GET /api/v1/resources/{id}/translations", h.handleAPITranslations)
 	h.blobRoutes(mux)
 	h.erasureRoutes(mux)
 	h.mirrorRoutes(mux)

@@ -228,7 +228,7 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 		return h, nil
 	}
 	pcfg := portal.Config{DataDir: cfg.DataDir, PublicURL: cfg.PublicURL, MinisiteHosts: cfg.MinisiteHosts,
-		AdminEmail: cfg.OAIAdminEmail, RepositoryName: cfg.OAIRepositoryName}
+		AdminEmail: cfg.OAIAdminEmail, RepositoryName: cfg.OAIRepositoryName, Now: h.now}
 	if cfg.Blobs.Store == BlobStoreS3 && cfg.Blobs.Redirect {
 		// Without a region, finding the origin asks the store, which may
 		// not be up yet; the portal then still works, but its pages block

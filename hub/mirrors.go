@@ -94,6 +94,39 @@ func (h *Hub) RegisterMirror(ctx context.Context, name string) (string, error) {
 	return protocol.MirrorPrefix + name + "." + secret, nil
 }
 
+// ErrNoMirror is the answer for a mirror that is not registered.
+var ErrNoMirror = protocol.Errorf(protocol.CodeNotFound, "no such mirror")
+
+// RemoveMirror deregisters a mirror for good: its credential stops working
+// at once, and the erasures it has not acknowledged stop waiting for it
+// (its data directory is to be deleted with it). Registering the name
+// again enrols a new mirror from nothing.
+func (h *Hub) RemoveMirror(ctx context.Context, name string) error {
+	now := h.now()
+	err := h.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE mirrors SET removed_at = ?, credential_hash = NULL WHERE name = ? AND removed_at IS NULL`, toMillis(now), name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNoMirror
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM erasure_holders WHERE node = ? AND acked_at IS NULL`, protocol.MirrorHolder(name))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("remove mirror %s: %w", name, err)
+	}
+	h.mu.Lock()
+	if m := h.mirrors[name]; m != nil {
+		m.removed, m.credHash = true, nil
+	}
+	h.mu.Unlock()
+	h.log.Info("mirror removed", "mirror", name)
+	h.kickHousekeeping()
+	return nil
+}
+
 // splitMirrorToken splits "mirror:<name>.<secret>".
 func splitMirrorToken(tok string) (name, secret string, ok bool) {
 	rest, ok := strings.CutPrefix(tok, protocol.MirrorPrefix)
@@ -453,6 +486,16 @@ func (h *Hub) mirrorRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+protocol.PathMirrorBindings, h.handleMirrorBindings)
 	mux.HandleFunc("POST /admin/v1/mirrors", h.operator(h.handleAdminRegisterMirror))
 	mux.HandleFunc("GET /admin/v1/mirrors", h.operator(h.handleAdminMirrors))
+	mux.HandleFunc("DELETE /admin/v1/mirrors/{name}", h.operator(h.handleAdminRemoveMirror))
+}
+
+// handleAdminRemoveMirror is DELETE /admin/v1/mirrors/{name}.
+func (h *Hub) handleAdminRemoveMirror(w http.ResponseWriter, r *http.Request) {
+	if err := h.RemoveMirror(r.Context(), r.PathValue("name")); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // handleMirrorEnrol is POST /v1/mirrors/enrol {token}.

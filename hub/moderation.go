@@ -623,7 +623,9 @@ func (h *Hub) Decide(ctx context.Context, d Decision) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !ok || item.Owner == protocol.HubID {
+	// Public content is never moderated: what the public portal and its
+	// mirrors show must not depend on a record only members may read.
+	if !ok || item.Owner == protocol.HubID || item.Visibility == protocol.VisibilityPublic {
 		return "", fmt.Errorf("%s: %w", d.Target, ErrNotModerated)
 	}
 	if d.Decision == DecisionRestore {

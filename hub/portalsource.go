@@ -51,6 +51,9 @@ func (s portalSource) Entity(ctx context.Context, id string) (portal.Change, boo
 	return c, true, nil
 }
 
+// Head is the last hub_seq committed, public or not.
+func (s portalSource) Head() int64 { return s.h.head.Load() }
+
 // Subscribe returns the channel the next commit closes.
 func (s portalSource) Subscribe() <-chan struct{} {
 	s.h.mu.Lock()

@@ -48,6 +48,9 @@ func (h *Hub) handleStatus(w http.ResponseWriter, r *http.Request) {
 func (h *Hub) status(ctx context.Context, only string) (*protocol.NetworkStatus, error) {
 	now := h.now()
 	st := &protocol.NetworkStatus{Nodes: []protocol.NodeStatus{}}
+	if h.portal != nil {
+		st.PortalIndexedSeq = h.portal.IndexedSeq()
+	}
 	err := h.db.ReadTx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(hub_seq), 0) FROM entities`).Scan(&st.HubSeq); err != nil {
 			return err

@@ -229,8 +229,11 @@ type NodeStatus struct {
 
 // NetworkStatus is the hub's view of every node.
 type NetworkStatus struct {
-	HubSeq   int64        `json:"hub_seq"`
-	Entities int          `json:"entities"`
-	Nodes    []NodeStatus `json:"nodes"`
-	Erasures []Erasure    `json:"erasures,omitempty"`
+	HubSeq int64 `json:"hub_seq"`
+	// PortalIndexedSeq is the hub_seq up to which the hub's portal index
+	// reflects the aggregate.
+	PortalIndexedSeq int64        `json:"portal_indexed_seq,omitempty"`
+	Entities         int          `json:"entities"`
+	Nodes            []NodeStatus `json:"nodes"`
+	Erasures         []Erasure    `json:"erasures,omitempty"`
 }

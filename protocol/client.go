@@ -235,17 +235,37 @@ type FeedQuery struct {
 
 // ChangesAfter reads one page of the changes feed as q asks.
 func (c *Client) ChangesAfter(ctx context.Context, fq FeedQuery) (*Feed, error) {
-	since, limit, wait := fq.Since, fq.Limit, fq.Wait
-	q := url.Values{"since": {strconv.FormatInt(since, 10)}}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
+	var feed Feed
+	err := c.getFeed(ctx, fq.values(), fq.Since, fq.Wait, func(body io.Reader, h http.Header) error {
+		if err := feed.readHeaders(h); err != nil {
+			return err
+		}
+		return json.NewDecoder(body).Decode(&feed)
+	})
+	if err != nil {
+		return nil, err
 	}
-	if wait > 0 {
-		q.Set("wait", wait.String())
+	return &feed, nil
+}
+
+// values is the query string of fq.
+func (fq FeedQuery) values() url.Values {
+	q := url.Values{"since": {strconv.FormatInt(fq.Since, 10)}}
+	if fq.Limit > 0 {
+		q.Set("limit", strconv.Itoa(fq.Limit))
+	}
+	if fq.Wait > 0 {
+		q.Set("wait", fq.Wait.String())
 	}
 	if fq.Incarnation != "" {
 		q.Set("incarnation", fq.Incarnation)
 	}
+	return q
+}
+
+// getFeed reads one page of the changes feed with query q and hands its
+// body, bounded to the largest page, to decode.
+func (c *Client) getFeed(ctx context.Context, q url.Values, since int64, wait time.Duration, decode func(io.Reader, http.Header) error) error {
 	if c.cfg.Timeout > 0 {
 		// A deadline longer than the hub's wait keeps a long-poll from being
 		// cut short by the client's own timeout.
@@ -253,26 +273,20 @@ func (c *Client) ChangesAfter(ctx context.Context, fq FeedQuery) (*Feed, error) 
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout+wait)
 		defer cancel()
 	}
-	req := c.feed.R().SetContext(ctx).SetQueryParamsFromValues(q).SetDoNotParseResponse(true)
-	resp, err := req.Get(PathChanges)
+	resp, err := c.feed.R().SetContext(ctx).SetQueryParamsFromValues(q).SetDoNotParseResponse(true).Get(PathChanges)
 	if err != nil {
-		return nil, fmt.Errorf("changes since %d: %w", since, err)
+		return fmt.Errorf("changes since %d: %w", since, err)
 	}
 	body := resp.RawBody()
 	defer body.Close()
 	if resp.StatusCode() >= 300 {
 		b, _ := io.ReadAll(io.LimitReader(body, 64<<10))
-		return nil, fmt.Errorf("changes since %d: %w", since, decodeError(resp.StatusCode(), b))
+		return fmt.Errorf("changes since %d: %w", since, decodeError(resp.StatusCode(), b))
 	}
-	var feed Feed
-	if err := feed.readHeaders(resp.Header()); err != nil {
-		return nil, fmt.Errorf("changes since %d: %w", since, err)
+	if err := decode(io.LimitReader(body, MaxFeedPage*(MaxChangeBytes+1024)+1<<20), resp.Header()); err != nil {
+		return fmt.Errorf("changes since %d: decode feed: %w", since, err)
 	}
-	dec := json.NewDecoder(io.LimitReader(body, MaxFeedPage*(MaxChangeBytes+1024)+1<<20))
-	if err := dec.Decode(&feed); err != nil {
-		return nil, fmt.Errorf("changes since %d: decode feed: %w", since, err)
-	}
-	return &feed, nil
+	return nil
 }
 
 // readHeaders takes the feed members the hub sends as headers.

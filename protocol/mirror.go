@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -137,32 +136,12 @@ func (c *Client) MirrorBindings(ctx context.Context) (*MirrorBindings, error) {
 // MirrorChanges reads one page of the mirror's feed after since, waiting up
 // to wait for news.
 func (c *Client) MirrorChanges(ctx context.Context, since int64, limit int, wait time.Duration) (*MirrorFeed, error) {
-	q := url.Values{"since": {strconv.FormatInt(since, 10)}}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	if wait > 0 {
-		q.Set("wait", wait.String())
-	}
-	if c.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout+wait)
-		defer cancel()
-	}
-	resp, err := c.feed.R().SetContext(ctx).SetQueryParamsFromValues(q).SetDoNotParseResponse(true).Get(PathChanges)
-	if err != nil {
-		return nil, fmt.Errorf("changes since %d: %w", since, err)
-	}
-	body := resp.RawBody()
-	defer body.Close()
-	if resp.StatusCode() >= 300 {
-		b, _ := io.ReadAll(io.LimitReader(body, 64<<10))
-		return nil, fmt.Errorf("changes since %d: %w", since, decodeError(resp.StatusCode(), b))
-	}
 	var feed MirrorFeed
-	dec := json.NewDecoder(io.LimitReader(body, MaxFeedPage*(MaxChangeBytes+1024)+1<<20))
-	if err := dec.Decode(&feed); err != nil {
-		return nil, fmt.Errorf("changes since %d: decode feed: %w", since, err)
+	err := c.getFeed(ctx, FeedQuery{Since: since, Limit: limit, Wait: wait}.values(), since, wait, func(body io.Reader, _ http.Header) error {
+		return json.NewDecoder(body).Decode(&feed)
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, it := range feed.Changes {
 		if it.Withdrawn == "" && len(it.Change) == 0 {

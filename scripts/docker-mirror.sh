@@ -38,11 +38,12 @@ if [ "${1:-}" = register ]; then
 		exit 0
 	fi
 	wait_for_hub
-	# The operator token goes through the environment (--admin-token's
-	# variable) rather than the command line, which any process in the
-	# container can read.
-	BIKFED_ADMIN_TOKEN=$BIKFED_HUB_OPERATOR_TOKEN \
-		bikfed hub register-mirror "$name" --hub "$BIKFED_HUB_URL" >"$out.tmp"
+	# The operator token goes to curl on its standard input rather than
+	# the command line, which any process in the container can read.
+	resp=$(printf 'Authorization: Bearer %s\n' "$BIKFED_HUB_OPERATOR_TOKEN" |
+		curl -fsS -X POST -H @- -H 'Content-Type: application/json' \
+			--data "$(printf '{"name":"%s"}' "$name")" "$BIKFED_HUB_URL/admin/v1/mirrors")
+	printf '%s' "$resp" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p' >"$out.tmp"
 	if [ ! -s "$out.tmp" ]; then
 		echo "the hub gave no enrolment token for mirror $name" >&2
 		rm -f "$out.tmp"

@@ -120,8 +120,8 @@ func rebuildPortal(t *testing.T, nw *network) {
 		if err := json.Unmarshal([]byte(getBody(t, nw.hubURL+"/api/v1/resources")), &page); err != nil {
 			return err
 		}
-		if page.IndexedSeq < st.HubSeq {
-			return fmt.Errorf("indexed %d of %d", page.IndexedSeq, st.HubSeq)
+		if st.PortalIndexedSeq < st.HubSeq {
+			return fmt.Errorf("indexed %d of %d", st.PortalIndexedSeq, st.HubSeq)
 		}
 		return nil
 	})

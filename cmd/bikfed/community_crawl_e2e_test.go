@@ -262,8 +262,8 @@ func TestE2E_CommunityNeverPublic(t *testing.T) {
 		if err := json.Unmarshal([]byte(getBody(t, nw.hubURL+"/api/v1/resources?q="+public)), &page); err != nil {
 			return err
 		}
-		if page.IndexedSeq < st.HubSeq || page.Total != 1 {
-			return fmt.Errorf("indexed %d of hub_seq %d, %d resources with the public marker", page.IndexedSeq, st.HubSeq, page.Total)
+		if st.PortalIndexedSeq < st.HubSeq || page.Total != 1 {
+			return fmt.Errorf("indexed %d of hub_seq %d, %d resources with the public marker", st.PortalIndexedSeq, st.HubSeq, page.Total)
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -31,6 +32,8 @@ func (e *cmdEnv) hub(ctx context.Context, args []string) error {
 		return e.hubRegister(ctx, args)
 	case "register-mirror":
 		return e.hubRegisterMirror(ctx, args)
+	case "remove-mirror":
+		return e.hubRemoveMirror(ctx, args)
 	case "status":
 		return e.hubStatus(ctx, args)
 	case "publish":
@@ -224,6 +227,23 @@ func (e *cmdEnv) hubRegisterMirror(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintln(e.stdout, res.Token)
+	return nil
+}
+
+func (e *cmdEnv) hubRemoveMirror(ctx context.Context, args []string) error {
+	name, args := leadingArg(args)
+	c, done, err := e.hubAdmin(ctx, "remove-mirror", args, nil)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if name == "" {
+		return fmt.Errorf("remove-mirror: give the mirror's name, e.g. bikfed hub remove-mirror eu1")
+	}
+	if err := c.doJSON(ctx, "DELETE", "/admin/v1/mirrors/"+url.PathEscape(name), nil, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "mirror %s removed\n", name)
 	return nil
 }
 

@@ -37,6 +37,7 @@ Usage:
   bikfed hub restore --from DIR|s3:[NAME]
                                       put a backup in place of the stopped hub's state
   bikfed hub register-mirror NAME     register a portal mirror and print its one-time token
+  bikfed hub remove-mirror NAME       deregister a mirror; erasures stop waiting for it
   bikfed mirror init --hub URL --token T
                                       enrol this mirror with the hub
   bikfed mirror [serve]               run the mirror: pull the public content, serve the portal

@@ -11,9 +11,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/caddytest"
 	"github.com/bikfed/bikfed/internal/sampledata"
 	"github.com/bikfed/bikfed/protocol"
 )
@@ -221,9 +224,60 @@ func TestE2E_Mirrors(t *testing.T) {
 		if !bytes.Equal(body1, body2) {
 			t.Errorf("%s: the mirrors serve different bodies", page)
 		}
+		// The hub's own portal indexed the same selection: the same page.
+		if s, tag, body := getPage(t, nw.hubURL+page); s != http.StatusOK || tag != tag1 || !bytes.Equal(body, body1) {
+			t.Errorf("%s: the hub answers %d %q, the mirrors %q (same body: %v)", page, s, tag, tag1, bytes.Equal(body, body1))
+		}
 		if status, _, _ := getPageIf(t, m2.URL+page, tag1); status != http.StatusNotModified {
 			t.Errorf("%s: eu2 answers eu1's ETag with %d, want 304", page, status)
 		}
+	}
+
+	// Behind the load balancer, visitors see the hub's resources.
+	lb := caddytest.Start(t, []string{m1.addr, m2.addr})
+	waitFor(t, 30*time.Second, "the load balancer to list the hub's resources", func() error {
+		if got := resourceIDs(t, lb.URL); !slices.Equal(got, hubIDs) {
+			return fmt.Errorf("through the load balancer %v, the hub %v", got, hubIDs)
+		}
+		return nil
+	})
+
+	// Closed-loop public load through the load balancer while eu1 is
+	// killed, misses a new resource, and comes back.
+	load := startPublicLoad(t, lb.URL, 4, []string{"/", "/resources", "/resources/" + erased, "/feed.atom", "/api/v1/resources"})
+	time.Sleep(time.Second)
+	inFlight := load.inFlight.Load()
+	m1.proc.kill()
+	dir := t.TempDir()
+	out := mustCLI(t, nil, "node", "create", "--kind", "resource", "--file", resourceJSON(t, dir, "Safer Internet Day quiz"), "--data", be.dir)
+	var created struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(out), &created); err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	waitFor(t, 30*time.Second, "eu2 to show the new resource", func() error {
+		if status, _, _ := getPage(t, m2.URL+"/resources/"+created.ID); status != http.StatusOK {
+			return fmt.Errorf("eu2: %d", status)
+		}
+		return nil
+	})
+	nw.startMirror(m1)
+	m1.ready(t)
+	waitFor(t, 30*time.Second, "eu1 to catch up", func() error {
+		if status, _, _ := getPage(t, m1.URL+"/resources/"+created.ID); status != http.StatusOK {
+			return fmt.Errorf("eu1: %d", status)
+		}
+		return nil
+	})
+	time.Sleep(time.Second) // traffic to both again
+	ok, failed := load.stop()
+	t.Logf("public load through the load balancer: %d answered, %d failed, %d in flight at the kill", ok, failed, inFlight)
+	if failed > inFlight {
+		t.Errorf("%d requests failed; at most the %d in flight at the kill may", failed, inFlight)
+	}
+	if ok < 100 {
+		t.Errorf("only %d requests answered under load", ok)
 	}
 
 	// The public attachment, fetched from the hub once and then cached.
@@ -286,6 +340,9 @@ func TestE2E_Mirrors(t *testing.T) {
 		}
 		return nil
 	})
+	if status, _, _ := getPage(t, lb.URL+"/resources/"+erased); status != http.StatusNotFound {
+		t.Errorf("the load balancer still serves the erased resource: %d", status)
+	}
 	holders := erasureHolders(t, nw, erased)
 	for _, want := range []string{"mirror:eu1", "mirror:eu2"} {
 		if !slices.Contains(holders, want) {
@@ -321,4 +378,52 @@ func erasureHolders(t *testing.T, nw *network, id string) []string {
 		out = append(out, h.Node)
 	}
 	return out
+}
+
+// publicLoad is closed-loop traffic: each worker asks for the next page as
+// soon as the last one is answered.
+type publicLoad struct {
+	inFlight   atomic.Int64
+	ok, failed atomic.Int64
+	stopped    atomic.Bool
+	wg         sync.WaitGroup
+}
+
+func startPublicLoad(t testing.TB, base string, workers int, pages []string) *publicLoad {
+	l := &publicLoad{}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := range workers {
+		l.wg.Go(func() {
+			for i := w; !l.stopped.Load(); i++ {
+				req, _ := http.NewRequest("GET", base+pages[i%len(pages)], nil)
+				req.Host = portalHost
+				l.inFlight.Add(1)
+				resp, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				l.inFlight.Add(-1)
+				if err != nil || resp.StatusCode != http.StatusOK {
+					l.failed.Add(1)
+					if err == nil {
+						err = fmt.Errorf("%s", resp.Status)
+					}
+					t.Logf("public request %s failed: %v", pages[i%len(pages)], err)
+					continue
+				}
+				l.ok.Add(1)
+			}
+		})
+	}
+	t.Cleanup(func() { l.stop() })
+	return l
+}
+
+// stop ends the load and returns how many requests were answered and how
+// many failed.
+func (l *publicLoad) stop() (ok, failed int64) {
+	l.stopped.Store(true)
+	l.wg.Wait()
+	return l.ok.Load(), l.failed.Load()
 }

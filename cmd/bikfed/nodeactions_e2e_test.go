@@ -205,15 +205,13 @@ func TestE2E_NodeActions(t *testing.T) {
 		if !strings.Contains(out, "3 entities erased") {
 			t.Fatalf("remove --erase-content printed %q", out)
 		}
-		for _, id := range []string{first, during, after} {
-			if s := publicStatus(nw, id); s != 404 {
-				t.Fatalf("erased %s: public API answers %d", id, s)
-			}
-		}
-		waitFor(t, 20*time.Second, "the erased resources off the portal", func() error {
+		waitFor(t, 20*time.Second, "the erased resources off the portal and its API", func() error {
 			for _, id := range []string{first, during, after} {
 				if s := portalStatus(nw, id); s == 200 {
 					return fmt.Errorf("portal still shows %s", id)
+				}
+				if s := publicStatus(nw, id); s != 404 {
+					return fmt.Errorf("erased %s: public API answers %d", id, s)
 				}
 			}
 			return nil

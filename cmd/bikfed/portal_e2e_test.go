@@ -32,7 +32,7 @@ const privateMarker = "QZV-MEMBERS-ONLY-4417"
 type portalNetwork struct {
 	*network
 	erased string // a public resource that was erased after being shown
-	hidden string // a public resource hidden by moderation
+	hidden string // a public resource its SIC made community
 }
 
 // importRecords imports drafts into a node under ids chosen here, so later
@@ -100,7 +100,7 @@ func privateDrafts(owner string) []sampledata.Draft {
 			Description: "Erased later " + privateMarker, Language: "en", Languages: []string{"en"}, AgeMin: 8, AgeMax: 12,
 			Audiences: []string{"teachers"}, Topics: []string{"privacy"}, Type: "guide"})},
 		{Ref: owner + "-pub-hidden", Kind: "resource", Visibility: "public", Body: body(protocol.Resource{Title: "Reported " + privateMarker,
-			Description: "Hidden by moderation " + privateMarker, Language: "en", Languages: []string{"en"}, AgeMin: 8, AgeMax: 12,
+			Description: "Made community later " + privateMarker, Language: "en", Languages: []string{"en"}, AgeMin: 8, AgeMax: 12,
 			Audiences: []string{"teachers"}, Topics: []string{"privacy"}, Type: "guide"})},
 	}
 }
@@ -135,8 +135,12 @@ func newPortalNetwork(t *testing.T) *portalNetwork {
 		t.Fatal("the resource to be erased is not public yet: the privacy crawl would prove nothing")
 	}
 	mustCLI(t, nil, "node", "delete", nw.erased, "--erase", "--data", nw.nodes["be"].dir)
-	mod, _ := json.Marshal(protocol.Moderation{Target: nw.hidden, Decision: "hide", Reason: "reported: " + privateMarker})
-	mustCLI(t, mod, "hub", "publish", "--kind", "moderation", "--visibility", "community", "--data", nw.hubDir)
+	// Its SIC takes the other back to its members: the public portal
+	// withdraws it.
+	withdrawn, _ := json.Marshal(protocol.Resource{Title: "Reported " + privateMarker,
+		Description: "Withdrawn to the members " + privateMarker, Language: "en", Languages: []string{"en"}, AgeMin: 8, AgeMax: 12,
+		Audiences: []string{"teachers"}, Topics: []string{"privacy"}, Type: "guide"})
+	mustCLI(t, withdrawn, "node", "update", nw.hidden, "--visibility", "community", "--kind", "resource", "--file", "-", "--data", nw.nodes["be"].dir)
 	nw.waitPortal(t, func(total int) bool { return total == public })
 	return nw
 }
@@ -157,8 +161,8 @@ func (nw *portalNetwork) waitPortal(t *testing.T, ok func(int) bool) {
 		if err := json.Unmarshal([]byte(getBody(t, nw.hubURL+"/api/v1/resources")), &page); err != nil {
 			return err
 		}
-		if page.IndexedSeq < st.HubSeq || !ok(page.Total) {
-			return fmt.Errorf("indexed %d of hub_seq %d, %d resources", page.IndexedSeq, st.HubSeq, page.Total)
+		if st.PortalIndexedSeq < st.HubSeq || !ok(page.Total) {
+			return fmt.Errorf("indexed %d of hub_seq %d, %d resources", st.PortalIndexedSeq, st.HubSeq, page.Total)
 		}
 		return nil
 	})

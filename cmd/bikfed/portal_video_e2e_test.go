@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -105,18 +106,34 @@ func TestE2E_PortalVideoS3(t *testing.T) {
 	nw, _ := s3Network(t)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	videoJourney(t, nw, func(blobs []protocol.BlobRef) {
-		for _, b := range blobs {
-			resp, err := noRedirect.Get(nw.hubURL + "/files/" + b.SHA256 + "/" + b.Name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			want := http.StatusFound
-			if b.MediaType == "text/vtt" {
-				want = http.StatusOK
-			}
-			if resp.StatusCode != want {
-				t.Errorf("GET %s: %s, want %d", b.Name, resp.Status, want)
+		// A mirror with the hub's object store settings answers as the hub.
+		m := nw.addMirror("eu1")
+		m.ready(t)
+		for _, base := range []string{nw.hubURL, m.URL} {
+			for _, b := range blobs {
+				resp, err := noRedirect.Get(base + "/files/" + b.SHA256 + "/" + b.Name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				want := http.StatusFound
+				if b.MediaType == "text/vtt" {
+					want = http.StatusOK
+				}
+				if resp.StatusCode != want {
+					t.Errorf("GET %s%s: %s, want %d", base, b.Name, resp.Status, want)
+				}
+				if want == http.StatusFound {
+					got, err := http.Get(resp.Header.Get("Location"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					n, _ := io.Copy(io.Discard, got.Body)
+					got.Body.Close()
+					if got.StatusCode != http.StatusOK || n != b.Size {
+						t.Errorf("%s%s redirects to %s: %s, %d bytes of %d", base, b.Name, resp.Header.Get("Location"), got.Status, n, b.Size)
+					}
+				}
 			}
 		}
 	})

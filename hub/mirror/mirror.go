@@ -208,6 +208,9 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Mirror, error)
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = id.PublicURL
 	}
+	if err := startAfresh(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("open mirror: rebuild: %w", err)
+	}
 	migrations, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("open mirror: %w", err)
@@ -290,15 +293,42 @@ func (m *Mirror) Cursor() int64 { return m.cursor.Load() }
 // Portal is the mirror's portal.
 func (m *Mirror) Portal() *portal.Portal { return m.portal }
 
-// Run pulls, indexes and acknowledges until ctx is done.
+// Run pulls, indexes and acknowledges until ctx is done, or until the hub
+// turns out to have been restored from a backup (ErrHubRestored).
 func (m *Mirror) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { m.portal.Run(ctx) })
 	wg.Go(func() { m.ackLoop(ctx) })
 	wg.Go(func() { m.bindingsLoop(ctx) })
-	m.pullLoop(ctx)
+	err := m.pullLoop(ctx)
+	cancel()
 	wg.Wait()
-	return nil
+	return err
+}
+
+// ErrHubRestored stops a mirror whose hub was restored from a backup older
+// than what the mirror holds. The mirror rebuilds its copy at its next
+// start (Open), so a supervisor that restarts it heals it.
+var ErrHubRestored = errors.New("the hub was restored from an older backup")
+
+// rebuildFile in the data directory makes Open start the copy afresh.
+const rebuildFile = "rebuild"
+
+// startAfresh removes the mirror's copy and index when a rebuild is due.
+func startAfresh(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, rebuildFile)); err != nil {
+		return nil
+	}
+	for _, db := range []string{"mirror.db", "portal.db"} {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(filepath.Join(dir, db+suffix)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return os.Remove(filepath.Join(dir, rebuildFile))
 }
 
 // Handler serves the public portal, its attachments and /healthz.
@@ -374,21 +404,31 @@ func (m *Mirror) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	rctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { m.Run(rctx); close(done) }()
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(rctx) }()
 	m.log.Info("mirror serving", "addr", ln.Addr().String(), "hub", m.id.Hub)
+	shutdown := func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		return nil
+	}
 	var err error
 	select {
 	case err = <-errc:
 		err = fmt.Errorf("serve: %w", err)
+		stop()
+		<-runErr
+	case err = <-runErr:
+		// The hub was restored: stop serving an outdated copy.
+		stop()
+		err = errors.Join(err, shutdown())
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		if serr := srv.Shutdown(sctx); serr != nil {
-			err = fmt.Errorf("shutdown: %w", serr)
-		}
-		cancel()
+		err = shutdown()
+		stop()
+		<-runErr
 	}
-	stop()
-	<-done
 	return err
 }

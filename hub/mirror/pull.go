@@ -22,7 +22,7 @@ const keyDirectoryMaxAge = 5 * time.Minute
 
 // pullLoop pulls until ctx is done, retrying with backoff when the hub is
 // unreachable: the mirror keeps serving what it has meanwhile.
-func (m *Mirror) pullLoop(ctx context.Context) {
+func (m *Mirror) pullLoop(ctx context.Context) error {
 	backoff := time.Second
 	for ctx.Err() == nil {
 		wait := time.Duration(0)
@@ -30,14 +30,18 @@ func (m *Mirror) pullLoop(ctx context.Context) {
 			wait = m.cfg.LongPoll
 		}
 		more, err := m.PullOnce(ctx, wait)
+		if errors.Is(err, ErrHubRestored) {
+			m.log.Error("the hub was restored from a backup: this mirror stops, and rebuilds its copy from the hub when started again", "err", err)
+			return err
+		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return
+				return nil
 			}
 			m.log.Warn("pull from the hub", "err", err, "retry_in", backoff)
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case <-time.After(backoff):
 			}
 			backoff = min(backoff*2, 30*time.Second)
@@ -48,6 +52,7 @@ func (m *Mirror) pullLoop(ctx context.Context) {
 			m.becomeReady(ctx)
 		}
 	}
+	return nil
 }
 
 // becomeReady waits until the portal has indexed everything pulled, then
@@ -73,6 +78,15 @@ func (m *Mirror) PullOnce(ctx context.Context, wait time.Duration) (bool, error)
 	feed, err := m.client.MirrorChanges(ctx, since, pageLimit, wait)
 	if err != nil {
 		return false, err
+	}
+	if feed.HubSeq < since {
+		// The hub's history is shorter than what this mirror holds: it was
+		// restored from a backup, and the changes its nodes push again
+		// take hub_seqs this mirror has passed. Its copy is rebuilt.
+		if err := os.WriteFile(filepath.Join(m.cfg.DataDir, rebuildFile), nil, 0o600); err != nil {
+			return false, err
+		}
+		return false, fmt.Errorf("%w: its head is %d, this mirror holds up to %d", ErrHubRestored, feed.HubSeq, since)
 	}
 	accepted, err := m.verify(ctx, feed.Changes)
 	if err != nil {

@@ -7,12 +7,14 @@
 // schema.org JSON-LD and an OAI-PMH 2.0 endpoint (Dublin Core, and IEEE LOM
 // in the LRE application profile).
 //
-// The portal never reads the hub's aggregate on a request. An indexer follows
-// the hub's hub_seq off the apply path, keeps only what is public, published,
-// not deleted and not hidden by moderation in its own SQLite file
-// (<datadir>/portal.db, rebuildable from the aggregate at any time), and keeps
-// the facet sets in memory as bitsets. Every public page reads only that index,
-// so nothing that is not public can reach a public surface.
+// The portal never reads the aggregate on a request. An indexer follows the
+// hub_seq of its Source (the hub's aggregate, or a mirror's copy of the
+// public part of it) off the apply path, keeps only what is shown
+// (protocol.Change.ShownAt, and a translation only with its resource) in its
+// own SQLite file (<datadir>/portal.db, rebuildable at any time), and keeps
+// the facet sets in memory as bitsets. Every public page, the JSON API and
+// the hub's public files read only that index, so nothing that is not public
+// can reach a public surface, and the hub and its mirrors show the same.
 //
 // Routes (Handler), each also under a minisite prefix (/sid, /youth, /pocc)
 // where it makes sense, or on a minisite host name (Config.MinisiteHosts):
@@ -29,6 +31,9 @@
 //	GET /help[?country=]                   get help / report: helpline and hotline
 //	GET /api/v1/resources?…                the gallery as JSON, with facets
 //	GET /api/v1/resources/{id}             one resource with its translations
+//	GET /api/v1/entities?kind=&owner=&lang=&limit=&after=  shown entities as signed
+//	GET /api/v1/entities/{id}              one shown entity
+//	GET /api/v1/resources/{id}/translations  a resource's shown translations
 //	GET /feed.atom, /feed.rss, /feed.json  any gallery query as a feed
 //	GET /sitemap.xml, /sitemaps/…          sitemaps with hreflang alternates
 //	GET /robots.txt

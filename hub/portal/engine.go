@@ -108,6 +108,13 @@ func (e *engine) put(rid uint32, d *doc) {
 	if old, ok := e.ids[d.id]; ok {
 		e.drop(old)
 	}
+	if int(rid) < len(e.docs) && e.docs[rid] != nil && e.docs[rid].id != d.id {
+		// SQLite hands a deleted largest rowid out again: a resource taken
+		// out and another added in one batch may share a rid, and the one
+		// taken out must leave the orders before the other comes in.
+		delete(e.ids, e.docs[rid].id)
+		e.drop(rid)
+	}
 	if _, seen := e.changed[rid]; !seen {
 		e.changed[rid] = sortKeys{} // not in the orders before
 	}

@@ -69,6 +69,25 @@ func TestEngine_Reorder(t *testing.T) {
 	}
 }
 
+// TestEngine_ReusedRID: SQLite gives a deleted largest rowid to the next
+// insert, so one batch may put a new resource at the rid of one it removes,
+// and the indexer puts before it removes.
+func TestEngine_ReusedRID(t *testing.T) {
+	e := newEngine()
+	e.replace(nil)
+	e.mu.Lock()
+	e.put(1, &doc{id: "be:a", updated: 1, fold: "a"})
+	e.put(2, &doc{id: "be:b", updated: 2, fold: "b"})
+	e.reorderLocked()
+	e.put(2, &doc{id: "be:c", updated: 3, fold: "c"})
+	e.remove("be:b")
+	e.reorderLocked()
+	e.mu.Unlock()
+	if !slices.Equal(e.byDate, []uint32{2, 1}) || !slices.Equal(e.byTitle, []uint32{1, 2}) || e.docs[2] == nil || e.docs[2].id != "be:c" {
+		t.Fatalf("orders %v and %v, rid 2 holds %+v", e.byDate, e.byTitle, e.docs[2])
+	}
+}
+
 // TestEngine_Counts checks every facet count of random searches against a
 // count over the documents themselves, through random puts, updates and
 // removals: the block counts must agree with the bits whatever the filters

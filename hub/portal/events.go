@@ -704,7 +704,7 @@ func (p *Portal) handleEventsFeed(w http.ResponseWriter, r *http.Request, q *req
 		title := eventsTitle(q.p, eq)
 		self := q.base + link(q.prefix+"/events/feed."+format, params)
 		home := q.base + link(q.prefix+"/events", params)
-		updated := time.UnixMilli(p.genAt.Load()).UTC()
+		updated := p.lastModified()
 		switch format {
 		case "atom":
 			return atomFeed(title, self, home, updated, items)

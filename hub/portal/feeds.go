@@ -54,7 +54,7 @@ func (p *Portal) handleFeed(w http.ResponseWriter, r *http.Request, q *req, form
 		}
 		self := q.base + link(q.prefix+"/feed."+format, params)
 		home := q.base + link(q.prefix+"/resources", params)
-		updated := time.UnixMilli(p.genAt.Load()).UTC()
+		updated := p.lastModified()
 		switch format {
 		case "atom":
 			return atomFeed(title, self, home, updated, items)
@@ -81,7 +81,7 @@ func (p *Portal) handleNewsFeed(w http.ResponseWriter, r *http.Request, q *req, 
 		title := q.p.T("portal.feed.news")
 		self := q.base + q.lp + "/news/feed." + format
 		home := q.base + q.lp + "/news"
-		updated := time.UnixMilli(p.genAt.Load()).UTC()
+		updated := p.lastModified()
 		switch format {
 		case "atom":
 			return atomFeed(title, self, home, updated, items)

@@ -236,3 +236,15 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseEntityQuery checks the JSON API's entity query parser.
+func FuzzParseEntityQuery(f *testing.F) {
+	f.Add("100", "resource", "be", "nl-BE", "be:01ARZ3NDEKTSV4RRFFQ69G5FAV")
+	f.Add("x", "", "", "", "")
+	f.Fuzz(func(t *testing.T, limit, kind, owner, lang, after string) {
+		vals := map[string]string{"kind": kind, "owner": owner, "lang": lang, "after": after, "limit": limit}
+		if q, err := parseEntityQuery(func(k string) string { return vals[k] }); err == nil && (q.limit < 1 || q.limit > apiMaxLimit || len(q.after) > 64) {
+			t.Fatalf("entity query accepted limit %d after %q", q.limit, q.after)
+		}
+	})
+}

@@ -103,6 +103,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // now due. It reports whether more changes are waiting.
 func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 	cursor := p.cursor.Load()
+	// Read before the changes: once they are all indexed, so is every
+	// hub_seq up to it, whatever the source left out as not public.
+	head := int64(0)
+	if hs, ok := p.src.(headSource); ok {
+		head = hs.Head()
+	}
 	changes, err := p.src.Changes(ctx, cursor, indexBatch)
 	if err != nil {
 		return false, fmt.Errorf("read changes: %w", err)
@@ -115,13 +121,15 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 		}
 	}
 	if len(changes) == 0 && len(due) == 0 {
+		p.seen(head)
 		p.signalCaughtUp()
 		return false, nil
 	}
 	a := &applier{p: p, now: now, touched: map[string]bool{}, removed: map[string]bool{}}
+	var tag indexTag
 	err = p.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		a.tx = tx
-		if err := tx.QueryRowContext(ctx, `SELECT value FROM state WHERE key = 'oai_seq'`).Scan(&a.oaiSeq); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM state WHERE key = 'applied_at'`).Scan(&a.appliedAt); err != nil {
 			return err
 		}
 		for _, c := range changes {
@@ -153,10 +161,13 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 		a.ids = ids
 		gen := p.gen.Load() + 1
 		_, err = tx.ExecContext(ctx, `UPDATE state SET value = CASE key
-			WHEN 'indexed_seq' THEN ?1 WHEN 'gen' THEN ?2 WHEN 'gen_at' THEN ?3 WHEN 'oai_seq' THEN ?4 END
-			WHERE key IN ('indexed_seq', 'gen', 'gen_at', 'oai_seq')`,
-			cursor, gen, now.UnixMilli(), a.oaiSeq)
+			WHEN 'indexed_seq' THEN ?1 WHEN 'gen' THEN ?2 WHEN 'applied_at' THEN ?3 END
+			WHERE key IN ('indexed_seq', 'gen', 'applied_at')`,
+			cursor, gen, a.appliedAt)
 		if err != nil {
+			return err
+		}
+		if tag, err = readTag(ctx, tx, gen, cursor, a.appliedAt); err != nil {
 			return err
 		}
 		// From the commit until the engine is in step, rows are read from
@@ -177,8 +188,8 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 	p.advanceMatches(ctx, gen, gen+1, a.ftsRIDs)
 	p.rowCache.reopen(a.ftsRIDs)
 	p.cursor.Store(cursor)
-	p.genAt.Store(now.UnixMilli())
 	p.gen.Store(gen + 1)
+	p.tag.Store(&tag)
 	if err := p.refreshNextDue(ctx); err != nil {
 		return false, err
 	}
@@ -192,9 +203,27 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 	}
 	more = len(changes) == indexBatch
 	if !more {
+		p.seen(head)
 		p.signalCaughtUp()
 	}
 	return more, nil
+}
+
+// headSource is a Source that knows the last hub_seq it holds, public or
+// not (Head). The portal's cursor stops at the last change the source gave
+// it; IndexedSeq goes on to the head once nothing up to it is left.
+type headSource interface {
+	Head() int64
+}
+
+// seen notes that every hub_seq up to head is indexed.
+func (p *Portal) seen(head int64) {
+	for {
+		old := p.seenSeq.Load()
+		if head <= old || p.seenSeq.CompareAndSwap(old, head) {
+			return
+		}
+	}
 }
 
 func (p *Portal) dueIDs(ctx context.Context, now time.Time) ([]string, error) {
@@ -238,15 +267,16 @@ func (p *Portal) refreshEngine(a *applier) {
 
 // applier applies one batch of changes to the index inside one transaction.
 type applier struct {
-	p       *Portal
-	tx      *sql.Tx
-	now     time.Time
-	oaiSeq  int64
-	touched map[string]bool // resources whose row, FTS row or facets changed
-	removed map[string]bool // resources taken out of the index
-	ftsRIDs []uint32        // rids whose full-text row was rewritten or removed
-	erased  bool
-	depth   int
+	p   *Portal
+	tx  *sql.Tx
+	now time.Time
+	// appliedAt is the latest time of receipt of the changes indexed (unix
+	// ms), carried from batch to batch.
+	appliedAt int64
+	touched   map[string]bool // resources whose row, FTS row or facets changed
+	removed   map[string]bool // resources taken out of the index
+	ftsRIDs   []uint32        // rids whose full-text row was rewritten or removed
+	erased    bool
 	// ids and docs are the touched resources and their rows after the batch.
 	ids  []string
 	docs map[uint32]*doc
@@ -263,6 +293,12 @@ func clampUpdated(ch *protocol.Change, c Change) {
 }
 
 func (a *applier) applyRaw(ctx context.Context, c Change) error {
+	if !c.AppliedAt.IsZero() {
+		a.appliedAt = max(a.appliedAt, c.AppliedAt.UnixMilli())
+	}
+	if c.Raw == nil {
+		return a.withdraw(ctx, c)
+	}
 	var ch protocol.Change
 	if err := json.Unmarshal(c.Raw, &ch); err != nil {
 		// The hub verified every stored change; one it cannot read is skipped
@@ -271,43 +307,63 @@ func (a *applier) applyRaw(ctx context.Context, c Change) error {
 		return nil
 	}
 	clampUpdated(&ch, c)
-	return a.apply(ctx, &ch, c.HubSeq)
+	return a.apply(ctx, &ch, c.HubSeq, c.Raw)
 }
 
-// apply indexes one change: the entity's latest version.
-func (a *applier) apply(ctx context.Context, c *protocol.Change, hubSeq int64) error {
+// withdraw takes everything of an entity that is no longer public out of
+// the index. Its kind is not known, so every kind's tables are cleared.
+func (a *applier) withdraw(ctx context.Context, c Change) error {
 	if c.Erased {
 		a.erased = true
 	}
-	if c.Kind == protocol.KindModeration {
-		return a.applyModeration(ctx, c, hubSeq)
-	}
-	public := c.Visibility == protocol.VisibilityPublic && !c.Deleted
-	if public && c.PublishAt != nil && c.PublishAt.After(a.now) {
-		// Not yet: the hub hides it too. Index it when due.
-		if _, err := a.tx.ExecContext(ctx, `INSERT INTO pending (id, due) VALUES (?, ?)
-			ON CONFLICT (id) DO UPDATE SET due = excluded.due`, c.ID, c.PublishAt.UnixMilli()); err != nil {
-			return fmt.Errorf("schedule %s: %w", c.ID, err)
-		}
-		return a.unindex(ctx, c.ID, c.Kind)
+	if c.ID == "" {
+		a.p.log.Warn("skip withdrawal without an id", "hub_seq", c.HubSeq)
+		return nil
 	}
 	if _, err := a.tx.ExecContext(ctx, `DELETE FROM pending WHERE id = ?`, c.ID); err != nil {
 		return fmt.Errorf("unschedule %s: %w", c.ID, err)
 	}
-	if public {
-		hidden, err := a.hidden(ctx, c.ID)
-		if err != nil {
+	for _, k := range indexedKinds {
+		if err := a.unindex(ctx, c.ID, k, c.HubSeq); err != nil {
 			return err
 		}
-		public = !hidden
 	}
-	if !public {
-		return a.unindex(ctx, c.ID, c.Kind)
+	return nil
+}
+
+// indexedKinds are the kinds the index has tables for.
+var indexedKinds = []protocol.Kind{protocol.KindResource, protocol.KindTranslation, protocol.KindPost,
+	protocol.KindService, protocol.KindBulletin, protocol.KindProfile, protocol.KindEvent}
+
+// apply indexes one change, the entity's latest version, whose exact bytes
+// are raw. What is shown is protocol.Change.ShownAt: nothing else is
+// consulted, so a mirror, which gets public changes only, builds the same
+// index as the hub.
+func (a *applier) apply(ctx context.Context, c *protocol.Change, hubSeq int64, raw []byte) error {
+	if c.Erased {
+		a.erased = true
+	}
+	if c.Public() && !c.Deleted && !c.ShownAt(a.now) {
+		// Not yet. Index it when due.
+		if _, err := a.tx.ExecContext(ctx, `INSERT INTO pending (id, due) VALUES (?, ?)
+			ON CONFLICT (id) DO UPDATE SET due = excluded.due`, c.ID, c.PublishAt.UnixMilli()); err != nil {
+			return fmt.Errorf("schedule %s: %w", c.ID, err)
+		}
+		return a.unindex(ctx, c.ID, c.Kind, hubSeq)
+	}
+	if _, err := a.tx.ExecContext(ctx, `DELETE FROM pending WHERE id = ?`, c.ID); err != nil {
+		return fmt.Errorf("unschedule %s: %w", c.ID, err)
+	}
+	if !c.ShownAt(a.now) {
+		return a.unindex(ctx, c.ID, c.Kind, hubSeq)
 	}
 	body, err := protocol.DecodeBody(c.Kind, c.Body)
 	if err != nil {
 		a.p.log.Warn("skip undecodable body", "id", c.ID, "err", err)
-		return a.unindex(ctx, c.ID, c.Kind)
+		return a.unindex(ctx, c.ID, c.Kind, hubSeq)
+	}
+	if err := a.putEntity(ctx, c, hubSeq, raw, body); err != nil {
+		return err
 	}
 	switch b := body.(type) {
 	case *protocol.Resource:
@@ -318,7 +374,7 @@ func (a *applier) apply(ctx context.Context, c *protocol.Change, hubSeq int64) e
 		if b.Space != "news" {
 			// Only the news space is public; the protocol refuses a public
 			// post elsewhere, and this keeps it so whatever arrives.
-			return a.unindex(ctx, c.ID, c.Kind)
+			return a.unindex(ctx, c.ID, c.Kind, hubSeq)
 		}
 		_, err = a.tx.ExecContext(ctx, `INSERT INTO news (id, owner, hub_seq, updated_at, body) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, updated_at = excluded.updated_at, body = excluded.body`,
@@ -344,8 +400,8 @@ func (a *applier) apply(ctx context.Context, c *protocol.Change, hubSeq int64) e
 			name = excluded.name, body = excluded.body`,
 			c.ID, c.Owner, hubSeq, c.UpdatedAt.UnixMilli(), b.Country, b.Name, string(c.Body))
 	default:
-		// Comments are never public.
-		return a.unindex(ctx, c.ID, c.Kind)
+		// Comments, flags and moderation decisions are never public.
+		return a.unindex(ctx, c.ID, c.Kind, hubSeq)
 	}
 	if err != nil {
 		return fmt.Errorf("index %s: %w", c.ID, err)
@@ -383,17 +439,18 @@ func (a *applier) indexResource(ctx context.Context, c *protocol.Change, hubSeq 
 	for _, l := range unionLangs(r.Language, r.Languages) {
 		sets += "language:" + l + " "
 	}
-	return a.oaiRecord(ctx, c.ID, false, sets)
+	return a.oaiRecord(ctx, c.ID, hubSeq, false, sets)
 }
 
-// oaiRecord gives an OAI-PMH record the next sequence and a new datestamp.
-// sets is kept as it was when empty (a deletion keeps its set memberships,
-// so set-selective harvesters see the deletion too).
-func (a *applier) oaiRecord(ctx context.Context, id string, deleted bool, sets string) error {
-	a.oaiSeq++
+// oaiRecord gives an OAI-PMH record the sequence seq, the hub_seq of the
+// change that made it (so a position in a harvest means the same on every
+// holder of the same content), and a new datestamp. sets is kept as it was
+// when empty (a deletion keeps its set memberships, so set-selective
+// harvesters see the deletion too).
+func (a *applier) oaiRecord(ctx context.Context, id string, seq int64, deleted bool, sets string) error {
 	_, err := a.tx.ExecContext(ctx, `INSERT INTO oai (id, seq, stamp, deleted, sets) VALUES (?1, ?2, ?3, ?4, ?5)
 		ON CONFLICT (id) DO UPDATE SET seq = ?2, stamp = ?3, deleted = ?4, sets = CASE WHEN ?5 = '' THEN sets ELSE ?5 END`,
-		id, a.oaiSeq, a.now.UnixMilli(), boolInt(deleted), sets)
+		id, seq, a.now.UnixMilli(), boolInt(deleted), sets)
 	if err != nil {
 		return fmt.Errorf("oai record %s: %w", id, err)
 	}
@@ -423,8 +480,12 @@ func (a *applier) indexTranslation(ctx context.Context, c *protocol.Change, hubS
 	return nil
 }
 
-// unindex takes an entity out of every public table.
-func (a *applier) unindex(ctx context.Context, id string, kind protocol.Kind) error {
+// unindex takes an entity out of every public table; hubSeq is the change
+// that took it out.
+func (a *applier) unindex(ctx context.Context, id string, kind protocol.Kind, hubSeq int64) error {
+	if err := a.dropEntity(ctx, id); err != nil {
+		return err
+	}
 	switch kind {
 	case protocol.KindResource:
 		var rid int64
@@ -441,7 +502,7 @@ func (a *applier) unindex(ctx context.Context, id string, kind protocol.Kind) er
 		a.ftsRIDs = append(a.ftsRIDs, uint32(rid))
 		a.removed[id] = true
 		delete(a.touched, id)
-		return a.oaiRecord(ctx, id, true, "")
+		return a.oaiRecord(ctx, id, hubSeq, true, "")
 	case protocol.KindTranslation:
 		var res string
 		err := a.tx.QueryRowContext(ctx, `DELETE FROM translations WHERE id = ? RETURNING resource`, id).Scan(&res)
@@ -472,61 +533,9 @@ func (a *applier) unindex(ctx context.Context, id string, kind protocol.Kind) er
 	return nil
 }
 
-// hidden reports whether the decision in force about id hides it: the
-// latest that is not a dismiss, which says a report was unfounded and
-// leaves the entity as it was, as on every node.
-func (a *applier) hidden(ctx context.Context, id string) (bool, error) {
-	var d string
-	err := a.tx.QueryRowContext(ctx, `SELECT decision FROM moderations WHERE target = ? AND decision != 'dismiss'
-		ORDER BY hub_seq DESC LIMIT 1`, id).Scan(&d)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read moderation of %s: %w", id, err)
-	}
-	return d == "hide", nil
-}
-
-func (a *applier) applyModeration(ctx context.Context, c *protocol.Change, hubSeq int64) error {
-	var prev sql.NullString
-	if err := a.tx.QueryRowContext(ctx, `SELECT target FROM moderations WHERE id = ?`, c.ID).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("moderation %s: %w", c.ID, err)
-	}
-	var target string
-	if c.Deleted {
-		if _, err := a.tx.ExecContext(ctx, `DELETE FROM moderations WHERE id = ?`, c.ID); err != nil {
-			return fmt.Errorf("moderation %s: %w", c.ID, err)
-		}
-	} else {
-		var m protocol.Moderation
-		if err := json.Unmarshal(c.Body, &m); err != nil {
-			a.p.log.Warn("skip undecodable moderation", "id", c.ID, "err", err)
-			return nil
-		}
-		target = m.Target
-		if _, err := a.tx.ExecContext(ctx, `INSERT INTO moderations (id, target, decision, hub_seq) VALUES (?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET target = excluded.target, decision = excluded.decision, hub_seq = excluded.hub_seq`,
-			c.ID, m.Target, m.Decision, hubSeq); err != nil {
-			return fmt.Errorf("moderation %s: %w", c.ID, err)
-		}
-	}
-	for _, t := range []string{prev.String, target} {
-		if t != "" {
-			if err := a.reconsider(ctx, t); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// reconsider indexes an entity again from the aggregate's latest version:
-// after a moderation decision about it changed, or when it fell due.
+// reconsider indexes an entity again from the source's latest version of
+// it, when it fell due.
 func (a *applier) reconsider(ctx context.Context, id string) error {
-	if a.depth > 0 {
-		return nil // a moderation of a moderation decides nothing public
-	}
 	c, ok, err := a.p.src.Entity(ctx, id)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", id, err)
@@ -534,17 +543,18 @@ func (a *applier) reconsider(ctx context.Context, id string) error {
 	if !ok {
 		return nil
 	}
+	if c.Raw == nil {
+		if c.ID == "" {
+			c.ID = id
+		}
+		return a.withdraw(ctx, c)
+	}
 	var ch protocol.Change
 	if err := json.Unmarshal(c.Raw, &ch); err != nil {
 		return nil
 	}
-	if ch.Kind == protocol.KindModeration {
-		return nil
-	}
 	clampUpdated(&ch, c)
-	a.depth++
-	defer func() { a.depth-- }()
-	return a.apply(ctx, &ch, c.HubSeq)
+	return a.apply(ctx, &ch, c.HubSeq, c.Raw)
 }
 
 // finish rewrites the full-text rows of every touched resource in two

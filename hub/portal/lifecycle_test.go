@@ -108,32 +108,6 @@ func TestPortal_OnlyPublicPublishedVisible(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "the embargoed resource to be published", func() bool { return strings.Contains(titles(), "Embargoed guide") })
 
-	hide, err := n.h.Publish(t.Context(), protocol.KindModeration, protocol.VisibilityCommunity, protocol.Moderation{Target: ids[0], Decision: "hide", Reason: "reported"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.waitIndexed()
-	if got := titles(); strings.Contains(got, "Visible guide") {
-		t.Errorf("hidden by moderation but listed: %q", got)
-	}
-	// A dismiss after a hide says a report was unfounded: nothing changes.
-	if _, err := n.h.Publish(t.Context(), protocol.KindModeration, protocol.VisibilityCommunity, protocol.Moderation{Target: ids[0], Decision: "dismiss", Reason: "unfounded"}); err != nil {
-		t.Fatal(err)
-	}
-	n.waitIndexed()
-	if got := titles(); strings.Contains(got, "Visible guide") {
-		t.Errorf("a dismiss after the hide listed it again: %q", got)
-	}
-	if resp, _ := n.get("/resources/" + ids[0]); resp.StatusCode != 404 {
-		t.Errorf("hidden, then dismissed: the resource page is %s", resp.Status)
-	}
-	if err := n.h.UpdateEntity(t.Context(), hide, "", protocol.Moderation{Target: ids[0], Decision: "approve"}); err != nil {
-		t.Fatal(err)
-	}
-	n.waitIndexed()
-	if got := titles(); !strings.Contains(got, "Visible guide") {
-		t.Errorf("approved again but not listed: %q", got)
-	}
 	be.push(draft{id: ids[0], kind: "resource", deleted: true, vis: "public"})
 	be.push(draft{id: ids[2], kind: "resource", vis: "community", body: resourceBody("Embargoed guide", "en", []string{"en"}, 8, 12, "guide", []string{"privacy"})})
 	n.waitIndexed()
@@ -197,10 +171,10 @@ func TestPortal_Privacy(t *testing.T) {
 	// A translation has its resource's visibility: this one, the members'.
 	be.push(draft{kind: "translation", vis: "community", body: protocol.Translation{Resource: priv[2], SourceVersion: 1, Language: "it", Title: "Bozza " + marker, Method: "human", Review: "unreviewed"}})
 	fi.push(draft{kind: "post", vis: "youth", body: protocol.Post{Space: "youth", Format: "thread", Title: "Youth " + marker, Text: "Youth text " + marker, Language: "fi", Author: protocol.Author{Pseudonym: "fi-panel-" + strings.ToLower(marker)}}})
-	hidden := fi.push(draft{kind: "resource", vis: "public", body: resourceBody("Reported "+marker, "fi", []string{"fi"}, 8, 12, "guide", []string{"privacy"})})
-	if _, err := n.h.Publish(t.Context(), protocol.KindModeration, protocol.VisibilityCommunity, protocol.Moderation{Target: hidden[0], Decision: "hide", Reason: marker}); err != nil {
-		t.Fatal(err)
-	}
+	// Public once, then the members': a withdrawn resource leaves no trace.
+	hidden := fi.push(draft{kind: "resource", vis: "public", body: resourceBody("Withdrawn "+marker, "fi", []string{"fi"}, 8, 12, "guide", []string{"privacy"})})
+	n.waitIndexed()
+	fi.push(draft{id: hidden[0], kind: "resource", vis: "community", body: resourceBody("Withdrawn "+marker, "fi", []string{"fi"}, 8, 12, "guide", []string{"privacy"})})
 	future := time.Now().Add(240 * time.Hour).UTC()
 	fi.push(draft{kind: "resource", vis: "public", publishAt: &future, body: resourceBody("Embargo "+marker, "fi", []string{"fi"}, 8, 12, "guide", []string{"privacy"})})
 	withFile := be.push(draft{kind: "resource", vis: "public", blobs: []protocol.BlobRef{pubBlob}, body: resourceBody("Handout for parents", "en", []string{"en"}, 8, 12, "tip-sheet", []string{"privacy"})})
@@ -239,7 +213,7 @@ func TestPortal_Privacy(t *testing.T) {
 		t.Errorf("the crawl reached only %d URLs", len(fetched))
 	}
 	t.Logf("crawled %d URLs", len(fetched))
-	// Every OAI record of the erased and hidden resources is a deleted header.
+	// Every OAI record of the erased and withdrawn resources is a deleted header.
 	var lint string
 	if _, err := lookXMLLint(); err == nil {
 		lint = portaltest.RequireXMLLint(t)

@@ -31,11 +31,8 @@ func TestMigration_SearchTags(t *testing.T) {
 		t.Fatal(err)
 	}
 	old.Close()
-	sub, err := fs.Sub(migrationFS, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlitedb.Open(ctx, path, sub)
+	// Up to 0004: 0005 empties the index, to be rebuilt (TestMigration_Rebuild).
+	db, err := sqlitedb.Open(ctx, path, migrationsUpTo(t, "0004"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,4 +51,60 @@ func TestMigration_SearchTags(t *testing.T) {
 	if err := db.Reader().QueryRow(`SELECT doc FROM resource_terms WHERE term = 'cyberpesten'`).Scan(&doc); err != nil || doc != 1 {
 		t.Errorf("resource_terms: cyberpesten in %d, %v", doc, err)
 	}
+}
+
+// TestMigration_Rebuild: an index made before the table of shown entities
+// and before OAI-PMH positions were hub_seqs is emptied and its cursor set
+// back, so the indexer fills it again from the aggregate.
+func TestMigration_Rebuild(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "portal.db")
+	db, err := sqlitedb.Open(ctx, path, migrationsUpTo(t, "0004"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Writer().Exec(`INSERT INTO resources (rid, id, owner, version, hub_seq, updated_at, title, description, language,
+		languages, age_min, age_max, type, topics, audiences, minisites, licence, url, blobs)
+		VALUES (7, 'be:1', 'be', 1, 40, 0, 'Gids', 'Een gids.', 'nl', '["nl"]', 10, 14, 'guide', '[]', '[]', '[]', '', '', '[]');
+		INSERT INTO oai (id, seq, stamp, deleted, sets) VALUES ('be:1', 3, 0, 0, ' sic:be ');
+		UPDATE state SET value = 40 WHERE key = 'indexed_seq'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	sub, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db, err = sqlitedb.Open(ctx, path, sub); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var seq, n int
+	if err := db.Reader().QueryRow(`SELECT value FROM state WHERE key = 'indexed_seq'`).Scan(&seq); err != nil || seq != 0 {
+		t.Errorf("indexed_seq = %d, %v; want 0", seq, err)
+	}
+	if err := db.Reader().QueryRow(`SELECT (SELECT COUNT(*) FROM resources) + (SELECT COUNT(*) FROM oai)`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d rows left, %v", n, err)
+	}
+}
+
+// migrationsUpTo is the portal's migrations up to the one numbered last.
+func migrationsUpTo(t *testing.T, last string) fstest.MapFS {
+	t.Helper()
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := fstest.MapFS{}
+	for _, e := range entries {
+		if e.Name()[:len(last)] > last {
+			continue
+		}
+		b, err := fs.ReadFile(migrationFS, "migrations/"+e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = &fstest.MapFile{Data: b}
+	}
+	return out
 }

@@ -19,20 +19,24 @@ import (
 
 // OAI-PMH 2.0 (https://www.openarchives.org/OAI/openarchivesprotocol.html)
 // over the resources, in oai_dc and in IEEE LOM (lom.go). Records are every
-// resource that was ever public: a resource deleted, erased, made
-// non-public or hidden stays a deleted record for good
+// resource that was public while this index followed it: a resource
+// deleted, erased or made non-public stays a deleted record for good
 // (deletedRecord=persistent). Datestamps are when the portal indexed the
 // change, so an incremental harvest from the last responseDate misses
 // nothing, however late a node pushed.
 //
-// A harvest pages by the index's own record sequence up to the boundary it
-// had when the harvest started. The resumption token carries all of that
-// (verb, prefix, set, from, until, position, boundary, list size) and no
-// server state, so it survives restarts, and a record changed during a
-// harvest appears in the next incremental harvest instead of twice. It is
-// authenticated with a key kept in portal.db, so a harvester cannot edit the
-// set or the dates of a harvest in progress and get a list whose size and
-// positions belong to another.
+// A harvest pages by record sequence up to the boundary the index had when
+// the harvest started. A record's sequence is the hub_seq of the change
+// that last changed it, and the boundary the last hub_seq indexed, so
+// positions mean the same on every holder of the same content: a harvester
+// behind a load balancer may get each page from another mirror. The
+// resumption token carries all of that (verb, prefix, set, from, until,
+// position, boundary, list size) and no server state, so it survives
+// restarts, and a record changed during a harvest appears in the next
+// incremental harvest instead of twice. It is authenticated with a key
+// kept in portal.db, or shared by the holders (Config.OAIKey), so a
+// harvester cannot edit the set or the dates of a harvest in progress and
+// get a list whose size and positions belong to another.
 
 const (
 	oaiPageRecords     = 100
@@ -104,7 +108,10 @@ type oaiToken struct {
 	Bound  int64  `json:"b"`           // record seq boundary of the harvest
 	Cursor int    `json:"c"`           // records sent before this page
 	Total  int    `json:"n"`           // completeListSize
-	Epoch  int64  `json:"e"`           // the index's epoch: positions mean nothing in another
+	// Epoch was the index's random epoch, when positions were its own
+	// counter: a token carrying one is from before positions were hub_seqs,
+	// and its positions mean nothing now.
+	Epoch int64 `json:"e,omitempty"`
 }
 
 // oaiMACSize is the bytes of HMAC-SHA256 a token carries: 128 bits.
@@ -496,7 +503,7 @@ func (p *Portal) oaiList(ctx context.Context, ow *oaiWriter, verb string, args u
 	var tok oaiToken
 	if s := args.Get("resumptionToken"); args.Has("resumptionToken") {
 		var err error
-		if tok, err = decodeOAIToken(s, p.oaiKey); err != nil || tok.Verb != verb || tok.Epoch != p.epoch {
+		if tok, err = decodeOAIToken(s, p.oaiKey); err != nil || tok.Verb != verb || tok.Epoch != 0 {
 			return []oaiErr{{"badResumptionToken", "the resumption token is not valid"}}, nil
 		}
 	} else {
@@ -504,7 +511,7 @@ func (p *Portal) oaiList(ctx context.Context, ow *oaiWriter, verb string, args u
 		if _, ok := oaiFormatFor(prefix); !ok {
 			return []oaiErr{errNoFormat}, nil
 		}
-		tok = oaiToken{Verb: verb, Prefix: prefix, Epoch: p.epoch}
+		tok = oaiToken{Verb: verb, Prefix: prefix}
 		var fromDay, untilDay bool
 		if s := args.Get("from"); args.Has("from") {
 			t, day, err := parseOAITime(s)
@@ -540,7 +547,7 @@ func (p *Portal) oaiList(ctx context.Context, ow *oaiWriter, verb string, args u
 			}
 			tok.Set = s
 		}
-		if err := p.db.Reader().QueryRowContext(ctx, `SELECT value FROM state WHERE key = 'oai_seq'`).Scan(&tok.Bound); err != nil {
+		if err := p.db.Reader().QueryRowContext(ctx, `SELECT value FROM state WHERE key = 'indexed_seq'`).Scan(&tok.Bound); err != nil {
 			return nil, err
 		}
 		where, wargs := tok.filter()

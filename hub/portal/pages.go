@@ -159,6 +159,12 @@ func (p *Portal) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		p.handleText(w, r, q, path)
 	case path == "/api/v1/resources":
 		p.handleAPISearch(w, r, q)
+	case path == "/api/v1/entities":
+		p.handleAPIEntities(w, r, q)
+	case strings.HasPrefix(path, "/api/v1/entities/"):
+		p.handleAPIEntity(w, r, q, strings.TrimPrefix(path, "/api/v1/entities/"))
+	case strings.HasPrefix(path, "/api/v1/resources/") && strings.HasSuffix(path, "/translations"):
+		p.handleAPITranslations(w, r, q, strings.TrimSuffix(strings.TrimPrefix(path, "/api/v1/resources/"), "/translations"))
 	case strings.HasPrefix(path, "/api/v1/resources/"):
 		p.handleAPIResource(w, r, q, strings.TrimPrefix(path, "/api/v1/resources/"))
 	case path == "/sitemap.xml":

@@ -29,9 +29,6 @@ var migrationFS embed.FS
 type Config struct {
 	// DataDir holds portal.db, the portal's index. Required.
 	DataDir string
-	// OAIKey authenticates OAI-PMH resumption tokens when set; else a key
-	// kept in portal.db does.
-	OAIKey []byte
 	// PublicURL is the portal's base URL as visitors reach it, for feeds,
 	// sitemaps, JSON-LD and OAI-PMH. When empty, each request's own host is
 	// used.
@@ -51,6 +48,14 @@ type Config struct {
 	PageCacheBytes int
 	// MaxAge is the Cache-Control max-age of public pages. Default 60s.
 	MaxAge time.Duration
+	// OAIKey authenticates OAI-PMH resumption tokens. Holders of the same
+	// content (the hub and its mirrors, behind one load balancer) share it,
+	// so a token issued by one resumes on another. When empty, a key made
+	// on the first open and kept in portal.db is used. At least 16 bytes.
+	OAIKey []byte
+	// Now is the clock that decides when a scheduled entity is due: the
+	// hub's, so its tests can move it. Default time.Now.
+	Now func() time.Time
 	// MediaOrigins are the origins ("https://store.example.org") that
 	// attachments may be downloaded from besides the portal's own, when the
 	// hub redirects downloads to its object store: the pages allow images
@@ -94,16 +99,18 @@ type Portal struct {
 	tmpl   *templates
 	cache  *pageCache
 	oaiID  string // the OAI-PMH namespace identifier
-	epoch  int64  // the index's epoch, in OAI-PMH resumption tokens
 	oaiKey []byte // authenticates OAI-PMH resumption tokens
 	static staticFiles
 	csp    string // Content-Security-Policy of every response
 
-	// cursor is the last hub_seq indexed; gen and genAt identify the index's
-	// state for ETags and Last-Modified.
+	// cursor is the last hub_seq indexed; gen counts index commits, for the
+	// caches; tag is what ETags and Last-Modified are made of.
 	cursor atomic.Int64
-	gen    atomic.Int64
-	genAt  atomic.Int64 // unix ms
+	// seenSeq is the source's head when the index last caught up with it
+	// (IndexedSeq).
+	seenSeq atomic.Int64
+	gen     atomic.Int64
+	tag     atomic.Pointer[indexTag]
 	// nextDue is when the earliest scheduled entity is due (unix ms, 0: none).
 	nextDue atomic.Int64
 
@@ -137,7 +144,11 @@ type Portal struct {
 // Open opens (creating or migrating) the portal's index in cfg.DataDir and
 // loads the facet sets into memory. It does not index: Run does.
 func Open(ctx context.Context, cfg Config, src Source, logger *slog.Logger) (*Portal, error) {
-	return open(ctx, cfg, src, logger, time.Now)
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return open(ctx, cfg, src, logger, now)
 }
 
 func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now func() time.Time) (*Portal, error) {
@@ -152,6 +163,9 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 			return nil, fmt.Errorf("open portal: PublicURL %q is not an absolute URL", cfg.PublicURL)
 		}
 		cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	}
+	if cfg.OAIKey != nil && len(cfg.OAIKey) < 16 {
+		return nil, fmt.Errorf("open portal: OAIKey must be at least 16 bytes")
 	}
 	for _, o := range cfg.MediaOrigins {
 		if err := ValidateOrigin(o); err != nil {
@@ -218,6 +232,9 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 		db.Close()
 		return nil, fmt.Errorf("open portal: %w", err)
 	}
+	if cfg.OAIKey != nil {
+		p.oaiKey = slices.Clone(cfg.OAIKey)
+	}
 	if err := p.load(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open portal: %w", err)
@@ -255,6 +272,11 @@ func loadOAIKey(ctx context.Context, db *sqlitedb.DB) ([]byte, error) {
 	return key, nil
 }
 
+// OAIKey is the key that authenticates the portal's OAI-PMH resumption
+// tokens, to be given to the other holders of the same content
+// (Config.OAIKey).
+func (p *Portal) OAIKey() []byte { return slices.Clone(p.oaiKey) }
+
 // Close closes the index. Call it after Run has returned.
 func (p *Portal) Close() error {
 	if err := p.db.Close(); err != nil {
@@ -264,7 +286,7 @@ func (p *Portal) Close() error {
 }
 
 // IndexedSeq is the last hub_seq the index reflects.
-func (p *Portal) IndexedSeq() int64 { return p.cursor.Load() }
+func (p *Portal) IndexedSeq() int64 { return max(p.cursor.Load(), p.seenSeq.Load()) }
 
 // WaitIndexed blocks until the index has caught up with hub_seq seq or ctx
 // is done.
@@ -273,7 +295,7 @@ func (p *Portal) WaitIndexed(ctx context.Context, seq int64) error {
 		p.mu.Lock()
 		ch := p.caughtUp
 		p.mu.Unlock()
-		if p.cursor.Load() >= seq {
+		if p.IndexedSeq() >= seq {
 			return nil
 		}
 		select {
@@ -298,6 +320,7 @@ func (p *Portal) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load state: %w", err)
 	}
+	var appliedAt int64
 	for rows.Next() {
 		var k string
 		var v int64
@@ -310,13 +333,16 @@ func (p *Portal) load(ctx context.Context) error {
 			p.cursor.Store(v)
 		case "gen":
 			p.gen.Store(v)
-		case "gen_at":
-			p.genAt.Store(v)
-		case "epoch":
-			p.epoch = v
+		case "applied_at":
+			appliedAt = v
 		}
 	}
 	rows.Close()
+	tag, err := readTag(ctx, p.db.Reader(), p.gen.Load(), p.cursor.Load(), appliedAt)
+	if err != nil {
+		return err
+	}
+	p.tag.Store(&tag)
 	if err := p.refreshNextDue(ctx); err != nil {
 		return err
 	}
@@ -391,7 +417,3 @@ func (p *Portal) refreshNextDue(ctx context.Context) error {
 
 // ValidMinisite reports whether s names a minisite.
 func ValidMinisite(s string) bool { return slices.Contains(minisiteOrder, s) }
-
-// OAIKey returns the key that authenticates OAI-PMH resumption tokens, for
-// mirrors to share.
-func (p *Portal) OAIKey() []byte { return p.oaiKey }

@@ -3,6 +3,8 @@ package portal
 import (
 	"bytes"
 	"container/list"
+	"context"
+	"fmt"
 	"hash/fnv"
 	"net/http"
 	"strconv"
@@ -85,14 +87,58 @@ func (c *pageCache) evict(el *list.Element) {
 	c.size -= len(e.key) + 2*len(e.res.body)
 }
 
-// etag names a response variant of one index generation: the same key in
-// the same generation is the same bytes (before content coding, hence weak).
-func etag(gen int64, key string) string {
+// indexTag identifies the index's state. gen counts this index's own
+// commits and keys its caches; cursor and due say what content it holds,
+// the same on every holder (the hub and each mirror) that has indexed the
+// same changes by the same time, however many batches that took, so ETags
+// and Last-Modified are functions of the content only and a load balancer
+// may send a visitor's revalidation to any holder.
+type indexTag struct {
+	gen    int64
+	cursor int64 // the last hub_seq indexed
+	// due is the latest publish_at (unix ms) of a shown entity: an entity
+	// falling due changes what is shown without moving the cursor.
+	due int64
+	// modified is Last-Modified (unix ms): the latest of the hub's times of
+	// receipt of the changes indexed and of due.
+	modified int64
+}
+
+// readTag reads the content half of the index's tag in q, the transaction
+// that writes it or the database.
+func readTag(ctx context.Context, q querier, gen, cursor, appliedAt int64) (indexTag, error) {
+	var due int64
+	rows, err := q.QueryContext(ctx, `SELECT COALESCE(MAX(publish_at), 0) FROM entities`)
+	if err != nil {
+		return indexTag{}, fmt.Errorf("read index tag: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(&due); err != nil {
+			return indexTag{}, fmt.Errorf("read index tag: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return indexTag{}, fmt.Errorf("read index tag: %w", err)
+	}
+	return indexTag{gen: gen, cursor: cursor, due: due, modified: max(appliedAt, due)}, nil
+}
+
+// lastModified is when the index's content last changed.
+func (p *Portal) lastModified() time.Time {
+	return time.UnixMilli(p.tag.Load().modified).UTC()
+}
+
+// etag names a response variant of the index's content: the same key over
+// the same content is the same bytes (before content coding, hence weak).
+func etag(t *indexTag, key string) string {
 	h := fnv.New64a()
 	h.Write([]byte(key))
-	b := make([]byte, 0, 48)
+	b := make([]byte, 0, 64)
 	b = append(b, `W/"`...)
-	b = strconv.AppendInt(b, gen, 36)
+	b = strconv.AppendInt(b, t.cursor, 36)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, t.due, 36)
 	b = append(b, '-')
 	b = strconv.AppendUint(b, h.Sum64(), 36)
 	return string(append(b, '"'))
@@ -103,9 +149,10 @@ func etag(gen int64, key string) string {
 // key identifies the variant: everything the response depends on.
 // A request with Cache-Control: no-cache is rendered afresh.
 func (p *Portal) respond(w http.ResponseWriter, r *http.Request, key string, render func() (*response, error)) {
-	gen := p.gen.Load()
-	tag := etag(gen, key)
-	modified := time.UnixMilli(p.genAt.Load()).UTC()
+	st := p.tag.Load()
+	gen := st.gen
+	tag := etag(st, key)
+	modified := time.UnixMilli(st.modified).UTC()
 	h := w.Header()
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		if notModified(r, tag, modified) {
