@@ -33,8 +33,32 @@ func main() {
 	flag.BoolVar(&cfg.portalOnly, "portal", false, "run only the portal benchmark and print its section (the report file is left alone)")
 	flag.BoolVar(&cfg.communityOnly, "community", false, "run only the community benchmark, print its section and put it in place of its section of the report file, leaving the others as they are")
 	flag.StringVar(&cfg.goCmd, "go", "go", "the go command, which builds and runs the community benchmark (a test of package node)")
+	cfg.network = networkDefaults()
+	flag.BoolVar(&cfg.networkOnly, "network", false, "run only the network benchmark (simulated nodes, public load through Caddy and mirrors), print its section and put it in place of its section of the report file")
+	flag.IntVar(&cfg.network.nodes, "nodes", cfg.network.nodes, "network benchmark: simulated nodes")
+	flag.IntVar(&cfg.network.publicConns, "public-conns", cfg.network.publicConns, "network benchmark: visitors' concurrent connections")
+	flag.DurationVar(&cfg.network.traffic.pushEvery, "push-every", cfg.network.traffic.pushEvery, "network benchmark: a node's mean time between pushes")
+	publicLoad := flag.String("public-load", "", "public load process mode of the network benchmark: run the load FILE describes and print the figures as JSON")
 	load := loadFlags()
 	flag.Parse()
+	// -duration is the load generator's and the network benchmark's; the
+	// network's default is its own.
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "duration" {
+			cfg.network.duration = load.duration
+		}
+	})
+	if *publicLoad != "" {
+		if err := runPublicLoad(*publicLoad); err != nil {
+			fmt.Fprintln(os.Stderr, "bikfed-bench -public-load:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := cfg.network.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "bikfed-bench:", err)
+		os.Exit(2)
+	}
 	// The load comes from one loopback address, which the hub's per-address
 	// rate limits would throttle; the benchmarks measure the hub, not them.
 	os.Setenv("BIKFED_PUBLIC_RATE", "0")
@@ -72,6 +96,9 @@ type benchConfig struct {
 	// and goCmd is the go command it runs.
 	communityOnly bool
 	goCmd         string
+	// networkOnly runs only the network benchmark (network.go), with network's settings.
+	networkOnly bool
+	network     networkConfig
 }
 
 func run(ctx context.Context, cfg benchConfig) error {
@@ -104,16 +131,14 @@ func run(ctx context.Context, cfg benchConfig) error {
 		if err != nil {
 			return err
 		}
-		section := c.markdown()
-		fmt.Print(section)
-		if cfg.out == "-" {
-			return nil
-		}
-		old, err := os.ReadFile(cfg.out)
+		return writeSection(cfg.out, c.markdown())
+	}
+	if cfg.networkOnly {
+		n, err := benchNetwork(ctx, cfg, dir)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(cfg.out, []byte(replaceSection(string(old), section)), 0o644)
+		return writeSection(cfg.out, n.markdown())
 	}
 	if cfg.portalOnly {
 		p, err := benchPortal(ctx, cfg, dir)
@@ -172,7 +197,28 @@ func run(ctx context.Context, cfg benchConfig) error {
 	if err != nil {
 		return err
 	}
-	return emit(community.markdown())
+	if err := emit(community.markdown()); err != nil {
+		return err
+	}
+	network, err := benchNetwork(ctx, cfg, dir)
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	return emit(network.markdown())
+}
+
+// writeSection prints section and puts it in place of its section of the
+// report file out, leaving the others as they are.
+func writeSection(out, section string) error {
+	fmt.Print(section)
+	if out == "-" {
+		return nil
+	}
+	old, err := os.ReadFile(out)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, []byte(replaceSection(string(old), section)), 0o644)
 }
 
 func machine() string {
