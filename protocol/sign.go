@@ -107,29 +107,44 @@ func Verify(s Signed, keys KeyLookup) (*Change, error) {
 // the changes the hub sequenced up to its retirement (KeyInfo.ValidFor), so
 // every puller draws the line where the hub did, whatever the clocks say.
 func VerifyAt(s Signed, keys KeyLookup, hubSeq int64) (*Change, error) {
-	c, err := ParseChange(s.Change)
+	c, pub, err := checkKey(s, keys, hubSeq)
 	if err != nil {
 		return c, err
 	}
+	if !VerifySignature(pub, s.Change, s.Sig) {
+		return c, errBadSignature()
+	}
+	return c, nil
+}
+
+func errBadSignature() error {
+	return Errorf(CodeBadSignature, "signature does not match the change's bytes")
+}
+
+// checkKey parses s and makes every check of VerifyAt but the signature
+// arithmetic, returning the key whose signature s must carry: the
+// arithmetic alone is what a batch verifies together.
+func checkKey(s Signed, keys KeyLookup, hubSeq int64) (*Change, ed25519.PublicKey, error) {
+	c, err := ParseChange(s.Change)
+	if err != nil {
+		return c, nil, err
+	}
 	k, ok := keys(c.KeyID)
 	if !ok {
-		return c, Errorf(CodeUnknownKey, "key %q is not in the key directory", c.KeyID)
+		return c, nil, Errorf(CodeUnknownKey, "key %q is not in the key directory", c.KeyID)
 	}
 	// The hub may erase an entity of another owner (§17); no key may sign
 	// anything else for an owner it does not belong to.
 	if k.Owner != c.Owner && !(k.Owner == HubID && c.IsHubErasure()) {
-		return c, Errorf(CodeBadSignature, "key %q belongs to %q, not %q", c.KeyID, k.Owner, c.Owner)
+		return c, nil, Errorf(CodeBadSignature, "key %q belongs to %q, not %q", c.KeyID, k.Owner, c.Owner)
 	}
 	if !k.ValidFor(hubSeq) {
 		if hubSeq == 0 {
-			return c, Errorf(CodeBadSignature, "key %q was retired at hub_seq %d; changes signed with it after that are refused", c.KeyID, k.RetiredHubSeq)
+			return c, nil, Errorf(CodeBadSignature, "key %q was retired at hub_seq %d; changes signed with it after that are refused", c.KeyID, k.RetiredHubSeq)
 		}
-		return c, Errorf(CodeBadSignature, "key %q was retired at hub_seq %d; this change has hub_seq %d", c.KeyID, k.RetiredHubSeq, hubSeq)
+		return c, nil, Errorf(CodeBadSignature, "key %q was retired at hub_seq %d; this change has hub_seq %d", c.KeyID, k.RetiredHubSeq, hubSeq)
 	}
-	if !VerifySignature(k.PublicKey, s.Change, s.Sig) {
-		return c, Errorf(CodeBadSignature, "signature does not match the change's bytes")
-	}
-	return c, nil
+	return c, k.PublicKey, nil
 }
 
 // Hash is the content hash of a signed change, used in manifests: SHA-256 of

@@ -1,0 +1,219 @@
+package protocol
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"math/bits"
+
+	"github.com/oasisprotocol/curve25519-voi/curve"
+	"github.com/oasisprotocol/curve25519-voi/curve/scalar"
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
+)
+
+// torsionRounds is how many random combinations of a batch's R points are
+// checked for a torsion component. A signature whose R carries one passes
+// the cofactored batch equation but not crypto/ed25519's cofactorless one;
+// each round misses such an R with probability at most 1/2, so an R crafted
+// to split the two verdicts gets through one batch with probability 2^-64.
+const torsionRounds = 64
+
+// VerifyBatchAt is VerifyAt for many changes at once: signed[i] sequenced at
+// hubSeqs[i] (nil: none sequenced yet, as in a push). Every check but the
+// signature arithmetic runs on each change as VerifyAt runs it; the
+// signatures that pass them are verified together as one Ed25519 batch,
+// about half the work of verifying them one by one. It returns what
+// VerifyAt returns for each change, in order.
+func VerifyBatchAt(signed []Signed, hubSeqs []int64, keys KeyLookup) ([]*Change, []error) {
+	changes := make([]*Change, len(signed))
+	errs := make([]error, len(signed))
+	pubs := make([]ed25519.PublicKey, 0, len(signed))
+	raws := make([][]byte, 0, len(signed))
+	sigs := make([][]byte, 0, len(signed))
+	idx := make([]int, 0, len(signed))
+	for i, s := range signed {
+		var hubSeq int64
+		if hubSeqs != nil {
+			hubSeq = hubSeqs[i]
+		}
+		c, pub, err := checkKey(s, keys, hubSeq)
+		changes[i], errs[i] = c, err
+		if err == nil {
+			pubs, raws, sigs, idx = append(pubs, pub), append(raws, s.Change), append(sigs, s.Sig), append(idx, i)
+		}
+	}
+	for k, ok := range VerifySignatures(pubs, raws, sigs) {
+		if !ok {
+			errs[idx[k]] = errBadSignature()
+		}
+	}
+	return changes, errs
+}
+
+// VerifySignatures reports for each i whether VerifySignature(pubs[i],
+// raws[i], sigs[i]) holds, with the same verdict on every input. The
+// signatures are verified as one batch; when the batch fails, each is
+// verified alone, so a bad signature costs its batch the saving but is still
+// named, and the rest pass.
+//
+// crypto/ed25519 checks the cofactorless equation [S]B = R + [k]A and
+// accepts non-canonical encodings of A; batch verification can only check
+// the cofactored one, [8]([S]B - R - [k]A) = 0. The two agree when neither
+// R nor A has a component of small order, so only signatures whose key is
+// canonical and torsion-free and whose R and S are canonical join the batch
+// (the rest are verified alone), and the batch passes only when its R
+// points show no torsion either. Whatever the batch refuses is verified
+// alone by crypto/ed25519, so the batch can only ever confirm its verdict.
+func VerifySignatures(pubs []ed25519.PublicKey, raws, sigs [][]byte) []bool {
+	ok := make([]bool, len(pubs))
+	// A push or a page holds the changes of a few keys: each is checked
+	// and expanded for the batch once.
+	expanded := make(map[string]*voi.ExpandedPublicKey)
+	var (
+		batch   []int
+		rPoints []*curve.EdwardsPoint
+	)
+	for i := range pubs {
+		xa, seen := expanded[string(pubs[i])]
+		if !seen {
+			if batchableKey(pubs[i]) {
+				xa, _ = voi.NewExpandedPublicKey(voi.PublicKey(pubs[i]))
+			}
+			expanded[string(pubs[i])] = xa
+		}
+		var r *curve.EdwardsPoint
+		if xa != nil {
+			r = batchableSig(sigs[i])
+		}
+		if r == nil {
+			ok[i] = VerifySignature(pubs[i], raws[i], sigs[i])
+			continue
+		}
+		batch = append(batch, i)
+		rPoints = append(rPoints, r)
+	}
+	switch {
+	case len(batch) == 0:
+	case len(batch) == 1:
+		ok[batch[0]] = VerifySignature(pubs[batch[0]], raws[batch[0]], sigs[batch[0]])
+	default:
+		v := voi.NewBatchVerifierWithCapacity(len(batch))
+		opts := &voi.Options{Verify: voi.VerifyOptionsDefault}
+		for _, i := range batch {
+			v.AddExpandedWithOptions(expanded[string(pubs[i])], signedMessage(raws[i]), sigs[i], opts)
+		}
+		if v.VerifyBatchOnly(rand.Reader) && torsionFree(rPoints) {
+			for _, i := range batch {
+				ok[i] = true
+			}
+			break
+		}
+		for _, i := range batch {
+			ok[i] = VerifySignature(pubs[i], raws[i], sigs[i])
+		}
+	}
+	return ok
+}
+
+// batchableKey reports whether pub is a key whose signatures the batch
+// judges as crypto/ed25519 does: a canonical encoding of a point of the
+// prime-order subgroup. Keys made by ed25519.GenerateKey always are.
+func batchableKey(pub ed25519.PublicKey) bool {
+	if len(pub) != ed25519.PublicKeySize {
+		return false
+	}
+	var comp curve.CompressedEdwardsY
+	if _, err := comp.SetBytes(pub); err != nil || !comp.IsCanonicalVartime() {
+		return false
+	}
+	var a curve.EdwardsPoint
+	if _, err := a.SetCompressedY(&comp); err != nil {
+		return false
+	}
+	return !a.IsSmallOrder() && a.IsTorsionFree()
+}
+
+// batchableSig returns sig's R when sig may join a batch: 64 bytes, a
+// canonical S and a canonical R on the curve. Whether R is torsion-free is
+// checked for the whole batch at once.
+func batchableSig(sig []byte) *curve.EdwardsPoint {
+	if len(sig) != ed25519.SignatureSize || !scalar.ScMinimalVartime(sig[32:]) {
+		return nil
+	}
+	var comp curve.CompressedEdwardsY
+	if _, err := comp.SetBytes(sig[:32]); err != nil || !comp.IsCanonicalVartime() {
+		return nil
+	}
+	var r curve.EdwardsPoint
+	if _, err := r.SetCompressedY(&comp); err != nil {
+		return nil
+	}
+	return &r
+}
+
+// torsionFree reports whether every point of rs lies in the prime-order
+// subgroup, up to a chance of 2^-torsionRounds of missing one that does not.
+// Each round checks the sum of a random subset of the points: unless the
+// torsion components of the points, elements of a cyclic group of order 8,
+// are all zero, including or leaving out the one of lowest 2-adic order
+// changes the sum's, so a round misses them with probability at most 1/2.
+// Subset sums of each group of four points are computed once, so a round
+// costs one addition per four signatures and one multiplication by L,
+// against the two multiplications a signature costs alone.
+func torsionFree(rs []*curve.EdwardsPoint) bool {
+	const group = 4
+	sums := make([][1 << group]curve.EdwardsPoint, (len(rs)+group-1)/group)
+	for g := range sums {
+		sums[g][0].Identity()
+		for mask := 1; mask < 1<<group; mask++ {
+			low := mask & -mask
+			i := g*group + bits.TrailingZeros(uint(low))
+			if i >= len(rs) {
+				sums[g][mask].Set(&sums[g][mask&^low])
+				continue
+			}
+			sums[g][mask].Add(&sums[g][mask&^low], rs[i])
+		}
+	}
+	masks := make([]byte, len(sums))
+	for range torsionRounds {
+		if _, err := rand.Read(masks); err != nil {
+			panic(fmt.Sprintf("read random subsets: %v", err))
+		}
+		var sum curve.EdwardsPoint
+		sum.Identity()
+		for g := range sums {
+			if m := masks[g] & (1<<group - 1); m != 0 {
+				sum.Add(&sum, &sums[g][m])
+			}
+		}
+		if !timesOrderIsIdentity(&sum) {
+			return false
+		}
+	}
+	return true
+}
+
+// orderHigh and orderLow split the group order L = 2^252 + δ into two
+// scalars below L, so that [L]P, which a scalar reduced modulo L cannot
+// express, is computed as one variable-time double multiplication: the
+// points are public, and variable time is faster than IsTorsionFree's.
+var orderHigh, orderLow = func() (*scalar.Scalar, *scalar.Scalar) {
+	var hi, lo [32]byte
+	hi[31] = 0x10
+	copy(lo[:16], []byte{0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14})
+	h, err := scalar.NewFromCanonicalBytes(hi[:])
+	if err != nil {
+		panic(err)
+	}
+	l, err := scalar.NewFromCanonicalBytes(lo[:])
+	if err != nil {
+		panic(err)
+	}
+	return h, l
+}()
+
+func timesOrderIsIdentity(p *curve.EdwardsPoint) bool {
+	var out curve.EdwardsPoint
+	return out.MultiscalarMulVartime([]*scalar.Scalar{orderHigh, orderLow}, []*curve.EdwardsPoint{p, p}).IsIdentity()
+}
