@@ -92,7 +92,8 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 		b.dupBelow = 0 // nothing in range was processed: no record to look at twice
 	}
 
-	// Records go to the verifiers in chunks, each verified as one batch.
+	// Records go to the verifiers in chunks, each verified as one batch; a
+	// full push makes several, so every core gets one.
 	var chunk []*pushItem
 	queue := func() error {
 		if len(chunk) == 0 {
@@ -142,7 +143,7 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 		}
 		it.done = make(chan struct{})
 		chunk = append(chunk, it)
-		if len(chunk) == verifyChunk {
+		if len(chunk) == protocol.BatchSize {
 			if readErr = queue(); readErr != nil {
 				break
 			}
@@ -179,15 +180,9 @@ type verifyJob struct {
 	b     *batch
 }
 
-// verifyChunk is how many records of a push are verified as one batch. A
-// batch's signatures cost about half as much each as alone, plus a share of
-// a fixed cost that a few hundred signatures make small; a full push still
-// makes several chunks, so every core gets one.
-const verifyChunk = 250
-
 // verifyQueue is how many chunks wait for a verifier before a reader waits
 // to queue more: four whole batches.
-const verifyQueue = 4 * protocol.MaxBatchChanges / verifyChunk
+const verifyQueue = 4 * protocol.MaxBatchChanges / protocol.BatchSize
 
 // startVerifiers starts one verifier per core, shared by every push. Chunks
 // are verified in the order they were read, so the push that arrived first

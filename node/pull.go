@@ -8,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/bikfed/bikfed/protocol"
@@ -224,50 +222,29 @@ func (n *Node) verifyFeed(ctx context.Context, items []protocol.FeedItem) ([]ver
 	return results, nil
 }
 
-// verifyChunk is how many changes of a page are verified as one batch: a
-// batch's signatures cost about half as much each as alone, plus a share of
-// a fixed cost that a few hundred signatures make small.
-const verifyChunk = 250
-
-// verifyParallel verifies items[idx...] into results on GOMAXPROCS workers,
-// each taking chunks of the page to verify as one batch; Ed25519
-// verification is the dominant cost of a pull. A page smaller than a chunk
-// per core is split evenly, so every core still works on it.
+// verifyParallel verifies items[idx...] into results on every core, in
+// batches; Ed25519 verification is the dominant cost of a pull.
 func verifyParallel(items []protocol.FeedItem, idx []int, results []verified, lookup protocol.KeyLookup) {
-	procs := runtime.GOMAXPROCS(0)
-	chunk := min(verifyChunk, max(1, (len(idx)+procs-1)/procs))
-	workers := min(procs, (len(idx)+chunk-1)/chunk)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				lo := int(next.Add(int64(chunk))) - chunk
-				if lo >= len(idx) {
-					return
-				}
-				part := idx[lo:min(lo+chunk, len(idx))]
-				signed := make([]protocol.Signed, len(part))
-				hubSeqs := make([]int64, len(part))
-				for k, i := range part {
-					signed[k], hubSeqs[k] = items[i].Signed, items[i].HubSeq
-				}
-				changes, errs := protocol.VerifyBatchAt(signed, hubSeqs, lookup)
-				for k, i := range part {
-					c, err := changes[k], errs[k]
-					r := verified{c: c, err: err}
-					if err == nil {
-						r.hash = items[i].Signed.Hash()
-						if len(c.Blobs) > 0 {
-							r.blobs, r.err = json.Marshal(c.Blobs)
-						}
-					}
-					results[i] = r
+	protocol.InBatches(len(idx), func(lo, hi int) {
+		part := idx[lo:hi]
+		signed := make([]protocol.Signed, len(part))
+		hubSeqs := make([]int64, len(part))
+		for k, i := range part {
+			signed[k], hubSeqs[k] = items[i].Signed, items[i].HubSeq
+		}
+		changes, errs := protocol.VerifyBatchAt(signed, hubSeqs, lookup)
+		for k, i := range part {
+			c, err := changes[k], errs[k]
+			r := verified{c: c, err: err}
+			if err == nil {
+				r.hash = items[i].Signed.Hash()
+				if len(c.Blobs) > 0 {
+					r.blobs, r.err = json.Marshal(c.Blobs)
 				}
 			}
-		})
-	}
-	wg.Wait()
+			results[i] = r
+		}
+	})
 }
 
 // keyDirectoryMaxAge is how long a fetched key directory is used: a key the

@@ -6,9 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/oasisprotocol/curve25519-voi/curve"
@@ -240,23 +237,9 @@ func BenchmarkVerifySignatures(b *testing.B) {
 		sigs[i] = ed25519.Sign(key, signedMessage(raws[i]))
 		pubs[i] = key.Public().(ed25519.PublicKey)
 	}
-	workers := runtime.GOMAXPROCS(0)
 	run := func(b *testing.B, chunk int, verify func(lo, hi int)) {
 		for b.Loop() {
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Go(func() {
-					for {
-						lo := int(next.Add(int64(chunk))) - chunk
-						if lo >= n {
-							return
-						}
-						verify(lo, min(lo+chunk, n))
-					}
-				})
-			}
-			wg.Wait()
+			inChunks(n, chunk, verify)
 		}
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "sigs/s")
 	}

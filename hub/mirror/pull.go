@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/bikfed/bikfed/protocol"
@@ -107,26 +105,8 @@ func (m *Mirror) verify(ctx context.Context, items []protocol.MirrorFeedItem) ([
 		return nil, err
 	}
 	errs := make([]error, len(items))
-	// Each worker takes chunks of the page and verifies each chunk's
-	// signatures as one batch; a page smaller than a chunk per core is
-	// split evenly, so every core still works on it.
 	check := func(idx []int, lookup protocol.KeyLookup) {
-		procs := runtime.GOMAXPROCS(0)
-		chunk := min(verifyChunk, max(1, (len(idx)+procs-1)/procs))
-		var wg sync.WaitGroup
-		work := make(chan []int)
-		for range min(procs, len(idx)) {
-			wg.Go(func() {
-				for part := range work {
-					checkItems(items, part, lookup, errs)
-				}
-			})
-		}
-		for lo := 0; lo < len(idx); lo += chunk {
-			work <- idx[lo:min(lo+chunk, len(idx))]
-		}
-		close(work)
-		wg.Wait()
+		protocol.InBatches(len(idx), func(lo, hi int) { checkItems(items, idx[lo:hi], lookup, errs) })
 	}
 	all := make([]int, len(items))
 	for i := range all {
@@ -156,11 +136,6 @@ func (m *Mirror) verify(ctx context.Context, items []protocol.MirrorFeedItem) ([
 	}
 	return out, nil
 }
-
-// verifyChunk is how many changes of a page are verified as one batch: a
-// batch's signatures cost about half as much each as alone, plus a share of
-// a fixed cost that a few hundred signatures make small.
-const verifyChunk = 250
 
 // checkItems verifies items[idx...] into errs: a withdrawal names an entity;
 // a change is signed by its owner's key, the signatures checked as one
