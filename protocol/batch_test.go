@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha512"
 	"encoding/binary"
@@ -172,7 +173,7 @@ func TestVerifySignatures(t *testing.T) {
 		return mixedSignatures(t, []byte{0xff}, n)
 	}
 	t.Run("all valid", func(t *testing.T) {
-		pubs, raws, sigs := valid(t, 100)
+		pubs, raws, sigs := valid(t, 2*minBatch)
 		for i, ok := range checkAgrees(t, pubs, raws, sigs) {
 			if !ok {
 				t.Fatalf("signature %d refused", i)
@@ -183,7 +184,7 @@ func TestVerifySignatures(t *testing.T) {
 		"non-canonical S", "torsion in R", "torsion in key", "small-order key and R", "forged valid"} {
 		t.Run(name, func(t *testing.T) {
 			for variant := range 5 {
-				pubs, raws, sigs := valid(t, 50)
+				pubs, raws, sigs := valid(t, minBatch+10)
 				one := byte(op) | byte(variant)<<4
 				p, r, s := mixedSignatures(t, []byte{one}, 1)
 				pubs[17], raws[17], sigs[17] = p[0], r[0], s[0]
@@ -198,7 +199,7 @@ func TestVerifySignatures(t *testing.T) {
 	}
 	t.Run("torsion in R is refused", func(t *testing.T) {
 		// The case the batch equation alone would accept.
-		pubs, raws, sigs := valid(t, 40)
+		pubs, raws, sigs := valid(t, minBatch)
 		for i := range 8 {
 			pubs[i*5], sigs[i*5] = forge(t, []byte{byte(i)}, raws[i*5], nil, decodePoint(t, smallOrder[i%4]))
 		}
@@ -213,13 +214,15 @@ func TestVerifySignatures(t *testing.T) {
 // FuzzVerifySignatures holds the batch verifier to crypto/ed25519 verifying
 // one by one, over mixes of valid and spoiled signatures.
 func FuzzVerifySignatures(f *testing.F) {
-	f.Add([]byte{0xff}, uint8(10))
-	f.Add([]byte{0xff, 0xff, 0x06, 0xff, 0x16, 0xff}, uint8(20))
+	// Sets of at least minBatch signatures are verified as batches.
+	f.Add([]byte{0xff}, uint8(minBatch))
+	f.Add([]byte{0xff, 0xff, 0x06, 0xff, 0x16, 0xff}, uint8(minBatch+20))
+	f.Add(append(bytes.Repeat([]byte{0xff}, 2*minBatch), 0x26), uint8(2*minBatch+1))
 	for op := range byte(10) {
-		f.Add([]byte{0xff, op, 0xff, op | 0x30}, uint8(12))
+		f.Add([]byte{0xff, op, 0xff, op | 0x30}, uint8(minBatch+4))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, n uint8) {
-		pubs, raws, sigs := mixedSignatures(t, data, int(n%64))
+		pubs, raws, sigs := mixedSignatures(t, data, int(n))
 		checkAgrees(t, pubs, raws, sigs)
 	})
 }
@@ -250,7 +253,7 @@ func BenchmarkVerifySignatures(b *testing.B) {
 			}
 		})
 	})
-	for _, chunk := range []int{32, 64, 125, 250, 500} {
+	for _, chunk := range []int{64, 96, 125, 250, 500} {
 		b.Run(fmt.Sprintf("batch-%d", chunk), func(b *testing.B) {
 			run(b, chunk, func(lo, hi int) {
 				for _, ok := range VerifySignatures(pubs[lo:hi], raws[lo:hi], sigs[lo:hi]) {
