@@ -6,7 +6,7 @@
 // hub-owned entities, and a read-only public JSON API over public content.
 //
 // Every change, whether pushed by a node or authored by the hub itself, goes
-// through one apply path: verified on all cores before the write transaction,
+// through one apply path: verified in Ed25519 batches on all cores before the write transaction,
 // then applied together with the refusals and the pusher's checkpoint in one
 // SQLite transaction, each applied change taking the next global hub_seq.
 // Change bytes are stored and served verbatim, so any puller can verify them
