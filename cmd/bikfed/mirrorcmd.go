@@ -55,6 +55,7 @@ func (e *cmdEnv) mirrorServe(ctx context.Context, args []string) error {
 	s.fs.StringVar(&cfg.PublicURL, "public-url", "", "the portal's public base URL, the load balancer's (default: the hub's, given at enrolment)")
 	s.fs.Var(portal.MinisiteHostsValue(&cfg.MinisiteHosts), "minisite-host", "serve a portal minisite on a host name: sid=saferinternetday.example (repeat, or separate with commas)")
 	s.fs.DurationVar(&cfg.LongPoll, "long-poll", cfg.LongPoll, "how long one pull waits at the hub for news")
+	s.fs.DurationVar(&cfg.IndexSettle, "index-settle", cfg.IndexSettle, "how long pulled changes are gathered before they are indexed; pages are rendered anew after each indexing, so under heavy traffic from a busy feed longer is cheaper")
 	mirrorBlobFlags(s, &cfg.Blobs)
 	if err := s.parse(args); err != nil {
 		return err

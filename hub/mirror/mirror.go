@@ -139,6 +139,9 @@ type Config struct {
 	Blobs BlobConfig
 	// LongPoll is how long one pull waits at the hub for news.
 	LongPoll time.Duration
+	// IndexSettle is how long the mirror's index gathers pulled changes
+	// before it indexes them (portal.Config.IndexSettle).
+	IndexSettle time.Duration
 	// PageCacheBytes and MaxAge are the portal's (portal.Config).
 	PageCacheBytes int
 	MaxAge         time.Duration
@@ -154,7 +157,7 @@ type BlobConfig struct {
 
 // DefaultConfig returns a mirror's defaults.
 func DefaultConfig() Config {
-	return Config{DataDir: "bikfed-mirror", LongPoll: 30 * time.Second,
+	return Config{DataDir: "bikfed-mirror", LongPoll: 30 * time.Second, IndexSettle: time.Second,
 		Blobs: BlobConfig{Redirect: true, PresignExpiry: 15 * time.Minute}}
 }
 
@@ -250,7 +253,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Mirror, error)
 	}
 	pcfg := portal.Config{DataDir: cfg.DataDir, PublicURL: cfg.PublicURL, MinisiteHosts: cfg.MinisiteHosts,
 		AdminEmail: id.OAIAdminEmail, RepositoryName: id.OAIRepositoryName, OAIKey: id.OAIKey,
-		PageCacheBytes: cfg.PageCacheBytes, MaxAge: cfg.MaxAge}
+		PageCacheBytes: cfg.PageCacheBytes, MaxAge: cfg.MaxAge, IndexSettle: cfg.IndexSettle}
 	if m.store != nil && cfg.Blobs.Redirect {
 		origin, err := s3.DownloadOrigin(ctx, cfg.Blobs.S3)
 		if err != nil {

@@ -75,7 +75,7 @@ func (p *Portal) Run(ctx context.Context) error {
 			return nil
 		case <-wake:
 			t.Stop()
-			if !sleep(ctx, indexSettle) {
+			if !sleep(ctx, p.cfg.IndexSettle) {
 				return nil
 			}
 		case <-t.C:

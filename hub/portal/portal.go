@@ -53,6 +53,12 @@ type Config struct {
 	// so a token issued by one resumes on another. When empty, a key made
 	// on the first open and kept in portal.db is used. At least 16 bytes.
 	OAIKey []byte
+	// IndexSettle is how long the indexer gathers news before it indexes
+	// it. Every indexing is a new state of the portal after which pages are
+	// rendered anew, so a holder serving heavy traffic from a busy feed (a
+	// mirror on Safer Internet Day) gathers longer: its pages trail the
+	// feed by that much and are rendered that much less often. Default 50ms.
+	IndexSettle time.Duration
 	// Now is the clock that decides when a scheduled entity is due: the
 	// hub's, so its tests can move it. Default time.Now.
 	Now func() time.Time
@@ -186,6 +192,9 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 	}
 	if cfg.PageCacheBytes == 0 {
 		cfg.PageCacheBytes = 32 << 20
+	}
+	if cfg.IndexSettle <= 0 {
+		cfg.IndexSettle = indexSettle
 	}
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 60 * time.Second
