@@ -269,12 +269,20 @@ func TestE2E_LargeAttachment(t *testing.T) {
 	})
 
 	// The public gets it from MinIO directly, by a presigned URL.
+	// /files/ answers from the portal's index, which follows within moments.
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Get(nw.hubURL + protocol.PathFiles + sha + "/safer-internet-day.mp4")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	var resp *http.Response
+	waitFor(t, 30*time.Second, "the public file", func() error {
+		var err error
+		if resp, err = client.Get(nw.hubURL + protocol.PathFiles + sha + "/safer-internet-day.mp4"); err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("not indexed yet")
+		}
+		return nil
+	})
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("public file: %s", resp.Status)
 	}
@@ -569,14 +577,24 @@ func TestE2E_AttachmentRefusals(t *testing.T) {
 		}
 	})
 	t.Run("PublicAttachment", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodGet, nw.hubURL+protocol.PathFiles+guideSHA+"/guide.pdf", nil)
-		req.Header.Set("Range", "bytes=0-7")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		// /files/ answers from the portal's index, which follows the
+		// push within moments.
+		var resp *http.Response
+		var b []byte
+		waitFor(t, 30*time.Second, "the public attachment", func() error {
+			req, _ := http.NewRequest(http.MethodGet, nw.hubURL+protocol.PathFiles+guideSHA+"/guide.pdf", nil)
+			req.Header.Set("Range", "bytes=0-7")
+			var err error
+			if resp, err = http.DefaultClient.Do(req); err != nil {
+				return err
+			}
+			b, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNotFound {
+				return fmt.Errorf("not indexed yet: %s", resp.Status)
+			}
+			return nil
+		})
 		if resp.StatusCode != http.StatusPartialContent || string(b) != "%PDF-1.7" || resp.Header.Get("Content-Type") != "application/pdf" ||
 			resp.Header.Get("ETag") != `"`+guideSHA+`"` {
 			t.Errorf("public attachment: %s %q %v", resp.Status, b, resp.Header)
