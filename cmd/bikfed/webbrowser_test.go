@@ -134,7 +134,16 @@ func (b *webBrowser) check(name string) {
 
 func (b *webBrowser) shot(name string) {
 	b.t.Helper()
-	png := get(b.t, b.ctx, "screenshot "+name, chromedp.FullScreenshot(100))
+	// A full-page capture of a tall page can take chromium long on a busy
+	// machine; the visible part is enough to look at, so a capture that
+	// does not finish in time falls back to it.
+	ctx, cancel := context.WithTimeout(b.ctx, 2*browserStepTimeout)
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	cancel()
+	if err != nil {
+		b.t.Logf("screenshot %s: full page: %v; taking the visible part", name, err)
+		png = get(b.t, b.ctx, "screenshot "+name, chromedp.CaptureScreenshot())
+	}
 	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
