@@ -40,6 +40,7 @@ type report struct {
 	verifyCPU                      time.Duration // CPU time per signature checked, all passes
 	verifyStolen                   float64       // the hypervisor's share of the machine during the passes
 	applyOne, applyTwo             applyResult
+	applySerial                    applyResult // one node pushing, one batch at a time
 	pullSeconds                    float64
 	pullVerified                   bool
 	idleSmall, idleLarge, nodeIdle roundStats
@@ -132,13 +133,33 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 		rep.idleSmall, err = idleRounds(ctx, client, counter, res.HubSeq, cfg.rounds)
 		return err
 	}
-	if rep.applyOne, err = applyPhase(ctx, hc, hubURL, hubProc.Process.Pid, loads[:1], firstPushed); err != nil {
-		return err
+	// The node's pushes go in four runs, in the order pipelined, one at a
+	// time, one at a time, pipelined: each way gets an early and a late
+	// run, so the aggregate growing and the machine's load drifting favour
+	// neither.
+	var pipelined, serial applyRaw
+	for i, run := range quarters(loads[0]) {
+		raw := &pipelined
+		if i == 1 || i == 2 {
+			raw = &serial
+		}
+		var first func(*protocol.PushResult) error
+		if i == 0 {
+			first = firstPushed
+		}
+		r, err := applyPhase(ctx, hc, hubURL, hubProc.Process.Pid, []*nodeLoad{run}, pushWindow(raw == &pipelined), first)
+		if err != nil {
+			return err
+		}
+		raw.add(r)
 	}
+	rep.applyOne, rep.applySerial = pipelined.result(), serial.result()
 	fmt.Fprintln(os.Stderr, "hub apply: two nodes pushing at once…")
-	if rep.applyTwo, err = applyPhase(ctx, hc, hubURL, hubProc.Process.Pid, loads[1:], nil); err != nil {
+	two, err := applyPhase(ctx, hc, hubURL, hubProc.Process.Pid, loads[1:], pushWindow(true), nil)
+	if err != nil {
 		return err
 	}
+	rep.applyTwo = two.result()
 	fmt.Fprintln(os.Stderr, "baseline: Ed25519 verification on all cores, again once the hub is idle…")
 	if err := waitIdle(ctx, hubProc.Process.Pid); err != nil {
 		return err
@@ -268,15 +289,68 @@ type applyResult struct {
 	max            time.Duration
 }
 
-// pushWindow is how many pushes a node keeps in flight while catching up,
-// as node.Push does: it sends the next batch before the previous answer.
-const pushWindow = 2
+// applyRaw is what a phase of the apply benchmark counted; runs of the same
+// kind add up before their rates are taken.
+type applyRaw struct {
+	nodes, changes int
+	wall           time.Duration
+	hubTicks       int64
+	stat           cpuStat
+	times          []time.Duration
+}
+
+func (a *applyRaw) add(b applyRaw) {
+	a.nodes = max(a.nodes, b.nodes)
+	a.changes += b.changes
+	a.wall += b.wall
+	a.hubTicks += b.hubTicks
+	a.stat = a.stat.add(b.stat)
+	a.times = append(a.times, b.times...)
+}
+
+func (a applyRaw) result() applyResult {
+	res := applyResult{nodes: a.nodes, changes: a.changes}
+	if a.changes == 0 || a.wall <= 0 {
+		return res
+	}
+	res.rate = float64(a.changes) / a.wall.Seconds()
+	res.hubCPU = float64(a.hubTicks) / float64(clockTicks) / a.wall.Seconds() / float64(runtime.NumCPU())
+	res.cpuPerChange = time.Duration(a.hubTicks) * (time.Second / clockTicks) / time.Duration(a.changes)
+	res.idle, res.stolen = a.stat.share(a.stat.idle), a.stat.share(a.stat.steal)
+	res.latency = percentiles(a.times)
+	res.max = slices.Max(a.times)
+	return res
+}
+
+// pushWindow is how many pushes a node keeps in flight: two while
+// catching up when pipelined, as node.Push does (it sends the next batch
+// before the answer to the previous one), else one.
+func pushWindow(pipelined bool) int {
+	if pipelined {
+		return 2
+	}
+	return 1
+}
+
+// quarters splits l's pushes into four runs of consecutive batches.
+func quarters(l *nodeLoad) []*nodeLoad {
+	out := make([]*nodeLoad, 0, 4)
+	n := len(l.pushes)
+	for q := range 4 {
+		lo, hi := n*q/4, n*(q+1)/4
+		if lo == hi {
+			continue
+		}
+		out = append(out, &nodeLoad{id: l.id, share: l.share, key: l.key, cred: l.cred, pushes: l.pushes[lo:hi]})
+	}
+	return out
+}
 
 // applyPhase has every node of loads send its pushes, all nodes at once,
-// each with pushWindow in flight. first, when set, runs after the first
+// each with window pushes in flight. first, when set, runs after the first
 // push is answered, outside the timing and before the next is sent.
-func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int, loads []*nodeLoad, first func(*protocol.PushResult) error) (applyResult, error) {
-	res := applyResult{nodes: len(loads)}
+func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int, loads []*nodeLoad, window int, first func(*protocol.PushResult) error) (applyRaw, error) {
+	res := applyRaw{nodes: len(loads)}
 	var (
 		mu       sync.Mutex
 		times    []time.Duration
@@ -305,7 +379,9 @@ func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int,
 	}
 	var wg sync.WaitGroup
 	for _, l := range loads {
-		res.changes += len(l.changes)
+		for _, push := range l.pushes {
+			res.changes += push.to - push.from
+		}
 		p := &rawPusher{hc: hc, url: hubURL + protocol.PathPush, cred: l.cred}
 		wg.Go(func() {
 			pushes := l.pushes
@@ -326,7 +402,7 @@ func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int,
 				mu.Unlock()
 				pushes = pushes[1:]
 			}
-			window := make(chan struct{}, pushWindow)
+			window := make(chan struct{}, window)
 			var sent sync.WaitGroup
 			for _, push := range pushes {
 				window <- struct{}{}
@@ -351,15 +427,10 @@ func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int,
 	if firstErr != nil {
 		return res, firstErr
 	}
-	wall := time.Since(t0) - paused
-	stat := machineTicks().sub(stat0)
-	res.rate = float64(res.changes) / wall.Seconds()
-	hubTicks := cpuTicks(hubPid) - ticks0
-	res.hubCPU = float64(hubTicks) / float64(clockTicks) / wall.Seconds() / float64(runtime.NumCPU())
-	res.cpuPerChange = time.Duration(hubTicks) * (time.Second / clockTicks) / time.Duration(res.changes)
-	res.idle, res.stolen = stat.share(stat.idle), stat.share(stat.steal)
-	res.latency = percentiles(times)
-	res.max = slices.Max(times)
+	res.wall = time.Since(t0) - paused
+	res.stat = machineTicks().sub(stat0)
+	res.hubTicks = cpuTicks(hubPid) - ticks0
+	res.times = times
 	return res, nil
 }
 
