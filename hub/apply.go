@@ -93,7 +93,14 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 	}
 
 	// Records go to the verifiers in chunks, each verified as one batch; a
-	// full push makes several, so every core gets one.
+	// full push makes one per core, larger than protocol.BatchSize when
+	// that is what it takes: the fixed cost of a batch is spread over more
+	// signatures, and no core waits for another's last chunk.
+	chunkLen := protocol.BatchSize
+	if n := b.header.ToSeq - b.header.FromSeq + 1; n > 0 {
+		procs := int64(runtime.GOMAXPROCS(0))
+		chunkLen = max(chunkLen, int(min(n, int64(h.cfg.MaxBatchChanges))+procs-1)/int(procs))
+	}
 	var chunk []*pushItem
 	queue := func() error {
 		if len(chunk) == 0 {
@@ -143,7 +150,7 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 		}
 		it.done = make(chan struct{})
 		chunk = append(chunk, it)
-		if len(chunk) == protocol.BatchSize {
+		if len(chunk) >= chunkLen {
 			if readErr = queue(); readErr != nil {
 				break
 			}
