@@ -79,7 +79,7 @@ func (h *Hub) readPush(ctx context.Context, r io.Reader, node string) (*batch, e
 	if b.header.Node != node {
 		return nil, protocol.Errorf(protocol.CodeForbidden, "push header names node %q, credential is %q's", b.header.Node, node)
 	}
-	if b.ticket, b.dupBelow, err = h.admit(ctx, b.header); err != nil {
+	if b.ticket, b.dupBelow, err = h.admit(b.header); err != nil {
 		return nil, err
 	}
 	read := false
@@ -193,8 +193,8 @@ const verifyQueue = 4 * protocol.MaxBatchChanges / protocol.BatchSize
 
 // startVerifiers starts one verifier per core, shared by every push. Chunks
 // are verified in the order they were read, so the push that arrived first
-// (the one a pipelined follower waits for) is verified first, and pushes in
-// flight together do not each start a worker per core to compete for them.
+// is verified first, and pushes of several nodes at once do not each start a
+// worker per core to compete for them.
 func (h *Hub) startVerifiers() {
 	h.verifyQ = make(chan verifyJob, verifyQueue)
 	for range runtime.GOMAXPROCS(0) {
@@ -620,9 +620,6 @@ func (st *applyState) want(id string) {
 // applyBatch applies a verified batch, its refusals and the pusher's new
 // checkpoint in one transaction. Pushes and hub authoring both come here.
 func (h *Hub) applyBatch(ctx context.Context, b *batch) (*protocol.PushResult, error) {
-	if err := b.ticket.waitAfter(ctx); err != nil {
-		return nil, err
-	}
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
 	hd := b.header

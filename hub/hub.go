@@ -142,8 +142,7 @@ type nodeState struct {
 	pullDirty      bool
 	suspended      bool          // every sync request is refused (nodeadmin.go)
 	removed        bool          // deregistered: no credential, no enrolment, not an erasure holder
-	inflight       []*pushTicket // pushes admitted and not finished (pipeline.go)
-	changed        chan struct{} // closed when the checkpoint or inflight changes; nil until waited on
+	inflight       []*pushTicket // pushes admitted and not finished (admit.go)
 }
 
 // Open opens the hub in cfg.DataDir: the database (migrated), the hub's

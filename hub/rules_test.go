@@ -99,28 +99,23 @@ func TestHub_PushMissingSeq(t *testing.T) {
 	})
 }
 
-func TestHub_PushPipelinedAfterMissingSeq(t *testing.T) {
+func TestHub_PushAfterMissingSeq(t *testing.T) {
 	th := mustOpenHub(t)
 	be := th.enrolNode(t, "be")
 	var all []protocol.Signed
 	for i := range 6 {
 		all = append(all, be.sign(t, be.resource(t, "R"+itoa(int64(i)), protocol.VisibilityPublic)))
 	}
-	// The first push lacks seq 2; the one sent ahead of its answer follows it.
-	first := make(chan *protocol.PushResult, 1)
-	go func() {
-		res, _, _ := be.pushRaw(t, protocol.PushHeader{Node: "be", Epoch: be.epoch, FromSeq: 1, ToSeq: 3, HeadSeq: 6},
-			protocol.AppendSigned(nil, all[0]), protocol.AppendSigned(nil, all[2]))
-		first <- res
-	}()
-	_, err := be.client.Push(t.Context(), protocol.PushHeader{Node: "be", Epoch: be.epoch, FromSeq: 4, ToSeq: 6, HeadSeq: 6}, all[3:])
-	if res := <-first; res == nil || res.AppliedSeq != 1 {
-		t.Fatalf("first push = %+v, want applied_seq 1", res)
+	// The first push lacks seq 2: the next must start from it.
+	res, _, _ := be.pushRaw(t, protocol.PushHeader{Node: "be", Epoch: be.epoch, FromSeq: 1, ToSeq: 3, HeadSeq: 6},
+		protocol.AppendSigned(nil, all[0]), protocol.AppendSigned(nil, all[2]))
+	if res == nil || res.AppliedSeq != 1 || res.MissingSeq != 2 {
+		t.Fatalf("first push = %+v, want applied_seq 1, missing_seq 2", res)
 	}
-	if !errors.Is(err, protocol.ErrSeqGap) {
-		t.Fatalf("follower: %v, want seq_gap", err)
+	if _, err := be.client.Push(t.Context(), protocol.PushHeader{Node: "be", Epoch: be.epoch, FromSeq: 4, ToSeq: 6, HeadSeq: 6}, all[3:]); !errors.Is(err, protocol.ErrSeqGap) {
+		t.Fatalf("push from seq 4: %v, want seq_gap", err)
 	}
-	res := be.mustPush(t, all[1:]...)
+	res = be.mustPush(t, all[1:]...)
 	if res.AppliedSeq != 6 || res.Applied != 5 {
 		t.Fatalf("push again = %+v", res)
 	}

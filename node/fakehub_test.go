@@ -40,11 +40,6 @@ type fakeHub struct {
 	notify   chan struct{}
 	maxWait  time.Duration
 	failNext int // fail this many requests with 503
-	// refuseAhead refuses with seq_gap a push that arrives while another
-	// push of the node is in progress and does not continue its checkpoint;
-	// pushDelay holds every push before it is processed.
-	refuseAhead bool
-	pushDelay   time.Duration
 	// acks are the erasure acknowledgements received, per node.
 	acks map[string][]int64
 	// erasureHolders are the nodes the status of an erasure names as its
@@ -66,7 +61,6 @@ type fakeIncarnation struct {
 type fakeNodeState struct {
 	epoch   string
 	applied int64
-	pushing int // pushes in progress
 }
 
 type fakeRow struct {
@@ -220,26 +214,9 @@ func (h *fakeHub) push(w http.ResponseWriter, r *http.Request, node string) {
 		hubError(w, protocol.Errorf(protocol.CodeForbidden, "not your node"))
 		return
 	}
-	// A hub that does not hold a push sent ahead of the answer to the one
-	// before it (§10) refuses it when it arrives first.
-	h.mu.Lock()
-	ns := h.nodes[node]
-	ns.pushing++
-	early := h.refuseAhead && ns.pushing > 1 && hd.Epoch == ns.epoch && hd.FromSeq > ns.applied+1
-	delay := h.pushDelay
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		ns.pushing--
-		h.mu.Unlock()
-	}()
-	if early {
-		hubError(w, protocol.Errorf(protocol.CodeSeqGap, "from_seq %d but applied_seq is %d", hd.FromSeq, ns.applied))
-		return
-	}
-	time.Sleep(delay)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	ns := h.nodes[node]
 	if hd.Epoch != ns.epoch {
 		if hd.FromSeq != 1 {
 			hubError(w, protocol.Errorf(protocol.CodeEpochMismatch, "epoch %s, hub has %s", hd.Epoch, ns.epoch))

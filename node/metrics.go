@@ -36,8 +36,6 @@ type nodeMetrics struct {
 	refused   *prometheus.CounterVec
 	hints     prometheus.Counter
 	blobBytes *prometheus.CounterVec
-	// pushesAhead counts batches sent before the previous one was answered.
-	pushesAhead prometheus.Counter
 }
 
 func newNodeMetrics(n *Node) *nodeMetrics {
@@ -63,10 +61,6 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 			Name: "bikfed_blob_bytes_total",
 			Help: "Attachment bytes fetched from (in) and uploaded to (out) the hub.",
 		}, []string{"direction"}),
-		pushesAhead: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "bikfed_push_batches_ahead_total",
-			Help: "Push batches sent before the answer to the previous one (pipelined, while catching up).",
-		}),
 	}
 	for _, d := range []string{"push", "pull"} {
 		for _, r := range []string{"ok", "partial", "error"} {
@@ -80,7 +74,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 	}
 	m.blobBytes.WithLabelValues(BlobIn)
 	m.blobBytes.WithLabelValues(BlobOut)
-	m.reg.MustRegister(m.batches, m.applied, m.refused, m.hints, m.blobBytes, m.pushesAhead, newNodeCollector(n),
+	m.reg.MustRegister(m.batches, m.applied, m.refused, m.hints, m.blobBytes, newNodeCollector(n),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

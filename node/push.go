@@ -37,23 +37,19 @@ type outboxRow struct {
 	s       protocol.Signed
 }
 
-// sentPush is a batch on its way to the hub.
+// sentPush is a batch sent to the hub, with the hub's answer.
 type sentPush struct {
 	h    protocol.PushHeader
 	rows []outboxRow
-	// full: a batch limit ended it, so more of the outbox may follow.
-	full bool
-	// ahead: sent before the answer to the batch it follows.
-	ahead bool
-	done  chan struct{} // closed when res and err are set
-	res   *protocol.PushResult
-	err   error
+	res  *protocol.PushResult
+	err  error
 }
 
-// sendPush reads the outbox after seq after and sends it as one batch in
-// the background; nil when there is nothing to send.
+// sendPush reads the outbox after seq after and sends it as one batch; nil
+// when there is nothing to send. The hub's answer, or the error of sending,
+// is in the result.
 func (n *Node) sendPush(ctx context.Context, st syncState, after int64) (*sentPush, error) {
-	rows, full, err := n.readOutbox(ctx, after)
+	rows, _, err := n.readOutbox(ctx, after)
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
@@ -74,11 +70,8 @@ func (n *Node) sendPush(ctx context.Context, st syncState, after int64) (*sentPu
 	for i, r := range rows {
 		batch[i] = r.s
 	}
-	p := &sentPush{h: h, rows: rows, full: full, done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		p.res, p.err = n.client.Push(ctx, h, batch)
-	}()
+	p := &sentPush{h: h, rows: rows}
+	p.res, p.err = n.client.Push(ctx, h, batch)
 	return p, nil
 }
 
@@ -90,15 +83,6 @@ const maxLostResends = 3
 func (n *Node) push(ctx context.Context) error {
 	switched := false
 	lost := 0 // batches in a row the hub made no progress on for a lost line
-	// While the hub applies one batch, the next is already on its way
-	// (docs/protocol.md §11, pipelining): the hub checks its signatures while
-	// it writes the one before, instead of waiting a round trip for it.
-	var ahead *sentPush
-	defer func() {
-		if ahead != nil {
-			<-ahead.done
-		}
-	}()
 	for {
 		st, err := readSyncState(ctx, n.db.Reader())
 		if err != nil {
@@ -108,51 +92,18 @@ func (n *Node) push(ctx context.Context) error {
 			// Before anything new goes out: the hub may lack own changes it
 			// once acknowledged, and what is pending may have to be re-based
 			// on versions it holds.
-			if ahead != nil {
-				<-ahead.done
-				ahead = nil
-			}
 			if err := n.reconcileLocked(ctx); err != nil {
 				return err
 			}
 			continue
 		}
-		var cur *sentPush
-		if ahead != nil && ahead.h.Epoch == st.Epoch && ahead.h.FromSeq == st.PushCheckpoint+1 {
-			cur, ahead = ahead, nil
-		} else {
-			if ahead != nil {
-				// It followed a batch that did not apply in full: the hub
-				// refuses it, or counts its records as processed.
-				<-ahead.done
-				ahead = nil
-			}
-			if cur, err = n.sendPush(ctx, st, st.PushCheckpoint); err != nil || cur == nil {
-				return err
-			}
+		cur, err := n.sendPush(ctx, st, st.PushCheckpoint)
+		if err != nil || cur == nil {
+			return err
 		}
-		if cur.full {
-			next, err := n.sendPush(ctx, st, cur.h.ToSeq)
-			if err != nil {
-				// Sent again, in turn, once cur is answered; the error is
-				// reported then if it remains.
-				n.log.Debug("send next batch ahead", "err", err)
-			} else if next != nil {
-				next.ahead = true
-				ahead = next
-				n.ops.metrics.pushesAhead.Add(1)
-			}
-		}
-		<-cur.done
 		h, rows, res, err := cur.h, cur.rows, cur.res, cur.err
 		n.checkClock()
 		if err != nil {
-			if cur.ahead && (errors.Is(err, protocol.ErrSeqGap) || errors.Is(err, protocol.ErrEpochMismatch)) {
-				// It reached the hub long before the batch it follows, or
-				// that one failed after all: send it again, in turn.
-				n.log.Debug("push sent ahead refused; sending it again", "from", h.FromSeq, "err", err)
-				continue
-			}
 			if errors.Is(err, protocol.ErrSeqGap) || errors.Is(err, protocol.ErrEpochMismatch) {
 				if switched {
 					return fmt.Errorf("push after starting a new epoch: %w", err)

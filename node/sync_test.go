@@ -4,45 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/bikfed/bikfed/protocol"
 )
-
-// A batch sent ahead that the hub refuses, because it arrived before the
-// batch it follows was applied, is sent again in turn: that seq_gap is no
-// sign of lost data, and the node keeps its epoch.
-func TestSync_PushAheadRefused(t *testing.T) {
-	hub := newFakeHub(t)
-	hub.refuseAhead, hub.pushDelay = true, 50*time.Millisecond
-	n := newTestNode(t, hub, "be")
-	n.cfg.PushBatch = 2
-	epoch := mustStatus(t, n).Epoch
-	for i := range 7 {
-		mustCreate(t, n, fmt.Sprintf("r%d", i))
-	}
-	if err := n.Push(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	s := mustStatus(t, n)
-	if s.PushCheckpoint != 7 || s.Pending != 0 || s.Epoch != epoch {
-		t.Fatalf("status = %+v (epoch was %s)", s, epoch)
-	}
-	if k := hub.pushCount(); k != 4 {
-		t.Errorf("pushes accepted = %d, want 4 batches", k)
-	}
-	var ahead dto.Metric
-	if err := n.ops.metrics.pushesAhead.Write(&ahead); err != nil || ahead.GetCounter().GetValue() == 0 {
-		t.Error("no batch was sent ahead")
-	}
-}
 
 func TestSync_PushCheckpointAndRefusals(t *testing.T) {
 	hub := newFakeHub(t)

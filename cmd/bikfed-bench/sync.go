@@ -40,7 +40,6 @@ type report struct {
 	verifyCPU                      time.Duration // CPU time per signature checked, all passes
 	verifyStolen                   float64       // the hypervisor's share of the machine during the passes
 	applyOne, applyTwo             applyResult
-	applySerial                    applyResult // one node pushing, one batch at a time
 	pullSeconds                    float64
 	pullVerified                   bool
 	idleSmall, idleLarge, nodeIdle roundStats
@@ -100,9 +99,9 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 	// The bodies are encoded and compressed beforehand, exactly as
 	// protocol.Client.Push would send them: the client's compression is not the
 	// hub's work, and on this machine it would compete with the hub for the
-	// same cores. Each node keeps two pushes in flight, as node.Push does
-	// while catching up, and whatever the hub does in the background (the
-	// portal's indexer) competes with them as it would in production. The
+	// same cores. Each node sends one push at a time, as node.Push does, and
+	// whatever the hub does in the background (the portal's indexer)
+	// competes with them as it would in production. The
 	// verification baseline is taken before and after the pushes, the second
 	// time once the hub has gone idle, and the median taken: a shared
 	// machine's load drifts within seconds.
@@ -133,29 +132,13 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 		rep.idleSmall, err = idleRounds(ctx, client, counter, res.HubSeq, cfg.rounds)
 		return err
 	}
-	// The node's pushes go in four runs, in the order pipelined, one at a
-	// time, one at a time, pipelined: each way gets an early and a late
-	// run, so the aggregate growing and the machine's load drifting favour
-	// neither.
-	var pipelined, serial applyRaw
-	for i, run := range quarters(loads[0]) {
-		raw := &pipelined
-		if i == 1 || i == 2 {
-			raw = &serial
-		}
-		var first func(*protocol.PushResult) error
-		if i == 0 {
-			first = firstPushed
-		}
-		r, err := applyPhase(ctx, hc, hubURL, hubProc.Process.Pid, []*nodeLoad{run}, pushWindow(raw == &pipelined), first)
-		if err != nil {
-			return err
-		}
-		raw.add(r)
+	one, err := applyPhase(ctx, hc, hubURL, hubProc.Process.Pid, loads[:1], firstPushed)
+	if err != nil {
+		return err
 	}
-	rep.applyOne, rep.applySerial = pipelined.result(), serial.result()
+	rep.applyOne = one.result()
 	fmt.Fprintln(os.Stderr, "hub apply: two nodes pushing at once…")
-	two, err := applyPhase(ctx, hc, hubURL, hubProc.Process.Pid, loads[1:], pushWindow(true), nil)
+	two, err := applyPhase(ctx, hc, hubURL, hubProc.Process.Pid, loads[1:], nil)
 	if err != nil {
 		return err
 	}
@@ -289,23 +272,13 @@ type applyResult struct {
 	max            time.Duration
 }
 
-// applyRaw is what a phase of the apply benchmark counted; runs of the same
-// kind add up before their rates are taken.
+// applyRaw is what a phase of the apply benchmark counted.
 type applyRaw struct {
 	nodes, changes int
 	wall           time.Duration
 	hubTicks       int64
 	stat           cpuStat
 	times          []time.Duration
-}
-
-func (a *applyRaw) add(b applyRaw) {
-	a.nodes = max(a.nodes, b.nodes)
-	a.changes += b.changes
-	a.wall += b.wall
-	a.hubTicks += b.hubTicks
-	a.stat = a.stat.add(b.stat)
-	a.times = append(a.times, b.times...)
 }
 
 func (a applyRaw) result() applyResult {
@@ -322,34 +295,11 @@ func (a applyRaw) result() applyResult {
 	return res
 }
 
-// pushWindow is how many pushes a node keeps in flight: two while
-// catching up when pipelined, as node.Push does (it sends the next batch
-// before the answer to the previous one), else one.
-func pushWindow(pipelined bool) int {
-	if pipelined {
-		return 2
-	}
-	return 1
-}
-
-// quarters splits l's pushes into four runs of consecutive batches.
-func quarters(l *nodeLoad) []*nodeLoad {
-	out := make([]*nodeLoad, 0, 4)
-	n := len(l.pushes)
-	for q := range 4 {
-		lo, hi := n*q/4, n*(q+1)/4
-		if lo == hi {
-			continue
-		}
-		out = append(out, &nodeLoad{id: l.id, share: l.share, key: l.key, cred: l.cred, pushes: l.pushes[lo:hi]})
-	}
-	return out
-}
-
 // applyPhase has every node of loads send its pushes, all nodes at once,
-// each with window pushes in flight. first, when set, runs after the first
-// push is answered, outside the timing and before the next is sent.
-func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int, loads []*nodeLoad, window int, first func(*protocol.PushResult) error) (applyRaw, error) {
+// each one push at a time, the next once the previous is answered, as
+// node.Push does. first, when set, runs after the first push is answered,
+// outside the timing and before the next is sent.
+func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int, loads []*nodeLoad, first func(*protocol.PushResult) error) (applyRaw, error) {
 	res := applyRaw{nodes: len(loads)}
 	var (
 		mu       sync.Mutex
@@ -402,25 +352,11 @@ func applyPhase(ctx context.Context, hc *http.Client, hubURL string, hubPid int,
 				mu.Unlock()
 				pushes = pushes[1:]
 			}
-			window := make(chan struct{}, window)
-			var sent sync.WaitGroup
 			for _, push := range pushes {
-				window <- struct{}{}
-				mu.Lock()
-				failed := firstErr != nil
-				mu.Unlock()
-				if failed {
-					break
+				if send(l, p, push) == nil {
+					return
 				}
-				sent.Go(func() {
-					defer func() { <-window }()
-					send(l, p, push)
-				})
-				// The next request leaves after this one has started, as
-				// the node's do; the hub holds one that arrives first.
-				time.Sleep(time.Millisecond)
 			}
-			sent.Wait()
 		})
 	}
 	wg.Wait()

@@ -435,10 +435,9 @@ func (d *lineDropper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	httputil.NewSingleHostReverseProxy(d.target).ServeHTTP(w, r)
 }
 
-// A proxy that loses a record line of a pipelined push: the hub holds the
-// checkpoint below the lost seq, the push sent ahead is refused seq_gap,
-// and the node sends again from the checkpoint, in the same epoch, until
-// everything has arrived.
+// A proxy that loses a record line of a push: the hub holds the checkpoint
+// below the lost seq, and the node sends again from the checkpoint, in the
+// same epoch, until everything has arrived.
 func TestE2E_PushThroughLossyProxy(t *testing.T) {
 	nw := newNetwork(t)
 	target, _ := url.Parse(nw.hubURL)

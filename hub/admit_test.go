@@ -2,7 +2,6 @@ package hub
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -78,102 +77,49 @@ func waitInFlight(t *testing.T, th *testHub, node string, n int) {
 	}
 }
 
-type pushAnswer struct {
-	res *protocol.PushResult
-	err error
-}
-
-func pushAsync(n *testNode, h protocol.PushHeader, ss []protocol.Signed) chan pushAnswer {
-	ch := make(chan pushAnswer, 1)
-	go func() {
-		res, err := n.client.Push(context.Background(), h, ss)
-		ch <- pushAnswer{res, err}
-	}()
-	return ch
-}
-
-func TestHub_PushPipelined(t *testing.T) {
+func TestHub_PushAdmission(t *testing.T) {
 	th := mustOpenHub(t)
 	be := th.enrolNode(t, "be")
 	first := be.signAll(t, be.resource(t, "One", protocol.VisibilityPublic), be.resource(t, "Two", protocol.VisibilityPublic))
 	second := be.signAll(t, be.resource(t, "Three", protocol.VisibilityPublic), be.resource(t, "Four", protocol.VisibilityPublic))
 
-	t.Run("a follower waits for the push it follows", func(t *testing.T) {
+	t.Run("a push sent before the answer to the one before is refused at once", func(t *testing.T) {
 		p := startSlowPush(t, th, be, first)
 		waitInFlight(t, th, "be", 1)
-		follower := pushAsync(be, be.header(t, second), second)
-		waitInFlight(t, th, "be", 2)
-		select {
-		case a := <-follower:
-			t.Fatalf("follower answered before the push it follows: %+v, %v", a.res, a.err)
-		case <-time.After(100 * time.Millisecond):
+		start := time.Now()
+		_, err := be.client.Push(t.Context(), be.header(t, second), second)
+		if !errors.Is(err, protocol.ErrSeqGap) {
+			t.Fatalf("push from seq 3 while 1-2 is in flight = %v; want seq_gap", err)
+		}
+		if took := time.Since(start); took > 500*time.Millisecond {
+			t.Fatalf("refused after %s: a push is not held for another", took)
 		}
 		if status := p.end(false); status != http.StatusOK {
 			t.Fatalf("first push: HTTP %d", status)
 		}
-		a := <-follower
-		if a.err != nil || a.res.Applied != 2 || a.res.AppliedSeq != 4 {
-			t.Fatalf("follower = %+v, %v", a.res, a.err)
+		waitInFlight(t, th, "be", 0)
+		// In turn, it applies.
+		if res := be.mustPush(t, second...); res.Applied != 2 || res.AppliedSeq != 4 {
+			t.Fatalf("sent again: %+v", res)
+		}
+	})
+
+	t.Run("a push that follows nothing is refused", func(t *testing.T) {
+		h := protocol.PushHeader{Node: "be", Epoch: be.epoch, FromSeq: 20, ToSeq: 20, HeadSeq: 20}
+		if _, err := be.client.Push(t.Context(), h, nil); !errors.Is(err, protocol.ErrSeqGap) {
+			t.Fatalf("push from seq 20 = %v; want seq_gap", err)
 		}
 		waitInFlight(t, th, "be", 0)
 	})
 
 	third := be.signAll(t, be.resource(t, "Five", protocol.VisibilityPublic))
-	fourth := be.signAll(t, be.resource(t, "Six", protocol.VisibilityPublic))
-	t.Run("a follower that arrives first is held for the push it follows", func(t *testing.T) {
-		follower := pushAsync(be, be.header(t, fourth), fourth)
-		time.Sleep(200 * time.Millisecond) // well inside aheadWait
-		res := be.mustPush(t, third...)
-		if res.Applied != 1 || res.AppliedSeq != 5 {
-			t.Fatalf("first push = %+v", res)
-		}
-		a := <-follower
-		if a.err != nil || a.res.Applied != 1 || a.res.AppliedSeq != 6 {
-			t.Fatalf("follower = %+v, %v", a.res, a.err)
-		}
-	})
-
-	fifth := be.signAll(t, be.resource(t, "Seven", protocol.VisibilityPublic))
-	sixth := be.signAll(t, be.resource(t, "Eight", protocol.VisibilityPublic))
-	t.Run("a follower of a push that fails is refused with seq_gap", func(t *testing.T) {
-		p := startSlowPush(t, th, be, fifth)
-		waitInFlight(t, th, "be", 1)
-		follower := pushAsync(be, be.header(t, sixth), sixth)
-		waitInFlight(t, th, "be", 2)
-		p.end(true)
-		a := <-follower
-		if !errors.Is(a.err, protocol.ErrSeqGap) {
-			t.Fatalf("follower of a failed push = %+v, %v; want seq_gap", a.res, a.err)
-		}
-		if st, _ := th.NetworkStatus(t.Context()); nodeStatus(t, st, "be").AppliedSeq != 6 {
-			t.Fatalf("applied_seq = %d, want 6", nodeStatus(t, st, "be").AppliedSeq)
-		}
-		// In turn, both apply.
-		be.mustPush(t, fifth...)
-		if res := be.mustPush(t, sixth...); res.AppliedSeq != 8 {
-			t.Fatalf("sent again: %+v", res)
-		}
-	})
-
-	t.Run("a push that follows nothing is refused once the wait is over", func(t *testing.T) {
-		h := protocol.PushHeader{Node: "be", Epoch: be.epoch, FromSeq: 20, ToSeq: 20, HeadSeq: 20}
-		start := time.Now()
-		_, err := be.client.Push(t.Context(), h, nil)
-		if !errors.Is(err, protocol.ErrSeqGap) {
-			t.Fatalf("push from seq 20 = %v; want seq_gap", err)
-		}
-		if took := time.Since(start); took < aheadWait {
-			t.Fatalf("refused after %s, before the wait of %s for the push it might follow", took, aheadWait)
-		}
-	})
-
 	t.Run("pushes in flight are limited", func(t *testing.T) {
 		var held []*slowPush
 		for i := range maxInFlight {
-			held = append(held, startSlowPush(t, th, be, sixth)) // all continue the checkpoint
+			held = append(held, startSlowPush(t, th, be, third)) // all continue the checkpoint
 			waitInFlight(t, th, "be", i+1)
 		}
-		code, b := postPush(t, th, be, "identity", mustNDJSON(t, be, sixth))
+		code, b := postPush(t, th, be, "identity", mustNDJSON(t, be, third))
 		var er protocol.ErrorResponse
 		if code != http.StatusServiceUnavailable || json.Unmarshal(b, &er) != nil || er.Error.Code != protocol.CodeUnavailable {
 			t.Fatalf("push past the limit: HTTP %d %s", code, b)
