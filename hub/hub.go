@@ -108,6 +108,7 @@ type Hub struct {
 	// push, so indexing never slows down applying.
 	pushing  atomic.Int32
 	pushedAt atomic.Int64
+	stmts    applyStmts // the apply path's prepared statements (apply.go)
 
 	blobs blobState // attachments' store and staging, opened at first use (blobs.go)
 
