@@ -290,3 +290,58 @@ func TestTorsionFree(t *testing.T) {
 		}
 	}
 }
+
+// The batch equation itself, not only the verdicts VerifySignatures returns
+// (a batch that always failed would fall back to verifying one by one and
+// give the same verdicts): it holds for valid signatures of several keys
+// and fails when one signature, message or key is wrong.
+func TestBatchEquation(t *testing.T) {
+	const n = 200
+	seeds := [][]byte{bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{3}, 32)}
+	pubs := make([]ed25519.PublicKey, n)
+	raws, sigs := make([][]byte, n), make([][]byte, n)
+	for i := range n {
+		key := ed25519.NewKeyFromSeed(seeds[i%len(seeds)])
+		if i%7 == 0 {
+			key = ed25519.NewKeyFromSeed(seeds[0]) // one key with most of the batch
+		}
+		pubs[i] = key.Public().(ed25519.PublicKey)
+		raws[i] = fmt.Appendf(nil, `{"n":%d}`, i)
+		sigs[i] = ed25519.Sign(key, signedMessage(raws[i]))
+	}
+	run := func(pubs []ed25519.PublicKey, raws, sigs [][]byte) bool {
+		keys := make(map[string]*curve.EdwardsPoint)
+		var batch []int
+		var rs []*curve.EdwardsPoint
+		for i := range pubs {
+			if _, seen := keys[string(pubs[i])]; !seen {
+				keys[string(pubs[i])] = batchableKey(pubs[i])
+			}
+			r := batchableSig(sigs[i])
+			if keys[string(pubs[i])] == nil || r == nil {
+				t.Fatalf("signature %d cannot join a batch", i)
+			}
+			batch, rs = append(batch, i), append(rs, r)
+		}
+		return batchEquation(pubs, raws, sigs, batch, rs, keys)
+	}
+	if !run(pubs, raws, sigs) {
+		t.Fatal("valid signatures of three keys fail the batch equation")
+	}
+	tamper := func(what string, f func(pubs []ed25519.PublicKey, raws, sigs [][]byte)) {
+		p := append([]ed25519.PublicKey(nil), pubs...)
+		r := append([][]byte(nil), raws...)
+		s := append([][]byte(nil), sigs...)
+		f(p, r, s)
+		if run(p, r, s) {
+			t.Errorf("%s: the batch equation holds", what)
+		}
+	}
+	tamper("a message changed", func(_ []ed25519.PublicKey, raws, _ [][]byte) { raws[57] = []byte(`{"n":0}`) })
+	tamper("S changed", func(_ []ed25519.PublicKey, _, sigs [][]byte) {
+		sigs[3] = append([]byte(nil), sigs[3]...)
+		sigs[3][40] ^= 1
+	})
+	tamper("another key's signature", func(_ []ed25519.PublicKey, _, sigs [][]byte) { sigs[1] = sigs[2] })
+	tamper("another key named", func(pubs []ed25519.PublicKey, _, _ [][]byte) { pubs[199] = pubs[0] })
+}
