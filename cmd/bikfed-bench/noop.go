@@ -285,7 +285,7 @@ func (r noopReport) markdown() string {
 	fmt.Fprintf(&b, "| command | pages at %d | pages at %d | wall at %d | wall at %d | independent of the aggregate |\n|---|---|---|---|---|---|\n", s.entities, l.entities, s.entities, l.entities)
 	fmt.Fprintf(&b, "| no-op `bikfed node sync` | %d | %d | %s | %s | %s |\n", s.syncPages, l.syncPages, ms(s.syncWall), ms(l.syncWall), verdict(independent(s.syncPages, l.syncPages)))
 	fmt.Fprintf(&b, "| `bikfed node status` | %d | %d | %s | %s | %s |\n", s.statusPages, l.statusPages, ms(s.statusWall), ms(l.statusWall), verdict(independent(s.statusPages, l.statusPages)))
-	fmt.Fprintf(&b, "| `bikfed node serve`, start-up work | %d | %d | %.1f s | %.1f s | %s |\n\n", s.servePages, l.servePages, s.settledAfter.Seconds(), l.settledAfter.Seconds(), verdict(independent(s.servePages, l.servePages)))
+	fmt.Fprintf(&b, "| `bikfed node serve`, start-up work | %d | %d | %.1f s | %.1f s | %s |\n", s.servePages, l.servePages, s.settledAfter.Seconds(), l.settledAfter.Seconds(), verdict(independent(s.servePages, l.servePages)))
 	fmt.Fprintf(&b, "| `bikfed version`, which opens nothing: the process's start alone | | | %s | | |\n\n", ms(r.versionWall))
 	fmt.Fprintf(&b, "Target: the pages read at %d entities at most 1.5 times those at %d, plus 10 for deeper B-trees. Most of a one-shot command's wall time is the process's start, as `bikfed version` shows, and one round trip to the hub; on a shared machine it varies with the load more than with anything the command does.\n\n", l.entities, s.entities)
 	return b.String()
