@@ -44,14 +44,19 @@ type noopCosts struct {
 	statusWall   time.Duration
 	servePages   int64 // `bikfed node serve`, started, its start-up work done, stopped
 	settledAfter time.Duration
+	// The hub holding the node's aggregate, started on a copy: the pages
+	// each of its databases read.
+	hubPages, portalPages int64
+	hubSettled            time.Duration
 }
 
 // benchNoop measures the node commands that must not grow with the
-// aggregate: on a node holding noopSmall entities, pulled from a hub of its
-// own, and on largeDir, a node that pulled the whole aggregate from the hub
-// still running.
-func benchNoop(ctx context.Context, cfg benchConfig, dir, largeDir string) (noopReport, error) {
+// aggregate, and a hub's start: on a node holding noopSmall entities,
+// pulled from a hub of its own, and on largeDir, a node that pulled the
+// whole aggregate from the hub in largeHub, still running.
+func benchNoop(ctx context.Context, cfg benchConfig, dir, largeHub, largeDir string) (noopReport, error) {
 	rep := noopReport{}
+	smallHub := filepath.Join(dir, "noop", "hub")
 	smallDir, stop, err := noopSmallNode(ctx, cfg, filepath.Join(dir, "noop"))
 	if err != nil {
 		return rep, err
@@ -71,8 +76,14 @@ func benchNoop(ctx context.Context, cfg benchConfig, dir, largeDir string) (noop
 	if rep.small, err = noopMeasure(ctx, cfg.bin, smallDir, noopSmall); err != nil {
 		return rep, err
 	}
+	if err := noopHubStart(ctx, cfg.bin, smallHub, filepath.Join(dir, "noop", "hub-copy"), &rep.small); err != nil {
+		return rep, err
+	}
 	fmt.Fprintf(os.Stderr, "no-op commands: a node of %d entities…\n", cfg.entities)
 	if rep.large, err = noopMeasure(ctx, cfg.bin, largeDir, cfg.entities); err != nil {
+		return rep, err
+	}
+	if err := noopHubStart(ctx, cfg.bin, largeHub, filepath.Join(dir, "hub-copy"), &rep.large); err != nil {
 		return rep, err
 	}
 	return rep, nil
@@ -233,6 +244,81 @@ func noopServe(ctx context.Context, bin, dir string) (int64, time.Duration, erro
 	return best, ran, nil
 }
 
+// noopHubStart starts a hub on a copy of the running hub in hubDir (its
+// databases taken with sqlitedb.Snapshot, its keys copied) until it has
+// settled, stops it, and notes in c the pages each database read.
+func noopHubStart(ctx context.Context, bin, hubDir, copyDir string, c *noopCosts) error {
+	if err := os.MkdirAll(copyDir, 0o700); err != nil {
+		return err
+	}
+	for _, name := range []string{"hub.db", "portal.db"} {
+		if err := sqlitedb.Snapshot(ctx, filepath.Join(hubDir, name), filepath.Join(copyDir, name)); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{"hub.key", "console.key", "admin.token"} {
+		b, err := os.ReadFile(filepath.Join(hubDir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(copyDir, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, bin, "hub", "serve", "--data", copyDir, "--listen", addr, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), sqlitedb.PageReadsEnv+"=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, "http://"+addr+"/healthz"); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
+	}
+	for last := int64(-1); ; {
+		time.Sleep(time.Second)
+		now := readCalls(cmd.Process.Pid)
+		if now == last || time.Since(t0) > time.Minute {
+			break
+		}
+		last = now
+	}
+	c.hubSettled = time.Since(t0)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("bikfed hub serve: %v: %s", err, stderr.String())
+	}
+	sc := bufio.NewScanner(bytes.NewReader(stderr.Bytes()))
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "sqlite pages read: ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 2 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch filepath.Base(f[1]) {
+		case "hub.db":
+			c.hubPages = n
+		case "portal.db":
+			c.portalPages = n
+		}
+	}
+	return nil
+}
+
 // readCalls is the number of read system calls process pid has made.
 func readCalls(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
@@ -280,13 +366,15 @@ func (r noopReport) markdown() string {
 	s, l := r.small, r.large
 	fmt.Fprintf(&b, "## A node's own work does not grow with the aggregate\n\n")
 	fmt.Fprintf(&b, "What a node reads from its database on its own, again and again, when nothing changed: a no-op `bikfed node sync` (push, pull, attachments, status; one-shot, the node not running), `bikfed node status`, and `bikfed node serve` from start until its start-up work is done (publication, a probe of the hub, a push round, a long-poll; stopped once it has made no read call for a second). ")
-	fmt.Fprintf(&b, "Two nodes that pulled their aggregate: one of %d entities from a hub of its own, the one that pulled all %d above. ", s.entities, l.entities)
+	fmt.Fprintf(&b, "Two nodes that pulled their aggregate: one of %d entities from a hub of its own, the one that pulled all %d above. And the start of each one's hub, on a copy of its databases, until it has made no read call for a second. ", s.entities, l.entities)
 	fmt.Fprintf(&b, "Pages read are SQLite's page cache misses summed over every connection, printed at exit with `%s=1` (the readers then map nothing, so the count does not depend on the operating system's cache); the median of %d runs, the fewest of %d starts for `serve`, whose goroutines may or may not share pages. Wall time is process start to exit.\n\n", sqlitedb.PageReadsEnv, noopRuns, noopRuns)
 	fmt.Fprintf(&b, "| command | pages at %d | pages at %d | wall at %d | wall at %d | independent of the aggregate |\n|---|---|---|---|---|---|\n", s.entities, l.entities, s.entities, l.entities)
 	fmt.Fprintf(&b, "| no-op `bikfed node sync` | %d | %d | %s | %s | %s |\n", s.syncPages, l.syncPages, ms(s.syncWall), ms(l.syncWall), verdict(independent(s.syncPages, l.syncPages)))
 	fmt.Fprintf(&b, "| `bikfed node status` | %d | %d | %s | %s | %s |\n", s.statusPages, l.statusPages, ms(s.statusWall), ms(l.statusWall), verdict(independent(s.statusPages, l.statusPages)))
 	fmt.Fprintf(&b, "| `bikfed node serve`, start-up work | %d | %d | %.1f s | %.1f s | %s |\n", s.servePages, l.servePages, s.settledAfter.Seconds(), l.settledAfter.Seconds(), verdict(independent(s.servePages, l.servePages)))
+	fmt.Fprintf(&b, "| `bikfed hub serve` on a copy of the hub, start: `hub.db` | %d | %d | %.1f s | %.1f s | %s |\n", s.hubPages, l.hubPages, s.hubSettled.Seconds(), l.hubSettled.Seconds(), verdict(independent(s.hubPages, l.hubPages)))
+	fmt.Fprintf(&b, "| the same start: `portal.db`, the portal's facet engine loaded | %d | %d | | | %s |\n", s.portalPages, l.portalPages, verdict(independent(s.portalPages, l.portalPages)))
 	fmt.Fprintf(&b, "| `bikfed version`, which opens nothing: the process's start alone | | | %s | | |\n\n", ms(r.versionWall))
-	fmt.Fprintf(&b, "Target: the pages read at %d entities at most 1.5 times those at %d, plus 10 for deeper B-trees. Most of a one-shot command's wall time is the process's start, as `bikfed version` shows, and one round trip to the hub; on a shared machine it varies with the load more than with anything the command does.\n\n", l.entities, s.entities)
+	fmt.Fprintf(&b, "Target: the pages read at %d entities at most 1.5 times those at %d, plus 10 for deeper B-trees. Most of a one-shot command's wall time is the process's start, as `bikfed version` shows, and one round trip to the hub; on a shared machine it varies with the load more than with anything the command does. The portal (in the hub and in each mirror) keeps its facet sets in memory and loads them from every indexed resource when it starts: that load reads in proportion to the resources shown.\n\n", l.entities, s.entities)
 	return b.String()
 }
