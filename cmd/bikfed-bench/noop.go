@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,11 +54,11 @@ type noopCosts struct {
 // benchNoop measures the node commands that must not grow with the
 // aggregate, and a hub's start: on a node holding noopSmall entities,
 // pulled from a hub of its own, and on largeDir, a node that pulled the
-// whole aggregate from the hub in largeHub, still running.
-func benchNoop(ctx context.Context, cfg benchConfig, dir, largeHub, largeDir string) (noopReport, error) {
+// whole aggregate from the hub at largeURL, in largeHub, still running.
+func benchNoop(ctx context.Context, cfg benchConfig, dir, largeURL, largeHub, largeDir string) (noopReport, error) {
 	rep := noopReport{}
 	smallHub := filepath.Join(dir, "noop", "hub")
-	smallDir, stop, err := noopSmallNode(ctx, cfg, filepath.Join(dir, "noop"))
+	smallDir, smallURL, stop, err := noopSmallNode(ctx, cfg, filepath.Join(dir, "noop"))
 	if err != nil {
 		return rep, err
 	}
@@ -76,14 +77,14 @@ func benchNoop(ctx context.Context, cfg benchConfig, dir, largeHub, largeDir str
 	if rep.small, err = noopMeasure(ctx, cfg.bin, smallDir, noopSmall); err != nil {
 		return rep, err
 	}
-	if err := noopHubStart(ctx, cfg.bin, smallHub, filepath.Join(dir, "noop", "hub-copy"), &rep.small); err != nil {
+	if err := noopHubStart(ctx, cfg.bin, smallURL, smallHub, smallDir, filepath.Join(dir, "noop", "hub-copy"), &rep.small); err != nil {
 		return rep, err
 	}
 	fmt.Fprintf(os.Stderr, "no-op commands: a node of %d entities…\n", cfg.entities)
 	if rep.large, err = noopMeasure(ctx, cfg.bin, largeDir, cfg.entities); err != nil {
 		return rep, err
 	}
-	if err := noopHubStart(ctx, cfg.bin, largeHub, filepath.Join(dir, "hub-copy"), &rep.large); err != nil {
+	if err := noopHubStart(ctx, cfg.bin, largeURL, largeHub, largeDir, filepath.Join(dir, "hub-copy"), &rep.large); err != nil {
 		return rep, err
 	}
 	return rep, nil
@@ -91,21 +92,21 @@ func benchNoop(ctx context.Context, cfg benchConfig, dir, largeHub, largeDir str
 
 // noopSmallNode starts a hub in dir, has a node import noopSmall synthetic
 // resources and push them, and a second node pull them. It returns the
-// second node's data directory and a function that stops the hub.
-func noopSmallNode(ctx context.Context, cfg benchConfig, dir string) (string, func(), error) {
+// second node's data directory, the hub's URL and a function that stops it.
+func noopSmallNode(ctx context.Context, cfg benchConfig, dir string) (string, string, func(), error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	hubURL := "http://" + addr
 	hubDir := filepath.Join(dir, "hub")
 	hub := exec.Command(cfg.bin, "hub", "serve", "--data", hubDir, "--listen", addr, "--log-level", "warn")
 	hub.Stderr = os.Stderr
 	if err := hub.Start(); err != nil {
-		return "", nil, fmt.Errorf("start hub: %w", err)
+		return "", "", nil, fmt.Errorf("start hub: %w", err)
 	}
 	stop := func() { hub.Process.Signal(syscall.SIGTERM); hub.Wait() }
-	fail := func(err error) (string, func(), error) { stop(); return "", nil, err }
+	fail := func(err error) (string, string, func(), error) { stop(); return "", "", nil, err }
 	if err := waitHTTP(ctx, hubURL+"/healthz"); err != nil {
 		return fail(err)
 	}
@@ -139,7 +140,7 @@ func noopSmallNode(ctx context.Context, cfg benchConfig, dir string) (string, fu
 			return fail(err)
 		}
 	}
-	return filepath.Join(dir, "nb"), stop, nil
+	return filepath.Join(dir, "nb"), hubURL, stop, nil
 }
 
 // noopMeasure runs the no-op commands on the node in dir, which holds
@@ -244,10 +245,15 @@ func noopServe(ctx context.Context, bin, dir string) (int64, time.Duration, erro
 	return best, ran, nil
 }
 
-// noopHubStart starts a hub on a copy of the running hub in hubDir (its
-// databases taken with sqlitedb.Snapshot, its keys copied) until it has
-// settled, stops it, and notes in c the pages each database read.
-func noopHubStart(ctx context.Context, bin, hubDir, copyDir string, c *noopCosts) error {
+// noopHubStart starts a hub on a copy of the running hub at hubURL, in
+// hubDir (its databases taken with sqlitedb.Snapshot, its keys copied),
+// until it has settled, stops it, and notes in c the pages each database
+// read. The copy is taken once the portal has indexed everything the node
+// in nodeDir pulled, so the start has nothing to catch up with.
+func noopHubStart(ctx context.Context, bin, hubURL, hubDir, nodeDir, copyDir string, c *noopCosts) error {
+	if err := waitPortalIndexed(ctx, bin, hubURL, nodeDir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(copyDir, 0o700); err != nil {
 		return err
 	}
@@ -317,6 +323,43 @@ func noopHubStart(ctx context.Context, bin, hubDir, copyDir string, c *noopCosts
 		}
 	}
 	return nil
+}
+
+// waitPortalIndexed waits until the portal at hubURL has indexed up to the
+// hub's head as the node in nodeDir last saw it.
+func waitPortalIndexed(ctx context.Context, bin, hubURL, nodeDir string) error {
+	out, err := cli(bin, "node", "status", "--json", "--data", nodeDir)
+	if err != nil {
+		return err
+	}
+	var st struct {
+		HubSeq int64 `json:"hub_seq"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return fmt.Errorf("node status: %w", err)
+	}
+	deadline := time.Now().Add(15 * time.Minute)
+	for {
+		var page struct {
+			IndexedSeq int64 `json:"indexed_seq"`
+		}
+		resp, err := http.Get(hubURL + "/api/v1/resources?per_page=1")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&page)
+			resp.Body.Close()
+		}
+		if err == nil && page.IndexedSeq >= st.HubSeq {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the portal at %s indexed %d of %d in 15 minutes (%v)", hubURL, page.IndexedSeq, st.HubSeq, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // readCalls is the number of read system calls process pid has made.

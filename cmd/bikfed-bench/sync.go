@@ -208,7 +208,7 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 	if rep.nodeIdle, err = nodeIdleRounds(ctx, fiDir, cfg.rounds); err != nil {
 		return err
 	}
-	if rep.noop, err = benchNoop(ctx, cfg, dir, hubDir, fiDir); err != nil {
+	if rep.noop, err = benchNoop(ctx, cfg, dir, hubURL, hubDir, fiDir); err != nil {
 		return err
 	}
 	rep.hubPeakKB = peakKB(hubProc.Process.Pid)
