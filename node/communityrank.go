@@ -53,6 +53,8 @@ type termCache struct {
 	rows int64 // the index's rows when the counts were taken
 	at   time.Time
 	df   map[string]int64
+	// loaded is set once LoadSearchStats has looked for kept counts.
+	loaded bool
 }
 
 // valid reports whether counts taken at c.rows and c.at still stand for an
@@ -62,9 +64,10 @@ func (c *termCache) valid(rows int64, now time.Time) bool {
 }
 
 // RefreshSearchStats counts the community search index's common words in
-// one pass over its vocabulary, so that no search has to count them. Run
-// does it at start, housekeeping every hour; without it, the first search
-// for each common word counts that word.
+// one pass over its vocabulary, so that no search has to count them, and
+// keeps the counts in the database for the next start (LoadSearchStats).
+// Housekeeping does it every hour; without it, the first search for each
+// common word counts that word.
 func (n *Node) RefreshSearchStats(ctx context.Context) error {
 	df := map[string]int64{}
 	var rows int64
@@ -91,9 +94,79 @@ func (n *Node) RefreshSearchStats(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("count the search index's words: %w", err)
 	}
+	at := time.Now()
+	err = n.db.WriteTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM community_term_counts`); err != nil {
+			return err
+		}
+		for term, doc := range df {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO community_term_counts (term, doc) VALUES (?, ?)`, term, doc); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO community_term_stats (id, rows, at) VALUES (1, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET rows = excluded.rows, at = excluded.at`, rows, fmtTime(at))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("keep the search index's word counts: %w", err)
+	}
 	n.terms.mu.Lock()
-	n.terms.df, n.terms.rows, n.terms.at = df, rows, time.Now()
+	n.terms.df, n.terms.rows, n.terms.at = df, rows, at
 	n.terms.mu.Unlock()
+	return nil
+}
+
+// LoadSearchStats takes the common words' counts RefreshSearchStats kept,
+// if they still stand for the index as it is (termDrift, termMaxAge). A
+// node does this at start: counting them again reads the whole index's
+// vocabulary, which grows with the community. When they are stale, it
+// leaves them to the first searches and the next housekeeping.
+func (n *Node) LoadSearchStats(ctx context.Context) error {
+	df := map[string]int64{}
+	var c termCache
+	err := n.db.ReadTx(ctx, func(tx *sql.Tx) error {
+		rows, _, err := ftsAverages(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var at string
+		err = tx.QueryRowContext(ctx, `SELECT rows, at FROM community_term_stats WHERE id = 1`).Scan(&c.rows, &at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.at, c.df = parseTime(at), df
+		if !c.valid(rows, time.Now()) {
+			c.df = nil
+			return nil
+		}
+		r, err := tx.QueryContext(ctx, `SELECT term, doc FROM community_term_counts`)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		for r.Next() {
+			var term string
+			var doc int64
+			if err := r.Scan(&term, &doc); err != nil {
+				return err
+			}
+			df[term] = doc
+		}
+		return r.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("load the search index's word counts: %w", err)
+	}
+	n.terms.mu.Lock()
+	defer n.terms.mu.Unlock()
+	if c.df != nil && n.terms.at.Before(c.at) {
+		n.terms.df, n.terms.rows, n.terms.at = c.df, c.rows, c.at
+	}
+	n.terms.loaded = true
 	return nil
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTokenizeFTS(t *testing.T) {
@@ -222,6 +224,58 @@ func TestNode_DocFreqs(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// The common words' counts are kept in the database, and a node starting up
+// takes them from there while they still stand for the index, instead of
+// reading the index's whole vocabulary again.
+func TestNode_SearchStatsKeptForStart(t *testing.T) {
+	ctx := t.Context()
+	bc := buildCommunity(t, "", 400, 800)
+	n := bc.n
+	load := func() map[string]int64 {
+		t.Helper()
+		fresh := &Node{db: n.db}
+		if err := fresh.LoadSearchStats(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !fresh.terms.loaded {
+			t.Error("LoadSearchStats did not mark the counts looked for")
+		}
+		return fresh.terms.df
+	}
+	if df := load(); df != nil {
+		t.Fatalf("counts loaded before any were kept: %d words", len(df))
+	}
+	if err := n.RefreshSearchStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := maps.Clone(n.terms.df)
+	if len(want) == 0 {
+		t.Fatal("no common word counted")
+	}
+	if got := load(); !maps.Equal(got, want) {
+		t.Fatalf("loaded %d words, want the %d counted: %v", len(got), len(want), got)
+	}
+
+	stale := []struct {
+		name, set string
+		arg       any
+	}{
+		{"older than termMaxAge", `UPDATE community_term_stats SET at = ?`, fmtTime(time.Now().Add(-termMaxAge - time.Minute))},
+		{"index grew past termDrift", `UPDATE community_term_stats SET rows = rows / 2 + ?`, 0},
+	}
+	for _, s := range stale {
+		if err := n.RefreshSearchStats(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.db.Writer().ExecContext(ctx, s.set, s.arg); err != nil {
+			t.Fatal(err)
+		}
+		if df := load(); df != nil {
+			t.Errorf("%s: %d words loaded, want none", s.name, len(df))
 		}
 	}
 }

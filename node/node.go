@@ -450,7 +450,9 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 			n.log.Warn("hub not reachable at start; working offline", "err", err)
 		}
 		n.kickPush()
-		if err := n.RefreshSearchStats(ctx); err != nil && ctx.Err() == nil {
+		// The counts housekeeping kept, not a new count: that reads the
+		// whole community's search index.
+		if err := n.LoadSearchStats(ctx); err != nil && ctx.Err() == nil {
 			n.log.Warn("community search statistics", "err", err)
 		}
 	})

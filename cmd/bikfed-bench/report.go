@@ -68,6 +68,8 @@ func (r *report) markdown() string {
 	ok := r.nodeIdle.p50 < 5*time.Millisecond && r.idleLarge.bytes < 2048
 	fmt.Fprintf(&b, "Target: under 5 ms and under 2 KB, independent of the aggregate's size — %s.\n\n", verdict(ok))
 
+	b.WriteString(r.noop.markdown())
+
 	fmt.Fprintf(&b, "## Peak memory\n\nPeak resident set (`VmHWM`), read from `/proc` while each process runs (every 20 ms for the node, which exits when it is done).\n\n| process | peak RSS |\n|---|---|\n")
 	fmt.Fprintf(&b, "| hub, through the whole run | %.0f MiB |\n", float64(r.hubPeakKB)/1024)
 	fmt.Fprintf(&b, "| node, pulling the aggregate | %.0f MiB |\n", float64(r.nodePeakKB)/1024)

@@ -45,6 +45,7 @@ type report struct {
 	idleSmall, idleLarge, nodeIdle roundStats
 	smallSize                      int
 	hubPeakKB, nodePeakKB          int64
+	noop                           noopReport
 }
 
 type roundStats struct {
@@ -209,6 +210,9 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 
 	fmt.Fprintln(os.Stderr, "idle rounds of a synced node…")
 	if rep.nodeIdle, err = nodeIdleRounds(ctx, fiDir, cfg.rounds); err != nil {
+		return err
+	}
+	if rep.noop, err = benchNoop(ctx, cfg, dir, hubURL, hubDir, fiDir); err != nil {
 		return err
 	}
 	rep.hubPeakKB = peakKB(hubProc.Process.Pid)

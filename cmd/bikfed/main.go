@@ -9,9 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
+
+	"github.com/bikfed/bikfed/internal/sqlitedb"
 )
 
 const usage = `bikfed — the federated sync hub of the Better Internet for Kids network
@@ -83,6 +87,7 @@ func main() {
 // run commands in-process.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	err := run(ctx, args, stdin, stdout, stderr)
+	printPagesRead(stderr)
 	switch {
 	case err == nil:
 		return 0
@@ -96,6 +101,20 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	fmt.Fprintf(stderr, "bikfed: %v\n", err)
 	return 1
+}
+
+// printPagesRead writes what each database read, when the diagnostic of
+// sqlitedb.PageReadsEnv is on, one line per database file, for benchmarks
+// and operators checking that a command's cost does not grow with the data.
+func printPagesRead(w io.Writer) {
+	if os.Getenv(sqlitedb.PageReadsEnv) == "" {
+		return
+	}
+	reads := sqlitedb.PagesRead()
+	paths := slices.Sorted(maps.Keys(reads))
+	for _, p := range paths {
+		fmt.Fprintf(w, "sqlite pages read: %d %s\n", reads[p], p)
+	}
 }
 
 var (

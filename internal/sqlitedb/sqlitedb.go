@@ -75,6 +75,7 @@ type DB struct {
 	reader *sql.DB
 
 	checkpointer *sql.DB
+	countPages   bool          // PageReadsEnv was set at Open
 	dirty        atomic.Bool   // a WriteTx committed since the last checkpoint
 	stop         chan struct{} // closed by Close to end checkpointLoop
 	stopped      chan struct{} // closed when checkpointLoop has returned
@@ -135,7 +136,7 @@ func Open(ctx context.Context, path string, migrations fs.FS, opts ...Option) (*
 	for _, opt := range opts {
 		opt(&o)
 	}
-	db := &DB{path: path}
+	db := &DB{path: path, countPages: countPageReads()}
 	if err := db.open(ctx, abs, migrations, o); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -176,7 +177,7 @@ func (db *DB) open(ctx context.Context, abs string, migrations fs.FS, o options)
 	}
 
 	rparams := readerParams
-	if o.readerMmap > 0 {
+	if o.readerMmap > 0 && !db.countPages {
 		rparams += fmt.Sprintf("&_pragma=mmap_size(%d)", o.readerMmap)
 	}
 	if db.reader, err = sql.Open("sqlite", dsn(abs, rparams)); err != nil {
@@ -252,6 +253,9 @@ func (db *DB) Close() error {
 		close(db.stop)
 		<-db.stopped
 		db.stop = nil
+	}
+	if db.countPages {
+		db.tallyPageReads()
 	}
 	if db.checkpointer != nil {
 		if err := db.checkpointer.Close(); err != nil {
