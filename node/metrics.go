@@ -38,6 +38,8 @@ type nodeMetrics struct {
 	blobBytes *prometheus.CounterVec
 	// pushesAhead counts batches sent before the previous one was answered.
 	pushesAhead prometheus.Counter
+	// echoes counts own changes a pull skipped as the hub sent them back.
+	echoes prometheus.Counter
 }
 
 func newNodeMetrics(n *Node) *nodeMetrics {
@@ -67,6 +69,10 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 			Name: "bikfed_push_batches_ahead_total",
 			Help: "Push batches sent before the answer to the previous one (pipelined, while catching up).",
 		}),
+		echoes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bikfed_pull_echoes_total",
+			Help: "Own changes the feed brought back as they were pushed, skipped by the pull without verifying or applying them again.",
+		}),
 	}
 	for _, d := range []string{"push", "pull"} {
 		for _, r := range []string{"ok", "partial", "error"} {
@@ -80,7 +86,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 	}
 	m.blobBytes.WithLabelValues(BlobIn)
 	m.blobBytes.WithLabelValues(BlobOut)
-	m.reg.MustRegister(m.batches, m.applied, m.refused, m.hints, m.blobBytes, m.pushesAhead, newNodeCollector(n),
+	m.reg.MustRegister(m.batches, m.applied, m.refused, m.hints, m.blobBytes, m.pushesAhead, m.echoes, newNodeCollector(n),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
