@@ -2,7 +2,7 @@ package node
 
 import "sync"
 
-// maxEchoes bounds the hashes an echoSet holds, about 60 bytes each: an
+// maxEchoes bounds the hashes an echoSet holds, about 100 bytes each: an
 // outbox caught up in one go (an import of 100,000 resources) fits, and
 // beyond it the changes come back through the ordinary path.
 const maxEchoes = 1 << 18
@@ -19,20 +19,35 @@ const maxEchoes = 1 << 18
 type echoSet struct {
 	mu sync.Mutex
 	m  map[[32]byte]struct{}
+	// acks are the hashes in the order they were added, each group with
+	// the hub's head when it acknowledged them: the feed brings a change
+	// back at or below that head, so once the pull cursor passes it, a
+	// hash still held was pulled before the acknowledgement came (or not
+	// as it was sent) and is dropped.
+	acks []echoAck
 }
 
-// add notes hashes of changes the hub acknowledged.
-func (e *echoSet) add(hashes [][32]byte) {
+type echoAck struct {
+	upTo   int64
+	hashes [][32]byte
+}
+
+// add notes hashes of changes the hub acknowledged with its head at upTo.
+func (e *echoSet) add(hashes [][32]byte, upTo int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.m == nil {
 		e.m = make(map[[32]byte]struct{}, len(hashes))
 	}
-	for _, h := range hashes {
+	for i, h := range hashes {
 		if len(e.m) >= maxEchoes {
-			return
+			hashes = hashes[:i]
+			break
 		}
 		e.m[h] = struct{}{}
+	}
+	if len(hashes) > 0 {
+		e.acks = append(e.acks, echoAck{upTo: upTo, hashes: hashes})
 	}
 }
 
@@ -54,11 +69,27 @@ func (e *echoSet) take(hashes [][32]byte) []bool {
 	return out
 }
 
+// passed forgets the hashes acknowledged at or below the pull cursor.
+func (e *echoSet) passed(cursor int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := 0
+	for k < len(e.acks) && e.acks[k].upTo <= cursor {
+		for _, h := range e.acks[k].hashes {
+			delete(e.m, h)
+		}
+		k++
+	}
+	if k > 0 {
+		e.acks = append(e.acks[:0:0], e.acks[k:]...)
+	}
+}
+
 // reset forgets every hash.
 func (e *echoSet) reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.m = nil
+	e.m, e.acks = nil, nil
 }
 
 // len is how many hashes the set holds.

@@ -56,8 +56,10 @@ func TestSync_PullSkipsEchoes(t *testing.T) {
 	if got := echoCount(t, n); got != 5 {
 		t.Errorf("echoes skipped = %v, want 5", got)
 	}
-	if k := n.echoes.len(); k != 1 {
-		t.Errorf("echoes left after the pull = %d, want 1 (the one the hub altered)", k)
+	// The one the hub altered did not come back as it was sent: once the
+	// cursor has passed the point where it would have, it is forgotten.
+	if k := n.echoes.len(); k != 0 {
+		t.Errorf("echoes left after the pull = %d, want 0", k)
 	}
 	s := mustStatus(t, n)
 	if len(s.Refusals) != 2 {

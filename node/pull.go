@@ -444,6 +444,7 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 	}
 	if !moved {
 		n.ops.metrics.pulled(len(feed.Changes), applied, refused)
+		n.echoes.passed(next)
 	}
 	if erased {
 		n.flushErasures(ctx)

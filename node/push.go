@@ -201,7 +201,7 @@ func (n *Node) push(ctx context.Context) error {
 		if err := n.storePushResult(ctx, st.Epoch, checkpoint, res, rebaseRefused(rows, res.Refused)); err != nil {
 			return err
 		}
-		n.echoes.add(acknowledged(rows, checkpoint, res.Refused))
+		n.echoes.add(acknowledged(rows, checkpoint, res.Refused), res.HubSeq)
 		n.ops.metrics.pushed(res)
 		n.log.Info("pushed", "from", h.FromSeq, "to", h.ToSeq, "applied_seq", res.AppliedSeq,
 			"applied", res.Applied, "duplicates", res.Duplicates, "refused", len(res.Refused), "truncated", res.Truncated)
