@@ -36,6 +36,8 @@ type nodeMetrics struct {
 	refused   *prometheus.CounterVec
 	hints     prometheus.Counter
 	blobBytes *prometheus.CounterVec
+	// echoes counts own changes a pull skipped as the hub sent them back.
+	echoes prometheus.Counter
 }
 
 func newNodeMetrics(n *Node) *nodeMetrics {
@@ -61,6 +63,10 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 			Name: "bikfed_blob_bytes_total",
 			Help: "Attachment bytes fetched from (in) and uploaded to (out) the hub.",
 		}, []string{"direction"}),
+		echoes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bikfed_pull_echoes_total",
+			Help: "Own changes the feed brought back as they were pushed, skipped by the pull without verifying or applying them again.",
+		}),
 	}
 	for _, d := range []string{"push", "pull"} {
 		for _, r := range []string{"ok", "partial", "error"} {
@@ -74,7 +80,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 	}
 	m.blobBytes.WithLabelValues(BlobIn)
 	m.blobBytes.WithLabelValues(BlobOut)
-	m.reg.MustRegister(m.batches, m.applied, m.refused, m.hints, m.blobBytes, newNodeCollector(n),
+	m.reg.MustRegister(m.batches, m.applied, m.refused, m.hints, m.blobBytes, m.echoes, newNodeCollector(n),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -61,6 +61,10 @@ type Node struct {
 	keys   protocol.KeyLookup
 	keysAt time.Time // when keys was fetched
 
+	// echoes are own changes the hub acknowledged, which a pull then
+	// skips instead of verifying and applying them again (echo.go).
+	echoes echoSet
+
 	// kick asks the push loop for a debounced push after a local write.
 	kick chan struct{}
 	// needCheckpoint is set when an erasure was applied, so housekeeping

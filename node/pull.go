@@ -25,6 +25,9 @@ type verified struct {
 	err   error
 	hash  [32]byte
 	blobs []byte
+	// echo: an own change the hub acknowledged, coming back; it was not
+	// verified and is not applied (echo.go).
+	echo bool
 }
 
 // fetchedPage is one feed page, verified and ready to apply after since.
@@ -191,21 +194,35 @@ func (n *Node) pullPipeline(ctx context.Context, progress func(done, total int64
 }
 
 // verifyFeed verifies every change on all cores before any transaction
-// starts. An unknown key refreshes the key directory once per page.
+// starts, except the echoes of own changes (echo.go). An unknown key
+// refreshes the key directory once per page.
 func (n *Node) verifyFeed(ctx context.Context, items []protocol.FeedItem) ([]verified, error) {
 	results := make([]verified, len(items))
 	if len(items) == 0 {
+		return results, nil
+	}
+	hashes := make([][32]byte, len(items))
+	for i := range items {
+		hashes[i] = items[i].Signed.Hash()
+	}
+	echo := n.echoes.take(hashes)
+	all := make([]int, 0, len(items))
+	for i := range items {
+		if echo[i] {
+			results[i] = verified{echo: true, hash: hashes[i]}
+			continue
+		}
+		all = append(all, i)
+	}
+	n.ops.metrics.echoes.Add(float64(len(items) - len(all)))
+	if len(all) == 0 {
 		return results, nil
 	}
 	lookup, err := n.keyLookup(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	all := make([]int, len(items))
-	for i := range all {
-		all[i] = i
-	}
-	verifyParallel(items, all, results, lookup)
+	verifyParallel(items, hashes, all, results, lookup)
 	var unknown []int
 	for i, r := range results {
 		if errors.Is(r.err, protocol.ErrUnknownKey) {
@@ -217,14 +234,15 @@ func (n *Node) verifyFeed(ctx context.Context, items []protocol.FeedItem) ([]ver
 		if lookup, err = n.keyLookup(ctx, true); err != nil {
 			return nil, err
 		}
-		verifyParallel(items, unknown, results, lookup)
+		verifyParallel(items, hashes, unknown, results, lookup)
 	}
 	return results, nil
 }
 
-// verifyParallel verifies items[idx...] into results on every core, in
-// batches; Ed25519 verification is the dominant cost of a pull.
-func verifyParallel(items []protocol.FeedItem, idx []int, results []verified, lookup protocol.KeyLookup) {
+// verifyParallel verifies items[idx...], whose hashes are given, into
+// results on every core, in batches; Ed25519 verification is the dominant
+// cost of a pull.
+func verifyParallel(items []protocol.FeedItem, hashes [][32]byte, idx []int, results []verified, lookup protocol.KeyLookup) {
 	protocol.InBatches(len(idx), func(lo, hi int) {
 		part := idx[lo:hi]
 		signed := make([]protocol.Signed, len(part))
@@ -237,7 +255,7 @@ func verifyParallel(items []protocol.FeedItem, idx []int, results []verified, lo
 			c, err := changes[k], errs[k]
 			r := verified{c: c, err: err}
 			if err == nil {
-				r.hash = items[i].Signed.Hash()
+				r.hash = hashes[i]
 				if len(c.Blobs) > 0 {
 					r.blobs, r.err = json.Marshal(c.Blobs)
 				}
@@ -329,6 +347,9 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 		var err error
 		for i, item := range items {
 			r := results[i]
+			if r.echo {
+				continue
+			}
 			if r.err != nil {
 				if refusal == nil {
 					if refusal, err = tx.PrepareContext(ctx, insertRefusalSQL); err != nil {
@@ -423,6 +444,7 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 	}
 	if !moved {
 		n.ops.metrics.pulled(len(feed.Changes), applied, refused)
+		n.echoes.passed(next)
 	}
 	if erased {
 		n.flushErasures(ctx)

@@ -152,6 +152,7 @@ func (n *Node) push(ctx context.Context) error {
 		if err := n.storePushResult(ctx, st.Epoch, checkpoint, res, rebaseRefused(rows, res.Refused)); err != nil {
 			return err
 		}
+		n.echoes.add(acknowledged(rows, checkpoint, res.Refused), res.HubSeq)
 		n.ops.metrics.pushed(res)
 		n.log.Info("pushed", "from", h.FromSeq, "to", h.ToSeq, "applied_seq", res.AppliedSeq,
 			"applied", res.Applied, "duplicates", res.Duplicates, "refused", len(res.Refused), "truncated", res.Truncated)
@@ -234,6 +235,22 @@ func (n *Node) readOutbox(ctx context.Context, checkpoint int64) (out []outboxRo
 		return nil, false, fmt.Errorf("read outbox: %w", err)
 	}
 	return out, len(out) == n.cfg.PushBatch, nil
+}
+
+// acknowledged returns the hashes of the rows up to checkpoint that the hub
+// did not refuse: what the feed will bring back as it was sent.
+func acknowledged(rows []outboxRow, checkpoint int64, refused []protocol.Refusal) [][32]byte {
+	skip := make(map[int64]bool, len(refused))
+	for _, r := range refused {
+		skip[r.Seq] = true
+	}
+	out := make([][32]byte, 0, len(rows))
+	for _, r := range rows {
+		if r.seq <= checkpoint && !skip[r.seq] {
+			out = append(out, r.s.Hash())
+		}
+	}
+	return out
 }
 
 // rebaseRefused picks the refusals that say the hub holds the entity in a
@@ -350,6 +367,10 @@ func (n *Node) newEpochLocked(ctx context.Context, reason string) error {
 	if err != nil {
 		return fmt.Errorf("start new epoch: %w", err)
 	}
+	// Whatever called for a new epoch (a restore from a backup, a hub that
+	// lost our pushes), what the hub acknowledged before it is not taken
+	// for what it will send back (echo.go).
+	n.echoes.reset()
 	n.log.Warn("started a new epoch", "reason", reason, "epoch", epoch, "renumbered", renumbered)
 	return nil
 }

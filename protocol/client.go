@@ -240,7 +240,7 @@ func (c *Client) ChangesAfter(ctx context.Context, fq FeedQuery) (*Feed, error) 
 		if err := feed.readHeaders(h); err != nil {
 			return err
 		}
-		return json.NewDecoder(body).Decode(&feed)
+		return decodeFeed(body, &feed)
 	})
 	if err != nil {
 		return nil, err

@@ -398,3 +398,39 @@ func FuzzHubHeaders(f *testing.F) {
 		c.observe(http.Header{HeaderHubTime: {hubTime}}, time.Now())
 	})
 }
+
+// FuzzDecodeFeedFast holds the fast feed decoder to encoding/json: whatever
+// it accepts, encoding/json decodes to the same page.
+func FuzzDecodeFeedFast(f *testing.F) {
+	page := []byte(`{"changes":[`)
+	page = AppendFeedItem(page, 1204, signedGolden(f, KindComment))
+	page = append(page, ',')
+	page = AppendFeedItem(page, 1205, signedGolden(f, KindModeration))
+	page = append(page, `],"hub_seq":1210,"next":1205,"more":true,"you":{"epoch":"e1","applied_seq":45}}`...)
+	f.Add(page)
+	f.Add(bytes.ReplaceAll(page, []byte(`"hub_seq":`), []byte(`"hub_seq" :  `)))
+	f.Add([]byte(`{"changes":[],"hub_seq":5,"next":5,"more":false}`))
+	f.Add([]byte(`{"hub_seq":5,"next":5,"more":false,"changes":[]} `))
+	f.Add([]byte(`{"hub_seq":5,"next":5,"more":false}`))
+	f.Add([]byte(`{"changes":[{"hub_seq":1,"change":{"v":1},"sig":"AA=="},{"change":[],"sig":null}]}`))
+	f.Add([]byte(`{"changes":[{"hub_seq":1,"change":{"v":1},"sig":""}],"you":{"epoch":"\u00e9\ud83d\ude00","applied_seq":1},"you":null}`))
+	f.Add([]byte(`{"changes":[{"Hub_Seq":1,"change":{"v":"\xff"},"sig":"AA\u003d="}],"more":true,"next":-1}`))
+	f.Fuzz(func(t *testing.T, page []byte) {
+		var fast Feed
+		if !decodeFeedFast(page, &fast) {
+			return
+		}
+		var slow Feed
+		if err := json.NewDecoder(bytes.NewReader(page)).Decode(&slow); err != nil {
+			t.Fatalf("fast decoder accepted what encoding/json refuses (%v): %q", err, page)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("fast decoder read %+v, encoding/json %+v, from %q", fast, slow, page)
+		}
+		for _, it := range fast.Changes {
+			if !bytes.Contains(page, it.Change) {
+				t.Fatal("a change is not verbatim in the page")
+			}
+		}
+	})
+}

@@ -33,6 +33,7 @@ func main() {
 	flag.BoolVar(&cfg.portalOnly, "portal", false, "run only the portal benchmark and print its section (the report file is left alone)")
 	flag.BoolVar(&cfg.communityOnly, "community", false, "run only the community benchmark, print its section and put it in place of its section of the report file, leaving the others as they are")
 	flag.StringVar(&cfg.goCmd, "go", "go", "the go command, which builds and runs the community benchmark (a test of package node)")
+	flag.BoolVar(&cfg.e2eOnly, "e2e", false, "run only the end-to-end benchmark (node A → hub → node B, real processes), print its section and put it in place of its section of the report file")
 	cfg.network = networkDefaults()
 	flag.BoolVar(&cfg.networkOnly, "network", false, "run only the network benchmark (simulated nodes, public load through Caddy and mirrors), print its section and put it in place of its section of the report file")
 	flag.IntVar(&cfg.network.nodes, "nodes", cfg.network.nodes, "network benchmark: simulated nodes")
@@ -96,6 +97,8 @@ type benchConfig struct {
 	// and goCmd is the go command it runs.
 	communityOnly bool
 	goCmd         string
+	// e2eOnly runs only the end-to-end benchmark (e2e.go).
+	e2eOnly bool
 	// networkOnly runs only the network benchmark (network.go), with network's settings.
 	networkOnly bool
 	network     networkConfig
@@ -132,6 +135,13 @@ func run(ctx context.Context, cfg benchConfig) error {
 			return err
 		}
 		return writeSection(cfg.out, c.markdown())
+	}
+	if cfg.e2eOnly {
+		e, err := benchE2E(ctx, cfg, dir)
+		if err != nil {
+			return err
+		}
+		return writeSection(cfg.out, e.markdown())
 	}
 	if cfg.networkOnly {
 		n, err := benchNetwork(ctx, cfg, dir)
@@ -170,6 +180,13 @@ func run(ctx context.Context, cfg benchConfig) error {
 		return err
 	}
 	if err := emit(rep.markdown()); err != nil {
+		return err
+	}
+	e2e, err := benchE2E(ctx, cfg, dir)
+	if err != nil {
+		return err
+	}
+	if err := emit(e2e.markdown()); err != nil {
 		return err
 	}
 	blobs, err := benchBlobs(ctx, cfg, dir)

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 
@@ -78,9 +79,42 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startCPUProfile(os.Getenv(cpuProfileEnv), os.Stderr)
 	code := Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopProfile()
 	stop()
 	os.Exit(code)
+}
+
+// cpuProfileEnv names a file that receives a CPU profile of the whole
+// process, for the benchmarks to see where a real process spends its time.
+// It is not a setting: profiling costs a few percent of the CPU.
+const cpuProfileEnv = "BIKFED_CPU_PROFILE"
+
+// startCPUProfile starts writing a CPU profile to path, when it is set, and
+// returns what stops it; a profile that cannot be written is reported on
+// stderr and the command runs without it.
+func startCPUProfile(path string, stderr io.Writer) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+		if err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bikfed: %s: %v\n", cpuProfileEnv, err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(stderr, "bikfed: %s: %v\n", cpuProfileEnv, err)
+		}
+	}
 }
 
 // Main runs bikfed with args and returns the process exit code, so tests can
