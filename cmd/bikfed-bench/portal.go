@@ -48,6 +48,14 @@ type portalReport struct {
 	portalDBBytes int64
 }
 
+// rebuildTarget is the longest the index of 100,000 resources may take to
+// rebuild; a smaller aggregate is held to its share of it.
+const rebuildTarget = 15 * time.Second
+
+func (rep *portalReport) rebuildMet() bool {
+	return rep.indexSeconds < rebuildTarget.Seconds()*float64(rep.entities)/100_000
+}
+
 type latency struct {
 	n             int
 	p50, p99, max time.Duration
@@ -144,6 +152,7 @@ func benchPortal(ctx context.Context, cfg benchConfig, dir string) (*portalRepor
 		return nil, err
 	}
 	rep.indexSeconds = time.Since(t0).Seconds()
+	fmt.Fprintf(os.Stderr, "portal: index rebuilt in %.1f s\n", rep.indexSeconds)
 	if st, err := os.Stat(filepath.Join(hubDir, "portal.db")); err == nil {
 		rep.portalDBBytes = st.Size()
 	}
@@ -424,7 +433,8 @@ func (rep *portalReport) markdown() string {
 	fmt.Fprintf(&b, "\n## The public portal\n\n")
 	fmt.Fprintf(&b, "A hub holding %d public resources (synthetic, ~1 KB, nine languages) pushed through the sync API; the portal's index (`portal.db`, FTS5 and facet sets) rebuilt from scratch, then measured over HTTP on loopback.\n\n", rep.entities)
 	fmt.Fprintf(&b, "| measure | value |\n|---|---|\n")
-	fmt.Fprintf(&b, "| rebuilding the index of the whole aggregate (hub start to gallery complete) | %.1f s (%.0f resources/s) |\n", rep.indexSeconds, float64(rep.entities)/rep.indexSeconds)
+	fmt.Fprintf(&b, "| rebuilding the index of the whole aggregate (hub start to gallery complete; target < %.0f s at 100,000) | %.1f s (%.0f resources/s) — %s |\n",
+		rebuildTarget.Seconds(), rep.indexSeconds, float64(rep.entities)/rep.indexSeconds, verdict(rep.rebuildMet()))
 	fmt.Fprintf(&b, "| portal.db size | %.0f MiB |\n", float64(rep.portalDBBytes)/(1<<20))
 	fmt.Fprintf(&b, "| hub peak RSS, through indexing and load | %.0f MiB |\n\n", float64(rep.hubPeakKB)/1024)
 
