@@ -18,6 +18,10 @@ func verdict(ok bool) string {
 	return "**missed**"
 }
 
+// nodePeakTargetMiB bounds a node's peak resident set while it pulls the
+// aggregate.
+const nodePeakTargetMiB = 100
+
 func (r *report) markdown() string {
 	var b strings.Builder
 	limit := min(r.sqlRate, r.verifyRate)
@@ -61,6 +65,6 @@ func (r *report) markdown() string {
 
 	fmt.Fprintf(&b, "## Peak memory\n\nPeak resident set (`VmHWM`), read from `/proc` while each process runs (every 20 ms for the node, which exits when it is done).\n\n| process | peak RSS |\n|---|---|\n")
 	fmt.Fprintf(&b, "| hub, through the whole run | %.0f MiB |\n", float64(r.hubPeakKB)/1024)
-	fmt.Fprintf(&b, "| node, pulling the aggregate | %.0f MiB |\n", float64(r.nodePeakKB)/1024)
+	fmt.Fprintf(&b, "| node, pulling the aggregate (target < %d MiB) | %.0f MiB — %s |\n", nodePeakTargetMiB, float64(r.nodePeakKB)/1024, verdict(r.nodePeakKB < nodePeakTargetMiB<<10))
 	return b.String()
 }

@@ -42,6 +42,9 @@ func (p *Portal) Run(ctx context.Context) error {
 		return fmt.Errorf("portal indexer already running")
 	}
 	defer p.running.Store(false)
+	// A read made ahead ends with ctx; waiting for it leaves nothing
+	// reading the source once Run has returned.
+	defer p.takeRead(-1, 0)
 	for {
 		wake := p.src.Subscribe()
 		t0 := time.Now()
@@ -264,10 +267,13 @@ func (p *Portal) readAhead(ctx context.Context, since int64, limit int) {
 func (p *Portal) takeRead(since int64, limit int) *batchRead {
 	rd := p.ahead
 	p.ahead = nil
-	if rd == nil || rd.since != since || rd.limit != limit {
+	if rd == nil {
 		return nil
 	}
 	<-rd.done
+	if rd.since != since || rd.limit != limit {
+		return nil
+	}
 	return rd
 }
 
@@ -364,21 +370,26 @@ func (a *applier) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return s, nil
 }
 
+// exec runs q in the batch's transaction. Its statements run without ctx's
+// cancellation, which the driver watches with a goroutine per statement:
+// the transaction watches it already, and rolls back when it ends, so the
+// next statement fails and the batch stops all the same.
 func (a *applier) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	s, err := a.stmt(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	return s.ExecContext(ctx, args...)
+	return s.ExecContext(context.WithoutCancel(ctx), args...)
 }
 
+// queryRow runs q in the batch's transaction, as exec does.
 func (a *applier) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	s, err := a.stmt(ctx, q)
 	if err != nil {
 		// The same statement unprepared gives the row its error.
 		return a.tx.QueryRowContext(ctx, q, args...)
 	}
-	return s.QueryRowContext(ctx, args...)
+	return s.QueryRowContext(context.WithoutCancel(ctx), args...)
 }
 
 // clampUpdated takes the hub's receive time for a change's updated_at when

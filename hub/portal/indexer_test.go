@@ -103,3 +103,73 @@ func TestRun_GivesWayWhilePushing(t *testing.T) {
 		t.Fatalf("catching up once the pushes ended: %v", err)
 	}
 }
+
+// An index built from nothing takes the aggregate in large transactions
+// while the source is quiet, and a build cut short by the process dying
+// goes on from its last commit to the same index as a build in one go.
+func TestRebuild_ResumesAfterACrash(t *testing.T) {
+	const n = 2*indexBatch + 500
+	src := newMemSource(t, n)
+	whole, err := Open(t.Context(), Config{DataDir: t.TempDir()}, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer whole.Close()
+	if !whole.rebuilding.Load() {
+		t.Fatal("an empty index is not being built from nothing")
+	}
+	if more, err := whole.IndexOnce(t.Context()); err != nil || more {
+		t.Fatalf("building %d changes from nothing: more %v, err %v; want all in one transaction", n, more, err)
+	}
+	if whole.rebuilding.Load() || whole.IndexedSeq() != n {
+		t.Fatalf("after the build: rebuilding %v, indexed %d of %d", whole.rebuilding.Load(), whole.IndexedSeq(), n)
+	}
+
+	// The same build, cut short after its first transaction: the source was
+	// busy, so the batch was an ordinary one, and the process died before
+	// the next.
+	dir := t.TempDir()
+	src.busy.Store(true)
+	cut, err := Open(t.Context(), Config{DataDir: dir}, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if more, err := cut.IndexOnce(t.Context()); err != nil || !more {
+		t.Fatalf("first batch: more %v, err %v", more, err)
+	}
+	cut.Close()
+	src.busy.Store(false)
+	resumed, err := Open(t.Context(), Config{DataDir: dir}, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resumed.Close()
+	if got := resumed.IndexedSeq(); got != indexBatch {
+		t.Fatalf("reopened at %d, want the first batch's end %d", got, indexBatch)
+	}
+	for {
+		more, err := resumed.IndexOnce(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			break
+		}
+	}
+	for _, q := range []string{`SELECT count(*) FROM resources`, `SELECT count(*) FROM entities`, `SELECT count(*) FROM oai`,
+		`SELECT count(*) FROM resource_fts WHERE resource_fts MATCH 'online'`, `SELECT total(hub_seq) FROM resources`} {
+		var a, b float64
+		if err := whole.db.Reader().QueryRow(q).Scan(&a); err != nil {
+			t.Fatal(err)
+		}
+		if err := resumed.db.Reader().QueryRow(q).Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		if a != b || a == 0 {
+			t.Errorf("%s: %v built in one go, %v resumed after a crash", q, a, b)
+		}
+	}
+	if a, b := whole.eng.size(), resumed.eng.size(); a != b || a == 0 {
+		t.Errorf("the engine holds %d built in one go, %d resumed", a, b)
+	}
+}

@@ -9,9 +9,9 @@ import (
 // An index built from nothing — a new hub or mirror, a deleted portal.db, a
 // migration that empties the index to fill it anew — has the whole
 // aggregate to catch up with. Until it has, the indexer works in large
-// transactions, without resting between them, and with a writer page cache
-// that holds what a large transaction dirties, so no page is written to the
-// WAL, evicted and read back before the commit.
+// transactions, without resting between them, and with a larger writer page
+// cache: ids go into the indexes at random places, and the pages of those
+// indexes then stay cached instead of being read again for each insert.
 //
 // Nothing about it needs undoing after a crash: every transaction commits
 // the cursor with the rows it indexed, so a process that dies mid-way
@@ -26,7 +26,7 @@ const (
 	rebuildBatch = 10000
 	// rebuildCacheKiB is the writer's page cache while building; afterwards
 	// it is SQLite's default again (defaultCacheKiB).
-	rebuildCacheKiB = 64 << 10
+	rebuildCacheKiB = 16 << 10
 	defaultCacheKiB = 2000
 )
 
