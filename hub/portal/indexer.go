@@ -170,7 +170,7 @@ func (p *Portal) IndexOnce(ctx context.Context) (more bool, err error) {
 			ids = append(ids, id)
 		}
 		var err error
-		if a.docs, err = p.loadDocs(ctx, tx, ids); err != nil {
+		if a.docs, err = a.loadDocs(ctx, ids); err != nil {
 			return err
 		}
 		a.ids = ids
@@ -348,6 +348,9 @@ type applier struct {
 	// ids and docs are the touched resources and their rows after the batch.
 	ids  []string
 	docs map[uint32]*doc
+	// protos are the engine's documents of the resources indexed in the
+	// batch, made from their last version while it was decoded.
+	protos map[string]*doc
 	// stmts are the statements prepared in tx, by their text: a batch runs
 	// the same few statements thousands of times, and preparing one costs
 	// as much as running it.
@@ -417,6 +420,9 @@ type decoded struct {
 	// langs are the body's language and languages, whatever its kind: what
 	// the JSON API's lang filter matches.
 	langs []string
+	// doc is what the engine keeps of a resource, but for its rid and its
+	// translations' languages, which the index knows.
+	doc *doc
 }
 
 // decode decodes c for apply.
@@ -442,6 +448,16 @@ func decode(c Change) decoded {
 		if s != "" && !slices.Contains(d.langs, s) {
 			d.langs = append(d.langs, s)
 		}
+	}
+	if r, ok := d.body.(*protocol.Resource); ok {
+		// The row indexResource writes, as loadDocs would read it back.
+		d.doc = &doc{id: ch.ID, updated: ch.UpdatedAt.UnixMilli(), ageMin: r.AgeMin, ageMax: r.AgeMax, fold: foldTitle(r.Title)}
+		d.doc.values[facetCountry] = []string{ch.Owner}
+		d.doc.values[facetType] = []string{r.Type}
+		d.doc.values[facetTopic] = r.Topics
+		d.doc.values[facetAudience] = r.Audiences
+		d.doc.values[facetMinisite] = r.Minisites
+		d.doc.values[facetLang] = unionLangs(r.Language, r.Languages)
 	}
 	return d
 }
@@ -538,6 +554,10 @@ func (a *applier) apply(ctx context.Context, d *decoded) error {
 	var err error
 	switch b := d.body.(type) {
 	case *protocol.Resource:
+		if a.protos == nil {
+			a.protos = make(map[string]*doc)
+		}
+		a.protos[c.ID] = d.doc
 		return a.indexResource(ctx, c, hubSeq, b)
 	case *protocol.Translation:
 		return a.indexTranslation(ctx, c, hubSeq, b)
@@ -725,6 +745,53 @@ func (a *applier) reconsider(ctx context.Context, id string) error {
 		return nil
 	}
 	return a.apply(ctx, &d)
+}
+
+// loadDocs reads what the engine keeps of the resources ids after the
+// batch. Of a resource indexed in the batch, its document was made while
+// decoding it: only its rid and its translations' languages are read. The
+// others (a resource whose translation changed) are read whole.
+func (a *applier) loadDocs(ctx context.Context, ids []string) (map[uint32]*doc, error) {
+	var known, others []string
+	for _, id := range ids {
+		if a.protos[id] != nil {
+			known = append(known, id)
+		} else {
+			others = append(others, id)
+		}
+	}
+	docs := make(map[uint32]*doc, len(ids))
+	if len(others) > 0 {
+		var err error
+		if docs, err = a.p.loadDocs(ctx, a.tx, others); err != nil {
+			return nil, err
+		}
+	}
+	if len(known) == 0 {
+		return docs, nil
+	}
+	rows, err := a.tx.QueryContext(ctx, `SELECT r.rid, r.id,
+		(SELECT json_group_array(t.language) FROM translations t WHERE t.resource = r.id)
+		FROM resources r WHERE r.id IN (SELECT value FROM json_each(?))`, jsonText(known))
+	if err != nil {
+		return nil, fmt.Errorf("load resources: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rid uint32
+		var id, tlangs string
+		if err := rows.Scan(&rid, &id, &tlangs); err != nil {
+			return nil, fmt.Errorf("load resources: %w", err)
+		}
+		d := *a.protos[id]
+		base := d.values[facetLang]
+		d.values[facetLang] = unionLangs(base[0], base[1:], jsonList(tlangs))
+		docs[rid] = &d
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load resources: %w", err)
+	}
+	return docs, nil
 }
 
 // finish rewrites the full-text rows of every touched resource in two

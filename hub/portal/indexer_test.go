@@ -109,7 +109,22 @@ func TestRun_GivesWayWhilePushing(t *testing.T) {
 // goes on from its last commit to the same index as a build in one go.
 func TestRebuild_ResumesAfterACrash(t *testing.T) {
 	const n = 2*indexBatch + 500
-	src := newMemSource(t, n)
+	src := newMemSource(t, n-1)
+	// A translation of the first resource, in the last batch: its language
+	// is one of the resource's in the engine.
+	var first protocol.Change
+	if err := json.Unmarshal(src.changes[0].Raw, &first); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(protocol.Translation{Resource: first.ID, SourceVersion: 1, Language: "is", Title: "Leiðarvísir",
+		Method: "human", Review: "reviewed"})
+	tid, err := protocol.NewEntityID("be", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(&protocol.Change{Protocol: protocol.Version, ID: tid, Kind: protocol.KindTranslation, Owner: "be",
+		Version: 1, Seq: n, UpdatedAt: time.Now().UTC(), Visibility: protocol.VisibilityPublic, Body: body, KeyID: "be-0123456789abcdef"})
+	src.changes = append(src.changes, Change{HubSeq: n, Raw: raw})
 	whole, err := Open(t.Context(), Config{DataDir: t.TempDir()}, src, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -171,5 +186,39 @@ func TestRebuild_ResumesAfterACrash(t *testing.T) {
 	}
 	if a, b := whole.eng.size(), resumed.eng.size(); a != b || a == 0 {
 		t.Errorf("the engine holds %d built in one go, %d resumed", a, b)
+	}
+	checkEngine(t, whole)
+	checkEngine(t, resumed)
+	rid, _ := whole.eng.rid(first.ID)
+	if langs := whole.eng.docs[rid].values[facetLang]; !slices.Contains(langs, "is") {
+		t.Errorf("the first resource's languages are %v, without its translation's", langs)
+	}
+}
+
+// checkEngine checks that the engine holds what SQLite does: the documents
+// the indexer made while decoding are those read back from the rows.
+func checkEngine(t *testing.T, p *Portal) {
+	t.Helper()
+	want, err := p.loadDocs(t.Context(), p.db.Reader(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.eng.mu.RLock()
+	defer p.eng.mu.RUnlock()
+	if len(p.eng.ids) != len(want) {
+		t.Fatalf("the engine holds %d resources, the index %d", len(p.eng.ids), len(want))
+	}
+	for rid, w := range want {
+		g := p.eng.docs[rid]
+		if g == nil {
+			t.Fatalf("rid %d (%s) is not in the engine", rid, w.id)
+		}
+		same := g.id == w.id && g.updated == w.updated && g.ageMin == w.ageMin && g.ageMax == w.ageMax && g.fold == w.fold
+		for f := range g.values {
+			same = same && slices.Equal(g.values[f], w.values[f])
+		}
+		if !same {
+			t.Fatalf("rid %d: the engine holds %+v, the index %+v", rid, *g, *w)
+		}
 	}
 }
