@@ -1,12 +1,14 @@
 package portal
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bikfed/bikfed/protocol"
@@ -348,9 +350,9 @@ type applier struct {
 	// ids and docs are the touched resources and their rows after the batch.
 	ids  []string
 	docs map[uint32]*doc
-	// protos are the engine's documents of the resources indexed in the
-	// batch, made from their last version while it was decoded.
-	protos map[string]*doc
+	// protos are what the index makes of the resources indexed in the
+	// batch, from their last version, made while it was decoded.
+	protos map[string]*resourceProto
 	// stmts are the statements prepared in tx, by their text: a batch runs
 	// the same few statements thousands of times, and preparing one costs
 	// as much as running it.
@@ -420,9 +422,17 @@ type decoded struct {
 	// langs are the body's language and languages, whatever its kind: what
 	// the JSON API's lang filter matches.
 	langs []string
-	// doc is what the engine keeps of a resource, but for its rid and its
-	// translations' languages, which the index knows.
-	doc *doc
+	// res is what the index makes of a resource without reading it back.
+	res *resourceProto
+}
+
+// resourceProto is what the index makes of one version of a resource, made
+// while decoding it: what the engine keeps of it (doc), but for its rid and
+// its translations' languages, and its full-text row, but for its
+// translations' text. The index knows those.
+type resourceProto struct {
+	doc                      *doc
+	title, description, tags string
 }
 
 // decode decodes c for apply.
@@ -450,14 +460,24 @@ func decode(c Change) decoded {
 		}
 	}
 	if r, ok := d.body.(*protocol.Resource); ok {
-		// The row indexResource writes, as loadDocs would read it back.
-		d.doc = &doc{id: ch.ID, updated: ch.UpdatedAt.UnixMilli(), ageMin: r.AgeMin, ageMax: r.AgeMax, fold: foldTitle(r.Title)}
-		d.doc.values[facetCountry] = []string{ch.Owner}
-		d.doc.values[facetType] = []string{r.Type}
-		d.doc.values[facetTopic] = r.Topics
-		d.doc.values[facetAudience] = r.Audiences
-		d.doc.values[facetMinisite] = r.Minisites
-		d.doc.values[facetLang] = unionLangs(r.Language, r.Languages)
+		// The row indexResource writes, as loadDocs and finish would read
+		// it back.
+		doc := &doc{id: ch.ID, updated: ch.UpdatedAt.UnixMilli(), ageMin: r.AgeMin, ageMax: r.AgeMax, fold: foldTitle(r.Title)}
+		doc.values[facetCountry] = []string{ch.Owner}
+		doc.values[facetType] = []string{r.Type}
+		doc.values[facetTopic] = r.Topics
+		doc.values[facetAudience] = r.Audiences
+		doc.values[facetMinisite] = r.Minisites
+		doc.values[facetLang] = unionLangs(r.Language, r.Languages)
+		tags := make([]string, 0, len(r.Topics)+1+len(r.Audiences))
+		for _, t := range r.Topics {
+			tags = append(tags, vocabToken(facetTopic, t))
+		}
+		tags = append(tags, vocabToken(facetType, r.Type))
+		for _, t := range r.Audiences {
+			tags = append(tags, vocabToken(facetAudience, t))
+		}
+		d.res = &resourceProto{doc: doc, title: r.Title, description: r.Description, tags: strings.Join(tags, " ")}
 	}
 	return d
 }
@@ -555,9 +575,9 @@ func (a *applier) apply(ctx context.Context, d *decoded) error {
 	switch b := d.body.(type) {
 	case *protocol.Resource:
 		if a.protos == nil {
-			a.protos = make(map[string]*doc)
+			a.protos = make(map[string]*resourceProto)
 		}
-		a.protos[c.ID] = d.doc
+		a.protos[c.ID] = d.res
 		return a.indexResource(ctx, c, hubSeq, b)
 	case *protocol.Translation:
 		return a.indexTranslation(ctx, c, hubSeq, b)
@@ -783,7 +803,7 @@ func (a *applier) loadDocs(ctx context.Context, ids []string) (map[uint32]*doc, 
 		if err := rows.Scan(&rid, &id, &tlangs); err != nil {
 			return nil, fmt.Errorf("load resources: %w", err)
 		}
-		d := *a.protos[id]
+		d := *a.protos[id].doc
 		base := d.values[facetLang]
 		d.values[facetLang] = unionLangs(base[0], base[1:], jsonList(tlangs))
 		docs[rid] = &d
@@ -794,41 +814,89 @@ func (a *applier) loadDocs(ctx context.Context, ids []string) (map[uint32]*doc, 
 	return docs, nil
 }
 
-// finish rewrites the full-text rows of every touched resource in two
-// statements: FTS5 flushes its pending terms at every statement, so one
-// INSERT … SELECT for the batch is far cheaper than one per row.
+// finish rewrites the full-text rows of every touched resource, one
+// statement each, in rowid order: FTS5 keeps a transaction's terms in
+// memory and writes them out when that grows large, at the commit, or at a
+// rowid lower than the one before; and a statement that writes many rows
+// of a virtual table copies every page it changes into a statement journal
+// first, which for the full-text rows of a large batch costs more than
+// writing them. Of a resource indexed in the batch, only its translations'
+// text is read back; the rest of its row was made while decoding it.
 func (a *applier) finish(ctx context.Context) error {
 	if len(a.touched) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(a.touched))
+	var known, others []string
 	for id := range a.touched {
-		ids = append(ids, id)
+		if a.protos[id] != nil {
+			known = append(known, id)
+		} else {
+			others = append(others, id)
+		}
 	}
-	arg := jsonText(ids)
-	rows, err := a.tx.QueryContext(ctx, `SELECT rid FROM resources WHERE id IN (SELECT value FROM json_each(?))`, arg)
+	type ftsRow struct {
+		rid                uint32
+		title, description string
+		translations, tags sql.NullString
+	}
+	var fts []ftsRow
+	read := func(q string, ids []string, scan func(rows *sql.Rows) (ftsRow, error)) error {
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err := a.tx.QueryContext(ctx, q, jsonText(ids))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			f, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			fts = append(fts, f)
+		}
+		return rows.Err()
+	}
+	const translationsSQL = `(SELECT group_concat(t.title || ' ' || t.description, ' ') FROM translations t WHERE t.resource = r.id)`
+	err := read(`SELECT r.rid, r.id, `+translationsSQL+` FROM resources r WHERE r.id IN (SELECT value FROM json_each(?))`, known,
+		func(rows *sql.Rows) (ftsRow, error) {
+			var f ftsRow
+			var id string
+			if err := rows.Scan(&f.rid, &id, &f.translations); err != nil {
+				return f, err
+			}
+			p := a.protos[id]
+			f.title, f.description, f.tags = p.title, p.description, sql.NullString{String: p.tags, Valid: true}
+			return f, nil
+		})
+	if err == nil {
+		err = read(`SELECT r.rid, r.title, r.description, `+translationsSQL+`, `+tagsSQL+`
+			FROM resources r WHERE r.id IN (SELECT value FROM json_each(?))`, others,
+			func(rows *sql.Rows) (ftsRow, error) {
+				var f ftsRow
+				err := rows.Scan(&f.rid, &f.title, &f.description, &f.translations, &f.tags)
+				return f, err
+			})
+	}
 	if err != nil {
 		return fmt.Errorf("full-text index: %w", err)
 	}
-	for rows.Next() {
-		var rid uint32
-		if err := rows.Scan(&rid); err != nil {
-			rows.Close()
+	if len(fts) == 0 {
+		return nil
+	}
+	slices.SortFunc(fts, func(x, y ftsRow) int { return cmp.Compare(x.rid, y.rid) })
+	for _, f := range fts {
+		a.ftsRIDs = append(a.ftsRIDs, f.rid)
+	}
+	if _, err := a.exec(ctx, `DELETE FROM resource_fts WHERE rowid IN (SELECT value FROM json_each(?))`, jsonText(a.ftsRIDs[len(a.ftsRIDs)-len(fts):])); err != nil {
+		return fmt.Errorf("full-text index: %w", err)
+	}
+	for _, f := range fts {
+		if _, err := a.exec(ctx, `INSERT INTO resource_fts (rowid, title, description, translations, tags) VALUES (?, ?, ?, ?, ?)`,
+			f.rid, f.title, f.description, f.translations, f.tags); err != nil {
 			return fmt.Errorf("full-text index: %w", err)
 		}
-		a.ftsRIDs = append(a.ftsRIDs, rid)
-	}
-	rows.Close()
-	if _, err := a.exec(ctx, `DELETE FROM resource_fts WHERE rowid IN
-		(SELECT rid FROM resources WHERE id IN (SELECT value FROM json_each(?)))`, arg); err != nil {
-		return fmt.Errorf("full-text index: %w", err)
-	}
-	if _, err := a.exec(ctx, `INSERT INTO resource_fts (rowid, title, description, translations, tags)
-		SELECT r.rid, r.title, r.description,
-			(SELECT group_concat(t.title || ' ' || t.description, ' ') FROM translations t WHERE t.resource = r.id),
-			`+tagsSQL+`
-		FROM resources r WHERE r.id IN (SELECT value FROM json_each(?)) ORDER BY r.rid`, arg); err != nil {
-		return fmt.Errorf("full-text index: %w", err)
 	}
 	return nil
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"slices"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/bikfed/bikfed/internal/sampledata"
 	"github.com/bikfed/bikfed/protocol"
@@ -189,6 +191,8 @@ func TestRebuild_ResumesAfterACrash(t *testing.T) {
 	}
 	checkEngine(t, whole)
 	checkEngine(t, resumed)
+	checkTags(t, whole)
+	checkTags(t, resumed)
 	rid, _ := whole.eng.rid(first.ID)
 	if langs := whole.eng.docs[rid].values[facetLang]; !slices.Contains(langs, "is") {
 		t.Errorf("the first resource's languages are %v, without its translation's", langs)
@@ -219,6 +223,46 @@ func checkEngine(t *testing.T, p *Portal) {
 		}
 		if !same {
 			t.Fatalf("rid %d: the engine holds %+v, the index %+v", rid, *g, *w)
+		}
+	}
+}
+
+// checkTags checks that the full-text row of every resource holds the tags
+// tagsSQL makes of its row, and its title's words.
+func checkTags(t *testing.T, p *Portal) {
+	t.Helper()
+	rows, err := p.db.Reader().Query(`SELECT r.rid, r.title, ` + tagsSQL + ` FROM resources r`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type res struct {
+		rid         int64
+		title, tags string
+	}
+	var all []res
+	for rows.Next() {
+		var r res
+		if err := rows.Scan(&r.rid, &r.title, &r.tags); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	for i, r := range all {
+		if i%37 != 0 {
+			continue
+		}
+		words := strings.Fields(r.tags)
+		words = append(words, strings.FieldsFunc(fold(r.title), func(c rune) bool { return !unicode.IsLetter(c) && !unicode.IsDigit(c) })...)
+		for _, w := range words {
+			var n int
+			if err := p.db.Reader().QueryRow(`SELECT count(*) FROM resource_fts WHERE resource_fts MATCH ? AND rowid = ?`,
+				`"`+w+`"`, r.rid).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Fatalf("resource %d (%q, tags %q): the full-text index does not hold %q", r.rid, r.title, r.tags, w)
+			}
 		}
 	}
 }
