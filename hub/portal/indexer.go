@@ -35,10 +35,11 @@ const (
 // while catching up (half of one core at most, leaving the rest to serving
 // pages), and busyRest times as long while the source is busy (nodes pushing
 // to the hub), so a bulk push is applied at full speed and indexed in step
-// behind it. An index built from nothing (rebuild.go) does not rest while
-// the source is quiet: until it has caught up its pages are incomplete, and
-// finishing it matters more than serving them fast. Resting in wall time never starves the indexer, as a thread at
-// a lower nice value did for seconds on a loaded machine.
+// behind it. Resting in wall time never starves the indexer, as a thread at
+// a lower nice value did for seconds on a loaded machine. An index built
+// from nothing (rebuild.go) does not rest while the source is quiet: until
+// it has caught up its pages are incomplete, and finishing it matters more
+// than serving them fast.
 func (p *Portal) Run(ctx context.Context) error {
 	if !p.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("portal indexer already running")
@@ -408,8 +409,9 @@ func clampUpdated(ch *protocol.Change, c Change) {
 }
 
 // decoded is a change read and decoded ahead of the transaction that
-// indexes it: decoding is a third of indexing and needs no database, so it
-// runs on another core while the writer indexes the changes before it.
+// indexes it: decoding is a fifth of the work of indexing and needs no
+// database, so it runs on another core while the writer indexes the changes
+// before it.
 type decoded struct {
 	c Change
 	// ch is the change's decoding, nil for a withdrawal; err is why it
@@ -541,10 +543,9 @@ func (a *applier) withdraw(ctx context.Context, c Change) error {
 var indexedKinds = []protocol.Kind{protocol.KindResource, protocol.KindTranslation, protocol.KindPost,
 	protocol.KindService, protocol.KindBulletin, protocol.KindProfile, protocol.KindEvent}
 
-// apply indexes one change, the entity's latest version, whose exact bytes
-// are raw. What is shown is protocol.Change.ShownAt: nothing else is
-// consulted, so a mirror, which gets public changes only, builds the same
-// index as the hub.
+// apply indexes one decoded change, the entity's latest version. What is
+// shown is protocol.Change.ShownAt: nothing else is consulted, so a mirror,
+// which gets public changes only, builds the same index as the hub.
 func (a *applier) apply(ctx context.Context, d *decoded) error {
 	c, hubSeq := d.ch, d.c.HubSeq
 	if c.Erased {
