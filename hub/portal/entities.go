@@ -25,8 +25,9 @@ import (
 // shown: a translation only while its resource is.
 const shownSQL = `(e.kind != 'translation' OR EXISTS (SELECT 1 FROM entities r WHERE r.id = e.ref AND r.kind = 'resource'))`
 
-// putEntity keeps a shown change, its exact bytes, and its attachments.
-func (a *applier) putEntity(ctx context.Context, d *decoded) error {
+// putEntity keeps a shown change, its exact bytes, and its attachments;
+// first says the index holds nothing of it yet (applier.first).
+func (a *applier) putEntity(ctx context.Context, d *decoded, first bool) error {
 	c := d.ch
 	var ref string
 	if t, ok := d.body.(*protocol.Translation); ok {
@@ -44,8 +45,10 @@ func (a *applier) putEntity(ctx context.Context, d *decoded) error {
 	if err != nil {
 		return fmt.Errorf("index entity %s: %w", c.ID, err)
 	}
-	if _, err := a.exec(ctx, `DELETE FROM attachments WHERE entity = ?`, c.ID); err != nil {
-		return fmt.Errorf("index attachments of %s: %w", c.ID, err)
+	if !first {
+		if _, err := a.exec(ctx, `DELETE FROM attachments WHERE entity = ?`, c.ID); err != nil {
+			return fmt.Errorf("index attachments of %s: %w", c.ID, err)
+		}
 	}
 	for _, b := range c.Blobs {
 		if _, err := a.exec(ctx, `INSERT INTO attachments (sha256, name, media_type, entity) VALUES (?, ?, ?, ?)

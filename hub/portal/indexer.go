@@ -360,6 +360,20 @@ type applier struct {
 	stmts map[string]*sql.Stmt
 }
 
+// first reports whether id comes for the first time in a build from
+// nothing (rebuild.go), and notes that it came: the index then holds
+// nothing of it, and there is nothing of it to delete first.
+func (a *applier) first(id string) bool {
+	if a.p.built == nil {
+		return false
+	}
+	if _, ok := a.p.built[id]; ok {
+		return false
+	}
+	a.p.built[id] = struct{}{}
+	return true
+}
+
 // stmt returns q prepared in the batch's transaction, which closes it.
 func (a *applier) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if s, ok := a.stmts[q]; ok {
@@ -548,6 +562,7 @@ var indexedKinds = []protocol.Kind{protocol.KindResource, protocol.KindTranslati
 // which gets public changes only, builds the same index as the hub.
 func (a *applier) apply(ctx context.Context, d *decoded) error {
 	c, hubSeq := d.ch, d.c.HubSeq
+	first := a.first(c.ID)
 	if c.Erased {
 		a.erased = true
 	}
@@ -559,8 +574,10 @@ func (a *applier) apply(ctx context.Context, d *decoded) error {
 		}
 		return a.unindex(ctx, c.ID, c.Kind, hubSeq)
 	}
-	if _, err := a.exec(ctx, `DELETE FROM pending WHERE id = ?`, c.ID); err != nil {
-		return fmt.Errorf("unschedule %s: %w", c.ID, err)
+	if !first {
+		if _, err := a.exec(ctx, `DELETE FROM pending WHERE id = ?`, c.ID); err != nil {
+			return fmt.Errorf("unschedule %s: %w", c.ID, err)
+		}
 	}
 	if !c.ShownAt(a.now) {
 		return a.unindex(ctx, c.ID, c.Kind, hubSeq)
@@ -569,7 +586,7 @@ func (a *applier) apply(ctx context.Context, d *decoded) error {
 		a.p.log.Warn("skip undecodable body", "id", c.ID, "err", d.bodyErr)
 		return a.unindex(ctx, c.ID, c.Kind, hubSeq)
 	}
-	if err := a.putEntity(ctx, d); err != nil {
+	if err := a.putEntity(ctx, d, first); err != nil {
 		return err
 	}
 	var err error

@@ -129,6 +129,9 @@ type Portal struct {
 	// rebuilding is set while the index is built from nothing (rebuild.go).
 	rebuilding  atomic.Bool
 	rebuildFrom time.Time
+	// built are the ids indexed since the build from nothing began, nil
+	// when not building; only the indexer touches it.
+	built map[string]struct{}
 	// ahead is the next batch being read while a build from nothing indexes
 	// the one before it; only the indexer touches it.
 	ahead *batchRead

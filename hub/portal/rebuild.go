@@ -11,7 +11,9 @@ import (
 // aggregate to catch up with. Until it has, the indexer works in large
 // transactions, without resting between them, and with a larger writer page
 // cache: ids go into the indexes at random places, and the pages of those
-// indexes then stay cached instead of being read again for each insert.
+// indexes then stay cached instead of being read again for each insert. It
+// notes the ids it has indexed (Portal.built): one that comes for the first
+// time has nothing in the index to delete before it is written.
 //
 // Nothing about it needs undoing after a crash: every transaction commits
 // the cursor with the rows it indexed, so a process that dies mid-way
@@ -33,6 +35,7 @@ const (
 // startRebuild puts the indexer in its building mode.
 func (p *Portal) startRebuild(ctx context.Context) {
 	p.rebuildFrom = time.Now()
+	p.built = make(map[string]struct{})
 	p.rebuilding.Store(true)
 	p.setWriterCache(ctx, rebuildCacheKiB)
 }
@@ -43,6 +46,7 @@ func (p *Portal) endRebuild(ctx context.Context) {
 	if !p.rebuilding.CompareAndSwap(true, false) {
 		return
 	}
+	p.built = nil
 	p.setWriterCache(ctx, defaultCacheKiB)
 	p.log.Info("portal index built", "resources", p.eng.size(), "indexed_seq", p.cursor.Load(),
 		"took", time.Since(p.rebuildFrom).Round(time.Millisecond))
