@@ -266,3 +266,47 @@ func checkTags(t *testing.T, p *Portal) {
 		}
 	}
 }
+
+// An entity that comes twice in a build from nothing is indexed as its
+// later version: what the first version held is gone.
+func TestRebuild_EntityTwice(t *testing.T) {
+	src := newMemSource(t, 3)
+	var ch protocol.Change
+	if err := json.Unmarshal(src.changes[0].Raw, &ch); err != nil {
+		t.Fatal(err)
+	}
+	ch.Blobs = []protocol.BlobRef{{SHA256: strings.Repeat("ab", 32), Size: 3, MediaType: "text/plain", Name: "notes.txt"}}
+	raw, err := json.Marshal(&ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.changes[0].Raw = raw
+	ch.Blobs, ch.Version, ch.Seq = nil, 2, 4
+	raw, err = json.Marshal(&ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.changes = append(src.changes, Change{HubSeq: 4, Raw: raw})
+	p, err := Open(t.Context(), Config{DataDir: t.TempDir()}, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if !p.rebuilding.Load() {
+		t.Fatal("an empty index is not being built from nothing")
+	}
+	if _, err := p.IndexOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var files int
+	var version int64
+	if err := p.db.Reader().QueryRow(`SELECT count(*) FROM attachments WHERE entity = ?`, ch.ID).Scan(&files); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.db.Reader().QueryRow(`SELECT version FROM resources WHERE id = ?`, ch.ID).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if files != 0 || version != 2 {
+		t.Errorf("after its second version: %d attachments, version %d; want none, 2", files, version)
+	}
+}
