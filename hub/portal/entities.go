@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,42 +25,33 @@ import (
 // shown: a translation only while its resource is.
 const shownSQL = `(e.kind != 'translation' OR EXISTS (SELECT 1 FROM entities r WHERE r.id = e.ref AND r.kind = 'resource'))`
 
-// putEntity keeps a shown change, raw its exact bytes, and its attachments.
-func (a *applier) putEntity(ctx context.Context, c *protocol.Change, hubSeq int64, raw []byte, body any) error {
+// putEntity keeps a shown change, its exact bytes, and its attachments;
+// first says the index holds nothing of it yet (applier.first).
+func (a *applier) putEntity(ctx context.Context, d *decoded, first bool) error {
+	c := d.ch
 	var ref string
-	if t, ok := body.(*protocol.Translation); ok {
+	if t, ok := d.body.(*protocol.Translation); ok {
 		ref = t.Resource
-	}
-	// What the API's lang filter matches: the body's language and
-	// languages, whatever its kind.
-	var l struct {
-		Language  string   `json:"language"`
-		Languages []string `json:"languages"`
-	}
-	_ = json.Unmarshal(c.Body, &l)
-	langs := []string{}
-	for _, s := range append([]string{l.Language}, l.Languages...) {
-		if s != "" && !slices.Contains(langs, s) {
-			langs = append(langs, s)
-		}
 	}
 	var publishAt sql.NullInt64
 	if c.PublishAt != nil {
 		publishAt = sql.NullInt64{Int64: c.PublishAt.UnixMilli(), Valid: true}
 	}
-	_, err := a.tx.ExecContext(ctx, `INSERT INTO entities (id, kind, owner, ref, langs, publish_at, hub_seq, change)
+	_, err := a.exec(ctx, `INSERT INTO entities (id, kind, owner, ref, langs, publish_at, hub_seq, change)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, owner = excluded.owner, ref = excluded.ref,
 		langs = excluded.langs, publish_at = excluded.publish_at, hub_seq = excluded.hub_seq, change = excluded.change`,
-		c.ID, string(c.Kind), c.Owner, ref, jsonText(langs), publishAt, hubSeq, raw)
+		c.ID, string(c.Kind), c.Owner, ref, jsonText(d.langs), publishAt, d.c.HubSeq, d.c.Raw)
 	if err != nil {
 		return fmt.Errorf("index entity %s: %w", c.ID, err)
 	}
-	if _, err := a.tx.ExecContext(ctx, `DELETE FROM attachments WHERE entity = ?`, c.ID); err != nil {
-		return fmt.Errorf("index attachments of %s: %w", c.ID, err)
+	if !first {
+		if _, err := a.exec(ctx, `DELETE FROM attachments WHERE entity = ?`, c.ID); err != nil {
+			return fmt.Errorf("index attachments of %s: %w", c.ID, err)
+		}
 	}
 	for _, b := range c.Blobs {
-		if _, err := a.tx.ExecContext(ctx, `INSERT INTO attachments (sha256, name, media_type, entity) VALUES (?, ?, ?, ?)
+		if _, err := a.exec(ctx, `INSERT INTO attachments (sha256, name, media_type, entity) VALUES (?, ?, ?, ?)
 			ON CONFLICT DO UPDATE SET media_type = excluded.media_type`, b.SHA256, b.Name, b.MediaType, c.ID); err != nil {
 			return fmt.Errorf("index attachments of %s: %w", c.ID, err)
 		}
@@ -71,10 +61,10 @@ func (a *applier) putEntity(ctx context.Context, c *protocol.Change, hubSeq int6
 
 // dropEntity forgets an entity that is not shown, and its attachments.
 func (a *applier) dropEntity(ctx context.Context, id string) error {
-	if _, err := a.tx.ExecContext(ctx, `DELETE FROM entities WHERE id = ?`, id); err != nil {
+	if _, err := a.exec(ctx, `DELETE FROM entities WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("unindex entity %s: %w", id, err)
 	}
-	if _, err := a.tx.ExecContext(ctx, `DELETE FROM attachments WHERE entity = ?`, id); err != nil {
+	if _, err := a.exec(ctx, `DELETE FROM attachments WHERE entity = ?`, id); err != nil {
 		return fmt.Errorf("unindex attachments of %s: %w", id, err)
 	}
 	return nil

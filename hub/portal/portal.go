@@ -126,6 +126,15 @@ type Portal struct {
 	caughtUp chan struct{}
 
 	running atomic.Bool
+	// rebuilding is set while the index is built from nothing (rebuild.go).
+	rebuilding  atomic.Bool
+	rebuildFrom time.Time
+	// built are the ids indexed since the build from nothing began, nil
+	// when not building; only the indexer touches it.
+	built map[string]struct{}
+	// ahead is the next batch being read while a build from nothing indexes
+	// the one before it; only the indexer touches it.
+	ahead *batchRead
 
 	matches matchCache
 	// distress are the words that put help above search results (help.go).
@@ -247,6 +256,9 @@ func open(ctx context.Context, cfg Config, src Source, logger *slog.Logger, now 
 	if err := p.load(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open portal: %w", err)
+	}
+	if p.cursor.Load() == 0 {
+		p.startRebuild(ctx)
 	}
 	return p, nil
 }
