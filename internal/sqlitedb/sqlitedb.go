@@ -86,6 +86,7 @@ type Option func(*options)
 type options struct {
 	writerCacheKiB int
 	readerMmap     int64
+	steps          map[int64]func(context.Context, *sql.Tx) error
 }
 
 // WriterCache sets the writer's page cache, in MiB, above SQLite's 2 MiB.
@@ -104,6 +105,21 @@ func WriterCache(mib int) Option {
 // connections and costs address space, not memory.
 func ReaderMmap(bytes int64) Option {
 	return func(o *options) { o.readerMmap = bytes }
+}
+
+// MigrationStep runs fn right after the SQL of the database's own migration
+// number version, in its transaction, for the work SQL cannot do alone
+// (rewriting rows with Go code, or rebuilding whatever depends on a column
+// whose name is taken over). It runs exactly when that migration is
+// applied, once: a failure rolls the migration back with it and the next
+// Open tries both again.
+func MigrationStep(version int64, fn func(ctx context.Context, tx *sql.Tx) error) Option {
+	return func(o *options) {
+		if o.steps == nil {
+			o.steps = map[int64]func(context.Context, *sql.Tx) error{}
+		}
+		o.steps[version] = fn
+	}
 }
 
 // Open opens (creating if needed) the database at path and applies any
@@ -171,7 +187,7 @@ func (db *DB) open(ctx context.Context, abs string, migrations fs.FS, o options)
 		return fmt.Errorf("writer: journal mode is %q, want wal", mode)
 	}
 
-	if err := db.migrate(ctx, ledger{}, migrations); err != nil {
+	if err := db.migrate(ctx, ledger{steps: o.steps}, migrations); err != nil {
 		return err
 	}
 
