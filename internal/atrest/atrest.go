@@ -35,6 +35,12 @@ const current = "dict/1.zdict"
 // most a change the protocol accepts.
 const MaxSize = protocol.MaxChangeBytes
 
+// maxUnsized is the most a frame without a declared size may hold. The
+// encoder leaves the size out of frames of fewer than 256 bytes, and
+// Decompress decodes such a frame into a buffer of this capacity, so no frame
+// makes it allocate more than its declared size or this.
+const maxUnsized = 255
+
 // magic starts every zstd frame. A change is JSON and starts with '{', so a
 // stored value is unambiguously either a frame or raw bytes.
 var magic = []byte{0x28, 0xb5, 0x2f, 0xfd}
@@ -105,13 +111,19 @@ func Compress(b []byte) ([]byte, error) {
 	if len(z) >= len(b) {
 		return b, nil
 	}
+	var h zstd.Header
+	if err := h.Decode(z); err != nil || (!h.HasFCS && len(b) > maxUnsized) {
+		// Decompress could not bound it: keep the value raw.
+		return b, nil
+	}
 	return z, nil
 }
 
 // Decompress returns the bytes a stored value holds. A value that is not a
 // frame is returned as it is (rows written before compression, or values
 // Compress left alone). A frame must declare its size, at most MaxSize, and
-// decode to exactly that many bytes, so no input makes it allocate more.
+// decode to exactly that many bytes, or declare none and decode to at most
+// maxUnsized, so no input makes it allocate more.
 func Decompress(b []byte) ([]byte, error) {
 	if !bytes.HasPrefix(b, magic) {
 		return b, nil
@@ -123,8 +135,15 @@ func Decompress(b []byte) ([]byte, error) {
 	if err := h.Decode(b); err != nil {
 		return nil, fmt.Errorf("atrest: frame header: %w", err)
 	}
-	if !h.HasFCS || h.FrameContentSize > MaxSize {
-		return nil, fmt.Errorf("atrest: frame declares no size or more than %d bytes", MaxSize)
+	if !h.HasFCS {
+		out, err := dec.DecodeAll(b, make([]byte, 0, maxUnsized))
+		if err != nil {
+			return nil, fmt.Errorf("atrest: %w", err)
+		}
+		return out, nil
+	}
+	if h.FrameContentSize > MaxSize {
+		return nil, fmt.Errorf("atrest: frame declares %d bytes, limit %d", h.FrameContentSize, MaxSize)
 	}
 	out, err := dec.DecodeAll(b, make([]byte, 0, h.FrameContentSize))
 	if err != nil {

@@ -97,15 +97,27 @@ func TestFramesBeyondLimitRefused(t *testing.T) {
 	if _, err := Decompress(e.EncodeAll(big, nil)); err == nil {
 		t.Fatal("a frame larger than MaxSize was decoded")
 	}
-	// A frame that does not say how big it is could be anything.
-	var buf bytes.Buffer
-	w, _ := zstd.NewWriter(&buf, zstd.WithSingleSegment(false))
-	w.Write([]byte(`{"v":1}`))
-	w.Close()
-	if _, err := Decompress(buf.Bytes()); err == nil {
-		t.Fatal("a frame without a content size was decoded")
+	// A frame that does not say how big it is may hold maxUnsized bytes.
+	for _, n := range []int{maxUnsized, maxUnsized + 1, 4096} {
+		frame := unsizedFrame(bytes.Repeat([]byte("a"), n))
+		var h zstd.Header
+		if err := h.Decode(frame); err != nil || h.HasFCS {
+			t.Fatalf("test frame declares its size (%v)", err)
+		}
+		if _, err := Decompress(frame); (err == nil) != (n <= maxUnsized) {
+			t.Fatalf("unsized frame of %d bytes: err %v", n, err)
+		}
 	}
-	z, err := Compress(signedResources(t, 1)[0])
+	// Short values are compressed too, in frames without a size.
+	short := []byte(`{"v":1,"id":"be:01J0000000000000000000000","kind":"resource","deleted":true,"erased":true}`)
+	z, err := Compress(short)
+	if err != nil || len(z) >= len(short) {
+		t.Fatalf("short value: %d bytes stored for %d (%v)", len(z), len(short), err)
+	}
+	if back, err := Decompress(z); err != nil || !bytes.Equal(back, short) {
+		t.Fatalf("short value: %q, %v", back, err)
+	}
+	z, err = Compress(signedResources(t, 1)[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,4 +153,12 @@ func TestSQLFunctions(t *testing.T) {
 	if _, err := db.Exec(`SELECT atrest_decompress(?)`, append(bytes.Clone(magic), 1, 2, 3)); err == nil {
 		t.Fatal("a broken frame read without an error")
 	}
+}
+
+// unsizedFrame is a zstd frame holding b in one raw block, with an 8 KiB
+// window and no content size.
+func unsizedFrame(b []byte) []byte {
+	h := 1 | len(b)<<3 // last block, raw
+	out := append(bytes.Clone(magic), 0x00, 3<<3, byte(h), byte(h>>8), byte(h>>16))
+	return append(out, b...)
 }
