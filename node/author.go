@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/atrest"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -80,7 +81,7 @@ type author struct {
 }
 
 const upsertOwnSQL = `INSERT INTO entities (id, owner, kind, version, visibility, deleted, erased, publish_at, updated_at,
-		scheduled, outbox_seq, signed_version, key_id, hash, sig, change, body, blobs, local)
+		scheduled, outbox_seq, signed_version, key_id, hash, sig, change_z, body_own, blobs, local)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET
 		local = excluded.local,
@@ -93,8 +94,8 @@ const upsertOwnSQL = `INSERT INTO entities (id, owner, kind, version, visibility
 		key_id = CASE WHEN excluded.scheduled = 1 THEN entities.key_id ELSE excluded.key_id END,
 		hash = CASE WHEN excluded.scheduled = 1 THEN entities.hash ELSE excluded.hash END,
 		sig = CASE WHEN excluded.scheduled = 1 THEN entities.sig ELSE excluded.sig END,
-		change = CASE WHEN excluded.scheduled = 1 THEN entities.change ELSE excluded.change END,
-		body = excluded.body, blobs = excluded.blobs`
+		change_z = CASE WHEN excluded.scheduled = 1 THEN entities.change_z ELSE excluded.change_z END,
+		body_own = excluded.body_own, blobs = excluded.blobs`
 
 const insertOutboxSQL = `INSERT INTO outbox (seq, entity_id, version, created_at, sig, change) VALUES (?, ?, ?, ?, ?, ?)`
 
@@ -293,12 +294,29 @@ func (a *author) store(ctx context.Context, c *protocol.Change, scheduled, local
 		}
 		blobs = string(b)
 	}
-	var body any
+	var body *string
 	if localBody != nil {
-		body = string(localBody)
+		s := string(localBody)
+		body = &s
+	}
+	// A scheduled version keeps the last signed change, whose body is not
+	// this one: the body is stored as it is.
+	var bodyOwn any = bodyNull
+	if body != nil {
+		bodyOwn = *body
+	}
+	var stored []byte
+	if !scheduled {
+		var err error
+		if bodyOwn, err = ownBody(body, change); err != nil {
+			return entityRow{}, fmt.Errorf("store %s: %w", c.ID, err)
+		}
+		if stored, err = atrest.Compress(change); err != nil {
+			return entityRow{}, fmt.Errorf("store %s: %w", c.ID, err)
+		}
 	}
 	_, err := a.upsert.ExecContext(ctx, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility), c.Deleted, c.Erased,
-		fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), scheduled, outboxSeq, signedVersion, keyID, hash, sig, change, body, blobs, local)
+		fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), scheduled, outboxSeq, signedVersion, keyID, hash, sig, stored, bodyOwn, blobs, local)
 	if err != nil {
 		return entityRow{}, fmt.Errorf("store %s: %w", c.ID, err)
 	}

@@ -125,7 +125,7 @@ func buildCommunity(tb testing.TB, dir string, posts, comments int) *benchCommun
 		dir = tb.TempDir()
 	}
 	path := filepath.Join(dir, dbFile)
-	db, err := sqlitedb.Open(ctx, path, migrations(), sqlitedb.ReaderMmap(readerMmap))
+	db, err := sqlitedb.Open(ctx, path, migrations(), sqlitedb.ReaderMmap(readerMmap), atRest)
 	if err != nil {
 		tb.Fatal(err)
 	}
