@@ -15,8 +15,10 @@ import (
 )
 
 // An entity's signed change is stored once, compressed, in change_z
-// (migrations/0018_changes_at_rest.sql). change and body are virtual columns
-// derived from it: change gives back the signed bytes, and body the change's
+// (migrations/0018_changes_at_rest.sql). change, hash and body are virtual
+// columns derived from it: change gives back the signed bytes, hash their
+// SHA-256 (read by the verify and reconcile digests, which do not need it
+// stored twice), and body the change's
 // body, unless body_own holds a body of the node's own that the change does
 // not carry (a scheduled version not signed yet, a local entity that is never
 // signed, an own body that differs from what was signed). bodyNull in body_own
@@ -129,7 +131,9 @@ func migrateChangesAtRest(ctx context.Context, tx *sql.Tx) error {
 			`UPDATE entities SET
 				body_own = CASE WHEN body_own IS node_change_body(change_z) THEN NULL ELSE COALESCE(body_own, '') END,
 				change_z = atrest_compress(change_z)`,
+			`ALTER TABLE entities DROP COLUMN hash`,
 			`ALTER TABLE entities ADD COLUMN change BLOB GENERATED ALWAYS AS (atrest_decompress(change_z)) VIRTUAL`,
+			`ALTER TABLE entities ADD COLUMN hash BLOB GENERATED ALWAYS AS (atrest_sha256(change_z)) VIRTUAL`,
 			`ALTER TABLE entities ADD COLUMN body TEXT GENERATED ALWAYS AS (NULLIF(COALESCE(body_own, node_change_body(change_z)), '')) VIRTUAL`,
 		} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {

@@ -81,8 +81,8 @@ type author struct {
 }
 
 const upsertOwnSQL = `INSERT INTO entities (id, owner, kind, version, visibility, deleted, erased, publish_at, updated_at,
-		scheduled, outbox_seq, signed_version, key_id, hash, sig, change_z, body_own, blobs, local)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		scheduled, outbox_seq, signed_version, key_id, sig, change_z, body_own, blobs, local)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET
 		local = excluded.local,
 		owner = excluded.owner, kind = excluded.kind, version = excluded.version,
@@ -92,7 +92,6 @@ const upsertOwnSQL = `INSERT INTO entities (id, owner, kind, version, visibility
 		outbox_seq = CASE WHEN excluded.scheduled = 1 THEN entities.outbox_seq ELSE excluded.outbox_seq END,
 		signed_version = CASE WHEN excluded.scheduled = 1 THEN entities.signed_version ELSE excluded.signed_version END,
 		key_id = CASE WHEN excluded.scheduled = 1 THEN entities.key_id ELSE excluded.key_id END,
-		hash = CASE WHEN excluded.scheduled = 1 THEN entities.hash ELSE excluded.hash END,
 		sig = CASE WHEN excluded.scheduled = 1 THEN entities.sig ELSE excluded.sig END,
 		change_z = CASE WHEN excluded.scheduled = 1 THEN entities.change_z ELSE excluded.change_z END,
 		body_own = excluded.body_own, blobs = excluded.blobs`
@@ -271,7 +270,7 @@ func (a *author) store(ctx context.Context, c *protocol.Change, scheduled, local
 	var (
 		outboxSeq, signedVersion int64
 		keyID                    any
-		hash, sig, change        []byte
+		sig, change              []byte
 	)
 	if !scheduled && !local {
 		c.Seq = a.head + 1
@@ -283,8 +282,7 @@ func (a *author) store(ctx context.Context, c *protocol.Change, scheduled, local
 			return entityRow{}, fmt.Errorf("append %s v%d to outbox: %w", c.ID, c.Version, err)
 		}
 		a.head, a.headDirty = c.Seq, true
-		h := s.Hash()
-		outboxSeq, signedVersion, keyID, hash, sig, change = c.Seq, c.Version, c.KeyID, h[:], s.Sig, s.Change
+		outboxSeq, signedVersion, keyID, sig, change = c.Seq, c.Version, c.KeyID, s.Sig, s.Change
 	}
 	var blobs any
 	if len(c.Blobs) > 0 {
@@ -316,7 +314,7 @@ func (a *author) store(ctx context.Context, c *protocol.Change, scheduled, local
 		}
 	}
 	_, err := a.upsert.ExecContext(ctx, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility), c.Deleted, c.Erased,
-		fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), scheduled, outboxSeq, signedVersion, keyID, hash, sig, stored, bodyOwn, blobs, local)
+		fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), scheduled, outboxSeq, signedVersion, keyID, sig, stored, bodyOwn, blobs, local)
 	if err != nil {
 		return entityRow{}, fmt.Errorf("store %s: %w", c.ID, err)
 	}

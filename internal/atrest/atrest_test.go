@@ -2,6 +2,7 @@ package atrest
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"database/sql"
 	"path/filepath"
 	"testing"
@@ -145,6 +146,13 @@ func TestSQLFunctions(t *testing.T) {
 	}
 	if !bytes.Equal(back, c) || len(z) >= len(c) {
 		t.Fatalf("stored %d bytes for %d, read back equal: %v", len(z), len(c), bytes.Equal(back, c))
+	}
+	var sum []byte
+	if err := db.QueryRow(`SELECT atrest_sha256(z) FROM t WHERE z IS NOT NULL`).Scan(&sum); err != nil {
+		t.Fatal(err)
+	}
+	if h := sha256.Sum256(c); !bytes.Equal(sum, h[:]) {
+		t.Fatal("atrest_sha256 is not the SHA-256 of the stored bytes")
 	}
 	var null sql.NullString
 	if err := db.QueryRow(`SELECT change FROM t WHERE z IS NULL`).Scan(&null); err != nil || null.Valid {

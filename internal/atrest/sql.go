@@ -1,6 +1,7 @@
 package atrest
 
 import (
+	"crypto/sha256"
 	"database/sql/driver"
 	"fmt"
 
@@ -11,6 +12,7 @@ import (
 //
 //	atrest_compress(x)   x as Compress stores it (NULL stays NULL)
 //	atrest_decompress(x) the bytes x holds, as Decompress (NULL stays NULL)
+//	atrest_sha256(x)     the SHA-256 of the bytes x holds (NULL stays NULL)
 //
 // Both are deterministic, so a generated column or an index may use them:
 // a schema keeps the compressed value and derives the signed bytes from it,
@@ -18,6 +20,14 @@ import (
 func init() {
 	sqlite.MustRegisterDeterministicScalarFunction("atrest_compress", 1, sqlFunc(Compress))
 	sqlite.MustRegisterDeterministicScalarFunction("atrest_decompress", 1, sqlFunc(Decompress))
+	sqlite.MustRegisterDeterministicScalarFunction("atrest_sha256", 1, sqlFunc(func(b []byte) ([]byte, error) {
+		b, err := Decompress(b)
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.Sum256(b)
+		return h[:], nil
+	}))
 }
 
 func sqlFunc(f func([]byte) ([]byte, error)) func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {

@@ -47,7 +47,7 @@ func main() {
 		Contents: samples,
 		History:  hist.Bytes(),
 		Offsets:  [3]int{1, 4, 8},
-		Level:    zstd.SpeedDefault,
+		Level:    zstd.SpeedFastest,
 	})
 	if err != nil {
 		log.Fatal(err)
