@@ -15,10 +15,10 @@ import (
 )
 
 // An entity's signed change is stored once, compressed, in change_z
-// (migrations/0018_changes_at_rest.sql). change, hash and body are virtual
-// columns derived from it: change gives back the signed bytes, hash their
-// SHA-256 (read by the verify and reconcile digests, which do not need it
-// stored twice), and body the change's
+// (migrations/0018_changes_at_rest.sql). change, hash, key_id and body are
+// virtual columns derived from it: change gives back the signed bytes, hash
+// their SHA-256 (read by the verify and reconcile digests), key_id the key
+// that signed them, and body the change's
 // body, unless body_own holds a body of the node's own that the change does
 // not carry (a scheduled version not signed yet, a local entity that is never
 // signed, an own body that differs from what was signed). bodyNull in body_own
@@ -28,8 +28,14 @@ const bodyNull = ""
 // changesAtRestVersion is the migration whose Go part migrateChangesAtRest is.
 const changesAtRestVersion = 18
 
-// atRest is the option every Open of node.db passes.
-var atRest = sqlitedb.MigrationStep(changesAtRestVersion, migrateChangesAtRest)
+// atRest and pageSize are options every Open of node.db passes. An entity's
+// row is about 600 bytes: a 4 KiB page holds six and leaves an eighth of
+// itself empty, a 16 KiB page holds twenty-seven. A node.db made before keeps
+// its 4 KiB pages.
+var (
+	atRest   = sqlitedb.MigrationStep(changesAtRestVersion, migrateChangesAtRest)
+	pageSize = sqlitedb.PageSize(16 << 10)
+)
 
 func init() {
 	// node_change_body(x) is the body of the change x holds (compressed or
@@ -132,8 +138,10 @@ func migrateChangesAtRest(ctx context.Context, tx *sql.Tx) error {
 				body_own = CASE WHEN body_own IS node_change_body(change_z) THEN NULL ELSE COALESCE(body_own, '') END,
 				change_z = atrest_compress(change_z)`,
 			`ALTER TABLE entities DROP COLUMN hash`,
+			`ALTER TABLE entities DROP COLUMN key_id`,
 			`ALTER TABLE entities ADD COLUMN change BLOB GENERATED ALWAYS AS (atrest_decompress(change_z)) VIRTUAL`,
 			`ALTER TABLE entities ADD COLUMN hash BLOB GENERATED ALWAYS AS (atrest_sha256(change_z)) VIRTUAL`,
+			`ALTER TABLE entities ADD COLUMN key_id TEXT GENERATED ALWAYS AS (json_extract(CAST(atrest_decompress(change_z) AS TEXT), '$.key_id')) VIRTUAL`,
 			`ALTER TABLE entities ADD COLUMN body TEXT GENERATED ALWAYS AS (NULLIF(COALESCE(body_own, node_change_body(change_z)), '')) VIRTUAL`,
 		} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {

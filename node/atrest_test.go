@@ -35,7 +35,7 @@ func unpackFixture(t *testing.T, name, to string) {
 }
 
 type nodeRow struct {
-	id, kind          string
+	id, kind, keyID   string
 	version           int64
 	change, sig, hash []byte
 	body              sql.NullString
@@ -44,7 +44,7 @@ type nodeRow struct {
 
 func nodeRows(t *testing.T, db *sql.DB) []nodeRow {
 	t.Helper()
-	rows, err := db.Query(`SELECT id, kind, version, change, sig, hash, body, scheduled FROM entities ORDER BY id`)
+	rows, err := db.Query(`SELECT id, kind, COALESCE(key_id, ''), version, change, sig, hash, body, scheduled FROM entities ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func nodeRows(t *testing.T, db *sql.DB) []nodeRow {
 	var out []nodeRow
 	for rows.Next() {
 		var r nodeRow
-		if err := rows.Scan(&r.id, &r.kind, &r.version, &r.change, &r.sig, &r.hash, &r.body, &r.scheduled); err != nil {
+		if err := rows.Scan(&r.id, &r.kind, &r.keyID, &r.version, &r.change, &r.sig, &r.hash, &r.body, &r.scheduled); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, r)
@@ -117,8 +117,8 @@ func TestNode_ChangesAtRestMigration(t *testing.T) {
 	}
 	for i, w := range want {
 		g := got[i]
-		if g.id != w.id || !bytes.Equal(g.change, w.change) || !bytes.Equal(g.sig, w.sig) || !bytes.Equal(g.hash, w.hash) {
-			t.Fatalf("%s: change, signature or hash differ after the migration", w.id)
+		if g.id != w.id || g.keyID != w.keyID || !bytes.Equal(g.change, w.change) || !bytes.Equal(g.sig, w.sig) || !bytes.Equal(g.hash, w.hash) {
+			t.Fatalf("%s: change, key, signature or hash differ after the migration", w.id)
 		}
 		if g.body != w.body {
 			t.Fatalf("%s: body %v after the migration, %v before", w.id, g.body, w.body)

@@ -81,8 +81,8 @@ type author struct {
 }
 
 const upsertOwnSQL = `INSERT INTO entities (id, owner, kind, version, visibility, deleted, erased, publish_at, updated_at,
-		scheduled, outbox_seq, signed_version, key_id, sig, change_z, body_own, blobs, local)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		scheduled, outbox_seq, signed_version, sig, change_z, body_own, blobs, local)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET
 		local = excluded.local,
 		owner = excluded.owner, kind = excluded.kind, version = excluded.version,
@@ -91,7 +91,6 @@ const upsertOwnSQL = `INSERT INTO entities (id, owner, kind, version, visibility
 		-- a scheduled version is not signed: the last signed change stays as it was
 		outbox_seq = CASE WHEN excluded.scheduled = 1 THEN entities.outbox_seq ELSE excluded.outbox_seq END,
 		signed_version = CASE WHEN excluded.scheduled = 1 THEN entities.signed_version ELSE excluded.signed_version END,
-		key_id = CASE WHEN excluded.scheduled = 1 THEN entities.key_id ELSE excluded.key_id END,
 		sig = CASE WHEN excluded.scheduled = 1 THEN entities.sig ELSE excluded.sig END,
 		change_z = CASE WHEN excluded.scheduled = 1 THEN entities.change_z ELSE excluded.change_z END,
 		body_own = excluded.body_own, blobs = excluded.blobs`
@@ -269,7 +268,6 @@ func unchanged(cur entityRow, c protocol.Change) bool {
 func (a *author) store(ctx context.Context, c *protocol.Change, scheduled, local bool, localBody json.RawMessage) (entityRow, error) {
 	var (
 		outboxSeq, signedVersion int64
-		keyID                    any
 		sig, change              []byte
 	)
 	if !scheduled && !local {
@@ -282,7 +280,7 @@ func (a *author) store(ctx context.Context, c *protocol.Change, scheduled, local
 			return entityRow{}, fmt.Errorf("append %s v%d to outbox: %w", c.ID, c.Version, err)
 		}
 		a.head, a.headDirty = c.Seq, true
-		outboxSeq, signedVersion, keyID, sig, change = c.Seq, c.Version, c.KeyID, s.Sig, s.Change
+		outboxSeq, signedVersion, sig, change = c.Seq, c.Version, s.Sig, s.Change
 	}
 	var blobs any
 	if len(c.Blobs) > 0 {
@@ -314,7 +312,7 @@ func (a *author) store(ctx context.Context, c *protocol.Change, scheduled, local
 		}
 	}
 	_, err := a.upsert.ExecContext(ctx, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility), c.Deleted, c.Erased,
-		fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), scheduled, outboxSeq, signedVersion, keyID, sig, stored, bodyOwn, blobs, local)
+		fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), scheduled, outboxSeq, signedVersion, sig, stored, bodyOwn, blobs, local)
 	if err != nil {
 		return entityRow{}, fmt.Errorf("store %s: %w", c.ID, err)
 	}

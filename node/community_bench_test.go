@@ -126,7 +126,7 @@ func buildCommunity(tb testing.TB, dir string, posts, comments int) *benchCommun
 		dir = tb.TempDir()
 	}
 	path := filepath.Join(dir, dbFile)
-	db, err := sqlitedb.Open(ctx, path, migrations(), sqlitedb.ReaderMmap(readerMmap), atRest)
+	db, err := sqlitedb.Open(ctx, path, migrations(), sqlitedb.ReaderMmap(readerMmap), atRest, pageSize)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func buildCommunity(tb testing.TB, dir string, posts, comments int) *benchCommun
 				}
 				// The body is the change's: nothing of its own is stored.
 				if _, err := st.ExecContext(ctx, x.id, x.owner, x.kind, 1, "community", 0, 0, nil, fmtTime(x.at),
-					lo+i+1, 1, x.owner+":k1", sig[:], stored, nil, nil, "self", 0, hash[:], hash[:]); err != nil {
+					lo+i+1, 1, sig[:], stored, nil, nil, "self", 0, hash[:], hash[:]); err != nil {
 					return err
 				}
 			}

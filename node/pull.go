@@ -276,13 +276,13 @@ func (n *Node) keyLookup(ctx context.Context, refresh bool) (protocol.KeyLookup,
 // erasure, so it is the entity's final state, even over an own change made
 // on a database restored from before it.
 const applyPullSQL = `INSERT INTO entities (id, owner, kind, version, visibility, deleted, erased, publish_at, updated_at,
-		scheduled, outbox_seq, hub_seq, signed_version, key_id, sig, change_z, body_own, blobs)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?)
+		scheduled, outbox_seq, hub_seq, signed_version, sig, change_z, body_own, blobs)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET
 		owner = excluded.owner, kind = excluded.kind, version = excluded.version,
 		visibility = excluded.visibility, deleted = excluded.deleted, erased = excluded.erased,
 		publish_at = excluded.publish_at, updated_at = excluded.updated_at, scheduled = 0, outbox_seq = 0,
-		hub_seq = excluded.hub_seq, signed_version = excluded.signed_version, key_id = excluded.key_id,
+		hub_seq = excluded.hub_seq, signed_version = excluded.signed_version,
 		sig = excluded.sig, change_z = excluded.change_z, body_own = excluded.body_own, blobs = excluded.blobs
 	WHERE excluded.version > entities.version
 		OR (excluded.version = entities.version AND entities.owner = ? AND entities.scheduled = 0
@@ -383,7 +383,7 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 				return fmt.Errorf("apply %s v%d: %w", c.ID, c.Version, err)
 			}
 			res, err := upsert.ExecContext(ctx, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility), c.Deleted, c.Erased,
-				fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), item.HubSeq, c.Version, c.KeyID,
+				fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), item.HubSeq, c.Version,
 				item.Signed.Sig, stored, bodyOwn, blobs, self, checkpoint, r.hash[:], r.hash[:])
 			if err != nil {
 				return fmt.Errorf("apply %s v%d: %w", c.ID, c.Version, err)

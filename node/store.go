@@ -329,13 +329,13 @@ func startEpochTx(ctx context.Context, tx *sql.Tx, key protocol.Key, epoch strin
 			return 0, fmt.Errorf("renumber outbox seq %d: %w", p.seq, err)
 		}
 		// Only the seq changed: the body the change gives is the same, so
-		// body_own stays right; hash follows change_z.
+		// body_own stays right; hash and key_id follow change_z.
 		stored, err := atrest.Compress(s.Change)
 		if err != nil {
 			return 0, fmt.Errorf("renumber entity %s: %w", p.id, err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE entities SET outbox_seq = ?, change_z = ?, sig = ?, key_id = ?
-			WHERE id = ? AND outbox_seq = ?`, newSeq, stored, s.Sig, key.ID, p.id, p.seq); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE entities SET outbox_seq = ?, change_z = ?, sig = ?
+			WHERE id = ? AND outbox_seq = ?`, newSeq, stored, s.Sig, p.id, p.seq); err != nil {
 			return 0, fmt.Errorf("renumber entity %s: %w", p.id, err)
 		}
 	}

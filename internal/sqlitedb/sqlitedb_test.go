@@ -868,3 +868,27 @@ func TestWithoutDependents(t *testing.T) {
 		t.Fatalf("%d of 3 dependents exist again (%v)", n, err)
 	}
 }
+
+func TestPageSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	fsys := fstest.MapFS{"0001_t.sql": {Data: []byte(`CREATE TABLE t (x INTEGER);`)}}
+	size := func(opts ...Option) int {
+		db, err := Open(t.Context(), path, fsys, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.Reader().QueryRow(`PRAGMA page_size`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := size(PageSize(16384)); n != 16384 {
+		t.Fatalf("new database: page size %d, want 16384", n)
+	}
+	// An existing file keeps its page size, whatever is asked.
+	if n := size(PageSize(8192)); n != 16384 {
+		t.Fatalf("reopened database: page size %d, want 16384", n)
+	}
+}
