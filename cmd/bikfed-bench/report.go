@@ -61,6 +61,7 @@ func (r *report) markdown() string {
 
 	fmt.Fprintf(&b, "## Peak memory\n\nPeak resident set (`VmHWM`), read from `/proc` while each process runs (every 20 ms for the node, which exits when it is done).\n\n| process | peak RSS |\n|---|---|\n")
 	fmt.Fprintf(&b, "| hub, through the whole run | %.0f MiB |\n", float64(r.hubPeakKB)/1024)
-	fmt.Fprintf(&b, "| node, pulling the aggregate | %.0f MiB |\n", float64(r.nodePeakKB)/1024)
-	return b.String()
+	fmt.Fprintf(&b, "| node, pulling the aggregate | %.0f MiB |\n\n", float64(r.nodePeakKB)/1024)
+	storageMarkdown(&b, r.storage)
+	return strings.TrimSuffix(b.String(), "\n")
 }
