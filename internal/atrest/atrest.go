@@ -52,13 +52,16 @@ var (
 	initErr error
 )
 
+var dicts [][]byte
+
+func dictList() [][]byte { return dicts }
+
 func setup() {
 	entries, err := dictFiles.ReadDir("dict")
 	if err != nil {
 		initErr = err
 		return
 	}
-	var dicts [][]byte
 	var cur []byte
 	for _, e := range entries {
 		b, err := dictFiles.ReadFile("dict/" + e.Name())

@@ -170,3 +170,19 @@ func unsizedFrame(b []byte) []byte {
 	out := append(bytes.Clone(magic), 0x00, 3<<3, byte(h), byte(h>>8), byte(h>>16))
 	return append(out, b...)
 }
+
+func TestReveal(t *testing.T) {
+	c := signedResources(t, 2)
+	z0, _ := Compress(c[0])
+	z1, _ := Compress(c[1])
+	marker := []byte(`"title":`)
+	if bytes.Contains(z0, marker) {
+		t.Fatal("the marker shows in the compressed bytes: the test shows nothing")
+	}
+	// A frame cut short, then a whole one, amid other bytes.
+	file := append(append(append([]byte("page header"), z1[:len(z1)/2]...), 0, 0, 0), z0...)
+	got := Reveal(file)
+	if !bytes.Contains(got, c[0]) || !bytes.HasPrefix(got, file) {
+		t.Fatal("a whole frame after a cut one is not revealed")
+	}
+}
