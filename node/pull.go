@@ -26,6 +26,20 @@ type verified struct {
 	err   error
 	hash  [32]byte
 	blobs []byte
+	// stored and bodyOwn are the entity's change_z and body_own, made here
+	// on every core rather than in the transaction that applies the page.
+	stored  []byte
+	bodyOwn any
+}
+
+// atRest fills r's stored and bodyOwn from the change's signed bytes.
+func (r *verified) atRest(change []byte) error {
+	var err error
+	if r.bodyOwn, err = ownBody(pulledBody(r.c.Body), change); err != nil {
+		return err
+	}
+	r.stored, err = atrest.Compress(change)
+	return err
 }
 
 // fetchedPage is one feed page, verified and ready to apply after since.
@@ -242,6 +256,9 @@ func verifyParallel(items []protocol.FeedItem, idx []int, results []verified, lo
 				if len(c.Blobs) > 0 {
 					r.blobs, r.err = json.Marshal(c.Blobs)
 				}
+				if r.err == nil {
+					r.err = r.atRest(items[i].Signed.Change)
+				}
 			}
 			results[i] = r
 		}
@@ -374,17 +391,14 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 			}
 			// The body is the change's: body_own stays NULL unless the
 			// change's bytes say otherwise than what was parsed from them.
-			bodyOwn, err := ownBody(pulledBody(c.Body), item.Signed.Change)
-			if err != nil {
-				return fmt.Errorf("apply %s v%d: %w", c.ID, c.Version, err)
-			}
-			stored, err := atrest.Compress(item.Signed.Change)
-			if err != nil {
-				return fmt.Errorf("apply %s v%d: %w", c.ID, c.Version, err)
+			if r.stored == nil {
+				if err := r.atRest(item.Signed.Change); err != nil {
+					return fmt.Errorf("apply %s v%d: %w", c.ID, c.Version, err)
+				}
 			}
 			res, err := upsert.ExecContext(ctx, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility), c.Deleted, c.Erased,
 				fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), item.HubSeq, c.Version,
-				item.Signed.Sig, stored, bodyOwn, blobs, self, checkpoint, r.hash[:], r.hash[:])
+				item.Signed.Sig, r.stored, r.bodyOwn, blobs, self, checkpoint, r.hash[:], r.hash[:])
 			if err != nil {
 				return fmt.Errorf("apply %s v%d: %w", c.ID, c.Version, err)
 			}
