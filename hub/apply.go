@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/bikfed/bikfed/internal/atrest"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -32,6 +33,7 @@ type pushItem struct {
 	change  *protocol.Change  // nil when the record could not be parsed
 	refusal *protocol.Refusal // set when verification refused it
 	hash    [32]byte
+	stored  []byte        // the change as entities.change_z keeps it (atrest), made here on a verifier
 	ref     string        // the entity a translation, comment or moderation points at
 	country string        // a profile's country, once checked
 	done    chan struct{} // closed once verified; nil when there is nothing to verify
@@ -259,6 +261,10 @@ func (h *Hub) checkVerified(it *pushItem, node string, c *protocol.Change, err e
 		return
 	}
 	it.hash = sha256.Sum256(it.signed.Change)
+	if it.stored, err = atrest.Compress(it.signed.Change); err != nil {
+		it.fail = err
+		return
+	}
 	if !c.Deleted {
 		it.ref = bodyRef(c)
 	}
@@ -573,7 +579,7 @@ func (st *applyState) applyChunk(ctx context.Context, tx *sql.Tx, chunk []*pushI
 		everPublic := c.Public() || st.have[c.ID].everPublic
 		st.rows = append(st.rows, st.head, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility),
 			boolInt(c.Deleted), boolInt(c.Erased), publishAt, c.UpdatedAt.UTC().Format(time.RFC3339Nano), appliedAt,
-			[]byte(it.signed.Change), it.signed.Sig, it.hash[:], c.KeyID, ref, boolInt(everPublic))
+			it.stored, it.signed.Sig, it.hash[:], c.KeyID, ref, boolInt(everPublic))
 		st.have[c.ID] = stored{version: c.Version, kind: string(c.Kind), hash: it.hash[:], visibility: string(c.Visibility),
 			deleted: c.Deleted, erased: c.Erased, publishAt: c.PublishAt, everPublic: everPublic}
 		res.Applied++
@@ -800,7 +806,7 @@ func (h *Hub) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, 
 func upsertEntities(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO entities (hub_seq, id, owner, kind, version, visibility, deleted, erased,
-	publish_at, updated_at, applied_at, change, sig, hash, key_id, ref, ever_public)
+	publish_at, updated_at, applied_at, change_z, sig, hash, key_id, ref, ever_public)
 VALUES `)
 	for i := range n {
 		if i > 0 {
@@ -812,7 +818,7 @@ VALUES `)
 ON CONFLICT (id) DO UPDATE SET hub_seq = excluded.hub_seq, kind = excluded.kind, version = excluded.version,
 	visibility = excluded.visibility, deleted = excluded.deleted, erased = excluded.erased,
 	publish_at = excluded.publish_at, updated_at = excluded.updated_at, applied_at = excluded.applied_at,
-	change = excluded.change, sig = excluded.sig, hash = excluded.hash, key_id = excluded.key_id, ref = excluded.ref,
+	change_z = excluded.change_z, sig = excluded.sig, hash = excluded.hash, key_id = excluded.key_id, ref = excluded.ref,
 	ever_public = MAX(entities.ever_public, excluded.ever_public)`)
 	return b.String()
 }

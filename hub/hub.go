@@ -210,7 +210,8 @@ func openHub(ctx context.Context, cfg Config, logger *slog.Logger, now func() ti
 	if err != nil {
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
-	if h.db, err = sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "hub.db"), migrations, sqlitedb.WriterCache(PushCacheMiB)); err != nil {
+	if h.db, err = sqlitedb.Open(ctx, filepath.Join(cfg.DataDir, "hub.db"), migrations, sqlitedb.WriterCache(PushCacheMiB),
+		sqlitedb.MigrationStep(changesAtRestVersion, migrateChangesAtRest)); err != nil {
 		return nil, fmt.Errorf("open hub: %w", err)
 	}
 	if err := h.loadAll(ctx); err != nil {

@@ -7,11 +7,31 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/sqlitedb"
 	"github.com/bikfed/bikfed/protocol"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
+
+// changesAtRestVersion is the migration that compresses entities.change
+// (migrations/0014_changes_at_rest.sql); migrateChangesAtRest is its Go part.
+const changesAtRestVersion = 14
+
+func migrateChangesAtRest(ctx context.Context, tx *sql.Tx) error {
+	return sqlitedb.WithoutDependents(ctx, tx, "entities", nil, func() error {
+		for _, q := range []string{
+			`ALTER TABLE entities RENAME COLUMN change TO change_z`,
+			`UPDATE entities SET change_z = atrest_compress(change_z)`,
+			`ALTER TABLE entities ADD COLUMN change BLOB GENERATED ALWAYS AS (atrest_decompress(change_z)) VIRTUAL`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("compress changes: %w", err)
+			}
+		}
+		return nil
+	})
+}
 
 // Times are stored as unix milliseconds: they compare as integers in SQL
 // (publish_at <= now) and cost no parsing on the apply path.

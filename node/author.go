@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/atrest"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -80,8 +81,8 @@ type author struct {
 }
 
 const upsertOwnSQL = `INSERT INTO entities (id, owner, kind, version, visibility, deleted, erased, publish_at, updated_at,
-		scheduled, outbox_seq, signed_version, key_id, hash, sig, change, body, blobs, local)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		scheduled, outbox_seq, signed_version, sig, change_z, body_own, blobs, local)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET
 		local = excluded.local,
 		owner = excluded.owner, kind = excluded.kind, version = excluded.version,
@@ -90,11 +91,9 @@ const upsertOwnSQL = `INSERT INTO entities (id, owner, kind, version, visibility
 		-- a scheduled version is not signed: the last signed change stays as it was
 		outbox_seq = CASE WHEN excluded.scheduled = 1 THEN entities.outbox_seq ELSE excluded.outbox_seq END,
 		signed_version = CASE WHEN excluded.scheduled = 1 THEN entities.signed_version ELSE excluded.signed_version END,
-		key_id = CASE WHEN excluded.scheduled = 1 THEN entities.key_id ELSE excluded.key_id END,
-		hash = CASE WHEN excluded.scheduled = 1 THEN entities.hash ELSE excluded.hash END,
 		sig = CASE WHEN excluded.scheduled = 1 THEN entities.sig ELSE excluded.sig END,
-		change = CASE WHEN excluded.scheduled = 1 THEN entities.change ELSE excluded.change END,
-		body = excluded.body, blobs = excluded.blobs`
+		change_z = CASE WHEN excluded.scheduled = 1 THEN entities.change_z ELSE excluded.change_z END,
+		body_own = excluded.body_own, blobs = excluded.blobs`
 
 const insertOutboxSQL = `INSERT INTO outbox (seq, entity_id, version, created_at, sig, change) VALUES (?, ?, ?, ?, ?, ?)`
 
@@ -269,8 +268,7 @@ func unchanged(cur entityRow, c protocol.Change) bool {
 func (a *author) store(ctx context.Context, c *protocol.Change, scheduled, local bool, localBody json.RawMessage) (entityRow, error) {
 	var (
 		outboxSeq, signedVersion int64
-		keyID                    any
-		hash, sig, change        []byte
+		sig, change              []byte
 	)
 	if !scheduled && !local {
 		c.Seq = a.head + 1
@@ -282,8 +280,7 @@ func (a *author) store(ctx context.Context, c *protocol.Change, scheduled, local
 			return entityRow{}, fmt.Errorf("append %s v%d to outbox: %w", c.ID, c.Version, err)
 		}
 		a.head, a.headDirty = c.Seq, true
-		h := s.Hash()
-		outboxSeq, signedVersion, keyID, hash, sig, change = c.Seq, c.Version, c.KeyID, h[:], s.Sig, s.Change
+		outboxSeq, signedVersion, sig, change = c.Seq, c.Version, s.Sig, s.Change
 	}
 	var blobs any
 	if len(c.Blobs) > 0 {
@@ -293,12 +290,29 @@ func (a *author) store(ctx context.Context, c *protocol.Change, scheduled, local
 		}
 		blobs = string(b)
 	}
-	var body any
+	var body *string
 	if localBody != nil {
-		body = string(localBody)
+		s := string(localBody)
+		body = &s
+	}
+	// A scheduled version keeps the last signed change, whose body is not
+	// this one: the body is stored as it is.
+	var bodyOwn any = bodyNull
+	if body != nil {
+		bodyOwn = *body
+	}
+	var stored []byte
+	if !scheduled {
+		var err error
+		if bodyOwn, err = ownBody(body, change); err != nil {
+			return entityRow{}, fmt.Errorf("store %s: %w", c.ID, err)
+		}
+		if stored, err = atrest.Compress(change); err != nil {
+			return entityRow{}, fmt.Errorf("store %s: %w", c.ID, err)
+		}
 	}
 	_, err := a.upsert.ExecContext(ctx, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility), c.Deleted, c.Erased,
-		fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), scheduled, outboxSeq, signedVersion, keyID, hash, sig, change, body, blobs, local)
+		fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), scheduled, outboxSeq, signedVersion, sig, stored, bodyOwn, blobs, local)
 	if err != nil {
 		return entityRow{}, fmt.Errorf("store %s: %w", c.ID, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/atrest"
 	"github.com/bikfed/bikfed/internal/sampledata"
 	"github.com/bikfed/bikfed/internal/sqlitedb"
 	"github.com/bikfed/bikfed/protocol"
@@ -125,7 +126,7 @@ func buildCommunity(tb testing.TB, dir string, posts, comments int) *benchCommun
 		dir = tb.TempDir()
 	}
 	path := filepath.Join(dir, dbFile)
-	db, err := sqlitedb.Open(ctx, path, migrations(), sqlitedb.ReaderMmap(readerMmap))
+	db, err := sqlitedb.Open(ctx, path, migrations(), sqlitedb.ReaderMmap(readerMmap), atRest, pageSize)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -190,10 +191,18 @@ func buildCommunity(tb testing.TB, dir string, posts, comments int) *benchCommun
 			defer st.Close()
 			for i, x := range rows[lo:min(lo+10_000, len(rows))] {
 				// The signed change holds the body again, as a pulled one does.
-				change := fmt.Appendf(nil, `{"protocol":1,"id":%q,"kind":%q,"owner":%q,"version":1,"updated_at":%q,"visibility":"community","body":%s}`,
-					x.id, x.kind, x.owner, fmtTime(x.at), x.body)
+				change, err := json.Marshal(&protocol.Change{Protocol: protocol.Version, ID: x.id, Kind: protocol.Kind(x.kind), Owner: x.owner,
+					Version: 1, UpdatedAt: x.at, Visibility: protocol.VisibilityCommunity, Body: json.RawMessage(x.body)})
+				if err != nil {
+					return err
+				}
+				stored, err := atrest.Compress(change)
+				if err != nil {
+					return err
+				}
+				// The body is the change's: nothing of its own is stored.
 				if _, err := st.ExecContext(ctx, x.id, x.owner, x.kind, 1, "community", 0, 0, nil, fmtTime(x.at),
-					lo+i+1, 1, x.owner+":k1", hash[:], sig[:], change, x.body, nil, "self", 0); err != nil {
+					lo+i+1, 1, sig[:], stored, nil, nil, "self", 0, hash[:], hash[:]); err != nil {
 					return err
 				}
 			}

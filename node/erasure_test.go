@@ -121,7 +121,7 @@ func TestNode_ErasedBlobNotServed(t *testing.T) {
 
 	// The erasure applied, the purge not run yet (as after a crash between
 	// the two): the file is still there, and not served.
-	if _, err := fi.db.Writer().ExecContext(t.Context(), `UPDATE entities SET deleted = 1, erased = 1, body = NULL, blobs = NULL,
+	if _, err := fi.db.Writer().ExecContext(t.Context(), `UPDATE entities SET deleted = 1, erased = 1, body_own = NULL, change_z = NULL, blobs = NULL,
 		version = version + 1, hub_seq = 99 WHERE id = ?`, e.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -145,7 +145,7 @@ func Init(ctx context.Context, dataDir, hubURL, token string, logger *slog.Logge
 	}
 	privfile.WarnIfOpen(log, dataDir)
 
-	db, err := sqlitedb.Open(ctx, filepath.Join(dataDir, dbFile), migrations())
+	db, err := sqlitedb.Open(ctx, filepath.Join(dataDir, dbFile), migrations(), atRest, pageSize)
 	if err != nil {
 		return nil, fmt.Errorf("init: %w", err)
 	}
@@ -320,7 +320,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open node: read key: %w", err)
 	}
-	db, err := sqlitedb.Open(ctx, dbPath, migrations(), sqlitedb.ReaderMmap(readerMmap))
+	db, err := sqlitedb.Open(ctx, dbPath, migrations(), sqlitedb.ReaderMmap(readerMmap), atRest, pageSize)
 	if err != nil {
 		return nil, fmt.Errorf("open node: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/atrest"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -28,6 +29,20 @@ type verified struct {
 	// echo: an own change the hub acknowledged, coming back; it was not
 	// verified and is not applied (echo.go).
 	echo bool
+	// stored and bodyOwn are the entity's change_z and body_own, made here
+	// on every core rather than in the transaction that applies the page.
+	stored  []byte
+	bodyOwn any
+}
+
+// atRest fills r's stored and bodyOwn from the change's signed bytes.
+func (r *verified) atRest(change []byte) error {
+	var err error
+	if r.bodyOwn, err = ownBody(pulledBody(r.c.Body), change); err != nil {
+		return err
+	}
+	r.stored, err = atrest.Compress(change)
+	return err
 }
 
 // fetchedPage is one feed page, verified and ready to apply after since.
@@ -259,6 +274,9 @@ func verifyParallel(items []protocol.FeedItem, hashes [][32]byte, idx []int, res
 				if len(c.Blobs) > 0 {
 					r.blobs, r.err = json.Marshal(c.Blobs)
 				}
+				if r.err == nil {
+					r.err = r.atRest(items[i].Signed.Change)
+				}
 			}
 			results[i] = r
 		}
@@ -293,18 +311,18 @@ func (n *Node) keyLookup(ctx context.Context, refresh bool) (protocol.KeyLookup,
 // erasure, so it is the entity's final state, even over an own change made
 // on a database restored from before it.
 const applyPullSQL = `INSERT INTO entities (id, owner, kind, version, visibility, deleted, erased, publish_at, updated_at,
-		scheduled, outbox_seq, hub_seq, signed_version, key_id, hash, sig, change, body, blobs)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?)
+		scheduled, outbox_seq, hub_seq, signed_version, sig, change_z, body_own, blobs)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET
 		owner = excluded.owner, kind = excluded.kind, version = excluded.version,
 		visibility = excluded.visibility, deleted = excluded.deleted, erased = excluded.erased,
 		publish_at = excluded.publish_at, updated_at = excluded.updated_at, scheduled = 0, outbox_seq = 0,
-		hub_seq = excluded.hub_seq, signed_version = excluded.signed_version, key_id = excluded.key_id,
-		hash = excluded.hash, sig = excluded.sig, change = excluded.change, body = excluded.body, blobs = excluded.blobs
+		hub_seq = excluded.hub_seq, signed_version = excluded.signed_version,
+		sig = excluded.sig, change_z = excluded.change_z, body_own = excluded.body_own, blobs = excluded.blobs
 	WHERE excluded.version > entities.version
 		OR (excluded.version = entities.version AND entities.owner = ? AND entities.scheduled = 0
-			AND entities.outbox_seq <= ? AND entities.hash IS NOT excluded.hash)
-		OR (excluded.erased AND entities.hash IS NOT excluded.hash)`
+			AND entities.outbox_seq <= ? AND entities.hash IS NOT ?)
+		OR (excluded.erased AND entities.hash IS NOT ?)`
 
 // applyPage applies one verified page and its cursor in one transaction. It
 // applies nothing and reports moved when the stored cursor is no longer since.
@@ -388,16 +406,20 @@ func (n *Node) applyPage(ctx context.Context, p fetchedPage) (applied int, moved
 					continue
 				}
 			}
-			var body, blobs any
-			if len(c.Body) > 0 && string(c.Body) != "null" {
-				body = string(c.Body)
-			}
+			var blobs any
 			if r.blobs != nil {
 				blobs = string(r.blobs)
 			}
+			// The body is the change's: body_own stays NULL unless the
+			// change's bytes say otherwise than what was parsed from them.
+			if r.stored == nil {
+				if err := r.atRest(item.Signed.Change); err != nil {
+					return fmt.Errorf("apply %s v%d: %w", c.ID, c.Version, err)
+				}
+			}
 			res, err := upsert.ExecContext(ctx, c.ID, c.Owner, string(c.Kind), c.Version, string(c.Visibility), c.Deleted, c.Erased,
-				fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), item.HubSeq, c.Version, c.KeyID, r.hash[:],
-				item.Signed.Sig, []byte(item.Signed.Change), body, blobs, self, checkpoint)
+				fmtTimePtr(c.PublishAt), fmtTime(c.UpdatedAt), item.HubSeq, c.Version,
+				item.Signed.Sig, r.stored, r.bodyOwn, blobs, self, checkpoint, r.hash[:], r.hash[:])
 			if err != nil {
 				return fmt.Errorf("apply %s v%d: %w", c.ID, c.Version, err)
 			}

@@ -26,7 +26,7 @@ func Rekey(ctx context.Context, dataDir, hubURL, token string, logger *slog.Logg
 	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
 		return nil, errNotInitialised
 	}
-	db, err := sqlitedb.Open(ctx, dbPath, migrations())
+	db, err := sqlitedb.Open(ctx, dbPath, migrations(), atRest, pageSize)
 	if err != nil {
 		return nil, fmt.Errorf("rekey: %w", err)
 	}

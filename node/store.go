@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/atrest"
 	"github.com/bikfed/bikfed/protocol"
 )
 
@@ -327,9 +328,14 @@ func startEpochTx(ctx context.Context, tx *sql.Tx, key protocol.Key, epoch strin
 			newSeq, []byte(s.Change), s.Sig, p.seq); err != nil {
 			return 0, fmt.Errorf("renumber outbox seq %d: %w", p.seq, err)
 		}
-		h := s.Hash()
-		if _, err := tx.ExecContext(ctx, `UPDATE entities SET outbox_seq = ?, change = ?, sig = ?, hash = ?, key_id = ?
-			WHERE id = ? AND outbox_seq = ?`, newSeq, []byte(s.Change), s.Sig, h[:], key.ID, p.id, p.seq); err != nil {
+		// Only the seq changed: the body the change gives is the same, so
+		// body_own stays right; hash and key_id follow change_z.
+		stored, err := atrest.Compress(s.Change)
+		if err != nil {
+			return 0, fmt.Errorf("renumber entity %s: %w", p.id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE entities SET outbox_seq = ?, change_z = ?, sig = ?
+			WHERE id = ? AND outbox_seq = ?`, newSeq, stored, s.Sig, p.id, p.seq); err != nil {
 			return 0, fmt.Errorf("renumber entity %s: %w", p.id, err)
 		}
 	}

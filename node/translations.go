@@ -18,8 +18,9 @@ import (
 // Translations (docs/people.md, "Translations"). Any SIC may translate any
 // public resource of the network; a translation names the resource version
 // it was made from, and is outdated once the resource has moved past it.
-// The node keeps past resource bodies in resource_versions (migration 0007)
-// so that what changed since can be shown word by word.
+// The node keeps past resource bodies in resource_versions (migrations 0007
+// and 0018), beside the current one in entities, so that what changed since
+// can be shown word by word.
 
 var (
 	// ErrVersionNotKept is returned for a resource version whose body this
@@ -430,7 +431,12 @@ func (n *Node) GetTranslation(ctx context.Context, id string) (OwnTranslation, e
 func (n *Node) ResourceVersion(ctx context.Context, id string, version int64) (textdiff.ResourceVersion, time.Time, error) {
 	var body, at string
 	var blobs sql.NullString
-	err := n.db.Reader().QueryRowContext(ctx, `SELECT body, blobs, at FROM resource_versions WHERE id = ? AND version = ?`,
+	// The current version is the entity itself; resource_versions holds
+	// the past ones (migration 0018).
+	err := n.db.Reader().QueryRowContext(ctx, `SELECT body, blobs, updated_at FROM entities
+			WHERE id = ?1 AND version = ?2 AND kind = 'resource' AND deleted = 0 AND body IS NOT NULL
+		UNION ALL SELECT body, blobs, at FROM resource_versions WHERE id = ?1 AND version = ?2
+		LIMIT 1`,
 		id, version).Scan(&body, &blobs, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return textdiff.ResourceVersion{}, time.Time{}, fmt.Errorf("%s v%d: %w", id, version, ErrVersionNotKept)

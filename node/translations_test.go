@@ -16,10 +16,13 @@ import (
 	"github.com/bikfed/bikfed/protocol"
 )
 
-// storedVersions lists the versions of id in resource_versions.
+// storedVersions lists the versions of id whose body the node keeps: the
+// past ones in resource_versions and the live current one in entities.
 func storedVersions(t *testing.T, n *Node, id string) []int64 {
 	t.Helper()
-	rows, err := n.db.Reader().QueryContext(t.Context(), `SELECT version FROM resource_versions WHERE id = ? ORDER BY version`, id)
+	rows, err := n.db.Reader().QueryContext(t.Context(), `SELECT version FROM resource_versions WHERE id = ?1
+		UNION SELECT version FROM entities WHERE id = ?1 AND kind = 'resource' AND deleted = 0 AND body IS NOT NULL
+		ORDER BY version`, id)
 	if err != nil {
 		t.Fatal(err)
 	}

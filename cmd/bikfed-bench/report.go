@@ -76,6 +76,7 @@ func (r *report) markdown() string {
 
 	fmt.Fprintf(&b, "## Peak memory\n\nPeak resident set (`VmHWM`), read from `/proc` while each process runs (every 20 ms for the node, which exits when it is done).\n\n| process | peak RSS |\n|---|---|\n")
 	fmt.Fprintf(&b, "| hub, through the whole run | %.0f MiB |\n", float64(r.hubPeakKB)/1024)
-	fmt.Fprintf(&b, "| node, pulling the aggregate (target < %d MiB) | %.0f MiB — %s |\n", nodePeakTargetMiB, float64(r.nodePeakKB)/1024, verdict(r.nodePeakKB < nodePeakTargetMiB<<10))
-	return b.String()
+	fmt.Fprintf(&b, "| node, pulling the aggregate (target < %d MiB) | %.0f MiB — %s |\n\n", nodePeakTargetMiB, float64(r.nodePeakKB)/1024, verdict(r.nodePeakKB < nodePeakTargetMiB<<10))
+	storageMarkdown(&b, r.storage)
+	return strings.TrimSuffix(b.String(), "\n")
 }

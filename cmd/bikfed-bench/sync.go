@@ -46,6 +46,7 @@ type report struct {
 	smallSize                      int
 	hubPeakKB, nodePeakKB          int64
 	noop                           noopReport
+	storage                        []dbStorage
 }
 
 type roundStats struct {
@@ -216,6 +217,18 @@ func benchSync(ctx context.Context, cfg benchConfig, dir string, rep *report) er
 		return err
 	}
 	rep.hubPeakKB = peakKB(hubProc.Process.Pid)
+
+	fmt.Fprintln(os.Stderr, "storage at rest…")
+	for _, d := range []struct {
+		name, path string
+		target     float64
+	}{{"hub.db", filepath.Join(hubDir, "hub.db"), hubBytesTarget}, {"node.db", filepath.Join(fiDir, "node.db"), nodeBytesTarget}} {
+		s, err := measureStorage(ctx, d.name, d.path, cfg.entities, d.target)
+		if err != nil {
+			return err
+		}
+		rep.storage = append(rep.storage, s)
+	}
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/atrest"
 	"github.com/bikfed/bikfed/internal/mailpittest"
 	"github.com/bikfed/bikfed/internal/sampledata"
 )
@@ -188,11 +189,11 @@ func TestE2E_YouthMemberStaysOnNode(t *testing.T) {
 		for _, log := range []string{nw.hub.log, fi.proc.log, be.proc.log} {
 			grepFile(t, when, log, email, name)
 		}
-		if b, err := os.ReadFile(filepath.Join(be.dir, "node.db")); err == nil && !bytes.Contains(b, []byte(email)) {
+		if b, err := os.ReadFile(filepath.Join(be.dir, "node.db")); err == nil && !bytes.Contains(atrest.Reveal(b), []byte(email)) {
 			// The member is in be's database (or its WAL): the grep would
 			// find it if it were anywhere else.
 			wal, _ := os.ReadFile(filepath.Join(be.dir, "node.db-wal"))
-			if !bytes.Contains(wal, []byte(email)) {
+			if !bytes.Contains(atrest.Reveal(wal), []byte(email)) {
 				t.Fatalf("%s: the youth member is not in be's database at all", when)
 			}
 		}
@@ -231,7 +232,7 @@ func grepFile(t *testing.T, when, path string, needles ...string) {
 		t.Fatal(err)
 	}
 	for _, s := range needles {
-		if bytes.Contains(b, []byte(s)) {
+		if bytes.Contains(atrest.Reveal(b), []byte(s)) {
 			t.Errorf("%s: %s holds %q", when, path, s)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bikfed/bikfed/internal/atrest"
 	"github.com/bikfed/bikfed/internal/caddytest"
 	"github.com/bikfed/bikfed/internal/sampledata"
 	"github.com/bikfed/bikfed/protocol"
@@ -156,7 +157,7 @@ func filesContain(t testing.TB, dir, marker string) []string {
 		if err != nil {
 			return err
 		}
-		if bytes.Contains(b, []byte(marker)) {
+		if bytes.Contains(atrest.Reveal(b), []byte(marker)) {
 			hits = append(hits, path)
 		}
 		return nil

@@ -14,11 +14,13 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/bikfed/bikfed/internal/atrest"
 	"github.com/bikfed/bikfed/node"
 	"github.com/bikfed/bikfed/protocol"
 )
 
-// treeHolds reports the first file under root that holds s, or "".
+// treeHolds reports the first file under root that holds s, or "", plain
+// or inside a compressed change.
 func treeHolds(t *testing.T, root, s string) string {
 	t.Helper()
 	found := ""
@@ -30,7 +32,8 @@ func treeHolds(t *testing.T, root, s string) string {
 		if err != nil {
 			return err
 		}
-		if bytes.Contains(b, []byte(s)) {
+		// Changes are stored compressed: look through what they hold too.
+		if bytes.Contains(atrest.Reveal(b), []byte(s)) {
 			found = path
 		}
 		return nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/bikfed/bikfed/internal/atrest"
 	"github.com/bikfed/bikfed/node"
 	"github.com/bikfed/bikfed/protocol"
 )
@@ -329,7 +330,7 @@ func withNode(t *testing.T, dir string, fn func(*node.Node)) {
 // fileHolds reports whether the node's database or its WAL holds s.
 func fileHolds(dir, s string) bool {
 	for _, name := range []string{"node.db", "node.db-wal"} {
-		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil && bytes.Contains(b, []byte(s)) {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil && bytes.Contains(atrest.Reveal(b), []byte(s)) {
 			return true
 		}
 	}

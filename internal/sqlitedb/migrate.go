@@ -65,7 +65,8 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // shared package brings to whichever database uses it) in
 // schema_migration_sets, so the two numberings never collide.
 type ledger struct {
-	set string // "" for the database's own migrations
+	set   string // "" for the database's own migrations
+	steps map[int64]func(context.Context, *sql.Tx) error
 }
 
 func (l ledger) create() string {
@@ -188,8 +189,73 @@ func (db *DB) apply(ctx context.Context, l ledger, fsys fs.FS, m migration) erro
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			return err
 		}
+		if step := l.steps[m.version]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				return err
+			}
+		}
 		q, args = l.insert(m)
 		_, err = tx.ExecContext(ctx, q, args...)
 		return err
 	})
+}
+
+// WithoutDependents runs fn while the indexes, triggers and views that name
+// table are dropped, then creates them again from their SQL as the schema
+// held it, passed through rewrite when rewrite is not nil. A migration
+// that renames a column to give its name to a generated column uses it:
+// SQLite's RENAME COLUMN rewrites every dependent to the old column's new
+// name, where they must keep reading the name they were written against.
+// It is meant for a MigrationStep's transaction.
+func WithoutDependents(ctx context.Context, tx *sql.Tx, table string, rewrite func(string) string, fn func() error) error {
+	rows, err := tx.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_schema
+		WHERE type IN ('index', 'trigger', 'view') AND sql IS NOT NULL AND (tbl_name = ?1 OR instr(lower(sql), lower(?1)) > 0)
+		ORDER BY rowid`, table)
+	if err != nil {
+		return fmt.Errorf("list dependents of %s: %w", table, err)
+	}
+	type object struct{ typ, name, sql string }
+	var objs []object
+	for rows.Next() {
+		var o object
+		if err := rows.Scan(&o.typ, &o.name, &o.sql); err != nil {
+			rows.Close()
+			return err
+		}
+		objs = append(objs, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`DROP %s "%s"`, strings.ToUpper(o.typ), strings.ReplaceAll(o.name, `"`, `""`))); err != nil {
+			return fmt.Errorf("drop %s %s: %w", o.typ, o.name, err)
+		}
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	// Views first: a trigger may read one. Indexes and triggers follow in
+	// the order they were made.
+	slices.SortStableFunc(objs, func(a, b object) int {
+		return cmp.Compare(boolRank(a.typ != "view"), boolRank(b.typ != "view"))
+	})
+	for _, o := range objs {
+		q := o.sql
+		if rewrite != nil {
+			q = rewrite(q)
+		}
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create %s %s again: %w", o.typ, o.name, err)
+		}
+	}
+	return nil
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

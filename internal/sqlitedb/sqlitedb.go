@@ -87,6 +87,8 @@ type Option func(*options)
 type options struct {
 	writerCacheKiB int
 	readerMmap     int64
+	pageSize       int
+	steps          map[int64]func(context.Context, *sql.Tx) error
 }
 
 // WriterCache sets the writer's page cache, in MiB, above SQLite's 2 MiB.
@@ -105,6 +107,29 @@ func WriterCache(mib int) Option {
 // connections and costs address space, not memory.
 func ReaderMmap(bytes int64) Option {
 	return func(o *options) { o.readerMmap = bytes }
+}
+
+// PageSize sets the page size of a database this Open creates; an existing
+// file keeps the one it was made with. Rows that take a sizeable share of a
+// page waste less of it in larger pages: six ~600-byte rows fill a 4 KiB page
+// to 88 %, twenty-seven fill a 16 KiB one to 99 %.
+func PageSize(bytes int) Option {
+	return func(o *options) { o.pageSize = bytes }
+}
+
+// MigrationStep runs fn right after the SQL of the database's own migration
+// number version, in its transaction, for the work SQL cannot do alone
+// (rewriting rows with Go code, or rebuilding whatever depends on a column
+// whose name is taken over). It runs exactly when that migration is
+// applied, once: a failure rolls the migration back with it and the next
+// Open tries both again.
+func MigrationStep(version int64, fn func(ctx context.Context, tx *sql.Tx) error) Option {
+	return func(o *options) {
+		if o.steps == nil {
+			o.steps = map[int64]func(context.Context, *sql.Tx) error{}
+		}
+		o.steps[version] = fn
+	}
 }
 
 // Open opens (creating if needed) the database at path and applies any
@@ -145,6 +170,11 @@ func Open(ctx context.Context, path string, migrations fs.FS, opts ...Option) (*
 }
 
 func (db *DB) open(ctx context.Context, abs string, migrations fs.FS, o options) error {
+	if o.pageSize > 0 {
+		if err := setPageSize(ctx, abs, o.pageSize); err != nil {
+			return err
+		}
+	}
 	params := writerParams
 	if o.writerCacheKiB > 0 {
 		params += fmt.Sprintf("&_pragma=cache_size(-%d)", o.writerCacheKiB)
@@ -172,7 +202,7 @@ func (db *DB) open(ctx context.Context, abs string, migrations fs.FS, o options)
 		return fmt.Errorf("writer: journal mode is %q, want wal", mode)
 	}
 
-	if err := db.migrate(ctx, ledger{}, migrations); err != nil {
+	if err := db.migrate(ctx, ledger{steps: o.steps}, migrations); err != nil {
 		return err
 	}
 
@@ -233,6 +263,30 @@ func (db *DB) checkpointLoop() {
 			db.checkpointer.QueryRow("PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &logFrames, &done)
 		}
 	}
+}
+
+// setPageSize gives a new, empty database file its page size. It needs a
+// connection of its own: the driver runs DSN pragmas in alphabetical order,
+// and journal_mode (which writes the first page, fixing the page size) comes
+// before page_size.
+func setPageSize(ctx context.Context, abs string, size int) error {
+	st, err := os.Stat(abs)
+	if err != nil || st.Size() > 0 {
+		return err
+	}
+	c, err := sql.Open("sqlite", dsn(abs, "_pragma=busy_timeout(10000)"))
+	if err != nil {
+		return fmt.Errorf("page size: %w", err)
+	}
+	defer c.Close()
+	c.SetMaxOpenConns(1)
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", size)); err != nil {
+		return fmt.Errorf("page size: %w", err)
+	}
+	if _, err := c.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
+		return fmt.Errorf("page size: %w", err)
+	}
+	return nil
 }
 
 // dsn builds a file: URI because only that form lets SQLite see the path

@@ -781,3 +781,114 @@ func TestDB_MigrateSet(t *testing.T) {
 		}
 	})
 }
+
+func TestMigrationStep(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	fsys := fstest.MapFS{
+		"0001_t.sql": {Data: []byte(`CREATE TABLE t (x INTEGER);`)},
+		"0002_u.sql": {Data: []byte(`CREATE TABLE u (y INTEGER);`)},
+	}
+	runs := 0
+	failing := MigrationStep(2, func(ctx context.Context, tx *sql.Tx) error {
+		runs++
+		if _, err := tx.ExecContext(ctx, `INSERT INTO u VALUES (1)`); err != nil {
+			return err
+		}
+		return errors.New("step failed")
+	})
+	if _, err := Open(t.Context(), path, fsys, failing); err == nil {
+		t.Fatal("a failing step did not fail the migration")
+	}
+	step := MigrationStep(2, func(ctx context.Context, tx *sql.Tx) error {
+		runs++
+		_, err := tx.ExecContext(ctx, `INSERT INTO u VALUES (2)`)
+		return err
+	})
+	db, err := Open(t.Context(), path, fsys, step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, y int
+	if err := db.Reader().QueryRow(`SELECT COUNT(*), MAX(y) FROM u`).Scan(&n, &y); err != nil {
+		t.Fatal(err)
+	}
+	// The failed step's row went with its migration; the second run's stays.
+	if n != 1 || y != 2 {
+		t.Fatalf("u holds %d rows, last %d; want the second step's row alone", n, y)
+	}
+	db.Close()
+	db, err = Open(t.Context(), path, fsys, step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if runs != 2 {
+		t.Fatalf("step ran %d times, want 2 (once failing, once applied, not again)", runs)
+	}
+}
+
+func TestWithoutDependents(t *testing.T) {
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"), fstest.MapFS{
+		"0001_t.sql": {Data: []byte(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+			CREATE TABLE log (v TEXT);
+			CREATE INDEX t_v ON t (length(v));
+			CREATE TRIGGER t_ins AFTER INSERT ON t BEGIN INSERT INTO log VALUES (NEW.v); END;
+			CREATE VIEW t_long AS SELECT id FROM t WHERE length(v) > 3;`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.WriteTx(t.Context(), func(tx *sql.Tx) error {
+		return WithoutDependents(t.Context(), tx, "t", nil, func() error {
+			if _, err := tx.Exec(`ALTER TABLE t RENAME COLUMN v TO raw`); err != nil {
+				return err
+			}
+			_, err := tx.Exec(`ALTER TABLE t ADD COLUMN v TEXT GENERATED ALWAYS AS (upper(raw)) VIRTUAL`)
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Writer().Exec(`INSERT INTO t (raw) VALUES ('abcd')`); err != nil {
+		t.Fatal(err)
+	}
+	// The trigger and the view read the generated column, not the renamed one.
+	var logged string
+	var long int
+	if err := db.Reader().QueryRow(`SELECT (SELECT v FROM log), (SELECT COUNT(*) FROM t_long)`).Scan(&logged, &long); err != nil {
+		t.Fatal(err)
+	}
+	if logged != "ABCD" || long != 1 {
+		t.Fatalf("trigger logged %q, view counts %d", logged, long)
+	}
+	var n int
+	if err := db.Reader().QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('t_v', 't_ins', 't_long')`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d of 3 dependents exist again (%v)", n, err)
+	}
+}
+
+func TestPageSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	fsys := fstest.MapFS{"0001_t.sql": {Data: []byte(`CREATE TABLE t (x INTEGER);`)}}
+	size := func(opts ...Option) int {
+		db, err := Open(t.Context(), path, fsys, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.Reader().QueryRow(`PRAGMA page_size`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := size(PageSize(16384)); n != 16384 {
+		t.Fatalf("new database: page size %d, want 16384", n)
+	}
+	// An existing file keeps its page size, whatever is asked.
+	if n := size(PageSize(8192)); n != 16384 {
+		t.Fatalf("reopened database: page size %d, want 16384", n)
+	}
+}

@@ -562,7 +562,8 @@ func (s *communitySite) hide(target, reason string) {
 		s.t.Fatal(err)
 	}
 	body, _ := json.Marshal(protocol.Moderation{Target: target, Decision: "hide", Reason: reason})
-	if _, err := db.ExecContext(s.t.Context(), `INSERT INTO entities (id, owner, kind, version, visibility, updated_at, body)
+	// Without a change, the body is the entity's own (body_own).
+	if _, err := db.ExecContext(s.t.Context(), `INSERT INTO entities (id, owner, kind, version, visibility, updated_at, body_own)
 		VALUES (?, ?, 'moderation', 1, 'community', ?, ?)`, id, protocol.HubID, now.Format(time.RFC3339Nano), string(body)); err != nil {
 		s.t.Fatal(err)
 	}

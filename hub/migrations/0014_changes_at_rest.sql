@@ -1,0 +1,13 @@
+-- entities keeps each change compressed (internal/atrest: zstd with a
+-- dictionary trained on changes) in change_z, a third of the signed bytes
+-- for a ~1 KB resource. change is now a virtual column that decompresses
+-- change_z, so every query, trigger and index written against change reads
+-- exactly the signed bytes as before, and the feed hands those to pullers.
+--
+-- The rewrite is Go code (migrateChangesAtRest in store.go), run in this
+-- migration's transaction: it renames change to change_z, compresses every
+-- row in place, adds the virtual change, and makes again the triggers and
+-- indexes that read change, which SQLite's rename would have pointed at
+-- change_z. Nothing is re-signed: decompressing gives back the very bytes
+-- that were signed, and hash (their SHA-256) is unchanged.
+SELECT 1;
