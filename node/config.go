@@ -46,6 +46,12 @@ type Config struct {
 	Blobs BlobConfig `json:"blobs"`
 	// Gossip configures membership and sync hints (membership.go). Off by default.
 	Gossip GossipConfig `json:"gossip"`
+	// MapDatabase maps node.db into its readers' memory (readerMmap), for a
+	// running node: its community search reads pages all over a large
+	// full-text index. A one-shot command (sync, status) reads few pages
+	// and maps nothing, so its resident set is its own memory, not the
+	// pages of node.db it passed through.
+	MapDatabase bool `json:"-"`
 	// ReadyMaxSyncFailure is how long push or pull may keep failing before
 	// /readyz reports the node not ready.
 	ReadyMaxSyncFailure time.Duration `json:"ready_max_sync_failure"`

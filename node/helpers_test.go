@@ -22,6 +22,7 @@ func testConfig(dir string) Config {
 	c.LongPollWait = 2 * time.Second
 	c.Client.Retries = 0
 	c.Client.Timeout = 10 * time.Second
+	c.MapDatabase = true
 	return c
 }
 

@@ -320,7 +320,11 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open node: read key: %w", err)
 	}
-	db, err := sqlitedb.Open(ctx, dbPath, migrations(), sqlitedb.ReaderMmap(readerMmap), atRest, pageSize)
+	opts := []sqlitedb.Option{atRest, pageSize}
+	if cfg.MapDatabase {
+		opts = append(opts, sqlitedb.ReaderMmap(readerMmap))
+	}
+	db, err := sqlitedb.Open(ctx, dbPath, migrations(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("open node: %w", err)
 	}

@@ -163,6 +163,7 @@ func (e *cmdEnv) demo(ctx context.Context, args []string) error {
 		}
 		ncfg.PublicURL = localURL(ln.Addr())
 		ncfg.Notify.TimeZone = demoZones[id]
+		ncfg.MapDatabase = true
 		n, err := node.Open(ctx, ncfg, log)
 		if err != nil {
 			ln.Close()

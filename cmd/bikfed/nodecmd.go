@@ -223,6 +223,7 @@ func (e *cmdEnv) nodeServe(ctx context.Context, args []string) error {
 		return err
 	}
 	defer lock.Unlock()
+	cfg.MapDatabase = true
 	n, err := node.Open(ctx, cfg, log)
 	if err != nil {
 		return err
