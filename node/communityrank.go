@@ -80,16 +80,7 @@ func (n *Node) RefreshSearchStats(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer r.Close()
-		for r.Next() {
-			var term string
-			var doc int64
-			if err := r.Scan(&term, &doc); err != nil {
-				return err
-			}
-			df[term] = doc
-		}
-		return r.Err()
+		return scanTermCounts(r, df)
 	})
 	if err != nil {
 		return fmt.Errorf("count the search index's words: %w", err)
@@ -147,16 +138,7 @@ func (n *Node) LoadSearchStats(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer r.Close()
-		for r.Next() {
-			var term string
-			var doc int64
-			if err := r.Scan(&term, &doc); err != nil {
-				return err
-			}
-			df[term] = doc
-		}
-		return r.Err()
+		return scanTermCounts(r, df)
 	})
 	if err != nil {
 		return fmt.Errorf("load the search index's word counts: %w", err)
@@ -479,4 +461,18 @@ func snippetOf(text string, terms []string) (string, bool) {
 		b.WriteString(text[from:])
 	}
 	return b.String(), found
+}
+
+// scanTermCounts reads rows of (term, documents) into df and closes rows.
+func scanTermCounts(rows *sql.Rows, df map[string]int64) error {
+	defer rows.Close()
+	for rows.Next() {
+		var term string
+		var doc int64
+		if err := rows.Scan(&term, &doc); err != nil {
+			return err
+		}
+		df[term] = doc
+	}
+	return rows.Err()
 }
